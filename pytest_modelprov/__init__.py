@@ -1,0 +1,34 @@
+"""pytest-modelprov: model-behaviour regression and provenance tests for LLMs."""
+
+from __future__ import annotations
+
+from .config import ModelSpec, Price, RecordMode
+from .errors import (
+    CacheCorruptError,
+    CacheError,
+    ConfigError,
+    ModelCallError,
+    ModelprovError,
+    ReplayMissError,
+)
+from .handle import ModelHandle
+from .response import Response, Samples, Usage
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "CacheCorruptError",
+    "CacheError",
+    "ConfigError",
+    "ModelCallError",
+    "ModelHandle",
+    "ModelSpec",
+    "ModelprovError",
+    "Price",
+    "RecordMode",
+    "ReplayMissError",
+    "Response",
+    "Samples",
+    "Usage",
+    "__version__",
+]

@@ -1,0 +1,419 @@
+"""The response cache: keys, entries, and their storage in diskcache.
+
+A key is the sha256 of canonical JSON over everything that can change an answer: a schema
+version, the endpoint, the model id, the messages, every generation parameter and the
+replicate index. Nothing else goes in: not the API key, headers, timeouts, retry or
+concurrency settings, so changing those never invalidates a recording.
+
+Entries are stored as UTF-8 JSON bytes, never pickles: a cache is shared between machines
+and CI jobs, and unpickling someone else's file would run their code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+from .errors import CacheCorruptError, CacheError, ExportFormatError
+
+KEY_SCHEMA_VERSION = 1
+EXPORT_FORMAT = "pytest-modelprov-cache"
+EXPORT_VERSION = 1
+
+Message = Mapping[str, Any]
+
+
+def _normalise(value: Any) -> Any:
+    # 1 and 1.0 must give the same key: a temperature typed either way is the same request.
+    if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} cannot be part of a cache key")
+        return int(value) if value.is_integer() else value
+    if isinstance(value, Mapping):
+        return {str(k): _normalise(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_normalise(v) for v in value]
+    raise TypeError(f"{type(value).__name__} cannot be part of a cache key: {value!r}")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(_normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """A key and the components it was computed from (for `modelprov cache key`)."""
+
+    digest: str
+    components: dict[str, Any]
+
+
+def make_key(
+    *,
+    endpoint: str,
+    model: str,
+    messages: Sequence[Message],
+    params: Mapping[str, Any],
+    replicate: int,
+) -> CacheKey:
+    components = _normalise(
+        {
+            "v": KEY_SCHEMA_VERSION,
+            "endpoint": endpoint,
+            "model": model,
+            "messages": list(messages),
+            "params": dict(params),
+            "replicate": replicate,
+        }
+    )
+    digest = hashlib.sha256(canonical_json(components).encode("utf-8")).hexdigest()
+    return CacheKey(digest, components)
+
+
+def key_of_components(components: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(components).encode("utf-8")).hexdigest()
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One recorded answer: the request's key components and the response as received."""
+
+    key: str
+    request: dict[str, Any]
+    response: dict[str, Any]
+    recorded_at: str
+
+    @property
+    def resolved_model(self) -> str | None:
+        model = self.response.get("model")
+        return model if isinstance(model, str) else None
+
+    @property
+    def system_fingerprint(self) -> str | None:
+        fp = self.response.get("system_fingerprint")
+        return fp if isinstance(fp, str) else None
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        usage = self.response.get("usage")
+        return usage if isinstance(usage, dict) else {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "request": self.request,
+            "response": self.response,
+            "model": self.resolved_model,
+            "system_fingerprint": self.system_fingerprint,
+            "usage": self.usage,
+            "recorded_at": self.recorded_at,
+        }
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CacheEntry:
+        return cls(
+            key=data["key"],
+            request=data["request"],
+            response=data["response"],
+            recorded_at=data["recorded_at"],
+        )
+
+
+def _schema() -> dict[str, Any]:
+    text = (resources.files("pytest_modelprov") / "schemas" / "cache_entry.schema.json").read_text(
+        encoding="utf-8"
+    )
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+_validator_lock = threading.Lock()
+_validator: Any = None
+
+
+def entry_validator() -> Any:
+    global _validator
+    with _validator_lock:
+        if _validator is None:
+            import jsonschema
+
+            schema = _schema()
+            jsonschema.Draft202012Validator.check_schema(schema)
+            _validator = jsonschema.Draft202012Validator(schema)
+        return _validator
+
+
+def check_entry(data: Any, where: str) -> CacheEntry:
+    """Schema and key check of one entry; raises ExportFormatError naming `where`."""
+    errors = sorted(entry_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        path = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ExportFormatError(f"{where}: field {path}: {err.message}")
+    if key_of_components(data["request"]) != data["key"]:
+        raise ExportFormatError(
+            f"{where}: key {data['key'][:12]}… does not match its request fields; the entry "
+            "was edited after it was recorded"
+        )
+    return CacheEntry.from_dict(data)
+
+
+class ResponseCache:
+    """diskcache-backed store of CacheEntry values keyed by digest.
+
+    Safe for several threads and several processes (xdist workers) at once: diskcache
+    commits each value in one SQLite transaction, so a process killed mid-write leaves
+    either the whole entry or none of it.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._cache: diskcache.Cache | None = None
+        self._lock = threading.Lock()
+
+    def _open(self) -> diskcache.Cache:
+        if self._cache is None:
+            with self._lock:
+                if self._cache is None:
+                    try:
+                        self.directory.mkdir(parents=True, exist_ok=True)
+                        # eviction off: recorded answers are data, not a disposable cache;
+                        # the default LRU limit of 1 GB would silently drop recordings.
+                        self._cache = diskcache.Cache(
+                            str(self.directory),
+                            eviction_policy="none",
+                            size_limit=2**62,
+                            statistics=False,
+                            timeout=60,
+                        )
+                    except (OSError, sqlite3.Error) as exc:
+                        raise CacheError(
+                            f"modelprov: cannot open the response cache at {self.directory}: "
+                            f"{exc}. Set another directory with --modelprov-cache-dir, "
+                            "MODELPROV_CACHE_DIR or the ini key modelprov_cache_dir."
+                        ) from exc
+        return self._cache
+
+    def close(self) -> None:
+        with self._lock:
+            if self._cache is not None:
+                self._cache.close()
+                self._cache = None
+
+    def get(self, key: str) -> CacheEntry | None:
+        try:
+            raw = self._open().get(key)
+        except sqlite3.Error as exc:
+            raise CacheError(
+                f"modelprov: cannot read the cache at {self.directory}: {exc}"
+            ) from exc
+        if raw is None:
+            return None
+        return self._decode(key, raw)
+
+    def _decode(self, key: str, raw: Any) -> CacheEntry:
+        try:
+            if not isinstance(raw, bytes):
+                raise TypeError(f"stored value is {type(raw).__name__}, not JSON bytes")
+            data = json.loads(raw)
+            entry = CacheEntry.from_dict(data)
+            if entry.key != key or not isinstance(entry.response, dict):
+                raise ValueError("entry does not belong to its key")
+            return entry
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+            raise CacheCorruptError(
+                f"modelprov: cache entry {key} in {self.directory} is unreadable ({exc}). It was "
+                f"left in place. Inspect it with `modelprov cache show {key[:16]}`, or record "
+                "it again by running the test with --modelprov-record-mode=refresh."
+            ) from exc
+
+    def put(self, entry: CacheEntry, *, overwrite: bool = False) -> CacheEntry:
+        """Store an entry; returns what the cache holds for the key afterwards.
+
+        Without overwrite the first writer wins: when two xdist workers record the same key
+        at once, both go on with the one stored answer, so a later replay sees what the
+        tests saw.
+        """
+        cache = self._open()
+        try:
+            if overwrite:
+                cache.set(entry.key, entry.to_bytes())
+                return entry
+            if cache.add(entry.key, entry.to_bytes()):
+                return entry
+            stored = cache.get(entry.key)
+        except sqlite3.Error as exc:
+            raise CacheError(
+                f"modelprov: cannot write to the cache at {self.directory}: {exc}. Recorded "
+                "entries are unchanged; free space or point --modelprov-cache-dir elsewhere."
+            ) from exc
+        if stored is None:  # cleared between add and get by another process
+            return entry
+        return self._decode(entry.key, stored)
+
+    def delete(self, key: str) -> bool:
+        return bool(self._open().delete(key))
+
+    def digests(self) -> list[str]:
+        return [k for k in self._open().iterkeys() if isinstance(k, str)]
+
+    def __len__(self) -> int:
+        return len(self._open())
+
+    def entries(self) -> Iterator[tuple[str, CacheEntry | CacheCorruptError]]:
+        """Every entry, with unreadable ones yielded as their error instead of raising."""
+        cache = self._open()
+        for key in self.digests():
+            raw = cache.get(key)
+            if raw is None:
+                continue
+            try:
+                yield key, self._decode(key, raw)
+            except CacheCorruptError as exc:
+                yield key, exc
+
+    def clear(self, model: str | None = None) -> int:
+        if model is None:
+            return int(self._open().clear())
+        removed = 0
+        for key, entry in list(self.entries()):
+            if isinstance(entry, CacheEntry) and entry.request.get("model") == model:
+                removed += self.delete(key)
+        return removed
+
+    # -- portable export -----------------------------------------------------------------
+
+    def export(self, path: Path, *, model: str | None = None) -> int:
+        """Write entries as JSON Lines (a header line, then one entry per line), atomically."""
+        path = Path(path)
+        entries = [
+            e
+            for _, e in self.entries()
+            if isinstance(e, CacheEntry) and (model is None or e.request.get("model") == model)
+        ]
+        entries.sort(key=lambda e: (e.recorded_at, e.key))
+        header = {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "exported_at": utc_now(),
+            "entries": len(entries),
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".modelprov-export-", dir=path.parent or Path("."))
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+                out.write(json.dumps(header) + "\n")
+                for entry in entries:
+                    out.write(json.dumps(entry.to_dict(), ensure_ascii=False) + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return len(entries)
+
+    def import_(self, path: Path, *, overwrite: bool = False) -> ImportResult:
+        """Validate the whole file first, then add its entries.
+
+        A file with any bad line imports nothing. Existing entries win unless overwrite is
+        set, so an import never replaces a recording by accident.
+        """
+        entries = read_export(Path(path))
+        result = ImportResult()
+        for entry in entries:
+            current = self.get(entry.key)
+            if current is None:
+                self.put(entry)
+                result.added += 1
+            elif current.response == entry.response:
+                result.identical += 1
+            elif overwrite:
+                self.put(entry, overwrite=True)
+                result.replaced += 1
+            else:
+                result.kept += 1
+        return result
+
+
+@dataclass
+class ImportResult:
+    added: int = 0
+    identical: int = 0
+    kept: int = 0  # differing entries left as they were
+    replaced: int = 0
+
+
+def read_export(path: Path) -> list[CacheEntry]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExportFormatError(f"modelprov: cannot read cache export {path}: {exc}") from exc
+    lines = text.splitlines()
+    if not lines:
+        raise ExportFormatError(f"modelprov: {path} is empty, not a cache export")
+    try:
+        header = json.loads(lines[0])
+    except ValueError:
+        header = None
+    if not (
+        isinstance(header, dict)
+        and header.get("format") == EXPORT_FORMAT
+        and header.get("version") == EXPORT_VERSION
+    ):
+        raise ExportFormatError(
+            f"modelprov: {path} line 1 is not a {EXPORT_FORMAT} version {EXPORT_VERSION} "
+            "header; export files are written by `modelprov cache export`"
+        )
+    entries: list[CacheEntry] = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        where = f"modelprov: {path} line {number}"
+        try:
+            data = json.loads(line)
+        except ValueError as exc:
+            raise ExportFormatError(
+                f"{where}: not valid JSON ({exc}); nothing was imported"
+            ) from exc
+        try:
+            entries.append(check_entry(data, where))
+        except ExportFormatError as exc:
+            raise ExportFormatError(f"{exc}; nothing was imported") from exc
+    declared = header.get("entries")
+    if isinstance(declared, int) and declared != len(entries):
+        raise ExportFormatError(
+            f"modelprov: {path} declares {declared} entries but holds {len(entries)}; the file "
+            "is truncated or was edited. Nothing was imported."
+        )
+    return entries
+
+
+def entry_from_response(
+    key: CacheKey, response: dict[str, Any], recorded_at: str | None = None
+) -> CacheEntry:
+    return CacheEntry(
+        key=key.digest,
+        request=key.components,
+        response=response,
+        recorded_at=recorded_at or utc_now(),
+    )

@@ -1,0 +1,197 @@
+"""The ``modelprov`` command: manage the response cache, explain keys, run the local server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .cache import CacheEntry, ResponseCache
+from .client import plan_calls
+from .config import DEFAULT_CACHE_DIR, ModelSpec, parse_json_value
+from .errors import ModelprovError
+
+
+def _cache_dir(args: argparse.Namespace) -> Path:
+    return Path(args.cache_dir or os.environ.get("MODELPROV_CACHE_DIR") or DEFAULT_CACHE_DIR)
+
+
+def _open(args: argparse.Namespace, *, must_exist: bool = True) -> ResponseCache:
+    directory = _cache_dir(args)
+    if must_exist and not directory.is_dir():
+        raise ModelprovError(
+            f"modelprov: no cache at {directory}. Pass --cache-dir DIR or set "
+            "MODELPROV_CACHE_DIR to the directory your tests use."
+        )
+    return ResponseCache(directory)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    cache = _open(args)
+    per_model: Counter[str] = Counter()
+    resolved: dict[str, Counter[str]] = {}
+    tokens: Counter[str] = Counter()
+    corrupt = 0
+    for _, entry in cache.entries():
+        if not isinstance(entry, CacheEntry):
+            corrupt += 1
+            continue
+        label = f"{entry.request['model']} @ {entry.request['endpoint']}"
+        per_model[label] += 1
+        resolved.setdefault(label, Counter())[entry.resolved_model or "?"] += 1
+        usage = entry.usage
+        tokens[label] += int(usage.get("prompt_tokens") or 0) + int(
+            usage.get("completion_tokens") or 0
+        )
+    print(f"cache: {cache.directory}")
+    print(f"entries: {sum(per_model.values())}" + (f" ({corrupt} unreadable)" if corrupt else ""))
+    for label, count in sorted(per_model.items()):
+        snaps = ", ".join(f"{k} ({v})" for k, v in sorted(resolved[label].items()))
+        print(f"  {label}: {count} answers, {tokens[label]:,} tokens; snapshots: {snaps}")
+    return 1 if corrupt else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    count = _open(args).export(Path(args.file), model=args.model)
+    print(f"exported {count} entries to {args.file}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    result = _open(args, must_exist=False).import_(Path(args.file), overwrite=args.overwrite)
+    print(
+        f"imported into {_cache_dir(args)}: {result.added} added, {result.identical} already "
+        f"present, {result.replaced} replaced, {result.kept} differing entries kept"
+        + (" (pass --overwrite to replace them)" if result.kept else "")
+    )
+    return 0
+
+
+def cmd_clear(args: argparse.Namespace) -> int:
+    cache = _open(args)
+    what = f"entries of model {args.model!r}" if args.model else "all entries"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"refusing to delete {what} in {cache.directory} without --yes", file=sys.stderr)
+            return 2
+        answer = input(f"delete {what} in {cache.directory}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 1
+    removed = cache.clear(args.model)
+    print(f"deleted {removed} entries from {cache.directory}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    cache = _open(args)
+    matches = [k for k in cache.digests() if k.startswith(args.key)]
+    if len(matches) != 1:
+        print(
+            f"{len(matches)} entries match {args.key!r}; give more of the key",
+            file=sys.stderr,
+        )
+        return 2
+    entry = cache.get(matches[0])
+    assert entry is not None
+    print(json.dumps(entry.to_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    """Print the key components and digest a call would use (to debug unexpected misses)."""
+    spec = ModelSpec(
+        name="cli", model=args.model, base_url=args.base_url, endpoint_id=args.endpoint_id
+    )
+    prompt: Any = json.loads(args.messages) if args.messages else args.prompt
+    params = dict(_assignment(p) for p in args.param or [])
+    calls = plan_calls(spec, prompt, args.replicate + 1, params)
+    key = calls[args.replicate].key
+    print(json.dumps(key.components, indent=2, ensure_ascii=False, sort_keys=True))
+    print(key.digest)
+    return 0
+
+
+def _assignment(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ModelprovError(f"modelprov: --param {text!r} is not KEY=VALUE")
+    return key.strip(), parse_json_value(value)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import main as serve_main
+
+    argv = ["--port", str(args.port)]
+    if args.script:
+        argv += ["--script", args.script]
+    if args.latency:
+        argv += ["--latency", str(args.latency)]
+    return serve_main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modelprov", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    cache = commands.add_parser("cache", help="manage the response cache")
+    cache_cmds = cache.add_subparsers(dest="cache_command", required=True)
+
+    def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
+        sub = cache_cmds.add_parser(name, help=help)
+        sub.add_argument(
+            "--cache-dir",
+            help=f"cache directory (default: $MODELPROV_CACHE_DIR, else {DEFAULT_CACHE_DIR})",
+        )
+        sub.set_defaults(func=func)
+        return sub
+
+    add("stats", cmd_stats, "entries per model, tokens and resolved snapshots")
+    export = add("export", cmd_export, "write the cache as a portable JSON Lines file")
+    export.add_argument("file")
+    export.add_argument("--model", help="only entries of this model id")
+    imp = add("import", cmd_import, "add the entries of an export file (validated first)")
+    imp.add_argument("file")
+    imp.add_argument(
+        "--overwrite", action="store_true", help="replace differing entries already present"
+    )
+    clear = add("clear", cmd_clear, "delete entries")
+    clear.add_argument("--model", help="only entries of this model id")
+    clear.add_argument("--yes", action="store_true", help="do not ask")
+    show = add("show", cmd_show, "print one entry, by key or key prefix")
+    show.add_argument("key")
+    key = add("key", cmd_key, "print what goes into the cache key of a call")
+    key.add_argument("--model", required=True)
+    key.add_argument("--base-url", default="https://api.openai.com/v1")
+    key.add_argument("--endpoint-id")
+    what = key.add_mutually_exclusive_group(required=True)
+    what.add_argument("--prompt", help="a user prompt")
+    what.add_argument("--messages", help="a JSON list of messages")
+    key.add_argument("--param", action="append", help="KEY=VALUE (JSON value), repeatable")
+    key.add_argument("--replicate", type=int, default=0)
+
+    serve = commands.add_parser("serve", help="run the local OpenAI-compatible server")
+    serve.add_argument("--script", help="JSON script of answers (see the README)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--latency", type=float, default=0.0)
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except ModelprovError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,403 @@
+"""The model client: cache lookups, concurrent calls, bounded retries.
+
+A warm call never reaches this module's HTTP half: the key is computed and looked up in the
+calling thread, and the openai SDK client is built only when a first miss needs it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .cache import CacheKey, ResponseCache, entry_from_response, make_key
+from .config import ModelSpec, RecordMode, Settings, validate_params
+from .errors import ConfigError, ModelCallError, ReplayMissError
+from .ledger import Ledger
+from .response import InvalidResponse, Response, check_completion
+
+if TYPE_CHECKING:
+    import openai
+
+Messages = list[dict[str, Any]]
+Prompt = str | Sequence[Mapping[str, Any]]
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def to_messages(prompt: Prompt) -> Messages:
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    messages = [dict(m) for m in prompt]
+    if not messages or not all(isinstance(m.get("role"), str) for m in messages):
+        raise ConfigError(
+            "modelprov: a prompt must be a string or a non-empty list of messages like "
+            '{"role": "user", "content": "..."}'
+        )
+    return messages
+
+
+def normalise_prompts(prompts: Prompt | Sequence[Prompt]) -> list[Messages]:
+    """One string, one conversation (a list of message dicts) or a list of either."""
+    if isinstance(prompts, str):
+        return [to_messages(prompts)]
+    items = list(prompts)
+    if items and all(isinstance(p, Mapping) for p in items):
+        return [to_messages(items)]  # type: ignore[arg-type]
+    return [to_messages(p) for p in items]  # type: ignore[arg-type]
+
+
+def excerpt(text: str, limit: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asked us to wait, from retry-after-ms or Retry-After."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    ms = lowered.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass(frozen=True)
+class Call:
+    """One planned request: a prompt's replicate, with its cache key."""
+
+    key: CacheKey
+    messages: Messages
+    params: dict[str, Any]
+    prompt_index: int
+    replicate: int
+    n: int
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who is asking, for error messages."""
+
+    nodeid: str
+    record_mode: RecordMode
+    record_mode_source: str
+
+
+def plan_calls(
+    spec: ModelSpec, prompts: Prompt | Sequence[Prompt], n: int, params: Mapping[str, Any]
+) -> list[Call]:
+    """The calls (with their keys) that sampling ``prompts`` ``n`` times makes."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ConfigError(f"modelprov: n must be a whole number >= 1, got {n!r}")
+    merged = {**spec.params, **validate_params(params, "sample() arguments")}
+    calls: list[Call] = []
+    for index, messages in enumerate(normalise_prompts(prompts)):
+        for replicate in range(n):
+            sent = dict(merged)
+            seed = sent.get("seed")
+            if isinstance(seed, int) and not isinstance(seed, bool):
+                # one seed for all replicates would make every sample the same answer
+                sent["seed"] = seed + replicate
+            key = make_key(
+                endpoint=spec.cache_endpoint,
+                model=spec.model,
+                messages=messages,
+                params=sent,
+                replicate=replicate,
+            )
+            calls.append(Call(key, messages, sent, index, replicate, n))
+    return calls
+
+
+class ModelClient:
+    """Samples one configured model through the cache. Thread-safe."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        cache: ResponseCache,
+        settings: Settings,
+        ledger: Ledger,
+        executor: Executor,
+        refreshed: set[str],
+        refreshed_lock: threading.Lock,
+        environ: Mapping[str, str],
+    ) -> None:
+        self.spec = spec
+        self.cache = cache
+        self.settings = settings
+        self.ledger = ledger
+        self.executor = executor
+        self._refreshed = refreshed
+        self._refreshed_lock = refreshed_lock
+        self._environ = environ
+        self._sdk: openai.OpenAI | None = None
+        self._sdk_lock = threading.Lock()
+        self._snap_lock = threading.Lock()
+        self._resolved_cached: set[str] = set()
+        self._resolved_fresh: set[str] = set()
+
+    def plan(
+        self, prompts: Prompt | Sequence[Prompt], n: int, params: Mapping[str, Any]
+    ) -> list[Call]:
+        return plan_calls(self.spec, prompts, n, params)
+
+    # -- running -------------------------------------------------------------------------
+
+    def run(self, calls: Sequence[Call], context: CallContext) -> list[Response]:
+        mode = context.record_mode
+        name, model, endpoint = self.spec.name, self.spec.model, self.spec.display_url
+        self.ledger.touch(name, model, endpoint)
+        results: list[Response | None] = [None] * len(calls)
+        missing: list[int] = []
+        for i, call in enumerate(calls):
+            entry = None
+            if mode in (RecordMode.ONCE, RecordMode.REPLAY):
+                entry = self.cache.get(call.key.digest)
+            elif mode is RecordMode.REFRESH:
+                with self._refreshed_lock:
+                    already = call.key.digest in self._refreshed
+                if already:  # re-recorded earlier in this session: keep the run consistent
+                    entry = self.cache.get(call.key.digest)
+            if entry is None:
+                missing.append(i)
+                continue
+            response = self._response(call, entry.response, cached=True)
+            results[i] = response
+            self._note_resolved(response.model, cached=True)
+            self.ledger.record(
+                name, model, endpoint, usage=response.usage, resolved=response.model,
+                cached=True, stored=True, price=self.spec.price,
+            )  # fmt: skip
+        if missing and mode is RecordMode.REPLAY:
+            raise ReplayMissError(self._replay_message(calls, missing, context))
+        futures: list[tuple[int, Future[tuple[dict[str, Any], int]]]] = [
+            (i, self.executor.submit(self._call_with_retries, calls[i])) for i in missing
+        ]
+        failures: list[ModelCallError] = []
+        for i, future in futures:
+            call = calls[i]
+            try:
+                body, _ = future.result()
+            except ModelCallError as exc:
+                failures.append(exc)
+                self.ledger.add(name, model, endpoint, errors=1)
+                continue
+            response = self._response(call, body, cached=False)
+            stored = False
+            if mode is not RecordMode.OFF and response.cacheable:
+                entry = self.cache.put(
+                    entry_from_response(call.key, body), overwrite=mode is RecordMode.REFRESH
+                )
+                stored = True
+                if entry.response is not body:  # another worker recorded it first
+                    response = self._response(call, entry.response, cached=False)
+                if mode is RecordMode.REFRESH:
+                    with self._refreshed_lock:
+                        self._refreshed.add(call.key.digest)
+            results[i] = response
+            self._note_resolved(response.model, cached=False)
+            self.ledger.record(
+                name, model, endpoint, usage=response.usage, resolved=response.model,
+                cached=False, stored=stored, price=self.spec.price,
+            )  # fmt: skip
+        if failures:
+            first = failures[0]
+            done = len(missing) - len(failures)
+            raise ModelCallError(
+                f"{first} ({len(failures)} of {len(missing)} calls failed; the {done} answers "
+                "that arrived are cached, a re-run calls only the failed ones)",
+                status=first.status,
+                attempts=first.attempts,
+            )
+        return [r for r in results if r is not None]
+
+    def _response(self, call: Call, body: Mapping[str, Any], *, cached: bool) -> Response:
+        return Response.from_body(
+            body,
+            messages=call.messages,
+            prompt_index=call.prompt_index,
+            replicate=call.replicate,
+            requested_model=self.spec.model,
+            cached=cached,
+            key=call.key.digest,
+        )
+
+    def _replay_message(
+        self, calls: Sequence[Call], missing: Sequence[int], context: CallContext
+    ) -> str:
+        first = calls[missing[0]]
+        prompt = next(
+            (m.get("content") for m in reversed(first.messages) if m.get("role") == "user"), ""
+        )
+        text = prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False)
+        return (
+            f"modelprov: no recorded answer, and record mode is replay "
+            f"(from {context.record_mode_source}), so no model is called.\n"
+            f"  test:    {context.nodeid}\n"
+            f"  model:   {self.spec.model} at {self.spec.display_url} ({self.spec.name})\n"
+            f"  prompt:  {excerpt(text)!r} (replicate {first.replicate + 1} of {first.n})\n"
+            f"  missing: {len(missing)} of {len(calls)} answers this call needs\n"
+            f"  cache:   {self.cache.directory}\n"
+            f"Record them with:\n"
+            f"  pytest --modelprov-record-mode=once '{context.nodeid}'\n"
+            f"or import a cache export with `modelprov cache import FILE`."
+        )
+
+    def _note_resolved(self, resolved: str | None, *, cached: bool) -> None:
+        if not resolved:
+            return
+        with self._snap_lock:
+            (self._resolved_cached if cached else self._resolved_fresh).add(resolved)
+            old, new = self._resolved_cached, self._resolved_fresh
+            changed = bool(old and new and (new - old))
+            if not changed:
+                return
+            message = (
+                f"model {self.spec.model!r} at {self.spec.display_url} ({self.spec.name}) "
+                f"now resolves to {', '.join(sorted(new - old))}; cached answers came from "
+                f"{', '.join(sorted(old))}. Mixing snapshots makes comparisons unreliable: pin "
+                "the snapshot id, or re-record with --modelprov-record-mode=refresh."
+            )
+        self.ledger.warn(message)
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _sdk_client(self) -> openai.OpenAI:
+        if self._sdk is None:
+            with self._sdk_lock:
+                if self._sdk is None:
+                    import openai
+
+                    key = self.spec.api_key(self._environ)
+                    if key is None:
+                        if not is_loopback(self.spec.base_url):
+                            raise ModelCallError(
+                                f"modelprov: no API key for {self.spec.name} "
+                                f"({self.spec.model} at {self.spec.display_url}): the "
+                                f"environment variable {self.spec.api_key_env} is not set. Set "
+                                "it, or name another variable with --modelprov-api-key-env "
+                                "(references: NAME.api_key_env=VAR in modelprov_references)."
+                            )
+                        key = "modelprov-local-no-key"  # the SDK insists on some key
+                    self._sdk = openai.OpenAI(
+                        api_key=key,
+                        base_url=self.spec.base_url,
+                        # our own loop retries; SDK retries would multiply the attempts
+                        max_retries=0,
+                        timeout=self.settings.timeout,
+                    )
+        return self._sdk
+
+    def _attempt(self, call: Call) -> dict[str, Any]:
+        params = dict(call.params)
+        extra = params.pop("extra_body", None) or {}
+        body = {**params, **extra}
+        raw = self._sdk_client().chat.completions.with_raw_response.create(
+            model=self.spec.model,
+            messages=call.messages,  # type: ignore[arg-type]
+            extra_body=body,
+        )
+        content = raw.http_response.content
+        try:
+            parsed = json.loads(content.decode("utf-8", errors="replace"))
+        except ValueError:
+            raise InvalidResponse(
+                f"malformed JSON in a {raw.http_response.status_code} response: "
+                f"{excerpt(content.decode('utf-8', errors='replace'), 120)!r}"
+            ) from None
+        check_completion(parsed)
+        result: dict[str, Any] = parsed
+        return result
+
+    def _call_with_retries(self, call: Call) -> tuple[dict[str, Any], int]:
+        import openai
+
+        settings = self.settings
+        last = "no attempt made"
+        status: int | None = None
+        attempts = 0
+        for attempt in range(settings.max_retries + 1):
+            attempts = attempt + 1
+            wait: float | None = None
+            try:
+                return self._attempt(call), attempt
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                last = f"HTTP {status}: {_server_message(exc)}"
+                if not (status in (408, 409, 429) or status >= 500):
+                    break
+                wait = retry_after_seconds(exc.response.headers)
+                if wait is not None and wait > settings.max_retry_wait:
+                    last += (
+                        f" (the server asked to retry after {wait:g} s, longer than "
+                        f"modelprov_max_retry_wait={settings.max_retry_wait:g} s)"
+                    )
+                    break
+            except openai.APITimeoutError:
+                status, last = None, f"timed out after {settings.timeout:g} s"
+            except openai.APIConnectionError as exc:
+                status, last = None, f"connection failed: {exc.__cause__ or exc}"
+            except InvalidResponse as exc:
+                status, last = 200, str(exc)
+            if attempt == settings.max_retries:
+                break
+            if wait is None:
+                wait = min(30.0, settings.retry_backoff * 2**attempt) * (0.5 + random.random() / 2)
+            self.ledger.add(self.spec.name, self.spec.model, self.spec.display_url, retries=1)
+            time.sleep(wait)
+        message = (
+            f"modelprov: call to {self.spec.model} at {self.spec.display_url} "
+            f"({self.spec.name}) failed after {attempts} attempt{'s' * (attempts != 1)}: {last}"
+        )
+        raise ModelCallError(self._redact(message), status=status, attempts=attempts)
+
+    def _redact(self, text: str) -> str:
+        key = self.spec.api_key(self._environ)
+        return text.replace(key, "***") if key else text
+
+
+def _server_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping):
+        err = body.get("error", body)
+        if isinstance(err, Mapping) and err.get("message"):
+            return str(err["message"])
+    text = ""
+    try:
+        text = exc.response.text
+    except Exception:  # the body may be unreadable; the status line still helps
+        text = str(exc)
+    return excerpt(text or str(exc), 200)

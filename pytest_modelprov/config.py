@@ -1,0 +1,555 @@
+"""Settings: where they come from, what values are valid, and how they combine.
+
+Precedence, highest first, for every setting:
+
+1. the command-line option (``--modelprov-…``),
+2. the environment variable (``MODELPROV_…``),
+3. the pytest ini key (``modelprov_…`` in ``pyproject.toml``, ``pytest.ini``, ``setup.cfg``),
+4. the default (for the model under test, the openai SDK's ``OPENAI_BASE_URL`` and
+   ``OPENAI_API_KEY`` come just before the built-in default).
+
+Generation parameters and reference models are merged key by key in the same order, so a
+CLI ``--modelprov-param temperature=0`` changes the temperature and keeps the ini's
+``max_tokens``.
+
+This module knows nothing about pytest objects: the plugin hands it a lookup function,
+which keeps it usable from the ``modelprov`` command line too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+DEFAULT_CACHE_DIR = ".modelprov/cache"
+
+
+class RecordMode(str, Enum):
+    """What the cache does with a call (pytest-recording's modes, named for model calls)."""
+
+    ONCE = "once"  # replay what is recorded, record what is missing
+    REPLAY = "replay"  # never touch the network; a miss fails the test
+    REFRESH = "refresh"  # call again and overwrite what the run touches
+    OFF = "off"  # no reading, no writing
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Unconfigured(str, Enum):
+    """What a test that needs an unconfigured model does."""
+
+    FAIL = "fail"
+    SKIP = "skip"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Parameters of the chat-completions request that a user may set. A closed list so that a
+# typo ("temprature") is an error instead of a silently different cache key; anything a
+# vendor adds goes through ``extra_body``, as in the openai SDK.
+GENERATION_PARAMS: frozenset[str] = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "seed",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "reasoning_effort",
+        "verbosity",
+        "modalities",
+        "prediction",
+        "service_tier",
+        "store",
+        "metadata",
+        "user",
+        "web_search_options",
+        "extra_body",
+    }
+)
+
+# Parameters the plugin sets itself; a user value would break the one-sample-per-entry rule.
+_RESERVED_PARAMS = {
+    "n": "sample several answers with sample(prompts, n=...) instead: each sample is its own "
+    "cache entry",
+    "stream": "streaming is not supported; answers are cached whole",
+    "messages": "pass messages as the prompts argument",
+    "model": "set the model id with --modelprov-model or the reference's .model field",
+}
+
+REFERENCE_FIELDS = ("model", "base_url", "api_key_env", "price", "endpoint_id")
+_REF_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SENSITIVE_QUERY = re.compile(r"(key|token|secret|sig|signature|password|auth)", re.I)
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens, input and output (reasoning tokens are output)."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (
+            prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok
+        ) / 1e6
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model endpoint: the model under test or a named reference.
+
+    The API key itself is never held here, only the name of the variable that holds
+    it, so a spec can be logged, compared and sent to xdist workers safely.
+    """
+
+    name: str
+    model: str
+    base_url: str = DEFAULT_BASE_URL
+    api_key_env: str = DEFAULT_API_KEY_ENV
+    params: Mapping[str, Any] = field(default_factory=dict)
+    price: Price | None = None
+    endpoint_id: str | None = None
+
+    @property
+    def cache_endpoint(self) -> str:
+        """What the cache key uses for the endpoint.
+
+        The base URL without credentials by default. ``endpoint_id`` replaces it for a
+        model that is served from changing addresses (a vLLM on a random CI port), so that
+        its recorded answers still match.
+        """
+        return self.endpoint_id or redact_url(self.base_url.rstrip("/"))
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.base_url)
+
+    def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
+        env = os.environ if environ is None else environ
+        return env.get(self.api_key_env) or None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the plugin resolved from options, environment and ini."""
+
+    record_mode: RecordMode
+    record_mode_source: str
+    cache_dir: Path
+    concurrency: int
+    max_retries: int
+    timeout: float
+    retry_backoff: float
+    max_retry_wait: float
+    unconfigured: Unconfigured
+    unconfigured_from_cli: bool
+    model: ModelSpec | None
+    references: Mapping[str, ModelSpec]
+    transcript: Path | None = None
+
+
+# ---------------------------------------------------------------------------------------
+# the settings table: one row per scalar setting, shared by plugin (options, ini) and docs
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the suffix: "record_mode" -> --modelprov-record-mode, MODELPROV_RECORD_MODE
+    help: str
+    metavar: str = "VALUE"
+    multiple: bool = False  # repeatable on the CLI, a line list in ini
+
+    @property
+    def flag(self) -> str:
+        return "--modelprov-" + self.name.replace("_", "-")
+
+    @property
+    def dest(self) -> str:
+        return "modelprov_" + self.name
+
+    @property
+    def env(self) -> str:
+        return "MODELPROV_" + self.name.upper()
+
+    @property
+    def ini(self) -> str:
+        return "modelprov_" + self.name
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("model", "model id of the model under test, e.g. deepseek-chat", "ID"),
+    Option(
+        "base_url",
+        f"base URL of its OpenAI-compatible endpoint (fallback OPENAI_BASE_URL, "
+        f"then {DEFAULT_BASE_URL})",
+        "URL",
+    ),
+    Option(
+        "api_key_env",
+        f"name of the environment variable that holds its API key (default "
+        f"{DEFAULT_API_KEY_ENV}); the key itself is never written anywhere",
+        "NAME",
+    ),
+    Option(
+        "param",
+        "default generation parameter KEY=VALUE for the model under test, VALUE in JSON "
+        "(repeatable; ini key modelprov_params, one per line)",
+        "KEY=VALUE",
+        multiple=True,
+    ),
+    Option("price", "price as INPUT/OUTPUT USD per million tokens, e.g. 0.27/1.10", "IN/OUT"),
+    Option(
+        "endpoint_id",
+        "stable name for the endpoint in cache keys, for a server on a changing address",
+        "ID",
+    ),
+    Option(
+        "reference",
+        "reference model field NAME.FIELD=VALUE, FIELD one of "
+        + ", ".join(REFERENCE_FIELDS)
+        + ", params.KEY (repeatable; ini key modelprov_references, one per line)",
+        "NAME.FIELD=VALUE",
+        multiple=True,
+    ),
+    Option(
+        "record_mode",
+        "once | replay | refresh | off (default: replay when CI is set, else once)",
+        "MODE",
+    ),
+    Option("cache_dir", f"response cache directory (default {DEFAULT_CACHE_DIR})", "DIR"),
+    Option("concurrency", "model calls in flight at once (default 8)", "N"),
+    Option("max_retries", "retries per call on 429, 5xx, timeouts (default 4)", "N"),
+    Option("timeout", "seconds per HTTP attempt (default 120)", "SECONDS"),
+    Option("retry_backoff", "first back-off in seconds, doubled per retry (default 1)", "SECONDS"),
+    Option(
+        "max_retry_wait",
+        "longest Retry-After the plugin will sleep; a longer one fails the call (default 60)",
+        "SECONDS",
+    ),
+    Option(
+        "unconfigured",
+        "fail | skip: what a test that needs an unconfigured model does (default fail)",
+        "ACTION",
+    ),
+    Option("transcript", "write every answer a test received to this JSON Lines file", "FILE"),
+)
+
+OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
+
+# ini keys whose name differs from the CLI's singular repeatable form
+INI_NAMES = {"param": "modelprov_params", "reference": "modelprov_references"}
+ENV_NAMES = {"param": "MODELPROV_PARAMS", "reference": "MODELPROV_REFERENCES"}
+
+
+# A lookup returns the raw value of a setting from one source, or None when unset there.
+Lookup = Callable[[Option], Any]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The three places a setting can come from, plus the process environment."""
+
+    cli: Lookup
+    ini: Lookup
+    environ: Mapping[str, str]
+
+    def env(self, option: Option) -> str | None:
+        value = self.environ.get(ENV_NAMES.get(option.name, option.env))
+        return value if value not in (None, "") else None
+
+    def first(self, option: Option) -> tuple[str, str] | None:
+        """The winning raw value and a description of where it came from."""
+        cli = self.cli(option)
+        if cli not in (None, "", []):
+            return _scalar(cli), option.flag
+        env = self.env(option)
+        if env is not None:
+            return env, ENV_NAMES.get(option.name, option.env)
+        ini = self.ini(option)
+        if ini not in (None, "", []):
+            return _scalar(ini), "ini " + INI_NAMES.get(option.name, option.ini)
+        return None
+
+
+def _scalar(value: str | list[str] | None) -> str:
+    if isinstance(value, list):
+        return " ".join(value)
+    return value or ""
+
+
+def resolve(sources: Sources, rootdir: Path) -> Settings:
+    """Resolve and validate every setting; raises ConfigError naming the culprit."""
+    record_mode, record_source = _record_mode(sources)
+    cache_dir_raw = _get(sources, "cache_dir")
+    cache_dir = Path(cache_dir_raw[0]).expanduser() if cache_dir_raw else Path(DEFAULT_CACHE_DIR)
+    if not cache_dir.is_absolute():
+        cache_dir = rootdir / cache_dir
+    transcript_raw = _get(sources, "transcript")
+    transcript = Path(transcript_raw[0]).expanduser() if transcript_raw else None
+    if transcript is not None and not transcript.is_absolute():
+        transcript = rootdir / transcript
+    unconfigured_raw = _get(sources, "unconfigured")
+    unconfigured = _enum(Unconfigured, *unconfigured_raw) if unconfigured_raw else Unconfigured.FAIL
+    return Settings(
+        record_mode=record_mode,
+        record_mode_source=record_source,
+        cache_dir=cache_dir,
+        concurrency=_number(sources, "concurrency", 8, int, minimum=1),
+        max_retries=_number(sources, "max_retries", 4, int, minimum=0),
+        timeout=_number(sources, "timeout", 120.0, float, minimum=0.001),
+        retry_backoff=_number(sources, "retry_backoff", 1.0, float, minimum=0.0),
+        max_retry_wait=_number(sources, "max_retry_wait", 60.0, float, minimum=0.0),
+        unconfigured=unconfigured,
+        unconfigured_from_cli=sources.cli(OPTIONS_BY_NAME["unconfigured"]) not in (None, ""),
+        model=_model_under_test(sources),
+        references=_references(sources),
+        transcript=transcript,
+    )
+
+
+def _get(sources: Sources, name: str) -> tuple[str, str] | None:
+    return sources.first(OPTIONS_BY_NAME[name])
+
+
+def _enum(enum: type[Any], raw: str, source: str) -> Any:
+    try:
+        return enum(raw.strip().lower())
+    except ValueError:
+        valid = ", ".join(m.value for m in enum)
+        raise ConfigError(
+            f"modelprov: {raw!r} from {source} is not valid; valid values: {valid}"
+        ) from None
+
+
+def _record_mode(sources: Sources) -> tuple[RecordMode, str]:
+    found = _get(sources, "record_mode")
+    if found:
+        return _enum(RecordMode, *found), found[1]
+    ci = sources.environ.get("CI", "")
+    if ci.strip().lower() not in ("", "0", "false", "no", "off"):
+        return RecordMode.REPLAY, f"default (replay because CI={ci})"
+    return RecordMode.ONCE, "default"
+
+
+def _number(sources: Sources, name: str, default: Any, kind: type[Any], *, minimum: float) -> Any:
+    found = _get(sources, name)
+    if not found:
+        return default
+    raw, source = found
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or (isinstance(value, float) and not math.isfinite(value)) or value < minimum:
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(
+            f"modelprov: {raw!r} from {source} is not valid; it must be {what} >= {minimum:g}"
+        )
+    return value
+
+
+def parse_price(raw: str, source: str) -> Price:
+    parts = raw.replace(",", "/").split("/")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        values = [float(p) for p in parts]
+        if any(v < 0 or not math.isfinite(v) for v in values):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"modelprov: price {raw!r} from {source} is not valid; write INPUT/OUTPUT in USD "
+            "per million tokens, e.g. 0.27/1.10"
+        ) from None
+    return Price(values[0], values[1])
+
+
+def parse_json_value(raw: str) -> Any:
+    """A parameter value: JSON when it parses, else the plain string."""
+    text = raw.strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def validate_params(params: Mapping[str, Any], source: str) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in _RESERVED_PARAMS:
+            raise ConfigError(
+                f"modelprov: parameter {key!r} from {source} is not allowed: "
+                f"{_RESERVED_PARAMS[key]}"
+            )
+        if key not in GENERATION_PARAMS:
+            close = _close_matches(key, GENERATION_PARAMS)
+            raise ConfigError(
+                f"modelprov: unknown generation parameter {key!r} from {source}"
+                + (f" (did you mean {close}?)" if close else "")
+                + "; valid parameters: "
+                + ", ".join(sorted(GENERATION_PARAMS))
+                + ". Vendor-specific parameters go inside extra_body, e.g. "
+                + 'extra_body={"enable_thinking": false}'
+            )
+        if key == "extra_body" and not isinstance(value, dict):
+            raise ConfigError(f"modelprov: extra_body from {source} must be a JSON object")
+        if value is not None:
+            clean[key] = value
+    return clean
+
+
+def _close_matches(word: str, candidates: Iterable[str]) -> str:
+    import difflib
+
+    return " or ".join(repr(m) for m in difflib.get_close_matches(word, sorted(candidates), n=2))
+
+
+def _split_assignment(line: str, source: str, what: str) -> tuple[str, str]:
+    if "=" not in line:
+        raise ConfigError(f"modelprov: {line!r} from {source} is not {what}")
+    key, _, value = line.partition("=")
+    return key.strip(), value.strip()
+
+
+def _param_lines(raw: str | list[str] | None) -> list[str]:
+    """Lines of KEY=VALUE; the environment variable separates them with newlines or ';'."""
+    if raw is None:
+        return []
+    lines = raw if isinstance(raw, list) else re.split(r"[\n;]", raw)
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+def _params_from(sources: Sources) -> dict[str, Any]:
+    option = OPTIONS_BY_NAME["param"]
+    merged: dict[str, Any] = {}
+    for raw, source in (
+        (sources.ini(option), "ini modelprov_params"),
+        (sources.env(option), "MODELPROV_PARAMS"),
+        (sources.cli(option), "--modelprov-param"),
+    ):
+        for line in _param_lines(raw):
+            key, value = _split_assignment(line, source, "KEY=VALUE")
+            merged[key] = parse_json_value(value)
+    return merged
+
+
+def _model_under_test(sources: Sources) -> ModelSpec | None:
+    found = _get(sources, "model")
+    if not found:
+        return None
+    model = found[0].strip()
+    base = _get(sources, "base_url")
+    base_url = (
+        base[0].strip() if base else sources.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    )
+    _check_url(base_url, base[1] if base else "OPENAI_BASE_URL")
+    key_env = _get(sources, "api_key_env")
+    price = _get(sources, "price")
+    endpoint = _get(sources, "endpoint_id")
+    params = validate_params(_params_from(sources), "modelprov params (model under test)")
+    return ModelSpec(
+        name="model under test",
+        model=model,
+        base_url=base_url,
+        api_key_env=key_env[0].strip() if key_env else DEFAULT_API_KEY_ENV,
+        params=params,
+        price=parse_price(*price) if price else None,
+        endpoint_id=endpoint[0].strip() if endpoint else None,
+    )
+
+
+def _check_url(url: str, source: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"modelprov: base URL {redact_url(url)!r} from {source} is not valid; it must "
+            "start with http:// or https://, e.g. https://api.deepseek.com/v1"
+        )
+
+
+def _references(sources: Sources) -> dict[str, ModelSpec]:
+    option = OPTIONS_BY_NAME["reference"]
+    fields: dict[str, dict[str, Any]] = {}
+    for raw, source in (
+        (sources.ini(option), "ini modelprov_references"),
+        (sources.env(option), "MODELPROV_REFERENCES"),
+        (sources.cli(option), "--modelprov-reference"),
+    ):
+        for line in _param_lines(raw):
+            target, value = _split_assignment(line, source, "NAME.FIELD=VALUE")
+            name, dot, fieldname = target.partition(".")
+            if not dot or not _REF_NAME.match(name):
+                raise ConfigError(
+                    f"modelprov: {line!r} from {source} is not NAME.FIELD=VALUE, e.g. "
+                    "gemini.model=gemini-2.5-pro"
+                )
+            entry = fields.setdefault(name, {"params": {}, "_source": source})
+            if fieldname.startswith("params."):
+                entry["params"][fieldname[len("params.") :]] = parse_json_value(value)
+            elif fieldname in REFERENCE_FIELDS:
+                entry[fieldname] = value
+            else:
+                raise ConfigError(
+                    f"modelprov: unknown reference field {fieldname!r} in {line!r} from "
+                    f"{source}; valid fields: {', '.join(REFERENCE_FIELDS)}, params.KEY"
+                )
+    specs: dict[str, ModelSpec] = {}
+    for name, entry in fields.items():
+        source = entry["_source"]
+        if not entry.get("model"):
+            raise ConfigError(
+                f"modelprov: reference model {name!r} has no model id; add "
+                f"'{name}.model=<model id>' to modelprov_references"
+            )
+        base_url = entry.get("base_url") or DEFAULT_BASE_URL
+        _check_url(base_url, f"{name}.base_url in {source}")
+        specs[name] = ModelSpec(
+            name=name,
+            model=entry["model"],
+            base_url=base_url,
+            api_key_env=entry.get("api_key_env") or DEFAULT_API_KEY_ENV,
+            params=validate_params(entry["params"], f"reference {name!r}"),
+            price=parse_price(entry["price"], f"{name}.price") if entry.get("price") else None,
+            endpoint_id=entry.get("endpoint_id"),
+        )
+    return specs
+
+
+def redact_url(url: str) -> str:
+    """The URL without user:password and without secret-looking query parameters."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = parts.netloc.rpartition("@")[2]
+    query = urlencode(
+        [
+            (k, "REDACTED" if _SENSITIVE_QUERY.search(k) else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

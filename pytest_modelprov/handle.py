@@ -1,0 +1,57 @@
+"""ModelHandle: what the model fixtures give a test."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from .client import Prompt
+from .config import ModelSpec
+from .errors import ModelprovError
+from .response import Response, Samples
+from .session import ModelProvSession
+
+
+class ModelHandle:
+    """Sample one configured model from inside a test.
+
+    Failures of the machinery (a replay miss, a call that failed after its retries, an
+    unreadable cache entry) fail the test with the plugin's message and no traceback
+    into the plugin: the message says what to do, the traceback would not.
+    """
+
+    def __init__(self, session: ModelProvSession, spec: ModelSpec, nodeid: str) -> None:
+        self._session = session
+        self.spec = spec
+        self.nodeid = nodeid
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def model(self) -> str:
+        return self.spec.model
+
+    def __repr__(self) -> str:
+        return f"<ModelHandle {self.spec.name}: {self.spec.model} at {self.spec.display_url}>"
+
+    def sample(self, prompts: Prompt | Sequence[Prompt], n: int = 1, **params: Any) -> Samples:
+        """Answers to every prompt, ``n`` samples each (each sample its own cache entry).
+
+        ``prompts`` is a string, one conversation (a list of message dicts) or a list of
+        either. ``params`` override the configured generation parameters for this call.
+        """
+        try:
+            client = self._session.client(self.spec)
+            calls = client.plan(prompts, n, params)
+            responses = self._session.sample(self.spec, calls, self.nodeid)
+        except ModelprovError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return Samples(responses, prompts=len(calls) // n if calls else 0, n=n)
+
+    def ask(self, prompt: Prompt, **params: Any) -> Response:
+        """One answer to one prompt."""
+        return self.sample([prompt] if not isinstance(prompt, str) else prompt, 1, **params)[0]

@@ -1,0 +1,245 @@
+"""The pytest plugin: options, markers, fixtures and hooks.
+
+Hooks only delegate to the ModelProvSession stored on the config; nothing here holds
+state of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .config import (
+    ENV_NAMES,
+    INI_NAMES,
+    OPTIONS,
+    ModelSpec,
+    Option,
+    Sources,
+    Unconfigured,
+    resolve,
+)
+from .errors import ConfigError
+from .handle import ModelHandle
+from .report import summary_lines
+from .session import ModelProvSession
+
+SESSION_KEY: pytest.StashKey[ModelProvSession] = pytest.StashKey()
+MODEL_FIXTURES = frozenset({"model_under_test", "reference_model"})
+MARKER_KWARGS = frozenset({"unconfigured"})
+MARKER_HELP = (
+    "provenance(unconfigured='fail'|'skip'): a model-behaviour provenance test. Tests that "
+    "use the model_under_test or reference_model fixtures get this marker automatically."
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("modelprov", "model provenance tests (pytest-modelprov)")
+    for option in OPTIONS:
+        env = ENV_NAMES.get(option.name, option.env)
+        ini = INI_NAMES.get(option.name, option.ini)
+        group.addoption(
+            option.flag,
+            dest=option.dest,
+            action="append" if option.multiple else "store",
+            default=None,
+            metavar=option.metavar,
+            help=f"{option.help}. Env {env}, ini {ini}.",
+        )
+        ini_help = f"pytest-modelprov: {option.help}"
+        if option.multiple:
+            parser.addini(ini, help=ini_help, type="linelist", default=[])
+        else:
+            parser.addini(ini, help=ini_help, type="string", default="")
+
+
+def _sources(config: pytest.Config) -> Sources:
+    def cli(option: Option) -> Any:
+        return config.getoption(option.dest)
+
+    def ini(option: Option) -> Any:
+        return config.getini(INI_NAMES.get(option.name, option.ini))
+
+    return Sources(cli=cli, ini=ini, environ=os.environ)
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    try:
+        settings = resolve(_sources(config), Path(str(config.rootpath)))
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SESSION_KEY] = ModelProvSession(settings)
+    if settings.transcript is not None and not _is_worker(config):
+        settings.transcript.parent.mkdir(parents=True, exist_ok=True)
+        settings.transcript.write_text("", encoding="utf-8")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(config), "modelprov-xdist")
+
+
+class XdistHooks:
+    """Registered only when xdist is loaded, so its hook names never look unknown."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        data = getattr(node, "workeroutput", {}).get("modelprov")
+        if data:
+            self.config.stash[SESSION_KEY].merge_worker_output(data)
+
+
+def _session(config: pytest.Config) -> ModelProvSession:
+    return config.stash[SESSION_KEY]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    settings = _session(config).settings
+    if settings.model is None and not settings.references:
+        return []
+    parts = []
+    if settings.model is not None:
+        parts.append(f"model under test {settings.model.model} at {settings.model.display_url}")
+    if settings.references:
+        parts.append("references " + ", ".join(sorted(settings.references)))
+    return [f"modelprov: {'; '.join(parts)}; record mode {settings.record_mode}"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # tryfirst: the automatic marker must exist before `-m provenance` deselects
+    for item in items:
+        if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.provenance)
+        for mark in item.iter_markers("provenance"):
+            unknown = set(mark.kwargs) - MARKER_KWARGS
+            if unknown or mark.args:
+                raise pytest.UsageError(
+                    f"modelprov: {item.nodeid}: the provenance marker takes only "
+                    f"unconfigured='fail' or 'skip', got {mark.args or ''}{sorted(unknown) or ''}"
+                )
+            value = mark.kwargs.get("unconfigured")
+            if value is not None and value not in {u.value for u in Unconfigured}:
+                raise pytest.UsageError(
+                    f"modelprov: {item.nodeid}: provenance(unconfigured={value!r}) is not "
+                    "valid; valid values: fail, skip"
+                )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    mp = config.stash.get(SESSION_KEY, None)
+    if mp is None:
+        return
+    if _is_worker(config):
+        config.workeroutput["modelprov"] = mp.worker_output()  # type: ignore[attr-defined]
+    mp.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if _is_worker(config):
+        return
+    mp = config.stash.get(SESSION_KEY, None)
+    if mp is None:
+        return
+    lines = summary_lines(mp.ledger, mp.settings)
+    if not lines:
+        return
+    terminalreporter.write_sep("-", "modelprov")
+    for line in lines:
+        terminalreporter.write_line(line)
+
+
+# -- fixtures: the configuration API --------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def modelprov_session(pytestconfig: pytest.Config) -> ModelProvSession:
+    """The run's ModelProvSession (settings, cache, tallies)."""
+    return _session(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def modelprov_model_spec(modelprov_session: ModelProvSession) -> ModelSpec | None:
+    """The model under test as configured; override in conftest.py to set it in code."""
+    return modelprov_session.settings.model
+
+
+@pytest.fixture(scope="session")
+def modelprov_references(modelprov_session: ModelProvSession) -> dict[str, ModelSpec]:
+    """Named reference models as configured; override in conftest.py to add or change some."""
+    return dict(modelprov_session.settings.references)
+
+
+def _unconfigured(request: pytest.FixtureRequest, message: str) -> None:
+    settings = _session(request.config).settings
+    action = settings.unconfigured
+    if not settings.unconfigured_from_cli:
+        mark = request.node.get_closest_marker("provenance")
+        if mark is not None and mark.kwargs.get("unconfigured"):
+            action = Unconfigured(mark.kwargs["unconfigured"])
+    if action is Unconfigured.SKIP:
+        pytest.skip(message)
+    pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture
+def model_under_test(
+    request: pytest.FixtureRequest,
+    modelprov_session: ModelProvSession,
+    modelprov_model_spec: ModelSpec | None,
+) -> ModelHandle:
+    """The model under test, ready to sample."""
+    if modelprov_model_spec is None:
+        _unconfigured(
+            request,
+            "modelprov: no model under test is configured. Set its id with "
+            "--modelprov-model ID, the environment variable MODELPROV_MODEL or the ini key "
+            "modelprov_model, and its endpoint with --modelprov-base-url (default "
+            "OPENAI_BASE_URL, then the OpenAI API).",
+        )
+    assert modelprov_model_spec is not None
+    return ModelHandle(modelprov_session, modelprov_model_spec, request.node.nodeid)
+
+
+@pytest.fixture
+def reference_model(
+    request: pytest.FixtureRequest,
+    modelprov_session: ModelProvSession,
+    modelprov_references: dict[str, ModelSpec],
+) -> Callable[[str], ModelHandle]:
+    """A function that returns the named reference model, ready to sample."""
+
+    def get(name: str) -> ModelHandle:
+        spec = modelprov_references.get(name)
+        if spec is None:
+            configured = ", ".join(sorted(modelprov_references)) or "none"
+            _unconfigured(
+                request,
+                f"modelprov: reference model {name!r} is not configured (configured: "
+                f"{configured}). Add it to the ini key modelprov_references, one field a "
+                f"line: {name}.model=ID, {name}.base_url=URL, {name}.api_key_env=VAR; or pass "
+                f"--modelprov-reference {name}.model=ID, or set MODELPROV_REFERENCES.",
+            )
+        assert spec is not None
+        return ModelHandle(modelprov_session, spec, request.node.nodeid)
+
+    return get
+
+
+@pytest.fixture
+def modelprov_server() -> Iterator[Any]:
+    """A started LocalServer (OpenAI-compatible, 127.0.0.1) with an empty script."""
+    from .server import LocalServer
+
+    with LocalServer() as server:
+        yield server

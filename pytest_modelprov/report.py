@@ -1,0 +1,68 @@
+"""Text of the terminal summary (kept apart from the hooks so it can be tested directly)."""
+
+from __future__ import annotations
+
+from .config import Settings
+from .ledger import Ledger
+
+
+def _money(value: float) -> str:
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
+    """Lines for the modelprov section; empty when no model was used in the run."""
+    if not ledger.used:
+        return []
+    header = (
+        "model", "answers", "calls", "cache hits", "not cached", "errors", "retries",
+        "tokens spent", "cost",
+    )  # fmt: skip
+    rows: list[tuple[str, ...]] = []
+    resolved_notes: list[str] = []
+    total_calls = total_hits = 0
+    for name, t in sorted(ledger.tallies.items()):
+        spent = t.prompt_tokens + t.completion_tokens
+        cost = _money(t.cost) if t.priced else "-"
+        rows.append(
+            (
+                f"{name}: {t.model}",
+                str(t.calls + t.hits),
+                str(t.calls),
+                str(t.hits),
+                str(t.uncached),
+                str(t.errors),
+                str(t.retries),
+                f"{spent:,}",
+                cost,
+            )
+        )
+        total_calls += t.calls
+        total_hits += t.hits
+        if t.priced and t.saved_cost:
+            resolved_notes.append(f"{name}: the cache saved about {_money(t.saved_cost)}")
+        if len(t.resolved) > 1:
+            snaps = ", ".join(f"{k} ({v})" for k, v in sorted(t.resolved.items()))
+            resolved_notes.append(f"{name}: answers came from several snapshots: {snaps}")
+        if t.reasoning_tokens:
+            resolved_notes.append(
+                f"{name}: {t.reasoning_tokens:,} of the tokens spent were reasoning"
+            )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *rows]
+    ]
+    lines.insert(
+        0,
+        f"record mode: {settings.record_mode} ({settings.record_mode_source}); "
+        f"cache: {settings.cache_dir}",
+    )
+    if total_calls == 0 and total_hits:
+        lines.append("every answer came from the cache: no model was called")
+    lines.extend(resolved_notes)
+    lines.extend(f"warning: {w}" for w in ledger.warnings)
+    return lines

@@ -1,0 +1,118 @@
+"""One object per pytest session that owns the cache, the clients and the tallies.
+
+The plugin's hooks and fixtures only delegate here (syrupy's layout), so everything that
+lives for the whole run is in one place and can be built without pytest in a test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .cache import ResponseCache
+from .client import Call, CallContext, ModelClient
+from .config import ModelSpec, Settings
+from .ledger import Ledger
+from .response import Response
+
+
+class ModelProvSession:
+    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self.cache = ResponseCache(settings.cache_dir)
+        self.ledger = Ledger()
+        # keyed by repr: a spec holds a params dict, so it is not hashable
+        self._clients: dict[str, ModelClient] = {}
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._refreshed: set[str] = set()
+        self._refreshed_lock = threading.Lock()
+        self._transcript_lock = threading.Lock()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.settings.concurrency, thread_name_prefix="modelprov"
+                )
+            return self._executor
+
+    def client(self, spec: ModelSpec) -> ModelClient:
+        with self._lock:
+            client = self._clients.get(repr(spec))
+        if client is not None:
+            return client
+        client = ModelClient(
+            spec,
+            cache=self.cache,
+            settings=self.settings,
+            ledger=self.ledger,
+            executor=self._pool(),
+            refreshed=self._refreshed,
+            refreshed_lock=self._refreshed_lock,
+            environ=self.environ,
+        )
+        with self._lock:
+            return self._clients.setdefault(repr(spec), client)
+
+    def sample(self, spec: ModelSpec, calls: Sequence[Call], nodeid: str) -> list[Response]:
+        context = CallContext(
+            nodeid=nodeid,
+            record_mode=self.settings.record_mode,
+            record_mode_source=self.settings.record_mode_source,
+        )
+        responses = self.client(spec).run(calls, context)
+        if self.settings.transcript is not None:
+            self._transcribe(spec, nodeid, responses)
+        return responses
+
+    def _transcribe(self, spec: ModelSpec, nodeid: str, responses: Sequence[Response]) -> None:
+        assert self.settings.transcript is not None
+        lines = "".join(
+            json.dumps(
+                {
+                    "test": nodeid,
+                    "model_name": spec.name,
+                    "model": spec.model,
+                    "resolved_model": r.model,
+                    "key": r.key,
+                    "prompt_index": r.prompt_index,
+                    "replicate": r.replicate,
+                    "prompt": r.prompt,
+                    "answer": r.answer,
+                    "reasoning": r.reasoning,
+                    "finish_reason": r.finish_reason,
+                    "cached": r.cached,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for r in responses
+        )
+        path = self.settings.transcript
+        with self._transcript_lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # one O_APPEND write per batch, so xdist workers' lines do not interleave
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, lines.encode("utf-8"))
+            finally:
+                os.close(fd)
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        self.cache.close()
+
+    def worker_output(self) -> dict[str, Any]:
+        return self.ledger.to_dict()
+
+    def merge_worker_output(self, data: Mapping[str, Any]) -> None:
+        self.ledger.merge(data)
