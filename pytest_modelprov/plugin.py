@@ -19,6 +19,7 @@ from .config import (
     OPTIONS,
     ModelSpec,
     Option,
+    Settings,
     Sources,
     Unconfigured,
     resolve,
@@ -99,6 +100,11 @@ class XdistHooks:
 
 def _session(config: pytest.Config) -> ModelProvSession:
     return config.stash[SESSION_KEY]
+
+
+def modelprov_settings(config: pytest.Config) -> Settings:
+    """The resolved settings of this run (for conftest.py hooks that need them)."""
+    return _session(config).settings
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -1,0 +1,895 @@
+"""A scripted, OpenAI-compatible chat-completions server bound to loopback only.
+
+Used by the project's own tests through the real ``openai`` SDK and by users who want to run
+their model suites offline::
+
+    with LocalServer(Script(rules=[Rule("capital of France", ["Paris"])])) as server:
+        client = openai.OpenAI(base_url=server.url, api_key="sk-test")
+
+Run ``python -m pytest_modelprov.server --script FILE`` to serve a script from the shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import ipaddress
+import json
+import math
+import random
+import re
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
+from os import PathLike
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import jsonschema  # type: ignore[import-untyped, unused-ignore]
+
+__all__ = [
+    "FAULT_KINDS",
+    "Fault",
+    "LocalServer",
+    "RecordedRequest",
+    "Rule",
+    "Script",
+    "main",
+]
+
+REASONING_STYLES = ("field", "think")
+FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls", "function_call")
+FAULT_KINDS = (
+    "status",
+    "malformed",
+    "truncated",
+    "empty_choices",
+    "error_200",
+    "reset",
+    "delay",
+    "invalid_utf8",
+)
+# Faults whose response has nothing to do with the request, so they skip validation.
+_REPLACING_FAULTS = frozenset({"status", "malformed", "error_200"})
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_CHAT_PATH = "/v1/chat/completions"
+_MODELS_PATH = "/v1/models"
+_MAX_N = 16
+_EXCERPT_CHARS = 60
+_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+_JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+@dataclass
+class Rule:
+    """Answers prompts whose last user message matches ``match``."""
+
+    match: str = ""
+    answers: list[str] = field(default_factory=list)
+    reasoning: str | None = None
+    reasoning_style: str = "field"
+    finish_reason: str = "stop"
+
+    def __post_init__(self) -> None:
+        self.answers = list(self.answers)
+        if not self.answers or not all(isinstance(a, str) for a in self.answers):
+            raise ValueError("answers: must be a non-empty list of strings")
+        try:
+            re.compile(self.match, re.S | re.I)
+        except re.error as exc:
+            raise ValueError(f"match: invalid regular expression {self.match!r}: {exc}") from None
+        if self.reasoning_style not in REASONING_STYLES:
+            raise ValueError(
+                f"reasoning_style: {self.reasoning_style!r} is not one of {list(REASONING_STYLES)}"
+            )
+        if self.finish_reason not in FINISH_REASONS:
+            raise ValueError(
+                f"finish_reason: {self.finish_reason!r} is not one of {list(FINISH_REASONS)}"
+            )
+
+    def matches(self, text: str) -> bool:
+        """Whether this rule answers a prompt whose last user message is ``text``."""
+        return re.search(self.match, text, re.S | re.I) is not None
+
+
+@dataclass
+class Script:
+    """What the server answers; first matching rule wins, else ``default_answer``.
+
+    ``{excerpt}`` in ``default_answer`` is replaced by the first 60 characters of the last user
+    message (whitespace collapsed), so unscripted prompts still get distinguishable answers.
+    """
+
+    rules: list[Rule] = field(default_factory=list)
+    default_answer: str = 'Scripted answer to: "{excerpt}"'
+    model_aliases: dict[str, str] = field(default_factory=dict)
+    system_fingerprint: str | None = "fp_modelprov_local"
+    latency: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.latency) or self.latency < 0:
+            raise ValueError(f"latency: must be a finite number >= 0, got {self.latency!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Script:
+        """Build a script from its JSON form; ValueError names every bad field."""
+        errors = sorted(
+            _schema_validator().iter_errors(data),
+            key=lambda e: (_json_path(e.absolute_path), e.message),
+        )
+        if errors:
+            problems = "; ".join(f"{_json_path(e.absolute_path)}: {e.message}" for e in errors[:5])
+            raise ValueError(f"invalid server script: {problems}")
+        rules = []
+        for index, raw_rule in enumerate(data.get("rules", [])):
+            try:
+                rules.append(Rule(**raw_rule))
+            except ValueError as exc:
+                raise ValueError(f"invalid server script: rules[{index}].{exc}") from None
+        options: dict[str, Any] = {
+            k: data[k] for k in ("default_answer", "system_fingerprint") if k in data
+        }
+        if "model_aliases" in data:
+            options["model_aliases"] = dict(data["model_aliases"])
+        if "latency" in data:
+            options["latency"] = float(data["latency"])
+        try:
+            return cls(rules=rules, **options)
+        except ValueError as exc:
+            raise ValueError(f"invalid server script: {exc}") from None
+
+    @classmethod
+    def from_file(cls, path: str | PathLike[str]) -> Script:
+        """Load a JSON script file; errors name the file."""
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:  # includes UnicodeDecodeError
+            raise ValueError(f"{path}: not valid JSON: {exc}") from None
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form accepted by :meth:`from_dict`."""
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Fault:
+    """A failure the server serves instead of (or around) a normal answer.
+
+    Kinds: ``status`` (HTTP error with an OpenAI error body), ``malformed`` (200, not JSON),
+    ``truncated`` (200, completion JSON cut in half), ``empty_choices`` (200, ``choices: []``),
+    ``error_200`` (200 with an ``error`` object), ``reset`` (connection dropped unanswered),
+    ``delay`` (answer normally after ``delay`` seconds), ``invalid_utf8`` (200, answer bytes
+    not valid UTF-8).
+    """
+
+    kind: str
+    status: int = 500
+    retry_after: float | None = None
+    delay: float = 0.0
+    message: str = "injected fault"
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"kind: {self.kind!r} is not one of {list(FAULT_KINDS)}")
+        if isinstance(self.status, bool) or not 400 <= self.status <= 599:
+            raise ValueError(f"status: must be an HTTP error status 400-599, got {self.status!r}")
+        if self.retry_after is not None and not (
+            math.isfinite(self.retry_after) and self.retry_after >= 0
+        ):
+            raise ValueError(f"retry_after: must be >= 0 seconds, got {self.retry_after!r}")
+        if not math.isfinite(self.delay) or self.delay < 0:
+            raise ValueError(f"delay: must be >= 0 seconds, got {self.delay!r}")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One chat-completions request as the server received it (kept in memory only)."""
+
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    fault: str | None
+
+
+class LocalServer:
+    """Serves a :class:`Script` over HTTP on loopback; ``url`` is the SDK ``base_url``."""
+
+    def __init__(
+        self, script: Script | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        if host not in _LOOPBACK_HOSTS:
+            raise ValueError(
+                f"LocalServer only binds loopback; refusing host {host!r} "
+                f"(use one of {sorted(_LOOPBACK_HOSTS)})"
+            )
+        if isinstance(port, bool) or not 0 <= port <= 65535:
+            raise ValueError(f"port: must be 0-65535, got {port!r}")
+        self.script: Script = script if script is not None else Script()
+        # "localhost" may resolve to ::1 or 127.0.0.1 depending on the resolver; pin it.
+        self._bind_host = "127.0.0.1" if host == "localhost" else host
+        self._port = port
+        self._lock = threading.Lock()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._fault_queue: deque[Fault] = deque()
+        self._fault_rate = 0.0
+        self._fault_kinds: tuple[Fault, ...] = ()
+        self._fault_seed = 0
+        self._rng = random.Random(0)
+        self._requests: list[RecordedRequest] = []
+        self._request_count = 0
+        self._faults_served = 0
+        self._completion_counter = 0
+        self._prompt_counters: dict[str, int] = {}
+        self._models_seen: dict[str, None] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL for ``openai.OpenAI(base_url=...)``, e.g. ``http://127.0.0.1:PORT/v1``."""
+        httpd = self._httpd
+        if httpd is None:
+            raise RuntimeError("LocalServer is not running; call start() or use it as a context")
+        host = f"[{self._bind_host}]" if ":" in self._bind_host else self._bind_host
+        return f"http://{host}:{httpd.server_port}/v1"
+
+    def start(self) -> LocalServer:
+        """Bind and serve in a daemon thread; a no-op if already running."""
+        if self._httpd is not None:
+            return self
+        httpd = _HTTPServer((self._bind_host, self._port), self)
+        bound = httpd.socket.getsockname()[0]
+        if not ipaddress.ip_address(bound).is_loopback:
+            httpd.server_close()
+            raise RuntimeError(f"refusing to serve on non-loopback address {bound!r}")
+        thread = threading.Thread(
+            target=httpd.serve_forever,
+            # stop() waits up to one poll for the loop to notice; tests start and stop servers
+            # by the hundred, and an idle 10 ms select costs next to nothing.
+            kwargs={"poll_interval": 0.01},
+            name=f"modelprov-server-{httpd.server_port}",
+            daemon=True,
+        )
+        self._httpd, self._thread = httpd, thread
+        thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and drop open keep-alive connections; safe to call twice."""
+        httpd, thread = self._httpd, self._thread
+        if httpd is None:
+            return
+        self._httpd = self._thread = None
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- scripting and faults --------------------------------------------------------------
+
+    def add_rule(
+        self,
+        match: str,
+        *answers: str,
+        reasoning: str | None = None,
+        reasoning_style: str = "field",
+        finish_reason: str = "stop",
+    ) -> None:
+        """Append a rule to the current script (after the existing ones)."""
+        rule = Rule(match, list(answers), reasoning, reasoning_style, finish_reason)
+        with self._lock:
+            self.script.rules.append(rule)
+
+    def inject(self, *faults: Fault) -> None:
+        """Queue faults; each of the next chat requests consumes one, in order."""
+        for fault in faults:
+            if not isinstance(fault, Fault):
+                raise TypeError(f"inject() takes Fault objects, got {type(fault).__name__}")
+        with self._lock:
+            self._fault_queue.extend(faults)
+
+    def set_fault_rate(self, rate: float, kinds: Sequence[Fault], seed: int = 0) -> None:
+        """Serve a fault, drawn from ``kinds``, on about ``rate`` of chat requests.
+
+        The draw uses its own RNG seeded with ``seed``, so the same request sequence gets the
+        same faults. Queued faults from :meth:`inject` take precedence. ``rate=0`` disables.
+        """
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate: must be between 0 and 1, got {rate!r}")
+        kinds = tuple(kinds)
+        if rate > 0 and not kinds:
+            raise ValueError("kinds: at least one Fault is needed when rate > 0")
+        for fault in kinds:
+            if not isinstance(fault, Fault):
+                raise TypeError(f"kinds: expected Fault objects, got {type(fault).__name__}")
+        with self._lock:
+            self._fault_rate = rate
+            self._fault_kinds = kinds
+            self._fault_seed = seed
+            self._rng = random.Random(seed)
+
+    # -- observation -----------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every chat-completions request received (faulted and invalid ones too), in order."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def request_count(self) -> int:
+        """Number of chat-completions requests received."""
+        with self._lock:
+            return self._request_count
+
+    @property
+    def faults_served(self) -> int:
+        """Number of chat requests that were answered with a fault."""
+        with self._lock:
+            return self._faults_served
+
+    def reset(self) -> None:
+        """Forget requests, counters, answer cycling and queued faults; keep the script.
+
+        The fault-rate setting is kept and its RNG restarts from its seed, so a reset server
+        replays the same faults for the same requests.
+        """
+        with self._lock:
+            self._requests.clear()
+            self._request_count = 0
+            self._faults_served = 0
+            self._completion_counter = 0
+            self._prompt_counters.clear()
+            self._models_seen.clear()
+            self._fault_queue.clear()
+            self._rng = random.Random(self._fault_seed)
+
+    # -- request handling (called from handler threads) ------------------------------------
+
+    def _admit(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[Script, Fault | None]:
+        with self._lock:
+            self._request_count += 1
+            fault: Fault | None = None
+            if self._fault_queue:
+                fault = self._fault_queue.popleft()
+            elif self._fault_rate > 0 and self._rng.random() < self._fault_rate:
+                fault = self._fault_kinds[self._rng.randrange(len(self._fault_kinds))]
+            if fault is not None:
+                self._faults_served += 1
+            model = body.get("model")
+            if isinstance(model, str) and model:
+                self._models_seen[model] = None
+            kind = fault.kind if fault is not None else None
+            self._requests.append(RecordedRequest(path, body, headers, kind))
+            return self.script, fault
+
+    def _complete(self, script: Script, body: dict[str, Any]) -> dict[str, Any]:
+        messages: list[dict[str, Any]] = body["messages"]
+        n: int = body.get("n") or 1
+        seed = body.get("seed")
+        text = _last_user_text(messages)
+        with self._lock:
+            rule = next((r for r in script.rules if r.matches(text)), None)
+            if rule is None:
+                answers = [_default_answer(script.default_answer, text)]
+            else:
+                answers = list(rule.answers)
+            self._completion_counter += 1
+            number = self._completion_counter
+            if isinstance(seed, int):
+                start = seed
+            else:
+                key = json.dumps(messages, sort_keys=True, separators=(",", ":"))
+                start = self._prompt_counters.get(key, 0)
+                self._prompt_counters[key] = start + n
+            model = script.model_aliases.get(body["model"], body["model"])
+            fingerprint = script.system_fingerprint
+
+        choices = []
+        completion_tokens = reasoning_tokens = 0
+        for i in range(n):
+            answer = answers[(start + i) % len(answers)]
+            message: dict[str, Any] = {"role": "assistant", "content": answer, "refusal": None}
+            reasoning = rule.reasoning if rule is not None else None
+            if rule is not None and reasoning is not None:
+                reasoning_tokens += _count_tokens(reasoning)
+                if rule.reasoning_style == "think":
+                    message["content"] = f"<think>{reasoning}</think>\n\n{answer}"
+                else:
+                    message["reasoning_content"] = reasoning
+                    completion_tokens += _count_tokens(reasoning)
+            completion_tokens += _count_tokens(message["content"])
+            choices.append(
+                {
+                    "index": i,
+                    "message": message,
+                    "finish_reason": rule.finish_reason if rule is not None else "stop",
+                    "logprobs": None,
+                }
+            )
+        prompt_tokens = sum(_count_tokens(_content_text(m.get("content"))) for m in messages)
+        return {
+            "id": f"chatcmpl-local-{number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": fingerprint,
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+                "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
+            },
+        }
+
+    def _model_ids(self) -> list[str]:
+        with self._lock:
+            aliases = self.script.model_aliases
+            ids = [*aliases, *aliases.values(), *self._models_seen]
+        return list(dict.fromkeys(ids))
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Handler threads may be asleep in a "delay" fault; stop() must not wait for them.
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], owner: LocalServer) -> None:
+        self.owner = owner
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls getfqdn(), a reverse DNS lookup that can stall offline.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.socket.getsockname()[:2]
+        self.server_name = host
+        self.server_port = port
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out or hang up mid-answer are expected (delay/reset faults).
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, delayed ACKs add ~40 ms each.
+    disable_nagle_algorithm = True
+    server: _HTTPServer
+    _responded = False
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Requests carry Authorization headers and tests run it thousands of times: stay silent.
+        return
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with self.server.connections_lock:
+                self.server.connections.discard(self.connection)
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def do_POST(self) -> None:
+        self._dispatch(self._post)
+
+    def do_GET(self) -> None:
+        self._dispatch(self._get)
+
+    def do_PUT(self) -> None:
+        self._dispatch(self._other)
+
+    def do_PATCH(self) -> None:
+        self._dispatch(self._other)
+
+    def do_DELETE(self) -> None:
+        self._dispatch(self._other)
+
+    def _dispatch(self, route: Callable[[str], None]) -> None:
+        self._responded = False
+        try:
+            route(urlsplit(self.path).path.rstrip("/"))
+        except OSError:
+            raise
+        except Exception as exc:
+            # A bug here should reach the test as a readable 500, not as a dropped connection.
+            if not self._responded:
+                self.close_connection = True
+                self._send_error(500, f"modelprov local server error: {exc!r}", "server_error")
+            else:
+                raise
+
+    def _post(self, path: str) -> None:
+        raw = self._read_body()
+        if path == _CHAT_PATH:
+            self._chat(raw)
+        elif raw is None:
+            self._send_error(400, "Unreadable request body.")
+        else:
+            self._not_found_or_not_allowed(path)
+
+    def _get(self, path: str) -> None:
+        if self._read_body() is None:
+            self._send_error(400, "Unreadable request body.")
+            return
+        owner = self.server.owner
+        if path == _MODELS_PATH:
+            data = [_model_object(m) for m in owner._model_ids()]
+            self._send_json(200, {"object": "list", "data": data})
+        elif path.startswith(_MODELS_PATH + "/"):
+            model = unquote(path[len(_MODELS_PATH) + 1 :])
+            if model in owner._model_ids():
+                self._send_json(200, _model_object(model))
+            else:
+                message = f"The model '{model}' does not exist"
+                self._send_error(404, message, param="model", code="model_not_found")
+        else:
+            self._not_found_or_not_allowed(path)
+
+    def _other(self, path: str) -> None:
+        if self._read_body() is None:
+            self._send_error(400, "Unreadable request body.")
+        else:
+            self._not_found_or_not_allowed(path)
+
+    def _not_found_or_not_allowed(self, path: str) -> None:
+        if path in (_CHAT_PATH, _MODELS_PATH) or path.startswith(_MODELS_PATH + "/"):
+            self._send_error(405, f"Method {self.command} is not allowed on {path}.")
+        else:
+            self._send_error(
+                404, f"Unknown request URL: {self.command} {path}.", code="unknown_url"
+            )
+
+    # -- chat completions ------------------------------------------------------------------
+
+    def _chat(self, raw: bytes | None) -> None:
+        owner = self.server.owner
+        body, parse_problem = _parse_object(raw)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        script, fault = owner._admit(self.path, body if body is not None else {}, headers)
+        if script.latency > 0:
+            time.sleep(script.latency)
+        extra = _fault_headers(fault)
+        if fault is not None:
+            if fault.kind == "reset":
+                self._drop_connection()
+                return
+            if fault.kind in _REPLACING_FAULTS:
+                self._send_fault(fault, extra)
+                return
+            if fault.kind == "delay":
+                time.sleep(fault.delay)
+        if raw is None:
+            self.close_connection = True
+            self._send_error(400, "Unreadable request body.")
+            return
+        if body is None:
+            self._send_error(400, parse_problem)
+            return
+        problem = _validate_chat(body)
+        if problem is not None:
+            self._send_error(400, problem[0], param=problem[1], headers=extra)
+            return
+        completion = owner._complete(script, body)
+        kind = fault.kind if fault is not None else None
+        if kind == "empty_choices":
+            completion["choices"] = []
+            usage = completion["usage"]
+            usage["completion_tokens"] = usage["completion_tokens_details"]["reasoning_tokens"] = 0
+            usage["total_tokens"] = usage["prompt_tokens"]
+        if kind == "truncated":
+            text = json.dumps(completion, ensure_ascii=False)
+            data = _encode(text[: len(text) // 2])
+        elif kind == "invalid_utf8":
+            data = _dumps_invalid_utf8(completion)
+        else:
+            data = _dumps(completion)
+        self._send(200, data, extra)
+
+    def _send_fault(self, fault: Fault, extra: dict[str, str]) -> None:
+        if fault.kind == "status":
+            error_type, code = _error_type(fault.status)
+            self._send_error(fault.status, fault.message, error_type, code=code, headers=extra)
+        elif fault.kind == "malformed":
+            # Proxies in front of real APIs produce exactly this: HTML where JSON was promised.
+            html = f"<html><body><h1>modelprov</h1><p>{fault.message}</p></body></html>\n"
+            self._send(200, _encode(html), extra)
+        else:  # error_200
+            error = {"message": fault.message, "type": "server_error", "param": None, "code": None}
+            self._send_json(200, {"error": error}, extra)
+
+    def _drop_connection(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    # -- I/O helpers -----------------------------------------------------------------------
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None when its framing is broken (the connection is closed)."""
+        try:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                return self._read_chunked()
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError(length)
+            return self.rfile.read(length)
+        except ValueError:
+            self.close_connection = True
+            return None
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            size = int(self.rfile.readline(65537).split(b";", 1)[0].strip(), 16)
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers carry nothing we use
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+        self._responded = True
+        self.send_response(status)
+        self.send_header("Content-Type", _JSON_CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_json(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        self._send(status, _dumps(payload), headers)
+
+    def _send_error(
+        self,
+        status: int,
+        message: str,
+        error_type: str = "invalid_request_error",
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        error = {"message": message, "type": error_type, "param": param, "code": code}
+        self._send_json(status, {"error": error}, headers)
+
+
+# -- pure helpers ----------------------------------------------------------------------------
+
+
+@cache
+def _schema_validator() -> Any:
+    resource = files("pytest_modelprov") / "schemas" / "server_script.schema.json"
+    schema = json.loads(resource.read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _json_path(path: Sequence[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out or "<script>"
+
+
+def _parse_object(raw: bytes | None) -> tuple[dict[str, Any] | None, str]:
+    if raw is None:
+        return None, "Unreadable request body."
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None, "We could not parse the JSON body of your request."
+    if not isinstance(data, dict):
+        return None, "The request body must be a JSON object."
+    return data, ""
+
+
+def _validate_chat(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(message, param) for the first problem in a chat request, like the real API."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return "you must provide a model parameter", "model"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "'messages' must be a non-empty array of message objects", "messages"
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            return f"messages[{index}] must be an object", f"messages[{index}]"
+        if not isinstance(message.get("role"), str) or not message["role"]:
+            return f"messages[{index}] is missing the 'role' field", f"messages[{index}].role"
+    n = body.get("n")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MAX_N):
+        return f"'n' must be an integer between 1 and {_MAX_N}, got {n!r}", "n"
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        return f"'seed' must be an integer, got {seed!r}", "seed"
+    if body.get("stream"):
+        return "stream=true is not supported by the modelprov local server", "stream"
+    return None
+
+
+def _content_text(content: Any) -> str:
+    """Text of a message content given as a string or as a list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            part["text"]
+            for part in content
+            if isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+        ]
+        return "\n".join(parts)
+    return ""
+
+
+def _last_user_text(messages: Sequence[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return _content_text(message.get("content"))
+    return ""
+
+
+def _default_answer(template: str, text: str) -> str:
+    excerpt = " ".join(text.split())[:_EXCERPT_CHARS]
+    # Plain replace, not str.format: user templates may contain other braces.
+    return template.replace("{excerpt}", excerpt)
+
+
+def _count_tokens(text: str) -> int:
+    """A crude, deterministic token count: words and punctuation marks."""
+    count = len(_TOKEN_RE.findall(text))
+    return max(count, 1) if text else 0
+
+
+def _error_type(status: int) -> tuple[str, str | None]:
+    if status == 429:
+        return "requests", "rate_limit_exceeded"
+    if status == 401:
+        return "invalid_request_error", "invalid_api_key"
+    if status >= 500:
+        return "server_error", None
+    return "invalid_request_error", None
+
+
+def _fault_headers(fault: Fault | None) -> dict[str, str]:
+    if fault is None or fault.retry_after is None:
+        return {}
+    seconds = fault.retry_after
+    value = str(int(seconds)) if float(seconds).is_integer() else f"{seconds:.3f}".rstrip("0")
+    return {"Retry-After": value}
+
+
+def _model_object(model: str) -> dict[str, Any]:
+    return {"id": model, "object": "model", "created": 0, "owned_by": "modelprov-local"}
+
+
+def _encode(text: str) -> bytes:
+    # Lone surrogates (legal as JSON escapes in a request) cannot be UTF-8 encoded; re-escaping
+    # them keeps the response valid JSON.
+    return text.encode("utf-8", errors="backslashreplace")
+
+
+def _dumps(payload: Any) -> bytes:
+    return _encode(json.dumps(payload, ensure_ascii=False))
+
+
+def _dumps_invalid_utf8(completion: dict[str, Any]) -> bytes:
+    """The completion as JSON whose answer contents start with bytes that are not UTF-8."""
+    originals = []
+    for index, choice in enumerate(completion["choices"]):
+        originals.append(choice["message"]["content"])
+        choice["message"]["content"] = f"@@modelprov-invalid-utf8-{index}@@"
+    data = _dumps(completion)
+    for index, content in enumerate(originals):
+        escaped = _encode(json.dumps(content, ensure_ascii=False)[1:-1])
+        marker = f"@@modelprov-invalid-utf8-{index}@@".encode()
+        data = data.replace(marker, b"\xff\xfe" + escaped, 1)
+    return data
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve a script until Ctrl-C; prints the base URL on stdout."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_modelprov.server",
+        description="Serve scripted OpenAI-compatible chat completions on loopback.",
+    )
+    parser.add_argument(
+        "--script",
+        metavar="FILE",
+        help="JSON script (schema: pytest_modelprov/schemas/server_script.schema.json); "
+        "without it every prompt gets the default answer",
+    )
+    parser.add_argument("--host", default="127.0.0.1", choices=sorted(_LOOPBACK_HOSTS))
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument(
+        "--latency", type=float, metavar="S", help="seconds to sleep per chat request"
+    )
+    args = parser.parse_args(argv)
+    if args.latency is not None and not (math.isfinite(args.latency) and args.latency >= 0):
+        parser.error("--latency must be a number >= 0")
+    try:
+        script = Script.from_file(args.script) if args.script else Script()
+    except (OSError, ValueError) as exc:
+        print(f"modelprov server: {exc}", file=sys.stderr)
+        return 2
+    if args.latency is not None:
+        script.latency = args.latency
+    try:
+        server = LocalServer(script, host=args.host, port=args.port).start()
+    except (OSError, ValueError) as exc:
+        print(f"modelprov server: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    print(server.url, flush=True)
+    print("modelprov server: serving; press Ctrl-C to stop", file=sys.stderr, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,143 @@
+"""The client's retry loop and concurrency, through the real SDK against the local server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_modelprov.client import plan_calls, retry_after_seconds
+from pytest_modelprov.config import ModelSpec, Sources, resolve
+from pytest_modelprov.errors import ModelCallError
+from pytest_modelprov.server import Fault
+from pytest_modelprov.session import ModelProvSession
+
+
+def make_session(tmp_path: Path, **env: str) -> ModelProvSession:
+    environ = {"MODELPROV_RETRY_BACKOFF": "0.01", **env}
+    settings = resolve(Sources(cli=lambda o: None, ini=lambda o: None, environ=environ), tmp_path)
+    return ModelProvSession(settings, environ=environ)
+
+
+@pytest.fixture
+def spec(server):
+    return ModelSpec(name="model under test", model="m", base_url=server.url)
+
+
+def ask(session, spec, prompt="Who are you?", n=1):
+    return session.sample(spec, plan_calls(spec, prompt, n, {}), "test::node")
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("status", status=500),
+        Fault("status", status=502),
+        Fault("status", status=503, retry_after=0.05),
+        Fault("status", status=429),
+        Fault("malformed"),
+        Fault("truncated"),
+        Fault("empty_choices"),
+        Fault("error_200", message="upstream overloaded"),
+        Fault("reset"),
+    ],
+    ids=lambda f: f"{f.kind}-{f.status}",
+)
+def test_transient_faults_are_retried_then_cached(tmp_path, server, spec, fault):
+    session = make_session(tmp_path)
+    server.inject(fault, fault)
+    (response,) = ask(session, spec)
+    assert response.answer and not response.cached
+    assert server.request_count == 3
+    assert session.ledger.tallies[spec.name].retries == 2
+    (again,) = ask(session, spec)
+    assert again.cached and again.answer == response.answer
+    assert server.request_count == 3
+    session.close()
+
+
+def test_timeout_is_retried(tmp_path, server, spec):
+    session = make_session(tmp_path, MODELPROV_TIMEOUT="0.2")
+    server.inject(Fault("delay", delay=0.6))
+    (response,) = ask(session, spec)
+    assert response.answer and server.request_count == 2
+    session.close()
+
+
+def test_attempts_are_bounded_and_sdk_retries_do_not_stack(tmp_path, server, spec):
+    session = make_session(tmp_path, MODELPROV_MAX_RETRIES="2")
+    server.inject(*[Fault("status", status=503, message="try later")] * 5)
+    with pytest.raises(ModelCallError) as info:
+        ask(session, spec)
+    assert server.request_count == 3  # 1 + 2 retries, not multiplied by the SDK's own
+    assert info.value.status == 503 and info.value.attempts == 3
+    assert "failed after 3 attempts: HTTP 503: try later" in str(info.value)
+    assert session.cache.digests() == []
+    session.close()
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 422])
+def test_client_errors_are_not_retried(tmp_path, server, spec, status):
+    session = make_session(tmp_path)
+    server.inject(Fault("status", status=status, message="you did it wrong"))
+    with pytest.raises(ModelCallError, match=f"after 1 attempt: HTTP {status}: you did it wrong"):
+        ask(session, spec)
+    assert server.request_count == 1
+    session.close()
+
+
+def test_a_retry_after_longer_than_the_limit_fails_at_once(tmp_path, server, spec):
+    session = make_session(tmp_path, MODELPROV_MAX_RETRY_WAIT="5")
+    server.inject(Fault("status", status=429, retry_after=3600, message="daily quota"))
+    start = time.monotonic()
+    with pytest.raises(ModelCallError, match="asked to retry after 3600 s, longer than modelprov_max_retry_wait=5 s"):  # noqa: E501
+        ask(session, spec)
+    assert time.monotonic() - start < 2 and server.request_count == 1
+    session.close()
+
+
+def test_partial_failure_keeps_what_arrived(tmp_path, server, spec):
+    session = make_session(tmp_path, MODELPROV_MAX_RETRIES="0", MODELPROV_CONCURRENCY="1")
+    server.inject(Fault("status", status=500))
+    with pytest.raises(ModelCallError, match=r"1 of 4 calls failed; the 3 answers that arrived are cached"):  # noqa: E501
+        ask(session, spec, ["a", "b", "c", "d"])
+    assert len(session.cache.digests()) == 3
+    ask(session, spec, ["a", "b", "c", "d"])
+    assert server.request_count == 5
+    session.close()
+
+
+def test_concurrency_is_bounded(tmp_path, server, spec):
+    latency = 0.2
+    server.script.latency = latency
+    session = make_session(tmp_path, MODELPROV_CONCURRENCY="4")
+    start = time.monotonic()
+    ask(session, spec, [f"prompt {i}" for i in range(8)])
+    elapsed = time.monotonic() - start
+    # 8 calls, 4 at a time: two waves. Serial would take 8 latencies, unbounded one.
+    assert 2 * latency <= elapsed < 4 * latency
+    session.close()
+
+
+def test_missing_api_key_names_the_variable(tmp_path):
+    session = make_session(tmp_path, MODELPROV_MAX_RETRIES="0")
+    remote = ModelSpec(name="gemini", model="g", base_url="https://example.invalid/v1", api_key_env="GEMINI_KEY")  # noqa: E501
+    with pytest.raises(ModelCallError, match="environment variable GEMINI_KEY is not set"):
+        ask(session, remote)
+    session.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"Retry-After": "2"}, 2.0),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
+        ({"Retry-After": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_parsing(headers, seconds):
+    assert retry_after_seconds(headers) == seconds
