@@ -73,4 +73,3 @@ def modelprov_references(
             endpoint_id="modelprov-local-demo",
         ),
     }
-

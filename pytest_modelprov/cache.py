@@ -367,10 +367,14 @@ def read_export(path: Path) -> list[CacheEntry]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ExportFormatError(f"modelprov: cannot read cache export {path}: {exc}") from exc
+        raise ExportFormatError(
+            f"modelprov: cannot read cache export {path}: {exc}; nothing was imported"
+        ) from exc
     lines = text.splitlines()
     if not lines:
-        raise ExportFormatError(f"modelprov: {path} is empty, not a cache export")
+        raise ExportFormatError(
+            f"modelprov: {path} is empty, not a cache export; nothing was imported"
+        )
     try:
         header = json.loads(lines[0])
     except ValueError:
@@ -382,7 +386,7 @@ def read_export(path: Path) -> list[CacheEntry]:
     ):
         raise ExportFormatError(
             f"modelprov: {path} line 1 is not a {EXPORT_FORMAT} version {EXPORT_VERSION} "
-            "header; export files are written by `modelprov cache export`"
+            "header (export files are written by `modelprov cache export`); nothing was imported"
         )
     entries: list[CacheEntry] = []
     for number, line in enumerate(lines[1:], start=2):
@@ -403,7 +407,7 @@ def read_export(path: Path) -> list[CacheEntry]:
     if isinstance(declared, int) and declared != len(entries):
         raise ExportFormatError(
             f"modelprov: {path} declares {declared} entries but holds {len(entries)}; the file "
-            "is truncated or was edited. Nothing was imported."
+            "is truncated or was edited; nothing was imported."
         )
     return entries
 

@@ -13,6 +13,22 @@ from pytest_modelprov.server import LocalServer
 XDIST_ARGS = [[], ["-n", "0"], ["-n", "2"]]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _import_the_http_stack_once() -> None:
+    """Load the SDK's HTTP stack before any inline pytester run.
+
+    pytester's inline runs restore sys.modules afterwards; a module first imported inside
+    one (httpx and its transport load lazily on the first request) would be imported again
+    later as a second copy, and exceptions of one copy slip past `except` of the other.
+    """
+    import openai
+
+    with LocalServer() as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0)
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        client.close()
+
+
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests must not see the developer's or CI's model settings (CI=... selects replay)."""

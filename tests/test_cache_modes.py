@@ -21,7 +21,9 @@ def test_identity_again(model_under_test):
 
 def transcript(path):
     rows = [json.loads(line) for line in path.read_text().splitlines()]
-    return sorted((r["test"], r["prompt_index"], r["replicate"], r["answer"], r["cached"]) for r in rows)
+    return sorted(
+        (r["test"], r["prompt_index"], r["replicate"], r["answer"], r["cached"]) for r in rows
+    )
 
 
 def answers_by_key(path):
@@ -77,12 +79,12 @@ def test_replay_miss_fails_with_the_command_that_records_it(pytester, env, monke
     assert env.server.request_count == 0
     result.stdout.fnmatch_lines(
         [
-            "*no recorded answer, and record mode is replay (from default (replay because CI=true))*",  # noqa: E501
+            "*no recorded answer, and record mode is replay (from default (replay because CI=true))*",
             "*test:    test_replay_miss_fails_with_the_command_that_records_it.py::test_identity",
             "*model:   test-model at http://127.0.0.1:*/v1 (model under test)",
             "*prompt:  'Who are you?' (replicate 1 of 3)",
             "*missing: 6 of 6 answers this call needs",
-            "*pytest --modelprov-record-mode=once 'test_replay_miss_fails_with_the_command_that_records_it.py::test_identity'",  # noqa: E501
+            "*pytest --modelprov-record-mode=once 'test_replay_miss_fails_with_the_command_that_records_it.py::test_identity'",
         ]
     )
     # the printed command really records what was missing
@@ -104,12 +106,16 @@ def test_refresh_rerecords_each_key_once_per_run(pytester, env, tmp_path):
     pytester.runpytest("--modelprov-record-mode=refresh", f"--modelprov-transcript={log}")
     # both tests sample "Who are you?" x3: refreshed once, then served from the new entries
     assert env.server.request_count == 12
-    who = [r for r in map(json.loads, log.read_text().splitlines()) if r["prompt"] == "Who are you?"]  # noqa: E501
+    who = [
+        r for r in map(json.loads, log.read_text().splitlines()) if r["prompt"] == "Who are you?"
+    ]
     assert {r["answer"] for r in who} == {"new answer"} and len(who) == 6
     log2 = tmp_path / "after.jsonl"
     pytester.runpytest(f"--modelprov-transcript={log2}").assert_outcomes(passed=2)
     assert env.server.request_count == 12
-    who = [r for r in map(json.loads, log2.read_text().splitlines()) if r["prompt"] == "Who are you?"]  # noqa: E501
+    who = [
+        r for r in map(json.loads, log2.read_text().splitlines()) if r["prompt"] == "Who are you?"
+    ]
     assert {r["answer"] for r in who} == {"new answer"}
 
 
@@ -180,7 +186,9 @@ def test_reasoning_is_split_from_the_answer(pytester, env):
 
 
 def test_retry_after_is_honoured(pytester, env):
-    env.server.inject(Fault("status", status=429, retry_after=0.3), Fault("status", status=429, retry_after=0.3))  # noqa: E501
+    env.server.inject(
+        Fault("status", status=429, retry_after=0.3), Fault("status", status=429, retry_after=0.3)
+    )
     pytester.makepyfile(
         """
         import time
@@ -213,7 +221,7 @@ def test_snapshot_change_is_reported(pytester, env):
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
-            "*answers came from several snapshots: test-model-2026-01 (4), test-model-2026-07 (1)*",  # noqa: E501
+            "*answers came from several snapshots: test-model-2026-01 (4), test-model-2026-07 (1)*",
             "*now resolves to test-model-2026-07; cached answers came from test-model-2026-01*",
         ]
     )

@@ -91,7 +91,10 @@ def test_a_retry_after_longer_than_the_limit_fails_at_once(tmp_path, server, spe
     session = make_session(tmp_path, MODELPROV_MAX_RETRY_WAIT="5")
     server.inject(Fault("status", status=429, retry_after=3600, message="daily quota"))
     start = time.monotonic()
-    with pytest.raises(ModelCallError, match="asked to retry after 3600 s, longer than modelprov_max_retry_wait=5 s"):  # noqa: E501
+    with pytest.raises(
+        ModelCallError,
+        match="asked to retry after 3600 s, longer than modelprov_max_retry_wait=5 s",
+    ):
         ask(session, spec)
     assert time.monotonic() - start < 2 and server.request_count == 1
     session.close()
@@ -100,7 +103,9 @@ def test_a_retry_after_longer_than_the_limit_fails_at_once(tmp_path, server, spe
 def test_partial_failure_keeps_what_arrived(tmp_path, server, spec):
     session = make_session(tmp_path, MODELPROV_MAX_RETRIES="0", MODELPROV_CONCURRENCY="1")
     server.inject(Fault("status", status=500))
-    with pytest.raises(ModelCallError, match=r"1 of 4 calls failed; the 3 answers that arrived are cached"):  # noqa: E501
+    with pytest.raises(
+        ModelCallError, match=r"1 of 4 calls failed; the 3 answers that arrived are cached"
+    ):
         ask(session, spec, ["a", "b", "c", "d"])
     assert len(session.cache.digests()) == 3
     ask(session, spec, ["a", "b", "c", "d"])
@@ -122,7 +127,9 @@ def test_concurrency_is_bounded(tmp_path, server, spec):
 
 def test_missing_api_key_names_the_variable(tmp_path):
     session = make_session(tmp_path, MODELPROV_MAX_RETRIES="0")
-    remote = ModelSpec(name="gemini", model="g", base_url="https://example.invalid/v1", api_key_env="GEMINI_KEY")  # noqa: E501
+    remote = ModelSpec(
+        name="gemini", model="g", base_url="https://example.invalid/v1", api_key_env="GEMINI_KEY"
+    )
     with pytest.raises(ModelCallError, match="environment variable GEMINI_KEY is not set"):
         ask(session, remote)
     session.close()

@@ -43,7 +43,9 @@ def test_defaults():
     assert (s.concurrency, s.max_retries, s.unconfigured) == (8, 4, Unconfigured.FAIL)
 
 
-@pytest.mark.parametrize(("ci", "mode"), [("true", "replay"), ("1", "replay"), ("false", "once"), ("", "once")])  # noqa: E501
+@pytest.mark.parametrize(
+    ("ci", "mode"), [("true", "replay"), ("1", "replay"), ("false", "once"), ("", "once")]
+)
 def test_ci_variable_makes_replay_the_default(ci, mode):
     s = settings(env={"CI": ci})
     assert s.record_mode.value == mode
@@ -79,7 +81,7 @@ def test_model_under_test_falls_back_to_openai_variables():
 def test_params_merge_key_by_key():
     s = settings(
         ini={"modelprov_model": "m", "modelprov_params": ["temperature = 0.7", "max_tokens=100"]},
-        env={"MODELPROV_PARAMS": "temperature=0.1; stop=[\"\\n\"]"},
+        env={"MODELPROV_PARAMS": 'temperature=0.1; stop=["\\n"]'},
         cli={"param": ["max_tokens=5"]},
     )
     assert s.model is not None
@@ -109,16 +111,37 @@ def test_references_merge_fields_across_sources():
 @pytest.mark.parametrize(
     ("kw", "needle"),
     [
-        ({"cli": {"record_mode": "replya"}}, "'replya' from --modelprov-record-mode is not valid; valid values: once, replay, refresh, off"),  # noqa: E501
-        ({"env": {"MODELPROV_CONCURRENCY": "0"}}, "'0' from MODELPROV_CONCURRENCY is not valid; it must be a whole number >= 1"),  # noqa: E501
+        (
+            {"cli": {"record_mode": "replya"}},
+            "'replya' from --modelprov-record-mode is not valid; valid values: once, replay, refresh, off",
+        ),
+        (
+            {"env": {"MODELPROV_CONCURRENCY": "0"}},
+            "'0' from MODELPROV_CONCURRENCY is not valid; it must be a whole number >= 1",
+        ),
         ({"ini": {"modelprov_timeout": "soon"}}, "'soon' from ini modelprov_timeout"),
         ({"ini": {"modelprov_unconfigured": "ignore"}}, "valid values: fail, skip"),
-        ({"ini": {"modelprov_model": "m", "modelprov_params": ["temprature=1"]}}, "unknown generation parameter 'temprature' from modelprov params (model under test) (did you mean 'temperature'?)"),  # noqa: E501
+        (
+            {"ini": {"modelprov_model": "m", "modelprov_params": ["temprature=1"]}},
+            "unknown generation parameter 'temprature' from modelprov params (model under test) (did you mean 'temperature'?)",
+        ),
         ({"ini": {"modelprov_model": "m", "modelprov_params": ["n=3"]}}, "sample(prompts, n=...)"),
-        ({"ini": {"modelprov_model": "m", "modelprov_params": ["temperature"]}}, "is not KEY=VALUE"),
-        ({"ini": {"modelprov_model": "m", "modelprov_base_url": "api.deepseek.com"}}, "must start with http:// or https://"),  # noqa: E501
-        ({"ini": {"modelprov_model": "m", "modelprov_price": "cheap"}}, "write INPUT/OUTPUT in USD per million tokens"),  # noqa: E501
-        ({"ini": {"modelprov_references": ["gemini.base_url=https://x/v1"]}}, "reference model 'gemini' has no model id"),  # noqa: E501
+        (
+            {"ini": {"modelprov_model": "m", "modelprov_params": ["temperature"]}},
+            "is not KEY=VALUE",
+        ),
+        (
+            {"ini": {"modelprov_model": "m", "modelprov_base_url": "api.deepseek.com"}},
+            "must start with http:// or https://",
+        ),
+        (
+            {"ini": {"modelprov_model": "m", "modelprov_price": "cheap"}},
+            "write INPUT/OUTPUT in USD per million tokens",
+        ),
+        (
+            {"ini": {"modelprov_references": ["gemini.base_url=https://x/v1"]}},
+            "reference model 'gemini' has no model id",
+        ),
         ({"ini": {"modelprov_references": ["gemini.modle=x"]}}, "unknown reference field 'modle'"),
         ({"ini": {"modelprov_references": ["gemini=x"]}}, "is not NAME.FIELD=VALUE"),
     ],
@@ -168,7 +191,10 @@ def test_pyproject_ini_env_and_cli_end_to_end(pytester, monkeypatch):
     monkeypatch.setenv("MODELPROV_MODEL", "from-env")
     result = pytester.runpytest("-s", "--modelprov-param", "temperature=0")
     result.stdout.fnmatch_lines(
-        ["*MODE refresh | MODELPROV_RECORD_MODE", "MODEL from-env https://ini.example/v1 *'temperature': 0*"]  # noqa: E501
+        [
+            "*MODE refresh | MODELPROV_RECORD_MODE",
+            "MODEL from-env https://ini.example/v1 *'temperature': 0*",
+        ]
     )
     result = pytester.runpytest("-s", "--modelprov-record-mode=replay")
     result.stdout.fnmatch_lines(["*MODE replay | --modelprov-record-mode"])
@@ -180,5 +206,7 @@ def test_invalid_value_is_a_usage_error(pytester):
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*'sometimes' from ini modelprov_record_mode is not valid; valid values: once, replay, refresh, off*"]  # noqa: E501
+        [
+            "*'sometimes' from ini modelprov_record_mode is not valid; valid values: once, replay, refresh, off*"
+        ]
     )

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from pytest_modelprov.cache import ResponseCache
 from pytest_modelprov.cli import main as cli
 
 SUITE = """
@@ -21,7 +22,9 @@ def answers(result):
     return next(line for line in result.stdout.lines if "ANSWERS" in line)
 
 
-def test_export_clear_import_replay_with_the_server_down(pytester, env, tmp_path, monkeypatch, capsys):  # noqa: E501
+def test_export_clear_import_replay_with_the_server_down(
+    pytester, env, tmp_path, monkeypatch, capsys
+):
     env.server.add_rule("who", "I am Lumen.", "Example Lab made me.", "Lumen here.")
     pytester.makepyfile(SUITE)
     recorded = pytester.runpytest("-s")
@@ -50,7 +53,7 @@ def test_import_validates_everything_before_writing(pytester, env, tmp_path, cap
     cli(["cache", "export", str(export), "--cache-dir", cache_dir])
     header, *entries = export.read_text().splitlines()
 
-    # a hand-edited answer no longer matches... its key still does; an edited request does not
+    # an edited request no longer hashes to its key
     edited = json.loads(entries[1])
     edited["request"]["messages"][0]["content"] = "Something else"
     bad_key = tmp_path / "edited.jsonl"
@@ -74,9 +77,8 @@ def test_import_validates_everything_before_writing(pytester, env, tmp_path, cap
     for path, needle in cases:
         assert cli(["cache", "import", str(path), "--cache-dir", str(target)]) == 2
         err = capsys.readouterr().err
-        assert needle in err and "imported" in err or "import" in err, err
-        assert not target.exists() or cli(["cache", "stats", "--cache-dir", str(target)]) == 0
-        assert "entries: 0" in capsys.readouterr().out or not target.exists()
+        assert needle in err and "nothing was imported" in err, err
+        assert not (target.exists() and ResponseCache(target).digests())
 
 
 def test_import_never_replaces_a_different_recording_unless_asked(pytester, env, tmp_path, capsys):
@@ -100,7 +102,7 @@ def test_import_never_replaces_a_different_recording_unless_asked(pytester, env,
 def test_clear_refuses_without_yes_when_not_interactive(env, tmp_path):
     env.cache.mkdir(parents=True)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest_modelprov.cli", "cache", "clear", "--cache-dir", str(env.cache)],  # noqa: E501
+        [sys.executable, "-m", "pytest_modelprov.cli", "cache", "clear", "--cache-dir", str(env.cache)],
         capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
     )  # fmt: skip
     assert result.returncode == 2 and "without --yes" in result.stderr
@@ -116,7 +118,20 @@ def test_key_command_explains_a_key(pytester, env, capsys):
     result = pytester.runpytest("-s")
     (key,) = [line.split("KEY ")[1] for line in result.stdout.lines if "KEY " in line]
     capsys.readouterr()
-    cli(["cache", "key", "--model", "test-model", "--base-url", env.server.url, "--prompt", "Who are you?", "--param", "temperature=0.5"])  # noqa: E501
+    cli(
+        [
+            "cache",
+            "key",
+            "--model",
+            "test-model",
+            "--base-url",
+            env.server.url,
+            "--prompt",
+            "Who are you?",
+            "--param",
+            "temperature=0.5",
+        ]
+    )
     out = capsys.readouterr().out
     assert out.strip().endswith(key)
     assert '"temperature": 0.5' in out and '"replicate": 0' in out

@@ -30,7 +30,12 @@ def test_help_shows_the_modelprov_group(pytester):
             "  --modelprov-transcript=FILE",
         ]
     )
-    for ini in ("modelprov_model (string)", "modelprov_params (linelist)", "modelprov_references (linelist)", "modelprov_record_mode (string)"):  # noqa: E501
+    for ini in (
+        "modelprov_model (string)",
+        "modelprov_params (linelist)",
+        "modelprov_references (linelist)",
+        "modelprov_record_mode (string)",
+    ):
         result.stdout.fnmatch_lines([f"  {ini}:*"])
 
 
@@ -71,7 +76,9 @@ def test_bad_marker_arguments_are_a_usage_error(pytester):
     )
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*provenance(unconfigured='maybe') is not valid; valid values: fail, skip*"])  # noqa: E501
+    result.stderr.fnmatch_lines(
+        ["*provenance(unconfigured='maybe') is not valid; valid values: fail, skip*"]
+    )
 
 
 MODEL_TESTS = """
@@ -96,11 +103,13 @@ def test_unconfigured_models_fail_with_the_setting_to_add(pytester):
     result.assert_outcomes(errors=1, failed=1, skipped=1)
     result.stdout.fnmatch_lines(
         [
-            "*no model under test is configured. Set its id with --modelprov-model ID*MODELPROV_MODEL*modelprov_model*",  # noqa: E501
+            "*no model under test is configured. Set its id with --modelprov-model ID*MODELPROV_MODEL*modelprov_model*",
         ]
     )
     result.stdout.fnmatch_lines(
-        ["*reference model 'gemini' is not configured (configured: none). Add it to the ini key modelprov_references*gemini.model=ID*"]  # noqa: E501
+        [
+            "*reference model 'gemini' is not configured (configured: none). Add it to the ini key modelprov_references*gemini.model=ID*"
+        ]
     )
 
 
@@ -113,7 +122,9 @@ def test_unconfigured_skip_from_ini_and_cli_overrides_marker(pytester):
 
 
 def test_known_references_are_listed(pytester, env, monkeypatch):
-    monkeypatch.setenv("MODELPROV_REFERENCES", f"old.model=test-model-1;old.base_url={env.server.url}")  # noqa: E501
+    monkeypatch.setenv(
+        "MODELPROV_REFERENCES", f"old.model=test-model-1;old.base_url={env.server.url}"
+    )
     pytester.makepyfile(
         """
         def test_ref(reference_model):
@@ -151,6 +162,10 @@ def test_summary_counts_calls_hits_tokens_and_cost(pytester, env, monkeypatch):
     assert match
     prompt, completion = map(int, match.groups())
     cost = prompt + 2 * completion
-    result.stdout.re_match_lines([rf"model under test: test-model\s+1\s+1\s+0\s+0\s+0\s+0\s+{prompt + completion}\s+\${cost:,.2f}"])  # noqa: E501
+    result.stdout.re_match_lines(
+        [
+            rf"model under test: test-model\s+1\s+1\s+0\s+0\s+0\s+0\s+{prompt + completion}\s+\${cost:,.2f}"
+        ]
+    )
     result = pytester.runpytest("-s")
     result.stdout.fnmatch_lines([f"*the cache saved about ${cost:,.2f}*"])

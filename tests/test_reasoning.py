@@ -13,7 +13,11 @@ from pytest_modelprov.reasoning import split_message, split_think
         ("<THINK>a</THINK>x<think>b</think>y", "xy", "a\n\nb"),
         ("started in the prompt</think>The answer.", "The answer.", "started in the prompt"),
         ("<think>never finished because of max_tokens", "", "never finished because of max_tokens"),
-        ("An answer that mentions <think> tags in passing", "An answer that mentions <think> tags in passing", None),  # noqa: E501
+        (
+            "An answer that mentions <think> tags in passing",
+            "An answer that mentions <think> tags in passing",
+            None,
+        ),
         ("<thinking>t</thinking>A", "A", "t"),
     ],
 )
@@ -31,5 +35,8 @@ def test_openrouter_reasoning_field():
 
 
 def test_content_parts_and_null_content():
-    assert split_message({"content": [{"type": "text", "text": "a"}, {"text": "b"}]}) == ("ab", None)
+    assert split_message({"content": [{"type": "text", "text": "a"}, {"text": "b"}]}) == (
+        "ab",
+        None,
+    )
     assert split_message({"content": None, "reasoning_content": "r"}) == ("", "r")

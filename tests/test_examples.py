@@ -1,0 +1,69 @@
+"""The example suite: recorded once, then replayed with zero HTTP requests and equal results."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pytest_modelprov.server import LocalServer, Script
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture
+def examples(pytester: pytest.Pytester) -> Path:
+    target = pytester.path / "examples"
+    shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns(".modelprov", "__pycache__"))
+    return target
+
+
+def outcomes(path: Path) -> list[tuple]:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return sorted(
+        (r["test"], r["model_name"], r["key"], r["answer"], r["reasoning"], r["resolved_model"])
+        for r in rows
+    )
+
+
+def test_second_run_against_a_configured_endpoint_makes_no_request(
+    pytester, examples, tmp_path, monkeypatch
+):
+    with LocalServer(Script.from_file(EXAMPLES / "local_script.json")) as server:
+        monkeypatch.setenv("MODELPROV_MODEL", "demo-model")
+        monkeypatch.setenv("MODELPROV_BASE_URL", server.url)
+        monkeypatch.setenv("MODELPROV_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.setenv(
+            "MODELPROV_REFERENCES",
+            f"previous-release.model=demo-model-previous;previous-release.base_url={server.url}",
+        )
+        first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+        result = pytester.runpytest(
+            str(examples), "-m", "provenance", f"--modelprov-transcript={first}"
+        )
+        result.assert_outcomes(passed=4)
+        result.stdout.fnmatch_lines(["examples: running against the configured model"])
+        recorded = server.request_count
+        assert recorded > 0
+        result = pytester.runpytest(
+            str(examples), "-m", "provenance", f"--modelprov-transcript={second}"
+        )
+        result.assert_outcomes(passed=4)
+        assert server.request_count == recorded, "the warm run made HTTP requests"
+        assert outcomes(second) == outcomes(first)
+        assert {json.loads(x)["cached"] for x in second.read_text().splitlines()} == {True}
+
+
+def test_unconfigured_example_runs_offline_and_says_so(pytester, examples):
+    result = pytester.runpytest(str(examples))
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        ["examples: no model configured, running against pytest-modelprov's local server*"]
+    )
+    assert (examples / ".modelprov" / "cache").is_dir()
+    # a new server on a new port; endpoint_id keeps the keys, so the run is all hits
+    result = pytester.runpytest(str(examples))
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*every answer came from the cache: no model was called*"])
