@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .cache import CacheKey, ResponseCache, entry_from_response, make_key
+from .cache import CacheKey, KeyBuilder, ResponseCache, entry_from_response
 from .config import ModelSpec, RecordMode, Settings, validate_params
 from .errors import ConfigError, ModelCallError, ReplayMissError
 from .ledger import Ledger
@@ -121,22 +121,19 @@ def plan_calls(
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ConfigError(f"modelprov: n must be a whole number >= 1, got {n!r}")
     merged = {**spec.params, **validate_params(params, "sample() arguments")}
+    endpoint = spec.cache_endpoint
+    seed = merged.get("seed")
+    seeded = isinstance(seed, int) and not isinstance(seed, bool)
+    first_seed = int(seed) if seeded else 0  # type: ignore[arg-type]
     calls: list[Call] = []
     for index, messages in enumerate(normalise_prompts(prompts)):
+        keys = KeyBuilder(endpoint, spec.model, messages)
         for replicate in range(n):
             sent = dict(merged)
-            seed = sent.get("seed")
-            if isinstance(seed, int) and not isinstance(seed, bool):
+            if seeded:
                 # one seed for all replicates would make every sample the same answer
-                sent["seed"] = seed + replicate
-            key = make_key(
-                endpoint=spec.cache_endpoint,
-                model=spec.model,
-                messages=messages,
-                params=sent,
-                replicate=replicate,
-            )
-            calls.append(Call(key, messages, sent, index, replicate, n))
+                sent["seed"] = first_seed + replicate
+            calls.append(Call(keys.key(sent, replicate), messages, sent, index, replicate, n))
     return calls
 
 
@@ -194,13 +191,12 @@ class ModelClient:
             if entry is None:
                 missing.append(i)
                 continue
-            response = self._response(call, entry.response, cached=True)
-            results[i] = response
-            self._note_resolved(response.model, cached=True)
-            self.ledger.record(
-                name, model, endpoint, usage=response.usage, resolved=response.model,
-                cached=True, stored=True, price=self.spec.price,
-            )  # fmt: skip
+            results[i] = self._response(call, entry.response, cached=True)
+        hits = [r for r in results if r is not None]
+        if hits:  # one ledger update per batch: warm runs are this loop and nothing else
+            for resolved in {r.model for r in hits}:
+                self._note_resolved(resolved, cached=True)
+            self.ledger.record_many(name, model, endpoint, hits, price=self.spec.price)
         if missing and mode is RecordMode.REPLAY:
             raise ReplayMissError(self._replay_message(calls, missing, context))
         futures: list[tuple[int, Future[tuple[dict[str, Any], int]]]] = [

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .config import Price
-from .response import Usage
+from .response import Response, Usage
 
 
 @dataclass
@@ -96,6 +96,29 @@ class Ledger:
                 tally.cost += cost
             if resolved:
                 tally.resolved[resolved] = tally.resolved.get(resolved, 0) + 1
+
+    def record_many(
+        self,
+        name: str,
+        model: str,
+        endpoint: str,
+        hits: Sequence[Response],
+        *,
+        price: Price | None,
+    ) -> None:
+        """Tally answers served from the cache."""
+        prompt = sum(r.usage.prompt_tokens for r in hits)
+        completion = sum(r.usage.completion_tokens for r in hits)
+        with self._lock:
+            tally = self._tally(name, model, endpoint)
+            tally.priced = tally.priced or price is not None
+            tally.hits += len(hits)
+            tally.replayed_tokens += prompt + completion
+            if price is not None:
+                tally.saved_cost += price.cost(prompt, completion)
+            for r in hits:
+                if r.model:
+                    tally.resolved[r.model] = tally.resolved.get(r.model, 0) + 1
 
     def add(self, name: str, model: str, endpoint: str, **counts: int) -> None:
         with self._lock:

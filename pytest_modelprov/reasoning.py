@@ -15,10 +15,13 @@ from typing import Any
 
 _OPEN = re.compile(r"<think(?:ing)?>", re.I)
 _CLOSE = re.compile(r"</think(?:ing)?>", re.I)
+_ANY = re.compile(r"</?think(?:ing)?>", re.I)
 
 
 def split_think(content: str) -> tuple[str, str | None]:
     """Split ``<think>`` blocks out of content: (answer, reasoning or None)."""
+    if _ANY.search(content) is None:  # the common case, one scan
+        return content, None
     close = _CLOSE.search(content)
     opened = _OPEN.search(content)
     if close is None:
