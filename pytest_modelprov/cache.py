@@ -29,6 +29,7 @@ from typing import Any
 import diskcache
 
 from .errors import CacheCorruptError, CacheError, ExportFormatError
+from .response import check_completion
 
 KEY_SCHEMA_VERSION = 1
 EXPORT_FORMAT = "pytest-modelprov-cache"
@@ -125,6 +126,7 @@ class CacheEntry:
     request: dict[str, Any]
     response: dict[str, Any]
     recorded_at: str
+    run: str | None = None  # the run that recorded it, so refresh re-records a key once a run
 
     @property
     def resolved_model(self) -> str | None:
@@ -142,7 +144,7 @@ class CacheEntry:
         return usage if isinstance(usage, dict) else {}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "key": self.key,
             "request": self.request,
             "response": self.response,
@@ -151,6 +153,9 @@ class CacheEntry:
             "usage": self.usage,
             "recorded_at": self.recorded_at,
         }
+        if self.run is not None:
+            data["run"] = self.run
+        return data
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
@@ -162,6 +167,7 @@ class CacheEntry:
             request=data["request"],
             response=data["response"],
             recorded_at=data["recorded_at"],
+            run=data.get("run"),
         )
 
 
@@ -249,7 +255,7 @@ class ResponseCache:
     def get(self, key: str) -> CacheEntry | None:
         try:
             raw = self._open().get(key)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError, diskcache.Timeout) as exc:
             raise CacheError(
                 f"modelprov: cannot read the cache at {self.directory}: {exc}"
             ) from exc
@@ -263,8 +269,9 @@ class ResponseCache:
                 raise TypeError(f"stored value is {type(raw).__name__}, not JSON bytes")
             data = json.loads(raw)
             entry = CacheEntry.from_dict(data)
-            if entry.key != key or not isinstance(entry.response, dict):
+            if entry.key != key:
                 raise ValueError("entry does not belong to its key")
+            check_completion(entry.response)
             return entry
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
             raise CacheCorruptError(
@@ -276,19 +283,28 @@ class ResponseCache:
     def put(self, entry: CacheEntry, *, overwrite: bool = False) -> CacheEntry:
         """Store an entry; returns what the cache holds for the key afterwards.
 
-        Without overwrite the first writer wins: when two xdist workers record the same key
-        at once, both go on with the one stored answer, so a later replay sees what the
-        tests saw.
+        The first writer wins: when two xdist workers record the same key at once, both go
+        on with the one stored answer, so a later replay sees what the tests saw. With
+        overwrite (refresh) an older entry is replaced, but one written by the same run is
+        kept, for the same reason.
         """
         cache = self._open()
         try:
             if overwrite:
-                cache.set(entry.key, entry.to_bytes())
+                with cache.transact():  # read and replace as one step across processes
+                    current = cache.get(entry.key)
+                    if current is not None and entry.run is not None:
+                        try:
+                            if json.loads(current).get("run") == entry.run:
+                                return self._decode(entry.key, current)
+                        except (ValueError, AttributeError, CacheCorruptError):
+                            pass  # unreadable: refresh replaces it, as asked
+                    cache.set(entry.key, entry.to_bytes())
                 return entry
             if cache.add(entry.key, entry.to_bytes()):
                 return entry
             stored = cache.get(entry.key)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError, diskcache.Timeout) as exc:
             raise CacheError(
                 f"modelprov: cannot write to the cache at {self.directory}: {exc}. Recorded "
                 "entries are unchanged; free space or point --modelprov-cache-dir elsewhere."
@@ -296,6 +312,10 @@ class ResponseCache:
         if stored is None:  # cleared between add and get by another process
             return entry
         return self._decode(entry.key, stored)
+
+    def raw(self, key: str) -> Any:
+        """The stored value as it is, undecoded."""
+        return self._open().get(key)
 
     def delete(self, key: str) -> bool:
         return bool(self._open().delete(key))
@@ -329,14 +349,19 @@ class ResponseCache:
 
     # -- portable export -----------------------------------------------------------------
 
-    def export(self, path: Path, *, model: str | None = None) -> int:
-        """Write entries as JSON Lines (a header line, then one entry per line), atomically."""
+    def export(self, path: Path, *, model: str | None = None) -> tuple[int, list[str]]:
+        """Write entries as JSON Lines (a header line, then one entry per line), atomically.
+
+        Returns the number written and the keys of unreadable entries that were left out.
+        """
         path = Path(path)
-        entries = [
-            e
-            for _, e in self.entries()
-            if isinstance(e, CacheEntry) and (model is None or e.request.get("model") == model)
-        ]
+        entries: list[CacheEntry] = []
+        unreadable: list[str] = []
+        for key, e in self.entries():
+            if not isinstance(e, CacheEntry):
+                unreadable.append(key)
+            elif model is None or e.request.get("model") == model:
+                entries.append(e)
         entries.sort(key=lambda e: (e.recorded_at, e.key))
         header = {
             "format": EXPORT_FORMAT,
@@ -344,7 +369,10 @@ class ResponseCache:
             "exported_at": utc_now(),
             "entries": len(entries),
         }
-        fd, tmp = tempfile.mkstemp(prefix=".modelprov-export-", dir=path.parent or Path("."))
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".modelprov-export-", dir=path.parent or Path("."))
+        except OSError as exc:
+            raise CacheError(f"modelprov: cannot write {path}: {exc}") from exc
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
                 out.write(json.dumps(header) + "\n")
@@ -354,7 +382,7 @@ class ResponseCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return len(entries)
+        return len(entries), unreadable
 
     def import_(self, path: Path, *, overwrite: bool = False) -> ImportResult:
         """Validate the whole file first, then add its entries.
@@ -365,7 +393,10 @@ class ResponseCache:
         entries = read_export(Path(path))
         result = ImportResult()
         for entry in entries:
-            current = self.get(entry.key)
+            try:
+                current = self.get(entry.key)
+            except CacheCorruptError:
+                current = _UNREADABLE
             if current is None:
                 self.put(entry)
                 result.added += 1
@@ -377,6 +408,9 @@ class ResponseCache:
             else:
                 result.kept += 1
         return result
+
+
+_UNREADABLE = CacheEntry(key="", request={}, response={}, recorded_at="")
 
 
 @dataclass
@@ -436,12 +470,7 @@ def read_export(path: Path) -> list[CacheEntry]:
     return entries
 
 
-def entry_from_response(
-    key: CacheKey, response: dict[str, Any], recorded_at: str | None = None
-) -> CacheEntry:
+def entry_from_response(key: CacheKey, response: dict[str, Any], run: str | None) -> CacheEntry:
     return CacheEntry(
-        key=key.digest,
-        request=key.components,
-        response=response,
-        recorded_at=recorded_at or utc_now(),
+        key=key.digest, request=key.components, response=response, recorded_at=utc_now(), run=run
     )

@@ -14,7 +14,7 @@ from typing import Any
 from .cache import CacheEntry, ResponseCache
 from .client import plan_calls
 from .config import DEFAULT_CACHE_DIR, ModelSpec, parse_json_value
-from .errors import ModelprovError
+from .errors import CacheCorruptError, ModelprovError
 
 
 def _cache_dir(args: argparse.Namespace) -> Path:
@@ -57,8 +57,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    count = _open(args).export(Path(args.file), model=args.model)
+    count, unreadable = _open(args).export(Path(args.file), model=args.model)
     print(f"exported {count} entries to {args.file}")
+    if unreadable:
+        print(
+            f"left out {len(unreadable)} unreadable entries (see `modelprov cache show KEY`): "
+            + ", ".join(k[:16] for k in unreadable[:10]),
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -97,7 +104,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    entry = cache.get(matches[0])
+    try:
+        entry = cache.get(matches[0])
+    except CacheCorruptError as exc:
+        print(str(exc), file=sys.stderr)
+        print(repr(cache.raw(matches[0])))  # what is stored, for a human to judge
+        return 1
     assert entry is not None
     print(json.dumps(entry.to_dict(), indent=2, ensure_ascii=False))
     return 0
@@ -187,8 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)
-    except ModelprovError as exc:
-        print(str(exc), file=sys.stderr)
+    except (ModelprovError, OSError) as exc:
+        print(f"modelprov: {exc}" if isinstance(exc, OSError) else str(exc), file=sys.stderr)
         return 2
     return result
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from .cache import CacheKey, KeyBuilder, ResponseCache, entry_from_response
 from .config import ModelSpec, RecordMode, Settings, validate_params
-from .errors import ConfigError, ModelCallError, ReplayMissError
+from .errors import ConfigError, ModelCallError, ModelprovError, ReplayMissError
 from .ledger import Ledger
 from .response import InvalidResponse, Response, check_completion
 
@@ -126,14 +126,20 @@ def plan_calls(
     seeded = isinstance(seed, int) and not isinstance(seed, bool)
     first_seed = int(seed) if seeded else 0  # type: ignore[arg-type]
     calls: list[Call] = []
-    for index, messages in enumerate(normalise_prompts(prompts)):
-        keys = KeyBuilder(endpoint, spec.model, messages)
-        for replicate in range(n):
-            sent = dict(merged)
-            if seeded:
-                # one seed for all replicates would make every sample the same answer
-                sent["seed"] = first_seed + replicate
-            calls.append(Call(keys.key(sent, replicate), messages, sent, index, replicate, n))
+    try:
+        for index, messages in enumerate(normalise_prompts(prompts)):
+            keys = KeyBuilder(endpoint, spec.model, messages)
+            for replicate in range(n):
+                sent = dict(merged)
+                if seeded:
+                    # one seed for all replicates would make every sample the same answer
+                    sent["seed"] = first_seed + replicate
+                calls.append(Call(keys.key(sent, replicate), messages, sent, index, replicate, n))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"modelprov: cannot send this request: {exc}. Prompts and parameters must be "
+            "plain JSON values (str, int, float, bool, None, lists and dicts)."
+        ) from None
     return calls
 
 
@@ -148,8 +154,7 @@ class ModelClient:
         settings: Settings,
         ledger: Ledger,
         executor: Executor,
-        refreshed: set[str],
-        refreshed_lock: threading.Lock,
+        run_id: str,
         environ: Mapping[str, str],
     ) -> None:
         self.spec = spec
@@ -157,8 +162,7 @@ class ModelClient:
         self.settings = settings
         self.ledger = ledger
         self.executor = executor
-        self._refreshed = refreshed
-        self._refreshed_lock = refreshed_lock
+        self.run_id = run_id
         self._environ = environ
         self._sdk: openai.OpenAI | None = None
         self._sdk_lock = threading.Lock()
@@ -184,10 +188,9 @@ class ModelClient:
             if mode in (RecordMode.ONCE, RecordMode.REPLAY):
                 entry = self.cache.get(call.key.digest)
             elif mode is RecordMode.REFRESH:
-                with self._refreshed_lock:
-                    already = call.key.digest in self._refreshed
-                if already:  # re-recorded earlier in this session: keep the run consistent
-                    entry = self.cache.get(call.key.digest)
+                entry = self.cache.get(call.key.digest)
+                if entry is not None and entry.run != self.run_id:
+                    entry = None  # recorded before this run: refresh it
             if entry is None:
                 missing.append(i)
                 continue
@@ -202,27 +205,29 @@ class ModelClient:
         futures: list[tuple[int, Future[tuple[dict[str, Any], int]]]] = [
             (i, self.executor.submit(self._call_with_retries, calls[i])) for i in missing
         ]
-        failures: list[ModelCallError] = []
+        failures: list[ModelprovError] = []
         for i, future in futures:
             call = calls[i]
             try:
                 body, _ = future.result()
-            except ModelCallError as exc:
+            except ModelprovError as exc:
                 failures.append(exc)
                 self.ledger.add(name, model, endpoint, errors=1)
                 continue
             response = self._response(call, body, cached=False)
             stored = False
             if mode is not RecordMode.OFF and response.cacheable:
-                entry = self.cache.put(
-                    entry_from_response(call.key, body), overwrite=mode is RecordMode.REFRESH
-                )
+                try:
+                    entry = self.cache.put(
+                        entry_from_response(call.key, body, self.run_id),
+                        overwrite=mode is RecordMode.REFRESH,
+                    )
+                except ModelprovError as exc:  # keep storing the others: they are paid for
+                    failures.append(exc)
+                    continue
                 stored = True
                 if entry.response is not body:  # another worker recorded it first
                     response = self._response(call, entry.response, cached=False)
-                if mode is RecordMode.REFRESH:
-                    with self._refreshed_lock:
-                        self._refreshed.add(call.key.digest)
             results[i] = response
             self._note_resolved(response.model, cached=False)
             self.ledger.record(
@@ -235,8 +240,8 @@ class ModelClient:
             raise ModelCallError(
                 f"{first} ({len(failures)} of {len(missing)} calls failed; the {done} answers "
                 "that arrived are cached, a re-run calls only the failed ones)",
-                status=first.status,
-                attempts=first.attempts,
+                status=getattr(first, "status", None),
+                attempts=getattr(first, "attempts", 1),
             )
         return [r for r in results if r is not None]
 
@@ -300,12 +305,17 @@ class ModelClient:
                     key = self.spec.api_key(self._environ)
                     if key is None:
                         if not is_loopback(self.spec.base_url):
+                            what = (
+                                f"the environment variable {self.spec.api_key_env} is not set"
+                                if self.spec.api_key_env
+                                else "no variable is named for its key (OPENAI_API_KEY is sent "
+                                "only to the OpenAI API or OPENAI_BASE_URL)"
+                            )
                             raise ModelCallError(
                                 f"modelprov: no API key for {self.spec.name} "
-                                f"({self.spec.model} at {self.spec.display_url}): the "
-                                f"environment variable {self.spec.api_key_env} is not set. Set "
-                                "it, or name another variable with --modelprov-api-key-env "
-                                "(references: NAME.api_key_env=VAR in modelprov_references)."
+                                f"({self.spec.model} at {self.spec.display_url}): {what}. Name "
+                                "the variable with --modelprov-api-key-env, MODELPROV_API_KEY_ENV "
+                                "or modelprov_api_key_env (references: NAME.api_key_env=VAR)."
                             )
                         key = "modelprov-local-no-key"  # the SDK insists on some key
                     self._sdk = openai.OpenAI(
@@ -328,7 +338,10 @@ class ModelClient:
         )
         content = raw.http_response.content
         try:
-            parsed = json.loads(content.decode("utf-8", errors="replace"))
+            # strict: a body that is not UTF-8 is a broken response, not an answer to keep
+            parsed = json.loads(content.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise InvalidResponse(f"the response body is not valid UTF-8 ({exc})") from None
         except ValueError:
             raise InvalidResponse(
                 f"malformed JSON in a {raw.http_response.status_code} response: "

@@ -149,6 +149,8 @@ class ModelSpec:
         return redact_url(self.base_url)
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
+        if not self.api_key_env:
+            return None
         env = os.environ if environ is None else environ
         return env.get(self.api_key_env) or None
 
@@ -415,8 +417,15 @@ def validate_params(params: Mapping[str, Any], source: str) -> dict[str, Any]:
                 + ". Vendor-specific parameters go inside extra_body, e.g. "
                 + 'extra_body={"enable_thinking": false}'
             )
-        if key == "extra_body" and not isinstance(value, dict):
-            raise ConfigError(f"modelprov: extra_body from {source} must be a JSON object")
+        if key == "extra_body":
+            if not isinstance(value, dict):
+                raise ConfigError(f"modelprov: extra_body from {source} must be a JSON object")
+            for inner in value:
+                if inner in _RESERVED_PARAMS:
+                    raise ConfigError(
+                        f"modelprov: extra_body from {source} may not set {inner!r}: "
+                        f"{_RESERVED_PARAMS[inner]}"
+                    )
         if value is not None:
             clean[key] = value
     return clean
@@ -468,6 +477,11 @@ def _model_under_test(sources: Sources) -> ModelSpec | None:
     )
     _check_url(base_url, base[1] if base else "OPENAI_BASE_URL")
     key_env = _get(sources, "api_key_env")
+    # OPENAI_API_KEY goes only where the openai SDK would send it: never to another vendor
+    # just because nobody named that vendor's key variable
+    openai_endpoint = not base or base_url.rstrip("/") == DEFAULT_BASE_URL
+    default_key_env = DEFAULT_API_KEY_ENV if openai_endpoint else ""
+    api_key_env = key_env[0].strip() if key_env else default_key_env
     price = _get(sources, "price")
     endpoint = _get(sources, "endpoint_id")
     params = validate_params(_params_from(sources), "modelprov params (model under test)")
@@ -475,7 +489,7 @@ def _model_under_test(sources: Sources) -> ModelSpec | None:
         name="model under test",
         model=model,
         base_url=base_url,
-        api_key_env=key_env[0].strip() if key_env else DEFAULT_API_KEY_ENV,
+        api_key_env=api_key_env,
         params=params,
         price=parse_price(*price) if price else None,
         endpoint_id=endpoint[0].strip() if endpoint else None,
@@ -531,7 +545,8 @@ def _references(sources: Sources) -> dict[str, ModelSpec]:
             name=name,
             model=entry["model"],
             base_url=base_url,
-            api_key_env=entry.get("api_key_env") or DEFAULT_API_KEY_ENV,
+            api_key_env=entry.get("api_key_env")
+            or (DEFAULT_API_KEY_ENV if base_url.rstrip("/") == DEFAULT_BASE_URL else ""),
             params=validate_params(entry["params"], f"reference {name!r}"),
             price=parse_price(entry["price"], f"{name}.price") if entry.get("price") else None,
             endpoint_id=entry.get("endpoint_id"),

@@ -78,7 +78,8 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = resolve(_sources(config), Path(str(config.rootpath)))
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[SESSION_KEY] = ModelProvSession(settings)
+    run_id = getattr(config, "workerinput", {}).get("modelprov_run_id")
+    config.stash[SESSION_KEY] = ModelProvSession(settings, run_id=run_id)
     if settings.transcript is not None and not _is_worker(config):
         settings.transcript.parent.mkdir(parents=True, exist_ok=True)
         settings.transcript.write_text("", encoding="utf-8")
@@ -91,6 +92,9 @@ class XdistHooks:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["modelprov_run_id"] = self.config.stash[SESSION_KEY].run_id
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         data = getattr(node, "workeroutput", {}).get("modelprov")
@@ -190,9 +194,11 @@ def _unconfigured(request: pytest.FixtureRequest, message: str) -> None:
     settings = _session(request.config).settings
     action = settings.unconfigured
     if not settings.unconfigured_from_cli:
-        mark = request.node.get_closest_marker("provenance")
-        if mark is not None and mark.kwargs.get("unconfigured"):
-            action = Unconfigured(mark.kwargs["unconfigured"])
+        # the closest marker that says something: the automatic one carries no arguments
+        for mark in request.node.iter_markers("provenance"):
+            if mark.kwargs.get("unconfigured"):
+                action = Unconfigured(mark.kwargs["unconfigured"])
+                break
     if action is Unconfigured.SKIP:
         pytest.skip(message)
     pytest.fail(message, pytrace=False)

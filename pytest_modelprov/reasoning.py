@@ -18,16 +18,17 @@ _CLOSE = re.compile(r"</think(?:ing)?>", re.I)
 _ANY = re.compile(r"</?think(?:ing)?>", re.I)
 
 
-def split_think(content: str) -> tuple[str, str | None]:
+def split_think(content: str, *, after_block: bool = False) -> tuple[str, str | None]:
     """Split ``<think>`` blocks out of content: (answer, reasoning or None)."""
     if _ANY.search(content) is None:  # the common case, one scan
         return content, None
     close = _CLOSE.search(content)
     opened = _OPEN.search(content)
     if close is None:
-        if opened is not None and not content[: opened.start()].strip():
-            # opened but never closed: the answer was cut off while still thinking
-            return "", content[opened.end() :].strip()
+        # Opened and never closed: cut off by max_tokens while thinking. At the start, or
+        # after a completed block, that is a trace; mid-prose it is likely a mention.
+        if opened is not None and (after_block or not content[: opened.start()].strip()):
+            return content[: opened.start()].strip(), content[opened.end() :].strip() or None
         return content, None
     if opened is None or opened.start() > close.start():
         # Some chat templates put <think> in the prompt, so the output starts mid-thought.
@@ -36,7 +37,7 @@ def split_think(content: str) -> tuple[str, str | None]:
     else:
         reasoning = content[opened.end() : close.start()]
         rest = content[: opened.start()] + content[close.end() :]
-    more_answer, more_reasoning = split_think(rest)
+    more_answer, more_reasoning = split_think(rest, after_block=True)
     parts = [reasoning.strip()] + ([more_reasoning] if more_reasoning else [])
     return more_answer.strip(), "\n\n".join(p for p in parts if p)
 

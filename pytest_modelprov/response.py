@@ -97,10 +97,15 @@ class Response:
         return ""
 
     @property
+    def tool_calls(self) -> list[Any]:
+        calls = self.raw["choices"][0]["message"].get("tool_calls")
+        return calls if isinstance(calls, list) else []
+
+    @property
     def cacheable(self) -> bool:
-        return bool(self.answer.strip() or self.reasoning) and (
-            self.finish_reason not in UNCACHEABLE_FINISH
-        )
+        """An answer worth replaying: text or tool calls, and not stopped by a filter."""
+        has_answer = bool(self.answer.strip()) or bool(self.tool_calls)
+        return has_answer and self.finish_reason not in UNCACHEABLE_FINISH
 
     @classmethod
     def from_body(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,7 +22,12 @@ from .response import Response
 
 
 class ModelProvSession:
-    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        environ: Mapping[str, str] | None = None,
+        run_id: str | None = None,
+    ) -> None:
         self.settings = settings
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.cache = ResponseCache(settings.cache_dir)
@@ -30,8 +36,9 @@ class ModelProvSession:
         self._clients: dict[str, ModelClient] = {}
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
-        self._refreshed: set[str] = set()
-        self._refreshed_lock = threading.Lock()
+        # shared by xdist workers (the controller hands its id down), so that refresh
+        # re-records each key once per run, not once per worker
+        self.run_id = run_id or uuid.uuid4().hex
         self._transcript_lock = threading.Lock()
 
     def _pool(self) -> ThreadPoolExecutor:
@@ -53,8 +60,7 @@ class ModelProvSession:
             settings=self.settings,
             ledger=self.ledger,
             executor=self._pool(),
-            refreshed=self._refreshed,
-            refreshed_lock=self._refreshed_lock,
+            run_id=self.run_id,
             environ=self.environ,
         )
         with self._lock:

@@ -95,28 +95,36 @@ def test_replay_miss_fails_with_the_command_that_records_it(pytester, env, monke
     assert env.server.request_count == 6
 
 
-def test_refresh_rerecords_each_key_once_per_run(pytester, env, tmp_path):
+def test_refresh_rerecords_each_key_once_per_run(pytester, env, tmp_path, xdist_args):
     env.server.add_rule("who are you", "old answer")
     pytester.makepyfile(SUITE)
-    pytester.runpytest().assert_outcomes(passed=2)
-    assert env.server.request_count == 6
+    pytester.runpytest(*xdist_args).assert_outcomes(passed=2)
+    recorded = env.server.request_count
     env.server.script.rules.clear()
-    env.server.add_rule("who are you", "new answer")
+    env.server.add_rule("who are you", "new answer", "newer answer", "newest answer")
     log = tmp_path / "refresh.jsonl"
-    pytester.runpytest("--modelprov-record-mode=refresh", f"--modelprov-transcript={log}")
+    result = pytester.runpytest(
+        *xdist_args, "--modelprov-record-mode=refresh", f"--modelprov-transcript={log}"
+    )
+    result.assert_outcomes(passed=2)
     # both tests sample "Who are you?" x3: refreshed once, then served from the new entries
-    assert env.server.request_count == 12
+    # (two xdist workers may both call for a key, but then both use the first one stored)
+    assert 6 <= env.server.request_count - recorded <= 9
+    refreshed = answers_by_key(log)
+    assert all(len(a) == 1 for a in refreshed.values()), refreshed
     who = [
         r for r in map(json.loads, log.read_text().splitlines()) if r["prompt"] == "Who are you?"
     ]
-    assert {r["answer"] for r in who} == {"new answer"} and len(who) == 6
+    assert {r["answer"] for r in who} <= {"new answer", "newer answer", "newest answer"}
+    assert len(who) == 6
+    calls = env.server.request_count
     log2 = tmp_path / "after.jsonl"
     pytester.runpytest(f"--modelprov-transcript={log2}").assert_outcomes(passed=2)
-    assert env.server.request_count == 12
+    assert env.server.request_count == calls
+    assert answers_by_key(log2) == refreshed
     who = [
         r for r in map(json.loads, log2.read_text().splitlines()) if r["prompt"] == "Who are you?"
     ]
-    assert {r["answer"] for r in who} == {"new answer"}
 
 
 def test_off_never_reads_or_writes_the_cache(pytester, env):
@@ -146,11 +154,18 @@ def test_failed_calls_are_not_cached(pytester, env, monkeypatch):
 
 @pytest.mark.parametrize(
     "rule",
-    [{"answers": [""]}, {"answers": ["partial"], "finish_reason": "content_filter"}],
-    ids=["empty-answer", "content-filter"],
+    [
+        {"answers": [""]},
+        {"answers": [""], "reasoning": "a trace cut off by max_tokens"},
+        {"answers": ["partial"], "finish_reason": "content_filter"},
+    ],
+    ids=["empty-answer", "empty-answer-with-reasoning", "content-filter"],
 )
 def test_empty_and_filtered_answers_are_returned_but_not_cached(pytester, env, rule):
-    env.server.add_rule("who", *rule["answers"], finish_reason=rule.get("finish_reason", "stop"))
+    env.server.add_rule(
+        "who", *rule["answers"], reasoning=rule.get("reasoning"),
+        finish_reason=rule.get("finish_reason", "stop"),
+    )  # fmt: skip
     pytester.makepyfile(
         """
         def test_one(model_under_test):

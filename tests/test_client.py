@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 
 from pytest_modelprov.client import plan_calls, retry_after_seconds
 from pytest_modelprov.config import ModelSpec, Sources, resolve
-from pytest_modelprov.errors import ModelCallError
+from pytest_modelprov.errors import CacheCorruptError, ConfigError, ModelCallError
+from pytest_modelprov.response import Response
 from pytest_modelprov.server import Fault
 from pytest_modelprov.session import ModelProvSession
 
@@ -41,6 +43,7 @@ def ask(session, spec, prompt="Who are you?", n=1):
         Fault("empty_choices"),
         Fault("error_200", message="upstream overloaded"),
         Fault("reset"),
+        Fault("invalid_utf8"),
     ],
     ids=lambda f: f"{f.kind}-{f.status}",
 )
@@ -148,3 +151,71 @@ def test_missing_api_key_names_the_variable(tmp_path):
 )
 def test_retry_after_parsing(headers, seconds):
     assert retry_after_seconds(headers) == seconds
+
+
+def test_unserialisable_parameters_are_a_clear_error(server, spec):
+    with pytest.raises(ConfigError, match="must be plain JSON values"):
+        plan_calls(spec, "hi", 1, {"response_format": object()})
+    with pytest.raises(ConfigError, match="cannot send this request"):
+        plan_calls(spec, "hi", 1, {"temperature": float("nan")})
+
+
+def test_extra_body_may_not_smuggle_reserved_fields(spec):
+    with pytest.raises(ConfigError, match="extra_body from sample\\(\\) arguments may not set 'n'"):
+        plan_calls(spec, "hi", 1, {"extra_body": {"n": 3}})
+    with pytest.raises(ConfigError, match="may not set 'model'"):
+        plan_calls(spec, "hi", 1, {"extra_body": {"model": "other"}})
+
+
+def test_tool_call_answers_are_cacheable():
+    body = {
+        "model": "m",
+        "choices": [
+            {
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "c1",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": "{}"},
+                        }
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+    }
+    response = Response.from_body(
+        body,
+        messages=[{"role": "user", "content": "x"}],
+        prompt_index=0,
+        replicate=0,
+        requested_model="m",
+        cached=False,
+        key="k",
+    )
+    assert response.answer == "" and response.cacheable and len(response.tool_calls) == 1
+    body["choices"][0]["message"]["tool_calls"] = []
+    response = Response.from_body(
+        body,
+        messages=[{"role": "user", "content": "x"}],
+        prompt_index=0,
+        replicate=0,
+        requested_model="m",
+        cached=False,
+        key="k",
+    )
+    assert not response.cacheable
+
+
+def test_a_wrongly_shaped_entry_is_reported_as_unreadable(tmp_path, server, spec):
+    session = make_session(tmp_path)
+    (response,) = ask(session, spec)
+    raw = json.loads(session.cache.raw(response.key))
+    raw["response"]["choices"] = []
+    session.cache._open().set(response.key, json.dumps(raw).encode())
+    with pytest.raises(CacheCorruptError, match="is unreadable \\(no choices in the response\\)"):
+        ask(session, spec)
+    session.close()

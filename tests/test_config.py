@@ -210,3 +210,22 @@ def test_invalid_value_is_a_usage_error(pytester):
             "*'sometimes' from ini modelprov_record_mode is not valid; valid values: once, replay, refresh, off*"
         ]
     )
+
+
+def test_openai_key_is_not_sent_to_other_vendors_by_default():
+    s = settings(
+        ini={
+            "modelprov_model": "deepseek-chat",
+            "modelprov_base_url": "https://api.deepseek.com",
+            "modelprov_references": [
+                "gemini.model=g",
+                "gemini.base_url=https://gen.example/v1",
+                "gpt.model=gpt-4o",
+            ],
+        }
+    )
+    assert s.model is not None and s.model.api_key_env == ""
+    assert s.references["gemini"].api_key_env == ""
+    assert s.references["gpt"].api_key_env == "OPENAI_API_KEY"
+    s = settings(ini={"modelprov_model": "m"}, env={"OPENAI_BASE_URL": "https://proxy.example/v1"})
+    assert s.model is not None and s.model.api_key_env == "OPENAI_API_KEY"

@@ -143,3 +143,36 @@ def test_key_command_explains_a_key(pytester, env, capsys):
 def test_commands_on_a_missing_cache_say_where_they_looked(tmp_path, capsys, args):
     assert cli([*args, "--cache-dir", str(tmp_path / "nope")]) == 2
     assert "no cache at" in capsys.readouterr().err
+
+
+def test_unreadable_entries_are_shown_raw_and_reported_by_export(pytester, env, tmp_path, capsys):
+    pytester.makepyfile(SUITE)
+    pytester.runpytest().assert_outcomes(passed=1)
+    cache = ResponseCache(env.cache)
+    broken, *_ = cache.digests()
+    cache._open().set(broken, b"not json at all")
+    cache.close()
+    capsys.readouterr()
+    assert cli(["cache", "show", broken[:16], "--cache-dir", str(env.cache)]) == 1
+    out, err = capsys.readouterr()
+    assert "not json at all" in out and "is unreadable" in err
+    export = tmp_path / "e.jsonl"
+    assert cli(["cache", "export", str(export), "--cache-dir", str(env.cache)]) == 1
+    out, err = capsys.readouterr()
+    assert (
+        "exported 3 entries" in out
+        and "left out 1 unreadable entries" in err
+        and broken[:16] in err
+    )
+    # importing over a cache with an unreadable entry works and keeps it unless --overwrite
+    assert cli(["cache", "import", str(export), "--cache-dir", str(env.cache)]) == 0
+    assert "3 already present" in capsys.readouterr().out
+    assert ResponseCache(env.cache).raw(broken) == b"not json at all"
+
+
+def test_export_into_a_missing_directory_is_a_clear_error(pytester, env, tmp_path, capsys):
+    pytester.makepyfile(SUITE)
+    pytester.runpytest().assert_outcomes(passed=1)
+    target = tmp_path / "no" / "such" / "dir" / "e.jsonl"
+    assert cli(["cache", "export", str(target), "--cache-dir", str(env.cache)]) == 2
+    assert f"cannot write {target}" in capsys.readouterr().err

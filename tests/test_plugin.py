@@ -169,3 +169,21 @@ def test_summary_counts_calls_hits_tokens_and_cost(pytester, env, monkeypatch):
     )
     result = pytester.runpytest("-s")
     result.stdout.fnmatch_lines([f"*the cache saved about ${cost:,.2f}*"])
+
+
+def test_module_level_marker_asks_for_skip(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.provenance(unconfigured="skip")
+
+        def test_needs_model(model_under_test):
+            pass
+
+        class TestGroup:
+            def test_needs_reference(self, reference_model):
+                reference_model("gemini")
+        """
+    )
+    pytester.runpytest().assert_outcomes(skipped=2)

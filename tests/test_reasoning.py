@@ -19,6 +19,7 @@ from pytest_modelprov.reasoning import split_message, split_think
             None,
         ),
         ("<thinking>t</thinking>A", "A", "t"),
+        ("<think>a</think>Answer. <think>cut off", "Answer.", "a\n\ncut off"),
     ],
 )
 def test_split_think(content, answer, reasoning):

@@ -24,12 +24,14 @@ def test_planted_key_is_sent_but_never_written(pytester, env, tmp_path, monkeypa
             model_under_test.ask("this one meets a 401")
         """
     )
-    env.server.inject(Fault("status", status=401, message="Incorrect API key provided"))
+    # a server that echoes the key back in its error: the failure message must redact it
+    env.server.inject(Fault("status", status=401, message=f"Incorrect API key provided: {canary}"))
     result = pytester.runpytest(
         "-p", "no:randomly", "-k", "test_fails", f"--modelprov-transcript={transcript}",
         f"--junitxml={tmp_path / 'junit.xml'}", "-rA", "--log-level=DEBUG",
     )  # fmt: skip
     result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*HTTP 401: Incorrect API key provided: [*][*][*]*"])
     output = result.stdout.str() + result.stderr.str()
     result = pytester.runpytest(f"--modelprov-transcript={transcript}", "-v")
     output += result.stdout.str() + result.stderr.str()
