@@ -187,27 +187,22 @@ def test_tool_call_answers_are_cacheable():
             }
         ],
     }
-    response = Response.from_body(
-        body,
-        messages=[{"role": "user", "content": "x"}],
-        prompt_index=0,
-        replicate=0,
-        requested_model="m",
-        cached=False,
-        key="k",
-    )
+
+    def parse():
+        return Response.from_body(
+            body,
+            messages=[{"role": "user", "content": "x"}],
+            prompt_index=0,
+            replicate=0,
+            requested_model="m",
+            cached=False,
+            key="k",
+        )
+
+    response = parse()
     assert response.answer == "" and response.cacheable and len(response.tool_calls) == 1
     body["choices"][0]["message"]["tool_calls"] = []
-    response = Response.from_body(
-        body,
-        messages=[{"role": "user", "content": "x"}],
-        prompt_index=0,
-        replicate=0,
-        requested_model="m",
-        cached=False,
-        key="k",
-    )
-    assert not response.cacheable
+    assert not parse().cacheable
 
 
 def test_a_wrongly_shaped_entry_is_reported_as_unreadable(tmp_path, server, spec):
