@@ -230,9 +230,9 @@ class ModelClient:
                     response = self._response(call, entry.response, cached=False)
             results[i] = response
             self._note_resolved(response.model, cached=False)
-            self.ledger.record(
+            self.ledger.record_call(
                 name, model, endpoint, usage=response.usage, resolved=response.model,
-                cached=False, stored=stored, price=self.spec.price,
+                stored=stored, price=self.spec.price,
             )  # fmt: skip
         if failures:
             first = failures[0]

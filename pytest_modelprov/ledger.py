@@ -67,7 +67,7 @@ class Ledger:
         with self._lock:
             self._tally(name, model, endpoint)
 
-    def record(
+    def record_call(
         self,
         name: str,
         model: str,
@@ -75,25 +75,20 @@ class Ledger:
         *,
         usage: Usage,
         resolved: str | None,
-        cached: bool,
         stored: bool,
         price: Price | None,
     ) -> None:
+        """Tally one answer that came from a model call (hits go through record_many)."""
         with self._lock:
             tally = self._tally(name, model, endpoint)
-            cost = price.cost(usage.prompt_tokens, usage.completion_tokens) if price else 0.0
             tally.priced = tally.priced or price is not None
-            if cached:
-                tally.hits += 1
-                tally.replayed_tokens += usage.total_tokens
-                tally.saved_cost += cost
-            else:
-                tally.calls += 1
-                tally.uncached += not stored
-                tally.prompt_tokens += usage.prompt_tokens
-                tally.completion_tokens += usage.completion_tokens
-                tally.reasoning_tokens += usage.reasoning_tokens
-                tally.cost += cost
+            tally.calls += 1
+            tally.uncached += not stored
+            tally.prompt_tokens += usage.prompt_tokens
+            tally.completion_tokens += usage.completion_tokens
+            tally.reasoning_tokens += usage.reasoning_tokens
+            if price is not None:
+                tally.cost += price.cost(usage.prompt_tokens, usage.completion_tokens)
             if resolved:
                 tally.resolved[resolved] = tally.resolved.get(resolved, 0) + 1
 
