@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from .client import Prompt
 from .config import ModelSpec
 from .errors import ModelprovError
+from .measurement import Measurement
 from .response import Response, Samples
 from .session import ModelProvSession
 
@@ -51,6 +53,12 @@ class ModelHandle:
         except ModelprovError as exc:
             pytest.fail(str(exc), pytrace=False)
         return Samples(responses, prompts=len(calls) // n if calls else 0, n=n)
+
+    def record(self, measurement: Measurement) -> None:
+        """Report a measured figure of this model: summary table, JUnit XML, reports."""
+        if not measurement.model:
+            measurement = replace(measurement, model=self.spec.name)
+        self._session.record(self.nodeid, measurement)
 
     def ask(self, prompt: Prompt, **params: Any) -> Response:
         """One answer to one prompt."""

@@ -26,7 +26,8 @@ from .config import (
 )
 from .errors import ConfigError
 from .handle import ModelHandle
-from .report import summary_lines
+from .measurement import PROPERTY, Measurement
+from .report import measurement_lines, summary_lines
 from .session import ModelProvSession
 
 SESSION_KEY: pytest.StashKey[ModelProvSession] = pytest.StashKey()
@@ -83,6 +84,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.transcript is not None and not _is_worker(config):
         settings.transcript.parent.mkdir(parents=True, exist_ok=True)
         settings.transcript.write_text("", encoding="utf-8")
+    if not _is_worker(config):
+        config.pluginmanager.register(
+            MeasurementCollector(config.stash[SESSION_KEY]), "modelprov-measurements"
+        )
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(config), "modelprov-xdist")
 
@@ -144,6 +149,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 )
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    # attached before the report is built, so junitxml writes them as properties and
+    # xdist carries them to the controller with the report
+    mp = item.config.stash.get(SESSION_KEY, None)
+    if mp is not None:
+        for m in mp.take_pending(item.nodeid):
+            item.user_properties.append((PROPERTY, m.to_json()))
+    return (yield)
+
+
+class MeasurementCollector:
+    """On the controller (or a plain run): gathers measurements from test reports."""
+
+    def __init__(self, session: ModelProvSession) -> None:
+        self.session = session
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # the teardown report carries every property the test gathered, once
+        if report.when != "teardown":
+            return
+        for name, value in report.user_properties:
+            if name == PROPERTY:
+                self.session.measurements.append((report.nodeid, Measurement.from_json(str(value))))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
@@ -162,11 +193,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if mp is None:
         return
     lines = summary_lines(mp.ledger, mp.settings)
-    if not lines:
-        return
-    terminalreporter.write_sep("-", "modelprov")
-    for line in lines:
-        terminalreporter.write_line(line)
+    if lines:
+        terminalreporter.write_sep("-", "modelprov")
+        for line in lines:
+            terminalreporter.write_line(line)
+    if mp.measurements and config.get_verbosity() >= 0:
+        terminalreporter.write_sep("-", "modelprov measurements")
+        for line in measurement_lines(mp.measurements):
+            terminalreporter.write_line(line)
 
 
 # -- fixtures: the configuration API --------------------------------------------------------

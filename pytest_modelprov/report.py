@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .config import Settings
 from .ledger import Ledger
+from .measurement import Measurement, format_value
 
 
 def _money(value: float) -> str:
@@ -66,3 +69,31 @@ def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
     lines.extend(resolved_notes)
     lines.extend(f"warning: {w}" for w in ledger.warnings)
     return lines
+
+
+def measurement_lines(measurements: Sequence[tuple[str, Measurement]]) -> list[str]:
+    """One table of every provenance measurement in the run."""
+    header = ("test", "model", "quantity", "value [interval]", "n", "against", "verdict")
+    rows = []
+    for nodeid, m in measurements:
+        against = "-" if m.reference is None else f"{m.reference:.3f}"
+        if m.reference_label:
+            against = (
+                f"{m.reference_label} {against}" if m.reference is not None else m.reference_label
+            )
+        rows.append(
+            (
+                nodeid.rsplit("::", 1)[-1],
+                m.model,
+                m.name,
+                format_value(m),
+                "-" if m.n is None else str(m.n),
+                against,
+                m.verdict.upper() if m.verdict == "fail" else m.verdict,
+            )
+        )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]

@@ -79,6 +79,9 @@ class Rule:
     reasoning: str | None = None
     reasoning_style: str = "field"
     finish_reason: str = "stop"
+    #: regex on the requested model id; empty matches every model (two "releases" of a
+    #: model can then be served differently by one server)
+    model: str = ""
 
     def __post_init__(self) -> None:
         self.answers = list(self.answers)
@@ -88,6 +91,10 @@ class Rule:
             re.compile(self.match, re.S | re.I)
         except re.error as exc:
             raise ValueError(f"match: invalid regular expression {self.match!r}: {exc}") from None
+        try:
+            re.compile(self.model)
+        except re.error as exc:
+            raise ValueError(f"model: invalid regular expression {self.model!r}: {exc}") from None
         if self.reasoning_style not in REASONING_STYLES:
             raise ValueError(
                 f"reasoning_style: {self.reasoning_style!r} is not one of {list(REASONING_STYLES)}"
@@ -97,8 +104,10 @@ class Rule:
                 f"finish_reason: {self.finish_reason!r} is not one of {list(FINISH_REASONS)}"
             )
 
-    def matches(self, text: str) -> bool:
-        """Whether this rule answers a prompt whose last user message is ``text``."""
+    def matches(self, text: str, model: str = "") -> bool:
+        """Whether this rule answers ``text`` (the last user message) asked of ``model``."""
+        if self.model and re.fullmatch(self.model, model) is None:
+            return False
         return re.search(self.match, text, re.S | re.I) is not None
 
 
@@ -303,9 +312,10 @@ class LocalServer:
         reasoning: str | None = None,
         reasoning_style: str = "field",
         finish_reason: str = "stop",
+        model: str = "",
     ) -> None:
         """Append a rule to the current script (after the existing ones)."""
-        rule = Rule(match, list(answers), reasoning, reasoning_style, finish_reason)
+        rule = Rule(match, list(answers), reasoning, reasoning_style, finish_reason, model)
         with self._lock:
             self.script.rules.append(rule)
 
@@ -400,7 +410,7 @@ class LocalServer:
         seed = body.get("seed")
         text = _last_user_text(messages)
         with self._lock:
-            rule = next((r for r in script.rules if r.matches(text)), None)
+            rule = next((r for r in script.rules if r.matches(text, body["model"])), None)
             if rule is None:
                 answers = [_default_answer(script.default_answer, text)]
             else:

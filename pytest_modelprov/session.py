@@ -18,6 +18,7 @@ from .cache import ResponseCache
 from .client import Call, CallContext, ModelClient
 from .config import ModelSpec, Settings
 from .ledger import Ledger
+from .measurement import Measurement
 from .response import Response
 
 
@@ -40,6 +41,10 @@ class ModelProvSession:
         # re-records each key once per run, not once per worker
         self.run_id = run_id or uuid.uuid4().hex
         self._transcript_lock = threading.Lock()
+        # measured in this process, per test, until the plugin attaches them to its report
+        self._pending: dict[str, list[Measurement]] = {}
+        # every measurement reported in the run (on the controller: from all workers)
+        self.measurements: list[tuple[str, Measurement]] = []
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -109,6 +114,14 @@ class ModelProvSession:
                 os.write(fd, lines.encode("utf-8"))
             finally:
                 os.close(fd)
+
+    def record(self, nodeid: str, measurement: Measurement) -> None:
+        with self._lock:
+            self._pending.setdefault(nodeid, []).append(measurement)
+
+    def take_pending(self, nodeid: str) -> list[Measurement]:
+        with self._lock:
+            return self._pending.pop(nodeid, [])
 
     def close(self) -> None:
         with self._lock:

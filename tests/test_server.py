@@ -618,3 +618,22 @@ def test_ipv6_loopback_is_served():
             assert ask(client, "v6").choices[0].message.content == 'Scripted answer to: "v6"'
     finally:
         server.stop()
+
+
+def test_rules_can_answer_each_model_differently():
+    import openai
+
+    from pytest_modelprov.server import LocalServer, Rule, Script
+
+    script = Script(
+        rules=[Rule("who", ["I am release B."], model="rel-b"), Rule("who", ["I am a model."])]
+    )
+    with LocalServer(script) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0)
+        ask = [{"role": "user", "content": "who are you"}]
+        b = client.chat.completions.create(model="rel-b", messages=ask)
+        a = client.chat.completions.create(model="rel-a", messages=ask)
+        client.close()
+    assert b.choices[0].message.content == "I am release B."
+    assert a.choices[0].message.content == "I am a model."
+    assert Script.from_dict({"rules": [{"answers": ["x"], "model": "m.*"}]}).rules[0].model == "m.*"
