@@ -54,7 +54,8 @@ class Measurement:
         data = asdict(self)
         data["labels"] = dict(self.labels)
         data["details"] = dict(self.details)
-        return json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+        # labels keep their order: it is the order a reader expects (vendor, then language)
+        return json.dumps(data, ensure_ascii=False, default=str)
 
     @classmethod
     def from_json(cls, text: str) -> Measurement:

@@ -1,0 +1,70 @@
+"""Measurements travel from a test to the summary table and JUnit XML, also from xdist workers."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from pytest_modelprov.measurement import PROPERTY, Measurement, format_value
+
+INNER = """
+from pytest_modelprov.measurement import Measurement
+
+
+def test_claims(model_under_test):
+    model_under_test.record(Measurement(
+        "identity.claim_rate", 0.25, labels={"vendor": "openai", "lang": "ru"},
+        low=0.1, high=0.47, n=20, reference=0.05, reference_label="max", verdict="fail",
+        detector="identity-rules/1",
+    ))
+    model_under_test.record(Measurement("identity.claim_rate", 0.0, labels={"lang": "en"}, n=20))
+
+
+def test_nothing_measured(model_under_test):
+    pass
+"""
+
+
+def test_measurements_reach_the_table_and_junit(pytester, env, xdist_args):
+    pytester.makepyfile(INNER)
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest(f"--junitxml={junit}", *xdist_args)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*- modelprov measurements -*",
+            "test*model*quantity*value*n*against*verdict",
+            "test_claims*model under test*identity.claim_rate[[]vendor=openai, lang=ru]*0.250 [[]0.100, 0.470]"
+            "*20*max 0.050*FAIL",
+            "test_claims*identity.claim_rate[[]lang=en]*0.000*20*-*info",
+        ]
+    )
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    props = [p for p in cases["test_claims"].iter("property") if p.get("name") == PROPERTY]
+    recorded = [Measurement.from_json(p.get("value") or "") for p in props]
+    assert [m.labels for m in recorded] == [{"vendor": "openai", "lang": "ru"}, {"lang": "en"}]
+    assert recorded[0].model == "model under test" and recorded[0].detector == "identity-rules/1"
+    assert not list(cases["test_nothing_measured"].iter("property"))
+
+
+def test_quiet_runs_leave_the_table_out(pytester, env):
+    pytester.makepyfile(INNER)
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(passed=2)
+    assert "modelprov measurements" not in result.stdout.str()
+
+
+def test_measurement_json_round_trip_and_format():
+    m = Measurement(
+        "refusal.rate",
+        0.1234,
+        labels={"set": "china", "lang": "zh"},
+        low=0.05,
+        high=0.2,
+        details={"examples": ["a"]},
+    )
+    again = Measurement.from_json(m.to_json())
+    assert again == m
+    assert json.loads(m.to_json())["labels"] == {"set": "china", "lang": "zh"}
+    assert m.name == "refusal.rate[set=china, lang=zh]"
+    assert format_value(m) == "0.123 [0.050, 0.200]"
