@@ -172,6 +172,7 @@ class Settings:
     model: ModelSpec | None
     references: Mapping[str, ModelSpec]
     transcript: Path | None = None
+    report_json: Path | None = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -258,6 +259,7 @@ OPTIONS: tuple[Option, ...] = (
         "ACTION",
     ),
     Option("transcript", "write every answer a test received to this JSON Lines file", "FILE"),
+    Option("report_json", "write every measurement of the run to this JSON file", "FILE"),
 )
 
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
@@ -310,10 +312,7 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
     cache_dir = Path(cache_dir_raw[0]).expanduser() if cache_dir_raw else Path(DEFAULT_CACHE_DIR)
     if not cache_dir.is_absolute():
         cache_dir = rootdir / cache_dir
-    transcript_raw = _get(sources, "transcript")
-    transcript = Path(transcript_raw[0]).expanduser() if transcript_raw else None
-    if transcript is not None and not transcript.is_absolute():
-        transcript = rootdir / transcript
+    transcript = _path(sources, "transcript", rootdir)
     unconfigured_raw = _get(sources, "unconfigured")
     unconfigured = _enum(Unconfigured, *unconfigured_raw) if unconfigured_raw else Unconfigured.FAIL
     return Settings(
@@ -330,7 +329,17 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         model=_model_under_test(sources),
         references=_references(sources),
         transcript=transcript,
+        report_json=_path(sources, "report_json", rootdir),
     )
+
+
+def _path(sources: Sources, name: str, rootdir: Path) -> Path | None:
+    """A file setting; relative paths are taken from the rootdir, as pytest's ini paths are."""
+    raw = _get(sources, name)
+    if not raw:
+        return None
+    path = Path(raw[0]).expanduser()
+    return path if path.is_absolute() else rootdir / path
 
 
 def _get(sources: Sources, name: str) -> tuple[str, str] | None:

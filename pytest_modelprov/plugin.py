@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from . import __version__, jsonreport
 from .config import (
     ENV_NAMES,
     INI_NAMES,
@@ -183,6 +184,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     if _is_worker(config):
         config.workeroutput["modelprov"] = mp.worker_output()  # type: ignore[attr-defined]
+    elif mp.settings.report_json is not None:
+        data = jsonreport.build(
+            mp.measurements,
+            mp.ledger,
+            record_mode=str(mp.settings.record_mode),
+            exit_status=int(session.exitstatus),
+            version=__version__,
+        )
+        jsonreport.write(mp.settings.report_json, data)
     mp.close()
 
 

@@ -68,3 +68,47 @@ def test_measurement_json_round_trip_and_format():
     assert json.loads(m.to_json())["labels"] == {"set": "china", "lang": "zh"}
     assert m.name == "refusal.rate[set=china, lang=zh]"
     assert format_value(m) == "0.123 [0.050, 0.200]"
+
+
+def test_json_report_holds_every_measurement_and_validates(pytester, env, xdist_args):
+    from pytest_modelprov import jsonreport
+
+    pytester.makepyfile(
+        INNER
+        + """
+
+def test_fails_after_measuring(model_under_test):
+    model_under_test.sample(["hello there"])
+    model_under_test.record(Measurement("refusal.rate", 0.5, n=2, verdict="fail"))
+    assert False
+"""
+    )
+    report = pytester.path / "out" / "report.json"
+    result = pytester.runpytest(f"--modelprov-report-json={report}", *xdist_args)
+    result.assert_outcomes(passed=2, failed=1)
+    data = jsonreport.load(report)
+    assert data["exit_status"] == 1
+    by_test = sorted((m["test"].rsplit("::", 1)[-1], m["quantity"]) for m in data["measurements"])
+    assert by_test == [
+        ("test_claims", "identity.claim_rate"),
+        ("test_claims", "identity.claim_rate"),
+        ("test_fails_after_measuring", "refusal.rate"),
+    ]
+    model = data["models"]["model under test"]
+    assert (model["model"], model["calls"], model["hits"]) == ("test-model", 1, 0)
+    assert not list(report.parent.glob(".report.json.*")), "temporary file left behind"
+
+
+def test_a_report_that_is_not_one_is_named(tmp_path):
+    import pytest
+
+    from pytest_modelprov import jsonreport
+    from pytest_modelprov.errors import ConfigError
+
+    bad = tmp_path / "r.json"
+    bad.write_text('{"format": "pytest-modelprov-report/1", "measurements": [{"value": "x"}]}')
+    with pytest.raises(ConfigError, match=r"r\.json: not a pytest-modelprov report: .*required"):
+        jsonreport.load(bad)
+    bad.write_text("{")
+    with pytest.raises(ConfigError, match=r"r\.json: cannot read the report"):
+        jsonreport.load(bad)

@@ -28,6 +28,7 @@ def test_help_shows_the_modelprov_group(pytester):
             "  --modelprov-max-retry-wait=SECONDS",
             "  --modelprov-unconfigured=ACTION",
             "  --modelprov-transcript=FILE",
+            "  --modelprov-report-json=FILE",
         ]
     )
     for ini in (
