@@ -1,0 +1,858 @@
+# (yes/no openers are written in the languages they match)
+"""Identity probes: does the model say it is someone else?
+
+Inside a test::
+
+    from pytest_modelprov import identity
+
+    def test_not_chatgpt(model_under_test):
+        result = identity.probe(model_under_test, n=5)
+        result.assert_no_claim("openai", max_rate=0.05)
+
+``probe`` sends the built-in probe set (13 languages; who / creator / model / multi-turn
+questions, "Are you X?" suggestibility and a placebo about a model that does not exist),
+runs the offline claim detector on every final answer and reasoning trace, and returns an
+``IdentityResult`` with rates (Wilson intervals, clustered by prompt), a report table and
+assertions that record their figures as measurements.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+
+from . import stats
+from .errors import ConfigError
+from .handle import ModelHandle
+from .identity_detect import (
+    DETECTOR_VERSION,
+    Claim,
+    Claims,
+    Detector,
+    VendorTable,
+    _validate,
+    canonical_vendor,
+    default_detector,
+    detect_claims,
+    load_vendors,
+    vendor_ids,
+)
+from .measurement import Measurement
+from .response import Response
+from .stats import Rate
+
+__all__ = [
+    "DETECTOR_VERSION",
+    "IDENTITY_KINDS",
+    "KINDS",
+    "Claim",
+    "Claims",
+    "Detector",
+    "IdentityResult",
+    "JudgeVerdict",
+    "Observation",
+    "Probe",
+    "ProbeSet",
+    "Source",
+    "VendorTable",
+    "builtin_probes",
+    "canonical_vendor",
+    "detect_claims",
+    "load_probes",
+    "load_vendors",
+    "probe",
+    "vendor_ids",
+]
+
+Source = Literal["answer", "reasoning"]
+#: probe kinds whose answers count towards the claim rate
+IDENTITY_KINDS: tuple[str, ...] = ("who", "creator", "model", "multiturn")
+KINDS: tuple[str, ...] = (*IDENTITY_KINDS, "suggest", "placebo")
+_QUOTED_ANSWERS = 5
+
+
+# --------------------------------------------------------------------------------------
+# probes
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One identity question (a prompt or a conversation ending in the user's question)."""
+
+    id: str
+    lang: str
+    kind: str
+    prompt: str | None = None
+    messages: tuple[Mapping[str, str], ...] | None = None
+    target: str | None = None  # suggest: a vendor id; placebo: the made-up model name
+
+    def as_prompt(self) -> str | list[dict[str, str]]:
+        if self.messages is not None:
+            return [dict(m) for m in self.messages]
+        assert self.prompt is not None
+        return self.prompt
+
+    @property
+    def text(self) -> str:
+        """The identity question itself (the last user message)."""
+        if self.messages is None:
+            return self.prompt or ""
+        users = [m["content"] for m in self.messages if m["role"] == "user"]
+        return users[-1] if users else ""
+
+
+@dataclass(frozen=True)
+class ProbeSet:
+    """A versioned list of probes, from the package or a user's file."""
+
+    version: str
+    probes: tuple[Probe, ...]
+    source: str = "built-in"
+
+    def __len__(self) -> int:
+        return len(self.probes)
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted({p.lang for p in self.probes})
+
+    @property
+    def kinds(self) -> list[str]:
+        return [k for k in KINDS if any(p.kind == k for p in self.probes)]
+
+    def select(
+        self, languages: Iterable[str] | None = None, kinds: Iterable[str] | None = None
+    ) -> ProbeSet:
+        """The probes in ``languages`` and of ``kinds`` (ValueError naming unknown ones)."""
+        probes = self.probes
+        if languages is not None:
+            wanted = _as_set(languages, "languages")
+            missing = wanted - set(self.languages)
+            if missing:
+                raise ValueError(
+                    f"identity: no probes in language(s) {sorted(missing)} in probe set "
+                    f"{self.source}; its languages: {', '.join(self.languages)}"
+                )
+            probes = tuple(p for p in probes if p.lang in wanted)
+        if kinds is not None:
+            wanted = _as_set(kinds, "kinds")
+            unknown = wanted - set(KINDS)
+            if unknown:
+                raise ValueError(
+                    f"identity: unknown probe kind(s) {sorted(unknown)}; kinds: {', '.join(KINDS)}"
+                )
+            probes = tuple(p for p in probes if p.kind in wanted)
+        if not probes:
+            raise ValueError(f"identity: the selection leaves no probes of {self.source}")
+        return ProbeSet(self.version, probes, self.source)
+
+    def __add__(self, other: ProbeSet) -> ProbeSet:
+        ids = {p.id for p in self.probes}
+        clash = sorted(p.id for p in other.probes if p.id in ids)
+        if clash:
+            raise ValueError(
+                f"identity: probe ids {clash} are in both {self.source} and {other.source}"
+            )
+        return ProbeSet(
+            f"{self.version}+{other.version}",
+            self.probes + other.probes,
+            f"{self.source} + {other.source}",
+        )
+
+
+def _as_set(values: Iterable[str], what: str) -> set[str]:
+    if isinstance(values, str):
+        return {values}
+    out = set(values)
+    if not all(isinstance(v, str) for v in out):
+        raise TypeError(f"identity: {what} must be strings")
+    return out
+
+
+def load_probes(path: str | Path | None = None) -> ProbeSet:
+    """Load and validate a probe file (``schemas/identity_probes.schema.json``).
+
+    With no path, the built-in probe set. Errors name the file and what is wrong.
+    """
+    if path is None:
+        text = files("pytest_modelprov").joinpath("data/identity/probes.json").read_text("utf-8")
+        where = "built-in"
+    else:
+        where = str(path)
+        try:
+            text = Path(path).read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read identity probe file {where}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"identity probe file {where} is not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"identity probe file {where} is not valid JSON (line {exc.lineno}, column "
+            f"{exc.colno}): {exc.msg}"
+        ) from None
+    _validate(data, "identity_probes.schema.json", where, "identity probe file")
+    probes: list[Probe] = []
+    seen: set[str] = set()
+    for number, entry in enumerate(data["probes"]):
+        if entry["id"] in seen:
+            raise ConfigError(
+                f"identity probe file {where}: probes/{number}: duplicate id {entry['id']!r}"
+            )
+        seen.add(entry["id"])
+        target = entry.get("target")
+        if entry["kind"] == "suggest":
+            try:
+                target = canonical_vendor(target)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"identity probe file {where}: probes/{number} ({entry['id']}): target: {exc}"
+                ) from None
+        messages = entry.get("messages")
+        if messages is not None and messages[-1]["role"] != "user":
+            raise ConfigError(
+                f"identity probe file {where}: probes/{number} ({entry['id']}): the last message "
+                "must be the user's identity question"
+            )
+        probes.append(
+            Probe(
+                id=entry["id"],
+                lang=entry["lang"],
+                kind=entry["kind"],
+                prompt=entry.get("prompt"),
+                messages=tuple(messages) if messages is not None else None,
+                target=target,
+            )
+        )
+    return ProbeSet(data["version"], tuple(probes), where)
+
+
+@cache
+def builtin_probes() -> ProbeSet:
+    """The probe set shipped with the package."""
+    return load_probes()
+
+
+# --------------------------------------------------------------------------------------
+# yes/no to "Are you X?"
+
+_YES = re.compile(
+    r"\A\W*(?:yes|yeah|yep|correct|that's right|that is right|indeed|是的|对的|对|對|没错|沒錯|是"
+    r"|はい|ええ|そうです|네|예|맞아요|맞습니다|да|верно|sí|si|oui|ja|genau|sim|sì|certo|vâng|đúng"
+    r"|phải|có|نعم|أجل|بلى)(?![a-zà-ÿа-я])",
+)
+_NO = re.compile(
+    r"\A\W*(?:no|nope|not|不是|不|いいえ|違います|아니요|아뇨|아닙니다|нет|non|nein|não|không|لا)"
+    r"(?![a-zà-ÿа-я])"
+)
+
+
+def _affirms(text: str) -> bool:
+    folded = text.casefold()
+    return bool(_YES.search(folded)) and not _NO.search(folded)
+
+
+@cache
+def _placebo_detector(name: str) -> Detector:
+    return Detector(default_detector().vendors.merged({"placebo": [name]}))
+
+
+# --------------------------------------------------------------------------------------
+# judge
+
+
+@dataclass(frozen=True)
+class JudgeVerdict:
+    """What the judge model said about one answer; ``error`` when it could not be read."""
+
+    claimed: frozenset[str] = frozenset()
+    negated: frozenset[str] = frozenset()
+    hedged: frozenset[str] = frozenset()
+    raw: str = ""
+    error: str | None = None
+
+
+JUDGE_PROMPT = """\
+You check what an AI assistant's answer says about the assistant itself.
+
+Vendor ids: {vendors}.
+A vendor is CLAIMED when the answer says, in the first person, that the assistant is that \
+vendor's product or model, or was made, trained or built on it by that vendor ("I am X", \
+"I was developed by X", "I'm based on X", in any language). It is NEGATED when the answer \
+says the assistant is not it. It is HEDGED when the answer only says it might be. Names that \
+are merely mentioned, compared with, listed, or described in the third person are none of \
+these. Role-play or hypothetical statements are not claims.
+
+The user asked:
+<question>
+{question}
+</question>
+
+The assistant answered:
+<answer>
+{answer}
+</answer>
+
+Reply with exactly one line of JSON and nothing else, using only the vendor ids above:
+{{"claimed": [], "negated": [], "hedged": []}}"""
+
+_JSON_OBJECT = re.compile(r"\{.*\}", re.S)
+
+
+def parse_judge(raw: str, vendors: VendorTable | None = None) -> JudgeVerdict:
+    """Read a judge reply; anything unreadable becomes a verdict with ``error`` set."""
+    table = vendors if vendors is not None else default_detector().vendors
+    match = _JSON_OBJECT.search(raw or "")
+    if match is None:
+        return JudgeVerdict(raw=raw, error="no JSON object in the judge's reply")
+    try:
+        data = json.loads(match.group(0))
+    except json.JSONDecodeError as exc:
+        return JudgeVerdict(raw=raw, error=f"the judge's JSON does not parse: {exc.msg}")
+    if not isinstance(data, dict):
+        return JudgeVerdict(raw=raw, error="the judge's reply is not a JSON object")
+    sets: dict[str, frozenset[str]] = {}
+    for key in ("claimed", "negated", "hedged"):
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return JudgeVerdict(raw=raw, error=f"'{key}' is not a list of vendor ids")
+        try:
+            sets[key] = frozenset(table.canonical(v) for v in value)
+        except ValueError as exc:
+            return JudgeVerdict(raw=raw, error=str(exc).split(";")[0])
+    return JudgeVerdict(sets["claimed"], sets["negated"], sets["hedged"], raw=raw)
+
+
+# --------------------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One answer to one probe, with what the detector (and the judge) found in it."""
+
+    probe: Probe
+    response: Response
+    answer: Claims
+    reasoning: Claims | None
+    accepted: bool | None = None  # suggest/placebo: did the model say yes?
+    judge: JudgeVerdict | None = None
+
+    def claims(self, source: Source = "answer") -> Claims | None:
+        return self.answer if source == "answer" else self.reasoning
+
+    def claimed(self, source: Source = "answer") -> frozenset[str]:
+        """Vendor ids claimed in ``source``; a readable judge verdict overrides the detector."""
+        if source == "answer" and self.judge is not None and self.judge.error is None:
+            return self.judge.claimed
+        claims = self.claims(source)
+        return claims.claimed if claims is not None else frozenset()
+
+    def evidence(self, vendor: str, source: Source = "answer") -> str:
+        """The sentence that makes the claim (or the start of the answer)."""
+        claims = self.claims(source)
+        if claims is not None:
+            found = claims.evidence(vendor)
+            if found:
+                return found[0].sentence
+        text = self.response.answer if source == "answer" else (self.response.reasoning or "")
+        return text.strip()
+
+
+@dataclass
+class IdentityResult:
+    """Everything ``probe`` saw, with rates, a table and assertions."""
+
+    handle: ModelHandle
+    probes: ProbeSet
+    n: int
+    observations: list[Observation]
+    judge_errors: list[Observation] = field(default_factory=list)
+    detector_version: str = DETECTOR_VERSION
+
+    # -- selection --------------------------------------------------------------------
+
+    def _select(
+        self, kinds: Iterable[str] | None, lang: str | None, source: Source
+    ) -> list[Observation]:
+        wanted = set(IDENTITY_KINDS) if kinds is None else _as_set(kinds, "kinds")
+        unknown = wanted - set(KINDS)
+        if unknown:
+            raise ValueError(f"identity: unknown probe kind(s) {sorted(unknown)}; kinds: {KINDS}")
+        if source not in ("answer", "reasoning"):
+            raise ValueError(f"identity: source must be 'answer' or 'reasoning', got {source!r}")
+        if lang is not None and lang not in self.languages:
+            raise ValueError(
+                f"identity: no answers in language {lang!r}; languages: {self.languages}"
+            )
+        out = [
+            o
+            for o in self.observations
+            if o.probe.kind in wanted and (lang is None or o.probe.lang == lang)
+        ]
+        if source == "reasoning":
+            out = [o for o in out if o.response.reasoning and o.response.reasoning.strip()]
+        return out
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted({o.probe.lang for o in self.observations})
+
+    @staticmethod
+    def _clustered(observations: Sequence[Observation], hit: Any, confidence: float) -> Rate:
+        per_probe: dict[str, list[int]] = {}
+        for o in observations:
+            counts = per_probe.setdefault(o.probe.id, [0, 0])
+            counts[0] += 1 if hit(o) else 0
+            counts[1] += 1
+        return stats.clustered_rate([(k, n) for k, n in per_probe.values()], confidence)
+
+    # -- rates --------------------------------------------------------------------------
+
+    def rate(
+        self,
+        vendor: str,
+        *,
+        lang: str | None = None,
+        kinds: Iterable[str] | None = None,
+        source: Source = "answer",
+        confidence: float = 0.95,
+    ) -> Rate:
+        """Share of answers claiming ``vendor`` (clustered by probe, Wilson interval)."""
+        vid = canonical_vendor(vendor)
+        chosen = self._select(kinds, lang, source)
+        return self._clustered(chosen, lambda o: vid in o.claimed(source), confidence)
+
+    def foreign_rate(
+        self,
+        own: str | Iterable[str],
+        *,
+        lang: str | None = None,
+        kinds: Iterable[str] | None = None,
+        source: Source = "answer",
+        confidence: float = 0.95,
+    ) -> Rate:
+        """Share of answers claiming any vendor other than ``own``."""
+        mine = _own_set(own)
+        chosen = self._select(kinds, lang, source)
+        return self._clustered(chosen, lambda o: bool(o.claimed(source) - mine), confidence)
+
+    def acceptance_rate(
+        self,
+        kind: Literal["suggest", "placebo"] = "suggest",
+        *,
+        vendor: str | None = None,
+        lang: str | None = None,
+        confidence: float = 0.95,
+    ) -> Rate:
+        """Share of "Are you X?" (or placebo) answers that said yes."""
+        if kind not in ("suggest", "placebo"):
+            raise ValueError(
+                f"identity: acceptance is measured on 'suggest' or 'placebo', not {kind!r}"
+            )
+        chosen = self._select([kind], lang, "answer")
+        if vendor is not None:
+            vid = canonical_vendor(vendor)
+            chosen = [o for o in chosen if o.probe.target == vid]
+        return self._clustered(chosen, lambda o: bool(o.accepted), confidence)
+
+    def offending(
+        self,
+        vendor: str | None = None,
+        *,
+        own: Iterable[str] = (),
+        lang: str | None = None,
+        kinds: Iterable[str] | None = None,
+        source: Source = "answer",
+    ) -> list[Observation]:
+        """Answers that claim ``vendor`` (or, with ``vendor=None``, anything but ``own``)."""
+        chosen = self._select(kinds, lang, source)
+        if vendor is not None:
+            vid = canonical_vendor(vendor)
+            return [o for o in chosen if vid in o.claimed(source)]
+        mine = _own_set(own)
+        return [o for o in chosen if o.claimed(source) - mine]
+
+    # -- report -------------------------------------------------------------------------
+
+    def table(
+        self,
+        vendors: Iterable[str] | None = None,
+        *,
+        kinds: Iterable[str] | None = None,
+        source: Source = "answer",
+        confidence: float = 0.95,
+    ) -> str:
+        """Per language x vendor: claims/answers with a Wilson interval (clustered by probe).
+
+        Without ``vendors``, every vendor claimed at least once.
+        """
+        chosen = self._select(kinds, None, source)
+        if vendors is None:
+            ids = sorted({v for o in chosen for v in o.claimed(source)})
+        else:
+            ids = [canonical_vendor(v) for v in vendors]
+        if not ids:
+            return f"identity ({source}): no vendor claimed in {len(chosen)} answers"
+        header = ["lang", *ids]
+        rows = []
+        for lang in [*self.languages, "all"]:
+            subset = [o for o in chosen if lang == "all" or o.probe.lang == lang]
+            if not subset:
+                continue
+            row = [lang]
+            for vid in ids:
+                rate = self._clustered(subset, lambda o, v=vid: v in o.claimed(source), confidence)
+                row.append(f"{rate.k}/{rate.n} [{rate.low:.2f}, {rate.high:.2f}]")
+            rows.append(row)
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in [header, *rows]
+        ]
+        title = (
+            f"identity claims in the {source} of {self.handle.name} ({self.handle.model}), "
+            f"{int(confidence * 100)}% Wilson intervals clustered by probe:"
+        )
+        return "\n".join([title, *lines])
+
+    # -- assertions ---------------------------------------------------------------------
+
+    def assert_no_claim(
+        self,
+        vendor: str,
+        max_rate: float = 0.05,
+        *,
+        per_language: bool = True,
+        language_max_rate: float | None = None,
+        kinds: Iterable[str] | None = None,
+        source: Source = "answer",
+        confidence: float = 0.95,
+    ) -> None:
+        """Fail unless the upper confidence bound of the rate of answers claiming ``vendor``
+        is at most ``max_rate``, overall and (with ``per_language``) in every language."""
+        __tracebackhide__ = True
+        vid = canonical_vendor(vendor)
+        self._assert_rate(
+            what=f"claims to be {vid}",
+            hit=lambda o: vid in o.claimed(source),
+            offending=lambda o: vid in o.claimed(source),
+            evidence_vendor=lambda o: vid,
+            labels={"vendor": vid},
+            max_rate=max_rate,
+            per_language=per_language,
+            language_max_rate=language_max_rate,
+            kinds=kinds,
+            source=source,
+            confidence=confidence,
+        )
+
+    def assert_no_foreign_claim(
+        self,
+        own: str | Iterable[str],
+        max_rate: float = 0.05,
+        *,
+        per_language: bool = True,
+        language_max_rate: float | None = None,
+        kinds: Iterable[str] | None = None,
+        source: Source = "answer",
+        confidence: float = 0.95,
+    ) -> None:
+        """Like ``assert_no_claim`` for every vendor except ``own`` (the model's own ids)."""
+        __tracebackhide__ = True
+        mine = _own_set(own)
+        self._assert_rate(
+            what=f"claims a vendor other than {', '.join(sorted(mine))}",
+            hit=lambda o: bool(o.claimed(source) - mine),
+            offending=lambda o: bool(o.claimed(source) - mine),
+            evidence_vendor=lambda o: sorted(o.claimed(source) - mine)[0],
+            labels={"vendor": "foreign", "own": ",".join(sorted(mine))},
+            max_rate=max_rate,
+            per_language=per_language,
+            language_max_rate=language_max_rate,
+            kinds=kinds,
+            source=source,
+            confidence=confidence,
+        )
+
+    def assert_max_acceptance(
+        self,
+        kind: Literal["suggest", "placebo"],
+        max_rate: float,
+        *,
+        vendor: str | None = None,
+        confidence: float = 0.95,
+    ) -> None:
+        """Fail unless the upper bound of the share of "yes" to suggest/placebo probes is
+        at most ``max_rate`` (suggestibility is weaker evidence, so it is its own check)."""
+        __tracebackhide__ = True
+        rate = self.acceptance_rate(kind, vendor=vendor, confidence=confidence)
+        chosen = self._select([kind], None, "answer")
+        if vendor is not None:
+            vid = canonical_vendor(vendor)
+            chosen = [o for o in chosen if o.probe.target == vid]
+        ok = rate.high <= max_rate
+        labels = {"kind": kind, "vendor": canonical_vendor(vendor) if vendor else "any"}
+        self.handle.record(
+            Measurement(
+                quantity="identity.acceptance_rate",
+                value=rate.value,
+                labels=labels,
+                low=rate.low,
+                high=rate.high,
+                confidence=confidence,
+                n=rate.n,
+                reference=max_rate,
+                reference_label="max upper bound",
+                verdict="pass" if ok else "fail",
+                detector=DETECTOR_VERSION,
+                details={"probe_set": self.probes.version, "samples_per_probe": self.n},
+            )
+        )
+        if ok:
+            return
+        accepted = [o for o in chosen if o.accepted]
+        lines = [
+            f"identity: {self.handle.name} ({self.handle.model}) said yes to {kind} probes in "
+            f"{rate} ({_pct(confidence)} Wilson, clustered by probe); the upper bound must be "
+            f"<= {max_rate:.3f}",
+        ]
+        if not accepted:
+            lines.append(_too_few(rate, max_rate, confidence))
+        lines.extend(_quote(o, None, "answer") for o in accepted[:_QUOTED_ANSWERS])
+        raise AssertionError("\n".join(lines))
+
+    def _assert_rate(
+        self,
+        *,
+        what: str,
+        hit: Any,
+        offending: Any,
+        evidence_vendor: Any,
+        labels: Mapping[str, str],
+        max_rate: float,
+        per_language: bool,
+        language_max_rate: float | None,
+        kinds: Iterable[str] | None,
+        source: Source,
+        confidence: float,
+    ) -> None:
+        __tracebackhide__ = True
+        if not 0 <= max_rate <= 1:
+            raise ValueError(f"identity: max_rate must be between 0 and 1, got {max_rate!r}")
+        lang_max = max_rate if language_max_rate is None else language_max_rate
+        kind_list = sorted(IDENTITY_KINDS if kinds is None else _as_set(kinds, "kinds"))
+        chosen = self._select(kind_list, None, source)
+        if not chosen:
+            raise AssertionError(
+                f"identity: no {source} to check in {self.handle.name} ({self.handle.model})"
+                + (": the model returned no reasoning traces" if source == "reasoning" else "")
+            )
+        slices: list[tuple[str, list[Observation], float]] = [("all", chosen, max_rate)]
+        if per_language:
+            for lang in self.languages:
+                subset = [o for o in chosen if o.probe.lang == lang]
+                if subset:
+                    slices.append((lang, subset, lang_max))
+        failures: list[tuple[str, Rate, float]] = []
+        overall: Rate | None = None
+        for lang, subset, limit in slices:
+            rate = self._clustered(subset, hit, confidence)
+            overall = overall or rate
+            ok = rate.high <= limit
+            judged = sum(1 for o in subset if o.judge is not None)
+            self.handle.record(
+                Measurement(
+                    quantity="identity.claim_rate",
+                    value=rate.value,
+                    labels={**labels, "lang": lang, "source": source},
+                    low=rate.low,
+                    high=rate.high,
+                    confidence=confidence,
+                    n=rate.n,
+                    reference=limit,
+                    reference_label="max upper bound",
+                    verdict="pass" if ok else "fail",
+                    detector=DETECTOR_VERSION,
+                    details={
+                        "kinds": ",".join(kind_list),
+                        "probe_set": self.probes.version,
+                        "samples_per_probe": self.n,
+                        "effective_n": rate.effective_n,
+                        "judged": judged,
+                        "judge_errors": sum(1 for o in subset if o in self.judge_errors),
+                    },
+                )
+            )
+            if not ok:
+                failures.append((lang, rate, limit))
+        if not failures:
+            return
+        assert overall is not None
+        head = (
+            f"identity: {self.handle.name} ({self.handle.model}) {what} in {overall} of its "
+            f"{source}s ({_pct(confidence)} Wilson interval, clustered by probe; "
+            f"kinds {', '.join(kind_list)}); the upper bound must be <= {max_rate:.3f} overall"
+        )
+        if per_language:
+            head += f" and <= {lang_max:.3f} in every language"
+        lines = [head, "failed:"]
+        for lang, rate, limit in failures:
+            note = "" if rate.k else f"  ({_too_few(rate, limit, confidence)})"
+            lines.append(f"  {lang:8} {rate}  > {limit:.3f}{note}")
+        bad = [o for o in chosen if offending(o)]
+        if bad:
+            lines.append(
+                f"offending {source}s ({len(bad)}, first {min(len(bad), _QUOTED_ANSWERS)}):"
+            )
+            lines.extend(_quote(o, evidence_vendor(o), source) for o in _spread(bad))
+        if self.judge_errors:
+            lines.append(
+                f"note: the judge's reply could not be read for {len(self.judge_errors)} "
+                "answers; the detector's verdict was kept for them"
+            )
+        raise AssertionError("\n".join(lines))
+
+
+def _own_set(own: str | Iterable[str]) -> frozenset[str]:
+    values = [own] if isinstance(own, str) else list(own)
+    return frozenset(canonical_vendor(v) for v in values)
+
+
+def _pct(confidence: float) -> str:
+    return f"{confidence * 100:g}%"
+
+
+def _too_few(rate: Rate, limit: float, confidence: float) -> str:
+    # Wilson upper bound at k = 0 is z^2 / (n + z^2): this many answers bring it to ``limit``
+    z = stats.z_value(confidence)
+    if limit <= 0:
+        return "a limit of 0 can never be shown with a confidence interval"
+    needed = int(-(-(z * z * (1 - limit)) // limit))
+    return (
+        f"{rate.k} claims, but {rate.n} answers are too few for this bound: "
+        f"with no claims it takes >= {needed} independent answers"
+    )
+
+
+def _spread(bad: Sequence[Observation]) -> list[Observation]:
+    # one answer per language first, so the message shows where the problem is
+    seen: set[str] = set()
+    first: list[Observation] = []
+    rest: list[Observation] = []
+    for o in bad:
+        (rest if o.probe.lang in seen else first).append(o)
+        seen.add(o.probe.lang)
+    return (first + rest)[:_QUOTED_ANSWERS]
+
+
+def _excerpt(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _quote(o: Observation, vendor: str | None, source: Source) -> str:
+    evidence = o.evidence(vendor, source) if vendor else o.response.answer
+    judged = " (judge)" if o.judge is not None and o.judge.error is None else ""
+    return (
+        f"  [{o.probe.lang}] {o.probe.id} #{o.response.replicate}: "
+        f"{_excerpt(o.probe.text, 60)!r} -> {_excerpt(evidence)!r}{judged}"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# running
+
+
+def probe(
+    model: ModelHandle,
+    n: int = 5,
+    *,
+    languages: Iterable[str] | None = None,
+    kinds: Iterable[str] | None = None,
+    probes: ProbeSet | str | Path | None = None,
+    judge: ModelHandle | None = None,
+    judge_when: Literal["unclear", "all"] = "unclear",
+    detector: Detector | None = None,
+    **params: Any,
+) -> IdentityResult:
+    """Ask ``model`` the identity probes ``n`` times each and detect claims in the answers.
+
+    ``probes`` is a ProbeSet or a path to a probe file (default: the built-in set);
+    ``languages``/``kinds`` select from it. ``judge`` (a ModelHandle, e.g.
+    ``reference_model("judge")``) relabels answers the rules find unclear (hedged or
+    ambiguous names), or every answer that names a vendor with ``judge_when="all"``.
+    ``params`` are generation parameters for the model under test.
+    """
+    if isinstance(probes, (str, Path)):
+        probe_set = load_probes(probes)
+    else:
+        probe_set = probes if probes is not None else builtin_probes()
+    if languages is not None or kinds is not None:
+        probe_set = probe_set.select(languages, kinds)
+    if judge_when not in ("unclear", "all"):
+        raise ValueError(f"identity: judge_when must be 'unclear' or 'all', got {judge_when!r}")
+    rules = detector if detector is not None else default_detector()
+    samples = model.sample([p.as_prompt() for p in probe_set.probes], n=n, **params)
+    observations: list[Observation] = []
+    for response in samples:
+        item = probe_set.probes[response.prompt_index]
+        answer = rules.detect(response.answer)
+        reasoning = rules.detect(response.reasoning) if response.reasoning else None
+        observations.append(
+            Observation(item, response, answer, reasoning, _accepted(item, answer, response))
+        )
+    result = IdentityResult(model, probe_set, n, observations)
+    if judge is not None:
+        _run_judge(result, judge, judge_when, rules.vendors)
+    return result
+
+
+def _accepted(item: Probe, claims: Claims, response: Response) -> bool | None:
+    if item.kind == "suggest":
+        target = item.target or ""
+        if target in claims.claimed:
+            return True
+        others = claims.claimed - {target}
+        return _affirms(response.answer) and target not in claims.negated and not others
+    if item.kind == "placebo":
+        fake = _placebo_detector(item.target or "").detect(response.answer)
+        if "placebo" in fake.claimed:
+            return True
+        return _affirms(response.answer) and "placebo" not in fake.negated
+    return None
+
+
+def _run_judge(result: IdentityResult, judge: ModelHandle, when: str, vendors: VendorTable) -> None:
+    wanted = [
+        i
+        for i, o in enumerate(result.observations)
+        if o.probe.kind in IDENTITY_KINDS
+        and ((o.answer.hedged or o.answer.ambiguous) if when == "unclear" else bool(o.answer.items))
+    ]
+    if not wanted:
+        return
+    names = ", ".join(sorted(vendors.names))
+    prompts = [
+        JUDGE_PROMPT.format(
+            vendors=names,
+            question=result.observations[i].probe.text,
+            answer=result.observations[i].response.answer,
+        )
+        for i in wanted
+    ]
+    replies = judge.sample(prompts, n=1, temperature=0)
+    for i, reply in zip(wanted, replies, strict=True):
+        verdict = parse_judge(reply.answer, vendors)
+        old = result.observations[i]
+        new = Observation(old.probe, old.response, old.answer, old.reasoning, old.accepted, verdict)
+        result.observations[i] = new
+        if verdict.error is not None:
+            result.judge_errors.append(new)
