@@ -1,0 +1,63 @@
+"""Train the shipped refusal classifier weights (reproducible: no randomness, fixed folds).
+
+    python benchmarks/train_refusal.py [--data ../shared/data/refusal/labelled.jsonl]
+                                       [--out pytest_modelprov/data/refusal/weights.json]
+
+Reads the labelled answers at training time only; the package ships nothing of them but
+weights over hashed n-gram features. Labels: ``partial`` (SpeechMap EVASIVE; XSTest partial
+refusal) is trained as ``evasion``. Calibration folds are whole models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from pytest_modelprov.refusal_model import Example, TrainSettings, fit
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "refusal" / "labelled.jsonl"
+OUT = ROOT / "pytest_modelprov" / "data" / "refusal" / "weights.json"
+LABEL_MAP = {"compliance": "compliance", "refusal": "refusal", "partial": "evasion"}
+SOURCE = (
+    "xstest-v2 completions (paul-rottger/exaggerated-safety, CC-BY-4.0 prompts) and SpeechMap "
+    "(xlr8harder/speechmap-eval, speechmap-data; Apache-2.0) labelled answers"
+)
+
+
+def load(path: Path, exclude_groups: set[str] | None = None) -> list[Example]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [
+        Example(r["response"], LABEL_MAP[r["label"]], r.get("prompt"), r["model"])
+        for r in rows
+        if not exclude_groups or r["model"] not in exclude_groups
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    if not args.data.exists():
+        print(f"{args.data} not found: the labelled data is needed to train", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    examples = load(args.data)
+    print(f"read {len(examples)} labelled answers from {args.data}")
+    settings = TrainSettings()
+    model = fit(
+        examples, settings=settings, name="modelprov-linear", version="1", source=SOURCE, log=print
+    )
+    model.save(args.out)
+    size = args.out.stat().st_size
+    print(f"settings {settings.to_dict()}")
+    print(f"wrote {args.out} ({size / 1e6:.2f} MB) in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

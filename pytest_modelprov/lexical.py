@@ -1,0 +1,469 @@
+"""Lexical fingerprints: whose words does the model use?
+
+A :class:`Fingerprint` counts the words, bigrams and trigrams of a set of texts per prompt.
+Distances: ``profile`` (default, pairwise Hellinger over widely used words), ``jaccard``
+(the anchor "slop profile" method, comparable with published numbers) and ``style``
+(pooled over several models on the same prompts, which separates style from topic).
+Assertions compare with bootstrap intervals over prompts, never single numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+from .handle import ModelHandle
+from .lexical_distance import (
+    Interval,
+    _resample_rows,
+    anchor_set,
+    bootstrap,
+    distance,
+    distance_matrix,
+    jaccard,
+    profile,
+    ranked,
+    scores,
+    style_matrix,
+)
+from .lexical_fingerprint import Fingerprint, Limits, content_word, pooled
+from .lexical_text import tokenise
+from .measurement import Measurement
+
+__all__ = [
+    "Comparison",
+    "Fingerprint",
+    "Interval",
+    "Limits",
+    "anchor_set",
+    "assert_distance_above",
+    "assert_distance_below",
+    "assert_nearest",
+    "bootstrap",
+    "compare",
+    "content_word",
+    "distance",
+    "distance_matrix",
+    "fingerprint",
+    "jaccard",
+    "load_prompts",
+    "noise_floor",
+    "pooled",
+    "profile",
+    "prompts",
+    "scores",
+    "shared_words",
+    "style_matrix",
+    "tokenise",
+]
+
+DETECTOR = "lexical/1"
+PARTS = ("answer", "reasoning")
+#: references needed before ``method="auto"`` pools them (the style distance)
+STYLE_MIN_REFS = 5
+
+
+def load_prompts(path: str | Path | None = None) -> list[tuple[str, str]]:
+    """``(id, text)`` pairs of a prompt set file (default: the built-in creative set)."""
+    import jsonschema
+
+    source = files("pytest_modelprov").joinpath("data/lexical/prompts.json")
+    where = str(path) if path is not None else "built-in data/lexical/prompts.json"
+    try:
+        text = Path(path).read_text("utf-8") if path is not None else source.read_text("utf-8")
+        data = json.loads(text)
+        schema = json.loads(
+            files("pytest_modelprov")
+            .joinpath("schemas/lexical_prompts.schema.json")
+            .read_text("utf-8")
+        )
+        jsonschema.validate(data, schema)
+    except OSError as exc:
+        raise ConfigError(f"cannot read lexical prompt file {where}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"lexical prompt file {where} is not JSON: {exc}") from None
+    except jsonschema.ValidationError as exc:
+        raise ConfigError(
+            f"lexical prompt file {where} does not match lexical_prompts.schema.json: "
+            f"{exc.message} (at {'/'.join(map(str, exc.absolute_path)) or 'top level'})"
+        ) from None
+    ids = [p["id"] for p in data["prompts"]]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"lexical prompt file {where}: prompt ids must be unique")
+    return [(p["id"], p["text"]) for p in data["prompts"]]
+
+
+@lru_cache(maxsize=1)
+def _builtin() -> tuple[tuple[str, str], ...]:
+    return tuple(load_prompts())
+
+
+def prompts() -> list[str]:
+    """The built-in creative-writing prompts (texts)."""
+    return [text for _, text in _builtin()]
+
+
+def fingerprint(
+    handle: ModelHandle,
+    n: int = 3,
+    *,
+    prompts: Sequence[str] | None = None,
+    part: str = "answer",
+    limits: Limits | None = None,
+    **params: Any,
+) -> Fingerprint:
+    """Sample ``handle`` on the prompts (default: built-in set), ``n`` answers each, and
+    fingerprint the final answers or, with ``part="reasoning"``, the reasoning traces.
+
+    The fingerprint remembers the handle, so assertions record their measurements on it.
+    """
+    if part not in PARTS:
+        raise ValueError(f"part: {part!r} is not one of {list(PARTS)}")
+    if prompts is None:
+        ids, texts = [i for i, _ in _builtin()], [t for _, t in _builtin()]
+    else:
+        texts = list(prompts)
+        ids = texts
+    samples = handle.sample(texts, n=n, **params)
+    chosen: list[str] = []
+    keys: list[str] = []
+    for r in samples:
+        text = r.answer if part == "answer" else r.reasoning
+        if text and text.strip():
+            chosen.append(text)
+            keys.append(ids[r.prompt_index])
+    if not chosen:
+        raise ValueError(
+            f"{handle.name} ({handle.model}) returned no {part} text for any of "
+            f"{len(texts)} prompts x {n}: nothing to fingerprint"
+            + (
+                " (the model or endpoint does not return reasoning traces)"
+                if part != "answer"
+                else ""
+            )
+        )
+    fp = Fingerprint.from_texts(
+        chosen, keys, name=handle.name, model=handle.model, part=part, limits=limits
+    )
+    fp.handle = handle
+    return fp
+
+
+def noise_floor(fp: Fingerprint, method: str = "profile") -> float:
+    """Distance between the fingerprints of the even and odd prompts of ``fp``.
+
+    What the same model's two halves already differ by: a distance to another model that
+    is not clearly above this says little.
+    """
+    a, b = fp.halves()
+    return distance(a, b, method)
+
+
+def shared_words(
+    a: Fingerprint, b: Fingerprint, k: int = 12, background: Fingerprint | None = None
+) -> list[tuple[str, int, int]]:
+    """Words both over-use: ``(word, count in a, count in b)``, most over-used first.
+
+    Ranked against ``background`` (e.g. the pooled references) when given, else by
+    frequency among content words.
+    """
+    top_a = [w for w, _, _ in ranked(a, "word", 150, background)]
+    top_b = {w: i for i, (w, _, _) in enumerate(ranked(b, "word", 150, background))}
+    both = [(max(i, top_b[w]), w) for i, w in enumerate(top_a) if w in top_b]
+    return [(w, a.count(w), b.count(w)) for _, w in sorted(both)[:k]]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Distances of one fingerprint to several references, with bootstrap intervals."""
+
+    ours: Fingerprint
+    refs: Mapping[str, Fingerprint]
+    method: str
+    distances: Mapping[str, Interval]
+    #: intervals of d(ours, other) - d(ours, nearest) for every other reference
+    margins: Mapping[str, Interval] = field(default_factory=dict)
+    floor: float | None = None
+
+    @property
+    def nearest(self) -> str:
+        return min(self.distances, key=lambda name: self.distances[name].value)
+
+    def table(self) -> str:
+        lines = []
+        for name in sorted(self.distances, key=lambda x: self.distances[x].value):
+            d = self.distances[name]
+            lines.append(f"  {name:<24} {d.value:.3f} [{d.low:.3f}, {d.high:.3f}]")
+        if self.floor is not None:
+            lines.append(f"  (split-half noise floor of {self.ours.label}: {self.floor:.3f})")
+        return "\n".join(lines)
+
+
+def _pick_method(ours: Fingerprint, refs: Sequence[Fingerprint], method: str) -> str:
+    if method != "auto":
+        if method not in ("profile", "jaccard", "style"):
+            raise ValueError(f"method: {method!r} is not one of auto, profile, jaccard, style")
+        return method
+    # a pool of >= 3 models on common prompts lets topic cancel: use it when there is one
+    common = set(ours.prompt_ids)
+    for fp in refs:
+        common &= set(fp.prompt_ids)
+    # below ~6 fingerprints the pool's per-word spread is too noisy to scale by (measured:
+    # a 4-fingerprint pool picked the wrong nearest in tests/test_lexical_plugin.py)
+    return "style" if len(refs) >= STYLE_MIN_REFS and common else "profile"
+
+
+def _row(fps: Sequence[Fingerprint], method: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Distances from fps[0] to each of fps[1:]."""
+    if method == "style":
+        return style_matrix(fps)[0, 1:]
+    return np.array([distance(fps[0], fp, method) for fp in fps[1:]])
+
+
+def compare(
+    ours: Fingerprint,
+    refs: Mapping[str, Fingerprint],
+    *,
+    method: str = "auto",
+    confidence: float = 0.95,
+    resamples: int = 200,
+    seed: int = 0,
+) -> Comparison:
+    """Distances from ``ours`` to each reference with percentile bootstrap intervals
+    (prompts resampled, paired where the fingerprints share prompts)."""
+    if not refs:
+        raise ValueError("compare: no reference fingerprints given")
+    names = list(refs)
+    fps = [ours, *(refs[n] for n in names)]
+    chosen = _pick_method(ours, fps[1:], method)
+    rng = np.random.default_rng(seed)
+    values = _row(fps, chosen)
+    draws = np.empty((resamples, len(names)))
+    for r in range(resamples):
+        rows = _resample_rows(fps, rng)
+        draws[r] = _row([fp.subset(rw) for fp, rw in zip(fps, rows, strict=True)], chosen)
+    tail = (1.0 - confidence) / 2.0
+    distances = {}
+    for j, name in enumerate(names):
+        low, high = np.quantile(draws[:, j], [tail, 1.0 - tail])
+        # resampling prompts with repeats biases distances upwards (a duplicated prompt makes
+        # a profile look more distinctive), so the percentile interval can miss the estimate
+        # itself; widen it to include the estimate rather than report an impossible interval
+        low, high = min(low, values[j]), max(high, values[j])
+        distances[name] = Interval(float(values[j]), float(low), float(high), confidence, resamples)
+    best = int(np.argmin(values))
+    margins = {}
+    # one-sided bounds, Bonferroni over the other references: "nearer than every other"
+    others = max(len(names) - 1, 1)
+    for j, name in enumerate(names):
+        if j == best:
+            continue
+        diff = draws[:, j] - draws[:, best]
+        low = float(np.quantile(diff, (1.0 - confidence) / others))
+        margins[name] = Interval(
+            float(values[j] - values[best]), low, float(diff.max()), confidence, resamples
+        )
+    floor = None
+    if ours.n_prompts >= 4 and chosen != "style":
+        floor = noise_floor(ours, chosen)
+    return Comparison(ours, dict(refs), chosen, distances, margins, floor)
+
+
+def _excerpt(fp: Fingerprint, words: Sequence[str], limit: int = 2) -> list[str]:
+    out = []
+    for prompt, text in fp.examples:
+        tokens = set(tokenise(text))
+        hit = next((w for w in words if w in tokens), None)
+        if hit is None:
+            continue
+        pos = text.lower().find(hit)
+        start = max(0, pos - 60)
+        snippet = " ".join(text[start : pos + len(hit) + 60].split())
+        out.append(f"    [{prompt[:40]}] ...{snippet}...")
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _shared_block(ours: Fingerprint, ref: Fingerprint, name: str, bg: Fingerprint | None) -> str:
+    words = shared_words(ours, ref, 12, bg)
+    if not words:
+        return f"  no over-used word shared with {name}"
+    listed = ", ".join(f"{w} ({ca}/{cb})" for w, ca, cb in words)
+    lines = [f"  top shared words with {name} (count ours/theirs): {listed}"]
+    lines += _excerpt(ours, [w for w, _, _ in words])
+    return "\n".join(lines)
+
+
+def _record(
+    ours: Fingerprint,
+    name: str,
+    d: Interval,
+    *,
+    method: str,
+    reference: float | None,
+    reference_label: str,
+    verdict: str,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    if ours.handle is None:
+        return
+    ours.handle.record(
+        Measurement(
+            quantity="lexical.distance",
+            value=d.value,
+            labels={"reference": name, "part": ours.part, "method": method},
+            low=d.low,
+            high=d.high,
+            confidence=d.confidence,
+            n=ours.n_prompts,
+            reference=reference,
+            reference_label=reference_label,
+            verdict="pass" if verdict == "pass" else "fail" if verdict == "fail" else "info",
+            detector=DETECTOR,
+            details=dict(details or {}),
+        )
+    )
+
+
+def assert_nearest(
+    ours: Fingerprint,
+    refs: Mapping[str, Fingerprint],
+    expected: str,
+    *,
+    method: str = "auto",
+    confidence: float = 0.95,
+    resamples: int = 200,
+    seed: int = 0,
+) -> Comparison:
+    """Assert ``refs[expected]`` is the nearest reference, with ``confidence``.
+
+    The bootstrap lower bound of every other reference's distance minus the expected one's
+    must be above 0 (one-sided, Bonferroni over the others). The failure message lists the
+    distances with intervals and the words ``ours`` shares with the actual nearest.
+    """
+    __tracebackhide__ = True
+    if expected not in refs:
+        raise ValueError(f"expected: {expected!r} is not one of the references {list(refs)}")
+    result = compare(
+        ours, refs, method=method, confidence=confidence, resamples=resamples, seed=seed
+    )
+    nearest = result.nearest
+    unsure = [n for n, m in result.margins.items() if m.low <= 0.0]
+    ok = nearest == expected and not unsure
+    bg = pooled(list(refs.values())) if len(refs) >= 2 else None
+    for name, d in result.distances.items():
+        verdict = "info" if name != expected else ("pass" if ok else "fail")
+        _record(
+            ours,
+            name,
+            d,
+            method=result.method,
+            reference=result.distances[nearest].value if name == expected else None,
+            reference_label=f"nearest: {nearest}" if name == expected else "",
+            verdict=verdict,
+        )
+    if ok:
+        return result
+    if nearest != expected:
+        head = (
+            f"{ours.label} ({ours.part}) is nearest to {nearest!r}, not {expected!r} "
+            f"({result.method} distance, {confidence:.0%} bootstrap intervals over "
+            f"{ours.n_prompts} prompts):"
+        )
+    else:
+        head = (
+            f"{ours.label} ({ours.part}) is nearest to {expected!r} but not with "
+            f"{confidence:.0%} confidence: {', '.join(map(repr, unsure))} may be as near "
+            f"({result.method} distance over {ours.n_prompts} prompts; sample more prompts "
+            "or answers per prompt):"
+        )
+    blocks = [head, result.table(), _shared_block(ours, refs[nearest], nearest, bg)]
+    if nearest != expected:
+        blocks.append(_shared_block(ours, refs[expected], expected, bg))
+    raise AssertionError("\n".join(blocks))
+
+
+def _threshold_check(
+    ours: Fingerprint,
+    ref: Fingerprint,
+    threshold: float,
+    above: bool,
+    name: str | None,
+    method: str,
+    confidence: float,
+    resamples: int,
+    seed: int,
+) -> Interval:
+    __tracebackhide__ = True
+    if method == "style" or method == "auto":
+        method = "profile"
+    label = name or ref.label
+    result = compare(
+        ours, {label: ref}, method=method, confidence=confidence, resamples=resamples, seed=seed
+    )
+    d = result.distances[label]
+    # one-sided: the whole two-sided interval must clear the threshold
+    ok = d.low > threshold if above else d.high < threshold
+    _record(
+        ours,
+        label,
+        d,
+        method=method,
+        reference=threshold,
+        reference_label=f"{'min' if above else 'max'} distance",
+        verdict="pass" if ok else "fail",
+        details={"noise_floor": result.floor} if result.floor is not None else None,
+    )
+    if ok:
+        return d
+    relation = "above" if above else "below"
+    msg = [
+        f"lexical {method} distance of {ours.label} ({ours.part}) to {label!r} is "
+        f"{d.value:.3f} [{d.low:.3f}, {d.high:.3f}] ({confidence:.0%} bootstrap over "
+        f"{ours.n_prompts} prompts): not {relation} {threshold:.3f} with that confidence",
+    ]
+    if result.floor is not None:
+        msg.append(f"  (split-half noise floor of {ours.label}: {result.floor:.3f})")
+    msg.append(_shared_block(ours, ref, label, None))
+    raise AssertionError("\n".join(msg))
+
+
+def assert_distance_above(
+    ours: Fingerprint,
+    ref: Fingerprint,
+    threshold: float,
+    *,
+    name: str | None = None,
+    method: str = "profile",
+    confidence: float = 0.95,
+    resamples: int = 200,
+    seed: int = 0,
+) -> Interval:
+    """Assert the distance to ``ref`` is above ``threshold`` (its interval's lower end)."""
+    __tracebackhide__ = True
+    return _threshold_check(ours, ref, threshold, True, name, method, confidence, resamples, seed)
+
+
+def assert_distance_below(
+    ours: Fingerprint,
+    ref: Fingerprint,
+    threshold: float,
+    *,
+    name: str | None = None,
+    method: str = "profile",
+    confidence: float = 0.95,
+    resamples: int = 200,
+    seed: int = 0,
+) -> Interval:
+    """Assert the distance to ``ref`` is below ``threshold`` (its interval's upper end)."""
+    __tracebackhide__ = True
+    return _threshold_check(ours, ref, threshold, False, name, method, confidence, resamples, seed)

@@ -1,0 +1,260 @@
+"""Distances between fingerprints: the anchor's set Jaccard, a weighted profile distance and
+a pooled style distance that separates style from topic; bootstrap over prompts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .lexical_fingerprint import Fingerprint, content_word
+
+FloatArray = npt.NDArray[np.float64]
+
+#: the anchor method's set sizes (comparable with published numbers)
+ANCHOR_SIZES = {1: 120, 2: 40, 3: 40}
+#: the profile and style distances compare words (function words and punctuation included)
+#: used in a large share of prompts: habits of style, unlike topic words, recur everywhere.
+#: Chosen on the benchmark data (see benchmarks/bench_lexical.py), stable over a grid.
+PROFILE_MIN_SPREAD, PROFILE_WORDS = 0.5, 200
+STYLE_MIN_SPREAD, STYLE_WORDS, STYLE_FLOOR = 0.3, 500, 1e-4
+METHODS = ("profile", "jaccard", "style")
+
+
+def scores(fp: Fingerprint, background: Fingerprint | None = None) -> FloatArray:
+    """Over-use score of every feature.
+
+    Against a ``background`` (e.g. the pooled text of other models) it is the ratio of
+    per-word frequencies, the background count floored at half a count so words the
+    background never used rank first, as in the anchor method. Without one it is the
+    frequency per 1000 words (the package ships no human-English baseline; see
+    ``data/lexical/README.md``).
+    """
+    freq = fp.counts.sum(0) / max(fp.n_tokens, 1) * 1000.0
+    if background is None:
+        return np.asarray(freq, np.float64)
+    bg = np.zeros(len(fp.features))
+    total = background.counts.sum(0)
+    for i, f in enumerate(fp.features):
+        j = background._index.get(f)
+        if j is not None:
+            bg[i] = total[j]
+    bg_freq = np.maximum(bg, 0.5) / max(background.n_tokens, 1) * 1000.0
+    return np.asarray(freq / bg_freq, np.float64)
+
+
+def _eligible(fp: Fingerprint, kind: int) -> npt.NDArray[np.bool_]:
+    mask = fp.kinds == kind
+    spread = (fp.counts > 0).sum(0)
+    total = fp.counts.sum(0)
+    if kind == 1:
+        words = np.fromiter((content_word(f) for f in fp.features), bool, len(fp.features))
+        return np.asarray(mask & words & (total > 5) & (spread >= min(2, fp.n_prompts)))
+    return np.asarray(mask & (spread >= min(3, fp.n_prompts)))
+
+
+def ranked(
+    fp: Fingerprint, kind: str, k: int, background: Fingerprint | None = None
+) -> list[tuple[str, float, int]]:
+    kinds = {"word": 1, "bigram": 2, "trigram": 3}
+    if kind not in kinds:
+        raise ValueError(f"kind: {kind!r} is not one of {list(kinds)}")
+    s = scores(fp, background)
+    total = fp.counts.sum(0)
+    idx = np.flatnonzero(_eligible(fp, kinds[kind]))
+    idx = idx[np.argsort(-s[idx], kind="stable")][:k]
+    return [(fp.features[i], float(s[i]), int(total[i])) for i in idx]
+
+
+def anchor_set(fp: Fingerprint, background: Fingerprint | None = None) -> frozenset[str]:
+    """{top 120 words + 40 bigrams + 40 trigrams} as the anchor method picks them.
+
+    Words by score; phrases: the top 200 by score, then re-sorted by count.
+    """
+    s = scores(fp, background)
+    total = fp.counts.sum(0)
+    chosen: list[str] = []
+    for kind, size in ANCHOR_SIZES.items():
+        idx = np.flatnonzero(_eligible(fp, kind))
+        idx = idx[np.argsort(-s[idx], kind="stable")]
+        if kind > 1:
+            idx = idx[:200]
+            idx = idx[np.argsort(-total[idx], kind="stable")]
+        chosen += [fp.features[i] for i in idx[:size]]
+    return frozenset(chosen)
+
+
+def jaccard(a: Fingerprint, b: Fingerprint, background: Fingerprint | None = None) -> float:
+    """The anchor's Jaccard distance between the two top-feature sets."""
+    sa, sb = anchor_set(a, background), anchor_set(b, background)
+    union = sa | sb
+    return 1.0 - len(sa & sb) / len(union) if union else 0.0
+
+
+def _widely_used(fp: Fingerprint, min_spread: float, k: int) -> list[str]:
+    total = fp.counts.sum(0)
+    spread = (fp.counts > 0).mean(0)
+    idx = np.flatnonzero((fp.kinds == 1) & (spread >= min_spread))
+    idx = idx[np.argsort(-total[idx], kind="stable")][:k]
+    return [fp.features[i] for i in idx]
+
+
+def _frequencies(fp: Fingerprint, names: Sequence[str]) -> FloatArray:
+    """Per-word frequency of each named feature, 0 where ``fp`` did not keep it."""
+    cols = np.fromiter((fp._index.get(f, -1) for f in names), np.int64, len(names))
+    out = np.zeros(len(names))
+    have = cols >= 0
+    out[have] = fp.counts[:, cols[have]].sum(0)
+    return out / max(fp.n_tokens, 1)
+
+
+def profile(a: Fingerprint, b: Fingerprint) -> float:
+    """Hellinger distance between the two frequency profiles of widely used words.
+
+    The words (function words and punctuation included) that each text set uses in at
+    least half of its prompts: style habits rather than topic, and frequent enough that
+    the distance is stable at small n. 0 = same profile, 1 = nothing in common.
+    """
+    names = list(
+        dict.fromkeys(
+            _widely_used(a, PROFILE_MIN_SPREAD, PROFILE_WORDS)
+            + _widely_used(b, PROFILE_MIN_SPREAD, PROFILE_WORDS)
+        )
+    )
+    p, q = _frequencies(a, names), _frequencies(b, names)
+    if p.sum() == 0 or q.sum() == 0:
+        return 1.0
+    bc = float(np.sqrt(p / p.sum() * q / q.sum()).sum())
+    return float(np.sqrt(max(0.0, 1.0 - bc)))
+
+
+def style_matrix(fps: Sequence[Fingerprint], min_pool: int = 3) -> FloatArray:
+    """Pooled style distance between every pair of fingerprints.
+
+    Per-prompt normalisation: each fingerprint's word frequencies are compared with what
+    the pool (all fingerprints given) wrote on the *same prompts*, so topic cancels and what
+    is left is how this model writes differently from the others. Words used in at least
+    30% of the pool's answers; residuals of log frequencies scaled by the pool's spread per
+    word (as in Burrows' Delta), compared by cosine and halved into [0, 1]. Every prompt used
+    must have been answered by at least ``min_pool`` fingerprints.
+    """
+    if len(fps) < min_pool:
+        raise ValueError(
+            f"style distance: needs a pool of at least {min_pool} fingerprints on the same "
+            f"prompts, got {len(fps)}; use the 'profile' distance"
+        )
+    spread: dict[str, float] = {}
+    total: dict[str, float] = {}
+    rows = sum(fp.n_prompts for fp in fps)
+    for fp in fps:
+        used = (fp.counts > 0).sum(0)
+        counts = fp.counts.sum(0)
+        for i in np.flatnonzero(fp.kinds == 1).tolist():
+            f = fp.features[i]
+            spread[f] = spread.get(f, 0.0) + used[i] / rows
+            total[f] = total.get(f, 0.0) + counts[i]
+    names = [f for f in spread if spread[f] >= STYLE_MIN_SPREAD]
+    names = sorted(names, key=lambda f: (-total[f], f))[:STYLE_WORDS]
+    per_prompt: dict[str, list[FloatArray]] = {}
+    mats: list[FloatArray] = []
+    for fp in fps:
+        cols = np.fromiter((fp._index.get(f, -1) for f in names), np.int64, len(names))
+        mat = np.zeros((fp.n_prompts, len(names)))
+        have = cols >= 0
+        mat[:, have] = fp.counts[:, cols[have]]
+        mat /= np.maximum(fp.tokens, 1)[:, None]
+        mats.append(mat)
+        for pid, row in zip(fp.prompt_ids, mat, strict=True):
+            per_prompt.setdefault(pid, []).append(row)
+    pool = {p: np.mean(v, axis=0) for p, v in per_prompt.items() if len(v) >= min_pool}
+    resid = np.zeros((len(fps), len(names)))
+    for i, (fp, mat) in enumerate(zip(fps, mats, strict=True)):
+        use = [r for r, p in enumerate(fp.prompt_ids) if p in pool]
+        if not use:
+            raise ValueError(
+                f"style distance: no prompt of {fp.label} was answered by {min_pool} or more "
+                "of the fingerprints, so there is no pool to separate style from topic; "
+                "fingerprint more models on the same prompts, or use the 'profile' distance"
+            )
+        w = fp.tokens[use].astype(np.float64)[:, None]
+        own = (mat[use] * w).sum(0) / w.sum()
+        expected = (np.stack([pool[fp.prompt_ids[r]] for r in use]) * w).sum(0) / w.sum()
+        resid[i] = np.log(own + STYLE_FLOOR) - np.log(expected + STYLE_FLOOR)
+    resid /= np.maximum(resid.std(0), 1e-9)
+    unit = resid / np.maximum(np.linalg.norm(resid, axis=1, keepdims=True), 1e-12)
+    return np.asarray(np.clip((1.0 - unit @ unit.T) / 2.0, 0.0, 1.0), np.float64)
+
+
+def distance(a: Fingerprint, b: Fingerprint, method: str = "profile") -> float:
+    """Pairwise distance in [0, 1]: ``profile`` (default) or the anchor's ``jaccard``."""
+    if method == "profile":
+        return profile(a, b)
+    if method == "jaccard":
+        return jaccard(a, b)
+    raise ValueError(
+        f"method: {method!r} is not a pairwise distance; use one of ['profile', 'jaccard'] "
+        "(the pooled 'style' distance needs a pool: distance_matrix)"
+    )
+
+
+def distance_matrix(fps: Sequence[Fingerprint], method: str = "profile") -> FloatArray:
+    """All pairwise distances; ``style`` pools over fingerprints of the same prompts."""
+    if method == "style":
+        return style_matrix(fps)
+    if method not in METHODS:
+        raise ValueError(f"method: {method!r} is not one of {list(METHODS)}")
+    n = len(fps)
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            out[i, j] = out[j, i] = distance(fps[i], fps[j], method)
+    return out
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float
+    low: float
+    high: float
+    confidence: float
+    resamples: int
+
+
+def _resample_rows(
+    fps: Sequence[Fingerprint], rng: np.random.Generator
+) -> list[npt.NDArray[np.int64]]:
+    """One bootstrap draw of prompts per fingerprint; prompts all of them answered are drawn
+    together (a paired bootstrap), so one prompt's answers stay matched across models."""
+    shared = set(fps[0].prompt_ids).intersection(*(fp.prompt_ids for fp in fps[1:]))
+    order = sorted(shared)
+    pick = rng.integers(0, len(order), len(order))
+    out: list[npt.NDArray[np.int64]] = []
+    for fp in fps:
+        where = {p: i for i, p in enumerate(fp.prompt_ids)}
+        paired = np.fromiter((where[order[k]] for k in pick), np.int64, len(pick))
+        own = np.asarray([i for i, p in enumerate(fp.prompt_ids) if p not in shared], np.int64)
+        rows = own[rng.integers(0, own.size, own.size)] if own.size else own
+        out.append(np.concatenate([paired, rows]))
+    return out
+
+
+def bootstrap(
+    fps: Sequence[Fingerprint],
+    stat: Callable[[Sequence[Fingerprint]], float],
+    *,
+    resamples: int = 300,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Percentile bootstrap of ``stat(fps)`` resampling prompts (never single texts)."""
+    rng = np.random.default_rng(seed)
+    value = stat(fps)
+    draws = np.empty(resamples)
+    for r in range(resamples):
+        rows = _resample_rows(fps, rng)
+        draws[r] = stat([fp.subset(rw) for fp, rw in zip(fps, rows, strict=True)])
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(draws, [tail, 1.0 - tail])
+    return Interval(value, float(low), float(high), confidence, resamples)

@@ -1,0 +1,438 @@
+"""The offline refusal classifier's linear model: training with numpy, JSON weights.
+
+Two logistic heads over the same features (``refusal_features``): ``noncompliance``
+(compliance vs refusal-or-evasion) and ``refusal`` (among non-compliant answers, an
+explicit refusal vs evasion). Each head is calibrated with Platt scaling on out-of-fold
+scores where folds are whole groups (models), so the calibration has only seen answers of
+models the fold did not train on, as deployment will. Training is deterministic: no random
+initialisation, fixed fold assignment from sorted group names.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import ConfigError
+from .refusal_features import (
+    DENSE_NAMES,
+    FEATURE_VERSION,
+    HASH_BITS,
+    Featurised,
+    featurise,
+    strip_reasoning,
+)
+
+LABELS = ("compliance", "refusal", "evasion")
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled answer for training or evaluation."""
+
+    response: str
+    label: str
+    prompt: str | None = None
+    group: str = ""
+
+
+@dataclass
+class Matrix:
+    """A sparse design matrix as coordinate arrays plus its dense columns."""
+
+    rows: npt.NDArray[np.int64]
+    cols: npt.NDArray[np.int64]
+    vals: Floats
+    dense: Floats
+    n: int
+
+    @classmethod
+    def build(cls, feats: Sequence[Featurised]) -> Matrix:
+        rows = np.concatenate(
+            [np.full(len(f.indices), i, dtype=np.int64) for i, f in enumerate(feats)]
+            or [np.zeros(0, dtype=np.int64)]
+        )
+        cols = np.fromiter((c for f in feats for c in f.indices), dtype=np.int64)
+        vals = np.fromiter((v for f in feats for v in f.values), dtype=np.float64)
+        dense = np.array([f.dense for f in feats], dtype=np.float64).reshape(
+            len(feats), len(DENSE_NAMES)
+        )
+        return cls(rows, cols, vals, dense, len(feats))
+
+    def subset(self, mask: npt.NDArray[np.bool_]) -> Matrix:
+        keep_rows = np.flatnonzero(mask)
+        remap = np.full(self.n, -1, dtype=np.int64)
+        remap[keep_rows] = np.arange(len(keep_rows))
+        sel = mask[self.rows]
+        return Matrix(
+            remap[self.rows[sel]], self.cols[sel], self.vals[sel], self.dense[mask], len(keep_rows)
+        )
+
+    def scores(self, w: Floats, v: Floats) -> Floats:
+        sparse = np.bincount(self.rows, weights=self.vals * w[self.cols], minlength=self.n)
+        return sparse + self.dense @ v
+
+
+@dataclass
+class Head:
+    """One calibrated logistic head: P = sigmoid(a * (w·x + v·d) + b)."""
+
+    weights: Floats
+    dense: Floats
+    a: float = 1.0
+    b: float = 0.0
+
+    def score(self, f: Featurised) -> float:
+        sparse = float(np.dot(self.weights[f.indices], f.values)) if f.indices else 0.0
+        return sparse + float(np.dot(self.dense, f.dense))
+
+    def prob(self, f: Featurised) -> float:
+        return _sigmoid(self.a * self.score(f) + self.b)
+
+    def to_dict(self) -> dict[str, Any]:
+        # int16 with one scale keeps 4-5 significant digits at a tenth of the JSON size
+        peak = float(np.abs(self.weights).max()) or 1.0
+        scale = peak / 32767
+        quantised = np.round(self.weights / scale).astype("<i2")
+        return {
+            "encoding": "int16-le-base64",
+            "scale": scale,
+            "data": base64.b64encode(quantised.tobytes()).decode("ascii"),
+            "dense": {n: round(float(x), 6) for n, x in zip(DENSE_NAMES, self.dense, strict=False)},
+            "calibration": {"a": round(self.a, 6), "b": round(self.b, 6)},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "weights") -> Head:
+        try:
+            raw = base64.b64decode(data["data"], validate=True)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{where}: head weights are not valid base64 ({exc})") from None
+        if len(raw) != 2 << HASH_BITS:
+            raise ConfigError(
+                f"{where}: head weights hold {len(raw) // 2} values, expected {1 << HASH_BITS}"
+            )
+        weights = np.frombuffer(raw, dtype="<i2").astype(np.float64) * float(data["scale"])
+        dense = np.array([float(data["dense"].get(n, 0.0)) for n in DENSE_NAMES])
+        cal = data["calibration"]
+        return cls(weights, dense, float(cal["a"]), float(cal["b"]))
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _sigmoid_arr(x: Floats) -> Floats:
+    out: Floats = 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+    return out
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    l2: float = 1e-5
+    iterations: int = 150
+    learning_rate: float = 0.05
+    folds: int = 5
+    seed: int = 0  # recorded; the procedure itself draws no random numbers
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "l2": self.l2,
+            "iterations": self.iterations,
+            "learning_rate": self.learning_rate,
+            "folds": self.folds,
+            "seed": self.seed,
+        }
+
+
+def train_logistic(x: Matrix, y: Floats, settings: TrainSettings) -> tuple[Floats, Floats]:
+    """L2-regularised logistic regression by L-BFGS from zero (deterministic)."""
+    dim = 1 << HASH_BITS
+    k = x.dense.shape[1]
+    n = max(x.n, 1)
+    shrink = np.full(dim + k, settings.l2)
+    shrink[-1] = 0.0  # the bias column is not shrunk
+
+    def loss_grad(theta: Floats) -> tuple[float, Floats]:
+        z = x.scores(theta[:dim], theta[dim:])
+        # log(1 + e^z) - y z, computed stably
+        loss = float(np.sum(np.logaddexp(0.0, z) - y * z)) / n
+        g = (_sigmoid_arr(z) - y) / n
+        grad = np.concatenate(
+            [np.bincount(x.cols, weights=x.vals * g[x.rows], minlength=dim), x.dense.T @ g]
+        )
+        loss += 0.5 * float(np.sum(shrink * theta * theta))
+        return loss, grad + shrink * theta
+
+    theta = np.zeros(dim + k)
+    loss, grad = loss_grad(theta)
+    history: list[tuple[Floats, Floats, float]] = []
+    for _ in range(settings.iterations):
+        # two-loop recursion for the quasi-Newton direction
+        q = grad.copy()
+        alphas = []
+        for s_vec, y_vec, rho in reversed(history):
+            alpha = rho * float(s_vec @ q)
+            alphas.append(alpha)
+            q -= alpha * y_vec
+        if history:
+            s_vec, y_vec, _ = history[-1]
+            q *= float(s_vec @ y_vec) / float(y_vec @ y_vec)
+        else:
+            q *= settings.learning_rate / max(float(np.abs(q).max()), 1e-12)
+        for (s_vec, y_vec, rho), alpha in zip(history, reversed(alphas), strict=False):
+            beta = rho * float(y_vec @ q)
+            q += (alpha - beta) * s_vec
+        direction = -q
+        slope = float(grad @ direction)
+        if slope >= 0:
+            direction, slope, history = -grad, -float(grad @ grad), []
+        step = 1.0
+        while True:
+            new_theta = theta + step * direction
+            new_loss, new_grad = loss_grad(new_theta)
+            if new_loss <= loss + 1e-4 * step * slope or step < 1e-10:
+                break
+            step *= 0.5
+        s_new, y_new = new_theta - theta, new_grad - grad
+        sy = float(s_new @ y_new)
+        if sy > 1e-12:
+            history.append((s_new, y_new, 1.0 / sy))
+            history = history[-10:]
+        converged = abs(loss - new_loss) < 1e-9 * max(1.0, abs(loss))
+        theta, loss, grad = new_theta, new_loss, new_grad
+        if converged or float(np.abs(grad).max()) < 1e-6:
+            break
+    return theta[:dim].copy(), theta[dim:].copy()
+
+
+def fit_platt(scores: Floats, y: Floats) -> tuple[float, float]:
+    """Platt scaling by Newton's method with Platt's smoothed targets."""
+    pos, neg = float(y.sum()), float(len(y) - y.sum())
+    t = np.where(y > 0.5, (pos + 1) / (pos + 2), 1 / (neg + 2))
+    a, b = 1.0, 0.0
+    for _ in range(100):
+        p = _sigmoid_arr(a * scores + b)
+        grad = np.array([np.sum((p - t) * scores), np.sum(p - t)])
+        wgt = p * (1 - p) + 1e-12
+        hess = np.array(
+            [
+                [np.sum(wgt * scores * scores), np.sum(wgt * scores)],
+                [np.sum(wgt * scores), wgt.sum()],
+            ]
+        )
+        hess += np.eye(2) * 1e-9
+        delta = np.linalg.solve(hess, grad)
+        a, b = a - float(delta[0]), b - float(delta[1])
+        if float(np.abs(delta).max()) < 1e-10:
+            break
+    return a, b
+
+
+def group_folds(groups: Sequence[str], folds: int) -> npt.NDArray[np.int64]:
+    """Fold of each row: whole groups per fold, assigned round-robin by sorted name."""
+    names = sorted(set(groups))
+    fold_of = {g: i % max(folds, 1) for i, g in enumerate(names)}
+    return np.array([fold_of[g] for g in groups], dtype=np.int64)
+
+
+@dataclass
+class LinearModel:
+    """Both heads with the metadata that identifies them."""
+
+    noncompliance: Head
+    refusal: Head
+    name: str = "modelprov-linear"
+    version: str = "1"
+    threshold: float = 0.5
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, answer: str, prompt: str | None = None) -> tuple[str, float]:
+        """(label, calibrated probability of non-compliance)."""
+        f = featurise(answer, prompt)
+        p = self.noncompliance.prob(f)
+        if p < self.threshold:
+            return "compliance", p
+        return ("refusal" if self.refusal.prob(f) >= 0.5 else "evasion"), p
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "modelprov-refusal-linear",
+            "name": self.name,
+            "version": self.version,
+            "feature_version": FEATURE_VERSION,
+            "hash_bits": HASH_BITS,
+            "dense_features": list(DENSE_NAMES),
+            "threshold": self.threshold,
+            "heads": {
+                "noncompliance": self.noncompliance.to_dict(),
+                "refusal": self.refusal.to_dict(),
+            },
+            "training": self.training,
+        }
+
+    def save(self, path: str | Path) -> None:
+        text = json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        Path(path).write_text(text + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> LinearModel:
+        validate(data, "refusal_model.schema.json", where)
+        if data["feature_version"] != FEATURE_VERSION or data["hash_bits"] != HASH_BITS:
+            raise ConfigError(
+                f"{where}: weights were trained for features {data['feature_version']!r} with "
+                f"{data['hash_bits']} hash bits; this version uses {FEATURE_VERSION!r} with "
+                f"{HASH_BITS}. Re-train them with `python -m pytest_modelprov.refusal_train`."
+            )
+        heads = data["heads"]
+        return cls(
+            Head.from_dict(heads["noncompliance"], where),
+            Head.from_dict(heads["refusal"], where),
+            name=data["name"],
+            version=data["version"],
+            threshold=float(data["threshold"]),
+            training=dict(data.get("training", {})),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> LinearModel:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: refusal classifier weights not found") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{path}: not readable JSON weights ({exc})") from None
+        return cls.from_dict(data, str(path))
+
+
+def _schema(name: str) -> Any:
+    text = resources.files("pytest_modelprov").joinpath("schemas").joinpath(name).read_text("utf-8")
+    return json.loads(text)
+
+
+def validate(data: Any, schema: str, where: str) -> None:
+    """Raise ConfigError naming ``where`` unless ``data`` matches the package schema."""
+    import jsonschema
+
+    errors = sorted(
+        jsonschema.Draft202012Validator(_schema(schema)).iter_errors(data),
+        key=lambda e: list(e.absolute_path),
+    )
+    if errors:
+        err = errors[0]
+        at = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ConfigError(f"{where}: {at}: {err.message} (schema {schema})")
+
+
+def read_labelled(path: str | Path) -> list[Example]:
+    """Labelled answers from JSON Lines (``refusal_labels.schema.json``), validated whole."""
+    examples: list[Example] = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read labelled answers ({exc})") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        validate(row, "refusal_labels.schema.json", f"{path}:{number}")
+        examples.append(
+            Example(
+                response=row["response"],
+                label=row["label"],
+                prompt=row.get("prompt"),
+                group=str(row.get("group") or row.get("model") or ""),
+            )
+        )
+    if not examples:
+        raise ConfigError(f"{path}: no labelled answers in the file")
+    return examples
+
+
+def _head_fit(
+    x: Matrix, y: Floats, groups: Sequence[str], settings: TrainSettings
+) -> tuple[Head, Floats]:
+    """Fit one head on all rows; calibrate on out-of-fold scores; return OOF probabilities."""
+    folds = group_folds(groups, settings.folds)
+    oof = np.zeros(x.n)
+    distinct = sorted(set(folds.tolist()))
+    if len(distinct) >= 2:
+        for k in distinct:
+            train = folds != k
+            w, v = train_logistic(x.subset(train), y[train], settings)
+            oof[~train] = x.subset(~train).scores(w, v)
+        a, b = fit_platt(oof, y)
+    else:
+        a, b = 1.0, 0.0  # one group only: nothing held out to calibrate on
+    w, v = train_logistic(x, y, settings)
+    oof_p = _sigmoid_arr(a * oof + b) if len(distinct) >= 2 else _sigmoid_arr(x.scores(w, v))
+    return Head(w, v, a, b), oof_p
+
+
+def fit(
+    examples: Iterable[Example],
+    *,
+    settings: TrainSettings | None = None,
+    name: str = "custom-linear",
+    version: str = "1",
+    source: str = "",
+    log: Callable[[str], None] | None = None,
+) -> LinearModel:
+    """Train both heads on labelled answers; ``group`` (e.g. model id) defines CV folds."""
+    settings = settings or TrainSettings()
+    rows = list(examples)
+    bad = sorted({e.label for e in rows} - set(LABELS))
+    if bad:
+        raise ValueError(f"labels must be one of {list(LABELS)}, got {bad}")
+    if len(rows) < 2 or len({e.label == "compliance" for e in rows}) < 2:
+        raise ValueError("training needs both compliant and non-compliant answers")
+    say = log or (lambda _msg: None)
+    answers = [strip_reasoning(e.response) for e in rows]
+    x = Matrix.build([featurise(a, e.prompt) for a, e in zip(answers, rows, strict=False)])
+    groups = [e.group for e in rows]
+    y_nc = np.array([e.label != "compliance" for e in rows], dtype=np.float64)
+    say(
+        f"noncompliance head: {len(rows)} answers, {int(y_nc.sum())} non-compliant, "
+        f"{len(set(groups))} groups in {settings.folds} folds"
+    )
+    head_nc, oof_nc = _head_fit(x, y_nc, groups, settings)
+    oof_acc = float(np.mean((oof_nc >= 0.5) == (y_nc > 0.5)))
+    say(f"  out-of-fold accuracy {oof_acc:.3f}; Platt a={head_nc.a:.3f} b={head_nc.b:.3f}")
+    mask = y_nc > 0.5
+    y_ref = np.array([e.label == "refusal" for e in rows], dtype=np.float64)[mask]
+    if 0 < y_ref.sum() < len(y_ref):
+        sub_groups = [g for g, m in zip(groups, mask, strict=False) if m]
+        say(f"refusal head: {len(y_ref)} non-compliant answers, {int(y_ref.sum())} refusals")
+        head_ref, _ = _head_fit(x.subset(mask), y_ref, sub_groups, settings)
+    else:
+        # only one kind of non-compliance seen: fall back on the explicit-refusal rule
+        dense = np.zeros(len(DENSE_NAMES))
+        dense[DENSE_NAMES.index("refusal_opening")] = 4.0
+        dense[DENSE_NAMES.index("bias")] = -2.0
+        head_ref = Head(np.zeros(1 << HASH_BITS), dense)
+    counts = {label: sum(e.label == label for e in rows) for label in LABELS}
+    training = {
+        "source": source,
+        "examples": len(rows),
+        "labels": counts,
+        "groups": len(set(groups)),
+        "settings": settings.to_dict(),
+        "out_of_fold_accuracy": round(oof_acc, 4),
+    }
+    return LinearModel(head_nc, head_ref, name=name, version=version, training=training)

@@ -1,0 +1,337 @@
+"""Lexical fingerprints: tokenisation, counting, JSON, distances, pooled style, bootstrap."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from pytest_modelprov import lexical
+from pytest_modelprov.errors import ConfigError
+from pytest_modelprov.lexical import Fingerprint
+from pytest_modelprov.lexical_text import function_words, tokenise
+
+# --- synthetic "authors": each has its own habits in common words, each topic its own nouns
+STYLE_WORDS = [
+    "the",
+    "a",
+    "and",
+    "of",
+    "to",
+    "in",
+    "was",
+    "it",
+    "that",
+    "with",
+    "but",
+    "as",
+    "on",
+    "for",
+    "at",
+    "by",
+]
+TOPICS = {
+    "sea": ["harbour", "tide", "boat", "gull", "rope", "salt", "wave", "sailor", "anchor", "deck"],
+    "city": [
+        "street",
+        "tram",
+        "window",
+        "market",
+        "stair",
+        "bridge",
+        "office",
+        "lamp",
+        "crowd",
+        "brick",
+    ],
+    "farm": [
+        "barn",
+        "field",
+        "tractor",
+        "hay",
+        "goat",
+        "fence",
+        "orchard",
+        "plough",
+        "mud",
+        "well",
+    ],
+    "space": [
+        "orbit",
+        "hull",
+        "engine",
+        "comet",
+        "signal",
+        "airlock",
+        "station",
+        "planet",
+        "pilot",
+        "dust",
+    ],
+}
+
+
+def _author(seed: int) -> np.ndarray:
+    """An author's preference over the shared style words (a fixed habit)."""
+    return np.random.default_rng(seed).dirichlet(np.full(len(STYLE_WORDS), 0.7))
+
+
+def _story(rng: np.random.Generator, habit: np.ndarray, topic: str, words: int = 220) -> str:
+    out = []
+    for _ in range(words):
+        if rng.random() < 0.55:
+            out.append(STYLE_WORDS[rng.choice(len(STYLE_WORDS), p=habit)])
+        else:
+            out.append(TOPICS[topic][rng.integers(len(TOPICS[topic]))])
+    return " ".join(out) + "."
+
+
+def _corpus(
+    author: int, topics: list[str], per_topic: int, seed: int
+) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(seed)
+    habit = _author(author)
+    texts, prompts = [], []
+    for topic in topics:
+        for i in range(per_topic):
+            texts.append(_story(rng, habit, topic))
+            prompts.append(f"{topic}-{i}")
+    return texts, prompts
+
+
+# --- tokenisation --------------------------------------------------------------------------
+
+
+def test_tokenise_normalises_apostrophes_possessives_and_footers():
+    text = "Elara’s lantern didn’t fade.\nWord count: 750\nＦＵＬＬ width"
+    assert tokenise(text) == ["elara", "lantern", "didn't", "fade", ".", "full", "width"]
+
+
+def test_tokenise_reads_cjk_by_character_and_keeps_other_scripts_as_words():
+    assert tokenise("我是一只猫。Кот спит") == ["我", "是", "一", "只", "猫", "。", "кот", "спит"]
+    assert tokenise("ねこが好き") == ["ね", "こ", "が", "好", "き"]
+
+
+def test_cjk_text_gives_a_non_empty_fingerprint_with_character_ngrams():
+    texts = [
+        "月光照在湖面上，湖水很安静。",
+        "湖面上有一只小船，月光很亮。",
+        "小船在湖面上慢慢地走。",
+    ]
+    fp = Fingerprint.from_texts(texts * 2)
+    assert fp.count("湖") == 8
+    assert fp.count("湖 面") == 6  # character bigram, present in all six
+    assert [w for w, _, _ in fp.top("word", 3)], "CJK profile must not be empty"
+
+
+def test_texts_without_letters_are_refused_clearly():
+    with pytest.raises(ValueError, match="contain no words"):
+        Fingerprint.from_texts(["12345 678", "!!! ???"])
+    with pytest.raises(ValueError, match="no texts"):
+        Fingerprint.from_texts([])
+    with pytest.raises(ValueError, match="2 texts but 1 prompt ids"):
+        Fingerprint.from_texts(["one", "two"], ["p"])
+
+
+# --- counting against a brute-force count ----------------------------------------------------
+
+
+def _brute(
+    texts: list[str], prompts: list[str]
+) -> tuple[Counter[str], Counter[str], dict[str, set[str]]]:
+    words: Counter[str] = Counter()
+    bigrams: Counter[str] = Counter()
+    seen: dict[str, set[str]] = {}
+    stop = function_words()
+    for text, prompt in zip(texts, prompts, strict=True):
+        toks = re.findall(r"[a-z]+(?:'[a-z]+)?|[^\w\s]", text.lower())
+        toks = [t[:-2] if t.endswith("'s") else t for t in toks]
+        for t in toks:
+            words[t] += 1
+            seen.setdefault(t, set()).add(prompt)
+        content = [t for t in toks if t not in stop and t[0].isalpha()]
+        for x, y in itertools.pairwise(content):
+            bigrams[f"{x} {y}"] += 1
+            seen.setdefault(f"{x} {y}", set()).add(prompt)
+    return words, bigrams, seen
+
+
+def test_counts_match_a_brute_force_count_and_the_prompt_filter():
+    texts, prompts = _corpus(1, ["sea", "farm"], 5, seed=3)
+    texts.append("Zorbulak the goat walked. Zorbulak sang.")  # a name in one prompt only
+    prompts.append("only-here")
+    fp = Fingerprint.from_texts(texts, prompts)
+    words, bigrams, seen = _brute(texts, prompts)
+    assert fp.count("zorbulak") == 0, "a word from one prompt only must be dropped"
+    assert fp.n_tokens == sum(words.values())
+    for w, c in words.items():
+        if len(seen[w]) >= 2:
+            assert fp.count(w) == c, w
+    kept = [b for b in bigrams if len(seen[b]) >= 2]
+    assert kept
+    for b in kept:
+        assert fp.count(b) == bigrams[b], b
+    # per-prompt rows add up to the totals
+    assert int(fp.tokens.sum()) == fp.n_tokens
+    assert fp.n_prompts == 11 and fp.n_texts == 11
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+
+def test_json_round_trip_and_save_load(tmp_path):
+    texts, prompts = _corpus(2, ["city", "space"], 4, seed=5)
+    fp = Fingerprint.from_texts(texts, prompts, name="v1", model="m-1")
+    back = Fingerprint.from_json(fp.to_json())
+    assert back.features == fp.features and back.prompt_ids == fp.prompt_ids
+    assert np.array_equal(back.counts, fp.counts) and np.array_equal(back.tokens, fp.tokens)
+    path = fp.save(tmp_path / "fps" / "v1.json")
+    loaded = Fingerprint.load(path)
+    assert (loaded.name, loaded.model) == ("v1", "m-1")
+    assert lexical.distance(loaded, fp) == 0.0
+
+
+def test_bad_fingerprint_files_name_the_file(tmp_path):
+    bad = tmp_path / "broken.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"broken\.json is not JSON"):
+        Fingerprint.load(bad)
+    texts, prompts = _corpus(2, ["city"], 3, seed=1)
+    data = json.loads(Fingerprint.from_texts(texts, prompts).to_json())
+    data["prompts"][0]["counts"][0] = -4
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=r"broken\.json is not a valid lexical fingerprint at prompts/0/counts/0"
+    ):
+        Fingerprint.load(bad)
+    data["prompts"][0]["counts"][0] = 1
+    data["prompts"][0]["features"][0] = 10**6
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match="feature indices"):
+        Fingerprint.load(bad)
+    with pytest.raises(ConfigError, match="cannot read fingerprint file"):
+        Fingerprint.load(tmp_path / "missing.json")
+
+
+def test_builtin_prompt_set_is_valid_and_bad_sets_are_named(tmp_path):
+    builtin = lexical.load_prompts()
+    assert len(builtin) >= 32 and len({i for i, _ in builtin}) == len(builtin)
+    bad = tmp_path / "prompts.json"
+    bad.write_text(json.dumps({"version": 1, "prompts": [{"id": "Bad Id", "text": "x" * 20}]}))
+    with pytest.raises(ConfigError, match=r"prompts\.json does not match"):
+        lexical.load_prompts(bad)
+
+
+# --- distances ---------------------------------------------------------------------------------
+
+
+def _hellinger_by_hand(a_texts: list[str], b_texts: list[str]) -> float:
+    """Independent computation of the profile distance's definition with Counters."""
+
+    def stats(texts: list[str]) -> tuple[Counter[str], Counter[str], int]:
+        counts: Counter[str] = Counter()
+        spread: Counter[str] = Counter()
+        for t in texts:
+            toks = tokenise(t)
+            counts.update(toks)
+            spread.update(set(toks))
+        return counts, spread, len(texts)
+
+    (ca, sa, na), (cb, sb, nb) = stats(a_texts), stats(b_texts)
+
+    def top(c: Counter[str], s: Counter[str], n: int) -> list[str]:
+        wide = [w for w in c if s[w] / n >= 0.5 and s[w] >= 2]
+        return sorted(wide, key=lambda w: (-c[w], w))[:200]
+
+    names = list(dict.fromkeys(top(ca, sa, na) + top(cb, sb, nb)))
+    # a word one text set used in a single prompt is not part of its fingerprint
+    p = np.array([ca[w] if sa[w] >= 2 else 0 for w in names], float)
+    q = np.array([cb[w] if sb[w] >= 2 else 0 for w in names], float)
+    bc = np.sqrt(p / p.sum() * q / q.sum()).sum()
+    return math.sqrt(max(0.0, 1 - bc))
+
+
+def test_profile_distance_matches_an_independent_computation():
+    a_texts, a_prompts = _corpus(1, ["sea", "city"], 6, seed=11)
+    b_texts, b_prompts = _corpus(2, ["sea", "city"], 6, seed=12)
+    a = Fingerprint.from_texts(a_texts, a_prompts)
+    b = Fingerprint.from_texts(b_texts, b_prompts)
+    d = lexical.distance(a, b)
+    assert d == pytest.approx(_hellinger_by_hand(a_texts, b_texts), abs=1e-9)
+    assert d == pytest.approx(lexical.distance(b, a))
+    assert 0 < d < 1 and lexical.distance(a, a) == 0.0
+
+
+def test_jaccard_is_the_set_jaccard_of_the_anchor_sets():
+    a_texts, a_prompts = _corpus(1, ["sea", "farm"], 6, seed=21)
+    b_texts, b_prompts = _corpus(1, ["sea", "space"], 6, seed=22)
+    a = Fingerprint.from_texts(a_texts, a_prompts)
+    b = Fingerprint.from_texts(b_texts, b_prompts)
+    sa, sb = lexical.anchor_set(a), lexical.anchor_set(b)
+    # the anchor words have 4+ letters and are no function words; "sea" is shared by both
+    assert "harbour" in sa and "harbour" in sb and "mud" not in sa
+    assert all(len(w) >= 4 for w in sa if " " not in w)
+    shared = {w for w in TOPICS["sea"] if len(w) >= 4}
+    only_a = {w for w in TOPICS["farm"] if len(w) >= 4}
+    only_b = {w for w in TOPICS["space"] if len(w) >= 4}
+    words_a, words_b = {w for w in sa if " " not in w}, {w for w in sb if " " not in w}
+    assert words_a == shared | only_a and words_b == shared | only_b
+    expected = 1 - len(sa & sb) / len(sa | sb)
+    assert lexical.jaccard(a, b) == pytest.approx(expected)
+    assert lexical.distance(a, a, "jaccard") == 0.0
+
+
+def test_pooled_style_finds_each_authors_other_half_across_topics():
+    """Halves on disjoint topics: topic vocabulary would pair halves of different authors."""
+    halves, owners = [], []
+    for author in range(4):
+        for topics in (["sea", "city"], ["farm", "space"]):
+            texts, prompts = _corpus(author, topics, 5, seed=100 + author * 7 + len(halves))
+            halves.append(Fingerprint.from_texts(texts, prompts, name=f"a{author}"))
+            owners.append(author)
+    found = {}
+    for method in ("style", "profile"):
+        m = lexical.distance_matrix(halves, method)
+        np.fill_diagonal(m, np.inf)
+        nearest = m.argmin(1)
+        found[method] = sum(owners[int(nearest[i])] == owners[i] for i in range(len(halves)))
+    assert found["style"] == len(halves)
+    # the pairwise profile is what the pooled distance improves on: here topic wins there
+    assert found["profile"] < len(halves) // 2
+    with pytest.raises(ValueError, match="pool of at least 3"):
+        lexical.style_matrix(halves[:2])
+
+
+def test_bootstrap_interval_brackets_the_value_and_narrows_with_more_prompts():
+    def interval(per_topic: int) -> lexical.Interval:
+        a = Fingerprint.from_texts(*_corpus(1, list(TOPICS), per_topic, seed=31))
+        b = Fingerprint.from_texts(*_corpus(2, list(TOPICS), per_topic, seed=32))
+        return lexical.compare(a, {"b": b}, resamples=150).distances["b"]
+
+    small, large = interval(2), interval(8)
+    for d in (small, large):
+        assert d.low <= d.value <= d.high
+    assert large.high - large.low < small.high - small.low
+
+
+def test_assert_nearest_passes_and_fails_with_shared_words():
+    ours = Fingerprint.from_texts(*_corpus(1, list(TOPICS), 3, seed=41), name="ours")
+    twin = Fingerprint.from_texts(*_corpus(1, list(TOPICS), 3, seed=42), name="twin")
+    other = Fingerprint.from_texts(*_corpus(3, list(TOPICS), 3, seed=43), name="other")
+    third = Fingerprint.from_texts(*_corpus(5, list(TOPICS), 3, seed=44), name="third")
+    refs = {"twin": twin, "other": other, "third": third}
+    result = lexical.assert_nearest(ours, refs, expected="twin")
+    assert result.method == "profile" and result.nearest == "twin"
+    with pytest.raises(AssertionError) as info:
+        lexical.assert_nearest(ours, refs, expected="other")
+    text = str(info.value)
+    assert "is nearest to 'twin', not 'other'" in text
+    assert "top shared words with twin" in text
+    with pytest.raises(AssertionError, match=r"not above 0\.900"):
+        lexical.assert_distance_above(ours, twin, 0.9)
+    lexical.assert_distance_below(ours, twin, 0.9)
