@@ -7,7 +7,6 @@ Each case: (lang, text, claimed, negated, mentioned, hedged), vendor ids as sets
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -350,15 +349,6 @@ def test_custom_aliases_extend_the_table():
     table = load_vendors().merged({"acme": ["Acme Assistant"]})
     found = Detector(table).detect("I'm Acme Assistant, not ChatGPT.")
     assert (found.claimed, found.negated) == ({"acme"}, {"openai"})
-
-
-def test_detector_is_fast_enough_for_thousands_of_answers():
-    texts = [c[1] for c in CASES] * 20
-    start = time.perf_counter()
-    for text in texts:
-        detect_claims(text)
-    rate = len(texts) / (time.perf_counter() - start)
-    assert rate > 300, f"{rate:.0f} texts/s"
 
 
 # --- probe set -----------------------------------------------------------------------
