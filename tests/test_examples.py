@@ -11,6 +11,10 @@ import pytest
 from pytest_modelprov.server import LocalServer, Script
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# every example is a plain test function: all of them must pass, none may be skipped
+EXAMPLE_TESTS = sum(
+    f.read_text(encoding="utf-8").count("\ndef test_") for f in EXAMPLES.glob("test_*.py")
+)
 
 
 @pytest.fixture
@@ -43,14 +47,14 @@ def test_second_run_against_a_configured_endpoint_makes_no_request(
         result = pytester.runpytest(
             str(examples), "-m", "provenance", f"--modelprov-transcript={first}"
         )
-        result.assert_outcomes(passed=4)
+        result.assert_outcomes(passed=EXAMPLE_TESTS)
         result.stdout.fnmatch_lines(["examples: running against the configured model"])
         recorded = server.request_count
         assert recorded > 0
         result = pytester.runpytest(
             str(examples), "-m", "provenance", f"--modelprov-transcript={second}"
         )
-        result.assert_outcomes(passed=4)
+        result.assert_outcomes(passed=EXAMPLE_TESTS)
         assert server.request_count == recorded, "the warm run made HTTP requests"
         assert outcomes(second) == outcomes(first)
         assert {json.loads(x)["cached"] for x in second.read_text().splitlines()} == {True}
@@ -58,12 +62,12 @@ def test_second_run_against_a_configured_endpoint_makes_no_request(
 
 def test_unconfigured_example_runs_offline_and_says_so(pytester, examples):
     result = pytester.runpytest(str(examples))
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=EXAMPLE_TESTS)
     result.stdout.fnmatch_lines(
         ["examples: no model configured, running against pytest-modelprov's local server*"]
     )
     assert (examples / ".modelprov" / "cache").is_dir()
     # a new server on a new port; endpoint_id keeps the keys, so the run is all hits
     result = pytester.runpytest(str(examples))
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=EXAMPLE_TESTS)
     result.stdout.fnmatch_lines(["*every answer came from the cache: no model was called*"])
