@@ -308,6 +308,7 @@ def _scalar(value: str | list[str] | None) -> str:
 def resolve(sources: Sources, rootdir: Path) -> Settings:
     """Resolve and validate every setting; raises ConfigError naming the culprit."""
     record_mode, record_source = _record_mode(sources)
+    under_test = _model_under_test(sources)
     cache_dir_raw = _get(sources, "cache_dir")
     cache_dir = Path(cache_dir_raw[0]).expanduser() if cache_dir_raw else Path(DEFAULT_CACHE_DIR)
     if not cache_dir.is_absolute():
@@ -326,8 +327,8 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         max_retry_wait=_number(sources, "max_retry_wait", 60.0, float, minimum=0.0),
         unconfigured=unconfigured,
         unconfigured_from_cli=sources.cli(OPTIONS_BY_NAME["unconfigured"]) not in (None, ""),
-        model=_model_under_test(sources),
-        references=_references(sources),
+        model=under_test,
+        references=_references(sources, under_test),
         transcript=transcript,
         report_json=_path(sources, "report_json", rootdir),
     )
@@ -514,7 +515,7 @@ def _check_url(url: str, source: str) -> None:
         )
 
 
-def _references(sources: Sources) -> dict[str, ModelSpec]:
+def _references(sources: Sources, under_test: ModelSpec | None) -> dict[str, ModelSpec]:
     option = OPTIONS_BY_NAME["reference"]
     fields: dict[str, dict[str, Any]] = {}
     for raw, source in (
@@ -548,17 +549,32 @@ def _references(sources: Sources) -> dict[str, ModelSpec]:
                 f"modelprov: reference model {name!r} has no model id; add "
                 f"'{name}.model=<model id>' to modelprov_references"
             )
-        base_url = entry.get("base_url") or DEFAULT_BASE_URL
-        _check_url(base_url, f"{name}.base_url in {source}")
+        if entry.get("base_url"):
+            base_url = entry["base_url"]
+            _check_url(base_url, f"{name}.base_url in {source}")
+            default_key_env = (
+                DEFAULT_API_KEY_ENV if base_url.rstrip("/") == DEFAULT_BASE_URL else ""
+            )
+            default_endpoint_id = None
+        elif under_test is not None:
+            # most references are other releases on the model under test's own endpoint;
+            # its key goes to the same place, so sharing it sends it nowhere new
+            base_url = under_test.base_url
+            default_key_env = under_test.api_key_env
+            default_endpoint_id = under_test.endpoint_id
+        else:
+            base_url = sources.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+            _check_url(base_url, "OPENAI_BASE_URL")
+            default_key_env = DEFAULT_API_KEY_ENV
+            default_endpoint_id = None
         specs[name] = ModelSpec(
             name=name,
             model=entry["model"],
             base_url=base_url,
-            api_key_env=entry.get("api_key_env")
-            or (DEFAULT_API_KEY_ENV if base_url.rstrip("/") == DEFAULT_BASE_URL else ""),
+            api_key_env=entry.get("api_key_env") or default_key_env,
             params=validate_params(entry["params"], f"reference {name!r}"),
             price=parse_price(entry["price"], f"{name}.price") if entry.get("price") else None,
-            endpoint_id=entry.get("endpoint_id"),
+            endpoint_id=entry.get("endpoint_id") or default_endpoint_id,
         )
     return specs
 

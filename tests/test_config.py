@@ -221,6 +221,7 @@ def test_openai_key_is_not_sent_to_other_vendors_by_default():
                 "gemini.model=g",
                 "gemini.base_url=https://gen.example/v1",
                 "gpt.model=gpt-4o",
+                "gpt.base_url=https://api.openai.com/v1",
             ],
         }
     )
@@ -229,3 +230,35 @@ def test_openai_key_is_not_sent_to_other_vendors_by_default():
     assert s.references["gpt"].api_key_env == "OPENAI_API_KEY"
     s = settings(ini={"modelprov_model": "m"}, env={"OPENAI_BASE_URL": "https://proxy.example/v1"})
     assert s.model is not None and s.model.api_key_env == "OPENAI_API_KEY"
+
+
+def test_a_reference_without_base_url_uses_the_model_under_tests_endpoint_and_key():
+    s = settings(
+        ini={
+            "modelprov_model": "ours-v2",
+            "modelprov_base_url": "https://models.example.org/v1",
+            "modelprov_api_key_env": "OUR_KEY",
+            "modelprov_endpoint_id": "our-cluster",
+            "modelprov_references": [
+                "previous.model=ours-v1",
+                "other.model=x",
+                "other.api_key_env=OTHER_KEY",
+            ],
+        }
+    )
+    previous = s.references["previous"]
+    assert (previous.base_url, previous.api_key_env, previous.endpoint_id) == (
+        "https://models.example.org/v1",
+        "OUR_KEY",
+        "our-cluster",
+    )
+    assert s.references["other"].api_key_env == "OTHER_KEY"
+    # with no model under test there is nothing to share: the SDK's own defaults apply
+    alone = settings(ini={"modelprov_references": ["gpt.model=gpt-4o"]})
+    assert alone.references["gpt"].base_url == "https://api.openai.com/v1"
+    assert alone.references["gpt"].api_key_env == "OPENAI_API_KEY"
+    proxied = settings(
+        ini={"modelprov_references": ["gpt.model=gpt-4o"]},
+        env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"},
+    )
+    assert proxied.references["gpt"].base_url == "http://127.0.0.1:9/v1"
