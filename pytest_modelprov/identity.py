@@ -23,7 +23,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,10 +35,10 @@ from .identity_detect import (
     Claims,
     Detector,
     VendorTable,
-    _validate,
     canonical_vendor,
     default_detector,
     detect_claims,
+    load_json,
     load_vendors,
     vendor_ids,
 )
@@ -180,25 +179,9 @@ def load_probes(path: str | Path | None = None) -> ProbeSet:
 
     With no path, the built-in probe set. Errors name the file and what is wrong.
     """
-    if path is None:
-        text = files("pytest_modelprov").joinpath("data/identity/probes.json").read_text("utf-8")
-        where = "built-in"
-    else:
-        where = str(path)
-        try:
-            text = Path(path).read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read identity probe file {where}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"identity probe file {where} is not UTF-8 text") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"identity probe file {where} is not valid JSON (line {exc.lineno}, column "
-            f"{exc.colno}): {exc.msg}"
-        ) from None
-    _validate(data, "identity_probes.schema.json", where, "identity probe file")
+    data, where = load_json(
+        path, "probes.json", "identity_probes.schema.json", "identity probe file"
+    )
     probes: list[Probe] = []
     seen: set[str] = set()
     for number, entry in enumerate(data["probes"]):
@@ -375,7 +358,6 @@ class IdentityResult:
     n: int
     observations: list[Observation]
     judge_errors: list[Observation] = field(default_factory=list)
-    detector_version: str = DETECTOR_VERSION
 
     # -- selection --------------------------------------------------------------------
 

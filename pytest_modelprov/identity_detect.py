@@ -28,7 +28,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 #: bumped whenever a change can move a verdict; recorded with every measurement
-DETECTOR_VERSION = "identity-rules/1"
+DETECTOR_VERSION = "identity-rules/2"
 
 Status = Literal["claimed", "negated", "hedged", "mentioned", "ambiguous"]
 Role = Literal["name", "developer", "base"]
@@ -156,23 +156,7 @@ class VendorTable:
 
 def load_vendors(path: str | Path | None = None) -> VendorTable:
     """Load a vendor alias table (the built-in one when ``path`` is None)."""
-    if path is None:
-        text = files("pytest_modelprov").joinpath("data/identity/vendors.json").read_text("utf-8")
-        where = "built-in data/identity/vendors.json"
-    else:
-        where = str(path)
-        try:
-            text = Path(path).read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read vendor table {where}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"vendor table {where} is not valid JSON (line {exc.lineno}, column {exc.colno}): "
-            f"{exc.msg}"
-        ) from None
-    _validate(data, _SCHEMA_FILE, where, "vendor table")
+    data, where = load_json(path, "vendors.json", _SCHEMA_FILE, "vendor table")
     names: dict[str, str] = {}
     synonyms: dict[str, str] = {}
     aliases: list[Alias] = []
@@ -194,6 +178,34 @@ def load_vendors(path: str | Path | None = None) -> VendorTable:
                 ) from None
             aliases.append(Alias(vid, pat["regex"], weak=bool(pat.get("weak")), regex=True))
     return VendorTable(str(data["version"]), names, synonyms, tuple(aliases))
+
+
+def load_json(
+    path: str | Path | None, builtin: str, schema_file: str, what: str
+) -> tuple[Any, str]:
+    """Read, parse and validate ``path`` (or ``data/identity/<builtin>``): ``(data, where)``.
+
+    Every problem is a ConfigError that names the file.
+    """
+    if path is None:
+        where = f"built-in data/identity/{builtin}"
+        text = files("pytest_modelprov").joinpath(f"data/identity/{builtin}").read_text("utf-8")
+    else:
+        where = str(path)
+        try:
+            text = Path(path).read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read {what} {where}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{what} {where} is not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{what} {where} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from None
+    _validate(data, schema_file, where, what)
+    return data, where
 
 
 def _validate(data: Any, schema_file: str, where: str, what: str) -> None:
@@ -270,7 +282,8 @@ _RU_I = r"(?<![а-яё])я(?![а-яё])"
 SELF_MARKER = re.compile(
     _alt(
         r"\b(?:i am|i'm|i was(?:n't)?|i've been|i have(?:n't)? been|my name is|my name's"
-        r"|call me|i go by|i (?:might|may|could|must|should|would) (?:well |also )?be"
+        r"|call me|i go by"
+        r"|i (?:might|may|could|must|should|would) (?:well |also )?(?:have )?be(?:en)?"
         r"|i run on|i'm running on|i am running on|my (?:developers?|creators?|makers?|company"
         r"|underlying model|base model|architecture) (?:is|are|was|were)"
         r"|you(?:'re| are) (?:talking|chatting|speaking|interacting) (?:to|with))\b",
@@ -290,19 +303,6 @@ SELF_MARKER = re.compile(
         r"\b(?:non sono|sono|io sono|mi chiamo|il mio nome è|sono stat[oa])\b",
         r"\btôi\b|\bmình là\b",
         r"أنا|انا|اسمي|لست|تم تطويري|تم تدريبي|تم إنشائي|طورتني|دربتني|أنشأتني|صممتني",
-    )
-)
-
-# a first-person pronoun anywhere: makes a sentence "about me" for creator phrases
-FIRST_PERSON = re.compile(
-    _alt(
-        r"\b(?:i|i'm|me|my|myself)\b",
-        r"我",
-        r"私|わたし|わたくし|僕",
-        r"저는|나는|제가|저의|저를|제\s",
-        rf"{_RU_I}|(?<![а-яё])(?:меня|мой|моя|мне)(?![а-яё])",
-        r"\b(?:yo|soy|fui|me|mi|je|j'|moi|mon|ich|mich|mein|eu|sou|io|sono|tôi|mình)\b",
-        r"أنا|انا|اسمي|ني\b",
     )
 )
 
@@ -347,8 +347,9 @@ _EN_MADE = (
 CREATOR_BEFORE = _end(
     _alt(
         rf"\b(?:{_EN_MADE})(?:\s+(?:and|&)\s+(?:{_EN_MADE}))?\s+(?:\S+\s+)?(?:by|at)\s+(?:the\s+)?"
-        r"(?:(?:team|engineers|researchers|company|people|folks|lab|scientists)\s+"
+        r"(?:(?:an?\s+)?(?:team|engineers|researchers|company|people|folks|lab|scientists)\s+"
         r"(?:at|of|from|behind)\s+)?",
+        r"(?<!different )(?<!distinct )(?<!separate )"
         r"\b(?:assistant|model|ai|chatbot|llm|product|system|creation)\s+(?:made\s+)?(?:from|by)\s+",
         r"\b(?:come|comes|i'm|i am)\s+from\s+",
         r"(?<!由于)(?<!由於)(?:由|是由|出自)\s*(?:公司|团队|團隊)?",
@@ -388,6 +389,7 @@ CREATOR_AFTER = _start(
         r"(?:[^\s\ue000-\uf8ff]{0,4}\s*)?(?:개발|만든|만들|훈련|학습|제작|설계|구축|출시)",
     )
 )
+CREATOR_ME = _start(rf"(?:{_EN_MADE})\s+me\b")
 # German and Vietnamese put the verb after the name: "von X entwickelt", "do X phát triển"
 CREATOR_AROUND = (
     (
@@ -405,7 +407,7 @@ CREATOR_AROUND = (
 BASE_BEFORE = _end(
     _alt(
         r"\b(?:based on|built on(?: top of)?|running on|runs on|run on|powered by|derived from"
-        r"|fine-?tuned from|a (?:fine-tuned |modified |customi[sz]ed )?version of|a variant of"
+        r"|fine-?tuned from|(?:a|an|the) (?:[\w-]+ ){0,2}?version of|a variant of"
         r"|an instance of|a fork of|(?:underlying|base) model is)\s+(?:the\s+)?",
         r"基于|基於|依托于?|依託於?|采用|採用|使用的是|底层是|底層是|底层模型是|底層模型是|基础模型是"
         r"|基礎模型是|源自|衍生自",
@@ -438,9 +440,9 @@ NEG_DIRECT_BEFORE = _end(
     )
 )
 NEG_AFTER = _start(
-    r"[^\ue000-\uf8ff。]{0,12}?(?:では(?:ありません|ない|なく|ございません)|じゃ(?:ない|ありません)"
-    r"|ではありませ|ていません|ておりません|ません(?!で))"
-    r"|(?:이|가)?\s*아(?:닙니다|니에요|니야|니다|닌|니라|니고)"
+    r"[^。]{0,24}?(?:では(?:ありません|ない|なく|ございません)|じゃ(?:ない|ありません)"
+    r"|ではありませ|ていません|ておりません|(?<!しれ)ません(?!で))"
+    r"|[^。.]{0,24}?(?:이|가)?\s*아(?:닙니다|니에요|니야|니다|닌|니라|니고)"
     r"|[^\ue000-\uf8ff]{0,12}?(?:지 않았|지 않습)"
     r"|\s*(?:无关|無關|没有关系|沒有關係|没有任何关系|沒有任何關係|毫无关系|毫無關係)"
 )
@@ -449,7 +451,7 @@ NEGATION = re.compile(
         r"n't\b|\b(?:not|never|no|neither|nor|nothing to do with)\b",
         r"不是|并非|並非|不|没有|沒有|非",
         r"(?<![а-яё])(?:не|ни|нет)(?![а-яё])",
-        r"\b(?:no|ni|nunca|ne|n'|pas|jamais|nicht|kein\w*|nie|não|nem|non|né|mai"
+        r"\b(?:no|ni|nunca|ne|n'|pas|jamais|nicht|kein\w*|nie|weder|não|nem|non|né|mai"
         r"|không|chẳng|chưa)\b",
         r"لست|ليس|لا|لم|غير",
     )
@@ -498,6 +500,9 @@ MENTION_AFTER = _start(
     r"-(?:like|style|esque|type)\b|(?:のような|のように|みたい|など|と(?:は)?(?:違|異な|比べ|比較|同様|同じ))"
     r"|(?:처럼|(?:와|과)\s*(?:는\s*)?(?:달리|다르|비교|같|유사|비슷)|\s*같은|\s*등|보다)"
     r"|(?:不同|不一样|不一樣|相比|之类|之類|等|一样|一樣|类似|類似|那样|那樣|这样|這樣|的区别|的區別)"
+    # a topic, or the name as the possessor of a rival: "私はXについて…", "I'm X's competitor"
+    r"|(?:について|に関して|に関する|에 대해|에 대한|에 관해)"
+    r"|(?:['’]s\s+(?:\w+\s+)?|的)(?:competitor|rival|alternative|counterpart|竞争对手|競爭對手|对手|對手|竞品|競品)"
 )
 COUNTERFACTUAL = re.compile(
     _alt(
@@ -585,7 +590,6 @@ class Claims:
 
     text: str
     items: tuple[Claim, ...] = ()
-    other: frozenset[str] = field(default_factory=frozenset)
 
     def _ids(self, status: Status) -> frozenset[str]:
         return frozenset(c.vendor for c in self.items if c.status == status)
@@ -697,12 +701,19 @@ class Detector:
             inherited = "self" if NEXT_IS_ME.search(following) else "ambiguous"
 
         out: list[Claim] = []
+        previous: tuple[Status | None, str, Role | None] = (None, "", None)
         for number, occ in enumerate(occurrences):
             position = sub.index(chr(0xE000 + number))
             left, right = sub[:position], sub[position + 1 :]
-            status, frame, role = self._decide(
-                occ, left, right, sub, inherited, question, hedged_before, bool(as_frame)
-            )
+            if number and _COORDINATED.search(left):
+                # "developed by OpenAI and Microsoft", "like X and Y": the second name shares
+                # the first one's frame
+                status, frame, role = previous
+            else:
+                status, frame, role = self._decide(
+                    occ, left, right, sub, inherited, question, hedged_before, bool(as_frame)
+                )
+            previous = (status, frame, role)
             if status is None:
                 continue
             out.append(
@@ -767,6 +778,9 @@ class Detector:
             elif (as_frame and not left.strip(" ,")) or _as_named(left):
                 frame, role, needs_speaker = "as", "name", True
             elif marker is not None and not weak:
+                # "I'm not X" / "I'm probably X" / "I am neither X nor Y": a marker with
+                # words in between denies or hedges, but "I'm often confused with X",
+                # "I'm happy to explain X" do not claim X
                 frame, role, needs_speaker = "first-person", "name", False
             else:
                 return mention
@@ -783,7 +797,7 @@ class Detector:
         assert frame is not None
         if needs_speaker and marker is None:
             subject_left = left
-            if THIRD_SUBJECT.search(subject_left) or _has_other_subject(subject_left):
+            if THIRD_SUBJECT.search(subject_left):
                 return mention
             if inherited == "ambiguous":
                 return "ambiguous", frame, role
@@ -796,7 +810,8 @@ class Detector:
             ):
                 return mention
 
-        if NEG_DIRECT_BEFORE.search(seg) or NEG_AFTER.search(right):
+        negated_marker = marker is not None and _NEG_BEFORE_MARKER.search(left[:marker])
+        if NEG_DIRECT_BEFORE.search(seg) or NEG_AFTER.search(right) or negated_marker:
             return "negated", frame, role
         if HEDGE.search(seg) or HEDGE_AFTER.search(right) or hedged_before:
             return "hedged", frame, role
@@ -804,6 +819,8 @@ class Detector:
             return mention
         if NEGATION.search(seg):
             return "negated", frame, role
+        if frame == "first-person":
+            return mention
         return "claimed", frame, role
 
 
@@ -814,6 +831,9 @@ def _last_marker(text: str) -> int | None:
     return start
 
 
+# "No soy X ni fui creado por Y": the negation sits before the second marker
+_NEG_BEFORE_MARKER = re.compile(r"(?:\b(?:ni|nor|nem|noch)|(?<![а-яё])ни|也不|亦不)\s*\Z")
+_COORDINATED = re.compile(rf"{P}\s*(?:and|&|or|和|与|與|及|以及|或|、|y|e|et|und|oder|và|و|и)\s*\Z")
 _CONTRAST_END = re.compile(r"(?:ではなく|じゃなく|아니라|아니고|而是)\s*\Z")
 _PRODROP_TOPIC = re.compile(rf"{P}\s*(?:は|는|은|是)|它|它是|それは|그것은")
 _AS_NAMED = re.compile(r"\A\s*as\s+(?:the\s+)?\Z")
@@ -823,14 +843,10 @@ def _as_named(left: str) -> bool:
     return bool(_AS_NAMED.search(left))
 
 
-def _has_other_subject(left: str) -> bool:
-    # an alias right before the frame that is not linked by "and/or/、" is the subject:
-    # "ChatGPT was developed by X" vs "by OpenAI and X"
-    return bool(re.search(rf"{P}\s*(?:is|was|are|were|has|can|是|は|는|은)", left))
-
-
 def _frame(left: str, right: str, has_marker: bool) -> tuple[str | None, Role | None, bool]:
     """(frame name, role, needs a speaker) of the tightest frame around the name."""
+    if CREATOR_ME.search(right) and not left.strip():
+        return "creator", "developer", False
     if IDENTITY_BEFORE.search(left):
         return "identity", "name", False
     if IDENTITY_AFTER.search(right) and (has_marker or not left.strip()):

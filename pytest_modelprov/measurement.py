@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 Verdict = Literal["pass", "fail", "info"]
@@ -54,12 +54,27 @@ class Measurement:
         data = asdict(self)
         data["labels"] = dict(self.labels)
         data["details"] = dict(self.details)
-        # labels keep their order: it is the order a reader expects (vendor, then language)
-        return json.dumps(data, ensure_ascii=False, default=str)
+        # labels keep their order: it is the order a reader expects (vendor, then language);
+        # NaN is refused because it is not JSON and would break every reader of the report
+        return json.dumps(data, ensure_ascii=False, default=_plain, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> Measurement:
-        return cls(**json.loads(text))
+        """Rebuild a measurement; fields this version does not know are ignored, so a
+        worker running a newer plugin cannot break the controller's summary."""
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        missing = {"quantity", "value"} - set(data)
+        if missing:
+            raise ValueError(f"measurement {text[:80]!r} lacks {', '.join(sorted(missing))}")
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays become numbers and lists, anything else its text."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
 
 
 def format_value(m: Measurement) -> str:

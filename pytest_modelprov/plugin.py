@@ -182,6 +182,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     mp = config.stash.get(SESSION_KEY, None)
     if mp is None:
         return
+    lost = mp.unreported()
+    if lost:
+        mp.ledger.warn(
+            f"{lost} measurement(s) were recorded outside a test (e.g. while a shared fixture "
+            "was torn down) and are missing from the table and reports; record them in a test"
+        )
     if _is_worker(config):
         config.workeroutput["modelprov"] = mp.worker_output()  # type: ignore[attr-defined]
     elif mp.settings.report_json is not None:

@@ -16,7 +16,7 @@ def _money(value: float) -> str:
 def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
     """Lines for the modelprov section; empty when no model was used in the run."""
     if not ledger.used:
-        return []
+        return [f"warning: {w}" for w in ledger.warnings]
     header = (
         "model", "answers", "calls", "cache hits", "not cached", "errors", "retries",
         "tokens spent", "cost",

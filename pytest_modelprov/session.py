@@ -123,6 +123,11 @@ class ModelProvSession:
         with self._lock:
             return self._pending.pop(nodeid, [])
 
+    def unreported(self) -> int:
+        """Measurements whose test never made a report (recorded outside any test)."""
+        with self._lock:
+            return sum(len(v) for v in self._pending.values())
+
     def close(self) -> None:
         with self._lock:
             executor, self._executor = self._executor, None

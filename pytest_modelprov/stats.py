@@ -99,8 +99,9 @@ def clustered_rate(counts: Sequence[tuple[int, int]], confidence: float = 0.95) 
     ``sum(n_i)`` overstates the evidence. The cluster-robust (ratio-estimator) variance
     gives a design effect; the Wilson interval is built on ``n / design effect``. The design
     effect is never taken below 1 (the interval is never narrower than for independent
-    answers), and when every answer agrees (rate 0 or 1) it cannot be estimated, so the
-    answers are treated as independent.
+    answers). When every answer agrees (rate 0 or 1), or there is one prompt, the spread
+    between prompts cannot be estimated and the answers count as independent: the usual
+    choice, and the least cautious one, so a bound at 0 claims is as tight as ``wilson``.
     """
     if not counts:
         return Rate(0, 0, 0.0, 1.0, confidence, 0.0)
@@ -257,7 +258,9 @@ def mcnemar_power(n: int, increase: float, reverse: float, alpha: float = 0.05) 
     if n <= 0 or up <= 0:
         return 0.0
     if up + down > 1:
-        raise ValueError("reverse + increase + reverse must not exceed 1")
+        raise ValueError(
+            f"increase + 2 * reverse must not exceed 1, got increase={increase}, reverse={reverse}"
+        )
     discordant = up + down
     share_up = up / discordant
     crit = _critical_b(n, alpha)

@@ -289,6 +289,73 @@ CASES: list[tuple[str, str, frozenset[str], frozenset[str], frozenset[str], froz
     ("ar", "أنا ChatGPT، نموذج لغوي من تطوير OpenAI.", S({"openai"}), NONE, NONE, NONE),
     ("ar", "لست ChatGPT، أنا Claude من Anthropic.", S({"anthropic"}), S({"openai"}), NONE, NONE),
     ("ar", "تم تطويري بواسطة OpenAI.", S({"openai"}), NONE, NONE, NONE),
+    # --- review: a bare first-person marker denies or hedges but never claims
+    ("en", "I'm happy to explain how ChatGPT works.", NONE, NONE, S({"openai"}), NONE),
+    (
+        "en",
+        "I'm often confused with ChatGPT, but I'm Claude.",
+        S({"anthropic"}),
+        NONE,
+        S({"openai"}),
+        NONE,
+    ),
+    ("en", "I'm a different model from GPT-4.", NONE, NONE, S({"openai"}), NONE),
+    # coordinated names share a frame; "the latest version of"; active "X trained me"
+    (
+        "en",
+        "I was developed by OpenAI and Microsoft.",
+        S({"openai", "microsoft"}),
+        NONE,
+        NONE,
+        NONE,
+    ),
+    ("en", "I'm the latest version of Claude.", S({"anthropic"}), NONE, NONE, NONE),
+    ("en", "Anthropic trained me to be helpful.", S({"anthropic"}), NONE, NONE, NONE),
+    (
+        "en",
+        "I am a large language model created by a team at Google.",
+        S({"google"}),
+        NONE,
+        NONE,
+        NONE,
+    ),
+    (
+        "en",
+        "I can't say for sure, but I may have been trained by OpenAI.",
+        NONE,
+        NONE,
+        NONE,
+        S({"openai"}),
+    ),
+    # ja/ko negate the whole noun phrase, past an embedded creator phrase
+    (
+        "ja",
+        "私はOpenAIが開発したChatGPTではなく、Anthropicが開発したClaudeです。",
+        S({"anthropic"}),
+        S({"openai"}),
+        NONE,
+        NONE,
+    ),
+    ("ko", "저는 OpenAI가 만든 ChatGPT가 아닙니다.", NONE, S({"openai"}), NONE, NONE),
+    (
+        "es",
+        "No soy ChatGPT ni fui creado por OpenAI. Soy Claude.",
+        S({"anthropic"}),
+        S({"openai"}),
+        NONE,
+        NONE,
+    ),
+    (
+        "de",
+        "Ich bin weder ChatGPT noch Gemini, sondern Claude.",
+        S({"anthropic"}),
+        S({"openai", "google"}),
+        NONE,
+        NONE,
+    ),
+    # a topic or a rival is not an identity
+    ("zh-Hans", "我是ChatGPT的竞争对手。", NONE, NONE, S({"openai"}), NONE),
+    ("ja", "私はChatGPTについて詳しく説明できます。", NONE, NONE, S({"openai"}), NONE),
 ]
 
 
@@ -486,3 +553,10 @@ def test_the_too_few_answers_note_gives_the_wilson_zero_count_size():
     note = _too_few(stats.wilson(0, 10), limit, 0.95)
     needed = int(note.rsplit(">= ", 1)[1].split()[0])
     assert stats.wilson(0, needed).high <= limit < stats.wilson(0, needed - 1).high
+
+
+def test_vendor_table_that_is_not_utf8_is_a_config_error(tmp_path):
+    path = tmp_path / "vendors.json"
+    path.write_bytes(b'{"version": "1", "vendors": {"acme": {"name": "\xff"}}}')
+    with pytest.raises(ConfigError, match=r"vendor table .*vendors\.json is not UTF-8 text"):
+        load_vendors(path)

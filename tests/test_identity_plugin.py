@@ -57,7 +57,9 @@ def test_claims_in_one_language_fail_with_quotes_and_measurements(pytester, env)
         from pytest_modelprov import identity
 
         def test_not_chatgpt(model_under_test):
-            result = identity.probe(model_under_test, n=4, languages=["en", "ja", "ru"])
+            # seed: the client then sends seed = replicate, so answers[i] is replicate i
+            # (without it, concurrent replicates take the scripted answers in any order)
+            result = identity.probe(model_under_test, n=4, languages=["en", "ja", "ru"], seed=0)
             print(result.table(["openai"]))
             result.assert_no_claim("openai", max_rate=0.5)
         """

@@ -112,3 +112,43 @@ def test_a_report_that_is_not_one_is_named(tmp_path):
     bad.write_text("{")
     with pytest.raises(ConfigError, match=r"r\.json: cannot read the report"):
         jsonreport.load(bad)
+
+
+def test_measurements_from_newer_workers_and_numpy_values_survive():
+    import numpy as np
+    import pytest
+
+    m = Measurement(
+        "lexical.distance",
+        float(np.float64(0.25)),
+        n=int(np.int64(3)),
+        details={"counts": np.array([1, 2]), "p": np.float32(0.5)},
+    )
+    data = json.loads(m.to_json())
+    assert data["details"] == {"counts": [1, 2], "p": 0.5}
+    data["added_in_a_later_version"] = 1
+    assert Measurement.from_json(json.dumps(data)).details == {"counts": [1, 2], "p": 0.5}
+    with pytest.raises(ValueError, match="lacks value"):
+        Measurement.from_json('{"quantity": "x"}')
+    with pytest.raises(ValueError):
+        Measurement("x", float("nan")).to_json()
+
+
+def test_a_measurement_recorded_outside_a_test_is_reported_as_lost(pytester, env):
+    pytester.makeconftest(
+        """
+        import pytest
+        from pytest_modelprov import ModelHandle
+        from pytest_modelprov.measurement import Measurement
+
+        @pytest.fixture(scope="session")
+        def shared(modelprov_session):
+            yield
+            handle = ModelHandle(modelprov_session, modelprov_session.settings.model, "nowhere")
+            handle.record(Measurement("late.figure", 1.0))
+        """
+    )
+    pytester.makepyfile("def test_x(shared): pass")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*warning: 1 measurement(s) were recorded outside a test*"])
