@@ -50,8 +50,10 @@ def _eligible(fp: Fingerprint, kind: int) -> npt.NDArray[np.bool_]:
     spread = (fp.counts > 0).sum(0)
     total = fp.counts.sum(0)
     if kind == 1:
-        words = np.fromiter((content_word(f) for f in fp.features), bool, len(fp.features))
-        return np.asarray(mask & words & (total > 5) & (spread >= min(2, fp.n_prompts)))
+        mask &= (total > 5) & (spread >= min(2, fp.n_prompts))
+        idx = np.flatnonzero(mask)
+        mask[idx] = np.fromiter((content_word(fp.features[i]) for i in idx), bool, idx.size)
+        return np.asarray(mask)
     return np.asarray(mask & (spread >= min(3, fp.n_prompts)))
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
@@ -15,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import ConfigError
-from .lexical_text import function_words, is_cjk, tokenise
+from .lexical_text import function_word_hashes, function_words, is_cjk, tokenise_many
 
 if TYPE_CHECKING:
     from .handle import ModelHandle
@@ -46,19 +48,75 @@ def _prompt_id(prompt: object) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _group(keys: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any], IntArray]:
+    """Dense ids for ``keys``: ``(inverse, unique keys, counts)``, ids in no particular order.
+
+    A vectorised open-addressing hash table: sorting (``np.unique``) was the slowest step of
+    fingerprinting. Each round every unplaced key claims its slot if it is free; keys that
+    find their slot taken by another key move one slot on (linear probing).
+    """
+    n = keys.size
+    bits = max((2 * n).bit_length(), 4)
+    size = 1 << bits
+    with np.errstate(over="ignore"):
+        slot = ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - bits)).astype(np.int64)
+    table = np.zeros(size, keys.dtype)
+    used = np.zeros(size, np.bool_)
+    where = np.empty(n, np.int64)
+    todo = np.arange(n)
+    pending = keys
+    while todo.size:
+        free = ~used[slot]
+        table[slot[free]] = pending[free]
+        used[slot[free]] = True
+        hit = table[slot] == pending
+        where[todo[hit]] = slot[hit]
+        miss = ~hit
+        todo, pending, slot = todo[miss], pending[miss], (slot[miss] + 1) & (size - 1)
+    dense = np.cumsum(used) - 1
+    inverse = dense[where]
+    uniq = table[used]
+    return inverse, uniq, np.bincount(inverse, minlength=uniq.size)
+
+
 def _select(
-    keys: IntArray, rows: IntArray, n_rows: int, limit: int, min_prompts: int
+    keys: IntArray,
+    rows: IntArray,
+    n_rows: int,
+    limit: int,
+    min_prompts: int,
+    dense: int | None = None,
 ) -> tuple[IntArray, IntArray]:
     """Keep the ``limit`` most frequent keys seen in >= ``min_prompts`` rows.
 
-    Returns the kept keys and their dense (rows x kept) count matrix.
+    ``dense``: the keys are already ids in ``range(dense)``. Returns the kept keys and
+    their dense (rows x kept) count matrix.
     """
     if keys.size == 0 or limit <= 0:
         return np.zeros(0, np.int64), np.zeros((n_rows, 0), np.int64)
-    uniq, inverse, totals = np.unique(keys, return_inverse=True, return_counts=True)
-    pairs = np.unique(rows * uniq.size + inverse)
-    spread = np.bincount(pairs % uniq.size, minlength=uniq.size)
-    eligible = np.flatnonzero(spread >= min(min_prompts, n_rows))
+    need = min(min_prompts, n_rows)
+    if dense is not None:
+        inverse, uniq = keys, np.arange(dense, dtype=np.int64)
+        totals = np.bincount(keys, minlength=dense)
+    else:
+        inverse, uniq, totals = _group(keys)
+    # a key seen fewer times than it needs prompts cannot qualify (most n-grams are seen once)
+    cand = np.flatnonzero(totals >= need)
+    slot = np.full(uniq.size, -1, np.int64)
+    slot[cand] = np.arange(cand.size)
+    s = slot[inverse]
+    m = s >= 0
+    pairs = s[m] * n_rows + rows[m]
+    if cand.size * n_rows <= 1 << 24:
+        seen = np.zeros(cand.size * n_rows, np.bool_)
+        seen[pairs] = True
+        spread = seen.reshape(cand.size, n_rows).sum(1)
+    else:
+        spread = np.bincount(np.unique(pairs) // n_rows, minlength=cand.size)
+    eligible = cand[spread >= need]
     # most frequent first; ties broken by key so the selection is deterministic
     order = eligible[np.lexsort((uniq[eligible], -totals[eligible]))][:limit]
     column = np.full(uniq.size, -1, np.int64)
@@ -132,49 +190,73 @@ class Fingerprint:
         text_rows = np.fromiter((row_of[p] for p in prompt_list), np.int64, len(prompt_list))
         n_rows = len(prompt_ids)
 
-        token_lists = [tokenise(t) for t in text_list]
-        lengths = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
-        flat = [tok for toks in token_lists for tok in toks]
-        if not any(w[0].isalpha() for w in dict.fromkeys(flat)):
+        # the whole corpus is tokenised in one vectorised pass; tokens are 64-bit hashes
+        toks = tokenise_many(text_list)
+        if not toks.alpha.any():
             raise ValueError(
                 f"Fingerprint.from_texts: the {len(text_list)} texts contain no words "
                 "(letters of any script; CJK is counted by character): nothing to fingerprint"
             )
-        vocab = list(dict.fromkeys(flat))
-        index = {w: i for i, w in enumerate(vocab)}
-        ids = np.fromiter(map(index.__getitem__, flat), np.int64, len(flat))
-        doc = np.repeat(np.arange(len(text_list)), lengths)
+        hashed, vocab_h, _ = _group(toks.hashes)
+        first = np.full(vocab_h.size, len(toks), np.int64)
+        np.minimum.at(first, hashed, np.arange(len(toks)))
+        # ids numbered in order of first occurrence, so ties in the selection are broken
+        # the same way whatever the hashes are
+        by_first = np.argsort(first)
+        rank = np.empty(by_first.size, np.int64)
+        rank[by_first] = np.arange(by_first.size)
+        ids = rank[hashed]
+        first, vocab_h = first[by_first], vocab_h[by_first]
+        v = np.int64(vocab_h.size)
+        doc = toks.docs
         rows = text_rows[doc]
         tokens = np.bincount(rows, minlength=n_rows).astype(np.int64)
         n_texts = np.bincount(text_rows, minlength=n_rows).astype(np.int64)
 
-        stop = function_words()
         # punctuation marks count as words (markdown and dashes are style) but never join phrases
-        is_stop = np.fromiter((w in stop or not w[0].isalpha() for w in vocab), bool, len(vocab))
+        is_stop = ~toks.alpha[first] | np.isin(vocab_h, function_word_hashes())
         keep = ~is_stop[ids]
         cids, cdoc = ids[keep], doc[keep]
-        v = np.int64(len(vocab))
 
-        words, word_counts = _select(ids, rows, n_rows, limits.words, limits.min_prompts)
+        words, word_counts = _select(
+            ids, rows, n_rows, limits.words, limits.min_prompts, dense=int(v)
+        )
         same = cdoc[1:] == cdoc[:-1]
         bi_keys = (cids[:-1] * v + cids[1:])[same]
         bi_rows = text_rows[cdoc[1:][same]]
         bigrams, bi_counts = _select(bi_keys, bi_rows, n_rows, limits.bigrams, limits.min_prompts)
-        # trigram keys built from bigram ranks, so they never overflow int64 for any vocabulary
         same3 = same[1:] & same[:-1]
-        pair_keys = cids[:-1] * v + cids[1:]
-        pair_uniq, pair_rank = np.unique(pair_keys, return_inverse=True)
-        tri_keys = (pair_rank[:-1] * v + cids[2:])[same3]
+        if v < 2_000_000:  # v**3 fits in int64
+            tri_keys = ((cids[:-2] * v + cids[1:-1]) * v + cids[2:])[same3]
+        else:  # keys from bigram ranks, so they never overflow for any vocabulary
+            pair_uniq, pair_rank = np.unique(cids[:-1] * v + cids[1:], return_inverse=True)
+            tri_keys = (pair_rank[:-1] * v + cids[2:])[same3]
         tri_rows = text_rows[cdoc[2:][same3]]
         trigrams, tri_counts = _select(
             tri_keys, tri_rows, n_rows, limits.trigrams, limits.min_prompts
         )
 
-        features = [vocab[i] for i in words.tolist()]
-        features += [f"{vocab[k // v]} {vocab[k % v]}" for k in bigrams.tolist()]
+        n = int(v)
+        kept = np.unique(
+            np.concatenate(
+                [words, bigrams // n, bigrams % n]
+                + ([trigrams // (n * n), trigrams // n % n, trigrams % n] if n < 2_000_000 else [])
+            )
+        )
+        if n >= 2_000_000:
+            pairs = pair_uniq[trigrams // n]
+            kept = np.unique(np.concatenate([kept, pairs // n, pairs % n, trigrams % n]))
+        spelled = dict(zip(kept.tolist(), toks.strings(first[kept]), strict=True))
+        spell = spelled.__getitem__
+        features = [spell(i) for i in words.tolist()]
+        features += [f"{spell(k // n)} {spell(k % n)}" for k in bigrams.tolist()]
         for k in trigrams.tolist():
-            pair = int(pair_uniq[k // v])
-            features.append(f"{vocab[pair // v]} {vocab[pair % v]} {vocab[k % v]}")
+            if n < 2_000_000:
+                a, b, c = k // (n * n), k // n % n, k % n
+            else:
+                pair = int(pair_uniq[k // n])
+                a, b, c = pair // n, pair % n, k % n
+            features.append(f"{spell(a)} {spell(b)} {spell(c)}")
         counts = np.concatenate([word_counts, bi_counts, tri_counts], axis=1)
         examples = list(zip(prompt_list, text_list, strict=True))
         return cls(
@@ -281,35 +363,57 @@ class Fingerprint:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "fingerprint JSON") -> Fingerprint:
-        """Validate against ``schemas/fingerprint.schema.json`` and rebuild."""
+        """Validate against ``schemas/fingerprint.schema.json`` and rebuild.
+
+        jsonschema checks the structure; the large arrays (feature strings, per-prompt
+        indices and counts) are checked with numpy against the same rules, because
+        jsonschema took ~2 s per MB on them.
+        """
         import jsonschema
 
+        def bad(where: str, message: str) -> ConfigError:
+            return ConfigError(
+                f"{source} is not a valid lexical fingerprint at {where}: {message}. "
+                "Re-create it with Fingerprint.save()"
+            )
+
         try:
-            jsonschema.validate(data, _schema())
+            jsonschema.validate(data, _light_schema())
         except jsonschema.ValidationError as exc:
             where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
-            raise ConfigError(
-                f"{source} is not a valid lexical fingerprint at {where}: {exc.message}. "
-                "Re-create it with Fingerprint.save()"
-            ) from None
+            raise bad(where, exc.message) from None
         features = data["features"]
-        counts = np.zeros((len(data["prompts"]), len(features)), np.int64)
-        for r, row in enumerate(data["prompts"]):
-            cols = np.asarray(row["features"], np.int64)
-            if len(row["features"]) != len(row["counts"]) or (
-                cols.size and (cols.min() < 0 or cols.max() >= len(features))
-            ):
+        _check_features(features, bad)
+        prompts = data["prompts"]
+        cols = _int_array(prompts, "features", bad)
+        counts_flat = _int_array(prompts, "counts", bad)
+        sizes = np.fromiter((len(row["features"]) for row in prompts), np.int64, len(prompts))
+        for r, row in enumerate(prompts):
+            if len(row["features"]) != len(row["counts"]):
                 raise ConfigError(
                     f"{source}: prompt {r} ({row['id']!r}) has feature indices that do not "
                     f"match its counts or the {len(features)} features. Re-create the file"
                 )
-            counts[r, cols] = row["counts"]
+        for name, values, low in (("counts", counts_flat, 1), ("features", cols, 0)):
+            wrong = np.flatnonzero(values < low)
+            if wrong.size:
+                r, i = _locate(sizes, int(wrong[0]))
+                raise bad(f"prompts/{r}/{name}/{i}", f"{values[wrong[0]]} is less than {low}")
+        beyond = np.flatnonzero(cols >= len(features))
+        if beyond.size:
+            r, _ = _locate(sizes, int(beyond[0]))
+            raise ConfigError(
+                f"{source}: prompt {r} ({prompts[r]['id']!r}) has feature indices that do not "
+                f"match its counts or the {len(features)} features. Re-create the file"
+            )
+        counts = np.zeros((len(prompts), len(features)), np.int64)
+        counts[np.repeat(np.arange(len(prompts)), sizes), cols] = counts_flat
         return cls(
             features=list(features),
             counts=counts,
-            prompt_ids=[row["id"] for row in data["prompts"]],
-            tokens=np.array([row["tokens"] for row in data["prompts"]], np.int64),
-            texts=np.array([row["texts"] for row in data["prompts"]], np.int64),
+            prompt_ids=[row["id"] for row in prompts],
+            tokens=np.array([row["tokens"] for row in prompts], np.int64),
+            texts=np.array([row["texts"] for row in prompts], np.int64),
             name=data.get("name", ""),
             model=data.get("model", ""),
             part=data.get("part", "answer"),
@@ -374,3 +478,58 @@ def _schema() -> Mapping[str, Any]:
     path = files("pytest_modelprov").joinpath("schemas/fingerprint.schema.json")
     data: Mapping[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+#: the arrays the schema marks ``"x-checked-by": "numpy"``: validated in from_dict instead
+_FEATURE = re.compile(r"[^ ]+(?: [^ ]+){0,2}")
+
+
+@lru_cache(maxsize=1)
+def _light_schema() -> Mapping[str, Any]:
+    """The schema with the items of its large arrays left to numpy (see from_dict)."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            if node.get("x-checked-by") == "numpy":
+                return {"type": node["type"]}
+            return {k: strip(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    light: Mapping[str, Any] = strip(copy.deepcopy(dict(_schema())))
+    return light
+
+
+def _check_features(features: list[Any], bad: Callable[[str, str], ConfigError]) -> None:
+    # the rules of the schema's feature items: a non-empty string of 1-3 space-joined parts
+    for i, f in enumerate(features):
+        if not isinstance(f, str):
+            raise bad(f"features/{i}", f"{f!r} is not of type 'string'")
+        if _FEATURE.fullmatch(f) is None:
+            raise bad(f"features/{i}", f"{f!r} is not 1-3 words joined by single spaces")
+
+
+def _int_array(
+    prompts: list[dict[str, Any]], key: str, bad: Callable[[str, str], ConfigError]
+) -> IntArray:
+    """All prompts' ``key`` lists as one int64 array, or a ConfigError naming the first
+    element that is not an integer."""
+    flat = [x for row in prompts for x in row[key]]
+    # JSON true/false would pass as 1/0 in numpy: check the Python types first
+    plain = set(map(type, flat)) <= {int}
+    values = np.array(flat) if flat and plain else np.zeros(0, np.int64)
+    if not plain or values.dtype.kind not in "iu":
+        for r, row in enumerate(prompts):
+            for i, x in enumerate(row[key]):
+                if type(x) is not int:
+                    raise bad(f"prompts/{r}/{key}/{i}", f"{x!r} is not of type 'integer'")
+        raise bad(f"prompts/*/{key}", "integers out of range")
+    return values.astype(np.int64)
+
+
+def _locate(sizes: IntArray, flat_index: int) -> tuple[int, int]:
+    """(row, index within the row) of an index into the rows' concatenated lists."""
+    ends = np.cumsum(sizes)
+    r = int(np.searchsorted(ends, flat_index, side="right"))
+    return r, flat_index - int(ends[r] - sizes[r])

@@ -117,6 +117,42 @@ def test_tokenise_reads_cjk_by_character_and_keeps_other_scripts_as_words():
     assert tokenise("ねこが好き") == ["ね", "こ", "が", "好", "き"]
 
 
+def _regex_tokenise(text: str) -> list[str]:
+    """The tokeniser's specification: one regex over the normalised text."""
+    from pytest_modelprov.lexical_text import _WORD, normalise
+
+    return [t[:-2] if t.endswith("'s") else t for t in _WORD.findall(normalise(text))]
+
+
+def test_vectorised_tokeniser_matches_the_regex_rules_on_random_text():
+    """Apostrophe chains, possessives, footers, digits, case folding that changes the length
+    (sharp s), astral characters and combining marks, against the regex."""
+    from pytest_modelprov.lexical_text import tokenise_many
+
+    pieces = [
+        *"abXY'\u2019 _-1.\n",
+        *("\u00df", "\u732b", "\u00e9", "\u03a3", "\U0001f600", "\u00b2", "\u01c5", "\u0130"),
+        *("\u0301", "\ufb01", "\U00010400", "\u0149", "'s", "Word count: 12\n", "WORDS 3"),
+    ]
+    rng = np.random.default_rng(7)
+    texts = ["".join(rng.choice(pieces, rng.integers(0, 30))) for _ in range(3000)]
+    for text in texts:
+        assert tokenise(text) == _regex_tokenise(text), repr(text)
+    # one pass over many texts: no token crosses a text boundary, every token has its text
+    toks = tokenise_many(texts[:300])
+    words = toks.strings()
+    for i, text in enumerate(texts[:300]):
+        mine = [w for w, d in zip(words, toks.docs.tolist(), strict=True) if d == i]
+        assert mine == _regex_tokenise(text), repr(text)
+
+
+def test_every_bmp_character_is_classified_as_the_regex_does():
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c < 0xE000]
+    for k in range(0, len(chars), 4000):
+        text = " ".join(chars[k : k + 4000])
+        assert tokenise(text) == _regex_tokenise(text), k
+
+
 def test_cjk_text_gives_a_non_empty_fingerprint_with_character_ngrams():
     texts = [
         "月光照在湖面上，湖水很安静。",
@@ -216,6 +252,44 @@ def test_bad_fingerprint_files_name_the_file(tmp_path):
         Fingerprint.load(bad)
     with pytest.raises(ConfigError, match="cannot read fingerprint file"):
         Fingerprint.load(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "where"),
+    [
+        (lambda d: d["prompts"][1]["counts"].__setitem__(2, 1.5), "prompts/1/counts/2"),
+        (lambda d: d["prompts"][1]["counts"].__setitem__(0, True), "prompts/1/counts/0"),
+        (lambda d: d["prompts"][2]["counts"].__setitem__(1, 0), "prompts/2/counts/1"),
+        (lambda d: d["prompts"][0]["features"].__setitem__(3, -1), "prompts/0/features/3"),
+        (lambda d: d["prompts"][2]["features"].__setitem__(0, "7"), "prompts/2/features/0"),
+        (lambda d: d["features"].__setitem__(5, "two  spaces"), "features/5"),
+        (lambda d: d["features"].__setitem__(4, 17), "features/4"),
+        (lambda d: d["features"].__setitem__(1, "a b c d"), "features/1"),
+        (lambda d: d["prompts"][1].__setitem__("tokens", -3), "prompts/1/tokens"),
+        (lambda d: d.__setitem__("part", "thoughts"), "part"),
+    ],
+)
+def test_fast_validation_rejects_what_the_full_schema_rejects(tmp_path, mutate, where):
+    """The big arrays are checked with numpy, not jsonschema: the same rules must hold, and
+    the error must still name the file and the field."""
+    import jsonschema
+
+    from pytest_modelprov.lexical_fingerprint import _schema
+
+    texts, prompts = _corpus(3, ["sea", "farm"], 3, seed=9)
+    data = json.loads(Fingerprint.from_texts(texts, prompts).to_json())
+    jsonschema.validate(data, _schema())  # the untouched file is valid for both
+    mutate(data)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, _schema())
+    path = tmp_path / "mutated.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        Fingerprint.load(path)
+    message = str(info.value)
+    assert "mutated.json is not a valid lexical fingerprint" in message
+    assert f"at {where}:" in message
+    assert "Re-create it" in message
 
 
 def test_builtin_prompt_set_is_valid_and_bad_sets_are_named(tmp_path):
