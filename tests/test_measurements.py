@@ -152,3 +152,14 @@ def test_a_measurement_recorded_outside_a_test_is_reported_as_lost(pytester, env
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*warning: 1 measurement(s) were recorded outside a test*"])
+
+
+def test_a_report_that_cannot_be_written_fails_the_run_and_says_why(pytester, env):
+    blocker = pytester.path / "not-a-dir"
+    blocker.write_text("a file where the report's directory should be")
+    pytester.makepyfile("def test_x(model_under_test): model_under_test.sample(['hi'])")
+    result = pytester.runpytest(f"--modelprov-report-json={blocker / 'report.json'}")
+    result.assert_outcomes(passed=1)
+    assert result.ret == 3
+    result.stdout.fnmatch_lines(["*warning: the JSON report was not written: *not-a-dir*"])
+    assert blocker.read_text() == "a file where the report's directory should be"
