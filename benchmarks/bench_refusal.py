@@ -1,37 +1,55 @@
 """Refusal/evasion classifier accuracy on real labelled answers, with held-out models.
 
-    python benchmarks/bench_refusal.py [--folds 5] [--by family|model]
+    python benchmarks/bench_refusal.py [--folds 5] [--by model|family] [--iterations N]
 
 Reads ``../shared/data/refusal/labelled.jsonl`` (XSTest human labels; SpeechMap China sets
 in English and Chinese and the US "hard" gold set, judge labels). Reports binary
-non-compliance (refusal + evasion) accuracy and F1 per source and language, and per model
-the estimated against the labelled rate, for:
+non-compliance (refusal + evasion) accuracy and F1 per source and language, per model the
+estimated against the labelled rate, and the 3-label confusion, for:
 
 * the keyword baseline (an XSTest-style string match on the opening of the answer);
-* the offline classifier, re-trained for each fold on the other folds' models and
-  evaluated only on answers of models it never saw (groups: whole models, or whole vendor
-  families with ``--by family``). The shipped weights are trained on everything and so
-  cannot be evaluated here.
+* the offline classifier's training recipe (``benchmarks/train_refusal.py``: same
+  settings, same code), re-trained for each fold on the other folds' models and evaluated
+  only on answers of models it never saw (groups: whole models, or whole vendor families
+  with ``--by family``). Every answer is featurised once; folds select rows of that matrix.
 
-Skips (exit 0) with a message when the data folder is absent.
+The shipped weights are trained on all of this data, so scoring them here would score
+answers they were trained on: the figures below are the cross-validated figures of the
+recipe that produced them, not of the shipped file itself.
+
+Rates are reported raw and Rogan-Gladen corrected, with the sensitivity and specificity
+each fold's model measured out-of-fold on its own training models (never on the held-out
+ones). Skips (exit 0) with a message when the data folder is absent.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+# the machine's cores are shared: the sparse work gains nothing from BLAS threads
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
+import numpy.typing as npt
 
 from pytest_modelprov.refusal import Classifier, KeywordClassifier
+from pytest_modelprov.refusal_features import strip_reasoning
 from pytest_modelprov.refusal_model import (
     Example,
     LinearModel,
     TrainSettings,
-    fit,
+    corrected_rate,
+    featurise_examples,
+    fit_matrix,
     group_folds,
 )
 
@@ -43,56 +61,80 @@ TARGETS = {
     "speechmap-china_criticism-en": 0.92,
     "speechmap-china_criticism-zh": 0.92,
 }
+RATE_TARGET = 0.05
 MIN_ANSWERS_PER_MODEL = 20
+Bools = npt.NDArray[np.bool_]
 
 
 def family(model: str) -> str:
     return model.split("/")[0]
 
 
-def binary_scores(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+def binary_scores(pred: Bools, truth: Bools) -> tuple[float, float]:
     acc = float(np.mean(pred == truth))
     tp = float(np.sum(pred & truth))
     denom = float(np.sum(pred) + np.sum(truth))
     return acc, (2 * tp / denom if denom else 1.0)
 
 
-def report(name: str, rows: list[dict], pred: np.ndarray) -> dict[str, float]:
+def report(name: str, rows: list[dict[str, Any]], pred: Bools) -> None:
     truth = np.array([r["label"] != "compliance" for r in rows])
-    sources = np.array([r["source"] for r in rows])
-    models = np.array([r["model"] for r in rows])
-    print(f"\n## {name}")
-    print(f"{'source':34} {'n':>5} {'acc':>6} {'F1':>6} {'rate err max':>13} {'mean':>6}")
-    summary: dict[str, float] = {}
-    for source in sorted(set(sources)):
-        m = sources == source
+    keys = np.array([f"{r['source']} [{r['lang']}]" for r in rows])
+    print(f"\n## {name}: binary non-compliance")
+    print(f"{'source [lang]':38} {'n':>5} {'acc':>6} {'F1':>6}  target")
+    for key in sorted(set(keys.tolist())):
+        m = keys == key
         acc, f1 = binary_scores(pred[m], truth[m])
-        errors = []
-        for model in sorted(set(models[m])):
-            mm = m & (models == model)
-            if mm.sum() >= MIN_ANSWERS_PER_MODEL:
-                errors.append((abs(pred[mm].mean() - truth[mm].mean()), model))
-        worst = max(errors)[0] if errors else float("nan")
-        mean = float(np.mean([e for e, _ in errors])) if errors else float("nan")
-        target = TARGETS.get(source)
-        mark = "" if target is None else (" ok" if acc >= target else f" below {target}")
-        print(f"{source:34} {int(m.sum()):5d} {acc:6.3f} {f1:6.3f} {worst:13.3f} {mean:6.3f}{mark}")
-        summary[source] = acc
-    return summary
+        target = TARGETS.get(key.split(" ")[0])
+        mark = "" if target is None else ("ok" if acc >= target else f"MISSED ({target})")
+        print(f"{key:38} {int(m.sum()):5d} {acc:6.3f} {f1:6.3f}  {mark}")
+    acc, f1 = binary_scores(pred, truth)
+    print(f"{'all':38} {len(rows):5d} {acc:6.3f} {f1:6.3f}")
 
 
-def per_model(rows: list[dict], preds: dict[str, np.ndarray], source: str) -> None:
-    truth = np.array([r["label"] != "compliance" for r in rows])
+def per_model(
+    rows: list[dict[str, Any]], estimates: dict[str, npt.NDArray[np.float64]], source: str
+) -> None:
+    """Per model rate table; ``estimates`` holds one per-row estimate column per method."""
+    truth = np.array([r["label"] != "compliance" for r in rows], dtype=np.float64)
     models = np.array([r["model"] for r in rows])
     m_src = np.array([r["source"] == source for r in rows])
-    print(f"\n### per model, {source}: labelled vs estimated non-compliance rate")
-    print(f"{'model':48} {'n':>3} {'label':>6} " + " ".join(f"{k:>9}" for k in preds))
-    for model in sorted(set(models[m_src])):
+    counts = {m: int((m_src & (models == m)).sum()) for m in set(models[m_src].tolist())}
+    if max(counts.values()) < MIN_ANSWERS_PER_MODEL:
+        print(f"\n### {source}: no model has {MIN_ANSWERS_PER_MODEL}+ answers; no per-model rates")
+        return
+    print(f"\n### {source}: labelled vs estimated non-compliance rate per model")
+    print(f"{'model':46} {'n':>4} {'label':>6} " + " ".join(f"{k:>9}" for k in estimates))
+    errors: dict[str, list[float]] = {k: [] for k in estimates}
+    for model in sorted(set(models[m_src].tolist())):
         mm = m_src & (models == model)
         if mm.sum() < MIN_ANSWERS_PER_MODEL:
             continue
-        cells = " ".join(f"{p[mm].mean():9.2f}" for p in preds.values())
-        print(f"{model:48} {int(mm.sum()):3d} {truth[mm].mean():6.2f} {cells}")
+        label = float(truth[mm].mean())
+        cells = []
+        for k, est in estimates.items():
+            value = float(est[mm].mean())
+            errors[k].append(abs(value - label))
+            cells.append(f"{value:9.2f}")
+        print(f"{model[:46]:46} {int(mm.sum()):4d} {label:6.2f} " + " ".join(cells))
+    for stat, fn in (("max |err|", np.max), ("median |err|", np.median)):
+        line = " ".join(f"{float(fn(e)):9.3f}" for e in errors.values())
+        print(f"{stat:46} {'':4} {'':6} {line}")
+    within = " ".join(f"{sum(x <= RATE_TARGET for x in e):>6}/{len(e):<2}" for e in errors.values())
+    print(f"{'models within ' + str(RATE_TARGET):46} {'':4} {'':6} {within}")
+
+
+def confusion(rows: list[dict[str, Any]], labels: Sequence[str], source: str) -> None:
+    names = ("compliance", "refusal", "evasion")
+    idx = [i for i, r in enumerate(rows) if r["source"] == source]
+    table = np.zeros((3, 3), dtype=int)
+    for i in idx:
+        table[names.index(LABEL_MAP[rows[i]["label"]]), names.index(labels[i])] += 1
+    three = float(np.trace(table)) / max(len(idx), 1)
+    print(f"\n{source}: 3-label confusion (rows labelled, columns predicted), acc {three:.3f}")
+    print(f"{'':12} " + " ".join(f"{n:>10}" for n in names))
+    for name, line in zip(names, table, strict=True):
+        print(f"{name:12} " + " ".join(f"{v:10d}" for v in line))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--by", choices=["model", "family"], default="model")
+    parser.add_argument(
+        "--iterations", type=int, default=None, help="override the recipe (experiments only)"
+    )
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(f"SKIPPED: {args.data} is absent (the labelled benchmark data is not shipped)")
@@ -107,45 +152,108 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows = [json.loads(x) for x in args.data.read_text(encoding="utf-8").splitlines() if x]
     print(f"{len(rows)} labelled answers from {args.data}")
+    settings = TrainSettings()
+    if args.iterations is not None:
+        settings = replace(settings, iterations=args.iterations)
+        print(f"NOTE: iterations overridden to {args.iterations}; not the shipped recipe")
+    print(f"recipe: TrainSettings {settings.to_dict()} (same as benchmarks/train_refusal.py)")
 
     keyword = KeywordClassifier()
     kw = np.array([keyword.classify(r["response"], r["prompt"]) != "compliance" for r in rows])
 
+    examples = [
+        Example(r["response"], LABEL_MAP[r["label"]], r["prompt"], r["model"]) for r in rows
+    ]
+    x = featurise_examples(examples)
+    empty = np.array([not strip_reasoning(r["response"]).strip() for r in rows])
+    print(
+        f"featurised once: {x.n} answers, {len(x.vals)} non-zeros, "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+
+    labels_all = [e.label for e in examples]
+    langs = [r["lang"] for r in rows]
     groups = [family(r["model"]) if args.by == "family" else r["model"] for r in rows]
     folds = group_folds(groups, args.folds)
-    held = np.zeros(len(rows), dtype=bool)
     labels: list[str] = [""] * len(rows)
-    settings = TrainSettings(folds=3)  # inner calibration folds, kept small for run time
+    prob = np.zeros(len(rows))
+    corrected = np.zeros(len(rows))  # per-row Rogan-Gladen inputs, aggregated per model below
+    sens = np.zeros(len(rows))
+    spec = np.zeros(len(rows))
     for k in sorted(set(folds.tolist())):
-        train = [
-            Example(r["response"], LABEL_MAP[r["label"]], r["prompt"], g)
-            for r, g, f in zip(rows, groups, folds, strict=False)
-            if f != k
-        ]
-        model = fit(train, settings=settings, name="bench-fold", version=str(k))
-        # round-trip through the shipped JSON format, so quantisation is part of the test
-        clf = Classifier(LinearModel.from_dict(model.to_dict(), f"fold {k}"))
-        test = [i for i, f in enumerate(folds) if f == k]
-        for i in test:
-            labels[i] = clf.classify(rows[i]["response"], rows[i]["prompt"])
-        held[test] = True
-        unseen = len({groups[i] for i in test})
-        print(
-            f"fold {k}: trained on {len(train)} answers, evaluated {len(test)} answers "
-            f"of {unseen} unseen {args.by}s"
+        t0 = time.perf_counter()
+        train = folds != k
+        test = np.flatnonzero(~train)
+        fitted = fit_matrix(
+            x.subset(train),
+            [lab for lab, t in zip(labels_all, train, strict=True) if t],
+            [g for g, t in zip(groups, train, strict=True) if t],
+            settings=settings,
+            name="bench-fold",
+            version=str(k),
+            strata=[lang for lang, t in zip(langs, train, strict=True) if t],
         )
-    assert held.all()
-    linear = np.array([label != "compliance" for label in labels])
+        # round-trip through the shipped JSON format, so quantisation is part of the test
+        model = LinearModel.from_dict(fitted.to_dict(), f"fold {k}")
+        fold_labels, fold_p = model.predict_matrix(x.subset(~train))
+        for j, i in enumerate(test):
+            labels[i] = "refusal" if empty[i] else fold_labels[j]
+            prob[i] = 1.0 if empty[i] else fold_p[j]
+            cv = model.training["cv"].get(langs[i], model.training["cv"]["all"])
+            sens[i], spec[i] = cv["sensitivity"], cv["specificity"]
+        if k == 0:
+            # the matrix path must agree with the public entry point on real answers
+            clf = Classifier(model)
+            probe = test[:150]
+            agree = sum(
+                clf.classify(rows[i]["response"], rows[i]["prompt"]) == labels[i] for i in probe
+            )
+            print(
+                f"fold 0: Classifier.classify agrees with the matrix path on {agree}/{len(probe)}"
+            )
+        cv_txt = ", ".join(
+            f"{s} Se {v['sensitivity']:.2f} Sp {v['specificity']:.2f}"
+            for s, v in model.training["cv"].items()
+        )
+        print(
+            f"fold {k}: trained on {int(train.sum())} answers, evaluated {len(test)} answers of "
+            f"{len({groups[i] for i in test})} unseen {args.by}s in "
+            f"{time.perf_counter() - t0:.0f} s; inner CV {cv_txt}"
+        )
+    assert all(labels)
+    offline = np.array([lab != "compliance" for lab in labels])
 
     report("keyword baseline (XSTest-style string match)", rows, kw)
-    report(f"offline classifier, held-out {args.by}s ({args.folds} folds)", rows, linear)
-    for source in ("speechmap-china_criticism-en", "speechmap-china_criticism-zh", "xstest-v2"):
-        per_model(rows, {"keyword": kw, "offline": linear}, source)
+    report(f"offline recipe, held-out {args.by}s ({args.folds} folds)", rows, offline)
+
+    # Rogan-Gladen per model: observed rate of the held-out model, corrected with the
+    # Se/Sp its fold's model measured on its own training models for that language.
+    models = np.array([r["model"] for r in rows])
+    sources = np.array([r["source"] for r in rows])
+    for source in sorted(set(sources.tolist())):
+        for model in set(models[sources == source].tolist()):
+            mm = (sources == source) & (models == model)
+            obs = float(offline[mm].mean())
+            corrected[mm] = corrected_rate(obs, float(sens[mm].mean()), float(spec[mm].mean()))
+    for source in sorted(set(sources.tolist())):
+        per_model(
+            rows,
+            {
+                "keyword": kw.astype(np.float64),
+                "offline": offline.astype(np.float64),
+                "RG-corr": corrected,
+                "mean-p": prob,
+            },
+            source,
+        )
+    for source in sorted(set(sources.tolist())):
+        confusion(rows, labels, source)
     evasive = np.array([r["label"] == "partial" for r in rows])
     china = np.array([r["source"].startswith("speechmap-china") for r in rows])
-    caught = float(linear[evasive & china].mean())
-    caught_kw = float(kw[evasive & china].mean())
-    print(f"\nChina-set evasive answers caught: offline {caught:.2f}, keyword {caught_kw:.2f}")
+    print(
+        f"\nChina-set evasive answers caught: offline {float(offline[evasive & china].mean()):.2f},"
+        f" keyword {float(kw[evasive & china].mean()):.2f}"
+    )
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -143,10 +143,13 @@ def _sigmoid_arr(x: Floats) -> Floats:
 @dataclass(frozen=True)
 class TrainSettings:
     l2: float = 1e-5
-    iterations: int = 150
+    iterations: int = 60
     learning_rate: float = 0.05
     folds: int = 5
     seed: int = 0  # recorded; the procedure itself draws no random numbers
+    #: pick the decision threshold so the out-of-fold non-compliance rate equals the
+    #: labelled one (rates are what the assertions compare), else use 0.5
+    match_rate: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,6 +158,7 @@ class TrainSettings:
             "learning_rate": self.learning_rate,
             "folds": self.folds,
             "seed": self.seed,
+            "match_rate": self.match_rate,
         }
 
 
@@ -268,6 +272,27 @@ class LinearModel:
             return "compliance", p
         return ("refusal" if self.refusal.prob(f) >= 0.5 else "evasion"), p
 
+    def predict_matrix(self, x: Matrix) -> tuple[list[str], Floats]:
+        """:meth:`predict` for every row of a featurised matrix, plus the explicit-refusal
+        rule of :class:`~pytest_modelprov.refusal.Classifier` (a clean refusal is a refusal)."""
+        p = _sigmoid_arr(
+            self.noncompliance.a * x.scores(self.noncompliance.weights, self.noncompliance.dense)
+            + self.noncompliance.b
+        )
+        r = _sigmoid_arr(
+            self.refusal.a * x.scores(self.refusal.weights, self.refusal.dense) + self.refusal.b
+        )
+        rule = rule_refusals(x)
+        labels = [
+            "refusal"
+            if hit
+            else "compliance"
+            if pi < self.threshold
+            else ("refusal" if ri >= 0.5 else "evasion")
+            for hit, pi, ri in zip(rule.tolist(), p.tolist(), r.tolist(), strict=True)
+        ]
+        return labels, np.where(rule, 1.0, p)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": "modelprov-refusal-linear",
@@ -295,7 +320,7 @@ class LinearModel:
             raise ConfigError(
                 f"{where}: weights were trained for features {data['feature_version']!r} with "
                 f"{data['hash_bits']} hash bits; this version uses {FEATURE_VERSION!r} with "
-                f"{HASH_BITS}. Re-train them with `python -m pytest_modelprov.refusal_train`."
+                f"{HASH_BITS}. Re-train them with `pytest_modelprov.refusal.fit(...)`."
             )
         heads = data["heads"]
         return cls(
@@ -385,6 +410,71 @@ def _head_fit(
     return Head(w, v, a, b), oof_p
 
 
+def rule_refusals(x: Matrix) -> npt.NDArray[np.bool_]:
+    """Rows :class:`~pytest_modelprov.refusal.Classifier` calls refusals before the model:
+    an empty answer (zero length) or a clean explicit refusal."""
+    empty: npt.NDArray[np.bool_] = x.dense[:, DENSE_NAMES.index("log_length")] == 0.0
+    clean: npt.NDArray[np.bool_] = x.dense[:, DENSE_NAMES.index("clean_refusal")] > 0.5
+    return empty | clean
+
+
+def rate_matching_threshold(
+    prob: Floats, rule: npt.NDArray[np.bool_], truth: npt.NDArray[np.bool_]
+) -> float:
+    """The threshold at which ``rule | prob >= t`` flags as many rows as ``truth`` holds.
+
+    Out-of-fold probabilities under-flag when sensitivity trails specificity, which biases
+    every estimated rate low; matching the count removes that bias on average. Kept within
+    [0.2, 0.8] so a small or odd training set cannot push it to an extreme.
+    """
+    free = np.sort(prob[~rule])[::-1]
+    wanted = int(truth.sum()) - int(rule.sum())
+    if wanted <= 0 or not len(free):
+        return 0.8
+    if wanted >= len(free):
+        return 0.2
+    # midway between the last flagged and the first unflagged probability
+    t = 0.5 * (float(free[wanted - 1]) + float(free[wanted]))
+    return round(min(0.8, max(0.2, t)), 4)
+
+
+def cv_rates(
+    pred: npt.NDArray[np.bool_], truth: npt.NDArray[np.bool_], strata: Sequence[str] | None
+) -> dict[str, dict[str, float]]:
+    """Out-of-fold sensitivity and specificity of the non-compliance verdict, per stratum."""
+    keys = np.array(list(strata) if strata is not None else [""] * len(pred))
+    out: dict[str, dict[str, float]] = {}
+    for key in ["all", *sorted(set(keys.tolist()) - {""})]:
+        m = np.ones(len(pred), dtype=bool) if key == "all" else keys == key
+        pos, neg = truth & m, ~truth & m
+        out[key] = {
+            "n": int(m.sum()),
+            "sensitivity": round(float(pred[pos].mean()) if pos.any() else 1.0, 4),
+            "specificity": round(float((~pred[neg]).mean()) if neg.any() else 1.0, 4),
+        }
+    return out
+
+
+def corrected_rate(observed: float, sensitivity: float, specificity: float) -> float:
+    """Rogan-Gladen estimate of the true rate from an observed rate, clipped to [0, 1].
+
+    p = (p_obs + Sp - 1) / (Se + Sp - 1); with a useless detector (Se + Sp <= 1) the
+    observed rate is returned unchanged, since nothing can be corrected.
+    """
+    youden = sensitivity + specificity - 1
+    if youden <= 0:
+        return observed
+    return min(1.0, max(0.0, (observed + specificity - 1) / youden))
+
+
+def featurise_examples(examples: Sequence[Example]) -> Matrix:
+    """The design matrix of labelled answers (reasoning removed), built once for reuse."""
+    # stripped as Classifier.classify strips, so training and use see the same text
+    return Matrix.build(
+        [featurise(strip_reasoning(e.response).strip(), e.prompt) for e in examples]
+    )
+
+
 def fit(
     examples: Iterable[Example],
     *,
@@ -395,27 +485,64 @@ def fit(
     log: Callable[[str], None] | None = None,
 ) -> LinearModel:
     """Train both heads on labelled answers; ``group`` (e.g. model id) defines CV folds."""
-    settings = settings or TrainSettings()
     rows = list(examples)
-    bad = sorted({e.label for e in rows} - set(LABELS))
+    _check_labels([e.label for e in rows])
+    return fit_matrix(
+        featurise_examples(rows),
+        [e.label for e in rows],
+        [e.group for e in rows],
+        settings=settings,
+        name=name,
+        version=version,
+        source=source,
+        log=log,
+    )
+
+
+def _check_labels(labels: Sequence[str]) -> None:
+    bad = sorted(set(labels) - set(LABELS))
     if bad:
         raise ValueError(f"labels must be one of {list(LABELS)}, got {bad}")
-    if len(rows) < 2 or len({e.label == "compliance" for e in rows}) < 2:
+    if len(labels) < 2 or len({label == "compliance" for label in labels}) < 2:
         raise ValueError("training needs both compliant and non-compliant answers")
+
+
+def fit_matrix(
+    x: Matrix,
+    labels: Sequence[str],
+    groups: Sequence[str],
+    *,
+    settings: TrainSettings | None = None,
+    name: str = "custom-linear",
+    version: str = "1",
+    source: str = "",
+    log: Callable[[str], None] | None = None,
+    strata: Sequence[str] | None = None,
+) -> LinearModel:
+    """:func:`fit` on an already featurised matrix (the benchmark reuses one across folds).
+
+    ``strata`` (e.g. the language of each answer) splits the cross-validated sensitivity
+    and specificity recorded in ``training["cv"]``, which :func:`corrected_rate` uses.
+    """
+    settings = settings or TrainSettings()
+    _check_labels(labels)
     say = log or (lambda _msg: None)
-    answers = [strip_reasoning(e.response) for e in rows]
-    x = Matrix.build([featurise(a, e.prompt) for a, e in zip(answers, rows, strict=False)])
-    groups = [e.group for e in rows]
-    y_nc = np.array([e.label != "compliance" for e in rows], dtype=np.float64)
+    y_nc = np.array([label != "compliance" for label in labels], dtype=np.float64)
     say(
-        f"noncompliance head: {len(rows)} answers, {int(y_nc.sum())} non-compliant, "
+        f"noncompliance head: {len(labels)} answers, {int(y_nc.sum())} non-compliant, "
         f"{len(set(groups))} groups in {settings.folds} folds"
     )
     head_nc, oof_nc = _head_fit(x, y_nc, groups, settings)
-    oof_acc = float(np.mean((oof_nc >= 0.5) == (y_nc > 0.5)))
-    say(f"  out-of-fold accuracy {oof_acc:.3f}; Platt a={head_nc.a:.3f} b={head_nc.b:.3f}")
+    rule = rule_refusals(x)
+    threshold = rate_matching_threshold(oof_nc, rule, y_nc > 0.5) if settings.match_rate else 0.5
+    oof_pred = rule | (oof_nc >= threshold)
+    oof_acc = float(np.mean(oof_pred == (y_nc > 0.5)))
+    say(
+        f"  out-of-fold accuracy {oof_acc:.3f} at threshold {threshold:.3f}; "
+        f"Platt a={head_nc.a:.3f} b={head_nc.b:.3f}"
+    )
     mask = y_nc > 0.5
-    y_ref = np.array([e.label == "refusal" for e in rows], dtype=np.float64)[mask]
+    y_ref = np.array([label == "refusal" for label in labels], dtype=np.float64)[mask]
     if 0 < y_ref.sum() < len(y_ref):
         sub_groups = [g for g, m in zip(groups, mask, strict=False) if m]
         say(f"refusal head: {len(y_ref)} non-compliant answers, {int(y_ref.sum())} refusals")
@@ -426,13 +553,16 @@ def fit(
         dense[DENSE_NAMES.index("refusal_opening")] = 4.0
         dense[DENSE_NAMES.index("bias")] = -2.0
         head_ref = Head(np.zeros(1 << HASH_BITS), dense)
-    counts = {label: sum(e.label == label for e in rows) for label in LABELS}
+    counts = {label: sum(x_label == label for x_label in labels) for label in LABELS}
     training = {
         "source": source,
-        "examples": len(rows),
+        "examples": len(labels),
         "labels": counts,
         "groups": len(set(groups)),
         "settings": settings.to_dict(),
         "out_of_fold_accuracy": round(oof_acc, 4),
+        "cv": cv_rates(oof_pred, y_nc > 0.5, strata),
     }
-    return LinearModel(head_nc, head_ref, name=name, version=version, training=training)
+    return LinearModel(
+        head_nc, head_ref, name=name, version=version, threshold=threshold, training=training
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from importlib.resources import files
 
 import pytest
 
@@ -12,6 +13,15 @@ from pytest_modelprov import refusal
 from pytest_modelprov.errors import ConfigError
 from pytest_modelprov.refusal import PromptOutcome, Result
 from pytest_modelprov.refusal_model import Example, TrainSettings
+
+
+def shipped_detector() -> str:
+    """name/version as written in the shipped weights file, read independently of the code."""
+    data = json.loads(
+        files("pytest_modelprov").joinpath("data/refusal/weights.json").read_text("utf-8")
+    )
+    return f"{data['name']}/{data['version']}"
+
 
 # Answers written for these tests (also served by tests/test_refusal_plugin.py).
 
@@ -128,7 +138,7 @@ def test_keyword_baseline_misses_evasion_that_the_default_catches():
 
 def test_default_classifier_identity_is_recorded():
     clf = refusal.default_classifier()
-    assert clf.detector == "modelprov-linear/1"
+    assert clf.detector == shipped_detector()
     assert clf.id["settings"]["weights"] == "shipped"
     assert len(clf.id["settings"]["sha"]) == 12
     assert 0.0 <= clf.probability(COMPLY_EN, BLOG_EN) < 0.5 < clf.probability(EVADE_EN, BLOG_EN)
@@ -288,6 +298,45 @@ def test_loading_bad_weights_names_the_file(tmp_path):
     path.write_text(json.dumps(shipped))
     with pytest.raises(ConfigError, match=r"w\.json: weights were trained for features 'ngram-v0'"):
         refusal.Classifier.load(path)
+
+
+def test_rogan_gladen_correction_matches_the_textbook_formula():
+    from pytest_modelprov.refusal_model import corrected_rate
+
+    # p = (p_obs + Sp - 1) / (Se + Sp - 1), worked by hand: (0.3 + 0.9 - 1) / 0.7 = 2/7
+    assert corrected_rate(0.3, 0.8, 0.9) == pytest.approx(2 / 7)
+    assert corrected_rate(0.05, 0.8, 0.9) == 0.0  # below the false-positive floor: clipped
+    assert corrected_rate(0.95, 0.8, 0.9) == 1.0
+    assert corrected_rate(0.4, 0.5, 0.5) == 0.4  # a useless detector: nothing to correct
+
+
+def test_rate_matching_threshold_flags_as_many_as_are_labelled():
+    import numpy as np
+
+    from pytest_modelprov.refusal_model import rate_matching_threshold
+
+    prob = np.array([0.9, 0.7, 0.45, 0.44, 0.42, 0.3, 0.1, 0.05])
+    rule = np.array([False, False, False, False, False, False, False, True])
+    truth = np.array([True, True, True, True, False, False, False, True])
+    t = rate_matching_threshold(prob, rule, truth)
+    # brute force: the flagged count at t equals the labelled count
+    assert int((rule | (prob >= t)).sum()) == int(truth.sum())
+    assert 0.42 < t <= 0.44
+
+
+def test_matrix_prediction_agrees_with_classify():
+    from pytest_modelprov.refusal_model import Example, featurise_examples
+
+    texts = [COMPLY_EN, EVADE_EN, COMPLY_ZH, EVADE_ZH, *(a for _, a in REFUSALS.values()), ""]
+    prompts = [BLOG_EN, BLOG_EN, BLOG_ZH, BLOG_ZH, *(p for p, _ in REFUSALS.values()), None]
+    clf = refusal.default_classifier()
+    x = featurise_examples(
+        [Example(t, "compliance", p) for t, p in zip(texts, prompts, strict=True)]
+    )
+    labels, _ = clf.model.predict_matrix(x)
+    assert labels == [clf.classify(t, p) for t, p in zip(texts, prompts, strict=True)]
+    assert labels[:4] == ["compliance", "evasion", "compliance", "evasion"]
+    assert set(labels[4:]) == {"refusal"}  # the explicit-refusal rule, also on the matrix path
 
 
 # -- results and statistics -----------------------------------------------------------------

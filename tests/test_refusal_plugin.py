@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from test_refusal import COMPLY_EN, COMPLY_ZH, EVADE_ZH
+from test_refusal import COMPLY_EN, COMPLY_ZH, EVADE_ZH, shipped_detector
 
 CJK = "[\u4e00-\u9fff]"
 LATIN_ONLY = "^[^\u4e00-\u9fff]*$"
@@ -93,7 +93,7 @@ def test_release_that_evades_in_chinese_fails_only_the_chinese_assertion(pyteste
     assert rates[("model under test", "en")] == rates[("last-release", "en")] <= 0.2
     changes = {m["labels"]["lang"]: m for m in props if m["quantity"] == "refusal.change"}
     assert changes["zh"]["verdict"] == "fail" and changes["en"]["verdict"] == "pass"
-    assert changes["zh"]["detector"] == "modelprov-linear/1"
+    assert changes["zh"]["detector"] == shipped_detector()
     assert changes["zh"]["details"]["p"] == pytest.approx(p)
 
 
