@@ -22,12 +22,12 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import diskcache
 
+from . import schema
 from .errors import CacheCorruptError, CacheError, ExportFormatError
 from .response import check_completion
 
@@ -171,28 +171,8 @@ class CacheEntry:
         )
 
 
-def _schema() -> dict[str, Any]:
-    text = (resources.files("pytest_modelprov") / "schemas" / "cache_entry.schema.json").read_text(
-        encoding="utf-8"
-    )
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
-_validator_lock = threading.Lock()
-_validator: Any = None
-
-
 def entry_validator() -> Any:
-    global _validator
-    with _validator_lock:
-        if _validator is None:
-            import jsonschema
-
-            schema = _schema()
-            jsonschema.Draft202012Validator.check_schema(schema)
-            _validator = jsonschema.Draft202012Validator(schema)
-        return _validator
+    return schema.validator("cache_entry.schema.json")
 
 
 def check_entry(data: Any, where: str) -> CacheEntry:

@@ -34,8 +34,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonschema  # type: ignore[import-untyped, unused-ignore]
-
+from . import schema
 from .errors import ConfigError
 
 __all__ = [
@@ -204,21 +203,8 @@ def load_json(
         raise ConfigError(
             f"{what} {where} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
         ) from None
-    _validate(data, schema_file, where, what)
+    schema.check(data, schema_file, f"{what} {where}")
     return data, where
-
-
-def _validate(data: Any, schema_file: str, where: str, what: str) -> None:
-    schema = json.loads(files("pytest_modelprov").joinpath(f"schemas/{schema_file}").read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        at = "/".join(str(p) for p in first.absolute_path) or "(top level)"
-        raise ConfigError(
-            f"{what} {where} does not match schemas/{schema_file} at {at}: {first.message}"
-            + (f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else "")
-        )
 
 
 # --------------------------------------------------------------------------------------

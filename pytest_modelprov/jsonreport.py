@@ -13,26 +13,15 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
-from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
+from . import schema
 from .errors import ConfigError
 from .ledger import Ledger
 from .measurement import Measurement
 
 FORMAT = "pytest-modelprov-report/1"
-
-
-@cache
-def _validator() -> Any:
-    schema = json.loads(
-        files("pytest_modelprov").joinpath("schemas/report.schema.json").read_text("utf-8")
-    )
-    return jsonschema.Draft202012Validator(schema)
 
 
 def build(
@@ -66,14 +55,8 @@ def build(
 
 
 def validate(data: Any, source: str) -> None:
-    """Raise ConfigError naming ``source`` and the first problems when ``data`` is not a report."""
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        problems = "; ".join(
-            f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}"
-            for e in errors[:3]
-        )
-        raise ConfigError(f"{source}: not a pytest-modelprov report: {problems}")
+    """Raise ConfigError naming ``source`` and the first problem when ``data`` is not a report."""
+    schema.check(data, "report.schema.json", f"report {source}")
 
 
 def write(path: Path, data: dict[str, Any]) -> None:

@@ -27,15 +27,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib.resources import files
 from os import PathLike
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import jsonschema  # type: ignore[import-untyped, unused-ignore]
+from . import schema
 
 __all__ = [
     "FAULT_KINDS",
@@ -723,11 +721,8 @@ class _Handler(BaseHTTPRequestHandler):
 # -- pure helpers ----------------------------------------------------------------------------
 
 
-@cache
 def _schema_validator() -> Any:
-    resource = files("pytest_modelprov") / "schemas" / "server_script.schema.json"
-    schema = json.loads(resource.read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
+    return schema.validator("server_script.schema.json")
 
 
 def _json_path(path: Sequence[Any]) -> str:

@@ -107,7 +107,10 @@ def test_a_report_that_is_not_one_is_named(tmp_path):
 
     bad = tmp_path / "r.json"
     bad.write_text('{"format": "pytest-modelprov-report/1", "measurements": [{"value": "x"}]}')
-    with pytest.raises(ConfigError, match=r"r\.json: not a pytest-modelprov report: .*required"):
+    with pytest.raises(
+        ConfigError,
+        match=r"report .*r\.json does not match schemas/report.schema.json at .*required",
+    ):
         jsonreport.load(bad)
     bad.write_text("{")
     with pytest.raises(ConfigError, match=r"r\.json: cannot read the report"):

@@ -1,0 +1,36 @@
+"""The package's JSON Schemas (``schemas/*.json``): one loader, one way to report a mismatch."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import jsonschema
+
+from .errors import ConfigError
+
+
+@cache
+def validator(name: str) -> Any:
+    """A Draft 2020-12 validator for ``schemas/<name>``, built once per process."""
+    text = files("pytest_modelprov").joinpath("schemas").joinpath(name).read_text(encoding="utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+def problems(data: Any, name: str) -> list[tuple[str, str]]:
+    """Every mismatch as ``(json path, message)``, in document order; empty when valid."""
+    errors = sorted(
+        validator(name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
+    )
+    return [("/".join(str(p) for p in e.absolute_path) or "(top level)", e.message) for e in errors]
+
+
+def check(data: Any, name: str, subject: str) -> None:
+    """Raise ConfigError ``<subject> does not match schemas/<name> at <path>: <message>``."""
+    found = problems(data, name)
+    if found:
+        at, message = found[0]
+        more = f" (and {len(found) - 1} more problems)" if len(found) > 1 else ""
+        raise ConfigError(f"{subject} does not match schemas/{name} at {at}: {message}{more}")
