@@ -8,8 +8,8 @@
    lands relative to its base model;
 3. speed (MB/s) and peak memory against a pure-Python implementation of the anchor method.
 
-Run: ``python benchmarks/bench_lexical.py [--quick] [--resamples N]`` from the project root
-(about 2-3 minutes on 2 cores; ``--quick`` about 1).
+Run: ``python benchmarks/bench_lexical.py [--quick] [--speed] [--resamples N]`` from the project
+root (about 2-3 minutes on 2 cores; ``--quick`` about 1; ``--speed`` only section 3).
 """
 
 from __future__ import annotations
@@ -102,7 +102,10 @@ def section_split_half(groups: dict[str, dict[str, list[dict[str, str]]]]) -> No
 
 
 def section_neighbours(groups: dict[str, dict[str, list[dict[str, str]]]], resamples: int) -> None:
-    print(f"\n== 2. three nearest per model (95% bootstrap over prompts, {resamples} resamples) ==")
+    print(
+        "\n== 2. three nearest per model "
+        f"(95% basic bootstrap over prompts, {resamples} resamples) =="
+    )
     for source in ("slopscore", "speechmap"):
         models = groups[source]
         fps = {
@@ -140,11 +143,11 @@ def section_neighbours(groups: dict[str, dict[str, list[dict[str, str]]]], resam
 def matrix_intervals(
     fps: list[Fingerprint], method: str, resamples: int
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """The distance matrix and 95% percentile bootstrap bounds for every cell.
+    """The distance matrix and 95% basic bootstrap bounds for every cell.
 
     One paired draw of prompts per resample serves the whole matrix (what
     ``lexical.compare`` does for one row), so the cost is one matrix per resample rather
-    than one per model; like ``compare``, bounds are widened to include the estimate.
+    than one per model; the bounds are ``lexical.basic_interval``'s, as in ``compare``.
     """
     rng = np.random.default_rng(0)
     full = lexical.distance_matrix(fps, method)
@@ -154,8 +157,7 @@ def matrix_intervals(
         draws[r] = lexical.distance_matrix(
             [fp.subset(rw) for fp, rw in zip(fps, rows, strict=True)], method
         )
-    low, high = np.quantile(draws, [0.025, 0.975], axis=0)
-    return full, (np.minimum(low, full), np.maximum(high, full))
+    return full, lexical.basic_interval(full, draws, 0.95)
 
 
 # -- a straightforward pure-Python implementation of the anchor method (for speed) -----------
@@ -220,16 +222,19 @@ def section_speed(groups: dict[str, dict[str, list[dict[str, str]]]], repeats: i
         ),
         "pure-Python anchor": python_anchor,
     }
-    ours()  # builds the character tables once per process (~0.1 s), as any first call does
-    results = {}
-    for name, fn in (("numpy Fingerprint + anchor set", ours), ("pure-Python anchor", pure)):
-        # best of a few runs: the machine is shared, and the minimum is the least disturbed
-        times = []
-        for _ in range(repeats):
+    ours()  # builds the character tables once per process (~0.4 s), as any first call does
+    runs = (("numpy Fingerprint + anchor set", ours), ("pure-Python anchor", pure))
+    # best of a few runs, the two implementations taking turns: the machine is shared, the
+    # minimum is the least disturbed run, and turns expose both to the same load
+    times: dict[str, list[float]] = {name: [] for name, _ in runs}
+    for _ in range(repeats):
+        for name, fn in runs:
             start = time.perf_counter()
             fn()
-            times.append(time.perf_counter() - start)
-        seconds = min(times)
+            times[name].append(time.perf_counter() - start)
+    results = {}
+    for name, _ in runs:
+        seconds = min(times[name])
         # peak memory while building the largest model's set: each build frees its memory
         # before the next, and tracing every corpus would take minutes for the pure version
         tracemalloc.start()
@@ -259,6 +264,9 @@ def main() -> int:
     parser.add_argument(
         "--quick", action="store_true", help="fewer resamples and one timing run (~1 minute)"
     )
+    parser.add_argument(
+        "--speed", action="store_true", help="only the speed section (best of 3 timing runs)"
+    )
     args = parser.parse_args()
     resamples = args.resamples or (10 if args.quick else 20)
     if not DATA.exists():
@@ -266,6 +274,10 @@ def main() -> int:
         return 0
     started = time.perf_counter()
     groups = load()
+    if args.speed:
+        section_speed(groups, 3)
+        print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")
+        return 0
     section_split_half(groups)
     section_neighbours(groups, resamples)
     section_speed(groups, 1 if args.quick else 2)

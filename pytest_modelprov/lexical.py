@@ -25,6 +25,7 @@ from .lexical_distance import (
     Interval,
     _resample_rows,
     anchor_set,
+    basic_interval,
     bootstrap,
     distance,
     distance_matrix,
@@ -47,6 +48,7 @@ __all__ = [
     "assert_distance_above",
     "assert_distance_below",
     "assert_nearest",
+    "basic_interval",
     "bootstrap",
     "compare",
     "content_word",
@@ -237,8 +239,9 @@ def compare(
     resamples: int = 200,
     seed: int = 0,
 ) -> Comparison:
-    """Distances from ``ours`` to each reference with percentile bootstrap intervals
-    (prompts resampled, paired where the fingerprints share prompts)."""
+    """Distances from ``ours`` to each reference with basic bootstrap intervals
+    (:func:`basic_interval`; prompts resampled, paired where the fingerprints share
+    prompts), and percentile bounds of the paired differences behind ``assert_nearest``."""
     if not refs:
         raise ValueError("compare: no reference fingerprints given")
     names = list(refs)
@@ -250,15 +253,12 @@ def compare(
     for r in range(resamples):
         rows = _resample_rows(fps, rng)
         draws[r] = _row([fp.subset(rw) for fp, rw in zip(fps, rows, strict=True)], chosen)
-    tail = (1.0 - confidence) / 2.0
-    distances = {}
-    for j, name in enumerate(names):
-        low, high = np.quantile(draws[:, j], [tail, 1.0 - tail])
-        # resampling prompts with repeats biases distances upwards (a duplicated prompt makes
-        # a profile look more distinctive), so the percentile interval can miss the estimate
-        # itself; widen it to include the estimate rather than report an impossible interval
-        low, high = min(low, values[j]), max(high, values[j])
-        distances[name] = Interval(float(values[j]), float(low), float(high), confidence, resamples)
+    # basic bootstrap: percentiles of the draws overstate the distance (see basic_interval)
+    lows, highs = basic_interval(values, draws, confidence)
+    distances = {
+        name: Interval(float(values[j]), float(lows[j]), float(highs[j]), confidence, resamples)
+        for j, name in enumerate(names)
+    }
     best = int(np.argmin(values))
     margins = {}
     # one-sided bounds, Bonferroni over the other references: "nearer than every other"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .lexical_fingerprint import Fingerprint, content_word
+from .lexical_fingerprint import Fingerprint
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -45,14 +45,17 @@ def scores(fp: Fingerprint, background: Fingerprint | None = None) -> FloatArray
     return np.asarray(freq / bg_freq, np.float64)
 
 
-def _eligible(fp: Fingerprint, kind: int) -> npt.NDArray[np.bool_]:
+def _eligible(
+    fp: Fingerprint,
+    kind: int,
+    total: npt.NDArray[np.int64] | None = None,
+    spread: npt.NDArray[np.int64] | None = None,
+) -> npt.NDArray[np.bool_]:
     mask = fp.kinds == kind
-    spread = (fp.counts > 0).sum(0)
-    total = fp.counts.sum(0)
+    spread = (fp.counts > 0).sum(0) if spread is None else spread
+    total = fp.counts.sum(0) if total is None else total
     if kind == 1:
-        mask &= (total > 5) & (spread >= min(2, fp.n_prompts))
-        idx = np.flatnonzero(mask)
-        mask[idx] = np.fromiter((content_word(fp.features[i]) for i in idx), bool, idx.size)
+        mask &= (total > 5) & (spread >= min(2, fp.n_prompts)) & fp.content_mask()
         return np.asarray(mask)
     return np.asarray(mask & (spread >= min(3, fp.n_prompts)))
 
@@ -75,11 +78,15 @@ def anchor_set(fp: Fingerprint, background: Fingerprint | None = None) -> frozen
 
     Words by score; phrases: the top 200 by score, then re-sorted by count.
     """
-    s = scores(fp, background)
     total = fp.counts.sum(0)
+    spread = np.count_nonzero(fp.counts, axis=0)
+    if background is None:  # scores(fp) without summing the counts again
+        s = np.asarray(total / max(fp.n_tokens, 1) * 1000.0, np.float64)
+    else:
+        s = scores(fp, background)
     chosen: list[str] = []
     for kind, size in ANCHOR_SIZES.items():
-        idx = np.flatnonzero(_eligible(fp, kind))
+        idx = np.flatnonzero(_eligible(fp, kind, total, spread))
         idx = idx[np.argsort(-s[idx], kind="stable")]
         if kind > 1:
             idx = idx[:200]
@@ -242,6 +249,28 @@ def _resample_rows(
     return out
 
 
+def basic_interval(
+    value: npt.ArrayLike, draws: npt.ArrayLike, confidence: float = 0.95
+) -> tuple[FloatArray, FloatArray]:
+    """Basic (reverse-percentile) bootstrap interval of a distance, in [0, 1].
+
+    A distance estimated from few prompts is biased upwards (sampling noise looks like a
+    difference) and a bootstrap resample, which repeats prompts, is biased further: the
+    percentiles of the draws lie above the estimate, which lies above the true distance.
+    ``2 * value - quantiles`` reflects that excess back, removing the bias to first order;
+    the percentile interval covered the true distance in 1-36% of simulations where this
+    one covers 89-94% (``tests/test_lexical.py``). The interval is then widened to include
+    the estimate, which can only make either one-sided assertion more cautious.
+    ``draws`` has the resamples on its first axis; ``value`` the shape of the rest.
+    """
+    v = np.asarray(value, np.float64)
+    tail = (1.0 - confidence) / 2.0
+    q_low, q_high = np.quantile(np.asarray(draws, np.float64), [tail, 1.0 - tail], axis=0)
+    low = np.clip(2.0 * v - q_high, 0.0, 1.0)
+    high = np.clip(2.0 * v - q_low, 0.0, 1.0)
+    return np.minimum(low, v), np.maximum(high, v)
+
+
 def bootstrap(
     fps: Sequence[Fingerprint],
     stat: Callable[[Sequence[Fingerprint]], float],
@@ -250,13 +279,13 @@ def bootstrap(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> Interval:
-    """Percentile bootstrap of ``stat(fps)`` resampling prompts (never single texts)."""
+    """Basic bootstrap interval (:func:`basic_interval`) of a distance ``stat(fps)``,
+    resampling prompts (never single texts), paired across fingerprints."""
     rng = np.random.default_rng(seed)
     value = stat(fps)
     draws = np.empty(resamples)
     for r in range(resamples):
         rows = _resample_rows(fps, rng)
         draws[r] = stat([fp.subset(rw) for fp, rw in zip(fps, rows, strict=True)])
-    tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(draws, [tail, 1.0 - tail])
+    low, high = basic_interval(value, draws, confidence)
     return Interval(value, float(low), float(high), confidence, resamples)

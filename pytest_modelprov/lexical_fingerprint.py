@@ -17,7 +17,13 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import ConfigError
-from .lexical_text import function_word_hashes, function_words, is_cjk, tokenise_many
+from .lexical_text import (
+    function_word_hashes,
+    function_words,
+    is_cjk,
+    is_cjk_points,
+    tokenise_many,
+)
 
 if TYPE_CHECKING:
     from .handle import ModelHandle
@@ -82,6 +88,20 @@ def _group(keys: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any], IntArray
     return inverse, uniq, np.bincount(inverse, minlength=uniq.size)
 
 
+def _prefilter(keys: IntArray, rows: IntArray, need: int) -> tuple[IntArray, IntArray]:
+    """Drop keys that certainly occur fewer than ``need`` times, before the exact grouping.
+
+    Keys are counted by bucket (a count-min sketch with one row): a key's count is at most
+    its bucket's, so a bucket below ``need`` holds no key that can qualify. Most n-grams
+    occur once, and hashing them was the slowest step of fingerprinting.
+    """
+    bits = max((4 * keys.size).bit_length(), 4)
+    with np.errstate(over="ignore"):
+        bucket = ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - bits)).astype(np.intp)
+    heavy = np.bincount(bucket, minlength=1 << bits)[bucket] >= need
+    return keys[heavy], rows[heavy]
+
+
 def _select(
     keys: IntArray,
     rows: IntArray,
@@ -98,6 +118,10 @@ def _select(
     if keys.size == 0 or limit <= 0:
         return np.zeros(0, np.int64), np.zeros((n_rows, 0), np.int64)
     need = min(min_prompts, n_rows)
+    if dense is None and need > 1:
+        keys, rows = _prefilter(keys, rows, need)
+        if keys.size == 0:
+            return np.zeros(0, np.int64), np.zeros((n_rows, 0), np.int64)
     if dense is not None:
         inverse, uniq = keys, np.arange(dense, dtype=np.int64)
         totals = np.bincount(keys, minlength=dense)
@@ -124,7 +148,7 @@ def _select(
     col = column[inverse]
     mask = col >= 0
     flat = np.bincount(rows[mask] * order.size + col[mask], minlength=n_rows * order.size)
-    return uniq[order], flat.reshape(n_rows, order.size).astype(np.int64)
+    return uniq[order], flat.reshape(n_rows, order.size)
 
 
 @dataclass(eq=False)
@@ -148,8 +172,39 @@ class Fingerprint:
     examples: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        self.kinds = np.array([f.count(" ") + 1 for f in self.features], np.int8)
-        self._index = {f: i for i, f in enumerate(self.features)}
+        # derived from ``features`` on first use and shared by subsets (bootstrap resamples)
+        self._kinds: npt.NDArray[np.int8] | None = None
+        self._lookup: dict[str, int] | None = None
+        self._content: npt.NDArray[np.bool_] | None = None
+
+    @property
+    def kinds(self) -> npt.NDArray[np.int8]:
+        """1, 2 or 3 for each feature: word, bigram or trigram."""
+        if self._kinds is None:
+            self._kinds = np.array([f.count(" ") + 1 for f in self.features], np.int8)
+        return self._kinds
+
+    @property
+    def _index(self) -> dict[str, int]:
+        if self._lookup is None:
+            self._lookup = {f: i for i, f in enumerate(self.features)}
+        return self._lookup
+
+    def content_mask(self) -> npt.NDArray[np.bool_]:
+        """Which features are content words (:func:`content_word`); phrases are not."""
+        if self._content is None:
+            pairs = zip(self.kinds.tolist(), self.features, strict=True)
+            self._content = np.fromiter(
+                (k == 1 and content_word(f) for k, f in pairs),
+                np.bool_,
+                len(self.features),
+            )
+        return self._content
+
+    def _derive(self, other: Fingerprint) -> Fingerprint:
+        """Share the caches derived from the (same) feature list with ``other``."""
+        other._kinds, other._lookup, other._content = self._kinds, self._lookup, self._content
+        return other
 
     # -- building ------------------------------------------------------------------------
 
@@ -214,7 +269,8 @@ class Fingerprint:
         n_texts = np.bincount(text_rows, minlength=n_rows).astype(np.int64)
 
         # punctuation marks count as words (markdown and dashes are style) but never join phrases
-        is_stop = ~toks.alpha[first] | np.isin(vocab_h, function_word_hashes())
+        func = np.isin(vocab_h, function_word_hashes())
+        is_stop = ~toks.alpha[first] | func
         keep = ~is_stop[ids]
         cids, cdoc = ids[keep], doc[keep]
 
@@ -259,7 +315,7 @@ class Fingerprint:
             features.append(f"{spell(a)} {spell(b)} {spell(c)}")
         counts = np.concatenate([word_counts, bi_counts, tri_counts], axis=1)
         examples = list(zip(prompt_list, text_list, strict=True))
-        return cls(
+        fp = cls(
             features=features,
             counts=counts,
             prompt_ids=prompt_ids,
@@ -270,6 +326,17 @@ class Fingerprint:
             part=part,
             examples=examples,
         )
+        fp._kinds = np.repeat(
+            np.array([1, 2, 3], np.int8), [words.size, bigrams.size, trigrams.size]
+        )
+        # content_word() of every word, from what the tokeniser knows (a per-feature string
+        # test was a tenth of the anchor set's cost); hash matches are confirmed by string
+        at = toks.starts[first[words]]
+        content = is_cjk_points(toks.folded[at]) | (toks.ends[first[words]] - at >= 4)
+        stop = np.flatnonzero(func[words] & content)
+        content[stop] = [spell(i) not in function_words() for i in words[stop].tolist()]
+        fp._content = np.concatenate([content, np.zeros(bigrams.size + trigrams.size, bool)])
+        return fp
 
     # -- views ---------------------------------------------------------------------------
 
@@ -303,7 +370,7 @@ class Fingerprint:
     def subset(self, rows: Sequence[int] | IntArray) -> Fingerprint:
         """The fingerprint of some prompts only (rows may repeat: a bootstrap resample)."""
         idx = np.asarray(rows, np.int64)
-        return Fingerprint(
+        sub = Fingerprint(
             features=self.features,
             counts=self.counts[idx],
             prompt_ids=[self.prompt_ids[i] for i in idx.tolist()],
@@ -314,6 +381,7 @@ class Fingerprint:
             part=self.part,
             handle=self.handle,
         )
+        return self._derive(sub)
 
     def halves(self) -> tuple[Fingerprint, Fingerprint]:
         """Even and odd prompts: the split-half the noise floor is measured on."""

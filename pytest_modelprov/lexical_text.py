@@ -14,13 +14,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 # Han, kana and CJK compatibility ideographs are written without spaces, so a "word" there is
 # one character and phrases are character n-grams. Hangul is spaced, so it stays word-based.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_CJK_RANGES = (
+    (0x3040, 0x30FF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x2FA1F),
+)
+_CJK = "".join(f"{chr(a)}-{chr(b)}" for a, b in _CJK_RANGES)
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 # a letter run, optionally with one apostrophe part ("don't", "model's"); digits and
 # underscores are not letters, so "4o" or "word_count" do not become words
@@ -36,6 +44,13 @@ BoolArray = npt.NDArray[np.bool_]
 # character classes of the vectorised tokeniser
 SKIP, LETTER, CJK, PUNCT, APOSTROPHE = 0, 1, 2, 3, 4
 _MULTI = 0x80  # flag in a class: casefold gives several characters (the slow path)
+# one packed uint32 per code point, so a single table lookup describes a character:
+# bits 0-20 the folded code point, then flags, and the class in the top byte
+_CP_MASK = 0x1FFFFF
+_ALPHA = 1 << 21  # the folded character is alphabetic (str.isalpha)
+# NFKC maps it, whatever its neighbours, to characters that NFKC leaves alone ("…" -> "...")
+_SIMPLE = 1 << 22
+_COMPLEX = 1 << 23  # NFKC may change it or its neighbours: the text is normalised whole
 _P = 0x100000001B3  # odd, so invertible modulo 2**64
 _P_INV = pow(_P, -1, 2**64)
 _MIX = 0x9E3779B97F4A7C15
@@ -46,13 +61,6 @@ def normalise(text: str) -> str:
     """NFKC, casefold, straight apostrophes, word-count footers removed."""
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold()
     return _FOOTER.sub(" ", text)
-
-
-def _nfkc(text: str) -> str:
-    # the quick check is ~5x cheaper than normalising text that is already normal
-    if unicodedata.is_normalized("NFKC", text):
-        return text
-    return unicodedata.normalize("NFKC", text)
 
 
 def _char_class(ch: str) -> int:
@@ -69,35 +77,82 @@ def _char_class(ch: str) -> int:
     return SKIP
 
 
-@dataclass(frozen=True)
-class _Table:
-    fold: npt.NDArray[np.uint32]  # folded code point (apostrophes straightened, casefolded)
-    cls: npt.NDArray[np.uint8]
-    alpha: BoolArray  # folded character is alphabetic (str.isalpha)
-    multi: BoolArray  # casefold gives several characters: the slow path handles these
+@lru_cache(maxsize=1)
+def _composition_seconds() -> frozenset[int]:
+    """Characters that can compose with the character before them under NFC/NFKC."""
+    out = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V and T jamo
+    for c in range(0x20000):  # no canonical pair decomposes beyond plane 1
+        d = unicodedata.decomposition(chr(c))
+        if d and not d.startswith("<") and len(parts := d.split()) == 2:
+            out.add(int(parts[1], 16))
+    return frozenset(out)
 
 
-def _describe(points: Sequence[int]) -> _Table:
-    n = len(points)
-    fold = np.empty(n, np.uint32)
-    cls = np.empty(n, np.uint8)
-    alpha = np.empty(n, np.bool_)
-    multi = np.zeros(n, np.bool_)
+def _inert(ch: str, seconds: frozenset[int]) -> bool:
+    """NFKC leaves ``ch`` alone and it cannot interact with its neighbours: a starter that
+    composes with nothing before it, whose decomposition starts with such a starter."""
+    head = unicodedata.normalize("NFKD", ch)[:1] or ch
+    return (
+        unicodedata.normalize("NFKC", ch) == ch
+        and unicodedata.combining(ch) == 0
+        and ord(ch) not in seconds
+        and unicodedata.combining(head) == 0
+        and ord(head) not in seconds
+    )
+
+
+def _nfkc_flag(ch: str, seconds: frozenset[int]) -> int:
+    if 0xD800 <= ord(ch) < 0xE000:  # lone surrogates: leave them to unicodedata
+        return _COMPLEX
+    if _inert(ch, seconds):
+        return 0
+    nf = unicodedata.normalize("NFKC", ch)
+    # NFKC(x c y) == NFKC(x) NFKC(c) NFKC(y) when NFKC(c) is a run of characters that
+    # decompose to themselves and are inert, and x, y are inert or such characters too
+    if (
+        nf != ch
+        and unicodedata.normalize("NFKD", ch) == nf
+        and all(unicodedata.normalize("NFKD", x) == x and _inert(x, seconds) for x in nf)
+    ):
+        return _SIMPLE
+    return _COMPLEX
+
+
+def _describe(points: Sequence[int]) -> npt.NDArray[np.uint32]:
+    """The packed table entries of these code points."""
+    seconds = _composition_seconds()
+    out = np.empty(len(points), np.uint32)
     for i, c in enumerate(points):
         ch = chr(c)
         f = ch.translate(_APOSTROPHES).casefold()
-        if len(f) != 1:
-            multi[i] = True
+        multi = len(f) != 1
+        if multi:
             f = ch
-        fold[i] = ord(f)
-        cls[i] = _char_class(f) | (_MULTI if multi[i] else 0)
-        alpha[i] = f.isalpha()
-    return _Table(fold, cls, alpha, multi)
+        cls = _char_class(f) | (_MULTI if multi else 0)
+        alpha = _ALPHA if f.isalpha() else 0
+        out[i] = ord(f) | alpha | _nfkc_flag(ch, seconds) | (cls << 24)
+    return out
 
 
 @lru_cache(maxsize=1)
-def _bmp() -> _Table:
+def _bmp() -> npt.NDArray[np.uint32]:
     return _describe(range(0x10000))
+
+
+def _lookup(raw: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """Packed table entries of the code points ``raw``."""
+    table = _bmp()
+    if not raw.size or int(raw.max()) < 0x10000:
+        return table[raw]
+    astral = np.flatnonzero(raw >= 0x10000)
+    pk = table[np.minimum(raw, 0xFFFF)]
+    points, inverse = np.unique(raw[astral], return_inverse=True)
+    pk[astral] = _describe(points.tolist())[inverse]
+    return pk
+
+
+def _encode(text: str) -> npt.NDArray[np.uint32]:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
 
 
 _powers: list[HashArray] = [np.ones(1, np.uint64), np.ones(1, np.uint64)]
@@ -175,111 +230,158 @@ class Tokens:
         return chars[:-1].tobytes().decode("utf-32-le", "surrogatepass").split("\n")
 
 
-def tokenise_many(texts: Sequence[str]) -> Tokens:
-    """Tokenise all ``texts`` in one vectorised pass (same tokens as :func:`tokenise`)."""
-    norm = [_nfkc(t) for t in texts]
-    folded = False
-    while True:
-        joined = "\n".join(norm)
-        raw = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
-        table = _bmp()
-        if raw.size and int(raw.max()) >= 0x10000:
-            astral = np.flatnonzero(raw >= 0x10000)
-            index = np.minimum(raw, 0xFFFF)
-        else:
-            astral, index = None, raw
-        cp = table.fold[index]
-        cls = table.cls[index]
-        multi = bool(cls.size) and int(cls.max()) >= _MULTI
-        if astral is not None:
-            points, inverse = np.unique(raw[astral], return_inverse=True)
-            extra = _describe(points.tolist())
-            cp[astral], cls[astral] = extra.fold[inverse], extra.cls[inverse]
-            multi = multi or bool(extra.multi.any())
-            cls[astral] &= ~np.uint8(_MULTI)
-        if not multi or folded:
-            cls &= ~np.uint8(_MULTI)
-            break
-        # rare (e.g. German sharp s): casefold changes the length, so fold as text
-        norm = [t.casefold() for t in norm]
-        folded = True
+def _normalised(texts: Sequence[str]) -> tuple[list[str], npt.NDArray[np.uint32]]:
+    """NFKC of every text and the packed table entries of the texts joined by "\n".
 
+    One lookup over the joined text finds the few texts NFKC changes; only those are
+    normalised (characters such as "…" that NFKC maps on their own are replaced in place)
+    and looked up again.
+    """
+    norm = list(texts)
+    raw = _encode("\n".join(norm))
+    pk = _lookup(raw)
+    flags = pk.view(np.uint8)[2::4]  # the byte holding _ALPHA, _SIMPLE and _COMPLEX
+    marked = np.flatnonzero(flags >= _SIMPLE >> 16)
+    if not marked.size:
+        return norm, pk
     lengths = np.fromiter(map(len, norm), np.int64, len(norm))
     doc_starts = np.cumsum(lengths + 1) - (lengths + 1)
-    _blank_footers(norm, cp, cls, doc_starts)
+    docs = np.searchsorted(doc_starts, marked, side="right") - 1
+    hard = set(docs[flags[marked] >= _COMPLEX >> 16].tolist())
+    changed, first = np.unique(docs, return_index=True)
+    bounds = np.append(first, docs.size).tolist()
+    for k, d in enumerate(changed.tolist()):
+        if d in hard:
+            norm[d] = unicodedata.normalize("NFKC", norm[d])
+        else:
+            for c in np.unique(raw[marked[bounds[k] : bounds[k + 1]]]).tolist():
+                ch = chr(c)
+                norm[d] = norm[d].replace(ch, unicodedata.normalize("NFKC", ch))
+    # the changed texts are looked up together, then spliced in place of the old ones
+    fresh = _lookup(_encode("".join(norm[d] for d in changed.tolist())))
+    pieces: list[npt.NDArray[np.uint32]] = []
+    at = done = 0
+    for d in changed.tolist():
+        start, size = int(doc_starts[d]), len(norm[d])
+        pieces += [pk[at:start], fresh[done : done + size]]
+        at, done = start + int(lengths[d]), done + size
+    pieces.append(pk[at:])
+    return norm, np.concatenate(pieces)
 
-    n = cp.size
+
+def _scan(pk: npt.NDArray[np.uint32]) -> tuple[IntArray, IntArray, HashArray]:
+    """Token starts, ends and hashes of packed characters (all of one or several texts)."""
+    n = pk.size
+    cls = np.ascontiguousarray(pk.view(np.uint8)[3::4])
     letter = cls == LETTER
-    apos = cls == APOSTROPHE
+    apos = np.flatnonzero(cls == APOSTROPHE)
+    single = (cls == CJK) | (cls == PUNCT)
     word = letter.copy()
-    if n >= 3:
-        # an apostrophe between letters joins them, but a word takes one apostrophe part
-        # only: in a chain like "rock'n'roll" the 1st, 3rd, ... apostrophes join
-        cand = np.flatnonzero(apos[1:-1] & letter[:-2] & letter[2:]) + 1
-        if cand.size:
-            not_letter = np.cumsum(~letter, dtype=np.int32)
-            same = not_letter[cand[1:] - 1] == not_letter[cand[:-1]]
-            new = np.concatenate(([True], ~same))
-            group = np.cumsum(new) - 1
-            ordinal = np.arange(cand.size) - np.flatnonzero(new)[group]
-            word[cand[ordinal % 2 == 0]] = True
-    before = np.concatenate(([False], word[:-1]))
-    after = np.concatenate((word[1:], [False]))
-    single = (cls == CJK) | (cls == PUNCT) | (apos & ~word)
-    starts = np.flatnonzero((word & ~before) | single)
+    # an apostrophe between letters joins them, but a word takes one apostrophe part
+    # only: in a chain like "rock'n'roll" the 1st, 3rd, ... apostrophes join
+    inner = apos[(apos > 0) & (apos < n - 1)]
+    cand = inner[letter[inner - 1] & letter[inner + 1]]
+    joins = cand
+    if cand.size > 1:
+        # two candidates are in one chain when only letters lie between them
+        gap = cand[1:] - cand[:-1]
+        between = np.add.reduceat(letter, cand, dtype=np.int64)[:-1]
+        chained = between == gap - 1
+        new = np.concatenate(([True], ~chained))
+        group = np.cumsum(new) - 1
+        ordinal = np.arange(cand.size) - np.flatnonzero(new)[group]
+        joins = cand[ordinal % 2 == 0]
+    word[joins] = True
+    loose = np.setdiff1d(apos, joins, assume_unique=True)
+    single[loose] = True
+    # possessive "'s" belongs to the word: "elara's" counts as "elara" (the apostrophe
+    # joined letters, so the word has at least one letter before it)
+    if joins.size:
+        s_after = (pk[joins + 1] & _CP_MASK) == ord("s")
+        last = joins + 2 >= n
+        ends_word = last | ~word[np.minimum(joins + 2, n - 1)]
+        poss = joins[s_after & ends_word]
+        word[poss] = False
+        word[poss + 1] = False
+    edge = np.diff(word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero((edge[:-1] == 1) | single)
     ends = starts + 1
     is_word = word[starts]
-    ends[is_word] = np.flatnonzero(word & ~after) + 1
-    # possessive "'s" belongs to the word: "elara's" counts as "elara"
-    if n:
-        e = ends[is_word]
-        poss = (e - starts[is_word] >= 3) & (cp[e - 2] == 39) & (cp[e - 1] == 115)
-        ends[np.flatnonzero(is_word)[poss]] -= 2
-
+    ends[is_word] = np.flatnonzero(edge == -1)
     pw, inv = _power_tables(n + 1)
     prefix = np.zeros(n + 1, np.uint64)
     with np.errstate(over="ignore"):
-        np.cumsum(cp.astype(np.uint64) * pw[:n], out=prefix[1:])
+        np.multiply(pk & np.uint32(_CP_MASK), pw[:n], out=prefix[1:])
+        np.cumsum(prefix[1:], out=prefix[1:])
         h = (prefix[ends] - prefix[starts]) * inv[starts]
+    return starts, ends, _finish(h, ends - starts)
+
+
+_NON_WORD = re.compile(r"\W*")
+
+
+@lru_cache(maxsize=1)
+def _footer_hashes() -> HashArray:
+    """Hashes of the tokens a word-count footer starts with ("word count", "words: 5")."""
+    return hash_strings(["word", "words", "wordcount"])
+
+
+def tokenise_many(texts: Sequence[str]) -> Tokens:
+    """Tokenise all ``texts`` in one vectorised pass (same tokens as :func:`tokenise`)."""
+    norm, pk = _normalised(texts)
+    if pk.size and int(pk.view(np.uint8)[3::4].max()) >= _MULTI:
+        # rare (e.g. German sharp s): casefold changes the length, so fold as text
+        norm = [t.casefold() for t in norm]
+        pk = _lookup(_encode("\n".join(norm)))
+        pk.view(np.uint8)[3::4] &= ~np.uint8(_MULTI)
+    lengths = np.fromiter(map(len, norm), np.int64, len(norm))
+    doc_starts = np.cumsum(lengths + 1) - (lengths + 1)
+    starts, ends, hashes = _scan(pk)
+    bounds = np.searchsorted(starts, np.append(doc_starts, pk.size + 1))
+    # a word-count footer holds one of these tokens: only its text can have one, and only
+    # if nothing but non-word characters precede the token on its line
+    marks = _footer_hashes()
+    hit = np.flatnonzero((hashes == marks[0]) | (hashes == marks[1]) | (hashes == marks[2]))
+    found: dict[int, list[tuple[int, int]]] = {}
+    for d, p in zip(
+        (np.searchsorted(bounds, hit, side="right") - 1).tolist(),
+        (starts[hit] - doc_starts[np.searchsorted(bounds, hit, side="right") - 1]).tolist(),
+        strict=True,
+    ):
+        text = norm[d]
+        if d not in found and _NON_WORD.fullmatch(text, text.rfind("\n", 0, p) + 1, p):
+            found[d] = [m.span() for m in _FOOTER.finditer(text)]
+    pieces = []
+    for d, spans in sorted(found.items()):
+        if not spans:
+            continue
+        base = int(doc_starts[d])
+        for a, b in spans:
+            pk[base + a : base + b] = ord(" ")  # class SKIP, no flags
+        sub = _scan(pk[base : base + int(lengths[d])])
+        pieces.append((int(bounds[d]), int(bounds[d + 1]), (sub[0] + base, sub[1] + base, sub[2])))
+    if pieces:  # splice the re-tokenised texts in
+        parts: list[list[npt.NDArray[Any]]] = [[], [], []]
+        at = 0
+        for lo, hi, sub in pieces:
+            for k, arr in enumerate((starts, ends, hashes)):
+                parts[k] += [arr[at:lo], sub[k]]
+            at = hi
+        for k, arr in enumerate((starts, ends, hashes)):
+            parts[k].append(arr[at:])
+        starts, ends, hashes = (np.concatenate(p) for p in parts)
+        bounds = np.searchsorted(starts, np.append(doc_starts, pk.size + 1))
+    docs = np.repeat(np.arange(len(norm)), np.diff(bounds))
     return Tokens(
-        text=joined,
-        folded=cp,
+        text="\n".join(norm),
+        folded=pk & np.uint32(_CP_MASK),
         starts=starts.astype(np.int64),
         ends=ends.astype(np.int64),
-        hashes=_finish(h, ends - starts),
-        docs=np.searchsorted(doc_starts, starts, side="right") - 1,
-        alpha=_is_alpha(cp[starts]),
+        hashes=hashes,
+        docs=docs,
+        alpha=(pk[starts] & np.uint32(_ALPHA)) != 0,
         n_texts=len(norm),
     )
-
-
-def _is_alpha(points: npt.NDArray[np.uint32]) -> BoolArray:
-    table = _bmp()
-    out = table.alpha[np.minimum(points, 0xFFFF)]
-    for i in np.flatnonzero(points >= 0x10000).tolist():
-        out[i] = chr(int(points[i])).isalpha()
-    return out
-
-
-def _blank_footers(
-    texts: Sequence[str],
-    cp: npt.NDArray[np.uint32],
-    cls: npt.NDArray[np.uint8],
-    doc_starts: IntArray,
-) -> None:
-    """Turn word-count footers into spaces (only texts containing "word" can have one)."""
-    if cp.size < 4:
-        return
-    hit = np.flatnonzero(
-        (cp[:-3] == ord("w")) & (cp[1:-2] == ord("o")) & (cp[2:-1] == ord("r")) & (cp[3:] == 100)
-    )
-    if not hit.size:
-        return
-    for d in np.unique(np.searchsorted(doc_starts, hit, side="right") - 1).tolist():
-        base = int(doc_starts[d])
-        for m in _FOOTER.finditer(texts[d]):
-            cp[base + m.start() : base + m.end()] = 32
-            cls[base + m.start() : base + m.end()] = SKIP
 
 
 def tokenise(text: str) -> list[str]:
@@ -293,6 +395,14 @@ def tokenise(text: str) -> list[str]:
 
 def is_cjk(token: str) -> bool:
     return _CJK_CHAR.match(token) is not None
+
+
+def is_cjk_points(points: npt.NDArray[np.uint32]) -> BoolArray:
+    """:func:`is_cjk` of tokens starting with each of these code points."""
+    out = np.zeros(points.shape, np.bool_)
+    for a, b in _CJK_RANGES:
+        out |= (points >= a) & (points <= b)
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -146,6 +146,30 @@ def test_vectorised_tokeniser_matches_the_regex_rules_on_random_text():
         assert mine == _regex_tokenise(text), repr(text)
 
 
+def test_partial_normalisation_matches_nfkc_of_the_whole_text():
+    """Only texts NFKC changes are normalised, some by replacing single characters: check
+    against the regex on fully normalised text, with characters that compose with or
+    decompose into their neighbours (Hangul jamo, combining marks, Tamil vowel signs)."""
+    from pytest_modelprov.lexical_text import tokenise_many
+
+    pieces = [
+        *"ab e'\n",
+        *("\u2026", "\u2122", "\uff0c", "\u00a0", "\u2082", "\u00bd", "\u2011", "\uff21"),
+        *("\u0301", "\u0323", "\u00e9", "\u1100", "\u1161", "\u11a8", "\uac00", "\u0b95"),
+        *("\u0bbe", "\u0bc6", "\ufb01", "\u212b", "\u1e9b", "\U0001d400", "\u2163", "Words: 4"),
+    ]
+    rng = np.random.default_rng(11)
+    texts = ["".join(rng.choice(pieces, rng.integers(0, 25))) for _ in range(2000)]
+    toks = tokenise_many(texts)
+    words = toks.strings()
+    docs = toks.docs.tolist()
+    per_text: list[list[str]] = [[] for _ in texts]
+    for w, d in zip(words, docs, strict=True):
+        per_text[d].append(w)
+    for text, mine in zip(texts, per_text, strict=True):
+        assert mine == _regex_tokenise(text), repr(text)
+
+
 def test_every_bmp_character_is_classified_as_the_regex_does():
     chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c < 0xE000]
     for k in range(0, len(chars), 4000):
@@ -409,3 +433,56 @@ def test_assert_nearest_passes_and_fails_with_shared_words():
     with pytest.raises(AssertionError, match=r"not above 0\.900"):
         lexical.assert_distance_above(ours, twin, 0.9)
     lexical.assert_distance_below(ours, twin, 0.9)
+
+
+# --- coverage of the bootstrap interval of one distance, by simulation ----------------------
+# Two synthetic "models" write from known word distributions (a shared Zipf-like base, the
+# second perturbed), each prompt mixing in its own topic words. The population distance is
+# approximated by fingerprints of 2000 prompts; intervals come from 30-prompt samples.
+_SYLLABLES = ["ba", "ko", "ri", "mu", "te", "sa", "lo", "ne", "vi", "da", "pe", "gu"]
+
+
+def _synthetic_models(seed: int) -> tuple[list[str], np.ndarray, np.ndarray, list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    vocab = sorted({"".join(rng.choice(_SYLLABLES, 3)) for _ in range(2000)})[:500]
+    base = 1.0 / np.arange(1, len(vocab) + 1) ** 1.05
+    rng.shuffle(base)
+    other = base * np.exp(rng.normal(0.0, 0.3, base.size))
+    topics = []
+    for _ in range(200):
+        t = np.where(rng.random(base.size) < 0.05, 1.0, 1e-3) * np.exp(
+            rng.normal(0, 0.5, base.size)
+        )
+        topics.append(t / t.sum())
+    return vocab, base / base.sum(), other / other.sum(), topics
+
+
+def _write(vocab, p, topics, prompts, rng, tokens=150):
+    texts = []
+    for t in prompts:
+        counts = rng.multinomial(tokens, 0.75 * p + 0.25 * topics[t % len(topics)])
+        words = np.repeat(np.arange(len(vocab)), counts)
+        rng.shuffle(words)
+        texts.append(" ".join(vocab[i] for i in words))
+    return Fingerprint.from_texts(texts, [f"p{t}" for t in prompts])
+
+
+def test_basic_bootstrap_interval_covers_the_population_distance():
+    vocab, pa, pb, topics = _synthetic_models(123)
+    rng = np.random.default_rng(5)
+    everything = list(range(2000))
+    truth = lexical.profile(
+        _write(vocab, pa, topics, everything, rng), _write(vocab, pb, topics, everything, rng)
+    )
+    covered = below = 0
+    reps = 100
+    for r in range(reps):
+        prompts = (rng.choice(2000, 30, replace=False) + 10_000).tolist()
+        a, b = _write(vocab, pa, topics, prompts, rng), _write(vocab, pb, topics, prompts, rng)
+        d = lexical.compare(a, {"b": b}, method="profile", resamples=150, seed=r).distances["b"]
+        covered += d.low <= truth <= d.high
+        below += d.low <= truth
+    # nominal 0.95 two-sided; the lower end (what assert_distance_above relies on) 0.975
+    print(f"coverage {covered / reps:.2f}, lower end {below / reps:.2f}, truth {truth:.4f}")
+    assert 0.90 <= covered / reps <= 0.99, (covered, truth)
+    assert below / reps >= 0.95, (below, truth)
