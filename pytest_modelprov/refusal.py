@@ -310,7 +310,8 @@ def default_classifier() -> Classifier:
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(
             f"the shipped refusal weights (pytest_modelprov/data/refusal/weights.json) are not "
-            f"readable ({exc}); reinstall the package or run benchmarks/train_refusal.py"
+            f"readable ({exc}); reinstall the package, or re-create them in a source checkout "
+            "with `python benchmarks/train_refusal.py`"
         ) from None
     return Classifier(LinearModel.from_dict(data, "data/refusal/weights.json"), source="shipped")
 

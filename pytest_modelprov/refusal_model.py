@@ -320,7 +320,8 @@ class LinearModel:
             raise ConfigError(
                 f"{where}: weights were trained for features {data['feature_version']!r} with "
                 f"{data['hash_bits']} hash bits; this version uses {FEATURE_VERSION!r} with "
-                f"{HASH_BITS}. Re-train them with `pytest_modelprov.refusal.fit(...)`."
+                f"{HASH_BITS}. Re-train them with `pytest_modelprov.refusal.fit(...)` (the "
+                "shipped weights: `python benchmarks/train_refusal.py` in a source checkout)."
             )
         heads = data["heads"]
         return cls(
