@@ -97,9 +97,8 @@ def test_release_that_evades_in_chinese_fails_only_the_chinese_assertion(pyteste
     assert changes["zh"]["details"]["p"] == pytest.approx(p)
 
 
+@pytest.mark.parametrize("xdist_args", [[], ["-n", "0"]], ids=["no-xdist", "n0"])
 def test_unchanged_release_passes_both_languages(pytester, env, xdist_args):
-    if xdist_args == ["-n", "2"]:
-        pytest.skip("xdist is covered by the suite's own tests; keep this file fast")
     _serve_releases(env.server)
     pytester.makepyfile(test_gate=SUITE)
     result = pytester.runpytest(
