@@ -15,13 +15,13 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from . import schema
 from .errors import ConfigError
 from .refusal_features import (
     DENSE_NAMES,
@@ -344,23 +344,9 @@ class LinearModel:
         return cls.from_dict(data, str(path))
 
 
-def _schema(name: str) -> Any:
-    text = resources.files("pytest_modelprov").joinpath("schemas").joinpath(name).read_text("utf-8")
-    return json.loads(text)
-
-
-def validate(data: Any, schema: str, where: str) -> None:
+def validate(data: Any, schema_name: str, where: str) -> None:
     """Raise ConfigError naming ``where`` unless ``data`` matches the package schema."""
-    import jsonschema
-
-    errors = sorted(
-        jsonschema.Draft202012Validator(_schema(schema)).iter_errors(data),
-        key=lambda e: list(e.absolute_path),
-    )
-    if errors:
-        err = errors[0]
-        at = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ConfigError(f"{where}: {at}: {err.message} (schema {schema})")
+    schema.check(data, schema_name, where)
 
 
 def read_labelled(path: str | Path) -> list[Example]:

@@ -203,7 +203,10 @@ def test_own_topic_set_file_is_validated(tmp_path):
     assert (ts.name, ts.version, [t.prompt for t in ts.topics]) == ("mine", "2", ["Hi?"])
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "bad", "version": "1", "topics": [{"id": "a"}]}))
-    with pytest.raises(ConfigError, match=r"bad\.json: topics/0: 'prompts' is a required"):
+    with pytest.raises(
+        ConfigError,
+        match=r"bad\.json does not match schemas/refusal_topics\.schema\.json at topics/0: 'prompts' is a required",
+    ):
         refusal.load_topics(bad)
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
@@ -277,7 +280,10 @@ def test_fit_rejects_bad_files_naming_the_line(tmp_path):
     path.write_text(
         '{"response": "ok", "label": "compliance"}\n{"response": "x", "label": "maybe"}\n'
     )
-    with pytest.raises(ConfigError, match=r"labels\.jsonl:2: label: 'maybe' is not one of"):
+    with pytest.raises(
+        ConfigError,
+        match=r"labels\.jsonl:2 does not match schemas/refusal_labels\.schema\.json at label: 'maybe' is not one of",
+    ):
         refusal.fit(path)
     path.write_text('{"response": "ok", "label": "compliance"}\n{oops\n')
     with pytest.raises(ConfigError, match=r"labels\.jsonl:2: not valid JSON"):
@@ -289,7 +295,10 @@ def test_fit_rejects_bad_files_naming_the_line(tmp_path):
 def test_loading_bad_weights_names_the_file(tmp_path):
     path = tmp_path / "w.json"
     path.write_text("[]")
-    with pytest.raises(ConfigError, match=r"w\.json: \(top level\): \[\] is not of type 'object'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"w\.json does not match schemas/refusal_model\.schema\.json at \(top level\): \[\] is not of type 'object'",
+    ):
         refusal.Classifier.load(path)
     with pytest.raises(ConfigError, match="weights not found"):
         refusal.Classifier.load(tmp_path / "missing.json")
