@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import numpy as np
+from test_lexical import STYLE_WORDS
 
 from pytest_modelprov.measurement import PROPERTY
 
@@ -48,23 +49,8 @@ VOCAB = {
         "swell",
     ],
 }
-COMMON = [
-    "the",
-    "a",
-    "and",
-    "of",
-    "to",
-    "in",
-    "was",
-    "it",
-    "that",
-    "with",
-    "but",
-    "as",
-    "on",
-    "for",
-    "at",
-]
+# the unit tests' shared style words serve as the filler between styled words here too
+COMMON = STYLE_WORDS[:15]
 
 
 def _answers(style: str, seed: int, k: int = 3) -> list[str]:
