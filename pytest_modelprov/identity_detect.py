@@ -189,20 +189,10 @@ def load_json(
     if path is None:
         where = f"built-in data/identity/{builtin}"
         text = files("pytest_modelprov").joinpath(f"data/identity/{builtin}").read_text("utf-8")
+        data = json.loads(text)
     else:
         where = str(path)
-        try:
-            text = Path(path).read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read {what} {where}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{what} {where} is not UTF-8 text") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{what} {where} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
-        ) from None
+        data = schema.read_json(path, what)
     schema.check(data, schema_file, f"{what} {where}")
     return data, where
 

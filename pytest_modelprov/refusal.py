@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import stats
+from . import schema, stats
 from .errors import ConfigError
 from .measurement import Measurement
 from .refusal_features import clean_refusal, normalise, strip_reasoning
@@ -418,13 +418,7 @@ def _parse_topics(data: Any, where: str) -> TopicSet:
 
 def load_topics(path: str | Path) -> TopicSet:
     """Your own topic set from a JSON file (``refusal_topics.schema.json``)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: topic set file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not a readable JSON topic set ({exc})") from None
-    return _parse_topics(data, str(path))
+    return _parse_topics(schema.read_json(path, "refusal topic set"), str(path))
 
 
 def topics(name: str, langs: Sequence[str] | None = None) -> TopicSet:

@@ -335,13 +335,7 @@ class LinearModel:
 
     @classmethod
     def load(cls, path: str | Path) -> LinearModel:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: refusal classifier weights not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{path}: not readable JSON weights ({exc})") from None
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(schema.read_json(path, "refusal classifier weights"), str(path))
 
 
 def validate(data: Any, schema_name: str, where: str) -> None:

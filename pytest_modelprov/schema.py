@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -34,3 +35,19 @@ def check(data: Any, name: str, subject: str) -> None:
         at, message = found[0]
         more = f" (and {len(found) - 1} more problems)" if len(found) > 1 else ""
         raise ConfigError(f"{subject} does not match schemas/{name} at {at}: {message}{more}")
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """Parse a user's JSON file; every failure is a ConfigError naming ``what`` and the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{what} {path} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from None
