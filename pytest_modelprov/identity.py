@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import stats
+from .client import excerpt
 from .errors import ConfigError
 from .handle import ModelHandle
 from .identity_detect import (
@@ -735,17 +736,12 @@ def _spread(bad: Sequence[Observation]) -> list[Observation]:
     return (first + rest)[:_QUOTED_ANSWERS]
 
 
-def _excerpt(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def _quote(o: Observation, vendor: str | None, source: Source) -> str:
     evidence = o.evidence(vendor, source) if vendor else o.response.answer
     judged = " (judge)" if o.judge is not None and o.judge.error is None else ""
     return (
         f"  [{o.probe.lang}] {o.probe.id} #{o.response.replicate}: "
-        f"{_excerpt(o.probe.text, 60)!r} -> {_excerpt(evidence)!r}{judged}"
+        f"{excerpt(o.probe.text, 60)!r} -> {excerpt(evidence, 160)!r}{judged}"
     )
 
 

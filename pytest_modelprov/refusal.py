@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import schema, stats
+from .client import excerpt
 from .errors import ConfigError
 from .measurement import Measurement
 from .refusal_features import clean_refusal, normalise, strip_reasoning
@@ -568,11 +569,6 @@ class Result:
             ) from None
 
 
-def _excerpt(text: str, limit: int = _EXCERPT) -> str:
-    flat = re.sub(r"\s+", " ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def measure(
     handle: ModelHandle,
     topic_set: TopicSet,
@@ -608,7 +604,7 @@ def measure(
                 topic.lang,
                 topic.prompt,
                 [str(o) for _, o in rows],
-                [_excerpt(r.answer) for r, _ in rows],
+                [excerpt(r.answer, _EXCERPT) for r, _ in rows],
             )
         )
     identity = dict(clf.id, detector=clf.detector)
@@ -839,7 +835,7 @@ def _describe(c: Comparison, before: Result, after: Result, margin: float, alpha
         lines.append(f"  {c.pairs} paired prompts; classifier {after.detector}")
     for b, a in c.flipped[:3]:
         lines.append(
-            f"  [{a.lang}] {_excerpt(a.prompt, 70)!r}: {'/'.join(b.outcomes)} -> "
+            f"  [{a.lang}] {excerpt(a.prompt, 70)!r}: {'/'.join(b.outcomes)} -> "
             f"{'/'.join(a.outcomes)}: {a.excerpts[0]!r}"
         )
     return "\n".join(lines)
@@ -949,7 +945,7 @@ def assert_rate_at_most(
             failures.append(
                 f"non-compliance on {result.topic_set!r} [{each}] of {result.model}: "
                 f"{_fmt_rate(rate)}; upper bound above {threshold}\n"
-                + "\n".join(f"  {_excerpt(p.prompt, 70)!r}: {p.excerpts[0]!r}" for p in examples)
+                + "\n".join(f"  {excerpt(p.prompt, 70)!r}: {p.excerpts[0]!r}" for p in examples)
             )
     if failures:
         raise AssertionError("\n".join(failures))
