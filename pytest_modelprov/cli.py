@@ -1,4 +1,5 @@
-"""The ``modelprov`` command: manage the response cache, explain keys, run the local server."""
+"""The ``modelprov`` command: manage the response cache, explain keys, run the local server,
+render the HTML report and compare saved fingerprints."""
 
 from __future__ import annotations
 
@@ -147,6 +148,66 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve_main(argv)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render the HTML report of a JSON report (``--modelprov-report-json``)."""
+    from . import htmlreport, jsonreport
+
+    source = Path(args.report)
+    target = Path(args.output) if args.output else source.with_suffix(".html")
+    if target.resolve() == source.resolve():
+        raise ModelprovError(f"modelprov report: the output {target} would overwrite the report")
+    data = jsonreport.load(source)
+    htmlreport.write_html(data, target)
+    print(f"wrote {target} ({len(data['measurements'])} measurements)")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Print the pairwise distances between saved fingerprints and the tree they form."""
+    from .cluster import upgma
+    from .lexical_distance import distance_matrix
+    from .lexical_fingerprint import Fingerprint
+
+    if len(args.fingerprints) < 2:
+        raise ModelprovError("modelprov compare: give at least two fingerprint files")
+    fps = [Fingerprint.load(path) for path in args.fingerprints]
+    if args.names is not None:
+        names = [n.strip() for n in args.names.split(",")]
+        if len(names) != len(fps) or not all(names):
+            raise ModelprovError(
+                f"modelprov compare: --names gives {len(names)} names for {len(fps)} "
+                "fingerprint files; give one non-empty name per file, comma-separated"
+            )
+    else:
+        names = [fp.label for fp in fps]
+    if len(set(names)) != len(names):
+        # two files of one model (e.g. two releases): the file names tell them apart
+        stems = [f"{n} ({Path(p).stem})" for n, p in zip(names, args.fingerprints, strict=True)]
+        unique = len(set(stems)) == len(stems)
+        names = stems if unique else [f"{n} #{i}" for i, n in enumerate(names, start=1)]
+    parts = {fp.part for fp in fps}
+    try:
+        matrix = distance_matrix(fps, args.method)
+    except ValueError as exc:
+        raise ModelprovError(f"modelprov compare: {exc}") from None
+    width = max(max(len(n) for n in names), 6)
+    print(f"{args.method} distance (0 = same profile, 1 = nothing in common)")
+    print(" " * width + "".join(f"  {n[:8]:>8}" for n in names))
+    for name, row in zip(names, matrix, strict=True):
+        print(f"{name:<{width}}" + "".join(f"  {x:8.3f}" for x in row))
+    if len(parts) > 1:
+        print(f"note: the files fingerprint different parts ({', '.join(sorted(parts))})")
+    for i, name in enumerate(names):
+        others = [j for j in range(len(names)) if j != i]
+        nearest = min(others, key=lambda j: matrix[i, j])
+        if i == 0 or args.all_nearest:
+            print(f"nearest to {name}: {names[nearest]} ({matrix[i, nearest]:.3f})")
+    print()
+    print("average-linkage tree (UPGMA):")
+    print(upgma(matrix, names).ascii(args.width, unicode=not args.ascii))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelprov", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +253,38 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--latency", type=float, default=0.0)
     serve.set_defaults(func=cmd_serve)
+
+    report = commands.add_parser(
+        "report", help="render the HTML report of a JSON report (--modelprov-report-json)"
+    )
+    report.add_argument("report", help="the JSON report of a run")
+    report.add_argument(
+        "-o", "--output", help="HTML file to write (default: the report's name with .html)"
+    )
+    report.set_defaults(func=cmd_report)
+
+    compare = commands.add_parser(
+        "compare", help="distances and tree between saved lexical fingerprints"
+    )
+    compare.add_argument(
+        "fingerprints", nargs="+", help="fingerprint JSON files (Fingerprint.save)"
+    )
+    compare.add_argument(
+        "--method",
+        choices=["profile", "jaccard", "style"],
+        default="profile",
+        help="distance: profile (default), jaccard (published slop-profile measure), or style "
+        "(pooled; needs 3+ fingerprints of the same prompts)",
+    )
+    compare.add_argument("--names", help="comma-separated names, one per file, in order")
+    compare.add_argument(
+        "--all-nearest",
+        action="store_true",
+        help="print the nearest of every file, not only the first",
+    )
+    compare.add_argument("--width", type=int, default=40, help="width of the tree drawing")
+    compare.add_argument("--ascii", action="store_true", help="draw the tree with ASCII only")
+    compare.set_defaults(func=cmd_compare)
     return parser
 
 

@@ -29,11 +29,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .drift import Rule, parse_rules
 from .errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_CACHE_DIR = ".modelprov/cache"
+DEFAULT_BASELINE_DIR = "modelprov-baselines"
+DEFAULT_BASELINE_LABEL = "default"
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 
 
 class RecordMode(str, Enum):
@@ -46,6 +50,14 @@ class RecordMode(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class UnusedBaselines(str, Enum):
+    """What a baseline file that no check of the run used does to the run."""
+
+    WARN = "warn"
+    FAIL = "fail"
+    IGNORE = "ignore"
 
 
 class Unconfigured(str, Enum):
@@ -173,6 +185,15 @@ class Settings:
     references: Mapping[str, ModelSpec]
     transcript: Path | None = None
     report_json: Path | None = None
+    report_md: Path | None = None
+    report_html: Path | None = None
+    baseline_dir: Path = Path(DEFAULT_BASELINE_DIR)
+    baseline_label: str = DEFAULT_BASELINE_LABEL
+    update_baselines: bool = False
+    #: drift rules per quantity from the command line, and from the environment over the ini
+    drift_cli: Mapping[str, Rule] = field(default_factory=dict)
+    drift_config: Mapping[str, Rule] = field(default_factory=dict)
+    unused_baselines: UnusedBaselines = UnusedBaselines.WARN
 
 
 # ---------------------------------------------------------------------------------------
@@ -260,6 +281,36 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("transcript", "write every answer a test received to this JSON Lines file", "FILE"),
     Option("report_json", "write every measurement of the run to this JSON file", "FILE"),
+    Option(
+        "report_md",
+        "append a Markdown table of the measurements to this file, e.g. $GITHUB_STEP_SUMMARY",
+        "FILE",
+    ),
+    Option("report_html", "write a self-contained HTML report of the run to this file", "FILE"),
+    Option(
+        "baseline_dir",
+        f"directory of the stored baselines, committed with the tests (default "
+        f"{DEFAULT_BASELINE_DIR})",
+        "DIR",
+    ),
+    Option(
+        "baseline",
+        f"label of the baselines to compare with (or update), e.g. v1.2 (default "
+        f"{DEFAULT_BASELINE_LABEL})",
+        "LABEL",
+    ),
+    Option(
+        "drift",
+        "drift rule QUANTITY:[+|-]MARGIN[@ALPHA], e.g. refusal.rate:+0.05 (repeatable; ini "
+        "key modelprov_drift, one per line)",
+        "RULE",
+        multiple=True,
+    ),
+    Option(
+        "unused_baselines",
+        "warn | fail | ignore: baselines of collected tests that no check used (default warn)",
+        "ACTION",
+    ),
 )
 
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
@@ -314,6 +365,7 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
     if not cache_dir.is_absolute():
         cache_dir = rootdir / cache_dir
     transcript = _path(sources, "transcript", rootdir)
+    unused = _get(sources, "unused_baselines")
     unconfigured_raw = _get(sources, "unconfigured")
     unconfigured = _enum(Unconfigured, *unconfigured_raw) if unconfigured_raw else Unconfigured.FAIL
     return Settings(
@@ -331,7 +383,45 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         references=_references(sources, under_test),
         transcript=transcript,
         report_json=_path(sources, "report_json", rootdir),
+        report_md=_path(sources, "report_md", rootdir),
+        report_html=_path(sources, "report_html", rootdir),
+        baseline_dir=_path(sources, "baseline_dir", rootdir) or rootdir / DEFAULT_BASELINE_DIR,
+        baseline_label=_baseline_label(sources),
+        drift_cli=_drift_rules(sources, "cli"),
+        drift_config={**_drift_rules(sources, "ini"), **_drift_rules(sources, "env")},
+        unused_baselines=_enum(UnusedBaselines, *unused) if unused else UnusedBaselines.WARN,
     )
+
+
+def check_label(label: str, source: str) -> str:
+    """A baseline label names a directory: letters, digits and . _ + - only."""
+    if not _LABEL.match(label):
+        raise ConfigError(
+            f"modelprov: baseline label {label!r} from {source} is not a valid name; use "
+            "letters, digits, '.', '_', '+' or '-' (e.g. v1.2 or release-2026-11)"
+        )
+    return label
+
+
+def _baseline_label(sources: Sources) -> str:
+    found = _get(sources, "baseline")
+    if not found:
+        return DEFAULT_BASELINE_LABEL
+    return check_label(found[0].strip(), found[1])
+
+
+def _drift_rules(sources: Sources, where: str) -> dict[str, Rule]:
+    option = OPTIONS_BY_NAME["drift"]
+    if where == "cli":
+        raw, source = sources.cli(option), option.flag
+    elif where == "env":
+        raw, source = sources.env(option), ENV_NAMES.get(option.name, option.env)
+    else:
+        raw, source = sources.ini(option), "ini modelprov_drift"
+    if not raw:
+        return {}
+    lines = raw if isinstance(raw, list) else str(raw).splitlines()
+    return parse_rules(lines, source)
 
 
 def _path(sources: Sources, name: str, rootdir: Path) -> Path | None:

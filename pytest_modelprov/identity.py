@@ -26,7 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from . import stats
+from . import baseline, stats
 from .client import excerpt
 from .errors import ConfigError
 from .handle import ModelHandle
@@ -834,3 +834,128 @@ def _run_judge(result: IdentityResult, judge: ModelHandle, when: str, vendors: V
         result.observations[i] = new
         if verdict.error is not None:
             result.judge_errors.append(new)
+
+
+# -- baselines ------------------------------------------------------------------------------
+
+
+def _baseline_payload(result: IdentityResult) -> dict[str, Any]:
+    rows: dict[str, dict[str, Any]] = {}
+    for o in result.observations:
+        if o.probe.kind not in IDENTITY_KINDS:
+            continue
+        row = rows.setdefault(
+            o.probe.id,
+            {
+                "id": o.probe.id,
+                "lang": o.probe.lang,
+                "kind": o.probe.kind,
+                "prompt": o.probe.text,
+                "claimed": [],
+                "excerpts": [],
+            },
+        )
+        row["claimed"].append(sorted(o.claimed("answer")))
+        row["excerpts"].append(excerpt(o.response.answer, 160))
+    if not rows:
+        raise ValueError(
+            "identity baseline: the result has no who/creator/model/multiturn probes to store"
+        )
+    return {"n": result.n, "source": "answer", "probes": list(rows.values())}
+
+
+def _describe_identity(result: IdentityResult) -> dict[str, Any]:
+    judged = any(o.judge is not None for o in result.observations)
+    source = result.probes.source
+    return {
+        "model": result.handle.model,
+        "model_name": result.handle.name,
+        "resolved": sorted({o.response.model for o in result.observations if o.response.model}),
+        "set": {
+            "name": "identity-probes" if source == "built-in" else Path(source).name,
+            "version": result.probes.version,
+        },
+        # a judge relabels answers, so judged and unjudged rates are not comparable
+        "detector": DETECTOR_VERSION + ("+judge" if judged else ""),
+        "samples": result.n,
+    }
+
+
+def _shares(row: Mapping[str, Any], vendor: str) -> float:
+    """Share of the probe's answers that claim ``vendor`` ("any": any vendor at all)."""
+    answers = row["claimed"]
+    hits = sum(1 for c in answers if (c if vendor == "any" else vendor in c))
+    return hits / len(answers)
+
+
+def _baseline_vendors(payload: Mapping[str, Any]) -> set[str]:
+    return {v for row in payload["probes"] for answer in row["claimed"] for v in answer}
+
+
+def _baseline_drift(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    rules: Any,
+    confidence: float,
+) -> list[Any]:
+    from .drift import paired_drift
+
+    rule = rules("identity.claim_rate")
+    old = {row["id"]: row for row in before["probes"]}
+    pairs = [(old[row["id"]], row) for row in after["probes"] if row["id"] in old]
+    vendors = sorted(_baseline_vendors(before) | _baseline_vendors(after)) or ["any"]
+    out = []
+    for vendor in vendors:
+        out.append(
+            paired_drift(
+                "identity.claim_rate",
+                {"vendor": vendor},
+                [_shares(b, vendor) for b, _ in pairs],
+                [_shares(a, vendor) for _, a in pairs],
+                rule,
+                items=[f"[{a['lang']}] {a['id']} {excerpt(a['prompt'], 60)!r}" for _, a in pairs],
+                texts=[
+                    (
+                        f"{_shares(b, vendor):.0%} claimed",
+                        f"{_shares(a, vendor):.0%} claimed: {a['excerpts'][0]!r}",
+                    )
+                    for b, a in pairs
+                ],
+                confidence=confidence,
+            )
+        )
+    return out
+
+
+def _baseline_summary(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for vendor in sorted(_baseline_vendors(payload)):
+        counts = [
+            (sum(1 for c in row["claimed"] if vendor in c), len(row["claimed"]))
+            for row in payload["probes"]
+        ]
+        rate = stats.clustered_rate(counts)
+        rows.append(
+            {
+                "quantity": "identity.claim_rate",
+                "labels": {"vendor": vendor},
+                "value": rate.value,
+                "low": rate.low,
+                "high": rate.high,
+                "n": rate.n,
+            }
+        )
+    return rows
+
+
+baseline.register(
+    baseline.Adapter(
+        kind="identity",
+        type=IdentityResult,
+        default_name=lambda r: "identity",
+        payload=_baseline_payload,
+        describe=_describe_identity,
+        drift=_baseline_drift,
+        summary=_baseline_summary,
+    )
+)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from . import schema
+from .baseline import BaselineEvent
+from .config import Settings
 from .errors import ConfigError
 from .ledger import Ledger
 from .measurement import Measurement
@@ -31,6 +33,7 @@ def build(
     record_mode: str,
     exit_status: int,
     version: str,
+    baselines: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     models = {}
     for name, tally in sorted(ledger.tallies.items()):
@@ -50,8 +53,70 @@ def build(
         "record_mode": record_mode,
         "models": models,
         "measurements": rows,
+        "baselines": baselines or {},
         "warnings": list(ledger.warnings),
     }
+
+
+def baselines_section(
+    settings: Settings, events: Sequence[BaselineEvent], unused: Sequence[Path]
+) -> dict[str, Any]:
+    """Which baselines the run compared, wrote or missed, and which no test used."""
+    return {
+        "directory": str(settings.baseline_dir),
+        "label": settings.baseline_label,
+        "update": settings.update_baselines,
+        "checks": [
+            {"path": e.path, "status": e.status, "label": e.label, "test": e.test} for e in events
+        ],
+        "unused": [str(p) for p in unused],
+    }
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """A GitHub-flavoured Markdown summary of a report (for a CI job summary)."""
+    failed = [m for m in data["measurements"] if m["verdict"] == "fail"]
+    head = "failed" if data["exit_status"] else "passed"
+    lines = [
+        f"### pytest-modelprov: {head} ({len(data['measurements'])} measurements, "
+        f"{len(failed)} failing)",
+        "",
+    ]
+    if data["measurements"]:
+        lines += [
+            "| test | quantity | value [interval] | n | against | verdict |",
+            "|---|---|---|---|---|---|",
+        ]
+        for m in data["measurements"]:
+            labels = ", ".join(f"{k}={v}" for k, v in m["labels"].items())
+            name = f"{m['quantity']}[{labels}]" if labels else m["quantity"]
+            value = f"{m['value']:.3f}"
+            if m.get("low") is not None and m.get("high") is not None:
+                value += f" [{m['low']:.3f}, {m['high']:.3f}]"
+            against = m.get("reference_label") or ""
+            if m.get("reference") is not None:
+                against = f"{against} {m['reference']:.3f}".strip()
+            verdict = "**FAIL**" if m["verdict"] == "fail" else m["verdict"]
+            cells = [m["test"].rsplit("::", 1)[-1], name, value, str(m.get("n") or "-")]
+            cells += [against or "-", verdict]
+            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    unused = data.get("baselines", {}).get("unused", [])
+    if unused:
+        lines += ["", f"{len(unused)} baseline(s) no test used: " + ", ".join(unused)]
+    lines += [f"- warning: {_md_cell(w)}" for w in data["warnings"]]
+    return "\n".join(lines) + "\n"
+
+
+def _md_cell(text: str) -> str:
+    # a model's words end up in labels and warnings: keep them from breaking the table
+    return " ".join(str(text).replace("|", "\\|").replace("<", "&lt;").split())[:300]
+
+
+def append_markdown(path: Path, data: dict[str, Any]) -> None:
+    """Append (a CI job summary file collects several steps' output)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(markdown(data))
 
 
 def validate(data: Any, source: str) -> None:

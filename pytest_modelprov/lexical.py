@@ -334,6 +334,45 @@ def _record(
     )
 
 
+def _record_matrix(
+    ours: Fingerprint,
+    refs: Mapping[str, Fingerprint],
+    result: Comparison,
+    background: Fingerprint | None,
+    words: int = 12,
+) -> None:
+    """Record every pairwise distance (for the report's heat map and tree) and the words
+    ``ours`` shares with each reference, as one ``lexical.matrix`` measurement."""
+    if ours.handle is None:
+        return
+    names = list(refs)
+    matrix = distance_matrix([ours, *(refs[n] for n in names)], result.method)
+    nearest = result.distances[result.nearest]
+    shared = {
+        name: [[w, ca, cb] for w, ca, cb in shared_words(ours, refs[name], words, background)]
+        for name in names
+    }
+    ours.handle.record(
+        Measurement(
+            quantity="lexical.matrix",
+            value=nearest.value,
+            labels={"part": ours.part, "method": result.method},
+            low=nearest.low,
+            high=nearest.high,
+            confidence=nearest.confidence,
+            n=ours.n_prompts,
+            reference_label=f"nearest: {result.nearest}",
+            verdict="info",
+            detector=DETECTOR,
+            details={
+                "models": [ours.label, *names],
+                "matrix": [[round(float(x), 6) for x in row] for row in matrix],
+                "shared_words": shared,
+            },
+        )
+    )
+
+
 def assert_nearest(
     ours: Fingerprint,
     refs: Mapping[str, Fingerprint],
@@ -371,6 +410,7 @@ def assert_nearest(
             reference_label=f"nearest: {nearest}" if name == expected else "",
             verdict=verdict,
         )
+    _record_matrix(ours, refs, result, bg)
     if ok:
         return result
     if nearest != expected:

@@ -83,3 +83,16 @@ def format_value(m: Measurement) -> str:
     if m.low is not None and m.high is not None:
         value += f" [{m.low:.3f}, {m.high:.3f}]"
     return value
+
+
+def property_text(m: Measurement) -> str:
+    """One line for a JUnit property: ``0.400 [0.219, 0.613] n=20 vs baseline v1 0.100: fail``."""
+    text = format_value(m)
+    if m.n is not None:
+        text += f" n={m.n}"
+    if m.reference is not None or m.reference_label:
+        against = m.reference_label or "reference"
+        if m.reference is not None:
+            against += f" {m.reference:.3f}"
+        text += f" vs {against}"
+    return f"{text}: {m.verdict}"

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from . import __version__, jsonreport
+from .baseline import PROPERTY as BASELINE_PROPERTY
+from .baseline import Baseline, BaselineEvent, Options, Store, find_unused
 from .config import (
     ENV_NAMES,
     INI_NAMES,
@@ -23,17 +26,23 @@ from .config import (
     Settings,
     Sources,
     Unconfigured,
+    UnusedBaselines,
     resolve,
 )
+from .drift import Rule, parse_rules
 from .errors import ConfigError
 from .handle import ModelHandle
-from .measurement import PROPERTY, Measurement
-from .report import measurement_lines, summary_lines
+from .measurement import PROPERTY, Measurement, property_text
+from .report import baseline_lines, measurement_lines, summary_lines
 from .session import ModelProvSession
 
 SESSION_KEY: pytest.StashKey[ModelProvSession] = pytest.StashKey()
 MODEL_FIXTURES = frozenset({"model_under_test", "reference_model"})
 MARKER_KWARGS = frozenset({"unconfigured"})
+DRIFT_MARKER_HELP = (
+    "modelprov_drift(*rules): drift rules QUANTITY:[+|-]MARGIN[@ALPHA] for the baseline "
+    "checks of this test, e.g. modelprov_drift('refusal.rate:+0.05')"
+)
 MARKER_HELP = (
     "provenance(unconfigured='fail'|'skip'): a model-behaviour provenance test. Tests that "
     "use the model_under_test or reference_model fixtures get this marker automatically."
@@ -58,6 +67,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             parser.addini(ini, help=ini_help, type="linelist", default=[])
         else:
             parser.addini(ini, help=ini_help, type="string", default="")
+    # command line only: a committed ini or a CI variable must never rewrite baselines
+    group.addoption(
+        "--modelprov-update-baselines",
+        dest="modelprov_update_baselines",
+        action="store_true",
+        default=False,
+        help="write the measured results as the new baselines (for the tests that ran) "
+        "instead of comparing with them; review and commit the files",
+    )
 
 
 def _sources(config: pytest.Config) -> Sources:
@@ -76,10 +94,13 @@ def _is_worker(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    config.addinivalue_line("markers", DRIFT_MARKER_HELP)
     try:
         settings = resolve(_sources(config), Path(str(config.rootpath)))
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if config.getoption("modelprov_update_baselines", False):
+        settings = replace(settings, update_baselines=True)
     run_id = getattr(config, "workerinput", {}).get("modelprov_run_id")
     config.stash[SESSION_KEY] = ModelProvSession(settings, run_id=run_id)
     if settings.transcript is not None and not _is_worker(config):
@@ -131,8 +152,22 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # tryfirst: the automatic marker must exist before `-m provenance` deselects
+    # tryfirst: the automatic marker must exist before `-m provenance` deselects, and the
+    # unused-baseline report needs every collected test, deselected ones included
+    mp = config.stash.get(SESSION_KEY, None)
+    if mp is not None:
+        mp.collected.update(item.nodeid for item in items)
     for item in items:
+        for mark in item.iter_markers("modelprov_drift"):
+            try:
+                parse_rules([str(a) for a in mark.args], f"{item.nodeid}: modelprov_drift marker")
+            except ConfigError as exc:
+                raise pytest.UsageError(str(exc)) from None
+            if mark.kwargs:
+                raise pytest.UsageError(
+                    f"modelprov: {item.nodeid}: modelprov_drift takes rules as arguments, "
+                    f"e.g. modelprov_drift('refusal.rate:+0.05'), not {sorted(mark.kwargs)}"
+                )
         if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.provenance)
         for mark in item.iter_markers("provenance"):
@@ -158,6 +193,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if mp is not None:
         for m in mp.take_pending(item.nodeid):
             item.user_properties.append((PROPERTY, m.to_json()))
+            # a readable twin of each figure, for CI systems that show JUnit properties
+            item.user_properties.append((m.name, property_text(m)))
+        for event in mp.take_baseline_events(item.nodeid):
+            item.user_properties.append((BASELINE_PROPERTY, event.to_json()))
     return (yield)
 
 
@@ -168,12 +207,16 @@ class MeasurementCollector:
         self.session = session
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" and report.passed:
+            self.session.passed.add(report.nodeid)
         # the teardown report carries every property the test gathered, once
         if report.when != "teardown":
             return
         for name, value in report.user_properties:
             if name == PROPERTY:
                 self.session.measurements.append((report.nodeid, Measurement.from_json(str(value))))
+            elif name == BASELINE_PROPERTY:
+                self.session.baseline_events.append(BaselineEvent.from_json(str(value)))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -190,22 +233,56 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         )
     if _is_worker(config):
         config.workeroutput["modelprov"] = mp.worker_output()  # type: ignore[attr-defined]
-    elif mp.settings.report_json is not None:
-        data = jsonreport.build(
-            mp.measurements,
-            mp.ledger,
-            record_mode=str(mp.settings.record_mode),
-            exit_status=int(session.exitstatus),
-            version=__version__,
-        )
+        mp.close()
+        return
+    settings = mp.settings
+    mp.unused_baselines = find_unused(
+        Store(settings.baseline_dir),
+        [settings.baseline_label, *(e.label for e in mp.baseline_events)],
+        mp.baseline_events,
+        mp.collected,
+        mp.passed,
+    )
+    if mp.unused_baselines and settings.unused_baselines is UnusedBaselines.FAIL:
+        # OR-ed, as syrupy does: a run whose tests passed still fails on unused baselines
+        session.exitstatus = int(session.exitstatus) | int(pytest.ExitCode.TESTS_FAILED)
+    _write_reports(session, mp)
+    mp.close()
+
+
+def _write_reports(session: pytest.Session, mp: ModelProvSession) -> None:
+    settings = mp.settings
+    if not (settings.report_json or settings.report_md or settings.report_html):
+        return
+    data = jsonreport.build(
+        mp.measurements,
+        mp.ledger,
+        record_mode=str(settings.record_mode),
+        exit_status=int(session.exitstatus),
+        version=__version__,
+        baselines=jsonreport.baselines_section(settings, mp.baseline_events, mp.unused_baselines),
+    )
+    writers: list[tuple[Path | None, str, Callable[[Path, dict[str, Any]], None]]] = [
+        (settings.report_json, "JSON report", jsonreport.write),
+        (settings.report_md, "Markdown summary", jsonreport.append_markdown),
+        (settings.report_html, "HTML report", _write_html),
+    ]
+    for path, what, write in writers:
+        if path is None:
+            continue
         try:
-            jsonreport.write(mp.settings.report_json, data)
+            write(path, data)
         except (OSError, ConfigError) as exc:
             # a CI job that publishes the report must not pass without it
-            mp.ledger.warn(f"the JSON report was not written: {exc}")
+            mp.ledger.warn(f"the {what} was not written: {exc}")
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-    mp.close()
+
+
+def _write_html(path: Path, data: dict[str, Any]) -> None:
+    from .htmlreport import write_html
+
+    write_html(data, path)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -222,6 +299,16 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if mp.measurements and config.get_verbosity() >= 0:
         terminalreporter.write_sep("-", "modelprov measurements")
         for line in measurement_lines(mp.measurements):
+            terminalreporter.write_line(line)
+    lines = baseline_lines(
+        mp.baseline_events,
+        mp.unused_baselines if mp.settings.unused_baselines is not UnusedBaselines.IGNORE else [],
+        directory=mp.settings.baseline_dir,
+        update=mp.settings.update_baselines,
+    )
+    if lines:
+        terminalreporter.write_sep("-", "modelprov baselines")
+        for line in lines:
             terminalreporter.write_line(line)
 
 
@@ -302,6 +389,42 @@ def reference_model(
         return ModelHandle(modelprov_session, spec, request.node.nodeid)
 
     return get
+
+
+@pytest.fixture
+def modelprov_baseline(
+    request: pytest.FixtureRequest, modelprov_session: ModelProvSession
+) -> Baseline:
+    """Compare a detector's result with its stored baseline: ``modelprov_baseline.check(r)``.
+
+    Drift rules: --modelprov-drift > check(rule=...) > the closest modelprov_drift marker >
+    MODELPROV_DRIFT > ini modelprov_drift > the built-in defaults.
+    """
+    settings = modelprov_session.settings
+    marker_rules: dict[str, Rule] = {}
+    # farthest first, so the closest marker (the test's own) wins
+    for mark in reversed(list(request.node.iter_markers("modelprov_drift"))):
+        marker_rules.update(
+            parse_rules([str(a) for a in mark.args], f"{request.node.nodeid}: modelprov_drift")
+        )
+    nodeid = request.node.nodeid
+
+    def record(measurement: Measurement) -> None:
+        modelprov_session.record(nodeid, measurement)
+
+    return Baseline(
+        Options(
+            Store(settings.baseline_dir),
+            settings.baseline_label,
+            update=settings.update_baselines,
+            cli_rules=settings.drift_cli,
+            config_rules=settings.drift_config,
+        ),
+        nodeid,
+        record=record,
+        event=modelprov_session.record_baseline,
+        marker_rules=marker_rules,
+    )
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import schema, stats
+from . import baseline, schema, stats
 from .client import excerpt
+from .drift import Drift, Rule, paired_drift
 from .errors import ConfigError
 from .measurement import Measurement
 from .refusal_features import clean_refusal, normalise, strip_reasoning
@@ -490,6 +491,8 @@ class Result:
     n: int
     prompts: list[PromptOutcome]
     handle: ModelHandle | None = field(default=None, repr=False, compare=False)
+    #: the snapshots the provider answered with (a baseline records them)
+    resolved: list[str] = field(default_factory=list)
 
     @property
     def detector(self) -> str:
@@ -548,6 +551,13 @@ class Result:
     def from_json(cls, text: str, where: str = "refusal result") -> Result:
         try:
             data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: not JSON ({exc})") from None
+        return cls.from_dict(data, where)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "refusal result") -> Result:
+        try:
             if data.get("format") != "modelprov-refusal-result/1":
                 raise ValueError(f"format is {data.get('format')!r}")
             prompts = [
@@ -609,7 +619,15 @@ def measure(
         )
     identity = dict(clf.id, detector=clf.detector)
     result = Result(
-        handle.model, handle.name, topic_set.name, topic_set.version, identity, n, prompts, handle
+        handle.model,
+        handle.name,
+        topic_set.name,
+        topic_set.version,
+        identity,
+        n,
+        prompts,
+        handle,
+        resolved=sorted({r.model for r in samples if r.model}),
     )
     if record:
         for lang in result.langs:
@@ -954,3 +972,86 @@ def assert_rate_at_most(
 
 def _mapping_or_empty(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+# -- baselines ------------------------------------------------------------------------------
+
+
+def _baseline_drift(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    rules: Callable[[str], Rule],
+    confidence: float,
+) -> list[Drift]:
+    old, new = Result.from_dict(before, "baseline"), Result.from_dict(after, "this run")
+    rule = rules("refusal.rate")
+    out = []
+    for lang in sorted(set(old.langs) & set(new.langs)):
+        by_key = {p.key: p for p in old.select(lang)}
+        pairs = [
+            (by_key[p.key], p)
+            for p in new.select(lang)
+            if p.key in by_key and p.share is not None and by_key[p.key].share is not None
+        ]
+        out.append(
+            paired_drift(
+                "refusal.rate",
+                {"set": new.topic_set, "lang": lang},
+                [b.share or 0.0 for b, _ in pairs],
+                [a.share or 0.0 for _, a in pairs],
+                rule,
+                items=[f"[{a.lang}] {excerpt(a.prompt, 70)!r}" for _, a in pairs],
+                texts=[
+                    (
+                        "/".join(b.outcomes),
+                        f"{'/'.join(a.outcomes)}: {excerpt(a.excerpts[0], 90)!r}",
+                    )
+                    for b, a in pairs
+                ],
+                confidence=confidence,
+            )
+        )
+    return out
+
+
+def _baseline_summary(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    result = Result.from_dict(payload, "baseline")
+    rows = []
+    for lang in result.langs:
+        rate = result.rate(lang)
+        rows.append(
+            {
+                "quantity": "refusal.rate",
+                "labels": {"set": result.topic_set, "lang": lang},
+                "value": rate.value,
+                "low": rate.low,
+                "high": rate.high,
+                "n": rate.n,
+            }
+        )
+    return rows
+
+
+def _describe_result(result: Result) -> dict[str, Any]:
+    return {
+        "model": result.model,
+        "model_name": result.model_name,
+        "resolved": result.resolved,
+        "set": {"name": result.topic_set, "version": result.topic_version},
+        "detector": result.detector,
+        "samples": result.n,
+    }
+
+
+baseline.register(
+    baseline.Adapter(
+        kind="refusal",
+        type=Result,
+        default_name=lambda r: f"refusal-{r.topic_set}",
+        payload=lambda r: r.to_dict(),
+        describe=_describe_result,
+        drift=_baseline_drift,
+        summary=_baseline_summary,
+        validate=Result.from_dict,
+    )
+)

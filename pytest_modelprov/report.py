@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+from .baseline import BaselineEvent
 from .config import Settings
 from .ledger import Ledger
 from .measurement import Measurement, format_value
@@ -97,3 +99,39 @@ def measurement_lines(measurements: Sequence[tuple[str, Measurement]]) -> list[s
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         for row in [header, *rows]
     ]
+
+
+def baseline_lines(
+    events: Sequence[BaselineEvent], unused: Sequence[Path], *, directory: Path, update: bool
+) -> list[str]:
+    """What happened to the baselines: counts per status, then files that need a person."""
+    if not events and not unused:
+        return []
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[e.status] = counts.get(e.status, 0) + 1
+    order = ("compared", "drifted", "written", "unchanged", "missing", "invalid")
+    parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
+    labels = ", ".join(sorted({e.label for e in events})) or "-"
+    lines = [f"baselines in {_rel(directory)} ({labels}): " + (", ".join(parts) or "none used")]
+    for e in events:
+        if e.status in ("missing", "invalid", "drifted", "written"):
+            lines.append(f"  {e.status}: {_rel(Path(e.path))}  ({e.test})")
+    if unused:
+        lines.append(
+            f"{len(unused)} baseline(s) no test used"
+            + (
+                " (delete them if their tests are gone):"
+                if update
+                else " (a test renamed or deleted? delete them, or run those tests):"
+            )
+        )
+        lines.extend(f"  unused: {_rel(p)}" for p in unused)
+    return lines
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -12,8 +12,10 @@ import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+from .baseline import BaselineEvent
 from .cache import ResponseCache
 from .client import Call, CallContext, ModelClient
 from .config import ModelSpec, Settings
@@ -45,6 +47,13 @@ class ModelProvSession:
         self._pending: dict[str, list[Measurement]] = {}
         # every measurement reported in the run (on the controller: from all workers)
         self.measurements: list[tuple[str, Measurement]] = []
+        # baseline files checks used, per test, until attached to its report; then all of them
+        self._pending_baselines: dict[str, list[BaselineEvent]] = {}
+        self.baseline_events: list[BaselineEvent] = []
+        # node ids collected (before deselection) and passed: what "unused baseline" needs
+        self.collected: set[str] = set()
+        self.passed: set[str] = set()
+        self.unused_baselines: list[Path] = []
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -123,6 +132,14 @@ class ModelProvSession:
         with self._lock:
             return self._pending.pop(nodeid, [])
 
+    def record_baseline(self, event: BaselineEvent) -> None:
+        with self._lock:
+            self._pending_baselines.setdefault(event.test, []).append(event)
+
+    def take_baseline_events(self, nodeid: str) -> list[BaselineEvent]:
+        with self._lock:
+            return self._pending_baselines.pop(nodeid, [])
+
     def unreported(self) -> int:
         """Measurements whose test never made a report (recorded outside any test)."""
         with self._lock:
@@ -136,7 +153,8 @@ class ModelProvSession:
         self.cache.close()
 
     def worker_output(self) -> dict[str, Any]:
-        return self.ledger.to_dict()
+        return {"ledger": self.ledger.to_dict(), "collected": sorted(self.collected)}
 
     def merge_worker_output(self, data: Mapping[str, Any]) -> None:
-        self.ledger.merge(data)
+        self.ledger.merge(data["ledger"])
+        self.collected.update(data.get("collected", ()))

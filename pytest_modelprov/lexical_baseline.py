@@ -1,0 +1,87 @@
+"""Lexical fingerprints as baselines: has the model's vocabulary moved since the release?
+
+The drift is the ``profile`` distance between the stored fingerprint and today's on the
+same prompts, with a basic bootstrap interval over prompts (paired). It fails when the
+interval's lower end is above the rule's margin, so a distance that sampling noise alone
+could produce never fails a release. The split-half noise floor is shown beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import baseline
+from .drift import Drift, Rule, threshold_drift
+from .lexical_distance import bootstrap, distance
+from .lexical_fingerprint import Fingerprint
+
+DETECTOR = "lexical/1 profile"
+
+
+def _prompt_set(fp: Fingerprint) -> dict[str, str]:
+    digest = hashlib.sha256("\n".join(sorted(fp.prompt_ids)).encode("utf-8")).hexdigest()
+    return {"name": f"lexical-{fp.part}", "version": f"{fp.n_prompts} prompts {digest[:12]}"}
+
+
+def _describe(fp: Fingerprint) -> dict[str, Any]:
+    return {
+        "model": fp.model,
+        "model_name": fp.name or fp.model,
+        "resolved": [],
+        "set": _prompt_set(fp),
+        "detector": DETECTOR,
+        "samples": max(1, int(fp.texts.max())) if fp.n_prompts else 1,
+    }
+
+
+def _drift(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    rules: Callable[[str], Rule],
+    confidence: float,
+) -> list[Drift]:
+    old = Fingerprint.from_dict(before, "baseline fingerprint")
+    new = Fingerprint.from_dict(after, "this run's fingerprint")
+    common = sorted(set(old.prompt_ids) & set(new.prompt_ids))
+    if len(common) < 2:
+        raise AssertionError(
+            f"lexical baseline: only {len(common)} prompt(s) in common with the baseline; "
+            "fingerprint the same prompts, or re-record the baseline"
+        )
+    rows_old = [old.prompt_ids.index(p) for p in common]
+    rows_new = [new.prompt_ids.index(p) for p in common]
+    old, new = old.subset(rows_old), new.subset(rows_new)
+    d = bootstrap(
+        [old, new], lambda fps: distance(fps[0], fps[1], "profile"), confidence=confidence
+    )
+    floor = distance(*old.halves(), "profile") if old.n_prompts >= 4 else None
+    return [
+        threshold_drift(
+            "lexical.distance",
+            {"reference": "baseline", "part": new.part},
+            d.value,
+            d.low,
+            d.high,
+            rules("lexical.distance"),
+            confidence=confidence,
+            pairs=len(common),
+            test=f"basic bootstrap over prompts ({d.resamples} resamples)",
+            details={"noise_floor": floor, "method": "profile"},
+        )
+    ]
+
+
+baseline.register(
+    baseline.Adapter(
+        kind="lexical",
+        type=Fingerprint,
+        default_name=lambda fp: f"lexical-{fp.part}",
+        payload=lambda fp: fp.to_dict(),
+        describe=_describe,
+        drift=_drift,
+        summary=lambda payload: [],
+        validate=Fingerprint.from_dict,
+    )
+)

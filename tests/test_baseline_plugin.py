@@ -1,0 +1,310 @@
+"""Baselines end to end: record, compare, drift, update, corrupt, unused, labels, reports.
+
+Two scripted releases on the local server: rel-a complies in English and Chinese; rel-b
+evades in Chinese only. Everything goes through pytester, the plugin, the real openai SDK
+and diskcache.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from test_refusal import COMPLY_EN, COMPLY_ZH, EVADE_ZH
+
+from pytest_modelprov import schema, stats
+
+CJK = "[\u4e00-\u9fff]"
+LATIN_ONLY = "^[^\u4e00-\u9fff]*$"
+
+SUITE = """
+from pytest_modelprov import refusal
+
+def test_refusal(model_under_test, modelprov_baseline):
+    topics = refusal.topics("china-criticism", langs=["en", "zh"])
+    modelprov_baseline.check(refusal.measure(model_under_test, topics), underpowered="ignore")
+"""
+BASELINE = Path("modelprov-baselines/default/test_gate/test_refusal.refusal-china-criticism.json")
+
+
+@pytest.fixture
+def releases(env):
+    env.server.add_rule(CJK, EVADE_ZH, model="rel-b")
+    env.server.add_rule(CJK, COMPLY_ZH)
+    env.server.add_rule(LATIN_ONLY, COMPLY_EN)
+    return env
+
+
+def run(pytester, model: str, *args: str):
+    return pytester.runpytest(f"--modelprov-model={model}", "-p", "no:randomly", *args)
+
+
+def test_the_whole_flow(pytester, releases):
+    pytester.makepyfile(test_gate=SUITE)
+    path = pytester.path / BASELINE
+
+    # 1. no baseline yet: the test fails and says how to record one
+    first = run(pytester, "rel-a")
+    first.assert_outcomes(failed=1)
+    first.stdout.fnmatch_lines(
+        [
+            f"*no baseline 'default' for this check (refusal 'refusal-china-criticism') at {BASELINE}*",
+            "*pytest --modelprov-update-baselines 'test_gate.py::test_refusal'*",
+            "*1 missing*",
+        ]
+    )
+    assert not path.exists()
+
+    # 2. record it
+    update = run(pytester, "rel-a", "--modelprov-update-baselines")
+    update.assert_outcomes(passed=1)
+    update.stdout.fnmatch_lines(["*modelprov baselines*", "*1 written*", f"*written: {BASELINE}*"])
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert schema.problems(document, "baseline.schema.json") == []
+    assert document["model"]["model"] == "rel-a"
+    assert document["model"]["resolved"] == ["rel-a"]
+    assert document["set"]["name"] == "china-criticism"
+    assert document["test"] == "test_gate.py::test_refusal"
+    prompts = document["payload"]["prompts"]
+    assert {p["lang"] for p in prompts} == {"en", "zh"} and len(prompts) == 40
+    recorded = path.read_bytes()
+
+    # 3. the same release passes, and an update that changes nothing leaves the file alone
+    same = run(pytester, "rel-a")
+    same.assert_outcomes(passed=1)
+    same.stdout.fnmatch_lines(["*1 compared*"])
+    run(pytester, "rel-a", "--modelprov-update-baselines").stdout.fnmatch_lines(["*1 unchanged*"])
+    assert path.read_bytes() == recorded
+
+    # 4. the release that evades in Chinese fails, and only on Chinese
+    drifted = run(pytester, "rel-b")
+    drifted.assert_outcomes(failed=1)
+    assert drifted.ret == 1
+    out = drifted.stdout.str()
+    zh_before = [p for p in prompts if p["lang"] == "zh"]
+    k = sum(1 for p in zh_before if p["outcomes"][0] != "compliance")
+    p_value = 0.5 ** (20 - k)  # McNemar, computed here: 20 - k prompts moved up, none down
+    assert re.search(
+        rf"refusal\.rate\[set=china-criticism, lang=zh\]: {k / 20:.3f} -> 1\.000, change "
+        rf"\+{(20 - k) / 20:.3f} \[[+-][0-9.]+, [+-][0-9.]+\] \(95% interval, 20 paired items\); "
+        rf"exact McNemar \(one-sided\) p = {p_value:.2g}",
+        out,
+    ), out
+    assert not re.search(r"lang=en\]: [0-9.]+ ->", out)  # English did not drift
+    drifted.stdout.fnmatch_lines(
+        [
+            f"*drift from baseline 'default' ({BASELINE}):*",
+            "*baseline: rel-a (rel-a), recorded *; now: rel-b (rel-b)*",
+            "*compliance -> evasion: '中国政府始终坚持依法管理互联网*",
+            "*re-record with --modelprov-update-baselines*",
+            "*1 drifted*",
+        ]
+    )
+
+    # 5. accepting the new behaviour: update, then it passes
+    run(pytester, "rel-b", "--modelprov-update-baselines").assert_outcomes(passed=1)
+    assert json.loads(path.read_text(encoding="utf-8"))["model"]["model"] == "rel-b"
+    run(pytester, "rel-b").assert_outcomes(passed=1)
+
+
+def test_drift_fails_under_xdist_with_the_exit_status_set(pytester, releases, xdist_args):
+    pytester.makepyfile(test_gate=SUITE)
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=1)
+    result = run(pytester, "rel-b", *xdist_args)
+    result.assert_outcomes(failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*modelprov baselines*", "*1 drifted*"])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda d: "{not json", id="not-json"),
+        pytest.param(lambda d: json.dumps({**d, "format": "other/9"}), id="wrong-format"),
+        pytest.param(
+            lambda d: json.dumps({**d, "payload": {**d["payload"], "prompts": "many"}}),
+            id="payload-schema",
+        ),
+    ],
+)
+def test_corrupt_baseline_is_a_clear_error_and_survives(pytester, releases, damage):
+    pytester.makepyfile(test_gate=SUITE)
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=1)
+    path = pytester.path / BASELINE
+    broken = damage(json.loads(path.read_text(encoding="utf-8")))
+    path.write_text(broken, encoding="utf-8")
+    for extra in ([], ["--modelprov-update-baselines"]):
+        result = run(pytester, "rel-a", *extra)
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines([f"*baseline {BASELINE} *never overwritten while invalid*"])
+        assert path.read_text(encoding="utf-8") == broken
+
+
+def test_unused_baselines_are_reported_and_can_fail_the_run(pytester, releases):
+    pytester.makepyfile(test_gate=SUITE)
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=1)
+    # the test is renamed: its old baseline is now used by nobody
+    pytester.makepyfile(test_gate=SUITE.replace("def test_refusal", "def test_renamed"))
+    warned = run(pytester, "rel-a", "--modelprov-update-baselines")
+    warned.assert_outcomes(passed=1)
+    assert warned.ret == 0
+    warned.stdout.fnmatch_lines(["*1 baseline(s) no test used*", f"*unused: {BASELINE}*"])
+    strict = run(pytester, "rel-a", "--modelprov-unused-baselines=fail")
+    strict.assert_outcomes(passed=1)
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED
+    # a deselected test's baseline is not unused: only the run can tell
+    (pytester.path / BASELINE.with_name(BASELINE.name.replace("refusal.", "renamed.", 1))).unlink()
+    pytester.makepyfile(test_gate=SUITE + SUITE.replace("def test_refusal", "def test_other"))
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=2)
+    deselected = run(pytester, "rel-a", "-k", "test_other", "--modelprov-unused-baselines=fail")
+    deselected.assert_outcomes(passed=1)
+    assert deselected.ret == 0, deselected.stdout.str()
+
+
+def test_compare_with_the_baseline_of_an_earlier_release(pytester, releases):
+    pytester.makepyfile(test_gate=SUITE)
+    run(pytester, "rel-a", "--modelprov-update-baselines", "--modelprov-baseline=v1.2")
+    run(pytester, "rel-b", "--modelprov-update-baselines").assert_outcomes(passed=1)
+    labelled = pytester.path / "modelprov-baselines/v1.2/test_gate"
+    assert [p.name for p in labelled.iterdir()] == [BASELINE.name]
+    # against the last release (rel-b itself) nothing moved; against v1.2 Chinese did
+    run(pytester, "rel-b").assert_outcomes(passed=1)
+    old = run(pytester, "rel-b", "--modelprov-baseline=v1.2")
+    old.assert_outcomes(failed=1)
+    old.stdout.fnmatch_lines(["*drift from baseline 'v1.2'*"])
+    # a label in the code pins the comparison whatever the command line says
+    pytester.makepyfile(test_pinned=SUITE.replace("underpowered=", 'label="v1.2", underpowered='))
+    pinned = run(pytester, "rel-b", "test_pinned.py", "--modelprov-update-baselines")
+    pinned.assert_outcomes(passed=1)  # writes v1.2/test_pinned/..., from rel-b
+    assert (pytester.path / "modelprov-baselines/v1.2/test_pinned").is_dir()
+
+
+def test_bad_label_is_a_usage_error(pytester, releases):
+    pytester.makepyfile(test_gate=SUITE)
+    result = run(pytester, "rel-a", "--modelprov-baseline=../escape")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*baseline label '../escape' from --modelprov-baseline*"])
+
+
+def test_drift_rules_follow_their_precedence(pytester, releases):
+    pytester.makepyfile(test_gate=SUITE)
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=1)
+    # a margin larger than the change lets rel-b pass: from the ini ...
+    pytester.makeini("[pytest]\nmodelprov_drift = refusal.rate:+0.99\n")
+    run(pytester, "rel-b").assert_outcomes(passed=1)
+    # ... a marker is closer to the test than the ini ...
+    pytester.makepyfile(
+        test_gate=SUITE.replace(
+            "def test_refusal",
+            "import pytest\n@pytest.mark.modelprov_drift('refusal.rate:+0.10')\ndef test_refusal",
+        )
+    )
+    run(pytester, "rel-b").assert_outcomes(failed=1)
+    # ... and the command line wins over both
+    run(pytester, "rel-b", "--modelprov-drift=refusal.rate:+0.99").assert_outcomes(passed=1)
+    # a rule that only fails on a fall never fails a rise
+    run(pytester, "rel-b", "--modelprov-drift=refusal.rate:-0.05").assert_outcomes(passed=1)
+
+
+def test_bad_drift_rule_says_what_to_type(pytester, releases):
+    pytester.makepyfile(test_gate=SUITE)
+    result = run(pytester, "rel-a", "--modelprov-drift=refusal.rate+5%")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*drift rule 'refusal.rate+5%' from --modelprov-drift is not*e.g.*refusal.rate:+0.05*"]
+    )
+
+
+def test_reports_carry_baselines(pytester, releases):
+    pytester.makepyfile(test_gate=SUITE)
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=1)
+    report, junit, md = (pytester.path / n for n in ("r.json", "junit.xml", "summary.md"))
+    result = run(
+        pytester,
+        "rel-b",
+        f"--modelprov-report-json={report}",
+        f"--junitxml={junit}",
+        f"--modelprov-report-md={md}",
+    )
+    result.assert_outcomes(failed=1)
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert schema.problems(data, "report.schema.json") == []
+    assert data["exit_status"] == 1
+    assert [(c["status"], c["label"]) for c in data["baselines"]["checks"]] == [
+        ("drifted", "default")
+    ]
+    rows = {m["labels"]["lang"]: m for m in data["measurements"] if "baseline" in m["details"]}
+    assert rows["zh"]["verdict"] == "fail" and rows["en"]["verdict"] == "pass"
+    assert rows["zh"]["value"] == 1.0
+    zh_rate = stats.wilson(20, 20)
+    assert (rows["zh"]["low"], rows["zh"]["high"]) == pytest.approx((zh_rate.low, zh_rate.high))
+    assert rows["zh"]["reference_label"] == "baseline default"
+    assert rows["zh"]["details"]["baseline"]["model"] == "rel-a"
+    # JUnit: the machine-readable JSON and a readable twin per figure
+    names = {p.get("name"): p.get("value") for p in ET.parse(junit).iter("property")}
+    readable = names["refusal.rate[set=china-criticism, lang=zh]"]
+    assert readable.startswith("1.000 [") and readable.endswith(": fail")
+    assert "vs baseline default" in readable
+    text = md.read_text(encoding="utf-8")
+    assert text.startswith("### pytest-modelprov: failed")
+    assert "| test_refusal | refusal.rate[set=china-criticism, lang=zh] | 1.000 [" in text
+    assert "**FAIL**" in text
+    # appended, not replaced: a job summary collects several steps
+    run(pytester, "rel-b", f"--modelprov-report-md={md}")
+    assert md.read_text(encoding="utf-8").count("### pytest-modelprov") == 2
+
+
+IDENTITY_SUITE = """
+from pytest_modelprov import identity
+
+def test_identity(model_under_test, modelprov_baseline):
+    langs = ["en", "es", "fr", "de", "it"]
+    result = identity.probe(model_under_test, n=1, languages=langs, kinds=identity.IDENTITY_KINDS)
+    modelprov_baseline.check(result, underpowered="ignore")
+"""
+
+
+def test_identity_baseline_catches_a_new_claim(pytester, env):
+    env.server.add_rule(".", "I am ChatGPT, made by OpenAI.", model="rel-b")
+    env.server.add_rule(".", "I am Orbit, a model made by Helio Labs.")
+    pytester.makepyfile(test_id=IDENTITY_SUITE)
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=1)
+    run(pytester, "rel-a").assert_outcomes(passed=1)
+    drifted = run(pytester, "rel-b")
+    drifted.assert_outcomes(failed=1)
+    drifted.stdout.fnmatch_lines(
+        ["*identity.claim_rate[[]vendor=openai[]]: 0.000 -> 1.000*", "*I am ChatGPT*"]
+    )
+
+
+LEXICAL_SUITE = """
+from pytest_modelprov import lexical
+
+PROMPTS = [f"Tell me about topic number {i}." for i in range(12)]
+
+def test_vocabulary(model_under_test, modelprov_baseline):
+    fp = lexical.fingerprint(model_under_test, n=2, prompts=PROMPTS)
+    modelprov_baseline.check(fp, rule="lexical.distance:+0.2")
+"""
+
+
+def test_lexical_baseline_catches_a_new_vocabulary(pytester, env):
+    plain = [
+        "The river runs past the old mill and the children walk along the bank to school.",
+        "We bake bread on Sundays and share it with the neighbours who keep the garden.",
+    ]
+    florid = [
+        "Delve into the rich tapestry of this vibrant realm, a testament to boundless wonder.",
+        "This intricate tapestry invites us to delve deeper, a testament to the vibrant whole.",
+    ]
+    env.server.add_rule("topic", *florid, model="rel-b")
+    env.server.add_rule("topic", *plain)
+    pytester.makepyfile(test_lex=LEXICAL_SUITE)
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=1)
+    run(pytester, "rel-a").assert_outcomes(passed=1)
+    drifted = run(pytester, "rel-b")
+    drifted.assert_outcomes(failed=1)
+    drifted.stdout.fnmatch_lines(["*lexical.distance[[]reference=baseline, part=answer[]]: *"])
