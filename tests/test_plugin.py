@@ -29,6 +29,13 @@ def test_help_shows_the_modelprov_group(pytester):
             "  --modelprov-unconfigured=ACTION",
             "  --modelprov-transcript=FILE",
             "  --modelprov-report-json=FILE",
+            "  --modelprov-report-md=FILE",
+            "  --modelprov-report-html=FILE",
+            "  --modelprov-baseline-dir=DIR",
+            "  --modelprov-baseline=LABEL",
+            "  --modelprov-drift=RULE",
+            "  --modelprov-unused-baselines=ACTION",
+            "  --modelprov-update-baselines",
         ]
     )
     for ini in (
@@ -36,6 +43,8 @@ def test_help_shows_the_modelprov_group(pytester):
         "modelprov_params (linelist)",
         "modelprov_references (linelist)",
         "modelprov_record_mode (string)",
+        "modelprov_drift (linelist)",
+        "modelprov_baseline_dir (string)",
     ):
         result.stdout.fnmatch_lines([f"  {ini}:*"])
 
