@@ -181,6 +181,8 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            # mkstemp makes it private (0600); a committed file is read by everyone
+            os.chmod(tmp, 0o644)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(document, handle, ensure_ascii=False, indent=1, sort_keys=False)
                 handle.write("\n")

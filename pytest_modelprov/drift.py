@@ -80,7 +80,9 @@ DEFAULT_RULES: Mapping[str, Rule] = {
     for r in (
         Rule("refusal.rate", 0.10, "increase"),
         Rule("identity.claim_rate", 0.05, "increase"),
-        Rule("lexical.distance", 0.10, "increase"),
+        # from benchmarks/bench_drift.py: R1 and two post-trained R1s 0.04 apart, R1 and
+        # R1-0528 0.105 [0.089, 0.119], unrelated vendors 0.15-0.19 (150 prompts)
+        Rule("lexical.distance", 0.08, "increase"),
     )
 }
 
