@@ -221,13 +221,15 @@ def test_bad_drift_rule_says_what_to_type(pytester, releases):
 def test_reports_carry_baselines(pytester, releases):
     pytester.makepyfile(test_gate=SUITE)
     run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=1)
-    report, junit, md = (pytester.path / n for n in ("r.json", "junit.xml", "summary.md"))
+    names = ("r.json", "junit.xml", "summary.md", "r.html")
+    report, junit, md, html = (pytester.path / n for n in names)
     result = run(
         pytester,
         "rel-b",
         f"--modelprov-report-json={report}",
         f"--junitxml={junit}",
         f"--modelprov-report-md={md}",
+        f"--modelprov-report-html={html}",
     )
     result.assert_outcomes(failed=1)
     data = json.loads(report.read_text(encoding="utf-8"))
@@ -252,6 +254,11 @@ def test_reports_carry_baselines(pytester, releases):
     assert text.startswith("### pytest-modelprov: failed")
     assert "| test_refusal | refusal.rate[set=china-criticism, lang=zh] | 1.000 [" in text
     assert "**FAIL**" in text
+    # the HTML report draws the current rate and the baseline one, and names the file
+    page = html.read_text(encoding="utf-8")
+    assert "<script" not in page and "<svg" in page
+    assert "baseline default" in page and "drifted" in page
+    assert str(BASELINE.name) in page
     # appended, not replaced: a job summary collects several steps
     run(pytester, "rel-b", f"--modelprov-report-md={md}")
     assert md.read_text(encoding="utf-8").count("### pytest-modelprov") == 2
