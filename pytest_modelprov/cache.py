@@ -11,6 +11,7 @@ and CI jobs, and unpickling someone else's file would run their code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -19,6 +20,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,6 +32,11 @@ import diskcache
 from . import schema
 from .errors import CacheCorruptError, CacheError, ExportFormatError
 from .response import check_completion
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: single flight within one process only
+    fcntl = None  # type: ignore[assignment]
 
 KEY_SCHEMA_VERSION = 1
 EXPORT_FORMAT = "pytest-modelprov-cache"
@@ -190,6 +197,125 @@ def check_entry(data: Any, where: str) -> CacheEntry:
     return CacheEntry.from_dict(data)
 
 
+class KeyLocks:
+    """Single flight per cache key, across threads and processes.
+
+    Four xdist workers and a second pytest on one cache must not pay for the same answer
+    twice: whoever holds a key's lock calls the model and stores the answer, the others wait
+    and then find it in the cache. Across processes this is ``flock`` on a per-key file in
+    ``locks/``: the kernel releases it when its holder dies, so a SIGKILLed run can never
+    wedge the next one. The holder unlinks the file before unlocking, so the directory does
+    not fill up with one file per key; a waiter that locked a file unlinked under it sees
+    the inode change and tries again.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._guard = threading.Lock()
+        # per-key thread lock and its number of users, dropped when nobody needs it
+        self._local: dict[str, tuple[threading.Lock, int]] = {}
+
+    def _local_lock(self, key: str, delta: int) -> threading.Lock:
+        with self._guard:
+            lock, users = self._local.get(key) or (threading.Lock(), 0)
+            users += delta
+            if users:
+                self._local[key] = (lock, users)
+            else:
+                self._local.pop(key, None)
+            return lock
+
+    @contextlib.contextmanager
+    def hold(self, key: str, timeout: float) -> Iterator[None]:
+        """Hold the lock of ``key``; CacheError after ``timeout`` seconds of waiting."""
+        deadline = time.monotonic() + timeout
+        local = self._local_lock(key, +1)
+        try:
+            if not local.acquire(timeout=max(0.0, timeout)):
+                raise self._timeout(key, timeout)
+            try:
+                fd = self._lock_file(key, deadline, timeout)
+                try:
+                    yield
+                finally:
+                    self._unlock_file(key, fd)
+            finally:
+                local.release()
+        finally:
+            self._local_lock(key, -1)
+
+    def path(self, key: str) -> Path:
+        return self.directory / f"{key}.lock"
+
+    def _timeout(self, key: str, timeout: float) -> CacheError:
+        return CacheError(
+            f"modelprov: waited {timeout:g} s for another test process to finish calling the "
+            f"model for cache key {key[:16]}… (lock {self.path(key)}); it is still running or "
+            "hung. Stop it, or give this run another --modelprov-cache-dir."
+        )
+
+    def _lock_file(self, key: str, deadline: float, timeout: float) -> int | None:
+        if fcntl is None:
+            return None
+        path = self.path(key)
+        delay = 0.001
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            except FileNotFoundError:
+                self._make_directory()
+                continue
+            except OSError as exc:
+                raise self._unusable(exc) from exc
+            try:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise self._timeout(key, timeout) from None
+                        time.sleep(delay)
+                        delay = min(delay * 2, 0.05)
+                try:
+                    current = os.stat(path)
+                except FileNotFoundError:
+                    current = None
+                mine = os.fstat(fd)
+                if current is not None and (current.st_ino, current.st_dev) == (
+                    mine.st_ino,
+                    mine.st_dev,
+                ):
+                    return fd
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)  # the previous holder unlinked this file: lock the new one
+
+    def _make_directory(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._unusable(exc) from exc
+
+    def _unusable(self, exc: OSError) -> CacheError:
+        return CacheError(
+            f"modelprov: cannot create a lock file in {self.directory}: {exc}. The cache "
+            "directory must be writable to record answers; set another one with "
+            "--modelprov-cache-dir, MODELPROV_CACHE_DIR or modelprov_cache_dir, or replay "
+            "with --modelprov-record-mode=replay."
+        )
+
+    def _unlock_file(self, key: str, fd: int | None) -> None:
+        if fd is None:
+            return
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path(key))
+        finally:
+            os.close(fd)  # releases the flock
+
+
 class ResponseCache:
     """diskcache-backed store of CacheEntry values keyed by digest.
 
@@ -202,6 +328,10 @@ class ResponseCache:
         self.directory = Path(directory)
         self._cache: diskcache.Cache | None = None
         self._lock = threading.Lock()
+        self.locks = KeyLocks(self.directory / "locks")
+        # set when a write failed for want of space or permission: further model calls
+        # would be paid for and then thrown away, so the client stops making them
+        self.write_error: CacheError | None = None
 
     def _open(self) -> diskcache.Cache:
         if self._cache is None:
@@ -221,10 +351,24 @@ class ResponseCache:
                     except (OSError, sqlite3.Error) as exc:
                         raise CacheError(
                             f"modelprov: cannot open the response cache at {self.directory}: "
-                            f"{exc}. Set another directory with --modelprov-cache-dir, "
-                            "MODELPROV_CACHE_DIR or the ini key modelprov_cache_dir."
+                            f"{exc}{self._why()}. Set another directory with "
+                            "--modelprov-cache-dir, MODELPROV_CACHE_DIR or the ini key "
+                            "modelprov_cache_dir."
                         ) from exc
         return self._cache
+
+    def _why(self) -> str:
+        # sqlite says "unable to open database file" or "disk I/O error"; say what we know
+        if self.directory.exists() and not self.directory.is_dir():
+            return " (it is a file, not a directory)"
+        if self.directory.is_dir() and not os.access(self.directory, os.W_OK):
+            # EROFS reaches root too; the cache needs to write even to read (WAL index)
+            return (
+                " (the directory is read-only; the cache writes even when it only reads, so "
+                "copy it somewhere writable, or export it with `modelprov cache export` and "
+                "import it there)"
+            )
+        return ""
 
     def close(self) -> None:
         with self._lock:
@@ -285,10 +429,14 @@ class ResponseCache:
                 return entry
             stored = cache.get(entry.key)
         except (sqlite3.Error, OSError, diskcache.Timeout) as exc:
-            raise CacheError(
-                f"modelprov: cannot write to the cache at {self.directory}: {exc}. Recorded "
-                "entries are unchanged; free space or point --modelprov-cache-dir elsewhere."
-            ) from exc
+            error = CacheError(
+                f"modelprov: cannot write to the cache at {self.directory}: {exc}"
+                f"{self._why()}. Recorded entries are unchanged; free space, or point "
+                "--modelprov-cache-dir (MODELPROV_CACHE_DIR, modelprov_cache_dir) elsewhere."
+            )
+            if not isinstance(exc, diskcache.Timeout):  # busy is not broken: retry later
+                self.write_error = error
+            raise error from exc
         if stored is None:  # cleared between add and get by another process
             return entry
         return self._decode(entry.key, stored)
@@ -357,7 +505,7 @@ class ResponseCache:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
                 out.write(json.dumps(header) + "\n")
                 for entry in entries:
-                    out.write(json.dumps(entry.to_dict(), ensure_ascii=False) + "\n")
+                    out.write(json_line(entry.to_dict()))
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -390,6 +538,16 @@ class ResponseCache:
         return result
 
 
+# Line breaks to str.splitlines() and to editors, yet left raw by json.dumps (which escapes
+# the C0 controls itself); escaped, each entry stays on one line for any reader.
+_LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\u2028\u2029\x85"})
+
+
+def json_line(data: Any) -> str:
+    """One JSON Lines record: U+2028, U+2029 and U+0085 escaped, so str.splitlines agrees."""
+    return json.dumps(data, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
+
+
 _UNREADABLE = CacheEntry(key="", request={}, response={}, recorded_at="")
 
 
@@ -408,8 +566,9 @@ def read_export(path: Path) -> list[CacheEntry]:
         raise ExportFormatError(
             f"modelprov: cannot read cache export {path}: {exc}; nothing was imported"
         ) from exc
-    lines = text.splitlines()
-    if not lines:
+    # "\n" only: str.splitlines() also splits inside answers holding U+2028, U+0085, \x1c...
+    lines = text.split("\n")
+    if not text.strip():
         raise ExportFormatError(
             f"modelprov: {path} is empty, not a cache export; nothing was imported"
         )

@@ -6,6 +6,7 @@ calling thread, and the openai SDK client is built only when a first miss needs 
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import ipaddress
 import json
@@ -16,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from .cache import CacheKey, KeyBuilder, ResponseCache, entry_from_response
+from .cache import CacheEntry, CacheKey, KeyBuilder, ResponseCache, entry_from_response
 from .config import ModelSpec, RecordMode, Settings, validate_params
-from .errors import ConfigError, ModelCallError, ModelprovError, ReplayMissError
+from .errors import CacheError, ConfigError, ModelCallError, ModelprovError, ReplayMissError
 from .ledger import Ledger
 from .response import InvalidResponse, Response, check_completion
 
@@ -70,6 +71,23 @@ def is_loopback(url: str) -> bool:
         return False
 
 
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """The URL without user:password, and those as the Basic auth header httpx would send.
+
+    httpx logs every request URL (INFO on the "httpx" logger); a URL that still held the
+    password would put it in captured logs, log files and CI output.
+    """
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    netloc = parts.netloc.rpartition("@")[2]
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), (
+        f"Basic {token}"
+    )
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """Seconds the server asked us to wait, from retry-after-ms or Retry-After."""
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -103,6 +121,16 @@ class Call:
     prompt_index: int
     replicate: int
     n: int
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """What fetching one missing key gave."""
+
+    response: Response
+    stored: bool = False
+    shared: bool = False  # found in the cache under the lock: someone else paid for it
+    store_error: ModelprovError | None = None
 
 
 @dataclass(frozen=True)
@@ -184,13 +212,7 @@ class ModelClient:
         results: list[Response | None] = [None] * len(calls)
         missing: list[int] = []
         for i, call in enumerate(calls):
-            entry = None
-            if mode in (RecordMode.ONCE, RecordMode.REPLAY):
-                entry = self.cache.get(call.key.digest)
-            elif mode is RecordMode.REFRESH:
-                entry = self.cache.get(call.key.digest)
-                if entry is not None and entry.run != self.run_id:
-                    entry = None  # recorded before this run: refresh it
+            entry = None if mode is RecordMode.OFF else self._lookup(call, mode)
             if entry is None:
                 missing.append(i)
                 continue
@@ -202,48 +224,88 @@ class ModelClient:
             self.ledger.record_many(name, model, endpoint, hits, price=self.spec.price)
         if missing and mode is RecordMode.REPLAY:
             raise ReplayMissError(self._replay_message(calls, missing, context))
-        futures: list[tuple[int, Future[tuple[dict[str, Any], int]]]] = [
-            (i, self.executor.submit(self._call_with_retries, calls[i])) for i in missing
+        futures: list[tuple[int, Future[_Fetched]]] = [
+            (i, self.executor.submit(self._fetch, calls[i], mode)) for i in missing
         ]
         failures: list[ModelprovError] = []
         for i, future in futures:
-            call = calls[i]
             try:
-                body, _ = future.result()
+                fetched = future.result()
             except ModelprovError as exc:
                 failures.append(exc)
                 self.ledger.add(name, model, endpoint, errors=1)
                 continue
-            response = self._response(call, body, cached=False)
-            stored = False
-            if mode is not RecordMode.OFF and response.cacheable:
-                try:
-                    entry = self.cache.put(
-                        entry_from_response(call.key, body, self.run_id),
-                        overwrite=mode is RecordMode.REFRESH,
-                    )
-                except ModelprovError as exc:  # keep storing the others: they are paid for
-                    failures.append(exc)
-                    continue
-                stored = True
-                if entry.response is not body:  # another worker recorded it first
-                    response = self._response(call, entry.response, cached=False)
+            response = fetched.response
+            if fetched.shared:  # another thread or process recorded it while we waited
+                self._note_resolved(response.model, cached=True)
+                self.ledger.record_many(name, model, endpoint, [response], price=self.spec.price)
+            else:
+                self._note_resolved(response.model, cached=False)
+                self.ledger.record_call(
+                    name, model, endpoint, usage=response.usage, resolved=response.model,
+                    stored=fetched.stored, price=self.spec.price,
+                )  # fmt: skip
+            if fetched.store_error is not None:  # keep storing the others: they are paid for
+                failures.append(fetched.store_error)
+                continue
             results[i] = response
-            self._note_resolved(response.model, cached=False)
-            self.ledger.record_call(
-                name, model, endpoint, usage=response.usage, resolved=response.model,
-                stored=stored, price=self.spec.price,
-            )  # fmt: skip
         if failures:
             first = failures[0]
             done = len(missing) - len(failures)
+            what = "could not be stored" if isinstance(first, CacheError) else "failed"
             raise ModelCallError(
-                f"{first} ({len(failures)} of {len(missing)} calls failed; the {done} answers "
-                "that arrived are cached, a re-run calls only the failed ones)",
+                f"{first} ({len(failures)} of {len(missing)} calls {what}; the {done} answers "
+                "that arrived are cached, a re-run calls only the missing ones)",
                 status=getattr(first, "status", None),
                 attempts=getattr(first, "attempts", 1),
             )
         return [r for r in results if r is not None]
+
+    def _lookup(self, call: Call, mode: RecordMode) -> CacheEntry | None:
+        entry = self.cache.get(call.key.digest)
+        if mode is RecordMode.REFRESH and entry is not None and entry.run != self.run_id:
+            return None  # recorded before this run: refresh it
+        return entry
+
+    def _fetch(self, call: Call, mode: RecordMode) -> _Fetched:
+        """Call the model for one missing key, at most once across threads and processes.
+
+        Under the key's lock the cache is read again: whoever held the lock before us may
+        have recorded the answer, and then it is used instead of a second call. The warm path
+        never gets here, so it takes no lock.
+        """
+        if mode is RecordMode.OFF:
+            body, _ = self._call_with_retries(call)
+            return _Fetched(self._response(call, body, cached=False))
+        with self.cache.locks.hold(call.key.digest, self._lock_timeout()):
+            entry = self._lookup(call, mode)
+            if entry is not None:
+                return _Fetched(self._response(call, entry.response, cached=True), shared=True)
+            if self.cache.write_error is not None:
+                raise CacheError(
+                    f"{self.cache.write_error} The model was not called: its answer could not "
+                    "be stored."
+                )
+            body, _ = self._call_with_retries(call)
+            response = self._response(call, body, cached=False)
+            if not response.cacheable:
+                return _Fetched(response)
+            try:
+                entry = self.cache.put(
+                    entry_from_response(call.key, body, self.run_id),
+                    overwrite=mode is RecordMode.REFRESH,
+                )
+            except ModelprovError as exc:
+                return _Fetched(response, store_error=exc)
+            if entry.response is not body:  # stored by a process that took no lock
+                response = self._response(call, entry.response, cached=False)
+            return _Fetched(response, stored=True)
+
+    def _lock_timeout(self) -> float:
+        # the longest a holder can legitimately take: every attempt timing out after the
+        # longest Retry-After we accept, plus slack for the cache write
+        s = self.settings
+        return (s.timeout + s.max_retry_wait) * (s.max_retries + 1) + 60.0
 
     def _response(self, call: Call, body: Mapping[str, Any], *, cached: bool) -> Response:
         return Response.from_body(
@@ -318,9 +380,11 @@ class ModelClient:
                                 "or modelprov_api_key_env (references: NAME.api_key_env=VAR)."
                             )
                         key = "modelprov-local-no-key"  # the SDK insists on some key
+                    base_url, basic = split_credentials(self.spec.base_url)
                     self._sdk = openai.OpenAI(
                         api_key=key,
-                        base_url=self.spec.base_url,
+                        base_url=base_url,
+                        default_headers={"Authorization": basic} if basic else None,
                         # our own loop retries; SDK retries would multiply the attempts
                         max_retries=0,
                         timeout=self.settings.timeout,
@@ -403,7 +467,8 @@ def _server_message(exc: Any) -> str:
     if isinstance(body, Mapping):
         err = body.get("error", body)
         if isinstance(err, Mapping) and err.get("message"):
-            return str(err["message"])
+            # a proxy may put a whole HTML page here: the failure message quotes, never floods
+            return excerpt(str(err["message"]), 500)
     text = ""
     try:
         text = exc.response.text

@@ -51,8 +51,12 @@ class ModelHandle:
             calls = client.plan(prompts, n, params)
             responses = self._session.sample(self.spec, calls, self.nodeid)
         except ModelprovError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        return Samples(responses, prompts=len(calls) // n if calls else 0, n=n)
+            failure = str(exc)
+        else:
+            return Samples(responses, prompts=len(calls) // n if calls else 0, n=n)
+        # outside the except block: inside it, the failure would print the error twice
+        # ("During handling of the above exception, another exception occurred")
+        pytest.fail(failure, pytrace=False)
 
     def record(self, measurement: Measurement) -> None:
         """Report a measured figure of this model: summary table, JUnit XML, reports."""

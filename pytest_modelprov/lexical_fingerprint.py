@@ -509,6 +509,10 @@ class Fingerprint:
             text = target.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read fingerprint file {target}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"fingerprint file {target} is not UTF-8 text; re-create it with Fingerprint.save()"
+            ) from None
         return cls.from_json(text, source=f"fingerprint file {target}")
 
 

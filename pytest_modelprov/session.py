@@ -6,7 +6,6 @@ lives for the whole run is in one place and can be built without pytest in a tes
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import uuid
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .baseline import BaselineEvent
-from .cache import ResponseCache
+from .cache import ResponseCache, json_line
 from .client import Call, CallContext, ModelClient
 from .config import ModelSpec, Settings
 from .ledger import Ledger
@@ -93,8 +92,10 @@ class ModelProvSession:
 
     def _transcribe(self, spec: ModelSpec, nodeid: str, responses: Sequence[Response]) -> None:
         assert self.settings.transcript is not None
+        # the cache's line writer: U+2028/U+0085 in an answer would split a line for readers
+        # that use str.splitlines
         lines = "".join(
-            json.dumps(
+            json_line(
                 {
                     "test": nodeid,
                     "model_name": spec.name,
@@ -108,10 +109,8 @@ class ModelProvSession:
                     "reasoning": r.reasoning,
                     "finish_reason": r.finish_reason,
                     "cached": r.cached,
-                },
-                ensure_ascii=False,
+                }
             )
-            + "\n"
             for r in responses
         )
         path = self.settings.transcript

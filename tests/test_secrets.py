@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 from pytest_modelprov.cli import main as cli
@@ -46,3 +47,55 @@ def test_planted_key_is_sent_but_never_written(pytester, env, tmp_path, monkeypa
     leaks = [str(p) for p in written if canary.encode() in p.read_bytes()]
     assert not leaks
     assert canary not in output
+
+
+def test_credentials_in_the_base_url_and_the_key_reach_no_file_or_output(
+    pytester, env, tmp_path, monkeypatch
+):
+    """Every file any run writes (cache, locks, export, transcript, reports, logs) and all output."""
+    key = f"sk-canary-{uuid.uuid4().hex}"
+    password = f"pw{uuid.uuid4().hex[:12]}"
+    url = env.server.url.replace("http://", f"http://deploy:{password}@")
+    monkeypatch.setenv("MODELPROV_BASE_URL", url)
+    monkeypatch.setenv("MODELPROV_API_KEY_ENV", "CANARY_KEY")
+    monkeypatch.setenv("CANARY_KEY", key)
+    monkeypatch.setenv("MODELPROV_MAX_RETRIES", "1")
+    monkeypatch.setenv("MODELPROV_REFERENCES", "older.model=test-model-0")
+    pytester.makepyfile(
+        """
+        import logging
+
+        def test_ok(model_under_test, reference_model):
+            logging.getLogger("httpx").debug("a debug line from the test")
+            model_under_test.sample(["Who are you?", "Hello"], n=2)
+            reference_model("older").ask("Who are you?")
+            print(repr(model_under_test))
+
+        def test_fails(model_under_test):
+            model_under_test.ask("this one meets a 500")
+        """
+    )
+    env.server.inject(*[Fault("status", status=500, message=f"bad key {key}")] * 2)
+    outputs = []
+    for args in (["-k", "test_fails"], ["-n", "2"], ["--modelprov-record-mode=replay"]):
+        result = pytester.runpytest_subprocess(
+            "-p", "no:randomly", "-rA", "-v", "--log-level=DEBUG",
+            f"--log-file={tmp_path / 'log.txt'}", f"--junitxml={tmp_path / 'junit.xml'}",
+            f"--modelprov-transcript={tmp_path / 't.jsonl'}",
+            f"--modelprov-report-json={tmp_path / 'report.json'}", *args,
+        )  # fmt: skip
+        outputs.append(result.stdout.str() + result.stderr.str())
+    # the secrets were really in use: the key reached the server
+    # (httpx turns the URL's user:password into Basic auth, which then replaces the Bearer key)
+    basic = "Basic " + base64.b64encode(f"deploy:{password}".encode()).decode()
+    sent = {r.headers.get("authorization") for r in env.server.requests}
+    assert sent <= {f"Bearer {key}", basic} and sent, sent
+    assert "test-model-0" in (tmp_path / "t.jsonl").read_text()
+    assert env.server.request_count >= 6 and "passed" in outputs[1]
+    written = [p for root in (tmp_path, pytester.path) for p in root.rglob("*") if p.is_file()]
+    assert {"log.txt", "junit.xml", "t.jsonl", "report.json", "cache.db"} <= {
+        p.name for p in written
+    }
+    for secret in (key, password, basic.split()[1]):
+        assert not [str(p) for p in written if secret.encode() in p.read_bytes()], secret
+        assert not [ln for out in outputs for ln in out.splitlines() if secret in ln], secret
