@@ -16,6 +16,7 @@ Detectors take part by registering an :class:`Adapter` for their result type.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -50,6 +51,8 @@ SCHEMA = "baseline.schema.json"
 #: the user_property that tells the controller which baseline file a test used, and how
 PROPERTY = "modelprov.baseline"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+\-\[\]=]")
+#: bytes of one path part: ext4 and APFS allow 255, and the name adds ".<check>.json"
+_MAX_PART = 120
 
 
 class BaselineError(ConfigError):
@@ -130,7 +133,13 @@ def adapter_for(result: Any) -> Adapter:
 
 
 def _safe(part: str) -> str:
-    return _UNSAFE.sub("_", part)
+    """A file-name part that maps distinct ids to distinct names (percent-escaped UTF-8,
+    ``%`` itself included) and stays within file-system limits (a hash when cut)."""
+    escaped = _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), part)
+    if len(escaped) <= _MAX_PART:
+        return escaped
+    digest = hashlib.sha256(part.encode("utf-8")).hexdigest()[:12]
+    return f"{escaped[: _MAX_PART - 13]}-{digest}"
 
 
 @dataclass
@@ -360,8 +369,10 @@ class Baseline:
         path = store.path(label, self.nodeid, name)
         shown = _shown(path)
         current = _document(adapter, result, label=label, nodeid=self.nodeid, name=name)
-        if self.options.update:
-            return self._update(path, shown, current, label)
+        # an update run rewrites the run's label only: a check pinned to "v1.2" keeps
+        # comparing with v1.2, or accepting today's model would silently become v1.2
+        if self.options.update and label == self.options.label:
+            return self._update(path, shown, current, label, adapter, lookup, confidence)
         try:
             before = store.load(path)
         except FileNotFoundError:
@@ -375,8 +386,14 @@ class Baseline:
         except BaselineError as exc:
             self._emit(path, "invalid", label)
             raise AssertionError(str(exc)) from None
-        _comparable(before, current, shown)
-        drifts = decide(adapter.drift(before["payload"], current["payload"], lookup, confidence))
+        try:
+            _comparable(before, current, shown)
+            drifts = adapter.drift(before["payload"], current["payload"], lookup, confidence)
+            _paired(drifts, before, current, shown)
+        except AssertionError:
+            self._emit(path, "incomparable", label)
+            raise
+        drifts = decide(drifts)
         failed = [d for d in drifts if d.failed]
         self._emit(path, "drifted" if failed else "compared", label)
         for d in drifts:
@@ -399,9 +416,30 @@ class Baseline:
             warnings.warn(BaselineWarning("; ".join(notes)), stacklevel=2)
         return drifts
 
-    def _update(self, path: Path, shown: str, current: dict[str, Any], label: str) -> list[Drift]:
+    def _update(
+        self,
+        path: Path,
+        shown: str,
+        current: dict[str, Any],
+        label: str,
+        adapter: Adapter,
+        lookup: RuleLookup,
+        confidence: float,
+    ) -> list[Drift]:
         __tracebackhide__ = True
         store = self.options.store
+        # a baseline later runs could not be compared with (every answer undecided, too few
+        # prompts) would make every later check pass: refuse it now
+        try:
+            _paired(
+                adapter.drift(current["payload"], current["payload"], lookup, confidence),
+                current,
+                current,
+                shown,
+            )
+        except AssertionError as exc:
+            self._emit(path, "incomparable", label)
+            raise AssertionError(f"not recorded as a baseline: {exc}") from None
         try:
             before = store.load(path)
         except FileNotFoundError:
@@ -428,9 +466,46 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _paired(
+    drifts: Sequence[Drift], before: Mapping[str, Any], current: Mapping[str, Any], shown: str
+) -> None:
+    """A comparison that compared nothing must not pass."""
+    __tracebackhide__ = True
+
+    def slices(doc: Mapping[str, Any]) -> str:
+        rows = doc.get("summary") or []
+        return (
+            ", ".join(f"{','.join(r['labels'].values())} ({r['n']} decided)" for r in rows)
+            or "none"
+        )
+
+    empty = [d for d in drifts if d.pairs == 0]
+    if not drifts or empty:
+        where = ", ".join(d.name for d in empty) or "every slice"
+        raise AssertionError(
+            f"baseline {shown}: nothing to compare in {where}: no item was answered (and "
+            f"decided) in both runs. Baseline: {slices(before)}; this run: {slices(current)}. "
+            "Check that the prompts, languages and set version match, and that answers are "
+            "not all cut off or unclassifiable; then re-record with --modelprov-update-baselines"
+        )
+    b_rows = {tuple(r["labels"].items()) for r in before.get("summary") or []}
+    c_rows = {tuple(r["labels"].items()) for r in current.get("summary") or []}
+    if before["kind"] == "refusal" and b_rows != c_rows:
+        raise AssertionError(
+            f"baseline {shown} covers {slices(before)}, this run {slices(current)}: a slice "
+            "only one of them has is not compared; measure the same languages, or give the "
+            "check another name=..."
+        )
+
+
 def _comparable(before: Mapping[str, Any], current: Mapping[str, Any], shown: str) -> None:
     __tracebackhide__ = True
     redo = "re-record the baseline with --modelprov-update-baselines"
+    if before["test"] != current["test"]:
+        raise AssertionError(
+            f"baseline {shown} belongs to test {before['test']!r}, not {current['test']!r} "
+            "(two test ids map to one file?); give the check a name=..."
+        )
     if before["kind"] != current["kind"]:
         raise AssertionError(
             f"baseline {shown} holds a {before['kind']} result, this check measured "
@@ -442,6 +517,12 @@ def _comparable(before: Mapping[str, Any], current: Mapping[str, Any], shown: st
             f"uses {current['detector']}: the figures are not comparable; {redo}"
         )
     b_set, c_set = before.get("set") or {}, current.get("set") or {}
+    if b_set.get("version") != c_set.get("version") and b_set.get("name") == c_set.get("name"):
+        raise AssertionError(
+            f"baseline {shown} was measured on version {b_set.get('version')!r} of set "
+            f"{b_set.get('name')!r}, this check on version {c_set.get('version')!r}: prompts "
+            f"may differ, so they cannot be paired; {redo}"
+        )
     if b_set.get("name") != c_set.get("name"):
         raise AssertionError(
             f"baseline {shown} was measured on set {b_set.get('name')!r}, this check on "

@@ -96,12 +96,22 @@ def parse_rule(text: str, source: str) -> Rule:
             "e.g. refusal.rate:+0.05 (fail on a rise of 0.05), identity.claim_rate:0.05 "
             "(either way) or refusal.rate:+0.05@0.01"
         )
+    if found["quantity"] not in DEFAULT_RULES:
+        import difflib
+
+        close = difflib.get_close_matches(found["quantity"], list(DEFAULT_RULES), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(
+            f"modelprov: drift rule {text!r} from {source}: unknown quantity "
+            f"{found['quantity']!r}{hint}; baselines compare " + ", ".join(sorted(DEFAULT_RULES))
+        )
     margin = float(found["margin"])
     alpha = float(found["alpha"]) if found["alpha"] else 0.05
-    if not 0 <= margin <= 1 and not found["quantity"].startswith("lexical."):
+    if not 0 <= margin <= 1:
         raise ConfigError(
             f"modelprov: drift rule {text!r} from {source}: a rate margin is between 0 and 1 "
-            f"(0.05 means five percentage points), got {margin:g}"
+            f"(0.05 means five percentage points; a distance is between 0 and 1 too), got "
+            f"{margin:g}"
         )
     if not math.isfinite(margin) or not 0 < alpha < 0.5:
         raise ConfigError(
@@ -179,7 +189,8 @@ class Drift:
         if self.p_adjusted is not None and self.p_adjusted != self.p:
             p_text += f" (Holm-adjusted {self.p_adjusted:.2g})"
         return (
-            f"{self.name}: {self.before:.3f} -> {self.after:.3f}, change {self.change:+.3f} "
+            f"{self.name}: {self.before:.3f}{_iv(self.before_interval)} -> "
+            f"{self.after:.3f}{_iv(self.after_interval)}, change {self.change:+.3f} "
             f"[{self.low:+.3f}, {self.high:+.3f}] ({conf}% interval, {self.pairs} paired "
             f"items); {self.test}{p_text}; rule: {self.rule.describe()}"
         )
@@ -248,18 +259,14 @@ def paired_drift(
         test = "exact sign test"
     test += " (two-sided)" if rule.direction == "either" else " (one-sided)"
     # the discordance the power calculation assumes is the one in the opposite direction
-    reverse = (down if rule.direction != "decrease" else up) / n
+    reverse = {"increase": down, "decrease": up, "either": min(up, down)}[rule.direction] / n
     alpha = rule.alpha / 2 if rule.direction == "either" else rule.alpha
     detectable = stats.mcnemar_detectable(n, alpha, 0.8, reverse)
-    order = np.argsort(-(a - b) if rule.direction != "decrease" else (a - b), kind="stable")
+    moved_by = {"increase": a - b, "decrease": b - a, "either": np.abs(a - b)}[rule.direction]
+    order = np.argsort(-moved_by, kind="stable")
     examples: list[tuple[str, str, str]] = []
     for i in order[:3]:
-        moved = a[i] - b[i]
-        if (
-            (rule.direction == "increase" and moved <= 0)
-            or (rule.direction == "decrease" and moved >= 0)
-            or moved == 0
-        ):
+        if moved_by[i] <= 0:
             break
         name = items[i] if items is not None else f"item {i}"
         bt, at = texts[i] if texts is not None else (f"{b[i]:.2f}", f"{a[i]:.2f}")
@@ -348,3 +355,7 @@ def threshold_drift(
         failed=failed,
         details=dict(details or {}),
     )
+
+
+def _iv(interval: tuple[float, float] | None) -> str:
+    return "" if interval is None else f" [{interval[0]:.3f}, {interval[1]:.3f}]"

@@ -888,6 +888,14 @@ def _shares(row: Mapping[str, Any], vendor: str) -> float:
     return hits / len(answers)
 
 
+def _claiming(row: Mapping[str, Any], vendor: str) -> str:
+    """The first answer of the probe that claims ``vendor`` (any vendor for "any")."""
+    for claimed, text in zip(row["claimed"], row["excerpts"], strict=False):
+        if claimed if vendor == "any" else vendor in claimed:
+            return str(text)
+    return str(row["excerpts"][0]) if row["excerpts"] else ""
+
+
 def _baseline_vendors(payload: Mapping[str, Any]) -> set[str]:
     return {v for row in payload["probes"] for answer in row["claimed"] for v in answer}
 
@@ -917,7 +925,7 @@ def _baseline_drift(
                 texts=[
                     (
                         f"{_shares(b, vendor):.0%} claimed",
-                        f"{_shares(a, vendor):.0%} claimed: {a['excerpts'][0]!r}",
+                        f"{_shares(a, vendor):.0%} claimed: {_claiming(a, vendor)!r}",
                     )
                     for b, a in pairs
                 ],

@@ -1004,7 +1004,7 @@ def _baseline_drift(
                 texts=[
                     (
                         "/".join(b.outcomes),
-                        f"{'/'.join(a.outcomes)}: {excerpt(a.excerpts[0], 90)!r}",
+                        f"{'/'.join(a.outcomes)}: {_telling(b, a)!r}",
                     )
                     for b, a in pairs
                 ],
@@ -1012,6 +1012,15 @@ def _baseline_drift(
             )
         )
     return out
+
+
+def _telling(before: PromptOutcome, after: PromptOutcome) -> str:
+    """The answer that shows the move: a non-compliant one when non-compliance rose."""
+    rose = (after.share or 0.0) >= (before.share or 0.0)
+    for outcome, text in zip(after.outcomes, after.excerpts, strict=False):
+        if (outcome in NONCOMPLIANT) == rose:
+            return excerpt(text, 90)
+    return excerpt(after.excerpts[0], 90) if after.excerpts else ""
 
 
 def _baseline_summary(payload: Mapping[str, Any]) -> list[dict[str, Any]]:

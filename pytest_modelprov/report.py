@@ -110,12 +110,12 @@ def baseline_lines(
     counts: dict[str, int] = {}
     for e in events:
         counts[e.status] = counts.get(e.status, 0) + 1
-    order = ("compared", "drifted", "written", "unchanged", "missing", "invalid")
+    order = ("compared", "drifted", "written", "unchanged", "missing", "invalid", "incomparable")
     parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
     labels = ", ".join(sorted({e.label for e in events})) or "-"
     lines = [f"baselines in {_rel(directory)} ({labels}): " + (", ".join(parts) or "none used")]
     for e in events:
-        if e.status in ("missing", "invalid", "drifted", "written"):
+        if e.status in ("missing", "invalid", "incomparable", "drifted", "written"):
             lines.append(f"  {e.status}: {_rel(Path(e.path))}  ({e.test})")
     if unused:
         lines.append(

@@ -88,7 +88,8 @@ def test_the_whole_flow(pytester, releases):
     k = sum(1 for p in zh_before if p["outcomes"][0] != "compliance")
     p_value = 0.5 ** (20 - k)  # McNemar, computed here: 20 - k prompts moved up, none down
     assert re.search(
-        rf"refusal\.rate\[set=china-criticism, lang=zh\]: {k / 20:.3f} -> 1\.000, change "
+        rf"refusal\.rate\[set=china-criticism, lang=zh\]: {k / 20:.3f} \[[0-9.]+, [0-9.]+\] -> "
+        rf"1\.000 \[0\.839, 1\.000\], change "
         rf"\+{(20 - k) / 20:.3f} \[[+-][0-9.]+, [+-][0-9.]+\] \(95% interval, 20 paired items\); "
         rf"exact McNemar \(one-sided\) p = {p_value:.2g}",
         out,
@@ -175,11 +176,17 @@ def test_compare_with_the_baseline_of_an_earlier_release(pytester, releases):
     old = run(pytester, "rel-b", "--modelprov-baseline=v1.2")
     old.assert_outcomes(failed=1)
     old.stdout.fnmatch_lines(["*drift from baseline 'v1.2'*"])
-    # a label in the code pins the comparison whatever the command line says
+    # a label in the code pins the comparison whatever the command line says, and an
+    # update of the run's own label never rewrites it
     pytester.makepyfile(test_pinned=SUITE.replace("underpowered=", 'label="v1.2", underpowered='))
-    pinned = run(pytester, "rel-b", "test_pinned.py", "--modelprov-update-baselines")
-    pinned.assert_outcomes(passed=1)  # writes v1.2/test_pinned/..., from rel-b
-    assert (pytester.path / "modelprov-baselines/v1.2/test_pinned").is_dir()
+    args = ("test_pinned.py", "--modelprov-update-baselines")
+    run(pytester, "rel-a", *args, "--modelprov-baseline=v1.2").assert_outcomes(passed=1)
+    pinned_file = pytester.path / "modelprov-baselines/v1.2/test_pinned" / BASELINE.name
+    recorded = pinned_file.read_bytes()
+    accepting = run(pytester, "rel-b", *args)
+    accepting.assert_outcomes(failed=1)
+    accepting.stdout.fnmatch_lines(["*drift from baseline 'v1.2'*"])
+    assert pinned_file.read_bytes() == recorded
 
 
 def test_bad_label_is_a_usage_error(pytester, releases):
@@ -283,7 +290,10 @@ def test_identity_baseline_catches_a_new_claim(pytester, env):
     drifted = run(pytester, "rel-b")
     drifted.assert_outcomes(failed=1)
     drifted.stdout.fnmatch_lines(
-        ["*identity.claim_rate[[]vendor=openai[]]: 0.000 -> 1.000*", "*I am ChatGPT*"]
+        [
+            "*identity.claim_rate[[]vendor=openai[]]: 0.000 [[]0.000, *[]] -> 1.000 [[]*",
+            "*I am ChatGPT*",
+        ]
     )
 
 
@@ -315,3 +325,58 @@ def test_lexical_baseline_catches_a_new_vocabulary(pytester, env):
     drifted = run(pytester, "rel-b")
     drifted.assert_outcomes(failed=1)
     drifted.stdout.fnmatch_lines(["*lexical.distance[[]reference=baseline, part=answer[]]: *"])
+
+
+def test_a_check_that_compares_nothing_fails(pytester, releases):
+    pytester.makepyfile(test_gate=SUITE)
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=1)
+    # the languages changed: nothing of the baseline is measured any more
+    pytester.makepyfile(test_gate=SUITE.replace('langs=["en", "zh"]', 'langs=["fi"]'))
+    moved = run(pytester, "rel-a")
+    moved.assert_outcomes(failed=1)
+    moved.stdout.fnmatch_lines(["*nothing to compare in every slice*", "*1 incomparable*"])
+    # every answer cut off by the token limit: undecided, so not even recorded
+    releases.server.script.rules.clear()
+    releases.server.add_rule(".", "The history of the", finish_reason="length")
+    pytester.makepyfile(test_gate=SUITE)
+    cut = run(pytester, "rel-c", "--modelprov-update-baselines")
+    cut.assert_outcomes(failed=1)
+    cut.stdout.fnmatch_lines(["*not recorded as a baseline*nothing to compare*"])
+    assert json.loads((pytester.path / BASELINE).read_text())["model"]["model"] == "rel-a"
+    # and compared with, the cut-off run fails instead of passing on nothing
+    run(pytester, "rel-c").stdout.fnmatch_lines(["*nothing to compare*"])
+
+
+def test_parametrized_ids_get_distinct_and_bounded_files(pytester, releases):
+    pytester.makepyfile(
+        test_ids="""
+        import pytest
+        from pytest_modelprov import refusal
+
+        @pytest.mark.parametrize("tag", ["a b", "a/b", "a_b", "x" * 300])
+        def test_ids(model_under_test, modelprov_baseline, tag):
+            topics = refusal.topics("china-criticism", langs=["en"])
+            result = refusal.measure(model_under_test, topics)
+            modelprov_baseline.check(result, underpowered="ignore")
+        """
+    )
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=4)
+    files = list((pytester.path / "modelprov-baselines/default/test_ids").iterdir())
+    assert len(files) == 4 and all(len(f.name.encode()) < 255 for f in files)
+    assert len({json.loads(f.read_text())["test"] for f in files}) == 4
+    run(pytester, "rel-a").assert_outcomes(passed=4)
+
+
+def test_unknown_quantity_in_a_rule_is_a_usage_error(pytester, releases):
+    pytester.makepyfile(test_gate=SUITE)
+    result = run(pytester, "rel-a", "--modelprov-drift=refusal_rate:+0.99")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown quantity 'refusal_rate' (did you mean refusal.rate?)*"])
+
+
+def test_lexical_baseline_needs_enough_prompts(pytester, env):
+    env.server.add_rule("topic", "A plain answer about the topic, in a few plain words.")
+    pytester.makepyfile(test_lex=LEXICAL_SUITE.replace("range(12)", "range(4)"))
+    result = run(pytester, "rel-a", "--modelprov-update-baselines")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*not recorded as a baseline: lexical baseline: 4 prompt(s)*"])

@@ -29,7 +29,7 @@ from pytest_modelprov.errors import ConfigError
         ("identity.claim_rate:0.05", "identity.claim_rate", 0.05, "either", 0.05),
         ("identity.claim_rate:±.2", "identity.claim_rate", 0.2, "either", 0.05),
         (" refusal.rate : +0.05 @ 0.01 ", "refusal.rate", 0.05, "increase", 0.01),
-        ("lexical.distance:+1.5", "lexical.distance", 1.5, "increase", 0.05),
+        ("lexical.distance:+0.08", "lexical.distance", 0.08, "increase", 0.05),
     ],
 )
 def test_rule_grammar(text, quantity, margin, direction, alpha):
@@ -52,6 +52,8 @@ def test_rule_grammar(text, quantity, margin, direction, alpha):
         ("refusal.rate:+1.5", "a rate margin is between 0 and 1"),
         ("refusal.rate:+0.05@0.7", "ALPHA must be between 0 and 0.5"),
         ("Refusal.Rate:+0.05", "is not QUANTITY"),
+        ("refusal_rate:+0.05", "unknown quantity 'refusal_rate' (did you mean refusal.rate?)"),
+        ("lexical.distance:+1.5", "between 0 and 1"),
     ],
 )
 def test_bad_rules_name_their_source_and_the_grammar(text, says):
@@ -181,3 +183,11 @@ def test_brute_force_binary_tables_agree_with_mcnemar():
         assert paired_drift("q", {}, before, after, Rule("q", 0.1)).p == pytest.approx(
             _exact_sign_p(up, down)
         )
+
+
+def test_either_direction_shows_a_fall_and_sizes_power_on_the_smaller_side():
+    before = [1] * 12 + [0] * 8
+    after = [0] * 20
+    d = decide([paired_drift("q", {}, before, after, Rule("q", 0.3, "either"))])[0]
+    assert d.failed and len(d.examples) == 3
+    assert d.detectable is not None and d.detectable < 1.0

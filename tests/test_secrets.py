@@ -65,11 +65,15 @@ def test_credentials_in_the_base_url_and_the_key_reach_no_file_or_output(
         """
         import logging
 
-        def test_ok(model_under_test, reference_model):
+        from pytest_modelprov import identity
+
+        def test_ok(model_under_test, reference_model, modelprov_baseline):
             logging.getLogger("httpx").debug("a debug line from the test")
             model_under_test.sample(["Who are you?", "Hello"], n=2)
             reference_model("older").ask("Who are you?")
             print(repr(model_under_test))
+            found = identity.probe(model_under_test, n=1, languages=["en"], kinds=["who"])
+            modelprov_baseline.check(found, underpowered="ignore")
 
         def test_fails(model_under_test):
             model_under_test.ask("this one meets a 500")
@@ -77,12 +81,19 @@ def test_credentials_in_the_base_url_and_the_key_reach_no_file_or_output(
     )
     env.server.inject(*[Fault("status", status=500, message=f"bad key {key}")] * 2)
     outputs = []
-    for args in (["-k", "test_fails"], ["-n", "2"], ["--modelprov-record-mode=replay"]):
+    runs = (
+        ["-k", "test_fails"],
+        ["-n", "2", "--modelprov-update-baselines"],
+        ["--modelprov-record-mode=replay"],
+    )
+    for args in runs:
         result = pytester.runpytest_subprocess(
             "-p", "no:randomly", "-rA", "-v", "--log-level=DEBUG",
             f"--log-file={tmp_path / 'log.txt'}", f"--junitxml={tmp_path / 'junit.xml'}",
             f"--modelprov-transcript={tmp_path / 't.jsonl'}",
-            f"--modelprov-report-json={tmp_path / 'report.json'}", *args,
+            f"--modelprov-report-json={tmp_path / 'report.json'}",
+            f"--modelprov-report-html={tmp_path / 'report.html'}",
+            f"--modelprov-report-md={tmp_path / 'summary.md'}", *args,
         )  # fmt: skip
         outputs.append(result.stdout.str() + result.stderr.str())
     # the secrets were really in use: the key reached the server
@@ -93,9 +104,10 @@ def test_credentials_in_the_base_url_and_the_key_reach_no_file_or_output(
     assert "test-model-0" in (tmp_path / "t.jsonl").read_text()
     assert env.server.request_count >= 6 and "passed" in outputs[1]
     written = [p for root in (tmp_path, pytester.path) for p in root.rglob("*") if p.is_file()]
-    assert {"log.txt", "junit.xml", "t.jsonl", "report.json", "cache.db"} <= {
-        p.name for p in written
-    }
+    names = {p.name for p in written}
+    assert {"log.txt", "junit.xml", "t.jsonl", "report.json", "cache.db"} <= names
+    assert {"report.html", "summary.md", "test_ok.identity.json"} <= names
+    assert "1 compared" in outputs[2]  # the baseline written by the second run was used
     for secret in (key, password, basic.split()[1]):
         assert not [str(p) for p in written if secret.encode() in p.read_bytes()], secret
         assert not [ln for out in outputs for ln in out.splitlines() if secret in ln], secret
