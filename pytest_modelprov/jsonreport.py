@@ -21,7 +21,7 @@ from .baseline import BaselineEvent
 from .config import Settings
 from .errors import ConfigError
 from .ledger import Ledger
-from .measurement import Measurement
+from .measurement import Measurement, format_against, format_value
 
 FORMAT = "pytest-modelprov-report/1"
 
@@ -87,18 +87,12 @@ def markdown(data: dict[str, Any]) -> str:
             "| test | quantity | value [interval] | n | against | verdict |",
             "|---|---|---|---|---|---|",
         ]
-        for m in data["measurements"]:
-            labels = ", ".join(f"{k}={v}" for k, v in m["labels"].items())
-            name = f"{m['quantity']}[{labels}]" if labels else m["quantity"]
-            value = f"{m['value']:.3f}"
-            if m.get("low") is not None and m.get("high") is not None:
-                value += f" [{m['low']:.3f}, {m['high']:.3f}]"
-            against = m.get("reference_label") or ""
-            if m.get("reference") is not None:
-                against = f"{against} {m['reference']:.3f}".strip()
-            verdict = "**FAIL**" if m["verdict"] == "fail" else m["verdict"]
-            cells = [m["test"].rsplit("::", 1)[-1], name, value, str(m.get("n") or "-")]
-            cells += [against or "-", verdict]
+        for row in data["measurements"]:
+            # the rows are measurements plus their test: one formatting for all outputs
+            m = Measurement.from_json(json.dumps(row))
+            verdict = "**FAIL**" if m.verdict == "fail" else m.verdict
+            cells = [row["test"].rsplit("::", 1)[-1], m.name, format_value(m), str(m.n or "-")]
+            cells += [format_against(m) or "-", verdict]
             lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     unused = data.get("baselines", {}).get("unused", [])
     if unused:

@@ -85,14 +85,18 @@ def format_value(m: Measurement) -> str:
     return value
 
 
+def format_against(m: Measurement) -> str:
+    """What the value was compared with: ``baseline v1 0.100``, ``at most 0.050``, or ``""``."""
+    parts = [m.reference_label or "", "" if m.reference is None else f"{m.reference:.3f}"]
+    return " ".join(p for p in parts if p)
+
+
 def property_text(m: Measurement) -> str:
     """One line for a JUnit property: ``0.400 [0.219, 0.613] n=20 vs baseline v1 0.100: fail``."""
     text = format_value(m)
     if m.n is not None:
         text += f" n={m.n}"
-    if m.reference is not None or m.reference_label:
-        against = m.reference_label or "reference"
-        if m.reference is not None:
-            against += f" {m.reference:.3f}"
+    against = format_against(m)
+    if against:
         text += f" vs {against}"
     return f"{text}: {m.verdict}"

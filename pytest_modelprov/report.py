@@ -8,7 +8,7 @@ from pathlib import Path
 from .baseline import BaselineEvent
 from .config import Settings
 from .ledger import Ledger
-from .measurement import Measurement, format_value
+from .measurement import Measurement, format_against, format_value
 
 
 def _money(value: float) -> str:
@@ -78,11 +78,7 @@ def measurement_lines(measurements: Sequence[tuple[str, Measurement]]) -> list[s
     header = ("test", "model", "quantity", "value [interval]", "n", "against", "verdict")
     rows = []
     for nodeid, m in measurements:
-        against = "-" if m.reference is None else f"{m.reference:.3f}"
-        if m.reference_label:
-            against = (
-                f"{m.reference_label} {against}" if m.reference is not None else m.reference_label
-            )
+        against = format_against(m) or "-"
         rows.append(
             (
                 nodeid.rsplit("::", 1)[-1],
