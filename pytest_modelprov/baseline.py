@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +31,8 @@ from . import schema
 from .config import DEFAULT_BASELINE_LABEL, check_label
 from .drift import Drift, Rule, decide, parse_rules, resolve_rule
 from .errors import ConfigError
+from .files import display_path as _shown
+from .files import write_text_atomic
 from .measurement import Measurement
 
 __all__ = [
@@ -187,18 +187,7 @@ class Store:
     def write(self, path: Path, document: Mapping[str, Any]) -> None:
         """Atomic: a reader (or a killed run) never sees half a file."""
         schema.check(document, SCHEMA, f"baseline {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            # mkstemp makes it private (0600); a committed file is read by everyone
-            os.chmod(tmp, 0o644)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(document, handle, ensure_ascii=False, indent=1, sort_keys=False)
-                handle.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(path, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
 
     def files(self, label: str) -> list[Path]:
         root = self.directory / label
@@ -456,14 +445,6 @@ class Baseline:
 
     def _emit(self, path: Path, status: str, label: str) -> None:
         self._event(BaselineEvent(str(path.resolve()), status, label, self.nodeid))
-
-
-def _shown(path: Path) -> str:
-    """The path as a person would type it: relative to the working directory when inside."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _paired(

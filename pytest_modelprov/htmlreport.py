@@ -11,8 +11,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .cluster import Node, Tree, upgma
+from .files import write_text_atomic
 
 __all__ = ["render", "write_html"]
 
@@ -1169,14 +1168,5 @@ def render(report: Mapping[str, Any]) -> str:
 def write_html(report: Mapping[str, Any], path: str | Path) -> Path:
     """Render ``report`` and write it to ``path`` atomically (a reader never sees half a file)."""
     target = Path(path)
-    text = render(report)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(target, render(report))
     return target

@@ -8,8 +8,6 @@ never sees half a file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -20,6 +18,7 @@ from . import schema
 from .baseline import BaselineEvent
 from .config import Settings
 from .errors import ConfigError
+from .files import write_text_atomic
 from .ledger import Ledger
 from .measurement import Measurement, format_against, format_value
 
@@ -120,18 +119,7 @@ def validate(data: Any, source: str) -> None:
 
 def write(path: Path, data: dict[str, Any]) -> None:
     validate(data, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        # mkstemp makes it private (0600); a report is published as a CI artifact
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def load(path: Path) -> dict[str, Any]:

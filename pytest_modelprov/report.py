@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .baseline import BaselineEvent
 from .config import Settings
+from .files import display_path
 from .ledger import Ledger
 from .measurement import Measurement, format_against, format_value
 
@@ -109,10 +110,12 @@ def baseline_lines(
     order = ("compared", "drifted", "written", "unchanged", "missing", "invalid", "incomparable")
     parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
     labels = ", ".join(sorted({e.label for e in events})) or "-"
-    lines = [f"baselines in {_rel(directory)} ({labels}): " + (", ".join(parts) or "none used")]
+    lines = [
+        f"baselines in {display_path(directory)} ({labels}): " + (", ".join(parts) or "none used")
+    ]
     for e in events:
         if e.status in ("missing", "invalid", "incomparable", "drifted", "written"):
-            lines.append(f"  {e.status}: {_rel(Path(e.path))}  ({e.test})")
+            lines.append(f"  {e.status}: {display_path(Path(e.path))}  ({e.test})")
     if unused:
         lines.append(
             f"{len(unused)} baseline(s) no test used"
@@ -122,12 +125,5 @@ def baseline_lines(
                 else " (a test renamed or deleted? delete them, or run those tests):"
             )
         )
-        lines.extend(f"  unused: {_rel(p)}" for p in unused)
+        lines.extend(f"  unused: {display_path(p)}" for p in unused)
     return lines
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
