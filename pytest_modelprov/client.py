@@ -171,6 +171,13 @@ def plan_calls(
     return calls
 
 
+def request_body(spec: ModelSpec, call: Call) -> dict[str, Any]:
+    """The chat-completions request body of ``call``, as sent live or in a batch file."""
+    params = dict(call.params)
+    extra = params.pop("extra_body", None) or {}
+    return {"model": spec.model, "messages": call.messages, **params, **extra}
+
+
 class ModelClient:
     """Samples one configured model through the cache. Thread-safe."""
 
@@ -392,12 +399,10 @@ class ModelClient:
         return self._sdk
 
     def _attempt(self, call: Call) -> dict[str, Any]:
-        params = dict(call.params)
-        extra = params.pop("extra_body", None) or {}
-        body = {**params, **extra}
+        body = request_body(self.spec, call)
         raw = self._sdk_client().chat.completions.with_raw_response.create(
-            model=self.spec.model,
-            messages=call.messages,  # type: ignore[arg-type]
+            model=body.pop("model"),
+            messages=body.pop("messages"),
             extra_body=body,
         )
         content = raw.http_response.content
