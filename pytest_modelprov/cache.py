@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import sqlite3
 import tempfile
 import threading
@@ -25,13 +26,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import diskcache
 
 from . import schema
 from .errors import CacheCorruptError, CacheError, ExportFormatError
-from .response import check_completion
+from .reasoning import split_message
+from .response import Usage, check_completion
 
 try:
     import fcntl
@@ -39,6 +41,29 @@ except ImportError:  # pragma: no cover - Windows: single flight within one proc
     fcntl = None  # type: ignore[assignment]
 
 KEY_SCHEMA_VERSION = 1
+#: the stored form of an entry (1: one JSON object; 2: header, raw texts, JSON)
+STORE_VERSION = 2
+#: how answers are split from reasoning; a stored split made by other rules is redone
+SPLIT_VERSION = 1
+_HEADER_MARK = f"modelprov-entry/{STORE_VERSION}"
+_HEADER_PREFIX = _HEADER_MARK.encode() + b"\t"
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n"})
+_UNESCAPE = re.compile(r"\\(.)")
+
+
+def _field(value: str | None) -> str:
+    """A header text field: tab, newline and backslash escaped, None as \\N."""
+    return "\\N" if value is None else value.translate(_ESCAPES)
+
+
+def _unfield(text: str) -> str | None:
+    if "\\" not in text:
+        return text
+    if text == "\\N":
+        return None
+    return _UNESCAPE.sub(lambda m: {"t": "\t", "n": "\n"}.get(m[1], m[1]), text)
+
+
 EXPORT_FORMAT = "pytest-modelprov-cache"
 EXPORT_VERSION = 1
 
@@ -46,6 +71,14 @@ Message = Mapping[str, Any]
 
 
 def _normalise(value: Any) -> Any:
+    # exact-type fast paths first: planning a warm run normalises every message
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is dict and all(type(k) is str and type(v) is str for k, v in value.items()):
+        return dict(value)  # a plain text message
+    if kind is list:
+        return [_normalise(v) for v in value]
     # 1 and 1.0 must give the same key: a temperature typed either way is the same request.
     if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
         return value
@@ -60,19 +93,82 @@ def _normalise(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be part of a cache key: {value!r}")
 
 
-_dumps = functools.partial(json.dumps, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# one encoder for every key: json.dumps with options builds a new encoder per call
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+@functools.lru_cache(maxsize=256)
+def _dumps_str(text: str) -> str:
+    return _dumps(text)
+
+
+_encode_string = json.encoder.encode_basestring  # the C escaper json.dumps uses here
+
+
+def _messages_json(messages: list[Any]) -> str:
+    """``_dumps(messages)``, without the encoder for the usual one-user-message prompt."""
+    if len(messages) == 1:
+        only = messages[0]
+        if (
+            type(only) is dict
+            and len(only) == 2
+            and type(only.get("content")) is str
+            and type(only.get("role")) is str
+        ):
+            return (
+                f'[{{"content":{_encode_string(only["content"])},'
+                f'"role":{_encode_string(only["role"])}}}]'
+            )
+    return str(_dumps(messages))
 
 
 def canonical_json(value: Any) -> str:
     return str(_dumps(_normalise(value)))
 
 
-@dataclass(frozen=True)
 class CacheKey:
-    """A key and the components it was computed from (for `modelprov cache key`)."""
+    """A key and the components it was computed from (for `modelprov cache key`).
 
-    digest: str
-    components: dict[str, Any]
+    The components are assembled only when asked for (storing an entry, `cache key`): a
+    replay needs just the digest.
+    """
+
+    __slots__ = ("_components", "_parts", "digest")
+
+    def __init__(
+        self,
+        digest: str,
+        components: dict[str, Any] | None = None,
+        *,
+        parts: tuple[KeyBuilder, Any, int] | None = None,
+    ) -> None:
+        self.digest = digest
+        self._components = components
+        self._parts = parts
+
+    @property
+    def components(self) -> dict[str, Any]:
+        if self._components is None:
+            assert self._parts is not None
+            builder, norm, replicate = self._parts
+            self._components = {
+                "v": KEY_SCHEMA_VERSION,
+                "endpoint": builder.endpoint,
+                "model": builder.model,
+                "messages": builder.messages,
+                "params": norm,
+                "replicate": replicate,
+            }
+        return self._components
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CacheKey) and other.digest == self.digest
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __repr__(self) -> str:
+        return f"CacheKey({self.digest[:16]}…)"
 
 
 class KeyBuilder:
@@ -88,22 +184,25 @@ class KeyBuilder:
         self.messages = _normalise(list(messages))
         # the keys of the components, in sorted order: endpoint, messages, model, params, ...
         self._head = (
-            f'{{"endpoint":{_dumps(endpoint)},"messages":{_dumps(self.messages)},'
-            f'"model":{_dumps(model)},"params":'
+            f'{{"endpoint":{_dumps_str(endpoint)},"messages":{_messages_json(self.messages)},'
+            f'"model":{_dumps_str(model)},"params":'
         )
 
-    def key(self, params: Mapping[str, Any], replicate: int) -> CacheKey:
+    @staticmethod
+    def params_part(params: Mapping[str, Any]) -> tuple[Any, str]:
+        """The normalised parameters and their canonical JSON, reusable across prompts."""
         norm = _normalise(dict(params))
-        text = f'{self._head}{_dumps(norm)},"replicate":{int(replicate)},"v":{KEY_SCHEMA_VERSION}}}'
-        components = {
-            "v": KEY_SCHEMA_VERSION,
-            "endpoint": self.endpoint,
-            "model": self.model,
-            "messages": self.messages,
-            "params": norm,
-            "replicate": int(replicate),
-        }
-        return CacheKey(hashlib.sha256(text.encode("utf-8")).hexdigest(), components)
+        return norm, str(_dumps(norm))
+
+    def key(self, params: Mapping[str, Any], replicate: int) -> CacheKey:
+        return self.key_of(self.params_part(params), replicate)
+
+    def key_of(self, part: tuple[Any, str], replicate: int) -> CacheKey:
+        norm, text_params = part
+        replicate = int(replicate)
+        text = f'{self._head}{text_params},"replicate":{replicate},"v":{KEY_SCHEMA_VERSION}}}'
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        return CacheKey(digest, parts=(self, norm, replicate))
 
 
 def make_key(
@@ -165,7 +264,50 @@ class CacheEntry:
         return data
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+        """The stored form: a header line, the answer and reasoning as raw UTF-8, then the
+        rest of the entry as JSON.
+
+        A replay needs the answer, not the response's dozens of small JSON objects, and
+        JSON-decoding a long answer costs about as much as reading it from SQLite. With the
+        texts stored raw, a warm lookup splits a 200-byte header and slices. The content
+        and reasoning fields are left out of the JSON when the texts give them back exactly
+        (no ``<think>`` block to split), so nothing is stored twice and an entry stays
+        within one SQLite page as long as it can; the JSON is decoded, and those fields put
+        back, only when something asks for the whole response (tool calls, exports).
+        """
+        message = _first_message(self.response)
+        answer, reasoning = split_message(message)
+        stripped = []
+        if message.get("content") == answer:
+            stripped.append("content")
+        for name in ("reasoning_content", "reasoning"):
+            if reasoning is not None and message.get(name) == reasoning:
+                stripped.append(name)
+                break
+        data = self.to_dict()
+        if stripped:
+            data["response"] = response = dict(self.response)
+            response["choices"] = choices = list(response["choices"])
+            choices[0] = first = dict(choices[0])
+            first["message"] = {k: v for k, v in message.items() if k not in stripped}
+        full = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8", "surrogatepass"
+        )
+        a = answer.encode("utf-8", "surrogatepass")
+        r = reasoning.encode("utf-8", "surrogatepass") if reasoning is not None else b""
+        choice = self.response["choices"][0]
+        finish = choice.get("finish_reason") if isinstance(choice, Mapping) else None
+        usage = Usage.from_body(self.response.get("usage"))
+        fields = [
+            _HEADER_MARK, self.key, _field(self.run), str(SPLIT_VERSION),
+            _field(finish if isinstance(finish, str) else None), _field(self.resolved_model),
+            _field(self.system_fingerprint), str(usage.prompt_tokens),
+            str(usage.completion_tokens), str(usage.reasoning_tokens), str(len(a)),
+            str(len(r) if reasoning is not None else -1), str(len(full)), ",".join(stripped),
+        ]  # fmt: skip
+        # tab-separated, not JSON: decoding a JSON header cost as much as the lookup itself
+        head = "\t".join(fields).encode("utf-8", "surrogatepass")
+        return head + b"\n" + a + r + full
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CacheEntry:
@@ -195,6 +337,106 @@ def check_entry(data: Any, where: str) -> CacheEntry:
             "was edited after it was recorded"
         )
     return CacheEntry.from_dict(data)
+
+
+def _first_message(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    message = body["choices"][0]["message"]
+    return message if isinstance(message, Mapping) else {}
+
+
+def _stored_dict(raw: bytes) -> Any:
+    """The whole entry as a dict, from either stored form, with stripped fields restored."""
+    if not raw.startswith(_HEADER_PREFIX):
+        return json.loads(raw)  # the one-JSON-object form of version 1
+    end = raw.index(b"\n")
+    h = raw[:end].decode("utf-8", "surrogatepass").split("\t")
+    if len(h) != 14:
+        raise ValueError("entry header is damaged")
+    a, r, f = int(h[10]), int(h[11]), int(h[12])
+    start = end + 1
+    body_start = start + a + max(r, 0)
+    if len(raw) != body_start + f:
+        raise ValueError("entry is truncated")
+    data = json.loads(raw[body_start:].decode("utf-8", "surrogatepass"))
+    if h[13]:
+        message = data["response"]["choices"][0]["message"]
+        for name in h[13].split(","):
+            if name == "content":
+                message[name] = raw[start : start + a].decode("utf-8", "surrogatepass")
+            else:
+                message[name] = raw[start + a : body_start].decode("utf-8", "surrogatepass")
+    return data
+
+
+_new_tuple: Any = tuple.__new__
+
+
+class StoredBody(Mapping[str, Any]):
+    """A stored response body, JSON-decoded on first use.
+
+    Replays mostly need only the answer; tool calls, exports and ``Response.raw`` readers
+    pay for the decoding when they look.
+    """
+
+    __slots__ = ("_cache", "_data", "_key", "_source")
+
+    def __init__(self, source: bytes, cache: ResponseCache, key: str) -> None:
+        self._source = source
+        self._data: dict[str, Any] | None = None
+        self._cache = cache
+        self._key = key
+
+    def _decoded(self) -> dict[str, Any]:
+        if self._data is None:
+            try:
+                response = _stored_dict(self._source)["response"]
+                check_completion(response)
+            except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+                raise CacheCorruptError(self._cache._unreadable(self._key, f" ({exc})")) from None
+            self._data = response
+        return self._data
+
+    def __getitem__(self, name: str) -> Any:
+        return self._decoded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    def __repr__(self) -> str:
+        return repr(self._decoded())
+
+
+class Hit(NamedTuple):
+    """What a replay needs of one stored entry, without decoding the whole of it."""
+
+    key: str
+    run: str | None
+    answer: str
+    reasoning: str | None
+    finish_reason: str | None
+    model: str | None
+    system_fingerprint: str | None
+    usage: Usage
+    body: Mapping[str, Any]
+
+    @classmethod
+    def of_entry(cls, entry: CacheEntry) -> Hit:
+        answer, reasoning = split_message(_first_message(entry.response))
+        finish = entry.response["choices"][0].get("finish_reason")
+        return cls(
+            entry.key,
+            entry.run,
+            answer,
+            reasoning,
+            finish if isinstance(finish, str) else None,
+            entry.resolved_model,
+            entry.system_fingerprint,
+            Usage.from_body(entry.response.get("usage")),
+            entry.response,
+        )
 
 
 class KeyLocks:
@@ -376,33 +618,107 @@ class ResponseCache:
                 self._cache.close()
                 self._cache = None
 
-    def get(self, key: str) -> CacheEntry | None:
+    def _read(self, key: str) -> Any:
         try:
-            raw = self._open().get(key)
+            return self._open().get(key)
         except (sqlite3.Error, OSError, diskcache.Timeout) as exc:
             raise CacheError(
                 f"modelprov: cannot read the cache at {self.directory}: {exc}"
             ) from exc
+
+    def get(self, key: str) -> CacheEntry | None:
+        raw = self._read(key)
         if raw is None:
             return None
         return self._decode(key, raw)
+
+    def lookup_many(self, keys: Sequence[str]) -> list[Hit | None]:
+        """``lookup`` of many keys, read with one SQL query per 500.
+
+        A bare ``diskcache`` get is about 10 µs, nearly all of it the cost of one SQL
+        statement, not of the bytes; a sample() call knows all its keys at once, so a warm
+        run reads them together. The query is diskcache's own select with ``IN`` instead
+        of ``=``, and values go through diskcache's ``Disk.fetch`` (large values live in
+        files). If this diskcache has no such internals, every key is read with ``get``.
+        """
+        found: dict[str, Any] = {}
+        cache = self._open()
+        sql = getattr(cache, "_sql", None)
+        if sql is not None and len(keys) > 1:
+            try:
+                for i in range(0, len(keys), 500):
+                    chunk = list(dict.fromkeys(keys[i : i + 500]))
+                    rows = sql(
+                        "SELECT key, mode, filename, value FROM Cache WHERE raw = 1 AND key IN "
+                        f"({','.join('?' * len(chunk))}) "
+                        "AND (expire_time IS NULL OR expire_time > ?)",
+                        (*chunk, time.time()),
+                    ).fetchall()
+                    for key, mode, filename, value in rows:
+                        found[key] = cache.disk.fetch(mode, filename, value, False)
+            except (sqlite3.Error, OSError, AttributeError, TypeError):
+                found = {}  # removed under us or another layout: read one by one below
+        return [self._hit(key, found[key] if key in found else self._read(key)) for key in keys]
+
+    def lookup(self, key: str) -> Hit | None:
+        """The replay view of an entry: the texts and counts, the body decoded on demand."""
+        return self._hit(key, self._read(key))
+
+    def _hit(self, key: str, raw: Any) -> Hit | None:
+        if raw is None:
+            return None
+        if not (isinstance(raw, bytes) and raw.startswith(_HEADER_PREFIX)):
+            return Hit.of_entry(self._decode(key, raw))  # stored by an older version
+        try:
+            end = raw.index(b"\n")
+            h = raw[:end].decode("utf-8", "surrogatepass").split("\t")
+            if len(h) != 14 or h[1] != key:
+                raise ValueError("entry header is damaged or does not belong to its key")
+            a, r, f = int(h[10]), int(h[11]), int(h[12])
+            start = end + 1
+            body_start = start + a + max(r, 0)
+            if len(raw) != body_start + f:
+                raise ValueError("entry is truncated")
+            body = StoredBody(raw, self, key)
+            if h[3] != str(SPLIT_VERSION):  # stored under other split rules: redo the split
+                answer, reasoning = split_message(_first_message(body))
+            else:
+                answer = raw[start : start + a].decode("utf-8", "surrogatepass")
+                reasoning = (
+                    raw[start + a : body_start].decode("utf-8", "surrogatepass") if r >= 0 else None
+                )
+            # tuple.__new__: a NamedTuple's own __new__ is a Python function, 3x slower
+            usage = _new_tuple(Usage, (int(h[7]), int(h[8]), int(h[9])))
+            fields: list[str | None] = [h[2], h[4], h[5], h[6]]
+            if "\\" in h[2] + h[4] + h[5] + h[6]:  # rare: escaped characters or None
+                fields = [_unfield(v) for v in (h[2], h[4], h[5], h[6])]
+            run, finish, model, fp = fields
+            hit: Hit = _new_tuple(
+                Hit, (key, run, answer, reasoning, finish, model, fp, usage, body)
+            )
+            return hit
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+            raise CacheCorruptError(self._unreadable(key, f" ({exc})")) from exc
+
+    def _unreadable(self, key: str, why: str) -> str:
+        return (
+            f"modelprov: cache entry {key} in {self.directory} is unreadable{why}. It was "
+            f"left in place. Inspect it with `modelprov cache show {key[:16]}`, or record "
+            "it again by running the test with --modelprov-record-mode=refresh."
+        )
 
     def _decode(self, key: str, raw: Any) -> CacheEntry:
         try:
             if not isinstance(raw, bytes):
                 raise TypeError(f"stored value is {type(raw).__name__}, not JSON bytes")
-            data = json.loads(raw)
+            data = _stored_dict(raw)
             entry = CacheEntry.from_dict(data)
             if entry.key != key:
                 raise ValueError("entry does not belong to its key")
             check_completion(entry.response)
             return entry
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-            raise CacheCorruptError(
-                f"modelprov: cache entry {key} in {self.directory} is unreadable ({exc}). It was "
-                f"left in place. Inspect it with `modelprov cache show {key[:16]}`, or record "
-                "it again by running the test with --modelprov-record-mode=refresh."
-            ) from exc
+            raise CacheCorruptError(self._unreadable(key, f" ({exc})")) from exc
 
     def put(self, entry: CacheEntry, *, overwrite: bool = False) -> CacheEntry:
         """Store an entry; returns what the cache holds for the key afterwards.
@@ -419,9 +735,10 @@ class ResponseCache:
                     current = cache.get(entry.key)
                     if current is not None and entry.run is not None:
                         try:
-                            if json.loads(current).get("run") == entry.run:
-                                return self._decode(entry.key, current)
-                        except (ValueError, AttributeError, CacheCorruptError):
+                            stored = self._decode(entry.key, current)
+                            if stored.run == entry.run:
+                                return stored
+                        except CacheCorruptError:
                             pass  # unreadable: refresh replaces it, as asked
                     cache.set(entry.key, entry.to_bytes())
                 return entry

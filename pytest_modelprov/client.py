@@ -16,10 +16,10 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from .cache import CacheEntry, CacheKey, KeyBuilder, ResponseCache, entry_from_response
+from .cache import CacheKey, Hit, KeyBuilder, ResponseCache, entry_from_response
 from .config import ModelSpec, RecordMode, Settings, validate_params
 from .errors import CacheError, ConfigError, ModelCallError, ModelprovError, ReplayMissError
 from .ledger import Ledger
@@ -111,9 +111,12 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-@dataclass(frozen=True)
-class Call:
-    """One planned request: a prompt's replicate, with its cache key."""
+class Call(NamedTuple):
+    """One planned request: a prompt's replicate, with its cache key.
+
+    A NamedTuple, not a frozen dataclass: a warm run plans thousands of these, and the
+    dataclass ``__init__`` alone cost more than the cache lookup it leads to.
+    """
 
     key: CacheKey
     messages: Messages
@@ -121,6 +124,7 @@ class Call:
     prompt_index: int
     replicate: int
     n: int
+    messages_tuple: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,21 +152,30 @@ def plan_calls(
     """The calls (with their keys) that sampling ``prompts`` ``n`` times makes."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ConfigError(f"modelprov: n must be a whole number >= 1, got {n!r}")
-    merged = {**spec.params, **validate_params(params, "sample() arguments")}
+    merged = (
+        {**spec.params, **validate_params(params, "sample() arguments")} if params else spec.params
+    )
     endpoint = spec.cache_endpoint
     seed = merged.get("seed")
     seeded = isinstance(seed, int) and not isinstance(seed, bool)
     first_seed = int(seed) if seeded else 0  # type: ignore[arg-type]
     calls: list[Call] = []
     try:
+        # the parameters of each replicate are the same for every prompt: normalise and
+        # serialise them once, not once per call
+        variants = []
+        for replicate in range(n):
+            sent = dict(merged)
+            if seeded:
+                # one seed for all replicates would make every sample the same answer
+                sent["seed"] = first_seed + replicate
+            variants.append((replicate, sent, KeyBuilder.params_part(sent)))
         for index, messages in enumerate(normalise_prompts(prompts)):
             keys = KeyBuilder(endpoint, spec.model, messages)
-            for replicate in range(n):
-                sent = dict(merged)
-                if seeded:
-                    # one seed for all replicates would make every sample the same answer
-                    sent["seed"] = first_seed + replicate
-                calls.append(Call(keys.key(sent, replicate), messages, sent, index, replicate, n))
+            frozen = tuple(messages)
+            for replicate, sent, part in variants:
+                key = keys.key_of(part, replicate)
+                calls.append(Call(key, messages, sent, index, replicate, n, frozen))
     except (TypeError, ValueError) as exc:
         raise ConfigError(
             f"modelprov: cannot send this request: {exc}. Prompts and parameters must be "
@@ -218,12 +231,15 @@ class ModelClient:
         self.ledger.touch(name, model, endpoint)
         results: list[Response | None] = [None] * len(calls)
         missing: list[int] = []
-        for i, call in enumerate(calls):
-            entry = None if mode is RecordMode.OFF else self._lookup(call, mode)
-            if entry is None:
-                missing.append(i)
+        if mode is RecordMode.OFF:
+            found: list[Hit | None] = [None] * len(calls)
+        else:
+            found = self.cache.lookup_many([c.key.digest for c in calls])
+        for i, (call, hit) in enumerate(zip(calls, found, strict=True)):
+            if hit is None or (mode is RecordMode.REFRESH and hit.run != self.run_id):
+                missing.append(i)  # REFRESH: recorded before this run, so call again
                 continue
-            results[i] = self._response(call, entry.response, cached=True)
+            results[i] = self._replayed(call, hit)
         hits = [r for r in results if r is not None]
         if hits:  # one ledger update per batch: warm runs are this loop and nothing else
             for resolved in {r.model for r in hits}:
@@ -268,11 +284,27 @@ class ModelClient:
             )
         return [r for r in results if r is not None]
 
-    def _lookup(self, call: Call, mode: RecordMode) -> CacheEntry | None:
-        entry = self.cache.get(call.key.digest)
-        if mode is RecordMode.REFRESH and entry is not None and entry.run != self.run_id:
+    def _lookup(self, call: Call, mode: RecordMode) -> Hit | None:
+        hit = self.cache.lookup(call.key.digest)
+        if mode is RecordMode.REFRESH and hit is not None and hit.run != self.run_id:
             return None  # recorded before this run: refresh it
-        return entry
+        return hit
+
+    def _replayed(self, call: Call, hit: Hit) -> Response:
+        return Response.replayed(
+            answer=hit.answer,
+            reasoning=hit.reasoning,
+            messages=call.messages_tuple,
+            prompt_index=call.prompt_index,
+            replicate=call.replicate,
+            finish_reason=hit.finish_reason,
+            model=hit.model,
+            requested_model=self.spec.model,
+            system_fingerprint=hit.system_fingerprint,
+            usage=hit.usage,
+            key=call.key.digest,
+            raw=hit.body,
+        )
 
     def _fetch(self, call: Call, mode: RecordMode) -> _Fetched:
         """Call the model for one missing key, at most once across threads and processes.
@@ -285,9 +317,9 @@ class ModelClient:
             body, _ = self._call_with_retries(call)
             return _Fetched(self._response(call, body, cached=False))
         with self.cache.locks.hold(call.key.digest, self._lock_timeout()):
-            entry = self._lookup(call, mode)
-            if entry is not None:
-                return _Fetched(self._response(call, entry.response, cached=True), shared=True)
+            hit = self._lookup(call, mode)
+            if hit is not None:
+                return _Fetched(self._replayed(call, hit), shared=True)
             if self.cache.write_error is not None:
                 raise CacheError(
                     f"{self.cache.write_error} The model was not called: its answer could not "
@@ -317,7 +349,7 @@ class ModelClient:
     def _response(self, call: Call, body: Mapping[str, Any], *, cached: bool) -> Response:
         return Response.from_body(
             body,
-            messages=call.messages,
+            messages=call.messages_tuple,
             prompt_index=call.prompt_index,
             replicate=call.replicate,
             requested_model=self.spec.model,

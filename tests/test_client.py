@@ -208,9 +208,61 @@ def test_tool_call_answers_are_cacheable():
 def test_a_wrongly_shaped_entry_is_reported_as_unreadable(tmp_path, server, spec):
     session = make_session(tmp_path)
     (response,) = ask(session, spec)
-    raw = json.loads(session.cache.raw(response.key))
+    raw = session.cache.get(response.key).to_dict()  # written back in the version-1 form
     raw["response"]["choices"] = []
     session.cache._open().set(response.key, json.dumps(raw).encode())
     with pytest.raises(CacheCorruptError, match="is unreadable \\(no choices in the response\\)"):
         ask(session, spec)
+    session.close()
+
+
+def test_entries_of_the_version_1_form_still_replay(tmp_path, server, spec):
+    session = make_session(tmp_path)
+    (live,) = ask(session, spec)
+    old = json.dumps(session.cache.get(live.key).to_dict()).encode()  # one JSON object
+    session.cache._open().set(live.key, old)
+    (replayed,) = ask(session, spec)
+    assert replayed.cached and server.request_count == 1
+    assert (replayed.answer, replayed.usage, replayed.model) == (
+        live.answer,
+        live.usage,
+        live.model,
+    )
+    assert replayed.raw["choices"] == live.raw["choices"]
+    session.close()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda raw: raw[:-5],  # truncated body
+        lambda raw: raw[:40],  # truncated header
+        lambda raw: raw.replace(b"\t", b" ", 3),  # header fields run together
+        lambda raw: raw.replace(raw[25:35], b"0123456789", 1),  # another key's header
+    ],
+)
+def test_a_damaged_entry_is_unreadable_and_left_in_place(tmp_path, server, spec, damage):
+    session = make_session(tmp_path)
+    (response,) = ask(session, spec)
+    broken = damage(session.cache.raw(response.key))
+    session.cache._open().set(response.key, broken)
+    with pytest.raises(CacheCorruptError, match="is unreadable"):
+        ask(session, spec)
+    assert session.cache.raw(response.key) == broken and server.request_count == 1
+    session.close()
+
+
+def test_the_stored_form_gives_back_the_response_as_received(tmp_path, server, spec):
+    """Content and reasoning are stored once, as raw text, and put back on demand."""
+    server.add_rule("think", "<think>step one</think>The answer.")
+    server.add_rule("field", "Plain answer.", reasoning="A separate trace.")
+    session = make_session(tmp_path)
+    live = session.sample(spec, plan_calls(spec, ["think", "field", "hello"], 1, {}), "t")
+    replayed = session.sample(spec, plan_calls(spec, ["think", "field", "hello"], 1, {}), "t")
+    assert [r.cached for r in replayed] == [True] * 3
+    for a, b in zip(live, replayed, strict=True):
+        assert (a.answer, a.reasoning, a.finish_reason) == (b.answer, b.reasoning, b.finish_reason)
+        assert dict(a.raw) == dict(b.raw)  # the lazily decoded body, with texts restored
+        assert session.cache.get(a.key).response == dict(a.raw)
+    assert replayed[0].reasoning == "step one" and replayed[1].reasoning == "A separate trace."
     session.close()
