@@ -13,17 +13,22 @@ import json
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor, Future
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from .budget import BudgetExceeded, Spending
 from .cache import CacheKey, Hit, KeyBuilder, ResponseCache, entry_from_response
 from .config import ModelSpec, RecordMode, Settings, validate_params
 from .errors import CacheError, ConfigError, ModelCallError, ModelprovError, ReplayMissError
 from .ledger import Ledger
-from .response import InvalidResponse, Response, check_completion
+from .pacing import Pacer, estimate_prompt_tokens
+from .planning import Planner
+from .progress import CallProgress
+from .response import InvalidResponse, Response, Usage, check_completion
 
 if TYPE_CHECKING:
     import openai
@@ -204,8 +209,16 @@ class ModelClient:
         executor: Executor,
         run_id: str,
         environ: Mapping[str, str],
+        pacer: Pacer | None = None,
+        spending: Spending | None = None,
     ) -> None:
         self.spec = spec
+        self.pacer = pacer or Pacer()
+        self.spending = spending
+        #: set by the session in a --modelprov-plan dry run: misses are noted, not called
+        self.planner: Planner | None = None
+        #: called with the state of a batch of calls while it runs (the progress line)
+        self.progress: Callable[[CallProgress], None] | None = None
         self.cache = cache
         self.settings = settings
         self.ledger = ledger
@@ -245,44 +258,86 @@ class ModelClient:
             for resolved in {r.model for r in hits}:
                 self._note_resolved(resolved, cached=True)
             self.ledger.record_many(name, model, endpoint, hits, price=self.spec.price)
+        if self.planner is not None:  # a dry run: note what would be called, call nothing
+            self.planner.note(self.spec, calls, missing, context.nodeid)
+            self.planner.note_hit_usage(
+                self.spec, sum(r.usage.completion_tokens for r in hits), len(hits)
+            )
+            for i in missing:
+                results[i] = self._placeholder(calls[i])
+            return [r for r in results if r is not None]
         if missing and mode is RecordMode.REPLAY:
             raise ReplayMissError(self._replay_message(calls, missing, context))
-        futures: list[tuple[int, Future[_Fetched]]] = [
-            (i, self.executor.submit(self._fetch, calls[i], mode)) for i in missing
-        ]
+        pending: dict[Future[_Fetched], int] = {
+            self.executor.submit(self._fetch, calls[i], mode): i for i in missing
+        }
         failures: list[ModelprovError] = []
-        for i, future in futures:
-            try:
-                fetched = future.result()
-            except ModelprovError as exc:
-                failures.append(exc)
-                self.ledger.add(name, model, endpoint, errors=1)
-                continue
-            response = fetched.response
-            if fetched.shared:  # another thread or process recorded it while we waited
-                self._note_resolved(response.model, cached=True)
-                self.ledger.record_many(name, model, endpoint, [response], price=self.spec.price)
-            else:
-                self._note_resolved(response.model, cached=False)
-                self.ledger.record_call(
-                    name, model, endpoint, usage=response.usage, resolved=response.model,
-                    stored=fetched.stored, price=self.spec.price,
-                )  # fmt: skip
-            if fetched.store_error is not None:  # keep storing the others: they are paid for
-                failures.append(fetched.store_error)
-                continue
-            results[i] = response
+        started = time.monotonic()
+        while pending:
+            done, _ = wait_for(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            for future in done:
+                i = pending.pop(future)
+                try:
+                    fetched = future.result()
+                except ModelprovError as exc:
+                    failures.append(exc)
+                    self.ledger.add(name, model, endpoint, errors=1)
+                    continue
+                self._tally(fetched, failures, results, i)
+            if self.progress is not None:
+                self.progress(
+                    CallProgress(
+                        name=name,
+                        model=model,
+                        done=len(missing) - len(pending),
+                        total=len(missing),
+                        hits=len(hits),
+                        errors=len(failures),
+                        elapsed=time.monotonic() - started,
+                        finished=not pending,
+                    )
+                )
         if failures:
-            first = failures[0]
-            done = len(missing) - len(failures)
+            first = next((f for f in failures if isinstance(f, BudgetExceeded)), failures[0])
+            done_count = len(missing) - len(failures)
             what = "could not be stored" if isinstance(first, CacheError) else "failed"
             raise ModelCallError(
-                f"{first} ({len(failures)} of {len(missing)} calls {what}; the {done} answers "
-                "that arrived are cached, a re-run calls only the missing ones)",
+                f"{first} ({len(failures)} of {len(missing)} calls {what}; the {done_count} "
+                "answers that arrived are cached, a re-run calls only the missing ones)",
                 status=getattr(first, "status", None),
                 attempts=getattr(first, "attempts", 1),
             )
         return [r for r in results if r is not None]
+
+    def _tally(
+        self,
+        fetched: _Fetched,
+        failures: list[ModelprovError],
+        results: list[Response | None],
+        i: int,
+    ) -> None:
+        name, model, endpoint = self.spec.name, self.spec.model, self.spec.display_url
+        response = fetched.response
+        if fetched.shared:  # another thread or process recorded it while we waited
+            self._note_resolved(response.model, cached=True)
+            self.ledger.record_many(name, model, endpoint, [response], price=self.spec.price)
+        else:
+            self._note_resolved(response.model, cached=False)
+            self.ledger.record_call(
+                name, model, endpoint, usage=response.usage, resolved=response.model,
+                stored=fetched.stored, price=self.spec.price,
+            )  # fmt: skip
+        if fetched.store_error is not None:  # keep storing the others: they are paid for
+            failures.append(fetched.store_error)
+            return
+        results[i] = response
+
+    def _placeholder(self, call: Call) -> Response:
+        body = {
+            "choices": [{"message": {"role": "assistant", "content": ""}, "finish_reason": "plan"}],
+            "model": self.spec.model,
+        }
+        return self._response(call, body, cached=False)
 
     def _lookup(self, call: Call, mode: RecordMode) -> Hit | None:
         hit = self.cache.lookup(call.key.digest)
@@ -397,6 +452,10 @@ class ModelClient:
 
     # -- HTTP ----------------------------------------------------------------------------
 
+    def sdk(self) -> openai.OpenAI:
+        """The openai SDK client of this model (built on first use; the key stays in memory)."""
+        return self._sdk_client()
+
     def _sdk_client(self) -> openai.OpenAI:
         if self._sdk is None:
             with self._sdk_lock:
@@ -459,14 +518,26 @@ class ModelClient:
         last = "no attempt made"
         status: int | None = None
         attempts = 0
+        prompt_estimate = estimate_prompt_tokens(call.messages)
         for attempt in range(settings.max_retries + 1):
             attempts = attempt + 1
             wait: float | None = None
+            if self.spending is not None:
+                self.spending.reserve(self.spec)  # BudgetExceeded: no retry can help
+            estimate = prompt_estimate + self.pacer.expected_completion(call.params)
+            waited = self.pacer.acquire(estimate)
+            if waited:
+                self.ledger.add(self.spec.name, self.spec.model, self.spec.display_url,
+                                paced=waited)  # fmt: skip
+            throttled = False
             try:
-                return self._attempt(call), attempt
+                body = self._attempt(call)
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 last = f"HTTP {status}: {_server_message(exc)}"
+                throttled = status == 429
+                if not throttled:
+                    self.pacer.release(estimate)
                 if not (status in (408, 409, 429) or status >= 500):
                     break
                 wait = retry_after_seconds(exc.response.headers)
@@ -477,17 +548,33 @@ class ModelClient:
                     )
                     break
             except openai.APITimeoutError:
+                self.pacer.release(estimate)
                 status, last = None, f"timed out after {settings.timeout:g} s"
             except openai.APIConnectionError as exc:
+                self.pacer.release(estimate)
                 status, last = None, f"connection failed: {exc.__cause__ or exc}"
             except InvalidResponse as exc:
+                self.pacer.release(estimate)
                 status, last = 200, str(exc)
-            if attempt == settings.max_retries:
-                break
+            else:
+                usage = Usage.from_body(body.get("usage"))
+                self.pacer.settle(estimate, usage.prompt_tokens, usage.completion_tokens)
+                if self.spending is not None:
+                    self.spending.spend(self.spec, usage.prompt_tokens, usage.completion_tokens)
+                return body, attempt
             if wait is None:
                 wait = min(30.0, settings.retry_backoff * 2**attempt) * (0.5 + random.random() / 2)
+            if throttled:
+                # everyone pauses, not just this thread: the limit is the endpoint's; the
+                # next acquire() sleeps through the pause, so this thread does not sleep
+                self.pacer.throttled(wait)
+                self.ledger.add(self.spec.name, self.spec.model, self.spec.display_url,
+                                throttled=1)  # fmt: skip
+            if attempt == settings.max_retries:
+                break
             self.ledger.add(self.spec.name, self.spec.model, self.spec.display_url, retries=1)
-            time.sleep(wait)
+            if not throttled:
+                time.sleep(wait)
         message = (
             f"modelprov: call to {self.spec.model} at {self.spec.display_url} "
             f"({self.spec.name}) failed after {attempts} attempt{'s' * (attempts != 1)}: {last}"

@@ -60,6 +60,49 @@ class UnusedBaselines(str, Enum):
     IGNORE = "ignore"
 
 
+class Progress(str, Enum):
+    """Whether a live progress line is drawn while a test waits for model calls."""
+
+    AUTO = "auto"  # on a terminal, unless -q
+    ON = "on"
+    OFF = "off"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Most requests and estimated USD a run may spend, in all and per model name.
+
+    ``model`` in ``per_model`` is the model under test; other names are references.
+    """
+
+    calls: int | None = None
+    cost: float | None = None
+    per_model: Mapping[str, tuple[int | None, float | None]] = field(default_factory=dict)
+    source: str = ""
+
+    def __bool__(self) -> bool:
+        return self.calls is not None or self.cost is not None or bool(self.per_model)
+
+    def for_model(self, name: str) -> tuple[int | None, float | None]:
+        return self.per_model.get(name, (None, None))
+
+    def describe(self) -> str:
+        parts = []
+        if self.calls is not None:
+            parts.append(f"calls={self.calls}")
+        if self.cost is not None:
+            parts.append(f"cost={self.cost:g}")
+        for name, (calls, cost) in sorted(self.per_model.items()):
+            if calls is not None:
+                parts.append(f"{name}.calls={calls}")
+            if cost is not None:
+                parts.append(f"{name}.cost={cost:g}")
+        return " ".join(parts)
+
+
 class Unconfigured(str, Enum):
     """What a test that needs an unconfigured model does."""
 
@@ -112,7 +155,7 @@ _RESERVED_PARAMS = {
     "model": "set the model id with --modelprov-model or the reference's .model field",
 }
 
-REFERENCE_FIELDS = ("model", "base_url", "api_key_env", "price", "endpoint_id")
+REFERENCE_FIELDS = ("model", "base_url", "api_key_env", "price", "endpoint_id", "rpm", "tpm")
 _REF_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SENSITIVE_QUERY = re.compile(r"(key|token|secret|sig|signature|password|auth)", re.I)
 
@@ -145,6 +188,9 @@ class ModelSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     price: Price | None = None
     endpoint_id: str | None = None
+    #: the provider's requests and tokens per minute for this model; calls are paced below
+    rpm: float | None = None
+    tpm: float | None = None
 
     @property
     def cache_endpoint(self) -> str:
@@ -194,6 +240,14 @@ class Settings:
     drift_cli: Mapping[str, Rule] = field(default_factory=dict)
     drift_config: Mapping[str, Rule] = field(default_factory=dict)
     unused_baselines: UnusedBaselines = UnusedBaselines.WARN
+    budget: Budget = field(default_factory=Budget)
+    progress: Progress = Progress.AUTO
+    #: command line only: a dry run that prints the calls the tests would make
+    plan: bool = False
+    #: command line only: fill the cache through the provider's Batch API first
+    batch: bool = False
+    batch_poll: float = 30.0
+    batch_wait: float = 24 * 3600.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -246,6 +300,17 @@ OPTIONS: tuple[Option, ...] = (
         multiple=True,
     ),
     Option("price", "price as INPUT/OUTPUT USD per million tokens, e.g. 0.27/1.10", "IN/OUT"),
+    Option(
+        "rpm",
+        "the provider's requests-per-minute limit for the model under test: calls are paced "
+        "below it (references: NAME.rpm=N)",
+        "N",
+    ),
+    Option(
+        "tpm",
+        "the provider's tokens-per-minute limit for the model under test (references: NAME.tpm=N)",
+        "N",
+    ),
     Option(
         "endpoint_id",
         "stable name for the endpoint in cache keys, for a server on a changing address",
@@ -307,6 +372,31 @@ OPTIONS: tuple[Option, ...] = (
         multiple=True,
     ),
     Option(
+        "budget",
+        "spending limit per run: calls=N, cost=USD, NAME.calls=N, NAME.cost=USD (NAME "
+        "'model' is the model under test); reaching it stops new calls and fails the tests "
+        "that need them (repeatable; ini key modelprov_budget, one per line)",
+        "LIMIT",
+        multiple=True,
+    ),
+    Option(
+        "progress",
+        "auto | on | off: a live line of calls done, rate and ETA while calls are made "
+        "(default auto: on a terminal, not with -q)",
+        "WHEN",
+    ),
+    Option(
+        "batch_poll",
+        "with --modelprov-batch: seconds between status checks of a submitted batch (default 30)",
+        "SECONDS",
+    ),
+    Option(
+        "batch_wait",
+        "with --modelprov-batch: longest wait for batches before the tests run; unfinished "
+        "batches are resumed by the next run (default 86400)",
+        "SECONDS",
+    ),
+    Option(
         "unused_baselines",
         "warn | fail | ignore: baselines of collected tests that no check used (default warn)",
         "ACTION",
@@ -366,6 +456,8 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         cache_dir = rootdir / cache_dir
     transcript = _path(sources, "transcript", rootdir)
     unused = _get(sources, "unused_baselines")
+    progress = _get(sources, "progress")
+    references = _references(sources, under_test)
     unconfigured_raw = _get(sources, "unconfigured")
     unconfigured = _enum(Unconfigured, *unconfigured_raw) if unconfigured_raw else Unconfigured.FAIL
     return Settings(
@@ -380,7 +472,7 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         unconfigured=unconfigured,
         unconfigured_from_cli=sources.cli(OPTIONS_BY_NAME["unconfigured"]) not in (None, ""),
         model=under_test,
-        references=_references(sources, under_test),
+        references=references,
         transcript=transcript,
         report_json=_path(sources, "report_json", rootdir),
         report_md=_path(sources, "report_md", rootdir),
@@ -390,6 +482,94 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         drift_cli=_drift_rules(sources, "cli"),
         drift_config={**_drift_rules(sources, "ini"), **_drift_rules(sources, "env")},
         unused_baselines=_enum(UnusedBaselines, *unused) if unused else UnusedBaselines.WARN,
+        budget=_check_budget(_budget(sources), under_test, references),
+        progress=_enum(Progress, *progress) if progress else Progress.AUTO,
+        batch_poll=_number(sources, "batch_poll", 30.0, float, minimum=0.01),
+        batch_wait=_number(sources, "batch_wait", 24 * 3600.0, float, minimum=0.0),
+    )
+
+
+def _limit(raw: str, source: str, what: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(
+            f"modelprov: {what} {raw!r} from {source} is not valid; it must be a number > 0"
+        )
+    return value
+
+
+def _check_budget(
+    budget: Budget, under_test: ModelSpec | None, references: Mapping[str, ModelSpec]
+) -> Budget:
+    specs = {"model": under_test, **references}
+    for name, (_, cost) in budget.per_model.items():
+        if name not in specs:
+            raise ConfigError(
+                f"modelprov: the budget from {budget.source} names {name!r}, which is not a "
+                f"configured model; names: {', '.join(sorted(specs))} ('model' is the model "
+                "under test)"
+            )
+        spec = specs[name]
+        if cost is not None and spec is not None and spec.price is None:
+            where = "--modelprov-price" if name == "model" else name + ".price"
+            raise ConfigError(
+                f"modelprov: a cost budget for {name!r} (from {budget.source}) needs its price "
+                f"to estimate spending: set {where}=IN/OUT (USD per million tokens)"
+            )
+    return budget
+
+
+def _budget(sources: Sources) -> Budget:
+    option = OPTIONS_BY_NAME["budget"]
+    calls: int | None = None
+    cost: float | None = None
+    per_model: dict[str, list[Any]] = {}
+    sources_seen = []
+    for raw, source in (
+        (sources.ini(option), "ini modelprov_budget"),
+        (sources.env(option), "MODELPROV_BUDGET"),
+        (sources.cli(option), "--modelprov-budget"),
+    ):
+        lines = [p for line in _param_lines(raw) for p in line.split()]
+        if lines:
+            sources_seen.append(source)
+        for line in lines:
+            target, value = _split_assignment(
+                line, source, "a budget item: calls=N, cost=USD, NAME.calls=N or NAME.cost=USD"
+            )
+            name, dot, what = target.rpartition(".")
+            if what not in ("calls", "cost") or (dot and not _REF_NAME.match(name)):
+                raise ConfigError(
+                    f"modelprov: budget item {line!r} from {source} is not valid; write "
+                    "calls=N, cost=USD, NAME.calls=N or NAME.cost=USD (NAME 'model' is the "
+                    "model under test), e.g. --modelprov-budget calls=2000"
+                )
+            number: float | int
+            if what == "calls":
+                number = _limit(value, source, "budget calls")
+                if not float(number).is_integer():
+                    raise ConfigError(
+                        f"modelprov: budget {line!r} from {source}: calls must be a whole number"
+                    )
+                number = int(number)
+            else:
+                number = _limit(value, source, "budget cost")
+            if not dot:
+                if what == "calls":
+                    calls = int(number)
+                else:
+                    cost = float(number)
+            else:
+                entry = per_model.setdefault(name, [None, None])
+                entry[0 if what == "calls" else 1] = number
+    return Budget(
+        calls=calls,
+        cost=cost,
+        per_model={k: (v[0], v[1]) for k, v in per_model.items()},
+        source=", ".join(sources_seen),
     )
 
 
@@ -585,6 +765,7 @@ def _model_under_test(sources: Sources) -> ModelSpec | None:
     price = _get(sources, "price")
     endpoint = _get(sources, "endpoint_id")
     params = validate_params(_params_from(sources), "modelprov params (model under test)")
+    rpm, tpm = _get(sources, "rpm"), _get(sources, "tpm")
     return ModelSpec(
         name="model under test",
         model=model,
@@ -593,6 +774,8 @@ def _model_under_test(sources: Sources) -> ModelSpec | None:
         params=params,
         price=parse_price(*price) if price else None,
         endpoint_id=endpoint[0].strip() if endpoint else None,
+        rpm=_limit(rpm[0], rpm[1], "rpm") if rpm else None,
+        tpm=_limit(tpm[0], tpm[1], "tpm") if tpm else None,
     )
 
 
@@ -665,6 +848,12 @@ def _references(sources: Sources, under_test: ModelSpec | None) -> dict[str, Mod
             params=validate_params(entry["params"], f"reference {name!r}"),
             price=parse_price(entry["price"], f"{name}.price") if entry.get("price") else None,
             endpoint_id=entry.get("endpoint_id") or default_endpoint_id,
+            rpm=_limit(entry["rpm"], f"{name}.rpm in {source}", "rpm")
+            if entry.get("rpm")
+            else None,
+            tpm=_limit(entry["tpm"], f"{name}.tpm in {source}", "tpm")
+            if entry.get("tpm")
+            else None,
         )
     return specs
 

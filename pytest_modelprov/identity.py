@@ -19,6 +19,7 @@ assertions that record their figures as measurements.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from . import baseline, stats
+from . import baseline, sequential, stats
 from .client import excerpt
 from .errors import ConfigError
 from .handle import ModelHandle
@@ -45,6 +46,7 @@ from .identity_detect import (
 )
 from .measurement import Measurement
 from .response import Response
+from .sequential import StopEarly, Stopped
 from .stats import Rate
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "Probe",
     "ProbeSet",
     "Source",
+    "StopEarly",
     "VendorTable",
     "builtin_probes",
     "canonical_vendor",
@@ -359,6 +362,15 @@ class IdentityResult:
     n: int
     observations: list[Observation]
     judge_errors: list[Observation] = field(default_factory=list)
+    #: per slice ("all" and each language), how ``probe(..., stop_early=...)`` ended
+    sequential: dict[str, Stopped] | None = None
+    #: what the sequential sampling counted: ("vendor", {id}) or ("foreign", own ids)
+    stop_target: tuple[str, frozenset[str]] | None = None
+
+    @property
+    def stopped_early(self) -> bool:
+        """True when sampling stopped before every probe was asked (``stop_early``)."""
+        return any(s.early for s in (self.sequential or {}).values())
 
     # -- selection --------------------------------------------------------------------
 
@@ -529,6 +541,7 @@ class IdentityResult:
             offending=lambda o: vid in o.claimed(source),
             evidence_vendor=lambda o: vid,
             labels={"vendor": vid},
+            target=("vendor", frozenset({vid})),
             max_rate=max_rate,
             per_language=per_language,
             language_max_rate=language_max_rate,
@@ -557,6 +570,7 @@ class IdentityResult:
             offending=lambda o: bool(o.claimed(source) - mine),
             evidence_vendor=lambda o: sorted(o.claimed(source) - mine)[0],
             labels={"vendor": "foreign", "own": ",".join(sorted(mine))},
+            target=("foreign", mine),
             max_rate=max_rate,
             per_language=per_language,
             language_max_rate=language_max_rate,
@@ -576,6 +590,12 @@ class IdentityResult:
         """Fail unless the upper bound of the share of "yes" to suggest/placebo probes is
         at most ``max_rate`` (suggestibility is weaker evidence, so it is its own check)."""
         __tracebackhide__ = True
+        if self.sequential is not None:
+            raise ValueError(
+                "identity: this result was sampled with stop_early for the claim rate and has "
+                f"no {kind} answers; probe them in a separate identity.probe(...) without "
+                "stop_early"
+            )
         rate = self.acceptance_rate(kind, vendor=vendor, confidence=confidence)
         chosen = self._select([kind], None, "answer")
         if vendor is not None:
@@ -612,6 +632,46 @@ class IdentityResult:
         lines.extend(_quote(o, None, "answer") for o in accepted[:_QUOTED_ANSWERS])
         raise AssertionError("\n".join(lines))
 
+    def _sequential_for(
+        self,
+        target: tuple[str, frozenset[str]],
+        max_rate: float,
+        lang_max: float,
+        per_language: bool,
+        kinds: Iterable[str] | None,
+        source: Source,
+        confidence: float,
+    ) -> dict[str, Stopped] | None:
+        """The sequential records that decide this check, or None for the ordinary check."""
+        if self.sequential is None:
+            return None
+        first = self.sequential["all"]
+        same = (
+            target == self.stop_target
+            and math.isclose(max_rate, first.threshold, abs_tol=1e-12)
+            and math.isclose(lang_max, first.threshold, abs_tol=1e-12)
+            and math.isclose(confidence, first.confidence, abs_tol=1e-12)
+            and per_language
+            and (kinds is None or _as_set(kinds, "kinds") == set(IDENTITY_KINDS))
+            and source == "answer"
+        )
+        if same:
+            return self.sequential
+        if not self.stopped_early:
+            return None  # every probe was asked: a fixed-size sample, checked as usual
+        assert self.stop_target is not None
+        kind, ids = self.stop_target
+        sampled = f"{first.sampled} of {first.total} probes"
+        raise ValueError(
+            f"identity: this result was sampled with stop_early for "
+            f"{'claims of ' if kind == 'vendor' else 'claims of any vendor but '}"
+            f"{', '.join(sorted(ids)) or '(none)'} at threshold {first.threshold:g} "
+            f"(confidence {first.confidence:g}, answers, every language) and stopped after "
+            f"{sampled}; a sample cut short for one check cannot decide another. Make the "
+            "same check (same vendor or own, max_rate, confidence, per_language=True, "
+            "default kinds and source) or probe without stop_early."
+        )
+
     def _assert_rate(
         self,
         *,
@@ -620,6 +680,7 @@ class IdentityResult:
         offending: Any,
         evidence_vendor: Any,
         labels: Mapping[str, str],
+        target: tuple[str, frozenset[str]],
         max_rate: float,
         per_language: bool,
         language_max_rate: float | None,
@@ -644,13 +705,21 @@ class IdentityResult:
                 subset = [o for o in chosen if o.probe.lang == lang]
                 if subset:
                     slices.append((lang, subset, lang_max))
+        decided = self._sequential_for(
+            target, max_rate, lang_max, per_language, kinds, source, confidence
+        )
         failures: list[tuple[str, Rate, float]] = []
         overall: Rate | None = None
         for lang, subset, limit in slices:
-            rate = self._clustered(subset, hit, confidence)
+            stopped = decided[lang] if decided is not None else None
+            rate = self._clustered(subset, hit, confidence) if stopped is None else stopped.rate
             overall = overall or rate
-            ok = rate.high <= limit
+            ok = rate.high <= limit if stopped is None else stopped.verdict == "pass"
             judged = sum(1 for o in subset if o.judge is not None)
+            extra: dict[str, Any] = {}
+            if stopped is not None:
+                extra["sequential"] = stopped.to_dict()
+            undecided = stopped is not None and stopped.verdict is None
             self.handle.record(
                 Measurement(
                     quantity="identity.claim_rate",
@@ -658,11 +727,13 @@ class IdentityResult:
                     labels={**labels, "lang": lang, "source": source},
                     low=rate.low,
                     high=rate.high,
-                    confidence=confidence,
+                    confidence=rate.confidence,
                     n=rate.n,
                     reference=limit,
-                    reference_label="max upper bound",
-                    verdict="pass" if ok else "fail",
+                    reference_label="max upper bound"
+                    if stopped is None
+                    else _sequential_label(stopped),
+                    verdict="info" if undecided else "pass" if ok else "fail",
                     detector=DETECTOR_VERSION,
                     details={
                         "kinds": ",".join(kind_list),
@@ -671,23 +742,28 @@ class IdentityResult:
                         "effective_n": rate.effective_n,
                         "judged": judged,
                         "judge_errors": sum(1 for o in subset if o in self.judge_errors),
+                        **extra,
                     },
                 )
             )
-            if not ok:
+            if not ok and not undecided:
                 failures.append((lang, rate, limit))
         if not failures:
             return
         assert overall is not None
+        level = _pct(confidence) if decided is None else f"{overall.confidence * 100:.4g}%"
         head = (
             f"identity: {self.handle.name} ({self.handle.model}) {what} in {overall} of its "
-            f"{source}s ({_pct(confidence)} Wilson interval, clustered by probe; "
+            f"{source}s ({level} Wilson interval, clustered by probe; "
             f"kinds {', '.join(kind_list)}); the upper bound must be <= {max_rate:.3f} overall"
         )
         if per_language:
             head += f" and <= {lang_max:.3f} in every language"
         lines = [head, "failed:"]
         for lang, rate, limit in failures:
+            if decided is not None:
+                lines.append(f"  {lang:8} {rate}: {decided[lang].describe()}")
+                continue
             note = "" if rate.k else f"  ({_too_few(rate, limit, confidence)})"
             lines.append(f"  {lang:8} {rate}  > {limit:.3f}{note}")
         bad = [o for o in chosen if offending(o)]
@@ -759,6 +835,9 @@ def probe(
     judge: ModelHandle | None = None,
     judge_when: Literal["unclear", "all"] = "unclear",
     detector: Detector | None = None,
+    stop_early: StopEarly | None = None,
+    stop_on: str | None = None,
+    own: Iterable[str] | None = None,
     **params: Any,
 ) -> IdentityResult:
     """Ask ``model`` the identity probes ``n`` times each and detect claims in the answers.
@@ -768,6 +847,13 @@ def probe(
     ``reference_model("judge")``) relabels answers the rules find unclear (hedged or
     ambiguous names), or every answer that names a vendor with ``judge_when="all"``.
     ``params`` are generation parameters for the model under test.
+
+    ``stop_early=StopEarly(threshold=0.05)`` with ``stop_on="openai"`` (the check
+    ``assert_no_claim("openai", 0.05)``) or ``own=[...]`` (``assert_no_foreign_claim``)
+    asks the who/creator/model/multiturn probes of every language ``batch`` at a time in a
+    seeded random order and stops once that check (overall and per language) is decided
+    at the Bonferroni-adjusted confidence (see :mod:`pytest_modelprov.sequential`).
+    Suggest and placebo probes are then not asked.
     """
     if isinstance(probes, (str, Path)):
         probe_set = load_probes(probes)
@@ -778,6 +864,10 @@ def probe(
     if judge_when not in ("unclear", "all"):
         raise ValueError(f"identity: judge_when must be 'unclear' or 'all', got {judge_when!r}")
     rules = detector if detector is not None else default_detector()
+    if stop_early is not None or stop_on is not None or own is not None:
+        return _probe_sequentially(
+            model, n, probe_set, rules, judge, judge_when, stop_early, stop_on, own, params
+        )
     samples = model.sample([p.as_prompt() for p in probe_set.probes], n=n, **params)
     observations: list[Observation] = []
     for response in samples:
@@ -791,6 +881,96 @@ def probe(
     if judge is not None:
         _run_judge(result, judge, judge_when, rules.vendors)
     return result
+
+
+def _probe_sequentially(
+    model: ModelHandle,
+    n: int,
+    probe_set: ProbeSet,
+    rules: Detector,
+    judge: ModelHandle | None,
+    judge_when: str,
+    options: StopEarly | None,
+    stop_on: str | None,
+    own: Iterable[str] | None,
+    params: Mapping[str, Any],
+) -> IdentityResult:
+    if options is None:
+        raise ValueError("identity: stop_on and own only apply with stop_early=StopEarly(...)")
+    if not isinstance(options, StopEarly):
+        raise ValueError(f"identity: stop_early must be a StopEarly(...), got {options!r}")
+    if (stop_on is None) == (own is None):
+        raise ValueError(
+            "identity: with stop_early give exactly one of stop_on='<vendor>' (the check "
+            "assert_no_claim) or own=[...] (the check assert_no_foreign_claim)"
+        )
+    if stop_on is not None:
+        target = ("vendor", frozenset({canonical_vendor(stop_on)}))
+    else:
+        assert own is not None
+        target = ("foreign", _own_set(own))
+    kind, ids = target
+    asked = tuple(p for p in probe_set.probes if p.kind in IDENTITY_KINDS)
+    if not asked:
+        raise ValueError(
+            f"identity: stop_early decides the claim rate, and {probe_set.source} has no "
+            f"{'/'.join(IDENTITY_KINDS)} probes in this selection"
+        )
+
+    def hit(o: Observation) -> bool:
+        claimed = o.claimed("answer")
+        return bool(claimed & ids) if kind == "vendor" else bool(claimed - ids)
+
+    by_index: dict[int, list[Observation]] = {}
+    judge_errors: list[Observation] = []
+
+    def fetch(indexes: list[int]) -> None:
+        samples = model.sample([asked[i].as_prompt() for i in indexes], n=n, **params)
+        batch: list[Observation] = []
+        for response in samples:
+            item = asked[indexes[response.prompt_index]]
+            answer = rules.detect(response.answer)
+            reasoning = rules.detect(response.reasoning) if response.reasoning else None
+            batch.append(Observation(item, response, answer, reasoning, None))
+        part = IdentityResult(model, probe_set, n, batch)
+        if judge is not None:
+            _run_judge(part, judge, judge_when, rules.vendors)
+        judge_errors.extend(part.judge_errors)
+        for response, o in zip(samples, part.observations, strict=True):
+            by_index.setdefault(indexes[response.prompt_index], []).append(o)
+
+    streams: dict[str, list[tuple[str, int]]] = {}
+    for index, item in enumerate(asked):
+        streams.setdefault(item.lang, []).append((item.id, index))
+
+    def counts(indexes: Sequence[int]) -> list[tuple[int, int]]:
+        return [(sum(hit(o) for o in by_index[i]), len(by_index[i])) for i in indexes]
+
+    def slices(taken: Mapping[str, Sequence[int]]) -> sequential.SliceCounts:
+        every = [i for indexes in taken.values() for i in indexes]
+        out: dict[str, tuple[Sequence[tuple[int, int]], int]] = {"all": (counts(every), len(asked))}
+        for lang, indexes in taken.items():
+            out[lang] = (counts(indexes), len(streams[lang]))
+        return out
+
+    stopped = sequential.run(streams, fetch, slices, options, samples=n, joint=True)
+    observations = [o for i in sorted(by_index) for o in by_index[i]]
+    return IdentityResult(
+        model,
+        ProbeSet(probe_set.version, asked, probe_set.source),
+        n,
+        observations,
+        judge_errors,
+        sequential=stopped,
+        stop_target=target,
+    )
+
+
+def _sequential_label(stopped: Stopped) -> str:
+    """For the summary table's "against" column: a partial sample must show as one."""
+    if not stopped.early:
+        return "max upper bound (sequential, all probes)"
+    return f"stopped at {stopped.sampled}/{stopped.total} probes; max upper bound"
 
 
 def _accepted(item: Probe, claims: Claims, response: Response) -> bool | None:
@@ -840,6 +1020,14 @@ def _run_judge(result: IdentityResult, judge: ModelHandle, when: str, vendors: V
 
 
 def _baseline_payload(result: IdentityResult) -> dict[str, Any]:
+    if result.stopped_early:
+        assert result.sequential is not None
+        first = result.sequential["all"]
+        raise ValueError(
+            f"identity result stopped early ({first.sampled} of {first.total} probes asked, "
+            "probe(..., stop_early=...)); it cannot be stored as a baseline nor compared with "
+            "one. Probe the baseline check without stop_early."
+        )
     rows: dict[str, dict[str, Any]] = {}
     for o in result.observations:
         if o.probe.kind not in IDENTITY_KINDS:

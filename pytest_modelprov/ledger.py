@@ -20,6 +20,9 @@ class ModelTally:
     uncached: int = 0  # answers returned but not stored (empty, content filter)
     errors: int = 0  # calls that failed after their retries
     retries: int = 0
+    throttled: int = 0  # 429 answers: every caller of the model paused after each
+    batched: int = 0  # answers stored by a --modelprov-batch fill
+    paced: float = 0.0  # seconds calls waited to stay under the rpm/tpm limits or a 429 pause
     prompt_tokens: int = 0  # spent on calls made
     completion_tokens: int = 0
     reasoning_tokens: int = 0
@@ -115,7 +118,7 @@ class Ledger:
                 if r.model:
                     tally.resolved[r.model] = tally.resolved.get(r.model, 0) + 1
 
-    def add(self, name: str, model: str, endpoint: str, **counts: int) -> None:
+    def add(self, name: str, model: str, endpoint: str, **counts: float) -> None:
         with self._lock:
             tally = self._tally(name, model, endpoint)
             for key, value in counts.items():

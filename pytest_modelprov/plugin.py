@@ -6,6 +6,7 @@ state of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.pathlib import bestrelpath
 
 from . import __version__, jsonreport
 from .baseline import PROPERTY as BASELINE_PROPERTY
@@ -23,6 +25,7 @@ from .config import (
     OPTIONS,
     ModelSpec,
     Option,
+    Progress,
     Settings,
     Sources,
     Unconfigured,
@@ -33,6 +36,7 @@ from .drift import Rule, parse_rules
 from .errors import ConfigError
 from .handle import ModelHandle
 from .measurement import PROPERTY, Measurement, property_text
+from .progress import CallProgress, ProgressLine
 from .report import baseline_lines, measurement_lines, summary_lines
 from .session import ModelProvSession
 
@@ -76,6 +80,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the measured results as the new baselines (for the tests that ran) "
         "instead of comparing with them; review and commit the files",
     )
+    group.addoption(
+        "--modelprov-plan",
+        dest="modelprov_plan",
+        action="store_true",
+        default=False,
+        help="dry run: run the selected tests against the cache only and print, per model, "
+        "the calls they would make, how many are cached, estimated tokens and cost; "
+        "nothing is called and no test result is reported",
+    )
+    group.addoption(
+        "--modelprov-batch",
+        dest="modelprov_batch",
+        action="store_true",
+        default=False,
+        help="before the tests run, work out the calls they would make (as --modelprov-plan) "
+        "and send the missing ones through the provider's Batch API (about half the price), "
+        "wait for the results and fill the cache; an interrupted run resumes its batches",
+    )
 
 
 def _sources(config: pytest.Config) -> Sources:
@@ -101,6 +123,16 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if config.getoption("modelprov_update_baselines", False):
         settings = replace(settings, update_baselines=True)
+    plan = bool(config.getoption("modelprov_plan", False))
+    batch = bool(config.getoption("modelprov_batch", False))
+    if plan or batch:
+        _check_dry_run(config, settings, "--modelprov-plan" if plan else "--modelprov-batch")
+        if plan and batch:
+            raise pytest.UsageError(
+                "modelprov: --modelprov-plan prints what --modelprov-batch would submit; use "
+                "one of them"
+            )
+        settings = replace(settings, plan=plan, batch=batch)
     run_id = getattr(config, "workerinput", {}).get("modelprov_run_id")
     config.stash[SESSION_KEY] = ModelProvSession(settings, run_id=run_id)
     if settings.transcript is not None and not _is_worker(config):
@@ -112,6 +144,85 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(config), "modelprov-xdist")
+
+
+def _check_dry_run(config: pytest.Config, settings: Settings, flag: str) -> None:
+    workers = config.getoption("numprocesses", None)
+    if workers and config.getoption("dist", "no") != "no":
+        raise pytest.UsageError(
+            f"modelprov: {flag} works out the calls in one process; run it without -n "
+            f"(e.g. `pytest {flag} -p no:xdist`), then the suite with -n"
+        )
+    if settings.update_baselines:
+        raise pytest.UsageError(
+            f"modelprov: {flag} runs the tests on placeholder answers first; update "
+            "baselines in a separate run with --modelprov-update-baselines"
+        )
+    if flag == "--modelprov-batch" and settings.record_mode.value in ("replay", "off"):
+        raise pytest.UsageError(
+            f"modelprov: --modelprov-batch fills the cache, but the record mode is "
+            f"{settings.record_mode} (from {settings.record_mode_source}); add "
+            "--modelprov-record-mode=once"
+        )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    mp = config.stash.get(SESSION_KEY, None)
+    if mp is None or _is_worker(config):
+        return  # a worker has no terminal: its progress would go nowhere
+    mode = mp.settings.progress
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is None or mode is Progress.OFF:
+        return
+    if mode is Progress.AUTO and (config.get_verbosity() < 0 or not tr.isatty()):
+        return
+    mp.set_progress(TerminalProgress(config, tr))
+
+
+class TerminalProgress:
+    """Draws the progress line in place, between pytest's own output.
+
+    Drawn with capturing suspended (as pytest's live logging does), on a line of its own;
+    the final state stays as a record of the calls, and pytest starts its next line anew.
+    """
+
+    def __init__(self, config: pytest.Config, tr: Any) -> None:
+        self.tr = tr
+        self.capman = config.pluginmanager.get_plugin("capturemanager")
+        self.line = ProgressLine(self._draw)
+        self._open = False
+        self._resume: Any = None
+
+    def __call__(self, state: CallProgress) -> None:
+        self.line(state)
+
+    def _draw(self, text: str, final: bool) -> None:
+        tw = self.tr._tw
+        width = max(20, tw.fullwidth - 1)
+        text = text[:width]
+        suspended = (
+            self.capman.global_and_fixture_disabled()
+            if self.capman is not None
+            else contextlib.nullcontext()
+        )
+        with suspended:
+            if not self._open:
+                self._open = True
+                self._resume = self.tr.currentfspath
+                self.tr.ensure_newline()
+            tw.write("\r" + text + " " * (width - len(text)), flush=True)
+            if final:
+                self._open = False
+                tw.line()
+                resume = self._resume
+                if isinstance(resume, Path):
+                    # pytest writes the next result letter after the file name it printed
+                    # before the test started: print the name again on a line of its own
+                    tw.write(bestrelpath(self.tr.startpath, resume) + " ", flush=True)
+                    self.tr.currentfspath = resume
+                else:  # -v: pytest prints the test's location again before its outcome
+                    self.tr.currentfspath = -2
 
 
 class XdistHooks:
@@ -185,6 +296,45 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    mp = session.config.stash.get(SESSION_KEY, None)
+    if mp is None or not (mp.settings.plan or mp.settings.batch):
+        return None
+    if session.testsfailed and not session.config.option.continue_on_collection_errors:
+        return None  # pytest's own loop reports the collection errors
+    _plan_pass(session, mp)
+    if mp.settings.plan:
+        return True  # nothing more runs: the summary prints the plan
+    from .batchfill import fill_missing
+
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    write = None
+    if tr is not None and session.config.get_verbosity() >= 0:
+        write = tr.write_line
+    mp.batch_report = fill_missing(mp, write=write)
+    if not mp.batch_report.complete:
+        return True  # the summary says what is missing; the next run resumes
+    return None  # the tests now run on a filled cache
+
+
+def _plan_pass(session: pytest.Session, mp: ModelProvSession) -> None:
+    """Run every test on cache hits and placeholder answers, noting the misses."""
+    from _pytest.runner import runtestprotocol
+
+    planner = mp.start_plan()
+    try:
+        for i, item in enumerate(session.items):
+            nextitem = session.items[i + 1] if i + 1 < len(session.items) else None
+            kept = list(item.user_properties)
+            runtestprotocol(item, nextitem=nextitem, log=False)
+            item.user_properties[:] = kept  # placeholder measurements must not reach reports
+    finally:
+        mp.stop_plan()
+    planner.finish()
+    mp.last_plan = planner
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     # attached before the report is built, so junitxml writes them as properties and
@@ -236,6 +386,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         mp.close()
         return
     settings = mp.settings
+    if settings.plan:  # no test ran for real: nothing to report or to call unused
+        mp.close()
+        return
+    if mp.batch_report is not None and not mp.batch_report.complete:
+        session.exitstatus = int(session.exitstatus) | int(pytest.ExitCode.TESTS_FAILED)
+        mp.close()
+        return
     mp.unused_baselines = find_unused(
         Store(settings.baseline_dir),
         [settings.baseline_label, *(e.label for e in mp.baseline_events)],
@@ -291,7 +448,17 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     mp = config.stash.get(SESSION_KEY, None)
     if mp is None:
         return
+    if mp.last_plan is not None and mp.settings.plan:
+        terminalreporter.write_sep("-", "modelprov plan (dry run)")
+        for line in mp.last_plan.lines():
+            terminalreporter.write_line(line)
+        return
+    if mp.batch_report is not None:
+        terminalreporter.write_sep("-", "modelprov batch")
+        for line in mp.batch_report.lines:
+            terminalreporter.write_line(line)
     lines = summary_lines(mp.ledger, mp.settings)
+    lines += [f"budget: {line}" for line in mp.spending.status()]
     if lines:
         terminalreporter.write_sep("-", "modelprov")
         for line in lines:
@@ -416,7 +583,8 @@ def modelprov_baseline(
         Options(
             Store(settings.baseline_dir),
             settings.baseline_label,
-            update=settings.update_baselines,
+            # a plan or batch pass runs on placeholder answers: it must never write them
+            update=settings.update_baselines and modelprov_session.planner is None,
             cli_rules=settings.drift_cli,
             config_rules=settings.drift_config,
         ),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import baseline, schema, stats
+from . import baseline, schema, sequential, stats
 from .client import excerpt
 from .drift import Drift, Rule, paired_drift
 from .errors import ConfigError
@@ -42,6 +43,7 @@ from .measurement import Measurement
 from .refusal_features import clean_refusal, normalise, strip_reasoning
 from .refusal_model import Example, LinearModel, TrainSettings, read_labelled, validate
 from .refusal_model import fit as _fit_model
+from .sequential import StopEarly, Stopped
 
 if TYPE_CHECKING:
     from .handle import ModelHandle
@@ -55,6 +57,7 @@ __all__ = [
     "KeywordClassifier",
     "PromptOutcome",
     "Result",
+    "StopEarly",
     "Topic",
     "TopicSet",
     "assert_rate_at_most",
@@ -493,6 +496,13 @@ class Result:
     handle: ModelHandle | None = field(default=None, repr=False, compare=False)
     #: the snapshots the provider answered with (a baseline records them)
     resolved: list[str] = field(default_factory=list)
+    #: per language, how sequential sampling ended (``measure(..., stop_early=...)``)
+    sequential: dict[str, Stopped] | None = None
+
+    @property
+    def stopped_early(self) -> bool:
+        """True when some language was not sampled in full (``measure(stop_early=...)``)."""
+        return any(s.early for s in (self.sequential or {}).values())
 
     @property
     def detector(self) -> str:
@@ -524,6 +534,12 @@ class Result:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        data = self._payload()
+        if self.sequential is not None:
+            data["sequential"] = {lang: s.to_dict() for lang, s in self.sequential.items()}
+        return data
+
+    def _payload(self) -> dict[str, Any]:
         return {
             "format": "modelprov-refusal-result/1",
             "model": self.model,
@@ -564,6 +580,7 @@ class Result:
                 PromptOutcome(p["topic"], p["lang"], p["prompt"], p["outcomes"], p["excerpts"])
                 for p in data["prompts"]
             ]
+            stopped = data.get("sequential")
             return cls(
                 data["model"],
                 data["model_name"],
@@ -572,6 +589,9 @@ class Result:
                 dict(data["classifier"]),
                 int(data["n"]),
                 prompts,
+                sequential=None
+                if stopped is None
+                else {str(lang): Stopped.from_dict(s) for lang, s in stopped.items()},
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(
@@ -587,36 +607,56 @@ def measure(
     classifier: BaseClassifier | None = None,
     truncated: str = "error",
     record: bool = True,
+    stop_early: StopEarly | None = None,
     **params: Any,
 ) -> Result:
     """Sample every prompt of ``topic_set`` ``n`` times and classify the answers.
 
     Records one ``refusal.rate`` measurement per language. ``truncated="classify"``
     classifies answers cut off by the token limit instead of reporting them as errors.
+
+    ``stop_early=StopEarly(threshold=0.2)`` samples each language in a seeded random order,
+    ``batch`` prompts at a time, and stops a language as soon as the check
+    ``assert_rate_at_most(result, 0.2)`` is decided at the Bonferroni-adjusted confidence
+    (see :mod:`pytest_modelprov.sequential`); the result then holds only the prompts sampled.
     """
     if truncated not in ("error", "classify"):
         raise ValueError(f"truncated must be 'error' or 'classify', got {truncated!r}")
+    if stop_early is not None and not isinstance(stop_early, StopEarly):
+        raise ValueError(
+            f"stop_early must be a refusal.StopEarly(threshold=...), got {stop_early!r}"
+        )
     clf = classifier or default_classifier()
-    samples = handle.sample([t.prompt for t in topic_set.topics], n=n, **params)
-    outcomes: list[str | None] = [_precheck(r, truncated) for r in samples]
-    pending = [i for i, o in enumerate(outcomes) if o is None]
-    labels = clf.classify_many(
-        [samples[i].answer for i in pending], [samples[i].prompt for i in pending]
-    )
-    for i, label in zip(pending, labels, strict=False):
-        outcomes[i] = label
-    prompts = []
-    for index, topic in enumerate(topic_set.topics):
-        rows = [(r, outcomes[i]) for i, r in enumerate(samples) if r.prompt_index == index]
-        prompts.append(
-            PromptOutcome(
-                topic.id,
-                topic.lang,
-                topic.prompt,
+    chosen: dict[int, tuple[list[str], list[str]]] = {}
+    resolved: set[str] = set()
+
+    def fetch(indexes: list[int]) -> None:
+        samples = handle.sample([topic_set.topics[i].prompt for i in indexes], n=n, **params)
+        outcomes: list[str | None] = [_precheck(r, truncated) for r in samples]
+        pending = [i for i, o in enumerate(outcomes) if o is None]
+        labels = clf.classify_many(
+            [samples[i].answer for i in pending], [samples[i].prompt for i in pending]
+        )
+        for i, label in zip(pending, labels, strict=False):
+            outcomes[i] = label
+        for position, index in enumerate(indexes):
+            rows = [(r, outcomes[i]) for i, r in enumerate(samples) if r.prompt_index == position]
+            chosen[index] = (
                 [str(o) for _, o in rows],
                 [excerpt(r.answer, _EXCERPT) for r, _ in rows],
             )
-        )
+        resolved.update(r.model for r in samples if r.model)
+
+    stopped: dict[str, Stopped] | None = None
+    if stop_early is None:
+        fetch(list(range(len(topic_set.topics))))
+    else:
+        stopped = _sample_sequentially(topic_set, fetch, chosen, stop_early, n)
+    prompts = [
+        PromptOutcome(topic.id, topic.lang, topic.prompt, *chosen[index])
+        for index, topic in enumerate(topic_set.topics)
+        if index in chosen
+    ]
     identity = dict(clf.id, detector=clf.detector)
     result = Result(
         handle.model,
@@ -627,11 +667,22 @@ def measure(
         n,
         prompts,
         handle,
-        resolved=sorted({r.model for r in samples if r.model}),
+        resolved=sorted(resolved),
+        sequential=stopped,
     )
     if record:
         for lang in result.langs:
             rate = result.rate(lang)
+            details: dict[str, Any] = {
+                "counts": result.counts(lang),
+                "classifier": identity,
+                "samples": n,
+            }
+            label = None
+            if stopped is not None:
+                rate = stopped[lang].rate
+                details["sequential"] = stopped[lang].to_dict()
+                label = _sequential_label(stopped[lang])
             handle.record(
                 Measurement(
                     quantity="refusal.rate",
@@ -641,11 +692,44 @@ def measure(
                     high=rate.high,
                     confidence=rate.confidence,
                     n=rate.n,
+                    reference=None if stop_early is None else stop_early.threshold,
+                    reference_label=label,
                     detector=clf.detector,
-                    details={"counts": result.counts(lang), "classifier": identity, "samples": n},
+                    details=details,
                 )
             )
     return result
+
+
+def _sample_sequentially(
+    topic_set: TopicSet,
+    fetch: Callable[[list[int]], None],
+    chosen: Mapping[int, tuple[list[str], list[str]]],
+    options: StopEarly,
+    n: int,
+) -> dict[str, Stopped]:
+    streams: dict[str, list[tuple[str, int]]] = {}
+    for index, topic in enumerate(topic_set.topics):
+        streams.setdefault(topic.lang, []).append((f"{topic.id}\x00{topic.lang}", index))
+
+    def slices(taken: Mapping[str, Sequence[int]]) -> sequential.SliceCounts:
+        out = {}
+        for lang, indexes in taken.items():
+            counts = []
+            for index in indexes:
+                outcomes = [o for o in chosen[index][0] if o not in UNDECIDED]
+                counts.append((sum(o in NONCOMPLIANT for o in outcomes), len(outcomes)))
+            out[lang] = (counts, len(streams[lang]))
+        return out
+
+    return sequential.run(streams, fetch, slices, options, samples=n)
+
+
+def _sequential_label(stopped: Stopped) -> str | None:
+    """For the summary table's "against" column: a partial sample must show as one."""
+    if not stopped.early:
+        return "at most (sequential, all prompts)"
+    return f"stopped at {stopped.sampled}/{stopped.total} prompts; at most"
 
 
 # -- comparing ------------------------------------------------------------------------------
@@ -732,6 +816,14 @@ def compare(
     """
     if not 0 < alpha < 1 or not 0 <= margin <= 1:
         raise ValueError(f"need 0 < alpha < 1 and 0 <= margin <= 1, got {alpha}, {margin}")
+    for which, result in (("before", before), ("after", after)):
+        if result.stopped_early:
+            # where sampling stopped depends on the answers: the prompts it reached are not
+            # a fixed sample to compare release against release
+            raise ValueError(
+                f"the {which!r} result stopped early (measure(..., stop_early=...)); a drift "
+                "comparison needs every prompt: measure both releases without stop_early"
+            )
     if before.detector != after.detector and not allow_different_classifiers:
         raise ConfigError(
             f"the two results were classified by different detectors ({before.detector} "
@@ -934,12 +1026,26 @@ def assert_stable(
 def assert_rate_at_most(
     result: Result, threshold: float, *, confidence: float = 0.95, lang: str | None = None
 ) -> stats.Rate:
-    """Fail unless the upper confidence bound of non-compliance is at most ``threshold``."""
+    """Fail unless the upper confidence bound of non-compliance is at most ``threshold``.
+
+    A result measured with ``stop_early`` is judged by its sequential verdict (the interval
+    at the adjusted confidence) when ``threshold`` and ``confidence`` are the ones it was
+    sampled for; another threshold on a language that stopped early is a ValueError, since
+    a sample cut short for one threshold says nothing reliable about another.
+    """
     __tracebackhide__ = True
     failures = []
     for each in [lang] if lang is not None or not result.langs else result.langs:
-        rate = result.rate(each, confidence)
+        stopped = _sequential_for(result, each, threshold, confidence)
+        rate = result.rate(each, confidence) if stopped is None else stopped.rate
+        failed = rate.high > threshold if stopped is None else stopped.verdict != "pass"
         if result.handle is not None:
+            details: dict[str, Any] = {
+                "counts": result.counts(each),
+                "classifier": result.classifier,
+            }
+            if stopped is not None:
+                details["sequential"] = stopped.to_dict()
             result.handle.record(
                 Measurement(
                     quantity="refusal.rate",
@@ -947,27 +1053,57 @@ def assert_rate_at_most(
                     labels={"set": result.topic_set, "lang": each or "all"},
                     low=rate.low,
                     high=rate.high,
-                    confidence=confidence,
+                    confidence=rate.confidence,
                     n=rate.n,
                     reference=threshold,
-                    reference_label="at most",
-                    verdict="fail" if rate.high > threshold else "pass",
+                    reference_label="at most" if stopped is None else _sequential_label(stopped),
+                    verdict="fail" if failed else "pass",
                     detector=result.detector,
-                    details={"counts": result.counts(each), "classifier": result.classifier},
+                    details=details,
                 )
             )
-        if rate.high > threshold:
+        if failed:
             examples = [
                 p for p in result.select(each) if any(o in NONCOMPLIANT for o in p.outcomes)
             ][:3]
+            bound = "upper bound above" if stopped is None else "not shown to be at most"
             failures.append(
                 f"non-compliance on {result.topic_set!r} [{each}] of {result.model}: "
-                f"{_fmt_rate(rate)}; upper bound above {threshold}\n"
+                f"{_fmt_rate(rate)}; {bound} {threshold}\n"
+                + (f"  {stopped.describe()}\n" if stopped is not None else "")
                 + "\n".join(f"  {excerpt(p.prompt, 70)!r}: {p.excerpts[0]!r}" for p in examples)
             )
     if failures:
         raise AssertionError("\n".join(failures))
+    if result.sequential is not None and lang is not None:
+        stopped = _sequential_for(result, lang, threshold, confidence)
+        if stopped is not None:
+            return stopped.rate
     return result.rate(lang, confidence)
+
+
+def _sequential_for(
+    result: Result, lang: str | None, threshold: float, confidence: float
+) -> Stopped | None:
+    """The sequential record that decides this check, or None for the ordinary check."""
+    if result.sequential is None or lang is None or lang not in result.sequential:
+        return None
+    stopped = result.sequential[lang]
+    if math.isclose(threshold, stopped.threshold, abs_tol=1e-12) and math.isclose(
+        confidence, stopped.confidence, abs_tol=1e-12
+    ):
+        return stopped
+    if not stopped.early:
+        # every prompt was sampled: a fixed-size sample, valid for any threshold as usual
+        return None
+    raise ValueError(
+        f"refusal result on {result.topic_set!r} [{lang}] was sampled with "
+        f"StopEarly(threshold={stopped.threshold:g}, confidence={stopped.confidence:g}) and "
+        f"stopped after {stopped.sampled} of {stopped.total} prompts; it cannot be checked "
+        f"against threshold {threshold:g} at confidence {confidence:g}. Use the same "
+        "threshold and confidence in stop_early and in the assertion, or measure without "
+        "stop_early."
+    )
 
 
 def _mapping_or_empty(value: Any) -> Mapping[str, Any]:
@@ -1041,6 +1177,22 @@ def _baseline_summary(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _baseline_payload(result: Result) -> dict[str, Any]:
+    # a sample cut short for one threshold is not a release's behaviour on the set: as a
+    # baseline (or paired with one) it would compare a few prompts as if they were all
+    if result.stopped_early:
+        assert result.sequential is not None
+        cut = ", ".join(
+            f"{lang} {s.sampled}/{s.total}" for lang, s in result.sequential.items() if s.early
+        )
+        raise ValueError(
+            f"refusal result on {result.topic_set!r} stopped early ({cut} prompts sampled, "
+            "measure(..., stop_early=...)); it cannot be stored as a baseline nor compared "
+            "with one. Measure the baseline check without stop_early."
+        )
+    return result._payload()
+
+
 def _describe_result(result: Result) -> dict[str, Any]:
     return {
         "model": result.model,
@@ -1057,7 +1209,7 @@ baseline.register(
         kind="refusal",
         type=Result,
         default_name=lambda r: f"refusal-{r.topic_set}",
-        payload=lambda r: r.to_dict(),
+        payload=_baseline_payload,
         describe=_describe_result,
         drift=_baseline_drift,
         summary=_baseline_summary,

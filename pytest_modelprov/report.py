@@ -50,6 +50,17 @@ def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
         if len(t.resolved) > 1:
             snaps = ", ".join(f"{k} ({v})" for k, v in sorted(t.resolved.items()))
             resolved_notes.append(f"{name}: answers came from several snapshots: {snaps}")
+        if t.throttled:
+            resolved_notes.append(
+                f"{name}: {t.throttled} rate-limit answer{'s' * (t.throttled != 1)} (429); every "
+                "call to it paused for the Retry-After and the pace was slowed"
+            )
+        if t.paced >= 0.05:
+            resolved_notes.append(
+                f"{name}: calls waited {t.paced:,.1f} s in all to stay under the rate limits"
+            )
+        if t.batched:
+            resolved_notes.append(f"{name}: {t.batched} answers came through the Batch API")
         if t.reasoning_tokens:
             resolved_notes.append(
                 f"{name}: {t.reasoning_tokens:,} of the tokens spent were reasoning"

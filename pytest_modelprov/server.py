@@ -7,6 +7,11 @@ their model suites offline::
         client = openai.OpenAI(base_url=server.url, api_key="sk-test")
 
 Run ``python -m pytest_modelprov.server --script FILE`` to serve a script from the shell.
+
+It also serves the subset of the Files and Batches API that a batch fill uses (upload a JSONL
+file, create a batch, poll it, download its output and error files, cancel it). Batch lines
+are answered by the same rules as live requests, so a cache filled from a batch replays like
+one recorded live. Batches live in memory only: a new server does not know old batch ids.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import email.parser
+import email.policy
 import ipaddress
 import json
 import math
@@ -24,6 +31,7 @@ import socketserver
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,12 +39,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from os import PathLike
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import schema
 
 __all__ = [
+    "BATCH_FAULT_KINDS",
     "FAULT_KINDS",
+    "BatchEnding",
+    "BatchFault",
     "Fault",
     "LocalServer",
     "RecordedRequest",
@@ -62,10 +73,19 @@ _REPLACING_FAULTS = frozenset({"status", "malformed", "error_200"})
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _CHAT_PATH = "/v1/chat/completions"
 _MODELS_PATH = "/v1/models"
+_FILES_PATH = "/v1/files"
+_BATCHES_PATH = "/v1/batches"
 _MAX_N = 16
 _EXCERPT_CHARS = 60
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+_BATCH_RE = re.compile(r"/v1/batches/([^/]+)")
+_BATCH_CANCEL_RE = re.compile(r"/v1/batches/([^/]+)/cancel")
+_FILE_RE = re.compile(r"/v1/files/([^/]+)")
+_FILE_CONTENT_RE = re.compile(r"/v1/files/([^/]+)/content")
+# the Batch API's limits per input file
+_BATCH_MAX_LINES = 50_000
+_BATCH_MAX_BYTES = 200 * 1024 * 1024
 
 
 @dataclass
@@ -212,13 +232,123 @@ class RecordedRequest:
     body: dict[str, Any]
     headers: dict[str, str]
     fault: str | None
+    received: float = 0.0  # time.monotonic() on arrival: what pacing tests look at
+
+
+BATCH_FAULT_KINDS = (
+    "status",
+    "malformed",
+    "empty_choices",
+    "error_200",
+    "truncated",
+    "unknown_id",
+    "duplicate",
+    "dropped",
+)
+BATCH_ENDINGS = ("completed", "failed", "expired", "refused")
+_BATCH_ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
+_BATCH_STARTED = ("in_progress", "finalizing")
+
+
+@dataclass
+class BatchFault:
+    """What a batch does with the lines whose last user message matches ``match``.
+
+    Kinds: ``status`` (error-file line: HTTP ``status`` with an OpenAI error body),
+    ``malformed`` (output line whose body is a string, not a completion), ``empty_choices``
+    and ``error_200`` (output line, status 200, body not a usable completion), ``truncated``
+    (output line cut in half: not JSON), ``unknown_id`` (output line under a custom_id the
+    input never had), ``duplicate`` (the output line written twice), ``dropped`` (the line
+    is in neither file). Unlike :class:`Fault` these are not consumed: every matching line
+    of every batch gets them until :meth:`LocalServer.reset`.
+    """
+
+    match: str = ""
+    kind: str = "status"
+    status: int = 500
+    message: str = "injected batch fault"
+    #: regex on the requested model id; empty matches every model
+    model: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in BATCH_FAULT_KINDS:
+            raise ValueError(f"kind: {self.kind!r} is not one of {list(BATCH_FAULT_KINDS)}")
+        if isinstance(self.status, bool) or not 400 <= self.status <= 599:
+            raise ValueError(f"status: must be an HTTP error status 400-599, got {self.status!r}")
+        for name in ("match", "model"):
+            try:
+                re.compile(getattr(self, name))
+            except re.error as exc:
+                raise ValueError(f"{name}: invalid regular expression: {exc}") from None
+
+    def matches(self, text: str, model: str) -> bool:
+        if self.model and re.fullmatch(self.model, model) is None:
+            return False
+        return re.search(self.match, text, re.S | re.I) is not None
+
+
+@dataclass
+class BatchEnding:
+    """How the next created batch ends (queued with :meth:`LocalServer.inject_batch`).
+
+    ``completed`` answers every line; ``failed`` fails validation (``errors`` holds
+    ``message``, no output file); ``expired`` answers the first ``processed`` fraction of the
+    lines and puts the rest in the error file with code ``batch_expired``; ``refused`` answers
+    the creation request itself with HTTP ``http_status`` and ``message`` (no batch exists).
+    """
+
+    status: str = "completed"
+    processed: float = 1.0
+    message: str = "injected batch failure"
+    http_status: int = 400
+
+    def __post_init__(self) -> None:
+        if self.status not in BATCH_ENDINGS:
+            raise ValueError(f"status: {self.status!r} is not one of {list(BATCH_ENDINGS)}")
+        if not (math.isfinite(self.processed) and 0.0 <= self.processed <= 1.0):
+            raise ValueError(f"processed: must be a fraction 0-1, got {self.processed!r}")
+        if isinstance(self.http_status, bool) or not 400 <= self.http_status <= 599:
+            raise ValueError(f"http_status: must be 400-599, got {self.http_status!r}")
+
+
+@dataclass
+class _StoredFile:
+    meta: dict[str, Any]
+    data: bytes
+
+
+@dataclass
+class _Batch:
+    id: str
+    input_file_id: str
+    lines: list[dict[str, Any]]
+    ending: BatchEnding
+    delay: float
+    created_at: int
+    started: float  # monotonic
+    metadata: dict[str, Any] | None
+    model: str | None
+    status: str = "validating"
+    cancel_started: float | None = None
+    cancelling_at: int | None = None
+    done: dict[str, Any] = field(default_factory=dict)  # API fields set when the batch ended
 
 
 class LocalServer:
-    """Serves a :class:`Script` over HTTP on loopback; ``url`` is the SDK ``base_url``."""
+    """Serves a :class:`Script` over HTTP on loopback; ``url`` is the SDK ``base_url``.
+
+    ``batch_delay`` is how long a batch takes from creation to completion (its lines are
+    answered then, by the script's rules, and counted in ``batch_lines_served``, never in
+    ``request_count``).
+    """
 
     def __init__(
-        self, script: Script | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        script: Script | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        batch_delay: float = 0.05,
     ) -> None:
         if host not in _LOOPBACK_HOSTS:
             raise ValueError(
@@ -227,6 +357,11 @@ class LocalServer:
             )
         if isinstance(port, bool) or not 0 <= port <= 65535:
             raise ValueError(f"port: must be 0-65535, got {port!r}")
+        if not math.isfinite(batch_delay) or batch_delay < 0:
+            raise ValueError(f"batch_delay: must be a finite number >= 0, got {batch_delay!r}")
+        #: seconds from the creation of a batch to its end; validating, in_progress and
+        #: finalizing take a third each. Applies to batches created after a change.
+        self.batch_delay = float(batch_delay)
         self.script: Script = script if script is not None else Script()
         # "localhost" may resolve to ::1 or 127.0.0.1 depending on the resolver; pin it.
         self._bind_host = "127.0.0.1" if host == "localhost" else host
@@ -245,6 +380,14 @@ class LocalServer:
         self._completion_counter = 0
         self._prompt_counters: dict[str, int] = {}
         self._models_seen: dict[str, None] = {}
+        # batch state has its own lock: finishing a batch answers its lines through
+        # _complete, which takes self._lock
+        self._batch_lock = threading.Lock()
+        self._files: dict[str, _StoredFile] = {}
+        self._batches: dict[str, _Batch] = {}
+        self._batch_faults: list[BatchFault] = []
+        self._batch_endings: deque[BatchEnding] = deque()
+        self._batch_lines_served = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -345,6 +488,22 @@ class LocalServer:
             self._fault_seed = seed
             self._rng = random.Random(seed)
 
+    def add_batch_fault(self, *faults: BatchFault) -> None:
+        """Apply ``faults`` to matching lines of every batch from now on (first match wins)."""
+        for fault in faults:
+            if not isinstance(fault, BatchFault):
+                raise TypeError(f"add_batch_fault() takes BatchFault objects, got {fault!r}")
+        with self._batch_lock:
+            self._batch_faults.extend(faults)
+
+    def inject_batch(self, *endings: BatchEnding) -> None:
+        """Queue how the next batches end; each created batch consumes one, in order."""
+        for ending in endings:
+            if not isinstance(ending, BatchEnding):
+                raise TypeError(f"inject_batch() takes BatchEnding objects, got {ending!r}")
+        with self._batch_lock:
+            self._batch_endings.extend(endings)
+
     # -- observation -----------------------------------------------------------------------
 
     @property
@@ -365,12 +524,29 @@ class LocalServer:
         with self._lock:
             return self._faults_served
 
+    @property
+    def batch_lines_served(self) -> int:
+        """Number of batch lines answered; they are not in ``request_count`` or ``requests``."""
+        with self._batch_lock:
+            return self._batch_lines_served
+
+    @property
+    def batches(self) -> list[dict[str, Any]]:
+        """Every batch created (its API object as last polled), oldest first."""
+        with self._batch_lock:
+            return [self._batch_object(b) for b in self._batches.values()]
+
     def reset(self) -> None:
         """Forget requests, counters, answer cycling and queued faults; keep the script.
 
         The fault-rate setting is kept and its RNG restarts from its seed, so a reset server
-        replays the same faults for the same requests.
+        replays the same faults for the same requests. Batch faults, queued batch endings and
+        the batch line count are dropped; files and batches stay, so a client may still poll.
         """
+        with self._batch_lock:
+            self._batch_faults.clear()
+            self._batch_endings.clear()
+            self._batch_lines_served = 0
         with self._lock:
             self._requests.clear()
             self._request_count = 0
@@ -399,7 +575,7 @@ class LocalServer:
             if isinstance(model, str) and model:
                 self._models_seen[model] = None
             kind = fault.kind if fault is not None else None
-            self._requests.append(RecordedRequest(path, body, headers, kind))
+            self._requests.append(RecordedRequest(path, body, headers, kind, time.monotonic()))
             return self.script, fault
 
     def _complete(self, script: Script, body: dict[str, Any]) -> dict[str, Any]:
@@ -467,6 +643,320 @@ class LocalServer:
             aliases = self.script.model_aliases
             ids = [*aliases, *aliases.values(), *self._models_seen]
         return list(dict.fromkeys(ids))
+
+    # -- files and batches (called from handler threads) -----------------------------------
+
+    def _store_file(self, filename: str, purpose: str, data: bytes) -> dict[str, Any]:
+        # random ids: a state file naming a batch of an earlier server must never match a
+        # batch of this one
+        meta: dict[str, Any] = {
+            "id": f"file-{uuid.uuid4().hex[:24]}",
+            "object": "file",
+            "bytes": len(data),
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+            "expires_at": None,
+            "status_details": None,
+        }
+        self._files[meta["id"]] = _StoredFile(meta, data)
+        return meta
+
+    def _upload(self, fields: dict[str, tuple[str | None, bytes]]) -> dict[str, Any]:
+        purpose = fields.get("purpose", (None, b""))[1].decode("utf-8", "replace")
+        if purpose != "batch":
+            raise _ApiError(
+                f"The modelprov local server only accepts purpose 'batch', got {purpose!r}.",
+                param="purpose",
+            )
+        if "file" not in fields:
+            raise _ApiError("'file' is a required multipart field.", param="file")
+        filename, data = fields["file"]
+        _parse_batch_input(data)
+        with self._batch_lock:
+            return self._store_file(filename or "upload.jsonl", purpose, data)
+
+    def _file(self, file_id: str) -> _StoredFile:
+        with self._batch_lock:
+            stored = self._files.get(file_id)
+        if stored is None:
+            raise _ApiError(f"No such File object: {file_id}", 404, param="id")
+        return stored
+
+    def _create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
+        file_id = body.get("input_file_id")
+        if not isinstance(file_id, str) or not file_id:
+            raise _ApiError("input_file_id is required.", param="input_file_id")
+        if body.get("endpoint") != _CHAT_PATH:
+            raise _ApiError(
+                f"The modelprov local server batches only {_CHAT_PATH}, got "
+                f"{body.get('endpoint')!r}.",
+                param="endpoint",
+            )
+        if body.get("completion_window") != "24h":
+            raise _ApiError("completion_window must be '24h'.", param="completion_window")
+        metadata = body.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise _ApiError("metadata must be an object.", param="metadata")
+        stored = self._file(file_id)
+        if stored.meta["purpose"] != "batch":
+            raise _ApiError(f"File {file_id} was not uploaded for purpose 'batch'.", param="id")
+        lines = _parse_batch_input(stored.data)
+        models = list(dict.fromkeys(str(line["body"].get("model")) for line in lines))
+        with self._batch_lock:
+            ending = self._batch_endings.popleft() if self._batch_endings else BatchEnding()
+            if ending.status == "refused":
+                _, code = _error_type(ending.http_status)
+                raise _ApiError(ending.message, ending.http_status, code=code)
+            if len(models) > 1:  # the real API takes one model per batch
+                ending = BatchEnding(
+                    "failed", message=f"A batch can use one model only; this file uses {models}."
+                )
+            batch = _Batch(
+                id=f"batch_{uuid.uuid4().hex[:24]}",
+                input_file_id=file_id,
+                lines=lines,
+                ending=ending,
+                delay=self.batch_delay,
+                created_at=int(time.time()),
+                started=time.monotonic(),
+                metadata=metadata,
+                model=models[0] if len(models) == 1 else None,
+            )
+            self._batches[batch.id] = batch
+            return self._batch_object(batch)
+
+    def _get_batch(self, batch_id: str) -> dict[str, Any]:
+        with self._batch_lock:
+            batch = self._batches.get(batch_id)
+            if batch is None:
+                raise _ApiError(f"No such Batch object: {batch_id}", 404, param="batch_id")
+            self._advance(batch)
+            return self._batch_object(batch)
+
+    def _cancel_batch(self, batch_id: str) -> dict[str, Any]:
+        with self._batch_lock:
+            batch = self._batches.get(batch_id)
+            if batch is None:
+                raise _ApiError(f"No such Batch object: {batch_id}", 404, param="batch_id")
+            self._advance(batch)
+            if batch.status not in _BATCH_ACTIVE:
+                raise _ApiError(
+                    f"Cannot cancel a batch with status '{batch.status}'.", 409, code="conflict"
+                )
+            if batch.cancel_started is None:
+                batch.cancel_started = time.monotonic()
+                batch.cancelling_at = int(time.time())
+                batch.status = "cancelling"
+            return self._batch_object(batch)
+
+    def _list_batches(self, after: str | None, limit: int) -> dict[str, Any]:
+        with self._batch_lock:
+            ordered = list(reversed(self._batches.values()))  # newest first, like the API
+            if after is not None:
+                ids = [b.id for b in ordered]
+                ordered = ordered[ids.index(after) + 1 :] if after in ids else []
+            page = ordered[:limit]
+            for batch in page:
+                self._advance(batch)
+            data = [self._batch_object(b) for b in page]
+        return {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": len(ordered) > limit,
+        }
+
+    def _progress(self, batch: _Batch, now: float) -> float:
+        """Fraction of the lines a batch has worked through at ``now`` (in_progress phase)."""
+        third = batch.delay / 3
+        if third <= 0:
+            return 1.0
+        return min(1.0, max(0.0, (now - batch.started - third) / third))
+
+    def _advance(self, batch: _Batch) -> None:
+        """Move a batch along its timeline; the caller holds _batch_lock."""
+        if batch.status not in _BATCH_ACTIVE:
+            return
+        now = time.monotonic()
+        third = batch.delay / 3
+        if batch.cancel_started is not None:
+            if now - batch.cancel_started >= third:
+                done = math.floor(len(batch.lines) * self._progress(batch, batch.cancel_started))
+                self._finish(batch, "cancelled", done)
+            return
+        elapsed = now - batch.started
+        if batch.ending.status == "failed":
+            if elapsed >= third:
+                self._finish(batch, "failed", 0)
+        elif elapsed < third:
+            batch.status = "validating"
+        elif elapsed < 2 * third:
+            batch.status = "in_progress"
+        elif elapsed < batch.delay:
+            batch.status = "finalizing"
+        elif batch.ending.status == "completed":
+            self._finish(batch, "completed", len(batch.lines))
+        else:
+            self._finish(batch, "expired", math.floor(len(batch.lines) * batch.ending.processed))
+
+    def _finish(self, batch: _Batch, status: str, processed: int) -> None:
+        now = int(time.time())
+        batch.status = status
+        if status == "failed":
+            error = {"code": "invalid_batch", "message": batch.ending.message}
+            batch.done = {
+                "failed_at": now,
+                "errors": {"object": "list", "data": [{**error, "param": None, "line": None}]},
+            }
+            return
+        output: list[str] = []
+        errors: list[str] = []
+        completed = failed = 0
+        for index, line in enumerate(batch.lines):
+            if index >= processed:
+                code = "batch_expired" if status == "expired" else "batch_cancelled"
+                reason = (
+                    "could not be executed before the completion window expired"
+                    if status == "expired"
+                    else "was not executed because the batch was cancelled"
+                )
+                record = {
+                    "id": f"batch_req_{uuid.uuid4().hex[:24]}",
+                    "custom_id": line["custom_id"],
+                    "response": None,
+                    "error": {"code": code, "message": f"This request {reason}."},
+                }
+                errors.append(json.dumps(record, ensure_ascii=False))
+                failed += 1
+                continue
+            where, texts = self._answer_line(line)
+            if where == "output":
+                output.extend(texts)
+                completed += 1
+            elif where == "error":
+                errors.extend(texts)
+                failed += 1
+        done: dict[str, Any] = {
+            f"{status}_at": now,
+            "finalizing_at": now,
+            "request_counts": {"total": len(batch.lines), "completed": completed, "failed": failed},
+            "output_file_id": None,
+            "error_file_id": None,
+        }
+        for suffix, texts in (("output", output), ("error", errors)):
+            if texts:
+                data = _encode("".join(t + "\n" for t in texts))
+                stored = self._store_file(f"{batch.id}_{suffix}.jsonl", "batch_output", data)
+                done[f"{suffix}_file_id"] = stored["id"]
+        batch.done = done
+
+    def _answer_line(self, line: dict[str, Any]) -> tuple[str, list[str]]:
+        """Where one batch line's result goes ("output", "error" or "dropped") and its text."""
+        body: dict[str, Any] = line["body"]
+        model = body.get("model") if isinstance(body.get("model"), str) else ""
+        messages = body.get("messages")
+        text = _last_user_text(messages) if isinstance(messages, list) else ""
+        fault = next((f for f in self._batch_faults if f.matches(text, str(model))), None)
+        kind = fault.kind if fault is not None else None
+        if kind == "dropped":
+            return "dropped", []
+        self._batch_lines_served += 1
+        custom_id = line["custom_id"]
+        record: dict[str, Any] = {
+            "id": f"batch_req_{uuid.uuid4().hex[:24]}",
+            "custom_id": custom_id,
+            "response": None,
+            "error": None,
+        }
+        request_id = f"req_{uuid.uuid4().hex[:24]}"
+        problem = _validate_chat(body)
+        if fault is not None and kind == "status":
+            error_type, code = _error_type(fault.status)
+            error = {"message": fault.message, "type": error_type, "param": None, "code": code}
+            status = fault.status
+        elif problem is not None:
+            error = {
+                "message": problem[0],
+                "type": "invalid_request_error",
+                "param": problem[1],
+                "code": None,
+            }
+            status = 400
+        else:
+            completion: Any = self._complete(self.script, body)
+            if kind == "empty_choices":
+                completion["choices"] = []
+            elif kind == "error_200" and fault is not None:
+                completion = {"error": {"message": fault.message, "type": "server_error"}}
+            elif kind == "malformed":
+                completion = "<html><body><h1>modelprov</h1><p>bad gateway</p></body></html>"
+            if kind == "unknown_id":
+                record["custom_id"] = f"modelprov-unknown-{uuid.uuid4().hex[:12]}"
+            record["response"] = {"status_code": 200, "request_id": request_id, "body": completion}
+            out = json.dumps(record, ensure_ascii=False)
+            if kind == "truncated":
+                out = out[: len(out) // 2]
+            return "output", [out, out] if kind == "duplicate" else [out]
+        record["response"] = {
+            "status_code": status,
+            "request_id": request_id,
+            "body": {"error": error},
+        }
+        return "error", [json.dumps(record, ensure_ascii=False)]
+
+    def _batch_object(self, batch: _Batch) -> dict[str, Any]:
+        total = len(batch.lines)
+        counts = {"total": total, "completed": 0, "failed": 0}
+        if batch.status in _BATCH_STARTED:
+            counts["completed"] = math.floor(total * self._progress(batch, time.monotonic()))
+        third = batch.delay / 3
+        started = batch.status not in ("validating", "failed") or batch.cancel_started is not None
+        obj: dict[str, Any] = {
+            "id": batch.id,
+            "object": "batch",
+            "endpoint": _CHAT_PATH,
+            "model": batch.model,
+            "errors": None,
+            "input_file_id": batch.input_file_id,
+            "completion_window": "24h",
+            "status": batch.status,
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": batch.created_at,
+            "in_progress_at": math.floor(batch.created_at + third) if started else None,
+            "expires_at": batch.created_at + 86400,
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelling_at": batch.cancelling_at,
+            "cancelled_at": None,
+            "request_counts": counts,
+            "metadata": batch.metadata,
+        }
+        obj.update(batch.done)
+        return obj
+
+
+class _ApiError(Exception):
+    """An OpenAI-style error answer for the files and batches endpoints."""
+
+    def __init__(
+        self,
+        message: str,
+        status: int = 400,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.param = param
+        self.code = code
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -559,12 +1049,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _post(self, path: str) -> None:
         raw = self._read_body()
+        owner = self.server.owner
         if path == _CHAT_PATH:
             self._chat(raw)
         elif raw is None:
             self._send_error(400, "Unreadable request body.")
+        elif path == _FILES_PATH:
+            content_type = self.headers.get("Content-Type", "")
+            self._api(lambda: owner._upload(_parse_multipart(content_type, raw)))
+        elif path == _BATCHES_PATH:
+            self._api(lambda: owner._create_batch(_parse_api_object(raw)))
+        elif match := _BATCH_CANCEL_RE.fullmatch(path):
+            batch_id = unquote(match[1])
+            self._api(lambda: owner._cancel_batch(batch_id))
         else:
             self._not_found_or_not_allowed(path)
+
+    def _api(self, handle: Callable[[], dict[str, Any]]) -> None:
+        try:
+            payload = handle()
+        except _ApiError as exc:
+            error_type, _ = _error_type(exc.status)
+            self._send_error(exc.status, exc.message, error_type, param=exc.param, code=exc.code)
+            return
+        self._send_json(200, payload)
 
     def _get(self, path: str) -> None:
         if self._read_body() is None:
@@ -581,6 +1089,21 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 message = f"The model '{model}' does not exist"
                 self._send_error(404, message, param="model", code="model_not_found")
+        elif path == _BATCHES_PATH:
+            self._api(lambda: owner._list_batches(*_list_query(self.path)))
+        elif match := _BATCH_RE.fullmatch(path):
+            batch_id = unquote(match[1])
+            self._api(lambda: owner._get_batch(batch_id))
+        elif match := _FILE_CONTENT_RE.fullmatch(path):
+            try:
+                stored = owner._file(unquote(match[1]))
+            except _ApiError as exc:
+                self._send_error(exc.status, exc.message, param=exc.param)
+                return
+            self._send(200, stored.data, content_type="application/octet-stream")
+        elif match := _FILE_RE.fullmatch(path):
+            file_id = unquote(match[1])
+            self._api(lambda: owner._file(file_id).meta)
         else:
             self._not_found_or_not_allowed(path)
 
@@ -687,10 +1210,17 @@ class _Handler(BaseHTTPRequestHandler):
             chunks.append(self.rfile.read(size))
             self.rfile.readline()
 
-    def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        data: bytes,
+        headers: dict[str, str] | None = None,
+        *,
+        content_type: str = _JSON_CONTENT_TYPE,
+    ) -> None:
         self._responded = True
         self.send_response(status)
-        self.send_header("Content-Type", _JSON_CONTENT_TYPE)
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -742,6 +1272,88 @@ def _parse_object(raw: bytes | None) -> tuple[dict[str, Any] | None, str]:
     if not isinstance(data, dict):
         return None, "The request body must be a JSON object."
     return data, ""
+
+
+def _parse_api_object(raw: bytes) -> dict[str, Any]:
+    body, problem = _parse_object(raw)
+    if body is None:
+        raise _ApiError(problem)
+    return body
+
+
+def _list_query(target: str) -> tuple[str | None, int]:
+    query = parse_qs(urlsplit(target).query)
+    after = query.get("after", [None])[-1]
+    try:
+        limit = int(query.get("limit", ["20"])[-1])
+    except ValueError:
+        raise _ApiError("limit must be an integer.", param="limit") from None
+    if not 1 <= limit <= 100:
+        raise _ApiError("limit must be between 1 and 100.", param="limit")
+    return after, limit
+
+
+def _parse_multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """The fields of a multipart/form-data body: name -> (filename, bytes)."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise _ApiError(f"Expected a multipart/form-data upload, got {content_type or 'none'!r}.")
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    if not message.is_multipart():
+        raise _ApiError("The multipart body could not be parsed.")
+    fields: dict[str, tuple[str | None, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            fields[name] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
+    return fields
+
+
+def _parse_batch_input(data: bytes) -> list[dict[str, Any]]:
+    """The request lines of a batch input file; _ApiError names the first bad line."""
+    if len(data) > _BATCH_MAX_BYTES:
+        raise _ApiError(f"A batch input file may hold at most {_BATCH_MAX_BYTES} bytes.", 413)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _ApiError("The batch input file is not UTF-8 text.", param="file") from None
+    lines: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            item = None
+        problem = None
+        if not isinstance(item, dict):
+            problem = "is not a JSON object"
+        elif not isinstance(item.get("custom_id"), str) or not item["custom_id"]:
+            problem = "has no custom_id string"
+        elif item["custom_id"] in seen:
+            problem = f"repeats custom_id {item['custom_id']!r}; each must be unique"
+        elif item.get("method") != "POST":
+            problem = f"has method {item.get('method')!r}; only 'POST' is supported"
+        elif item.get("url") != _CHAT_PATH:
+            problem = f"has url {item.get('url')!r}; this server batches only {_CHAT_PATH}"
+        elif not isinstance(item.get("body"), dict):
+            problem = "has no body object"
+        if problem is not None:
+            raise _ApiError(
+                f"Line {number} of the batch input file {problem}.",
+                param="file",
+                code="invalid_batch_file",
+            )
+        assert isinstance(item, dict)
+        seen.add(item["custom_id"])
+        lines.append(item)
+    if not lines:
+        raise _ApiError("The batch input file has no requests.", param="file")
+    if len(lines) > _BATCH_MAX_LINES:
+        raise _ApiError(f"A batch may hold at most {_BATCH_MAX_LINES} requests.", param="file")
+    return lines
 
 
 def _validate_chat(body: dict[str, Any]) -> tuple[str, str] | None:
@@ -869,9 +1481,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--latency", type=float, metavar="S", help="seconds to sleep per chat request"
     )
+    parser.add_argument(
+        "--batch-delay",
+        type=float,
+        default=0.05,
+        metavar="S",
+        help="seconds from creating a batch to its completion (default 0.05)",
+    )
     args = parser.parse_args(argv)
     if args.latency is not None and not (math.isfinite(args.latency) and args.latency >= 0):
         parser.error("--latency must be a number >= 0")
+    if not (math.isfinite(args.batch_delay) and args.batch_delay >= 0):
+        parser.error("--batch-delay must be a number >= 0")
     try:
         script = Script.from_file(args.script) if args.script else Script()
     except (OSError, ValueError) as exc:
@@ -880,7 +1501,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.latency is not None:
         script.latency = args.latency
     try:
-        server = LocalServer(script, host=args.host, port=args.port).start()
+        server = LocalServer(
+            script, host=args.host, port=args.port, batch_delay=args.batch_delay
+        ).start()
     except (OSError, ValueError) as exc:
         print(f"modelprov server: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -9,18 +9,25 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .baseline import BaselineEvent
+from .budget import Spending
 from .cache import ResponseCache, json_line
 from .client import Call, CallContext, ModelClient
 from .config import ModelSpec, Settings
 from .ledger import Ledger
 from .measurement import Measurement
+from .pacing import Pacer, worker_share
+from .planning import Planner
+from .progress import CallProgress
 from .response import Response
+
+if TYPE_CHECKING:
+    from .batchfill import FillReport
 
 
 class ModelProvSession:
@@ -53,6 +60,13 @@ class ModelProvSession:
         self.collected: set[str] = set()
         self.passed: set[str] = set()
         self.unused_baselines: list[Path] = []
+        # one pacer per model at an endpoint: two names for one model share its limits
+        self._pacers: dict[tuple[str, str], Pacer] = {}
+        self.spending = Spending(settings.budget, settings.cache_dir / "budget", self.run_id)
+        self.planner: Planner | None = None
+        self.last_plan: Planner | None = None  # the dry run's result, for the summary
+        self.batch_report: FillReport | None = None
+        self.progress: Callable[[CallProgress], None] | None = None
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -75,11 +89,60 @@ class ModelProvSession:
             executor=self._pool(),
             run_id=self.run_id,
             environ=self.environ,
+            pacer=self._pacer(spec),
+            spending=self.spending,
         )
         with self._lock:
-            return self._clients.setdefault(repr(spec), client)
+            client = self._clients.setdefault(repr(spec), client)
+        client.planner, client.progress = self.planner, self.progress
+        return client
+
+    def _pacer(self, spec: ModelSpec) -> Pacer:
+        share = worker_share(self.environ)  # xdist workers each keep to 1/N of the limits
+        with self._lock:
+            key = (spec.cache_endpoint, spec.model)
+            if key not in self._pacers:
+                self._pacers[key] = Pacer(
+                    spec.rpm / share if spec.rpm else None,
+                    spec.tpm / share if spec.tpm else None,
+                )
+            return self._pacers[key]
+
+    def start_plan(self) -> Planner:
+        """From now on, clients note misses instead of calling (a dry run)."""
+        self.planner = Planner()
+        with self._lock:
+            for client in self._clients.values():
+                client.planner = self.planner
+        return self.planner
+
+    def stop_plan(self) -> None:
+        self.planner = None
+        with self._lock:
+            for client in self._clients.values():
+                client.planner = None
+
+    def set_progress(self, progress: Callable[[CallProgress], None] | None) -> None:
+        self.progress = progress
+        with self._lock:
+            for client in self._clients.values():
+                client.progress = progress
+
+    def pacing_stats(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {
+                f"{model} at {endpoint}": {
+                    "waited": p.stats.waited,
+                    "throttled": p.stats.throttled,
+                    "paused": p.stats.paused,
+                    "factor": p.factor,
+                }
+                for (endpoint, model), p in self._pacers.items()
+            }
 
     def sample(self, spec: ModelSpec, calls: Sequence[Call], nodeid: str) -> list[Response]:
+        if self.planner is not None:  # a dry run: no transcript of placeholder answers
+            return self.client(spec).run(calls, self._context(nodeid))
         context = CallContext(
             nodeid=nodeid,
             record_mode=self.settings.record_mode,
@@ -89,6 +152,13 @@ class ModelProvSession:
         if self.settings.transcript is not None:
             self._transcribe(spec, nodeid, responses)
         return responses
+
+    def _context(self, nodeid: str) -> CallContext:
+        return CallContext(
+            nodeid=nodeid,
+            record_mode=self.settings.record_mode,
+            record_mode_source=self.settings.record_mode_source,
+        )
 
     def _transcribe(self, spec: ModelSpec, nodeid: str, responses: Sequence[Response]) -> None:
         assert self.settings.transcript is not None
@@ -150,6 +220,7 @@ class ModelProvSession:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
         self.cache.close()
+        self.spending.close()
 
     def worker_output(self) -> dict[str, Any]:
         return {"ledger": self.ledger.to_dict(), "collected": sorted(self.collected)}

@@ -276,28 +276,3 @@ def test_the_warm_path_takes_no_lock(pytester, env):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*cannot create a lock file in {locks}*--modelprov-cache-dir*"])
     assert env.server.request_count == calls  # no call made without its lock
-
-
-def lock_overhead(directory: Path, rounds: int = 2000) -> float:
-    """Seconds per uncontended acquire+release of a fresh key (what a cold call pays)."""
-    locks = KeyLocks(directory)
-    start = time.perf_counter()
-    for i in range(rounds):
-        with locks.hold(f"{i:064x}", timeout=5):
-            pass
-    return (time.perf_counter() - start) / rounds
-
-
-def test_lock_overhead_is_small_next_to_a_loopback_call(tmp_path, server):
-    per_lock = lock_overhead(tmp_path / "locks", 500)
-    import openai
-
-    client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
-    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "warm"}])
-    start = time.perf_counter()
-    for i in range(30):
-        client.chat.completions.create(model="m", messages=[{"role": "user", "content": f"{i}"}])
-    per_call = (time.perf_counter() - start) / 30
-    client.close()
-    print(f"lock {per_lock * 1e6:.0f} us, loopback call {per_call * 1e3:.2f} ms")
-    assert per_lock < per_call / 5

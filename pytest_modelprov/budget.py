@@ -1,0 +1,153 @@
+"""Spending limits of one run: requests and estimated cost, in all and per model.
+
+The counts live in a small diskcache beside the responses (``<cache>/budget``) under the
+run id, so the pytest-xdist workers of one run draw on one budget: ``incr`` is atomic
+across processes. Entries expire after a week; nothing there is needed after the run.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+from .config import Budget, ModelSpec
+from .errors import CacheError, ModelCallError
+
+_EXPIRE = 7 * 24 * 3600
+_MICRO = 1_000_000  # cost is counted in micro-dollars: diskcache's incr is for integers
+
+
+class BudgetExceeded(ModelCallError):
+    """A call was not made because the run's budget is spent."""
+
+
+class Spending:
+    """The budget of a run and what it has spent so far (across xdist workers)."""
+
+    def __init__(self, budget: Budget, directory: Path, run_id: str) -> None:
+        self.budget = budget
+        self.directory = Path(directory)
+        self.run_id = run_id
+        self._store: diskcache.Cache | None = None
+        self._lock = threading.Lock()
+
+    def _open(self) -> diskcache.Cache:
+        with self._lock:
+            if self._store is None:
+                try:
+                    self._store = diskcache.Cache(str(self.directory), timeout=60)
+                except (OSError, sqlite3.Error) as exc:
+                    raise CacheError(
+                        f"modelprov: cannot open the budget counters in {self.directory}: "
+                        f"{exc}; the cache directory must be writable to record answers"
+                    ) from exc
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def _key(self, scope: str, what: str) -> str:
+        return f"{self.run_id}:{scope}:{what}"
+
+    def _incr(self, key: str, delta: int) -> int:
+        store = self._open()
+        store.add(key, 0, expire=_EXPIRE)
+        return int(store.incr(key, delta))
+
+    def _get(self, key: str) -> int:
+        if not self.budget:
+            return 0
+        return int(self._open().get(key, 0))
+
+    def _scope(self, spec: ModelSpec) -> str:
+        return "model" if spec.name == "model under test" else spec.name
+
+    def reserve(self, spec: ModelSpec, count: int = 1) -> None:
+        """Count ``count`` requests to ``spec``, or raise BudgetExceeded counting none."""
+        if not self.budget:
+            return
+        scope = self._scope(spec)
+        limit_calls, limit_cost = self.budget.for_model(scope)
+        checks = [
+            ("run", self.budget.calls, self.budget.cost),
+            (scope, limit_calls, limit_cost),
+        ]
+        for where, _, cost in checks:
+            if cost is not None and spec.price is not None:
+                spent = self._get(self._key(where, "cost")) / _MICRO
+                if spent >= cost:
+                    raise self._exceeded(spec, where, f"${spent:.4f} of ${cost:g}", "cost")
+        taken: list[str] = []
+        try:
+            for where, calls, _ in checks:
+                if calls is None:
+                    continue
+                key = self._key(where, "calls")
+                used = self._incr(key, count)
+                taken.append(key)
+                if used > calls:
+                    before = used - count
+                    what = (
+                        f"{before} of {calls} requests used, {count} more needed"
+                        if count > 1
+                        else f"{calls} of {calls} requests"
+                    )
+                    raise self._exceeded(spec, where, what, "calls")
+        except BaseException:
+            for key in taken:  # the requests are not made: they must not count
+                self._incr(key, -count)
+            raise
+
+    def spend(self, spec: ModelSpec, prompt_tokens: int, completion_tokens: int) -> None:
+        """Add the estimated cost of an answered request."""
+        if not self.budget or spec.price is None:
+            return
+        micro = math.ceil(spec.price.cost(prompt_tokens, completion_tokens) * _MICRO)
+        if micro <= 0:
+            return
+        scope = self._scope(spec)
+        if self.budget.cost is not None:
+            self._incr(self._key("run", "cost"), micro)
+        if self.budget.for_model(scope)[1] is not None:
+            self._incr(self._key(scope, "cost"), micro)
+
+    def status(self) -> list[str]:
+        """One line per limit: what was spent of it."""
+        if not self.budget:
+            return []
+        lines = []
+        rows: list[tuple[str, int | None, float | None]] = [
+            ("run", self.budget.calls, self.budget.cost)
+        ]
+        rows += [(name, c, k) for name, (c, k) in sorted(self.budget.per_model.items())]
+        for where, calls, cost in rows:
+            label = "whole run" if where == "run" else where
+            if calls is not None:
+                used = self._get(self._key(where, "calls"))
+                lines.append(f"{label}: {used} of {calls} requests")
+            if cost is not None:
+                spent = self._get(self._key(where, "cost")) / _MICRO
+                lines.append(f"{label}: ${spent:.4f} of ${cost:g} (estimated from prices)")
+        return lines
+
+    def _exceeded(self, spec: ModelSpec, where: str, what: str, kind: str) -> BudgetExceeded:
+        scope = "this run" if where == "run" else f"{where!r} in this run"
+        item = f"{kind}=" if where == "run" else f"{where}.{kind}="
+        return BudgetExceeded(
+            f"modelprov: budget reached: {what} for {scope} (budget from "
+            f"{self.budget.source}: {self.budget.describe()}). {spec.model} at "
+            f"{spec.display_url} ({spec.name}) was not called. Every answer recorded so far "
+            f"is in the cache, so a re-run replays them for free; raise the limit with "
+            f"--modelprov-budget {item}..., or select fewer tests."
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"budget": self.budget.describe(), "status": self.status()}

@@ -1,0 +1,155 @@
+"""The dry run: every call the selected tests would make, and what it would cost.
+
+In a ``--modelprov-plan`` run each test body runs with clients that look everything up in
+the cache but call nothing: a miss is noted here and answered with an empty placeholder,
+so the test goes on to its next sample() call. The test's own verdict is meaningless and
+is not reported. Calls that depend on the text of an answer that is not recorded yet (a
+follow-up built from a reply) are planned from the placeholder, so their count is right
+but their prompts are not; the plan says how many tests made such calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .config import ModelSpec
+from .pacing import DEFAULT_COMPLETION_TOKENS, completion_budget, estimate_prompt_tokens
+
+if TYPE_CHECKING:
+    from .client import Call
+
+
+@dataclass
+class ModelPlan:
+    spec: ModelSpec
+    calls: int = 0
+    hits: int = 0
+    prompt_tokens: int = 0  # estimated, of the misses
+    completion_tokens: int = 0  # estimated, of the misses
+    completion_assumed: int = 0  # misses whose completion size is a guess
+    hit_completion_tokens: int = 0  # recorded usage of the hits: the best guess of size
+    hit_completions: int = 0
+    tests: set[str] = field(default_factory=set)
+    missing: dict[str, Call] = field(default_factory=dict)  # by key: what a batch submits
+
+    @property
+    def misses(self) -> int:
+        return len(self.missing)
+
+    def cost(self, *, batch: bool = False) -> float | None:
+        if self.spec.price is None:
+            return None
+        full = self.spec.price.cost(self.prompt_tokens, self.completion_tokens)
+        return full / 2 if batch else full
+
+
+class Planner:
+    """Collects, per configured model, the calls a dry run would make."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.models: dict[str, ModelPlan] = {}
+        self.tests: set[str] = set()
+
+    def note(
+        self, spec: ModelSpec, calls: Sequence[Call], missing: Sequence[int], nodeid: str
+    ) -> None:
+        with self._lock:
+            plan = self.models.setdefault(spec.name, ModelPlan(spec))
+            plan.calls += len(calls)
+            plan.hits += len(calls) - len(missing)
+            if missing:
+                plan.tests.add(nodeid)
+                self.tests.add(nodeid)
+            for i in missing:
+                call = calls[i]
+                if call.key.digest in plan.missing:
+                    continue  # the same request twice in a run is recorded once
+                plan.missing[call.key.digest] = call
+                plan.prompt_tokens += estimate_prompt_tokens(call.messages)
+                cap = completion_budget(call.params)
+                if cap is not None:
+                    plan.completion_tokens += cap
+                else:
+                    plan.completion_assumed += 1
+
+    def note_hit_usage(self, spec: ModelSpec, completion_tokens: int, answers: int) -> None:
+        with self._lock:
+            plan = self.models.setdefault(spec.name, ModelPlan(spec))
+            plan.hit_completion_tokens += completion_tokens
+            plan.hit_completions += answers
+
+    def finish(self) -> None:
+        """Price the misses whose completion size is unknown: as the recorded answers of the
+        same model, else a default."""
+        with self._lock:
+            for plan in self.models.values():
+                if not plan.completion_assumed:
+                    continue
+                mean = (
+                    plan.hit_completion_tokens / plan.hit_completions
+                    if plan.hit_completions
+                    else DEFAULT_COMPLETION_TOKENS
+                )
+                plan.completion_tokens += round(mean * plan.completion_assumed)
+
+    def lines(self) -> list[str]:
+        """The plan as a table, for the terminal."""
+        header = (
+            f"{'model':<22} {'calls':>7} {'cached':>7} {'to call':>8} {'est. in tok':>12} "
+            f"{'est. out tok':>13} {'est. cost':>10} {'batch':>9}"
+        )
+        lines = [header]
+        total_cost = 0.0
+        priced_all = True
+        for name in sorted(self.models):
+            plan = self.models[name]
+            cost, batch = plan.cost(), plan.cost(batch=True)
+            if cost is None:
+                priced_all = priced_all and plan.misses == 0
+            else:
+                total_cost += cost
+            guess = "~" if plan.completion_assumed else ""
+            lines.append(
+                f"{_cut(f'{name} ({plan.spec.model})', 22):<22} {plan.calls:>7} {plan.hits:>7} "
+                f"{plan.misses:>8} {plan.prompt_tokens:>12} "
+                f"{guess + str(plan.completion_tokens):>13} "
+                f"{_usd(cost):>10} {_usd(batch):>9}"
+            )
+        misses = sum(p.misses for p in self.models.values())
+        lines.append(
+            f"{misses} call{'s' * (misses != 1)} to make in {len(self.tests)} "
+            f"test{'s' * (len(self.tests) != 1)}; estimated cost {_usd(total_cost)}"
+            + ("" if priced_all else " (models without a price are not counted)")
+            + "; nothing was called."
+        )
+        if any(p.completion_assumed for p in self.models.values()):
+            lines.append(
+                "~ output tokens of calls without max_tokens are estimated from the recorded "
+                f"answers of the same model (or {DEFAULT_COMPLETION_TOKENS} each when none is "
+                "recorded)."
+            )
+        lines.append(
+            "Token counts are estimates (about 4 bytes a token, 1 per CJK character); a "
+            "--modelprov-batch run costs about half (the batch column)."
+        )
+        return lines
+
+    def missing_calls(self) -> list[tuple[ModelSpec, list[Call]]]:
+        with self._lock:
+            return [
+                (plan.spec, list(plan.missing.values()))
+                for _, plan in sorted(self.models.items())
+                if plan.missing
+            ]
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}" if value >= 0.01 or not value else "<$0.01"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
