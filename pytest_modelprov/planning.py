@@ -99,10 +99,10 @@ class Planner:
     def lines(self) -> list[str]:
         """The plan as a table, for the terminal."""
         header = (
-            f"{'model':<22} {'calls':>7} {'cached':>7} {'to call':>8} {'est. in tok':>12} "
-            f"{'est. out tok':>13} {'est. cost':>10} {'batch':>9}"
-        )
-        lines = [header]
+            "model", "calls", "cached", "to call", "est. in tok", "est. out tok", "est. cost",
+            "batch",
+        )  # fmt: skip
+        rows = [header]
         total_cost = 0.0
         priced_all = True
         for name in sorted(self.models):
@@ -113,12 +113,21 @@ class Planner:
             else:
                 total_cost += cost
             guess = "~" if plan.completion_assumed else ""
-            lines.append(
-                f"{_cut(f'{name} ({plan.spec.model})', 22):<22} {plan.calls:>7} {plan.hits:>7} "
-                f"{plan.misses:>8} {plan.prompt_tokens:>12} "
-                f"{guess + str(plan.completion_tokens):>13} "
-                f"{_usd(cost):>10} {_usd(batch):>9}"
+            rows.append(
+                (
+                    f"{name} ({plan.spec.model})", str(plan.calls), str(plan.hits),
+                    str(plan.misses), str(plan.prompt_tokens),
+                    guess + str(plan.completion_tokens), _usd(cost), _usd(batch),
+                )
+            )  # fmt: skip
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines = [
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
             )
+            for row in rows
+        ]
         misses = sum(p.misses for p in self.models.values())
         lines.append(
             f"{misses} call{'s' * (misses != 1)} to make in {len(self.tests)} "
@@ -149,7 +158,3 @@ class Planner:
 
 def _usd(value: float | None) -> str:
     return "-" if value is None else f"${value:,.2f}" if value >= 0.01 or not value else "<$0.01"
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"

@@ -78,7 +78,7 @@ def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
         f"record mode: {settings.record_mode} ({settings.record_mode_source}); "
         f"cache: {settings.cache_dir}",
     )
-    if total_calls == 0 and total_hits:
+    if total_calls == 0 and total_hits and not any(t.batched for t in ledger.tallies.values()):
         lines.append("every answer came from the cache: no model was called")
     lines.extend(resolved_notes)
     lines.extend(f"warning: {w}" for w in ledger.warnings)

@@ -17,6 +17,8 @@ def test_help_shows_the_modelprov_group(pytester):
             "  --modelprov-api-key-env=NAME",
             "  --modelprov-param=KEY=VALUE",
             "  --modelprov-price=IN/OUT",
+            "  --modelprov-rpm=N",
+            "  --modelprov-tpm=N",
             "  --modelprov-endpoint-id=ID",
             "  --modelprov-reference=NAME.FIELD=VALUE",
             "  --modelprov-record-mode=MODE",
@@ -34,8 +36,14 @@ def test_help_shows_the_modelprov_group(pytester):
             "  --modelprov-baseline-dir=DIR",
             "  --modelprov-baseline=LABEL",
             "  --modelprov-drift=RULE",
+            "  --modelprov-budget=LIMIT",
+            "  --modelprov-progress=WHEN",
+            "  --modelprov-batch-poll=SECONDS",
+            "  --modelprov-batch-wait=SECONDS",
             "  --modelprov-unused-baselines=ACTION",
             "  --modelprov-update-baselines",
+            "  --modelprov-plan*",
+            "  --modelprov-batch*",
         ]
     )
     for ini in (
@@ -45,6 +53,8 @@ def test_help_shows_the_modelprov_group(pytester):
         "modelprov_record_mode (string)",
         "modelprov_drift (linelist)",
         "modelprov_baseline_dir (string)",
+        "modelprov_budget (linelist)",
+        "modelprov_progress (string)",
     ):
         result.stdout.fnmatch_lines([f"  {ini}:*"])
 
