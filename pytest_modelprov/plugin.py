@@ -158,7 +158,7 @@ def _check_dry_run(config: pytest.Config, settings: Settings, flag: str) -> None
             f"modelprov: {flag} runs the tests on placeholder answers first; update "
             "baselines in a separate run with --modelprov-update-baselines"
         )
-    if flag == "--modelprov-batch" and settings.record_mode.value in ("replay", "off"):
+    if flag == "--modelprov-batch" and settings.record_mode.value in ("replay", "off", "refresh"):
         raise pytest.UsageError(
             f"modelprov: --modelprov-batch fills the cache, but the record mode is "
             f"{settings.record_mode} (from {settings.record_mode_source}); add "
