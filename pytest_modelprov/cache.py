@@ -570,6 +570,7 @@ class ResponseCache:
         self.directory = Path(directory)
         self._cache: diskcache.Cache | None = None
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self.locks = KeyLocks(self.directory / "locks")
         # set when a write failed for want of space or permission: further model calls
         # would be paid for and then thrown away, so the client stops making them
@@ -730,21 +731,10 @@ class ResponseCache:
         """
         cache = self._open()
         try:
-            if overwrite:
-                with cache.transact():  # read and replace as one step across processes
-                    current = cache.get(entry.key)
-                    if current is not None and entry.run is not None:
-                        try:
-                            stored = self._decode(entry.key, current)
-                            if stored.run == entry.run:
-                                return stored
-                        except CacheCorruptError:
-                            pass  # unreadable: refresh replaces it, as asked
-                    cache.set(entry.key, entry.to_bytes())
-                return entry
-            if cache.add(entry.key, entry.to_bytes()):
-                return entry
-            stored = cache.get(entry.key)
+            # one writer at a time within the process: many threads in one SQLite write
+            # transaction meet its busy handler, which sleeps up to 100 ms between tries
+            with self._write_lock:
+                return self._put(cache, entry, overwrite)
         except (sqlite3.Error, OSError, diskcache.Timeout) as exc:
             error = CacheError(
                 f"modelprov: cannot write to the cache at {self.directory}: {exc}"
@@ -754,9 +744,26 @@ class ResponseCache:
             if not isinstance(exc, diskcache.Timeout):  # busy is not broken: retry later
                 self.write_error = error
             raise error from exc
-        if stored is None:  # cleared between add and get by another process
+
+    def _put(self, cache: diskcache.Cache, entry: CacheEntry, overwrite: bool) -> CacheEntry:
+        if overwrite:
+            with cache.transact():  # read and replace as one step across processes
+                current = cache.get(entry.key)
+                if current is not None and entry.run is not None:
+                    try:
+                        stored = self._decode(entry.key, current)
+                        if stored.run == entry.run:
+                            return stored
+                    except CacheCorruptError:
+                        pass  # unreadable: refresh replaces it, as asked
+                cache.set(entry.key, entry.to_bytes())
             return entry
-        return self._decode(entry.key, stored)
+        if cache.add(entry.key, entry.to_bytes()):
+            return entry
+        found = cache.get(entry.key)
+        if found is None:  # cleared between add and get by another process
+            return entry
+        return self._decode(entry.key, found)
 
     def raw(self, key: str) -> Any:
         """The stored value as it is, undecoded."""

@@ -19,12 +19,12 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
-from . import stats
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "DEFAULT_RULES",
@@ -197,6 +197,8 @@ class Drift:
 
 
 def _one_sided(up: int, down: int, direction: Direction) -> float:
+    from . import stats
+
     if direction == "increase":
         return stats.mcnemar_p(up, down)
     if direction == "decrease":
@@ -223,6 +225,10 @@ def paired_drift(
     else a seeded bootstrap over items. ``detectable`` is the smallest change this many
     items detect at 80% power: above the margin, a pass says little.
     """
+    import numpy as np
+
+    from . import stats
+
     b = np.asarray(before, dtype=float)
     a = np.asarray(after, dtype=float)
     if b.shape != a.shape:
@@ -294,6 +300,10 @@ def paired_drift(
 def _mean_interval(
     values: np.ndarray[Any, Any], binary: bool, confidence: float
 ) -> tuple[float, float]:
+    import numpy as np
+
+    from . import stats
+
     if binary:
         rate = stats.wilson(int(values.sum()), int(values.size), confidence)
         return rate.low, rate.high
@@ -302,6 +312,8 @@ def _mean_interval(
 
 def decide(drifts: Sequence[Drift]) -> list[Drift]:
     """Holm-adjust the p-values of one comparison's slices and set each verdict."""
+    from . import stats
+
     tested = [d for d in drifts if d.p is not None]
     adjusted = dict(
         zip(map(id, tested), stats.holm([d.p for d in tested if d.p is not None]), strict=True)

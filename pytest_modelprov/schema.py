@@ -8,14 +8,14 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from .errors import ConfigError
 
 
 @cache
 def validator(name: str) -> Any:
     """A Draft 2020-12 validator for ``schemas/<name>``, built once per process."""
+    import jsonschema  # here, not at the top: every pytest run imports the plugin
+
     text = files("pytest_modelprov").joinpath("schemas").joinpath(name).read_text(encoding="utf-8")
     return jsonschema.Draft202012Validator(json.loads(text))
 

@@ -1,0 +1,185 @@
+"""The repository's example suite, warm, against pytest running as many empty tests.
+
+Run: python benchmarks/bench_suite.py [--runs 3]
+
+A copy of ``examples/`` runs in subprocesses (``python -m pytest -p no:cacheprovider``, no
+xdist) against the package's LocalServer serving ``examples/local_script.json`` in this
+process, configured through MODELPROV_MODEL/MODELPROV_BASE_URL/MODELPROV_REFERENCES so that
+every request the suite makes is counted here. Medians of ``--runs`` wall times:
+
+- cold:  a fresh cache each run (record mode once; the server answers at once, so this is
+         the plugin's own recording cost, not a model's latency);
+- warm:  the cache recorded above, ``--modelprov-record-mode=replay``; the server must
+         receive 0 requests, and the model calls replayed are read from the plugin's JSON
+         report (``--modelprov-report-json``);
+- empty: a generated directory with as many ``def test_i(): pass`` as the suite ran, same
+         flags (plugin installed but unused), and the same with ``-p no:modelprov``.
+
+Bytecode is cached (in a temporary PYTHONPYCACHEPREFIX, even where PYTHONDONTWRITEBYTECODE
+is set) and each kind has an untimed first run, as on a developer's machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pytest_modelprov.server import LocalServer, Script
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+FLAGS = ["-p", "no:cacheprovider", "-q"]
+CPU_TIMES: list[float] = []  # user + system CPU of each pytest run, in run order
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_pytest(target: Path, env: dict[str, str], *extra: str) -> tuple[float, str, int]:
+    """Wall time, output and passed count of one pytest run; its CPU goes to CPU_TIMES."""
+    cpu = children_cpu()
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(target), *FLAGS, *extra],
+        cwd=target,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    wall = time.perf_counter() - start
+    CPU_TIMES.append(children_cpu() - cpu)
+    passed = re.search(r"(\d+) passed", done.stdout)
+    if done.returncode != 0 or passed is None:
+        tail = "\n".join(done.stdout.splitlines()[-15:])
+        raise RuntimeError(f"pytest {target} failed ({done.returncode}):\n{tail}\n{done.stderr}")
+    return wall, done.stdout, int(passed.group(1))
+
+
+def base_env(server: LocalServer, cache: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MODELPROV_", "OPENAI_", "PYTEST_"))
+        and k not in ("CI", "PYTHONDONTWRITEBYTECODE")
+    }
+    env.update(
+        # bytecode cached as on a developer's machine, but outside the source tree
+        PYTHONPYCACHEPREFIX=str(cache.parent / "pycache"),
+        MODELPROV_MODEL="demo-model",
+        MODELPROV_BASE_URL=server.url,
+        MODELPROV_CACHE_DIR=str(cache),
+        MODELPROV_REFERENCES=(
+            f"previous-release.model=demo-model-previous;previous-release.base_url={server.url}"
+        ),
+    )
+    return env
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs of each kind (median)")
+    args = parser.parse_args()
+    if not (EXAMPLES / "local_script.json").is_file():
+        print(f"SKIPPED: no example suite at {EXAMPLES}")
+        return 0
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
+    with (
+        tempfile.TemporaryDirectory(prefix="modelprov-suite-") as tmp,
+        LocalServer(Script.from_file(EXAMPLES / "local_script.json")) as server,
+    ):
+        root = Path(tmp)
+        suite = root / "examples"
+        shutil.copytree(EXAMPLES, suite, ignore=shutil.ignore_patterns(".modelprov", "__pycache__"))
+
+        # untimed: fills the bytecode cache (and pytest's rewritten test modules)
+        run_pytest(suite, base_env(server, root / "warmup-cache"))
+        warmup_calls = server.request_count
+        cold: list[float] = []
+        cold_cpu = len(CPU_TIMES)
+        for i in range(args.runs):
+            env = base_env(server, root / f"cold-cache-{i}")
+            report = root / f"cold-{i}.json"
+            wall, _, tests = run_pytest(
+                suite, env, "--modelprov-record-mode=once", f"--modelprov-report-json={report}"
+            )
+            cold.append(wall)
+        cold_models = json.loads(report.read_text())["models"].values()
+        calls_per_cold = (server.request_count - warmup_calls) // args.runs
+        assert calls_per_cold == sum(m["calls"] for m in cold_models)
+        cold_hits = sum(m["hits"] for m in cold_models)
+
+        cold_cpu_times = CPU_TIMES[cold_cpu:]
+        warm: list[float] = []
+        replayed: list[int] = []
+        warm_cpu = len(CPU_TIMES)
+        env = base_env(server, root / "cold-cache-0")
+        before = server.request_count
+        for i in range(args.runs):
+            report = root / f"warm-{i}.json"
+            wall, _, warm_tests = run_pytest(
+                suite, env, "--modelprov-record-mode=replay", f"--modelprov-report-json={report}"
+            )
+            warm.append(wall)
+            models = json.loads(report.read_text())["models"]
+            replayed.append(sum(m["hits"] for m in models.values()))
+            assert sum(m["calls"] for m in models.values()) == 0, "the warm run called a model"
+        warm_requests = server.request_count - before
+        warm_cpu_times = CPU_TIMES[warm_cpu:]
+        assert warm_tests == tests
+
+        empty_dir = root / "empty"
+        empty_dir.mkdir()
+        (empty_dir / "test_empty.py").write_text(
+            "".join(f"def test_{i}():\n    pass\n\n\n" for i in range(tests))
+        )
+        (empty_dir / "pytest.ini").write_text("[pytest]\n")
+        plain = {k: v for k, v in env.items() if not k.startswith("MODELPROV_")}
+        run_pytest(empty_dir, plain)  # untimed: its bytecode
+        mark = len(CPU_TIMES)
+        empty = [run_pytest(empty_dir, plain)[0] for _ in range(args.runs)]
+        empty_cpu_times = CPU_TIMES[mark:]
+        mark = len(CPU_TIMES)
+        bare = [run_pytest(empty_dir, plain, "-p", "no:modelprov")[0] for _ in range(args.runs)]
+        bare_cpu_times = CPU_TIMES[mark:]
+
+    c, w, e, b = (statistics.median(x) for x in (cold, warm, empty, bare))
+    cc, wc, ec, bc = (
+        statistics.median(x)
+        for x in (cold_cpu_times, warm_cpu_times, empty_cpu_times, bare_cpu_times)
+    )
+    print(f"example suite: {tests} tests, medians of {args.runs} runs, subprocess, no xdist")
+    print("                                   wall     CPU (user+sys of the pytest process)")
+    print(f"  warm (replay)                 : {w:6.2f} s {wc:6.2f} s")
+    print(f"  empty tests                   : {e:6.2f} s {ec:6.2f} s   (plugin installed, unused)")
+    print(f"  empty tests, no plugin        : {b:6.2f} s {bc:6.2f} s   (-p no:modelprov)")
+    print(f"  cold (fresh cache, record)    : {c:6.2f} s {cc:6.2f} s   (server answers at once)")
+    print(
+        f"  warm - empty                  : {w - e:6.2f} s {wc - ec:6.2f} s   "
+        f"({(w - e) / tests * 1e3:.0f} ms/test wall, {(wc - ec) / tests * 1e3:.0f} ms/test CPU)"
+    )
+    print(f"  warm / empty                  : {w / e:6.2f}x  {wc / ec:6.2f}x")
+    print(
+        f"  cold - warm                   : {c - w:6.2f} s {cc - wc:6.2f} s   (recording "
+        f"{calls_per_cold} calls; {cold_hits} repeated keys hit)"
+    )
+    print(f"  plugin import (empty - bare)  : {e - b:6.2f} s {ec - bc:6.2f} s")
+    print(f"  model calls replayed warm     : {statistics.median(replayed):.0f} per run")
+    print(f"  requests the server got warm  : {warm_requests}")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
