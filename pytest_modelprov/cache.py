@@ -181,7 +181,14 @@ class KeyBuilder:
     def __init__(self, endpoint: str, model: str, messages: Sequence[Message]) -> None:
         self.endpoint = endpoint
         self.model = model
-        self.messages = _normalise(list(messages))
+        if (
+            len(messages) == 1
+            and type(messages[0]) is dict
+            and all(type(k) is str and type(v) is str for k, v in messages[0].items())
+        ):
+            self.messages = [dict(messages[0])]  # one plain message: nothing to normalise
+        else:
+            self.messages = _normalise(list(messages))
         # the keys of the components, in sorted order: endpoint, messages, model, params, ...
         self._head = (
             f'{{"endpoint":{_dumps_str(endpoint)},"messages":{_messages_json(self.messages)},'
@@ -202,7 +209,9 @@ class KeyBuilder:
         replicate = int(replicate)
         text = f'{self._head}{text_params},"replicate":{replicate},"v":{KEY_SCHEMA_VERSION}}}'
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        return CacheKey(digest, parts=(self, norm, replicate))
+        key: CacheKey = _new_object(CacheKey)  # without __init__: one per planned call
+        key.digest, key._components, key._parts = digest, None, (self, norm, replicate)
+        return key
 
 
 def make_key(
@@ -369,6 +378,7 @@ def _stored_dict(raw: bytes) -> Any:
 
 
 _new_tuple: Any = tuple.__new__
+_new_object: Any = object.__new__
 
 
 class StoredBody(Mapping[str, Any]):

@@ -58,6 +58,8 @@ def normalise_prompts(prompts: Prompt | Sequence[Prompt]) -> list[Messages]:
     if isinstance(prompts, str):
         return [to_messages(prompts)]
     items = list(prompts)
+    if all(type(p) is str for p in items):  # the usual list of questions, without ABC checks
+        return [[{"role": "user", "content": p}] for p in items]
     if items and all(isinstance(p, Mapping) for p in items):
         return [to_messages(items)]  # type: ignore[arg-type]
     return [to_messages(p) for p in items]  # type: ignore[arg-type]
@@ -182,13 +184,17 @@ def plan_calls(
             frozen = tuple(messages)
             for replicate, sent, part in variants:
                 key = keys.key_of(part, replicate)
-                calls.append(Call(key, messages, sent, index, replicate, n, frozen))
+                # tuple.__new__: the NamedTuple's own __new__ is a Python function
+                calls.append(_new_tuple(Call, (key, messages, sent, index, replicate, n, frozen)))
     except (TypeError, ValueError) as exc:
         raise ConfigError(
             f"modelprov: cannot send this request: {exc}. Prompts and parameters must be "
             "plain JSON values (str, int, float, bool, None, lists and dicts)."
         ) from None
     return calls
+
+
+_new_tuple: Any = tuple.__new__
 
 
 def request_body(spec: ModelSpec, call: Call) -> dict[str, Any]:
