@@ -17,23 +17,20 @@ highest C also runs once at ``--slow-latency`` (default 1 s).
 ``--attribute`` adds a table at the highest C that splits the client's CPU per call, on a
 server whose listen backlog is raised from socketserver's 5 to 128 (so no SYN drops blur
 it): the openai SDK alone in a thread pool of C (the floor of any client built on it), the
-plugin as shipped, and the plugin with changes monkeypatched in, labelled DEMO (proposed)
-or ATTRIBUTION (a feature switched off only to measure its cost); 3 interleaved rounds,
-median wall. The package itself is not changed.
+plugin as shipped, and the plugin with a feature switched off only to measure its cost
+(ATTRIBUTION: the single-flight lock, the cache write); 3 interleaved rounds, median wall.
+The package itself is not changed. (The SDK's generic post and one cache writer per
+process, first measured here as proposed changes, now ship.)
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
-import importlib.util
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -44,10 +41,8 @@ from typing import Any
 
 import pytest_modelprov
 from pytest_modelprov import cache as cache_module
-from pytest_modelprov import client as client_module
-from pytest_modelprov.client import plan_calls, request_body
+from pytest_modelprov.client import plan_calls
 from pytest_modelprov.config import ModelSpec, Sources, resolve
-from pytest_modelprov.response import InvalidResponse, check_completion
 from pytest_modelprov.session import ModelProvSession
 
 TARGET_EFFICIENCY = 0.90
@@ -200,45 +195,6 @@ def measure(
 # -- changes patched in for the attribution table ------------------------------------------
 
 
-def sdk_post_attempt() -> Callable[..., dict[str, Any]]:
-    """DEMO for client.py: the SDK's generic post instead of the typed chat method."""
-    # the SDK's HTTP library: httpx, or httpx2 for the openai releases built on it
-    http = importlib.import_module("httpx2" if importlib.util.find_spec("httpx2") else "httpx")
-    response_class: Any = http.Response
-
-    def attempt(self: Any, call: Any) -> dict[str, Any]:
-        body = request_body(self.spec, call)
-        # same auth, base URL, headers and status errors; no TypedDict transform, no wrapper
-        raw = self._sdk_client().post("/chat/completions", body=body, cast_to=response_class)
-        try:  # the shipped _attempt's checks, unchanged
-            parsed = json.loads(raw.content.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise InvalidResponse(f"the response body is not valid UTF-8 ({exc})") from None
-        except ValueError:
-            raise InvalidResponse(
-                f"malformed JSON in a {raw.status_code} response: {raw.content[:120]!r}"
-            ) from None
-        check_completion(parsed)
-        result: dict[str, Any] = parsed
-        return result
-
-    return attempt
-
-
-def serialised_put() -> Callable[..., Any]:
-    """DEMO for cache.py: one process's writers queue on a thread lock."""
-    original = cache_module.ResponseCache.put
-    lock = threading.Lock()
-
-    def put(self: Any, entry: Any, *, overwrite: bool = False) -> Any:
-        # handed over at once on release; SQLite's busy handler instead sleeps 1, 2, 5,
-        # 10 ... 100 ms between retries, and each retry is a GIL release and re-acquire
-        with lock:
-            return original(self, entry, overwrite=overwrite)
-
-    return put
-
-
 def no_lock(self: Any, key: str, timeout: float) -> contextlib.AbstractContextManager[None]:
     return contextlib.nullcontext()
 
@@ -260,15 +216,10 @@ def patched(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
 
 
 def attribution_rows() -> list[tuple[str, Work, list[tuple[Any, str, Any]]]]:
-    model_client, response_cache = client_module.ModelClient, cache_module.ResponseCache
-    post = (model_client, "_attempt", sdk_post_attempt())
-    put = (response_cache, "put", serialised_put())
+    response_cache = cache_module.ResponseCache
     return [
         ("openai SDK alone, pool of C threads (floor)", sdk_work, []),
         ("plugin as shipped", plugin_work, []),
-        ("DEMO sdk.post(cast_to=Response) (client.py)", plugin_work, [post]),
-        ("DEMO serialised cache writes (cache.py)", plugin_work, [put]),
-        ("DEMO both", plugin_work, [post, put]),
         (
             "ATTRIBUTION no single-flight lock",
             plugin_work,
