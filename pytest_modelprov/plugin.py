@@ -301,6 +301,8 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     mp = session.config.stash.get(SESSION_KEY, None)
     if mp is None or not (mp.settings.plan or mp.settings.batch):
         return None
+    if session.config.option.collectonly:
+        return None  # --collect-only runs nothing, not even a dry run
     if session.testsfailed and not session.config.option.continue_on_collection_errors:
         return None  # pytest's own loop reports the collection errors
     _plan_pass(session, mp)

@@ -306,6 +306,14 @@ def test_the_plan_writes_no_baseline_and_no_report(pytester, env, tmp_path):
     result.stdout.fnmatch_lines(["*calls to make in 1 test*nothing was called*"])
 
 
+def test_the_plan_under_collect_only_runs_nothing(pytester, env):
+    pytester.makepyfile(PLANNED)
+    result = pytester.runpytest("--modelprov-plan", "--collect-only")
+    assert result.ret == pytest.ExitCode.OK
+    assert "modelprov plan" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*3 tests collected*"])
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -316,6 +324,7 @@ def test_the_plan_writes_no_baseline_and_no_report(pytester, env, tmp_path):
         (["--modelprov-plan", "--modelprov-update-baselines"], "*placeholder answers*"),
         (["--modelprov-plan", "--modelprov-batch"], "*use one of them*"),
         (["--modelprov-batch", "--modelprov-record-mode=replay"], "*record mode is replay*"),
+        (["--modelprov-batch", "--modelprov-record-mode=refresh"], "*record mode is refresh*"),
     ],
 )
 def test_plan_and_batch_refuse_what_they_cannot_do(pytester, env, args, message):
