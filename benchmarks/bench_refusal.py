@@ -205,11 +205,15 @@ def main(argv: list[str] | None = None) -> int:
             # the matrix path must agree with the public entry point on real answers
             clf = Classifier(model)
             probe = test[:150]
+            t_call = time.perf_counter()
             agree = sum(
                 clf.classify(rows[i]["response"], rows[i]["prompt"]) == labels[i] for i in probe
             )
+            per_call = (time.perf_counter() - t_call) / len(probe)
             print(
-                f"fold 0: Classifier.classify agrees with the matrix path on {agree}/{len(probe)}"
+                f"fold 0: Classifier.classify agrees with the matrix path on {agree}/{len(probe)}; "
+                f"{1000 * per_call:.1f} ms per classify() call "
+                f"(mean answer {np.mean([len(rows[i]['response']) for i in probe]):.0f} chars)"
             )
         cv_txt = ", ".join(
             f"{s} Se {v['sensitivity']:.2f} Sp {v['specificity']:.2f}"

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         [e.group for e in examples],
         settings=settings,
         name="modelprov-linear",
-        version="2",
+        version="3",
         source=SOURCE,
         log=print,
         strata=langs,
