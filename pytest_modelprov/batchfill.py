@@ -1,11 +1,12 @@
 """``--modelprov-batch``: the plan's missing calls, through the provider's Batch API.
 
-The plan pass (see planning.py) has collected every call the selected tests would make
-and are not cached. Here they are submitted per model with :func:`batch.fill`, which
-waits, stores the answers and keeps the state of unfinished batches in
-``<cache>/batches`` so that the next run resumes them. The tests run afterwards only when
-every call has its answer: running them with some missing would call those at the full
-price, which is the surprise the user chose batch mode to avoid.
+A plan pass (see planning.py) collects every call the selected tests would make and are
+not cached. Here they are submitted per model with :func:`batch.fill`, which waits, stores
+the answers and keeps the state of unfinished batches in ``<cache>/batches`` so that the
+next run resumes them. Calls that follow an answer not recorded yet are left for the next
+round (the plugin plans again once the answers are in). The tests run only when every
+call has its answer: running them with some missing would call those at the full price,
+which is the surprise the user chose batch mode to avoid.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from dataclasses import dataclass, field
 from . import batch
 from .batch import BatchProgress
 from .errors import ModelprovError
+from .planning import Planner
 from .session import ModelProvSession
+
+#: rounds of plan-and-fill before giving up: a test whose every call depends on the one
+#: before (a long conversation, a stop_early set of many looks) needs one round per step
+MAX_ROUNDS = 10
 
 
 @dataclass
@@ -25,27 +31,35 @@ class FillReport:
     complete: bool = True
     submitted: int = 0
     filled: int = 0
+    rounds: int = 0
 
 
-def fill_missing(mp: ModelProvSession, write: Callable[[str], None] | None = None) -> FillReport:
-    report = FillReport()
-    planner = mp.last_plan
-    if planner is None:
-        return report
+def fill_round(
+    mp: ModelProvSession,
+    planner: Planner,
+    report: FillReport,
+    write: Callable[[str], None] | None = None,
+    round_: int = 1,
+) -> None:
+    """Submit the planner's missing calls, model by model; the outcome goes to ``report``."""
     settings = mp.settings
-    missing = planner.missing_calls()
-    if not missing:
-        report.lines.append(
-            "modelprov batch: every call the tests make is cached; nothing to submit."
-        )
-        return report
-    for spec, calls in missing:
+    report.rounds = round_
+    for spec, calls in planner.missing_calls():
+        plan = planner.models[spec.name]
         progress = _Printer(f"modelprov {spec.name} ({spec.model})", write)
+        # the batch price of what is submitted now (not of the calls left for later rounds)
+        whole = plan.cost(batch=True) or 0.0
+        estimate = whole * len(calls) / plan.misses if plan.misses else 0.0
         try:
-            mp.spending.reserve(spec, len(calls))
-            client = mp.client(spec)
+            mp.spending.reserve(spec, len(calls), cost=estimate, whole=True)
+        except ModelprovError as exc:
+            report.lines.append(str(exc))
+            report.complete = False
+            continue
+        spent = 0.0
+        try:
             outcome = batch.fill(
-                client.sdk(),
+                mp.client(spec).sdk(),
                 spec,
                 calls,
                 mp.cache,
@@ -59,18 +73,24 @@ def fill_missing(mp: ModelProvSession, write: Callable[[str], None] | None = Non
             report.lines.append(str(exc))
             report.complete = False
             continue
-        report.lines.append(outcome.summary())
+        finally:
+            mp.spending.settle(spec, estimate, spent)
+        cost = outcome.cost(spec.price)
+        mp.spending.settle(spec, 0.0, cost or 0.0)
+        mp.ledger.record_batch(
+            spec.name,
+            spec.model,
+            spec.display_url,
+            answers=outcome.filled,
+            prompt_tokens=outcome.prompt_tokens,
+            completion_tokens=outcome.completion_tokens,
+            cost=cost,
+        )
+        prefix = f"round {round_}: " if round_ > 1 else ""
+        report.lines.append(prefix + outcome.summary())
         report.submitted += outcome.submitted
         report.filled += outcome.filled
-        mp.ledger.add(spec.name, spec.model, spec.display_url, batched=outcome.filled)
         report.complete = report.complete and outcome.complete
-    if not report.complete:
-        report.lines.append(
-            "modelprov batch: not every call has its answer yet, so the tests did not run "
-            "(they would call the missing ones at the full price). Run the same command "
-            "again: it resumes the batches still running and resubmits what failed."
-        )
-    return report
 
 
 class _Printer:

@@ -19,6 +19,7 @@ from .config import Budget, ModelSpec
 from .errors import CacheError, ModelCallError
 
 _EXPIRE = 7 * 24 * 3600
+RUN = ""  # the scope of the whole run: no model name is empty
 _MICRO = 1_000_000  # cost is counted in micro-dollars: diskcache's incr is for integers
 
 
@@ -70,54 +71,72 @@ class Spending:
     def _scope(self, spec: ModelSpec) -> str:
         return "model" if spec.name == "model under test" else spec.name
 
-    def reserve(self, spec: ModelSpec, count: int = 1) -> None:
-        """Count ``count`` requests to ``spec``, or raise BudgetExceeded counting none."""
+    def _counter(self, where: str, what: str) -> str:
+        # the whole run and each model have their own namespace: a reference may be "run"
+        return self._key("all" if where == RUN else f"model={where}", what)
+
+    def _limits(self, spec: ModelSpec) -> list[tuple[str, int | None, float | None]]:
+        scope = self._scope(spec)
+        calls, cost = self.budget.for_model(scope)
+        return [(RUN, self.budget.calls, self.budget.cost), (scope, calls, cost)]
+
+    def reserve(
+        self, spec: ModelSpec, count: int = 1, cost: float = 0.0, *, whole: bool = False
+    ) -> None:
+        """Count ``count`` requests to ``spec`` and their estimated ``cost`` in USD, or raise
+        BudgetExceeded counting none.
+
+        The estimate is held until :meth:`settle` replaces it by the real cost: calls in
+        flight count against the limit, so many at once cannot all slip under it. A call may
+        cross the limit (it is refused once the limit is reached); with ``whole`` (a batch,
+        paid for at once) the estimate itself must fit.
+        """
         if not self.budget:
             return
-        scope = self._scope(spec)
-        limit_calls, limit_cost = self.budget.for_model(scope)
-        checks = [
-            ("run", self.budget.calls, self.budget.cost),
-            (scope, limit_calls, limit_cost),
-        ]
-        for where, _, cost in checks:
-            if cost is not None and spec.price is not None:
-                spent = self._get(self._key(where, "cost")) / _MICRO
-                if spent >= cost:
-                    raise self._exceeded(spec, where, f"${spent:.4f} of ${cost:g}", "cost")
-        taken: list[str] = []
+        micro = math.ceil(cost * _MICRO) if spec.price is not None else 0
+        taken: list[tuple[str, int]] = []
         try:
-            for where, calls, _ in checks:
-                if calls is None:
-                    continue
-                key = self._key(where, "calls")
-                used = self._incr(key, count)
-                taken.append(key)
-                if used > calls:
-                    before = used - count
-                    what = (
-                        f"{before} of {calls} requests used, {count} more needed"
-                        if count > 1
-                        else f"{calls} of {calls} requests"
-                    )
-                    raise self._exceeded(spec, where, what, "calls")
+            for where, calls, limit in self._limits(spec):
+                if limit is not None and spec.price is not None:
+                    # add first, then look: the increment is atomic across threads and
+                    # processes, a read followed by an add is not
+                    key = self._counter(where, "cost")
+                    after = self._incr(key, micro)
+                    taken.append((key, micro))
+                    spent = (after - micro) / _MICRO
+                    if spent >= limit or (whole and after / _MICRO > limit):
+                        what = f"${spent:.4f} of ${limit:g}"
+                        if whole:
+                            what += f", ${micro / _MICRO:.4f} more needed"
+                        raise self._exceeded(spec, where, what, "cost")
+                if calls is not None:
+                    key = self._counter(where, "calls")
+                    used = self._incr(key, count)
+                    taken.append((key, count))
+                    if used > calls:
+                        before = used - count
+                        what = (
+                            f"{before} of {calls} requests used, {count} more needed"
+                            if count > 1
+                            else f"{calls} of {calls} requests"
+                        )
+                        raise self._exceeded(spec, where, what, "calls")
         except BaseException:
-            for key in taken:  # the requests are not made: they must not count
-                self._incr(key, -count)
+            for key, amount in taken:  # the requests are not made: they must not count
+                self._incr(key, -amount)
             raise
 
-    def spend(self, spec: ModelSpec, prompt_tokens: int, completion_tokens: int) -> None:
-        """Add the estimated cost of an answered request."""
+    def settle(self, spec: ModelSpec, reserved: float, spent: float) -> None:
+        """Replace a reservation's estimated cost by what the call really cost (0 when it
+        got no answer)."""
         if not self.budget or spec.price is None:
             return
-        micro = math.ceil(spec.price.cost(prompt_tokens, completion_tokens) * _MICRO)
-        if micro <= 0:
+        delta = math.ceil(spent * _MICRO) - math.ceil(reserved * _MICRO)
+        if not delta:
             return
-        scope = self._scope(spec)
-        if self.budget.cost is not None:
-            self._incr(self._key("run", "cost"), micro)
-        if self.budget.for_model(scope)[1] is not None:
-            self._incr(self._key(scope, "cost"), micro)
+        for where, _, limit in self._limits(spec):
+            if limit is not None:
+                self._incr(self._counter(where, "cost"), delta)
 
     def status(self) -> list[str]:
         """One line per limit: what was spent of it."""
@@ -125,22 +144,22 @@ class Spending:
             return []
         lines = []
         rows: list[tuple[str, int | None, float | None]] = [
-            ("run", self.budget.calls, self.budget.cost)
+            (RUN, self.budget.calls, self.budget.cost)
         ]
         rows += [(name, c, k) for name, (c, k) in sorted(self.budget.per_model.items())]
         for where, calls, cost in rows:
-            label = "whole run" if where == "run" else where
+            label = "whole run" if where == RUN else where
             if calls is not None:
-                used = self._get(self._key(where, "calls"))
+                used = self._get(self._counter(where, "calls"))
                 lines.append(f"{label}: {used} of {calls} requests")
             if cost is not None:
-                spent = self._get(self._key(where, "cost")) / _MICRO
+                spent = self._get(self._counter(where, "cost")) / _MICRO
                 lines.append(f"{label}: ${spent:.4f} of ${cost:g} (estimated from prices)")
         return lines
 
     def _exceeded(self, spec: ModelSpec, where: str, what: str, kind: str) -> BudgetExceeded:
-        scope = "this run" if where == "run" else f"{where!r} in this run"
-        item = f"{kind}=" if where == "run" else f"{where}.{kind}="
+        scope = "this run" if where == RUN else f"{where!r} in this run"
+        item = f"{kind}=" if where == RUN else f"{where}.{kind}="
         return BudgetExceeded(
             f"modelprov: budget reached: {what} for {scope} (budget from "
             f"{self.budget.source}: {self.budget.describe()}). {spec.model} at "

@@ -47,6 +47,7 @@ STORE_VERSION = 2
 SPLIT_VERSION = 1
 _HEADER_MARK = f"modelprov-entry/{STORE_VERSION}"
 _HEADER_PREFIX = _HEADER_MARK.encode() + b"\t"
+_NEWER_FORM = re.compile(rb"modelprov-entry/(\d{1,6})\t")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n"})
 _UNESCAPE = re.compile(r"\\(.)")
 
@@ -226,7 +227,9 @@ def make_key(
 
 
 def key_of_components(components: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(components).encode("utf-8")).hexdigest()
+    # surrogatepass as in KeyBuilder: a prompt with a lone surrogate has a key there too
+    text = canonical_json(components)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def utc_now() -> str:
@@ -643,7 +646,9 @@ class ResponseCache:
             return None
         return self._decode(key, raw)
 
-    def lookup_many(self, keys: Sequence[str]) -> list[Hit | None]:
+    def lookup_many(
+        self, keys: Sequence[str], *, skip_unreadable: bool = False
+    ) -> list[Hit | None]:
         """``lookup`` of many keys, read with one SQL query per 500.
 
         A bare ``diskcache`` get is about 10 µs, nearly all of it the cost of one SQL
@@ -669,16 +674,38 @@ class ResponseCache:
                         found[key] = cache.disk.fetch(mode, filename, value, False)
             except (sqlite3.Error, OSError, AttributeError, TypeError):
                 found = {}  # removed under us or another layout: read one by one below
+        if skip_unreadable:
+            return [self._hit_or_none(key, found.get(key)) for key in keys]
         return [self._hit(key, found[key] if key in found else self._read(key)) for key in keys]
 
-    def lookup(self, key: str) -> Hit | None:
-        """The replay view of an entry: the texts and counts, the body decoded on demand."""
+    def lookup(self, key: str, *, skip_unreadable: bool = False) -> Hit | None:
+        """The replay view of an entry: the texts and counts, the body decoded on demand.
+
+        ``skip_unreadable``: an unreadable entry is reported as missing (refresh replaces it).
+        """
+        if skip_unreadable:
+            return self._hit_or_none(key, None)
         return self._hit(key, self._read(key))
+
+    def _hit_or_none(self, key: str, raw: Any) -> Hit | None:
+        try:
+            return self._hit(key, raw if raw is not None else self._read(key))
+        except CacheCorruptError:
+            return None
 
     def _hit(self, key: str, raw: Any) -> Hit | None:
         if raw is None:
             return None
         if not (isinstance(raw, bytes) and raw.startswith(_HEADER_PREFIX)):
+            newer = _NEWER_FORM.match(raw) if isinstance(raw, bytes) else None
+            if newer and int(newer[1]) > STORE_VERSION:
+                form = newer[0][:-1].decode("ascii")
+                raise CacheCorruptError(
+                    f"modelprov: cache entry {key} in {self.directory} was written in the form "
+                    f"{form!r} by a newer pytest-modelprov; this version reads "
+                    f"{_HEADER_MARK!r} and earlier. Upgrade pytest-modelprov, or give this run "
+                    "its own --modelprov-cache-dir."
+                )
             return Hit.of_entry(self._decode(key, raw))  # stored by an older version
         try:
             end = raw.index(b"\n")
@@ -877,9 +904,16 @@ class ResponseCache:
 _LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\u2028\u2029\x85"})
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def json_line(data: Any) -> str:
-    """One JSON Lines record: U+2028, U+2029 and U+0085 escaped, so str.splitlines agrees."""
-    return json.dumps(data, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
+    """One JSON Lines record: U+2028, U+2029 and U+0085 escaped, so str.splitlines agrees,
+    and lone surrogates (valid in JSON, not encodable as UTF-8) as \\uXXXX escapes."""
+    text = json.dumps(data, ensure_ascii=False).translate(_LINE_BREAKS)
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text + "\n"
 
 
 _UNREADABLE = CacheEntry(key="", request={}, response={}, recorded_at="")

@@ -249,23 +249,23 @@ class ModelClient:
     def run(self, calls: Sequence[Call], context: CallContext) -> list[Response]:
         mode = context.record_mode
         name, model, endpoint = self.spec.name, self.spec.model, self.spec.display_url
-        self.ledger.touch(name, model, endpoint)
+        if self.planner is None:  # a dry run's lookups are not part of the run's tallies
+            self.ledger.touch(name, model, endpoint)
         results: list[Response | None] = [None] * len(calls)
         missing: list[int] = []
         if mode is RecordMode.OFF:
             found: list[Hit | None] = [None] * len(calls)
         else:
-            found = self.cache.lookup_many([c.key.digest for c in calls])
+            # refresh: an unreadable entry is one more to call again, not a failure
+            found = self.cache.lookup_many(
+                [c.key.digest for c in calls], skip_unreadable=mode is RecordMode.REFRESH
+            )
         for i, (call, hit) in enumerate(zip(calls, found, strict=True)):
             if hit is None or (mode is RecordMode.REFRESH and hit.run != self.run_id):
                 missing.append(i)  # REFRESH: recorded before this run, so call again
                 continue
             results[i] = self._replayed(call, hit)
         hits = [r for r in results if r is not None]
-        if hits:  # one ledger update per batch: warm runs are this loop and nothing else
-            for resolved in {r.model for r in hits}:
-                self._note_resolved(resolved, cached=True)
-            self.ledger.record_many(name, model, endpoint, hits, price=self.spec.price)
         if self.planner is not None:  # a dry run: note what would be called, call nothing
             self.planner.note(self.spec, calls, missing, context.nodeid)
             self.planner.note_hit_usage(
@@ -274,6 +274,10 @@ class ModelClient:
             for i in missing:
                 results[i] = self._placeholder(calls[i])
             return [r for r in results if r is not None]
+        if hits:  # one ledger update per batch: warm runs are this loop and nothing else
+            for resolved in {r.model for r in hits}:
+                self._note_resolved(resolved, cached=True)
+            self.ledger.record_many(name, model, endpoint, hits, price=self.spec.price)
         if missing and mode is RecordMode.REPLAY:
             raise ReplayMissError(self._replay_message(calls, missing, context))
         pending: dict[Future[_Fetched], int] = {
@@ -348,7 +352,7 @@ class ModelClient:
         return self._response(call, body, cached=False)
 
     def _lookup(self, call: Call, mode: RecordMode) -> Hit | None:
-        hit = self.cache.lookup(call.key.digest)
+        hit = self.cache.lookup(call.key.digest, skip_unreadable=mode is RecordMode.REFRESH)
         if mode is RecordMode.REFRESH and hit is not None and hit.run != self.run_id:
             return None  # recorded before this run: refresh it
         return hit
@@ -357,7 +361,7 @@ class ModelClient:
         return Response.replayed(
             answer=hit.answer,
             reasoning=hit.reasoning,
-            messages=call.messages_tuple,
+            messages=call.messages_tuple or tuple(call.messages),
             prompt_index=call.prompt_index,
             replicate=call.replicate,
             finish_reason=hit.finish_reason,
@@ -366,7 +370,7 @@ class ModelClient:
             system_fingerprint=hit.system_fingerprint,
             usage=hit.usage,
             key=call.key.digest,
-            raw=hit.body,
+            body=hit.body,
         )
 
     def _fetch(self, call: Call, mode: RecordMode) -> _Fetched:
@@ -412,7 +416,7 @@ class ModelClient:
     def _response(self, call: Call, body: Mapping[str, Any], *, cached: bool) -> Response:
         return Response.from_body(
             body,
-            messages=call.messages_tuple,
+            messages=call.messages_tuple or tuple(call.messages),
             prompt_index=call.prompt_index,
             replicate=call.replicate,
             requested_model=self.spec.model,
@@ -532,16 +536,22 @@ class ModelClient:
         for attempt in range(settings.max_retries + 1):
             attempts = attempt + 1
             wait: float | None = None
+            completion_estimate = self.pacer.expected_completion(call.params)
+            estimate = prompt_estimate + completion_estimate
+            price = self.spec.price
+            reserved = price.cost(prompt_estimate, completion_estimate) if price else 0.0
             if self.spending is not None:
-                self.spending.reserve(self.spec)  # BudgetExceeded: no retry can help
-            estimate = prompt_estimate + self.pacer.expected_completion(call.params)
+                # BudgetExceeded: no retry can help
+                self.spending.reserve(self.spec, cost=reserved)
             waited = self.pacer.acquire(estimate)
             if waited:
                 self.ledger.add(self.spec.name, self.spec.model, self.spec.display_url,
                                 paced=waited)  # fmt: skip
             throttled = False
+            answered = False
             try:
                 body = self._attempt(call)
+                answered = True
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 last = f"HTTP {status}: {_server_message(exc)}"
@@ -569,9 +579,12 @@ class ModelClient:
             else:
                 usage = Usage.from_body(body.get("usage"))
                 self.pacer.settle(estimate, usage.prompt_tokens, usage.completion_tokens)
-                if self.spending is not None:
-                    self.spending.spend(self.spec, usage.prompt_tokens, usage.completion_tokens)
                 return body, attempt
+            finally:
+                if self.spending is not None:
+                    usage = Usage.from_body(body.get("usage")) if answered else Usage()
+                    spent = price.cost(usage.prompt_tokens, usage.completion_tokens) if price else 0
+                    self.spending.settle(self.spec, reserved, spent)
             if wait is None:
                 wait = min(30.0, settings.retry_backoff * 2**attempt) * (0.5 + random.random() / 2)
             if throttled:

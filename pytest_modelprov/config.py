@@ -505,6 +505,12 @@ def _check_budget(
     budget: Budget, under_test: ModelSpec | None, references: Mapping[str, ModelSpec]
 ) -> Budget:
     specs = {"model": under_test, **references}
+    if budget.cost is not None and not any(s is not None and s.price for s in specs.values()):
+        raise ConfigError(
+            f"modelprov: the cost budget from {budget.source} limits nothing: no configured "
+            "model has a price. Set --modelprov-price (or NAME.price for references) as "
+            "IN/OUT USD per million tokens, or limit calls instead (calls=N)."
+        )
     for name, (_, cost) in budget.per_model.items():
         if name not in specs:
             raise ConfigError(

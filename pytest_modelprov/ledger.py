@@ -118,6 +118,27 @@ class Ledger:
                 if r.model:
                     tally.resolved[r.model] = tally.resolved.get(r.model, 0) + 1
 
+    def record_batch(
+        self,
+        name: str,
+        model: str,
+        endpoint: str,
+        *,
+        answers: int,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost: float | None,
+    ) -> None:
+        """Tally answers a Batch API fill stored: spent (at the batch price), not saved."""
+        with self._lock:
+            tally = self._tally(name, model, endpoint)
+            tally.batched += answers
+            tally.prompt_tokens += prompt_tokens
+            tally.completion_tokens += completion_tokens
+            if cost is not None:
+                tally.priced = True
+                tally.cost += cost
+
     def add(self, name: str, model: str, endpoint: str, **counts: float) -> None:
         with self._lock:
             tally = self._tally(name, model, endpoint)

@@ -34,10 +34,13 @@ class ModelPlan:
     hit_completions: int = 0
     tests: set[str] = field(default_factory=set)
     missing: dict[str, Call] = field(default_factory=dict)  # by key: what a batch submits
+    # misses of a test after it got a placeholder: their prompts or their number may
+    # depend on that answer, so they are estimated but never submitted
+    speculative: dict[str, Call] = field(default_factory=dict)
 
     @property
     def misses(self) -> int:
-        return len(self.missing)
+        return len(self.missing) + len(self.speculative)
 
     def cost(self, *, batch: bool = False) -> float | None:
         if self.spec.price is None:
@@ -53,6 +56,8 @@ class Planner:
         self._lock = threading.Lock()
         self.models: dict[str, ModelPlan] = {}
         self.tests: set[str] = set()
+        self.waiting: set[str] = set()  # tests that got a placeholder answer
+        self.speculative_tests: set[str] = set()
 
     def note(
         self, spec: ModelSpec, calls: Sequence[Call], missing: Sequence[int], nodeid: str
@@ -61,14 +66,19 @@ class Planner:
             plan = self.models.setdefault(spec.name, ModelPlan(spec))
             plan.calls += len(calls)
             plan.hits += len(calls) - len(missing)
-            if missing:
-                plan.tests.add(nodeid)
-                self.tests.add(nodeid)
+            if not missing:
+                return
+            plan.tests.add(nodeid)
+            self.tests.add(nodeid)
+            target = plan.speculative if nodeid in self.waiting else plan.missing
+            if nodeid in self.waiting:
+                self.speculative_tests.add(nodeid)
+            self.waiting.add(nodeid)
             for i in missing:
                 call = calls[i]
-                if call.key.digest in plan.missing:
+                if call.key.digest in plan.missing or call.key.digest in plan.speculative:
                     continue  # the same request twice in a run is recorded once
-                plan.missing[call.key.digest] = call
+                target[call.key.digest] = call
                 plan.prompt_tokens += estimate_prompt_tokens(call.messages)
                 cap = completion_budget(call.params)
                 if cap is not None:
@@ -135,6 +145,13 @@ class Planner:
             + ("" if priced_all else " (models without a price are not counted)")
             + "; nothing was called."
         )
+        speculative = sum(len(p.speculative) for p in self.models.values())
+        if speculative:
+            lines.append(
+                f"{speculative} of them come after an answer that is not recorded yet (in "
+                f"{len(self.speculative_tests)} tests): their number and prompts are estimated "
+                "from an empty placeholder answer; a batch fill submits them in a later round."
+            )
         if any(p.completion_assumed for p in self.models.values()):
             lines.append(
                 "~ output tokens of calls without max_tokens are estimated from the recorded "

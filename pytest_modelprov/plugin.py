@@ -36,6 +36,7 @@ from .drift import Rule, parse_rules
 from .errors import ConfigError
 from .handle import ModelHandle
 from .measurement import PROPERTY, Measurement, property_text
+from .planning import Planner
 from .progress import CallProgress, ProgressLine
 from .report import baseline_lines, measurement_lines, summary_lines
 from .session import ModelProvSession
@@ -135,7 +136,8 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = replace(settings, plan=plan, batch=batch)
     run_id = getattr(config, "workerinput", {}).get("modelprov_run_id")
     config.stash[SESSION_KEY] = ModelProvSession(settings, run_id=run_id)
-    if settings.transcript is not None and not _is_worker(config):
+    dry = settings.plan or config.option.collectonly
+    if settings.transcript is not None and not _is_worker(config) and not dry:
         settings.transcript.parent.mkdir(parents=True, exist_ok=True)
         settings.transcript.write_text("", encoding="utf-8")
     if not _is_worker(config):
@@ -305,22 +307,47 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         return None  # --collect-only runs nothing, not even a dry run
     if session.testsfailed and not session.config.option.continue_on_collection_errors:
         return None  # pytest's own loop reports the collection errors
-    _plan_pass(session, mp)
     if mp.settings.plan:
+        _plan_pass(session, mp)
         return True  # nothing more runs: the summary prints the plan
-    from .batchfill import fill_missing
+    from .batchfill import MAX_ROUNDS, FillReport, fill_round
 
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
     write = None
     if tr is not None and session.config.get_verbosity() >= 0:
         write = tr.write_line
-    mp.batch_report = fill_missing(mp, write=write)
-    if not mp.batch_report.complete:
+    # calls that follow an answer not recorded yet (a follow-up turn, the next look of a
+    # stop_early set) are known only once that answer is: plan and fill in rounds
+    report = mp.batch_report = FillReport()
+    for round_ in range(1, MAX_ROUNDS + 2):
+        planner = _plan_pass(session, mp)
+        if not planner.missing_calls():
+            if round_ == 1:
+                report.lines.append(
+                    "modelprov batch: every call the tests make is cached; nothing to submit."
+                )
+            break
+        if round_ > MAX_ROUNDS:
+            report.complete = False
+            report.lines.append(
+                f"modelprov batch: after {MAX_ROUNDS} rounds the tests still make calls that "
+                "are not recorded (each round's calls depend on the last one's answers)."
+            )
+            break
+        fill_round(mp, planner, report, write, round_)
+        if not report.complete:
+            break
+    if not report.complete:
+        report.lines.append(
+            "modelprov batch: not every call has its answer yet, so the tests did not run "
+            "(they would call the missing ones at the full price). Run the same command "
+            "again: it resumes the batches still running and resubmits what failed."
+        )
         return True  # the summary says what is missing; the next run resumes
     return None  # the tests now run on a filled cache
 
 
-def _plan_pass(session: pytest.Session, mp: ModelProvSession) -> None:
+def _plan_pass(session: pytest.Session, mp: ModelProvSession) -> Planner:
     """Run every test on cache hits and placeholder answers, noting the misses."""
     from _pytest.runner import runtestprotocol
 
@@ -328,13 +355,15 @@ def _plan_pass(session: pytest.Session, mp: ModelProvSession) -> None:
     try:
         for i, item in enumerate(session.items):
             nextitem = session.items[i + 1] if i + 1 < len(session.items) else None
-            kept = list(item.user_properties)
+            kept = list(item.user_properties), list(item._report_sections)
             runtestprotocol(item, nextitem=nextitem, log=False)
-            item.user_properties[:] = kept  # placeholder measurements must not reach reports
+            # placeholder measurements and output must not reach the real run's reports
+            item.user_properties[:], item._report_sections[:] = kept
     finally:
         mp.stop_plan()
     planner.finish()
     mp.last_plan = planner
+    return planner
 
 
 @pytest.hookimpl(wrapper=True)

@@ -45,7 +45,7 @@ def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
         )
         total_calls += t.calls
         total_hits += t.hits
-        if t.priced and t.saved_cost:
+        if t.priced and t.saved_cost and not t.batched:  # a batch fill paid for those hits
             resolved_notes.append(f"{name}: the cache saved about {_money(t.saved_cost)}")
         if len(t.resolved) > 1:
             snaps = ", ".join(f"{k} ({v})" for k, v in sorted(t.resolved.items()))
@@ -60,7 +60,10 @@ def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
                 f"{name}: calls waited {t.paced:,.1f} s in all to stay under the rate limits"
             )
         if t.batched:
-            resolved_notes.append(f"{name}: {t.batched} answers came through the Batch API")
+            resolved_notes.append(
+                f"{name}: {t.batched} answers came through the Batch API (their tokens and "
+                "cost, at the batch price, are in the row above)"
+            )
         if t.reasoning_tokens:
             resolved_notes.append(
                 f"{name}: {t.reasoning_tokens:,} of the tokens spent were reasoning"

@@ -81,7 +81,14 @@ class Response:
     usage: Usage
     cached: bool
     key: str
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    # a replayed body is decoded from the cache only when ``raw`` is read
+    body: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The response body as the server sent it (a plain dict: JSON-serialisable)."""
+        body = self.body
+        return body if isinstance(body, dict) else dict(body)
 
     @property
     def prompt(self) -> str:
@@ -99,7 +106,7 @@ class Response:
 
     @property
     def tool_calls(self) -> list[Any]:
-        calls = self.raw["choices"][0]["message"].get("tool_calls")
+        calls = self.body["choices"][0]["message"].get("tool_calls")
         return calls if isinstance(calls, list) else []
 
     @property
@@ -137,7 +144,7 @@ class Response:
             usage=Usage.from_body(body.get("usage")),
             cached=cached,
             key=key,
-            raw=body,
+            body=body,
         )
 
     @classmethod
@@ -155,7 +162,7 @@ class Response:
         system_fingerprint: str | None,
         usage: Usage,
         key: str,
-        raw: Mapping[str, Any],
+        body: Mapping[str, Any],
     ) -> Response:
         """A cached answer, built without the frozen-dataclass ``__init__``.
 
@@ -177,7 +184,7 @@ class Response:
             usage=usage,
             cached=True,
             key=key,
-            raw=raw,
+            body=body,
         )
         return self
 

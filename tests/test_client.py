@@ -266,3 +266,53 @@ def test_the_stored_form_gives_back_the_response_as_received(tmp_path, server, s
         assert session.cache.get(a.key).response == dict(a.raw)
     assert replayed[0].reasoning == "step one" and replayed[1].reasoning == "A separate trace."
     session.close()
+
+
+def test_a_replayed_raw_body_is_a_plain_dict(tmp_path, server, spec):
+    session = make_session(tmp_path)
+    (live,) = ask(session, spec)
+    (warm,) = ask(session, spec)
+    assert warm.cached and type(warm.raw) is dict and warm.raw == live.raw
+    assert json.loads(json.dumps(warm.raw)) == live.raw  # what a test may write out
+    session.close()
+
+
+def test_refresh_records_over_an_unreadable_entry(tmp_path, server, spec):
+    session = make_session(tmp_path)
+    (response,) = ask(session, spec)
+    session.cache._open().set(response.key, b"garbage")
+    with pytest.raises(CacheCorruptError):
+        ask(session, spec)
+    session.close()
+    refresh = make_session(tmp_path, MODELPROV_RECORD_MODE="refresh")
+    (again,) = ask(refresh, spec)
+    assert not again.cached and again.answer == response.answer
+    assert refresh.cache.get(response.key) is not None  # readable again
+    refresh.close()
+
+
+def test_an_entry_of_a_newer_form_says_so(tmp_path, server, spec):
+    session = make_session(tmp_path)
+    (response,) = ask(session, spec)
+    newer = session.cache.raw(response.key).replace(b"modelprov-entry/2\t", b"modelprov-entry/9\t")
+    session.cache._open().set(response.key, newer)
+    with pytest.raises(CacheCorruptError, match=r"by a newer pytest-modelprov.*Upgrade"):
+        ask(session, spec)
+    session.close()
+
+
+def test_an_answer_with_a_lone_surrogate_exports_and_transcribes(tmp_path, server, spec):
+    server.add_rule("odd", "half a pair: \ud83d and the rest")
+    transcript = tmp_path / "t.jsonl"
+    session = make_session(tmp_path, MODELPROV_TRANSCRIPT=str(transcript))
+    (response,) = ask(session, spec, prompt="odd one")
+    assert "\ud83d" in response.answer
+    lines = transcript.read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0])["answer"] == response.answer
+    written, unreadable = session.cache.export(tmp_path / "export.jsonl")
+    assert (written, unreadable) == (1, [])
+    other = make_session(tmp_path / "other")
+    assert other.cache.import_(tmp_path / "export.jsonl").added == 1
+    assert other.cache.get(response.key).response == session.cache.get(response.key).response
+    session.close()
+    other.close()

@@ -240,6 +240,7 @@ def test_one_budget_for_all_xdist_workers(pytester, env):
         ("speed=3", "*budget item 'speed=3' from --modelprov-budget is not valid*"),
         ("nosuch.calls=3", "*names 'nosuch', which is not a configured model*"),
         ("model.cost=1", "*a cost budget for 'model'*needs its price*--modelprov-price*"),
+        ("cost=1", "*the cost budget from --modelprov-budget limits nothing: no configured*"),
     ],
 )
 def test_bad_budgets_are_usage_errors(pytester, env, value, message):
@@ -355,11 +356,18 @@ def test_batch_mode_fills_the_cache_then_the_tests_run_from_it(pytester, env):
     result.stdout.re_match_lines(
         [
             ".*modelprov batch fill for test-model.*11 calls, 0 already cached, 11 submitted.*",
-            r"model under test: test-model\s+11\s+0\s+11\s+0\s+0\s+0\s+0\s+-",
             ".*11 answers came through the Batch API.*",
         ]
     )
-    assert "no model was called" not in result.stdout.str()
+    # what the batch spent is the run's spending, not savings of the cache
+    used = re.search(
+        r"11 answers stored \((\d+) prompt and (\d+) completion tokens\)",
+        out := result.stdout.str(),
+    )
+    assert used
+    spent = int(used[1]) + int(used[2])
+    assert re.search(rf"model under test: test-model\s+11\s+0\s+11\s+0\s+0\s+0\s+{spent}\s+-", out)
+    assert "no model was called" not in out
     pytester.runpytest("--modelprov-record-mode=replay").assert_outcomes(passed=2)
     # nothing left to submit the second time
     result = pytester.runpytest("--modelprov-batch")
@@ -466,3 +474,134 @@ def test_the_summary_adds_up_every_workers_calls(pytester, env):
     result.stdout.re_match_lines([r"model under test: test-model\s+18\s+18\s+0\s+.*"])
     result = pytester.runpytest("-n", "2")
     result.stdout.re_match_lines([r"model under test: test-model\s+18\s+0\s+18\s+.*"])
+
+
+# -- batch mode: calls that follow answers, what is counted, what is shown -------------------------
+
+
+FOLLOW_UP = """
+def test_two_turns(model_under_test):
+    (first,) = model_under_test.sample(["name a tree"])
+    talk = [
+        {"role": "user", "content": "name a tree"},
+        {"role": "assistant", "content": first.answer},
+        {"role": "user", "content": "where does it grow?"},
+    ]
+    (second,) = model_under_test.sample([talk])
+    assert second.answer
+"""
+
+
+def test_a_follow_up_built_from_an_answer_is_filled_in_a_second_round(pytester, env):
+    pytester.makepyfile(FOLLOW_UP)
+    result = pytester.runpytest("--modelprov-batch", "--modelprov-batch-poll=0.02")
+    result.assert_outcomes(passed=1)
+    # one line per round, no call at the full price, no wasted line for a placeholder turn
+    assert env.server.batch_lines_served == 2 and env.server.request_count == 0
+    assert len(env.server.batches) == 2
+    result.stdout.fnmatch_lines(["*round 2: modelprov batch fill*1 calls*"])
+
+
+def test_the_plan_counts_follow_ups_apart(pytester, env):
+    pytester.makepyfile(FOLLOW_UP)
+    result = pytester.runpytest("--modelprov-plan")
+    result.stdout.fnmatch_lines(
+        ["*2 calls to make in 1 test*", "*1 of them come after an answer that is not recorded*"]
+    )
+
+
+def test_batch_mode_with_stop_early_calls_nothing_live(pytester, env):
+    pytester.makepyfile(
+        """
+        from pytest_modelprov import refusal
+
+        def test_gate(model_under_test):
+            topics = refusal.topics("over-refusal", langs=["en"])
+            stop = refusal.StopEarly(threshold=0.3, batch=10)
+            result = refusal.measure(model_under_test, topics, stop_early=stop)
+            print("SAMPLED", result.sequential["en"].sampled)
+        """
+    )
+    result = pytester.runpytest("--modelprov-batch", "--modelprov-batch-poll=0.02", "-s")
+    result.assert_outcomes(passed=1)
+    # the last print is the real run's (the plan passes print too, under -s)
+    sampled = int(re.findall(r"SAMPLED (\d+)", result.stdout.str())[-1])
+    assert env.server.request_count == 0
+    assert env.server.batch_lines_served == sampled  # every look filled, nothing extra
+
+
+def test_batch_mode_counts_the_plan_pass_hits_once_and_shows_no_placeholder_output(pytester, env):
+    pytester.makepyfile(
+        BATCHED
+        + """
+def test_shows(model_under_test):
+    (r,) = model_under_test.sample(["c0"])
+    print(f"ANSWER=<{r.answer}> finish={r.finish_reason}")
+    assert False
+"""
+    )
+    pytester.runpytest("-k", "one").assert_outcomes(passed=1, deselected=2)
+    result = pytester.runpytest("--modelprov-batch", "--modelprov-batch-poll=0.02")
+    result.assert_outcomes(passed=2, failed=1)
+    out = result.stdout.str()
+    assert "finish=plan" not in out and "finish=stop" in out
+    # 12 answers in the run: 5 recorded before, 7 filled by the batch; each counted once
+    assert re.search(r"model under test: test-model\s+12\s+0\s+12\s", out)
+
+
+def test_a_cost_budget_limits_a_batch_fill(pytester, env):
+    env.server.add_rule("long", LONG_ANSWER)
+    pytester.makepyfile(
+        """
+        def test_costly(model_under_test):
+            model_under_test.sample([f"long {i}" for i in range(16)], max_tokens=250)
+        """
+    )
+    # 16 x 250 output tokens at $1000/M is $4.00, $2.00 at the batch price: over $0.50
+    result = pytester.runpytest(
+        "--modelprov-batch", "--modelprov-price=0/1000", "--modelprov-budget=cost=0.5"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert env.server.batch_lines_served == 0 and env.server.request_count == 0
+    result.stdout.fnmatch_lines(["*budget reached: $0.0000 of $0.5, $2.0000 more needed*"])
+
+
+def test_a_cost_budget_counts_the_calls_in_flight(pytester, env):
+    env.server.add_rule("long", LONG_ANSWER)
+    env.server.script.latency = 0.1
+    pytester.makepyfile(
+        """
+        def test_costly(model_under_test):
+            model_under_test.sample([f"long {i}" for i in range(16)], max_tokens=250)
+        """
+    )
+    # each call reserves ~$0.25 while in flight: 8 at once cannot all slip under $0.50
+    result = pytester.runpytest(
+        "--modelprov-price=0/1000", "--modelprov-budget=cost=0.5", "--modelprov-concurrency=8"
+    )
+    result.assert_outcomes(failed=1)
+    assert env.server.request_count <= 3
+
+
+def test_a_reference_named_run_has_its_own_budget(pytester, env, monkeypatch):
+    monkeypatch.setenv("MODELPROV_REFERENCES", "run.model=run-model")
+    pytester.makepyfile(
+        """
+        def test_ref(reference_model):
+            reference_model("run").sample([f"r{i}" for i in range(6)])
+        """
+    )
+    result = pytester.runpytest("--modelprov-budget=calls=10", "--modelprov-budget=run.calls=8")
+    result.assert_outcomes(passed=1)
+    assert env.server.request_count == 6
+    result.stdout.fnmatch_lines(["*budget: whole run: 6 of 10 requests*", "*budget: run: 6 of 8*"])
+
+
+def test_the_plan_leaves_the_transcript_of_the_last_run(pytester, env, tmp_path):
+    transcript = tmp_path / "answers.jsonl"
+    pytester.makepyfile(SUITE_8)
+    pytester.runpytest(f"--modelprov-transcript={transcript}").assert_outcomes(passed=1)
+    before = transcript.read_text(encoding="utf-8")
+    assert before.count("\n") == 8
+    pytester.runpytest("--modelprov-plan", f"--modelprov-transcript={transcript}")
+    assert transcript.read_text(encoding="utf-8") == before
