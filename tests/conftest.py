@@ -23,6 +23,11 @@ def _import_the_http_stack_once() -> None:
     """
     import openai
 
+    # numpy's C extension cannot be loaded twice in one process; the plugin imports it
+    # only when a detector needs it, which may first happen inside an inline run
+    import jsonschema  # noqa: F401
+    import numpy  # noqa: F401
+
     with LocalServer() as srv:
         client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0)
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
