@@ -21,12 +21,11 @@ def _import_the_http_stack_once() -> None:
     one (httpx and its transport load lazily on the first request) would be imported again
     later as a second copy, and exceptions of one copy slip past `except` of the other.
     """
-    import openai
-
     # numpy's C extension cannot be loaded twice in one process; the plugin imports it
     # only when a detector needs it, which may first happen inside an inline run
     import jsonschema  # noqa: F401
     import numpy  # noqa: F401
+    import openai
 
     with LocalServer() as srv:
         client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0)
