@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from . import schema
 from .cache import CacheKey, ResponseCache, entry_from_response, key_of_components, utc_now
-from .client import Call, excerpt, request_body
+from .client import Call, excerpt, request_body, server_message
 from .config import ModelSpec, Price
 from .errors import ConfigError, ModelCallError
 from .response import InvalidResponse, Response, check_completion
@@ -785,7 +785,7 @@ class _Fill:
             return request()
         except openai.APIStatusError as exc:
             status: int | None = exc.status_code
-            detail = f"HTTP {status}: {_server_message(exc)}"
+            detail = f"HTTP {status}: {server_message(exc)}"
         except openai.APITimeoutError:
             status, detail = None, "timed out"
         except openai.APIConnectionError as exc:
@@ -834,19 +834,6 @@ def _error_of(record: Mapping[str, Any]) -> tuple[int | None, str]:
         code_name = err.get("code")
         message = f"{code_name}: {err.get('message')}" if code_name else str(err.get("message"))
     return status, _cut(message or "no error message")
-
-
-def _server_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, Mapping):
-        err = body.get("error", body)
-        if isinstance(err, Mapping) and err.get("message"):
-            return _cut(str(err["message"]))
-    try:
-        text = str(exc.response.text)
-    except Exception:  # the body may be unreadable; the status line still helps
-        text = str(exc)
-    return excerpt(text or str(exc), 200)
 
 
 def _cut(text: str) -> str:

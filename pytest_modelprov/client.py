@@ -554,7 +554,7 @@ class ModelClient:
                 answered = True
             except openai.APIStatusError as exc:
                 status = exc.status_code
-                last = f"HTTP {status}: {_server_message(exc)}"
+                last = f"HTTP {status}: {server_message(exc)}"
                 throttled = status == 429
                 if not throttled:
                     self.pacer.release(estimate)
@@ -625,7 +625,8 @@ def _http_response(sdk: Any) -> Any:
     raise ModelCallError("modelprov: cannot tell which HTTP library the openai SDK uses")
 
 
-def _server_message(exc: Any) -> str:
+def server_message(exc: Any) -> str:
+    """The server's own error message from an SDK status error, cut to 500 characters."""
     body = getattr(exc, "body", None)
     if isinstance(body, Mapping):
         err = body.get("error", body)
