@@ -101,8 +101,9 @@ def test_calls_stay_under_the_rpm_limit(pytester, env):
     result.assert_outcomes(passed=1)
     times = [r.received for r in env.server.requests]
     assert len(times) == 30
-    # 10 a second with a bucket of 10: at most 10 + 10 t in any t seconds
-    assert _most_in_window(times, 1.0) <= 20
+    # 10 a second with a bucket of 10: at most 10 + 10 t sent in any t seconds (2 more for
+    # arrival jitter: a request sent late can reach the server right before a later one)
+    assert _most_in_window(times, 1.0) <= 22
     assert max(times) - min(times) >= 1.9  # (30 - 10) / 10 s, less scheduling slack
     result.stdout.fnmatch_lines(["*calls waited * s in all to stay under the rate limits*"])
 
@@ -124,7 +125,7 @@ def test_calls_stay_under_the_tpm_limit(pytester, env):
     assert len(times) == 10
     # ~2100 tokens at 500/s after a first 500: the last leaves >= 3 s after the first
     assert max(times) - min(times) >= 2.5
-    assert _most_in_window(times, 1.0) <= 6
+    assert _most_in_window(times, 1.0) <= 7  # 500 + 500 tokens, one call's debt, jitter
 
 
 def test_a_429_pauses_the_other_calls_until_the_retry_after(pytester, env):
