@@ -11,7 +11,6 @@ import math
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
 
 import diskcache
 
@@ -55,9 +54,6 @@ class Spending:
                 self._store.close()
                 self._store = None
 
-    def _key(self, scope: str, what: str) -> str:
-        return f"{self.run_id}:{scope}:{what}"
-
     def _incr(self, key: str, delta: int) -> int:
         store = self._open()
         store.add(key, 0, expire=_EXPIRE)
@@ -73,7 +69,8 @@ class Spending:
 
     def _counter(self, where: str, what: str) -> str:
         # the whole run and each model have their own namespace: a reference may be "run"
-        return self._key("all" if where == RUN else f"model={where}", what)
+        scope = "all" if where == RUN else f"model={where}"
+        return f"{self.run_id}:{scope}:{what}"
 
     def _limits(self, spec: ModelSpec) -> list[tuple[str, int | None, float | None]]:
         scope = self._scope(spec)
@@ -167,6 +164,3 @@ class Spending:
             f"is in the cache, so a re-run replays them for free; raise the limit with "
             f"--modelprov-budget {item}..., or select fewer tests."
         )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"budget": self.budget.describe(), "status": self.status()}

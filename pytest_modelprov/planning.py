@@ -32,7 +32,6 @@ class ModelPlan:
     completion_assumed: int = 0  # misses whose completion size is a guess
     hit_completion_tokens: int = 0  # recorded usage of the hits: the best guess of size
     hit_completions: int = 0
-    tests: set[str] = field(default_factory=set)
     missing: dict[str, Call] = field(default_factory=dict)  # by key: what a batch submits
     # misses of a test after it got a placeholder: their prompts or their number may
     # depend on that answer, so they are estimated but never submitted
@@ -68,7 +67,6 @@ class Planner:
             plan.hits += len(calls) - len(missing)
             if not missing:
                 return
-            plan.tests.add(nodeid)
             self.tests.add(nodeid)
             target = plan.speculative if nodeid in self.waiting else plan.missing
             if nodeid in self.waiting:
