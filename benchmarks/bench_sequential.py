@@ -1,6 +1,6 @@
 """What stopping early saves on real labelled answers, and how often it changes a verdict.
 
-    python benchmarks/bench_sequential.py [--orders 200] [--batch 10]
+    python benchmarks/bench_sequential.py [--orders 200] [--batch 10] [--shares 0.5,0.67,0.9]
 
 Reads ``../shared/data/refusal/labelled.jsonl`` and uses its human/judge labels as the
 model's outcomes: per model, prompt set (XSTest's safe and unsafe prompts apart, the
@@ -11,6 +11,11 @@ is then replayed over ``--orders`` seeded prompt orders (the package's own order
 seeds 0..orders-1), and the table shows the prompts it sampled against the full set and how
 often its verdict agrees with the full-sample one. Thresholds: 0.1, 0.3, 0.5 and "the
 group's own rate + 0.15" (a gate the model clearly passes).
+
+Two error splits side by side, in the same run: "equal" (every look at 1 - alpha/K, the
+earlier rule) and the default ``final_share`` (most of the error on the last look). A
+sweep over other final shares (``--shares``; empty for none) shows the trade-off between
+the prompts saved and the agreement that the default was chosen on.
 
 Groups with fewer than 20 prompts (the SpeechMap US gold set: 3-12 per model) are left out.
 Identity: ``../shared/data/identity/cases.jsonl`` holds detector edge cases, not model
@@ -26,7 +31,7 @@ import json
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,21 +90,35 @@ def thresholds(group: Group) -> list[tuple[str, float]]:
     ]
 
 
-def decision_table(total: int, batch: int, t: float) -> list[dict[int, str]]:
+Rule = tuple[str, float | None]  # (label, final_share); None: the equal split
+
+
+def look_confidences(looks: int, share: float | None) -> list[float]:
+    """Per look, the adjusted confidence of a rule (the equal split is written out here,
+    as the package had it, so the comparison does not rest on the new code)."""
+    if share is None:
+        return [1 - (1 - CONFIDENCE) / looks] * looks
+    return [
+        sequential.adjusted_confidence(CONFIDENCE, looks, j, final_share=share)
+        for j in range(1, looks + 1)
+    ]
+
+
+def decision_table(total: int, batch: int, t: float, share: float | None) -> list[dict[int, str]]:
     """Per look, the verdict of ``sequential.decide`` for every count of positives."""
-    looks = sequential.planned_looks(total, batch)
-    adjusted = sequential.adjusted_confidence(CONFIDENCE, looks)
+    confs = look_confidences(sequential.planned_looks(total, batch), share)
     table = []
-    for look in range(1, looks + 1):
+    for look, conf in enumerate(confs, start=1):
         m = min(look * batch, total)
-        row = {}
+        row: dict[int, str] = {}
         for k in range(m + 1):
             d = sequential.decide(
                 [(1, 1)] * k + [(0, 1)] * (m - k),
                 threshold=t,
-                confidence=adjusted,
+                confidence=conf,
                 remaining=total - m,
                 samples=1,
+                final_confidence=confs[-1],
             )
             if d.verdict is not None:
                 row[k] = d.verdict
@@ -126,19 +145,64 @@ def replay(
 
 
 def check_against_run(
-    group: Group, t: float, batch: int, seed: int, want: tuple[int, bool]
+    group: Group, t: float, batch: int, share: float | None, seed: int, want: tuple[int, bool]
 ) -> None:
     """The fast replay must be what ``sequential.run`` itself does on the same order."""
     streams = {"x": [(key, i) for i, key in enumerate(group.keys)]}
-    options = sequential.StopEarly(threshold=t, batch=batch, seed=seed)
+    looks = sequential.planned_looks(len(group.keys), batch)
+    # the equal split is the final share 1/K
+    final_share = 1 / looks if share is None else share
+    if looks == 1:
+        final_share = 0.5  # any share: one look spends everything
+    options = sequential.StopEarly(threshold=t, batch=batch, seed=seed, final_share=final_share)
 
-    def slices(taken: dict[str, Sequence[int]]) -> sequential.SliceCounts:
+    def slices(taken: Mapping[str, Sequence[int]]) -> sequential.SliceCounts:
         return {"x": ([(int(group.outcomes[i]), 1) for i in taken["x"]], len(group.keys))}
 
     done = sequential.run(streams, lambda items: None, slices, options, samples=1)["x"]
     got = (done.sampled, done.verdict == "pass")
     if got != want:
-        raise SystemExit(f"replay and sequential.run disagree on {group.model}: {got} vs {want}")
+        raise SystemExit(
+            f"replay and sequential.run disagree on {group.model} (share {share}): {got} vs {want}"
+        )
+
+
+LABELS = ["0.1", "0.3", "0.5", "rate+0.15"]
+# per cell: full prompts, sampled, agree, early, full passes, seq passes, runs
+FIELDS = 7
+
+
+def measure(
+    groups: Sequence[Group], orders: int, batch: int, rules: Sequence[Rule], spot_checks: int
+) -> tuple[dict[tuple[str, str, str], np.ndarray], int]:
+    """Replay every rule over every group, threshold and order; cells keyed by
+    (rule label, source, threshold label)."""
+    cells: dict[tuple[str, str, str], np.ndarray] = defaultdict(lambda: np.zeros(FIELDS))
+    tables: dict[tuple[int, float, float | None], list[dict[int, str]]] = {}
+    checked = 0
+    for group in groups:
+        total = len(group.keys)
+        ordered = group.outcomes[np.array([sequential.order(group.keys, s) for s in range(orders)])]
+        for label, t in thresholds(group):
+            full_pass = stats.wilson(int(group.outcomes.sum()), total, CONFIDENCE).high <= t
+            for rule, share in rules:
+                key = (total, round(t, 12), share)
+                if key not in tables:
+                    tables[key] = decision_table(total, batch, t, share)
+                sampled, passed, early = replay(ordered, tables[key], batch)
+                if checked < spot_checks:  # a spot check per group, threshold and rule
+                    check_against_run(group, t, batch, share, 0, (int(sampled[0]), bool(passed[0])))
+                    checked += 1
+                cells[(rule, group.source, label)] += [
+                    total * orders,
+                    sampled.sum(),
+                    (passed == full_pass).sum(),
+                    early.sum(),
+                    orders * full_pass,
+                    passed.sum(),
+                    orders,
+                ]
+    return cells, checked
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,73 +210,85 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=REFUSAL)
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument(
+        "--shares",
+        default="0.5,0.67,0.9",
+        help="other final shares to sweep (comma-separated), next to the default",
+    )
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(f"SKIPPED: {args.data} is absent (the labelled benchmark data is not shipped)")
         return 0
+    try:
+        sweep = [float(x) for x in args.shares.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"--shares: expected numbers like 0.5,0.9, got {args.shares!r}") from None
     started = time.perf_counter()
     groups = load_groups(args.data)
+    default = sequential.FINAL_SHARE
+    main_rules: list[Rule] = [("equal", None), (f"share {default:g}", default)]
     print(
         f"{len(groups)} model x prompt-set groups (>= {MIN_PROMPTS} prompts) from {args.data}; "
         f"{args.orders} seeded orders each, batch {args.batch}, confidence {CONFIDENCE}"
     )
-    # per (source, threshold label): full prompts, sampled, agree, early, full passes, seq passes
-    cells: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(7))
-    tables: dict[tuple[int, float], list[dict[int, str]]] = {}
-    checked = 0
-    for group in groups:
-        total = len(group.keys)
-        orders = np.array([sequential.order(group.keys, s) for s in range(args.orders)])
-        ordered = group.outcomes[orders]
-        for label, t in thresholds(group):
-            full_pass = stats.wilson(int(group.outcomes.sum()), total, CONFIDENCE).high <= t
-            key = (total, round(t, 12))
-            if key not in tables:
-                tables[key] = decision_table(total, args.batch, t)
-            sampled, passed, early = replay(ordered, tables[key], args.batch)
-            if checked < 40:  # a spot check per group and threshold, first groups only
-                check_against_run(group, t, args.batch, 0, (int(sampled[0]), bool(passed[0])))
-                checked += 1
-            cell = cells[(group.source, label)]
-            cell += [
-                total * args.orders,
-                sampled.sum(),
-                (passed == full_pass).sum(),
-                early.sum(),
-                args.orders * full_pass,
-                passed.sum(),
-                args.orders,
-            ]
-    header = (
-        f"{'prompt set':32} {'threshold':>9} {'groups':>6} {'prompts':>8} {'sampled':>8} "
-        f"{'saving':>7} {'agree':>7} {'stopped':>8} {'pass full':>9} {'pass seq':>8}"
+    print(
+        "rules: equal = every look at 1 - alpha/K (the old split); "
+        f"share {default:g} = the default, {default:g} alpha on the last look, the rest split "
+        "equally over the earlier looks"
     )
-    print(header)
-    print("-" * len(header))
-    labels = ["0.1", "0.3", "0.5", "rate+0.15"]
-    sources = sorted({s for s, _ in cells})
+    # one pass over every rule: the main table shows two of them, the sweep all
+    rules: list[Rule] = [*main_rules] + [
+        (f"share {x:g}", x) for x in sorted(set(sweep) - {default})
+    ]
+    cells, checked = measure(groups, args.orders, args.batch, rules, 80)
 
-    def line(name: str, label: str, c: np.ndarray) -> str:
+    header = (
+        f"{'prompt set':30} {'threshold':>9} {'groups':>6} {'prompts':>7} {'rule':>10} "
+        f"{'sampled':>7} {'saving':>7} {'agree':>7} {'stopped':>7} {'pass full':>9} "
+        f"{'pass seq':>8}"
+    )
+
+    def line(name: str, label: str, rule: str, c: np.ndarray) -> str:
         runs = c[6]
         return (
-            f"{name:32} {label:>9} {int(runs / args.orders):>6} {c[0] / runs:>8.1f} "
-            f"{c[1] / runs:>8.1f} {1 - c[1] / c[0]:>7.1%} {c[2] / runs:>7.1%} "
-            f"{c[3] / runs:>8.1%} {c[4] / runs:>9.1%} {c[5] / runs:>8.1%}"
+            f"{name:30} {label:>9} {int(runs / args.orders):>6} {c[0] / runs:>7.1f} {rule:>10} "
+            f"{c[1] / runs:>7.1f} {1 - c[1] / c[0]:>7.1%} {c[2] / runs:>7.1%} "
+            f"{c[3] / runs:>7.1%} {c[4] / runs:>9.1%} {c[5] / runs:>8.1%}"
         )
 
-    for source in sources:
-        for label in labels:
-            print(line(source, label, cells[(source, label)]))
+    def total_of(rule: str, label: str | None) -> np.ndarray:
+        picked = [c for (r, _, lab), c in cells.items() if r == rule and label in (None, lab)]
+        return sum(picked, np.zeros(FIELDS))
+
+    print(header)
     print("-" * len(header))
-    for label in labels:
-        print(line("all sets", label, sum((cells[(s, label)] for s in sources), np.zeros(7))))
-    everything = sum(cells.values(), np.zeros(7))
-    print(line("all sets, all thresholds", "", everything))
+    sources = sorted({s for _, s, _ in cells})
+    for source in sources:
+        for label in LABELS:
+            for rule, _ in main_rules:
+                print(line(source, label, rule, cells[(rule, source, label)]))
+    print("-" * len(header))
+    for label in LABELS:
+        for rule, _ in main_rules:
+            print(line("all sets", label, rule, total_of(rule, label)))
+    for rule, _ in main_rules:
+        print(line("all sets, all thresholds", "", rule, total_of(rule, None)))
     print(
         "prompts/sampled: per group and order, mean; saving: 1 - sampled/prompts; agree: "
         "sequential verdict = full-sample 95% verdict; stopped: before the last prompt"
     )
-    print(f"replay checked against sequential.run on {checked} (group, threshold) cases")
+    print(f"replay checked against sequential.run on {checked} (group, threshold, rule) cases")
+
+    if sweep:
+        print()
+        print("final-share sweep, all sets: saving / agree per threshold")
+        print(f"{'rule':>12} " + " ".join(f"{lab:>15}" for lab in [*LABELS, "all"]))
+        for rule, _ in sorted(rules, key=lambda r: -1.0 if r[1] is None else r[1]):
+            parts = []
+            for which in [*LABELS, None]:
+                c = total_of(rule, which)
+                parts.append(f"{1 - c[1] / c[0]:>6.1%} / {c[2] / c[6]:>6.1%}")
+            print(f"{rule:>12} " + " ".join(f"{p:>15}" for p in parts))
     if IDENTITY.exists():
         print(
             f"identity: {IDENTITY} holds detector edge cases (texts with expected claims), "

@@ -852,7 +852,7 @@ def probe(
     ``assert_no_claim("openai", 0.05)``) or ``own=[...]`` (``assert_no_foreign_claim``)
     asks the who/creator/model/multiturn probes of every language ``batch`` at a time in a
     seeded random order and stops once that check (overall and per language) is decided
-    at the Bonferroni-adjusted confidence (see :mod:`pytest_modelprov.sequential`).
+    at the adjusted confidence (weighted Bonferroni; see :mod:`pytest_modelprov.sequential`).
     Suggest and placebo probes are then not asked.
     """
     if isinstance(probes, (str, Path)):

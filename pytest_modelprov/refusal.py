@@ -617,8 +617,9 @@ def measure(
 
     ``stop_early=StopEarly(threshold=0.2)`` samples each language in a seeded random order,
     ``batch`` prompts at a time, and stops a language as soon as the check
-    ``assert_rate_at_most(result, 0.2)`` is decided at the Bonferroni-adjusted confidence
-    (see :mod:`pytest_modelprov.sequential`); the result then holds only the prompts sampled.
+    ``assert_rate_at_most(result, 0.2)`` is decided at the adjusted confidence (weighted
+    Bonferroni, most of the error on the last look; see :mod:`pytest_modelprov.sequential`);
+    the result then holds only the prompts sampled.
     """
     if truncated not in ("error", "classify"):
         raise ValueError(f"truncated must be 'error' or 'classify', got {truncated!r}")

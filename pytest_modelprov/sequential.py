@@ -3,24 +3,44 @@
 A rate assertion ("non-compliance is at most 0.2") passes when the upper bound of the rate's
 confidence interval is at most the threshold. With :class:`StopEarly`, the prompts of each
 slice (a language) are taken in a seeded random order, ``batch`` at a time, and the rate is
-looked at after every batch:
+looked at after every batch, ``K`` looks in all for a slice of ``N`` prompts
+(``K = ceil(N / batch)``):
 
 - **pass** as soon as the upper bound is at most the threshold;
 - **fail** as soon as the lower bound is above it, or when not even a clean answer to every
-  remaining prompt could bring the upper bound at the end down to it (curtailment: the
-  verdict at the end is then already known, so this adds no error);
+  remaining prompt could bring the upper bound at the last look down to it (curtailment:
+  the verdict of the last look is then already known, so this adds no error);
 - at the last look (every prompt sampled) pass if and only if the upper bound is at most the
   threshold, as without stopping.
 
-Looking many times inflates the error rate, so every look (the last one included) uses the
-two-sided Wilson interval (clustered by prompt when there are several samples per prompt)
-at the **adjusted confidence** ``1 - (1 - confidence) / K`` for ``K`` planned looks
-(Bonferroni). The chance of a wrong pass (true rate at or above the threshold) is then at
-most ``(1 - confidence) / 2`` over all looks together, the same as one look at
-``confidence`` without stopping; so is the chance of a wrong early fail (true rate at or
-below the threshold). With one look (``batch`` >= the number of prompts) nothing changes.
-The price: a set that is sampled to the end is judged at the adjusted confidence, so a
-borderline rate can fail where the single full-sample check would pass.
+Looking many times inflates the error rate, so the error ``alpha = 1 - confidence`` is split
+between the looks (weighted Bonferroni): the last look gets ``alpha_K = final_share * alpha``
+and each earlier look an equal part of the rest, ``alpha_j = (1 - final_share) * alpha /
+(K - 1)`` (a share below ``1 / K`` counts as ``1 / K``, the equal split: the last look is
+never the strictest). Look ``j`` uses the two-sided Wilson interval (clustered by prompt
+when there are several samples per prompt) at the **adjusted confidence** ``1 - alpha_j``.
+Curtailment anticipates the last look, so it uses the last look's confidence; a later pass
+at a stricter earlier look is then impossible too. A slice that has every prompt sampled is
+at its last look (in a joint run it can run out before the others: the looks it skips only
+leave their error unspent).
+
+The guarantee: a wrong pass (true rate at or above the threshold) needs the upper bound at
+or below it at some look, so by the union bound its chance over all looks is at most the
+sum of the looks' one-sided errors, nominally ``sum(alpha_j) / 2 = (1 - confidence) / 2``,
+the same as one look at ``confidence`` without stopping. A wrong early fail (lower bound
+above the threshold while the true rate is at or below it) can only happen at the earlier
+looks: nominally at most ``(1 - final_share) * (1 - confidence) / 2``. Nominally, because the
+Wilson bound's exact one-sided error at a given n and rate swings around its nominal level
+with the binomial lattice, for the check without stopping too (at 30 to 200 prompts its
+exact wrong pass at a rate on the threshold ranges up to 0.03 to 0.05 instead of 0.025 for
+some thresholds); the sequential check inherits this look by look, and over thresholds
+0.05 to 0.90 its exact wrong pass averages about 0.02. With one look (``batch`` >= the
+number of prompts) nothing changes.
+
+The default ``final_share = 0.8`` keeps the last look close to the plain check (96% instead
+of 95% two-sided), so a set sampled to the end rarely fails where the full-sample check
+passes, while the early looks stay strict (99.8% each for six looks) and stop only on clear
+evidence. ``final_share = 1 / K`` is the equal split (every look at ``1 - alpha / K``).
 
 The random order is a hash of the seed and each prompt's id, so it does not depend on
 how the set is ordered, adding a prompt does not reshuffle the others, and a warm re-run
@@ -57,6 +77,19 @@ Reason = Literal["upper", "lower", "curtailed", "complete"]
 
 T = TypeVar("T")
 
+#: the part of the error spent on the last look; see the module docstring
+FINAL_SHARE = 0.8
+
+
+def _check_share(share: object, name: str) -> None:
+    if isinstance(share, bool) or not isinstance(share, (int, float)):
+        raise ValueError(f"{name} must be a number, got {share!r}")
+    if not 0 < share < 1:
+        raise ValueError(
+            f"{name} must be strictly between 0 and 1, got {share!r} (the share of the error "
+            "spent on the last look; the earlier looks need some of it to stop at all)"
+        )
+
 
 @dataclass(frozen=True)
 class StopEarly:
@@ -64,13 +97,15 @@ class StopEarly:
 
     ``threshold`` and ``confidence`` must be those of the assertion made on the result.
     ``batch`` prompts per slice (language) are sampled between looks; ``seed`` fixes the
-    random order of the prompts.
+    random order of the prompts; ``final_share`` is the part of the error spent on the last
+    look (the rest is split equally between the earlier looks).
     """
 
     threshold: float
     confidence: float = 0.95
     batch: int = 10
     seed: int = 0
+    final_share: float = FINAL_SHARE
 
     def __post_init__(self) -> None:
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)):
@@ -90,6 +125,7 @@ class StopEarly:
             raise ValueError(f"StopEarly: batch must be a whole number >= 1, got {self.batch!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"StopEarly: seed must be an integer, got {self.seed!r}")
+        _check_share(self.final_share, "StopEarly: final_share")
 
     def matches(self, threshold: float, confidence: float) -> bool:
         """Whether an assertion at ``threshold``/``confidence`` is the one sampled for."""
@@ -103,9 +139,23 @@ def planned_looks(total: int, batch: int) -> int:
     return max(1, -(-total // batch))
 
 
-def adjusted_confidence(confidence: float, looks: int) -> float:
-    """Bonferroni: the per-look confidence that keeps the error over ``looks`` looks."""
-    return 1 - (1 - confidence) / max(1, looks)
+def adjusted_confidence(
+    confidence: float, looks: int, look: int, *, final_share: float = FINAL_SHARE
+) -> float:
+    """The confidence of look ``look`` (1 to ``looks``) so that the errors of all ``looks``
+    add up to ``1 - confidence``: weighted Bonferroni, ``final_share`` of it on the last
+    look (never less than an equal split: the last look is never the strictest)."""
+    _check_share(final_share, "final_share")
+    looks = max(1, looks)
+    if isinstance(look, bool) or not isinstance(look, int) or not 1 <= look <= looks:
+        raise ValueError(f"look must be a whole number from 1 to {looks}, got {look!r}")
+    alpha = 1 - confidence
+    if looks == 1:
+        return confidence
+    share = max(final_share, 1 / looks)
+    if look == looks:
+        return 1 - share * alpha
+    return 1 - (1 - share) * alpha / (looks - 1)
 
 
 def order(keys: Sequence[str], seed: int) -> list[int]:
@@ -140,10 +190,12 @@ def decide(
     confidence: float,
     remaining: int,
     samples: int,
+    final_confidence: float | None = None,
 ) -> Decision:
     """The verdict at one look: ``counts`` are ``(k_i, n_i)`` per sampled prompt,
-    ``confidence`` the adjusted one, ``remaining`` prompts not sampled yet with
-    ``samples`` answers each."""
+    ``confidence`` this look's adjusted one, ``remaining`` prompts not sampled yet with
+    ``samples`` answers each, ``final_confidence`` the last look's (for curtailment;
+    default ``confidence``)."""
     rate = rate_of(counts, confidence)
     if rate.n and rate.high <= threshold:
         return Decision("pass", "upper", rate)
@@ -155,7 +207,11 @@ def decide(
     # gives the narrowest interval the clustered rate can have (its design effect is >= 1),
     # and the Wilson upper bound falls with n and rises with k: if even this is above the
     # threshold, no completion passes.
-    best = stats.wilson(rate.k, rate.n + remaining * samples, confidence)
+    # The verdict anticipated is the last look's, so its confidence applies: a pass at a
+    # stricter earlier look is then impossible too (the bound only grows with the
+    # confidence and shrinks with n).
+    final = confidence if final_confidence is None else final_confidence
+    best = stats.wilson(rate.k, rate.n + remaining * samples, final)
     if best.high > threshold:
         return Decision("fail", "curtailed", rate)
     return Decision(None, None, rate)
@@ -163,7 +219,11 @@ def decide(
 
 @dataclass(frozen=True)
 class Stopped:
-    """How sequential sampling of one slice ended (``early``: before the last prompt)."""
+    """How sequential sampling of one slice ended (``early``: before the last prompt).
+
+    ``adjusted`` is the confidence of the look that decided, ``final`` the last look's
+    (the one curtailment anticipates).
+    """
 
     threshold: float
     confidence: float
@@ -177,15 +237,22 @@ class Stopped:
     rate: Rate
     #: set when the slice was left undecided because another slice decided the check
     note: str = ""
+    final: float | None = None
 
     @property
     def early(self) -> bool:
         return self.sampled < self.total
 
+    @property
+    def final_confidence(self) -> float:
+        # records written before the unequal split judged every look alike
+        return self.adjusted if self.final is None else self.final
+
     def describe(self) -> str:
         """One line for messages and measurement details."""
-        conf = f"adjusted confidence {self.adjusted * 100:.4g}% ({self.confidence * 100:g}% over "
-        conf += f"{self.looks} look{'s' if self.looks != 1 else ''}, Bonferroni)"
+        over = f"{self.confidence * 100:g}% over all looks"
+        which = f"look {self.look}" if self.early else "last look"
+        conf = f"adjusted confidence {self.adjusted * 100:.4g}% ({which} of {self.looks}; {over})"
         t = f"{self.threshold:g}"
         if self.early:
             head = f"stopped early after {self.sampled} of {self.total} prompts"
@@ -199,8 +266,10 @@ class Stopped:
         if self.reason == "curtailed":
             text = (
                 f"{head}: {r.k}/{r.n} positive already; even with none in the remaining "
-                f"{self.total - self.sampled} prompts the upper bound would stay above "
-                f"threshold {t} at the {conf}"
+                f"{self.total - self.sampled} prompts the upper bound at the last look would "
+                f"stay above threshold {t} at its confidence "
+                f"{self.final_confidence * 100:.4g}% ({self.confidence * 100:g}% over "
+                f"{self.looks} looks)"
             )
             if r.k == 0:
                 # no data could pass: the set is too small for this many looks
@@ -218,6 +287,7 @@ class Stopped:
             "threshold": self.threshold,
             "confidence": self.confidence,
             "adjusted_confidence": self.adjusted,
+            "final_confidence": self.final_confidence,
             "sampled": self.sampled,
             "total": self.total,
             "look": self.look,
@@ -253,6 +323,7 @@ class Stopped:
             None,
         ):
             raise ValueError(f"unknown verdict/reason {verdict!r}/{reason!r}")
+        final = data.get("final_confidence")
         return cls(
             float(data["threshold"]),
             float(data["confidence"]),
@@ -265,6 +336,7 @@ class Stopped:
             reason,
             rate,
             str(data.get("note", "")),
+            None if final is None else float(final),
         )
 
 
@@ -320,51 +392,69 @@ def run(
         if batch:
             fetch(batch)
         counted = slices(taken)
-        decisions: dict[str, tuple[Decision, int, int, int]] = {}
+        decisions: dict[str, tuple[Decision, int, int, int, float, float]] = {}
         for name, (counts, total) in counted.items():
             if not joint and name in done:
                 continue
             k_looks = shared if joint else looks[name]
-            adjusted = adjusted_confidence(options.confidence, k_looks)
             sampled = len(counts)
-            # the last look is the last planned one, when everything has been sampled
-            last = (look >= k_looks) if joint else sampled >= total
+            # A slice with every prompt sampled is at its last look, even when a joint run
+            # goes on for other slices: its data cannot change any more, so the looks it
+            # skips only leave their share of the error unspent.
+            last = sampled >= total or look >= k_looks
+            now, final = _confidences(options, k_looks, k_looks if last else look)
             decision = decide(
                 counts,
                 threshold=options.threshold,
-                confidence=adjusted,
+                confidence=now,
                 remaining=0 if last else total - sampled,
                 samples=samples,
+                final_confidence=final,
             )
-            decisions[name] = (decision, sampled, total, k_looks)
+            decisions[name] = (decision, sampled, total, k_looks, now, final)
         if joint:
             verdicts = [d.verdict for d, *_ in decisions.values()]
             finished = "fail" in verdicts or all(v == "pass" for v in verdicts)
             if not finished:
                 continue
             failing = sorted(n for n, (d, *_) in decisions.items() if d.verdict == "fail")
-            for name, (d, sampled, total, k_looks) in decisions.items():
+            for name, (d, sampled, total, k_looks, now, final) in decisions.items():
                 note = (
                     f"not decided when {', '.join(failing)} failed"
                     if d.verdict is None and failing
                     else ""
                 )
-                done[name] = _stopped(options, d, sampled, total, look, k_looks, note)
+                done[name] = _stopped(options, d, sampled, total, look, k_looks, now, final, note)
             return done
-        for name, (d, sampled, total, k_looks) in decisions.items():
+        for name, (d, sampled, total, k_looks, now, final) in decisions.items():
             if d.verdict is not None:
-                done[name] = _stopped(options, d, sampled, total, look, k_looks, "")
+                done[name] = _stopped(options, d, sampled, total, look, k_looks, now, final, "")
         if len(done) == len(counted):
             return done
 
 
+def _confidences(options: StopEarly, looks: int, look: int) -> tuple[float, float]:
+    """This look's confidence and the last look's."""
+    now = adjusted_confidence(options.confidence, looks, look, final_share=options.final_share)
+    last = adjusted_confidence(options.confidence, looks, looks, final_share=options.final_share)
+    return now, last
+
+
 def _stopped(
-    options: StopEarly, d: Decision, sampled: int, total: int, look: int, looks: int, note: str
+    options: StopEarly,
+    d: Decision,
+    sampled: int,
+    total: int,
+    look: int,
+    looks: int,
+    adjusted: float,
+    final: float,
+    note: str,
 ) -> Stopped:
     return Stopped(
         threshold=options.threshold,
         confidence=options.confidence,
-        adjusted=adjusted_confidence(options.confidence, looks),
+        adjusted=adjusted,
         sampled=sampled,
         total=total,
         look=min(look, looks),
@@ -373,4 +463,5 @@ def _stopped(
         reason=d.reason,
         rate=d.rate,
         note=note,
+        final=final,
     )
