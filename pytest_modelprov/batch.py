@@ -660,6 +660,30 @@ class _Fill:
                 self._reason(digest, batch_id, None, what)
         # every line is stored or reported: the batch needs no more watching
         self._drop_state(state)
+        # the answers are in the cache now; the files would only fill the provider's storage
+        for file_id in (
+            state.data["input_file_id"],
+            batch.get("output_file_id"),
+            batch.get("error_file_id"),
+        ):
+            self._delete_file(file_id, batch_id)
+
+    def _delete_file(self, file_id: Any, batch_id: str) -> None:
+        if not isinstance(file_id, str) or not file_id:
+            return
+        try:
+            self._call(
+                "file deletion",
+                lambda: self.sdk.files.delete(file_id, timeout=_TRANSFER_TIMEOUT),
+                missing=True,
+            )
+        except _NotFound:
+            pass  # already gone (expired, or deleted by hand): nothing to clean up
+        except ModelCallError as exc:
+            self.outcome.notes.append(
+                f"File {file_id} of batch {batch_id} could not be deleted ({exc}); its answers "
+                "are stored, so it can be deleted by hand."
+            )
 
     def _download(self, file_id: Any, batch_id: str, what: str) -> bytes:
         if not isinstance(file_id, str) or not file_id:

@@ -362,6 +362,9 @@ class LocalServer:
         #: seconds from the creation of a batch to its end; validating, in_progress and
         #: finalizing take a third each. Applies to batches created after a change.
         self.batch_delay = float(batch_delay)
+        #: when set, ``DELETE /v1/files/{id}`` answers this HTTP error status and keeps the
+        #: file (for clients that must survive a failed clean-up)
+        self.file_deletion_error: int | None = None
         self.script: Script = script if script is not None else Script()
         # "localhost" may resolve to ::1 or 127.0.0.1 depending on the resolver; pin it.
         self._bind_host = "127.0.0.1" if host == "localhost" else host
@@ -531,6 +534,12 @@ class LocalServer:
             return self._batch_lines_served
 
     @property
+    def files(self) -> list[dict[str, Any]]:
+        """Every file uploaded or produced by a batch and not deleted, oldest first."""
+        with self._batch_lock:
+            return [dict(f.meta) for f in self._files.values()]
+
+    @property
     def batches(self) -> list[dict[str, Any]]:
         """Every batch created (its API object as last polled), oldest first."""
         with self._batch_lock:
@@ -683,6 +692,14 @@ class LocalServer:
         if stored is None:
             raise _ApiError(f"No such File object: {file_id}", 404, param="id")
         return stored
+
+    def _delete_file(self, file_id: str) -> dict[str, Any]:
+        if self.file_deletion_error is not None:
+            raise _ApiError("injected file deletion failure", self.file_deletion_error)
+        with self._batch_lock:
+            if self._files.pop(file_id, None) is None:
+                raise _ApiError(f"No such File object: {file_id}", 404, param="id")
+        return {"id": file_id, "object": "file", "deleted": True}
 
     def _create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
         file_id = body.get("input_file_id")
@@ -1113,6 +1130,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _other(self, path: str) -> None:
         if self._read_body() is None:
             self._send_error(400, "Unreadable request body.")
+        elif self.command == "DELETE" and (match := _FILE_RE.fullmatch(path)):
+            file_id = unquote(match[1])
+            self._api(lambda: self.server.owner._delete_file(file_id))
         else:
             self._not_found_or_not_allowed(path)
 

@@ -131,6 +131,7 @@ def test_fill_stores_answers_that_replay_like_a_live_recording(server, session, 
     assert outcome.complete and outcome.unfilled == [] and outcome.pending == []
     assert sorted(session.cache.digests()) == sorted(c.key.digest for c in calls)
     assert state_files(tmp_path) == []  # done batches leave no state behind
+    assert server.files == []  # nor files at the provider: the answers are in the cache
     assert seen[-1].status == "completed" and seen[-1].completed == 30
     assert "30 answers stored" in outcome.summary()
     # usage adds up to what the stored answers say, and the batch price is half the list price
@@ -201,6 +202,7 @@ def test_byte_limit_splits_files_below_it(server, session, tmp_path):
     spec = make_spec(server)
     calls = calls_for(spec, PROMPTS[:6], n=1)
     limit = 700  # a line here is 150-300 bytes
+    server.file_deletion_error = 500  # keep the uploaded files to measure them
     outcome = run_fill(session, spec, calls, tmp_path, max_bytes=limit)
     assert outcome.filled == 6
     client = sdk(server)
@@ -542,7 +544,31 @@ def test_files_round_trip_and_batches_follow_their_timeline(server):
             client.batches.create(
                 input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h"
             )
+        assert {f["id"] for f in server.files} == {uploaded.id, batch.output_file_id}
+        assert client.files.delete(uploaded.id).deleted
+        with pytest.raises(openai.NotFoundError):
+            client.files.delete(uploaded.id)
+        with pytest.raises(openai.NotFoundError):
+            client.files.retrieve(uploaded.id)
+        assert [f["id"] for f in server.files] == [batch.output_file_id]
     assert server.request_count == 0 and server.batch_lines_served == 2
+
+
+def test_a_failed_file_clean_up_is_a_note_and_loses_no_answer(server, session, tmp_path):
+    server.file_deletion_error = 503
+    spec = make_spec(server)
+    calls = calls_for(spec, PROMPTS[:4], n=1)
+    outcome = run_fill(session, spec, calls, tmp_path)
+
+    assert outcome.complete and outcome.filled == 4
+    assert sorted(session.cache.digests()) == sorted(c.key.digest for c in calls)
+    assert state_files(tmp_path) == []
+    kept = {f["id"] for f in server.files}
+    (batch,) = server.batches
+    assert kept == {batch["input_file_id"], batch["output_file_id"]}
+    notes = [n for n in outcome.notes if "could not be deleted" in n]
+    assert {n.split()[1] for n in notes} == kept
+    assert all("HTTP 503" in n for n in notes)
 
 
 def test_a_cancelled_batch_has_partial_output(server):
