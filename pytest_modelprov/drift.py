@@ -50,6 +50,8 @@ _SIGNS: dict[str | None, Direction] = {
     None: "either",
 }
 _SYMBOL = {"increase": "+", "decrease": "-", "either": ""}
+#: quantities measured as a distance from the baseline (0 = unchanged)
+_DISTANCES = frozenset({"lexical.distance"})
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,15 @@ def parse_rule(text: str, source: str) -> Rule:
         )
     margin = float(found["margin"])
     alpha = float(found["alpha"]) if found["alpha"] else 0.05
+    direction = _SIGNS[found["sign"]]
+    if found["quantity"] in _DISTANCES:
+        if direction == "decrease":
+            raise ConfigError(
+                f"modelprov: drift rule {text!r} from {source}: {found['quantity']} is a "
+                "distance from the baseline (0 = unchanged), so only a rise can be tested; "
+                f"write {found['quantity']}:+{found['margin']}"
+            )
+        direction = "increase"  # a distance cannot move the other way
     if not 0 <= margin <= 1:
         raise ConfigError(
             f"modelprov: drift rule {text!r} from {source}: a rate margin is between 0 and 1 "
@@ -118,7 +129,7 @@ def parse_rule(text: str, source: str) -> Rule:
             f"modelprov: drift rule {text!r} from {source}: ALPHA must be between 0 and 0.5, "
             f"got {alpha:g}"
         )
-    return Rule(found["quantity"], margin, _SIGNS[found["sign"]], alpha, source)
+    return Rule(found["quantity"], margin, direction, alpha, source)
 
 
 def parse_rules(lines: Iterable[str], source: str) -> dict[str, Rule]:
@@ -160,7 +171,7 @@ class Drift:
     low: float
     high: float
     confidence: float
-    #: None for a distance drift, which is judged by its interval alone
+    #: None for a distance drift, which is judged by its one-sided bound alone
     p: float | None
     pairs: int
     test: str
@@ -188,6 +199,10 @@ class Drift:
         p_text = "" if self.p is None else f" p = {self.p:.2g}"
         if self.p_adjusted is not None and self.p_adjusted != self.p:
             p_text += f" (Holm-adjusted {self.p_adjusted:.2g})"
+        bound = self.details.get("one_sided_low")
+        if isinstance(bound, float):
+            level = 100 * (1 - self.rule.alpha)
+            p_text += f", one-sided {level:g}% lower bound {bound:.3f}"
         return (
             f"{self.name}: {self.before:.3f}{_iv(self.before_interval)} -> "
             f"{self.after:.3f}{_iv(self.after_interval)}, change {self.change:+.3f} "
@@ -347,10 +362,12 @@ def threshold_drift(
     pairs: int,
     test: str,
     details: Mapping[str, Any] | None = None,
+    bound: float | None = None,
 ) -> Drift:
-    """A drift measured as a distance (0 = unchanged): fails when the interval's lower end
-    is above the margin, so a noisy estimate does not fail a release."""
-    failed = low > rule.margin
+    """A drift measured as a distance (0 = unchanged): fails when the lower ``bound`` (the
+    one-sided bound at the rule's alpha; default the interval's lower end) is above the
+    margin, so a noisy estimate does not fail a release."""
+    failed = (low if bound is None else bound) > rule.margin
     return Drift(
         quantity,
         dict(labels),

@@ -281,11 +281,24 @@ def bootstrap(
 ) -> Interval:
     """Basic bootstrap interval (:func:`basic_interval`) of a distance ``stat(fps)``,
     resampling prompts (never single texts), paired across fingerprints."""
+    value, draws = bootstrap_draws(fps, stat, resamples=resamples, seed=seed)
+    low, high = basic_interval(value, draws, confidence)
+    return Interval(value, float(low), float(high), confidence, resamples)
+
+
+def bootstrap_draws(
+    fps: Sequence[Fingerprint],
+    stat: Callable[[Sequence[Fingerprint]], float],
+    *,
+    resamples: int = 300,
+    seed: int = 0,
+) -> tuple[float, FloatArray]:
+    """``stat(fps)`` and its value on ``resamples`` prompt resamples (paired across
+    fingerprints), for intervals at more than one confidence from the same draws."""
     rng = np.random.default_rng(seed)
     value = stat(fps)
     draws = np.empty(resamples)
     for r in range(resamples):
         rows = _resample_rows(fps, rng)
         draws[r] = stat([fp.subset(rw) for fp, rw in zip(fps, rows, strict=True)])
-    low, high = basic_interval(value, draws, confidence)
-    return Interval(value, float(low), float(high), confidence, resamples)
+    return value, draws

@@ -30,6 +30,8 @@ from pytest_modelprov.errors import ConfigError
         ("identity.claim_rate:±.2", "identity.claim_rate", 0.2, "either", 0.05),
         (" refusal.rate : +0.05 @ 0.01 ", "refusal.rate", 0.05, "increase", 0.01),
         ("lexical.distance:+0.08", "lexical.distance", 0.08, "increase", 0.05),
+        # a distance only rises: no sign means a rise
+        ("lexical.distance:0.08@0.01", "lexical.distance", 0.08, "increase", 0.01),
     ],
 )
 def test_rule_grammar(text, quantity, margin, direction, alpha):
@@ -54,6 +56,7 @@ def test_rule_grammar(text, quantity, margin, direction, alpha):
         ("Refusal.Rate:+0.05", "is not QUANTITY"),
         ("refusal_rate:+0.05", "unknown quantity 'refusal_rate' (did you mean refusal.rate?)"),
         ("lexical.distance:+1.5", "between 0 and 1"),
+        ("lexical.distance:-0.08", "only a rise can be tested; write lexical.distance:+0.08"),
     ],
 )
 def test_bad_rules_name_their_source_and_the_grammar(text, says):

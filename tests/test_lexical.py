@@ -486,3 +486,29 @@ def test_basic_bootstrap_interval_covers_the_population_distance():
     print(f"coverage {covered / reps:.2f}, lower end {below / reps:.2f}, truth {truth:.4f}")
     assert 0.90 <= covered / reps <= 0.99, (covered, truth)
     assert below / reps >= 0.95, (below, truth)
+
+
+def test_the_lexical_drift_verdict_is_a_one_sided_test_at_the_rules_alpha():
+    from pytest_modelprov import lexical_baseline
+    from pytest_modelprov.drift import Drift, Rule
+
+    topics = list(TOPICS)
+    old = Fingerprint.from_texts(*_corpus(1, topics, 4, seed=1))
+    new = Fingerprint.from_texts(*_corpus(2, topics, 4, seed=2))
+    assert old.n_prompts >= lexical_baseline.MIN_PROMPTS
+
+    def drift(margin: float, alpha: float) -> Drift:
+        rule = Rule("lexical.distance", margin, "increase", alpha)
+        (d,) = lexical_baseline._drift(old.to_dict(), new.to_dict(), lambda q: rule, 0.95)
+        return d
+
+    shown = drift(0.0, 0.05)
+    # the 95% two-sided interval shown keeps 2.5% per side; a one-sided test at 0.05 keeps
+    # 5%, so its bound sits above the interval's lower end, and at 0.01 below it
+    bound_05 = shown.details["one_sided_low"]
+    bound_01 = drift(0.0, 0.01).details["one_sided_low"]
+    assert bound_01 < shown.low < bound_05 <= shown.change
+    margin = (shown.low + bound_05) / 2
+    assert drift(margin, 0.05).failed  # the distance is above the margin at 95% one-sided
+    assert not drift(margin, 0.01).failed  # not at 99%: @ALPHA changes the verdict
+    assert drift(margin, 0.01).details["alpha"] == 0.01
