@@ -11,14 +11,19 @@ When a 429 comes anyway (other clients share the key, the limits in the config a
 high), every thread pauses until the server's Retry-After, not just the one that got it,
 and the paced rate is halved; it grows back by a tenth after every 10 answers in a row.
 That is the adaptive part: with no limits configured, a 429 still pauses everyone.
+With a :class:`SharedPause` (one file per model in the cache directory) the pause and the
+slower pace reach the other processes too: pytest-xdist workers share one key's limits.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 MIN_FACTOR = 1 / 16
@@ -64,6 +69,46 @@ class PacerStats:
     paused: float = 0.0  # seconds of shared pause after 429s
 
 
+class SharedPause:
+    """The end (wall-clock time) of the latest 429 pause of one model, in a small file, so
+    every process calling the model sees it: xdist workers share the provider's limits.
+
+    The file is scratch state: unreadable or missing means "no pause", and a write that
+    fails is skipped (each process still pauses itself).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._until = 0.0
+
+    def read(self) -> float:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return 0.0
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:  # a stat per call; the file is read only when it changed
+            self._stamp = stamp
+            try:
+                self._until = float(self.path.read_text(encoding="ascii"))
+            except (OSError, ValueError):
+                self._until = 0.0
+        return self._until
+
+    def publish(self, until: float) -> None:
+        if until <= self.read():
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".pause-", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(repr(until))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+
+
 class Pacer:
     """Rate limits of one model at one endpoint, shared by every thread that calls it."""
 
@@ -74,11 +119,18 @@ class Pacer:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        shared: SharedPause | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.rpm = rpm
         self.tpm = tpm
         self._clock = clock
         self._sleep = sleep
+        self._shared = shared
+        self._wall = wall
+        # the latest shared pause end already applied here (own 429s included); one still
+        # running from an earlier run is honoured: the provider is still refusing
+        self._seen = 0.0
         self._lock = threading.Lock()
         self._factor = 1.0
         self._streak = 0
@@ -131,6 +183,8 @@ class Pacer:
             with self._lock:
                 now = self._clock()
                 self._refill(now)
+                if self._shared is not None:
+                    self._follow(now)
                 wait = self._pause_until - now
                 if wait <= 0 and self.rpm and self._requests < 1:
                     wait = (1 - self._requests) / (self.rpm / 60 * self._factor)
@@ -176,15 +230,30 @@ class Pacer:
             now = self._clock()
             self._refill(now)
             self.stats.throttled += 1
-            until = now + max(0.0, pause)
-            if until > self._pause_until:
-                self.stats.paused += until - max(now, self._pause_until)
-                self._pause_until = until
-            self._factor = max(MIN_FACTOR, self._factor / 2)
-            self._streak = 0
-            # what was saved up would go out as a burst right after the pause
-            self._requests = min(self._requests, 0.0)
-            self._tokens = min(self._tokens, 0.0)
+            self._back_off(now, now + max(0.0, pause))
+            if self._shared is not None:
+                self._seen = self._wall() + max(0.0, pause)
+                self._shared.publish(self._seen)
+
+    def _follow(self, now: float) -> None:
+        """Apply a pause another process published since the last look (lock held)."""
+        assert self._shared is not None
+        until = self._shared.read()
+        if until > self._seen:
+            self._seen = until
+            remaining = until - self._wall()
+            if remaining > 0:
+                self._back_off(now, now + remaining)
+
+    def _back_off(self, now: float, until: float) -> None:
+        if until > self._pause_until:
+            self.stats.paused += until - max(now, self._pause_until)
+            self._pause_until = until
+        self._factor = max(MIN_FACTOR, self._factor / 2)
+        self._streak = 0
+        # what was saved up would go out as a burst right after the pause
+        self._requests = min(self._requests, 0.0)
+        self._tokens = min(self._tokens, 0.0)
 
 
 def worker_share(environ: Mapping[str, str]) -> int:

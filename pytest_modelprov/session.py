@@ -6,6 +6,7 @@ lives for the whole run is in one place and can be built without pytest in a tes
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import uuid
@@ -21,7 +22,7 @@ from .client import Call, CallContext, ModelClient
 from .config import ModelSpec, Settings
 from .ledger import Ledger
 from .measurement import Measurement
-from .pacing import Pacer, worker_share
+from .pacing import Pacer, SharedPause, worker_share
 from .planning import Planner
 from .progress import CallProgress
 from .response import Response
@@ -102,9 +103,12 @@ class ModelProvSession:
         with self._lock:
             key = (spec.cache_endpoint, spec.model)
             if key not in self._pacers:
+                name = hashlib.sha256(f"{key[0]}\n{key[1]}".encode()).hexdigest()[:24]
                 self._pacers[key] = Pacer(
                     spec.rpm / share if spec.rpm else None,
                     spec.tpm / share if spec.tpm else None,
+                    # a 429 seen by one xdist worker pauses the others too
+                    shared=SharedPause(self.settings.cache_dir / "pauses" / name),
                 )
             return self._pacers[key]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelprov.pacing import Pacer
+from pytest_modelprov.pacing import Pacer, SharedPause
 from pytest_modelprov.server import Fault
 
 LONG_ANSWER = " ".join(f"word{i}" for i in range(200))  # 200 completion tokens at the server
@@ -77,6 +77,44 @@ def test_a_429_pauses_everyone_slows_the_pace_and_recovers():
     for _ in range(10):
         pacer.throttled(0.0)
     assert pacer.factor == pytest.approx(1 / 16)  # never stops altogether
+
+
+def test_a_429_in_one_process_pauses_and_slows_the_others(tmp_path):
+    clock = FakeClock()
+
+    def wall() -> float:
+        return 5000.0 + clock.now
+
+    path = tmp_path / "pauses" / "m"
+    got_429 = Pacer(rpm=600, clock=clock, sleep=clock.sleep, shared=SharedPause(path), wall=wall)
+    other = Pacer(rpm=600, clock=clock, sleep=clock.sleep, shared=SharedPause(path), wall=wall)
+    other.acquire(1)
+    assert clock.now == 0.0
+    got_429.throttled(2.0)
+    other.acquire(1)
+    assert clock.now == pytest.approx(2.0)  # the other process waited for the Retry-After
+    assert other.factor == 0.5 and other.stats.throttled == 0
+    assert other.stats.paused == pytest.approx(2.0)
+    clock.now += 1.0
+    other.acquire(1)  # the same pause is applied once: no second halving
+    assert other.factor == 0.5
+
+
+def test_a_stale_or_damaged_pause_file_does_not_pause(tmp_path):
+    clock = FakeClock()
+    path = tmp_path / "pause"
+    path.write_text(repr(4000.0))  # ended long ago (wall clock 5000 below)
+    pacer = Pacer(
+        rpm=600, clock=clock, sleep=clock.sleep, shared=SharedPause(path), wall=lambda: 5000.0
+    )
+    pacer.acquire(1)
+    path.write_text("not a time")
+    pacer.acquire(1)
+    assert clock.now == 0.0 and pacer.factor == 1.0
+    # one still running from an earlier run is honoured
+    path.write_text(repr(5003.0))
+    pacer.acquire(1)
+    assert clock.now == pytest.approx(3.0)
 
 
 # -- pacing against the server ----------------------------------------------------------------
@@ -148,6 +186,36 @@ def test_a_429_pauses_the_other_calls_until_the_retry_after(pytester, env):
     during = [r.received for r in requests if t429 + 0.15 < r.received < t429 + 0.75]
     assert during == []
     result.stdout.fnmatch_lines(["*1 rate-limit answer (429); every call to it paused*"])
+
+
+def test_a_429_in_one_xdist_worker_pauses_the_other_worker(pytester, env):
+    env.server.script.latency = 0.2
+    env.server.inject(Fault("status", status=429, retry_after=1.2))
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("w", ["a", "b"])
+        def test_many(model_under_test, w):
+            model_under_test.sample([f"{w}-q{i}" for i in range(40)])
+        """
+    )
+    result = pytester.runpytest("-n", "2", "--modelprov-concurrency=4")
+    result.assert_outcomes(passed=2)
+    requests = env.server.requests
+
+    def worker(r: object) -> str:
+        return str(r.body["messages"][-1]["content"])[0]  # type: ignore[attr-defined]
+
+    (hit,) = [r for r in requests if r.fault]
+    t429 = hit.received
+    others = [r.received for r in requests if worker(r) != worker(hit)]
+    # the 429 reaches its worker 0.2 s after arrival; calls the other worker sent before it
+    # learnt of the pause arrive soon after. Until the pause ends (t + 1.4) nothing new.
+    window = (t429 + 0.35, t429 + 1.3)
+    assert [t for t in others if window[0] < t < window[1]] == []
+    # and the other worker was busy before and after the window, so it had calls to hold
+    assert min(others) < window[0] and max(others) > window[1]
 
 
 # -- budgets ------------------------------------------------------------------------------------
