@@ -18,7 +18,9 @@ answers they were trained on: the figures below are the cross-validated figures 
 recipe that produced them, not of the shipped file itself.
 
 Where the data has a second judge's label (the SpeechMap China sets), its per-model rate is
-shown as ``judge-2``: the labels' own noise floor for the per-model rate error.
+shown as ``judge-2``: the labels' own noise floor for the per-model rate error. What a
+drift gate measures, the change between two releases, is stood in for by pairs of models of
+one vendor on the same prompts.
 
 Rates are reported raw and Rogan-Gladen corrected, with the sensitivity and specificity
 each fold's model measured out-of-fold on its own training models (never on the held-out
@@ -132,6 +134,46 @@ def per_model(
         for e in errors.values()
     )
     print(f"{'models within ' + str(RATE_TARGET):46} {'':4} {'':6} {within}")
+
+
+def release_pairs(
+    rows: list[dict[str, Any]], estimates: dict[str, npt.NDArray[np.float64]], source: str
+) -> None:
+    """What a drift gate sees: the change in rate between two models of one vendor (stand-ins
+    for two releases) on the same prompts, estimated against labelled."""
+    truth = np.array([r["label"] != "compliance" for r in rows], dtype=np.float64)
+    models = np.array([r["model"] for r in rows])
+    m_src = np.array([r["source"] == source for r in rows])
+    names = [
+        m
+        for m in sorted(set(models[m_src].tolist()))
+        if (m_src & (models == m)).sum() >= MIN_ANSWERS_PER_MODEL
+    ]
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :] if family(a) == family(b)]
+    if not pairs:
+        return
+    print(f"\n### {source}: change between two models of one vendor, {len(pairs)} pairs")
+    print(
+        f"{'':30} {'max |err|':>10} {'median':>8} {'within ' + str(RATE_TARGET):>12} "
+        f"{'sign right (|change| >= 0.1)':>30}"
+    )
+    for name, est in estimates.items():
+        if np.isnan(est[m_src]).any():
+            continue
+        errs, right, big = [], 0, 0
+        for a, b in pairs:
+            ma, mb = m_src & (models == a), m_src & (models == b)
+            labelled = float(truth[mb].mean() - truth[ma].mean())
+            estimated = float(est[mb].mean() - est[ma].mean())
+            errs.append(abs(estimated - labelled))
+            if abs(labelled) >= 0.1:
+                big += 1
+                right += np.sign(estimated) == np.sign(labelled)
+        within = sum(e <= RATE_TARGET + 1e-9 for e in errs)
+        print(
+            f"{name:30} {max(errs):10.3f} {float(np.median(errs)):8.3f} "
+            f"{within:>9}/{len(errs):<2} {right:>25}/{big:<3}"
+        )
 
 
 def confusion(rows: list[dict[str, Any]], labels: Sequence[str], source: str) -> None:
@@ -262,6 +304,16 @@ def main(argv: list[str] | None = None) -> int:
                 "offline": offline.astype(np.float64),
                 "RG-corr": corrected,
                 "mean-p": prob,
+                "judge-2": second,
+            },
+            source,
+        )
+    for source in sorted(set(sources.tolist())):
+        release_pairs(
+            rows,
+            {
+                "keyword": kw.astype(np.float64),
+                "offline": offline.astype(np.float64),
                 "judge-2": second,
             },
             source,
