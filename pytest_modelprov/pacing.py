@@ -102,11 +102,14 @@ class SharedPause:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".pause-", dir=self.path.parent)
+        except OSError:
+            return
+        try:
             with os.fdopen(fd, "w", encoding="ascii") as handle:
                 handle.write(repr(until))
             os.replace(tmp, self.path)
         except OSError:
-            pass
+            Path(tmp).unlink(missing_ok=True)
 
 
 class Pacer:
