@@ -583,12 +583,15 @@ def find_unused(
     events: Sequence[BaselineEvent],
     collected: set[str],
     passed: set[str],
+    root: Path | None = None,
 ) -> list[Path]:
-    """Baseline files of this run's test modules that no check used.
+    """Baseline files no check used.
 
     Counted only where the run says something: the file's test module was collected, and
-    its test either no longer exists or passed without using the file. A skipped, failed
-    or deselected test leaves its baselines alone (syrupy #842).
+    its test either no longer exists or passed without using the file; or the test module
+    no longer exists under ``root`` (the rootdir test ids are relative to), so no run can
+    use it again (the test file was moved or deleted). A skipped, failed or deselected test
+    leaves its baselines alone (syrupy #842).
     """
     used = {Path(e.path) for e in events}
     modules = {nodeid.partition("::")[0] for nodeid in collected}
@@ -601,7 +604,8 @@ def find_unused(
                 test = str(json.loads(path.read_text(encoding="utf-8")).get("test", ""))
             except (OSError, ValueError, AttributeError):
                 continue  # unreadable files are reported by the check that loads them
-            if test.partition("::")[0] not in modules:
+            module = test.partition("::")[0]
+            if module not in modules and (root is None or not module or (root / module).exists()):
                 continue
             if test in collected and test not in passed:
                 continue

@@ -430,6 +430,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         mp.baseline_events,
         mp.collected,
         mp.passed,
+        session.config.rootpath,
     )
     if mp.unused_baselines and settings.unused_baselines is UnusedBaselines.FAIL:
         # OR-ed, as syrupy does: a run whose tests passed still fails on unused baselines

@@ -165,6 +165,27 @@ def test_unused_baselines_are_reported_and_can_fail_the_run(pytester, releases):
     assert deselected.ret == 0, deselected.stdout.str()
 
 
+def test_baselines_of_a_moved_or_deleted_test_file_are_unused(pytester, releases):
+    pytester.makepyfile(test_gate=SUITE)
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=1)
+    (pytester.path / "test_gate.py").rename(pytester.path / "test_moved.py")
+    moved = run(pytester, "rel-a", "--modelprov-update-baselines")
+    moved.assert_outcomes(passed=1)
+    moved.stdout.fnmatch_lines(["*1 baseline(s) no test used*", f"*unused: {BASELINE}*"])
+    assert (pytester.path / BASELINE).exists()  # reported, never deleted
+    # a test file that still exists but was not selected keeps its baselines
+    pytester.makepyfile(test_gate=SUITE)
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=2)
+    only = run(pytester, "rel-a", "test_moved.py", "--modelprov-unused-baselines=fail")
+    only.assert_outcomes(passed=1)
+    assert only.ret == 0, only.stdout.str()
+    (pytester.path / "test_gate.py").unlink()
+    gone = run(pytester, "rel-a", "test_moved.py", "--modelprov-unused-baselines=fail")
+    gone.assert_outcomes(passed=1)
+    assert gone.ret == pytest.ExitCode.TESTS_FAILED
+    gone.stdout.fnmatch_lines([f"*unused: {BASELINE}*"])
+
+
 def test_compare_with_the_baseline_of_an_earlier_release(pytester, releases):
     pytester.makepyfile(test_gate=SUITE)
     run(pytester, "rel-a", "--modelprov-update-baselines", "--modelprov-baseline=v1.2")
