@@ -74,9 +74,10 @@ class Adapter:
 
     ``payload(result)`` is the JSON-able per-item data; ``describe(result)`` the envelope
     fields (``model``, ``model_name``, ``resolved``, ``set``, ``detector``, ``samples``);
-    ``drift(before, after, rules, confidence)`` compares two payloads slice by slice
-    (rules gives the Rule for a quantity); ``validate(payload, where)`` raises
-    BaselineError naming ``where`` beyond what the JSON Schema checks.
+    ``drift(before, after, rules, confidence, **options)`` compares two payloads slice by
+    slice (rules gives the Rule for a quantity; ``options`` are the check's keyword options
+    the adapter names in ``options``); ``validate(payload, where)`` raises BaselineError
+    naming ``where`` beyond what the JSON Schema checks.
     """
 
     kind: str
@@ -84,9 +85,11 @@ class Adapter:
     default_name: Callable[[Any], str]
     payload: Callable[[Any], dict[str, Any]]
     describe: Callable[[Any], dict[str, Any]]
-    drift: Callable[[Mapping[str, Any], Mapping[str, Any], RuleLookup, float], list[Drift]]
+    drift: Callable[..., list[Drift]]
     summary: Callable[[Mapping[str, Any]], list[dict[str, Any]]]
     validate: Callable[[Mapping[str, Any], str], object] = lambda payload, where: None
+    #: keyword options of ``check`` this kind understands (passed on to ``drift``)
+    options: frozenset[str] = frozenset()
 
 
 # a list, not a dict by kind: a module imported twice (pytester's in-process runs restore
@@ -331,6 +334,7 @@ class Baseline:
         rule: str | Sequence[str] | None = None,
         confidence: float = 0.95,
         underpowered: str = "warn",
+        own: str | Sequence[str] | None = None,
     ) -> list[Drift]:
         """Compare ``result`` with its stored baseline and fail on drift (or, with
         ``--modelprov-update-baselines``, store it as the new baseline).
@@ -339,11 +343,20 @@ class Baseline:
         baseline of another release (``"v1.2"``) instead of the run's; ``rule`` overrides
         drift rules for this check (``"refusal.rate:+0.05"``). ``underpowered`` ("warn",
         "fail", "ignore"): what to do when the sample cannot detect the rule's margin.
+        ``own`` (identity results): the model's own vendor id(s); adds a ``foreign`` slice,
+        claims of any other vendor, so new claims spread over many vendors are caught.
         """
         __tracebackhide__ = True
         if underpowered not in ("warn", "fail", "ignore"):
             raise ValueError(f"underpowered must be warn, fail or ignore, got {underpowered!r}")
         adapter = adapter_for(result)
+        options: dict[str, Any] = {}
+        if own is not None:
+            if "own" not in adapter.options:
+                raise ValueError(
+                    f"check(own=...) applies to identity results, not to a {adapter.kind} result"
+                )
+            options["own"] = own
         name = name or adapter.default_name(result)
         label = check_label(label, f"{self.nodeid}: check(label=...)") if label else self.label
         with self._lock:
@@ -361,7 +374,7 @@ class Baseline:
         # an update run rewrites the run's label only: a check pinned to "v1.2" keeps
         # comparing with v1.2, or accepting today's model would silently become v1.2
         if self.options.update and label == self.options.label:
-            return self._update(path, shown, current, label, adapter, lookup, confidence)
+            return self._update(path, shown, current, label, adapter, lookup, confidence, options)
         try:
             before = store.load(path)
         except FileNotFoundError:
@@ -377,7 +390,9 @@ class Baseline:
             raise AssertionError(str(exc)) from None
         try:
             _comparable(before, current, shown)
-            drifts = adapter.drift(before["payload"], current["payload"], lookup, confidence)
+            drifts = adapter.drift(
+                before["payload"], current["payload"], lookup, confidence, **options
+            )
             _paired(drifts, before, current, shown)
         except AssertionError:
             self._emit(path, "incomparable", label)
@@ -414,6 +429,7 @@ class Baseline:
         adapter: Adapter,
         lookup: RuleLookup,
         confidence: float,
+        options: Mapping[str, Any],
     ) -> list[Drift]:
         __tracebackhide__ = True
         store = self.options.store
@@ -421,7 +437,9 @@ class Baseline:
         # prompts) would make every later check pass: refuse it now
         try:
             _paired(
-                adapter.drift(current["payload"], current["payload"], lookup, confidence),
+                adapter.drift(
+                    current["payload"], current["payload"], lookup, confidence, **options
+                ),
                 current,
                 current,
                 shown,

@@ -780,6 +780,10 @@ class IdentityResult:
         raise AssertionError("\n".join(lines))
 
 
+#: the baseline slice of claims of any vendor but the model's own (``check(own=...)``)
+FOREIGN = "foreign"
+
+
 def _own_set(own: str | Iterable[str]) -> frozenset[str]:
     values = [own] if isinstance(own, str) else list(own)
     return frozenset(canonical_vendor(v) for v in values)
@@ -1069,17 +1073,26 @@ def _describe_identity(result: IdentityResult) -> dict[str, Any]:
     }
 
 
-def _shares(row: Mapping[str, Any], vendor: str) -> float:
-    """Share of the probe's answers that claim ``vendor`` ("any": any vendor at all)."""
+def _claims(claimed: Sequence[str], vendor: str, own: frozenset[str]) -> bool:
+    """Whether an answer's claimed vendors count for the slice ``vendor`` ("any": any vendor
+    at all; "foreign": any vendor not in ``own``)."""
+    if vendor == "any":
+        return bool(claimed)
+    if vendor == FOREIGN:
+        return any(v not in own for v in claimed)
+    return vendor in claimed
+
+
+def _shares(row: Mapping[str, Any], vendor: str, own: frozenset[str] = frozenset()) -> float:
+    """Share of the probe's answers that count for the slice ``vendor``."""
     answers = row["claimed"]
-    hits = sum(1 for c in answers if (c if vendor == "any" else vendor in c))
-    return hits / len(answers)
+    return sum(1 for c in answers if _claims(c, vendor, own)) / len(answers)
 
 
-def _claiming(row: Mapping[str, Any], vendor: str) -> str:
-    """The first answer of the probe that claims ``vendor`` (any vendor for "any")."""
+def _claiming(row: Mapping[str, Any], vendor: str, own: frozenset[str] = frozenset()) -> str:
+    """The first answer of the probe that counts for the slice ``vendor``."""
     for claimed, text in zip(row["claimed"], row["excerpts"], strict=False):
-        if claimed if vendor == "any" else vendor in claimed:
+        if _claims(claimed, vendor, own):
             return str(text)
     return str(row["excerpts"][0]) if row["excerpts"] else ""
 
@@ -1093,6 +1106,7 @@ def _baseline_drift(
     after: Mapping[str, Any],
     rules: Any,
     confidence: float,
+    own: str | Iterable[str] | None = None,
 ) -> list[Any]:
     from .drift import paired_drift
 
@@ -1100,20 +1114,29 @@ def _baseline_drift(
     old = {row["id"]: row for row in before["probes"]}
     pairs = [(old[row["id"]], row) for row in after["probes"] if row["id"] in old]
     vendors = sorted(_baseline_vendors(before) | _baseline_vendors(after)) or ["any"]
+    mine = frozenset[str]()
+    if own is not None:
+        try:
+            mine = _own_set(own)
+        except ValueError as exc:
+            raise ValueError(f"check(own=...): {exc}") from None
+        # one slice for every other vendor together: new claims spread thinly over many
+        # vendors pass each vendor's slice, not this one
+        vendors.append(FOREIGN)
     out = []
     for vendor in vendors:
         out.append(
             paired_drift(
                 "identity.claim_rate",
                 {"vendor": vendor},
-                [_shares(b, vendor) for b, _ in pairs],
-                [_shares(a, vendor) for _, a in pairs],
+                [_shares(b, vendor, mine) for b, _ in pairs],
+                [_shares(a, vendor, mine) for _, a in pairs],
                 rule,
                 items=[f"[{a['lang']}] {a['id']} {excerpt(a['prompt'], 60)!r}" for _, a in pairs],
                 texts=[
                     (
-                        f"{_shares(b, vendor):.0%} claimed",
-                        f"{_shares(a, vendor):.0%} claimed: {_claiming(a, vendor)!r}",
+                        f"{_shares(b, vendor, mine):.0%} claimed",
+                        f"{_shares(a, vendor, mine):.0%} claimed: {_claiming(a, vendor, mine)!r}",
                     )
                     for b, a in pairs
                 ],
@@ -1153,5 +1176,6 @@ baseline.register(
         describe=_describe_identity,
         drift=_baseline_drift,
         summary=_baseline_summary,
+        options=frozenset({"own"}),
     )
 )

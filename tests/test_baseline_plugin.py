@@ -318,6 +318,57 @@ def test_identity_baseline_catches_a_new_claim(pytester, env):
     )
 
 
+SPREAD_SUITE = """
+from pytest_modelprov import identity
+
+def test_identity(model_under_test, modelprov_baseline):
+    langs = ["en", "es", "fr", "de", "it", "pt", "ja", "ko", "ru", "ar", "zh-Hans"]
+    result = identity.probe(model_under_test, n=1, languages=langs, kinds=identity.IDENTITY_KINDS)
+    modelprov_baseline.check(result, rule="identity.claim_rate:+0.1", underpowered="ignore"OWN)
+"""
+
+
+def test_new_claims_spread_over_vendors_fail_the_foreign_slice(pytester, env):
+    # rel-b names a different vendor in each of five languages (4 probes each of 44): no
+    # vendor rises by the margin 0.1, but claims of someone else rise by 20/44
+    for script, vendor in (
+        ("[\u3040-\u30ff]", "I am Claude, made by Anthropic."),
+        ("[\u4e00-\u9fff]", "I am ChatGPT, made by OpenAI."),
+        ("[\uac00-\ud7af]", "I am Gemini, made by Google."),
+        ("[\u0400-\u04ff]", "I am Grok, made by xAI."),
+        ("[\u0600-\u06ff]", "I am Mistral, made by Mistral AI."),
+    ):
+        env.server.add_rule(script, vendor, model="rel-b")
+    env.server.add_rule(".", "I am DeepSeek-V3, made by DeepSeek.")
+    pytester.makepyfile(test_id=SPREAD_SUITE.replace("OWN", ""))
+    run(pytester, "rel-a", "--modelprov-update-baselines").assert_outcomes(passed=1)
+    # per vendor only: every slice is within its margin, so the spread goes through
+    run(pytester, "rel-b").assert_outcomes(passed=1)
+    pytester.makepyfile(test_id=SPREAD_SUITE.replace("OWN", ', own="deepseek"'))
+    run(pytester, "rel-a").assert_outcomes(passed=1)
+    drifted = run(pytester, "rel-b")
+    drifted.assert_outcomes(failed=1)
+    change = 20 / 44
+    drifted.stdout.fnmatch_lines(
+        [
+            "*identity.claim_rate[[]vendor=foreign[]]: 0.000 [[]0.000, *[]] -> "
+            f"{change:.3f} [[]*change +{change:.3f}*",
+        ]
+    )
+    assert "vendor=openai]: 0.000" not in drifted.stdout.str().split("drift from baseline")[1]
+    pytester.makepyfile(test_id=SPREAD_SUITE.replace("OWN", ', own="nobody-ai"'))
+    bad = run(pytester, "rel-a")
+    bad.assert_outcomes(failed=1)
+    bad.stdout.fnmatch_lines(["*check(own=...)*nobody-ai*"])
+
+
+def test_own_is_refused_for_other_kinds_of_result(pytester, releases):
+    pytester.makepyfile(test_gate=SUITE.replace('underpowered="ignore"', 'own="deepseek"'))
+    result = run(pytester, "rel-a")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*check(own=...) applies to identity results, not to a refusal*"])
+
+
 LEXICAL_SUITE = """
 from pytest_modelprov import lexical
 
