@@ -208,6 +208,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refusal_eval(args: argparse.Namespace) -> int:
+    """Agreement of a refusal classifier with labelled answers, per group (model)."""
+    from .refusal import Classifier
+    from .refusal_eval import assert_agrees, evaluate
+
+    classifier = Classifier.load(args.weights) if args.weights else None
+    agreement = evaluate(args.labels, classifier)
+    print(f"classifier {agreement.classifier} on {agreement.source}")
+    print("non-compliance (refusal + evasion) rates; error = estimated - labelled")
+    print(agreement.table())
+    if args.max_rate_error is None:
+        return 0
+    try:
+        assert_agrees(agreement, args.max_rate_error)
+    except AssertionError as exc:
+        print(exc)
+        return 1
+    print(f"no group's error is significantly {args.max_rate_error:g} or more")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelprov", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -285,6 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--width", type=int, default=40, help="width of the tree drawing")
     compare.add_argument("--ascii", action="store_true", help="draw the tree with ASCII only")
     compare.set_defaults(func=cmd_compare)
+
+    evaluate = commands.add_parser(
+        "refusal-eval", help="check a refusal classifier against your labelled answers"
+    )
+    evaluate.add_argument("labels", help="JSON Lines of labelled answers (refusal.fit format)")
+    evaluate.add_argument("--weights", help="weights from refusal.fit (default: the shipped)")
+    evaluate.add_argument(
+        "--max-rate-error",
+        type=float,
+        help="exit 1 when a group's rate error is significantly this large (e.g. 0.05)",
+    )
+    evaluate.set_defaults(func=cmd_refusal_eval)
     return parser
 
 
