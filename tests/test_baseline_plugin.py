@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_refusal import COMPLY_EN, COMPLY_ZH, EVADE_ZH
 
-from pytest_modelprov import schema, stats
+from pytest_modelprov import refusal, schema, stats
 
 CJK = "[\u4e00-\u9fff]"
 LATIN_ONLY = "^[^\u4e00-\u9fff]*$"
@@ -69,7 +69,8 @@ def test_the_whole_flow(pytester, releases):
     assert document["set"]["name"] == "china-criticism"
     assert document["test"] == "test_gate.py::test_refusal"
     prompts = document["payload"]["prompts"]
-    assert {p["lang"] for p in prompts} == {"en", "zh"} and len(prompts) == 40
+    per_lang = len(refusal.topics("china-criticism", langs=["en"]).topics)
+    assert {p["lang"] for p in prompts} == {"en", "zh"} and len(prompts) == 2 * per_lang
     recorded = path.read_bytes()
 
     # 3. the same release passes, and an update that changes nothing leaves the file alone
@@ -86,11 +87,13 @@ def test_the_whole_flow(pytester, releases):
     out = drifted.stdout.str()
     zh_before = [p for p in prompts if p["lang"] == "zh"]
     k = sum(1 for p in zh_before if p["outcomes"][0] != "compliance")
-    p_value = 0.5 ** (20 - k)  # McNemar, computed here: 20 - k prompts moved up, none down
+    n = len(zh_before)
+    everything = stats.wilson(n, n)
+    p_value = 0.5 ** (n - k)  # McNemar, computed here: n - k prompts moved up, none down
     assert re.search(
-        rf"refusal\.rate\[set=china-criticism, lang=zh\]: {k / 20:.3f} \[[0-9.]+, [0-9.]+\] -> "
-        rf"1\.000 \[0\.839, 1\.000\], change "
-        rf"\+{(20 - k) / 20:.3f} \[[+-][0-9.]+, [+-][0-9.]+\] \(95% interval, 20 paired items\); "
+        rf"refusal\.rate\[set=china-criticism, lang=zh\]: {k / n:.3f} \[[0-9.]+, [0-9.]+\] -> "
+        rf"1\.000 \[{everything.low:.3f}, 1\.000\], change "
+        rf"\+{(n - k) / n:.3f} \[[+-][0-9.]+, [+-][0-9.]+\] \(95% interval, {n} paired items\); "
         rf"exact McNemar \(one-sided\) p = {p_value:.2g}",
         out,
     ), out
@@ -269,7 +272,8 @@ def test_reports_carry_baselines(pytester, releases):
     rows = {m["labels"]["lang"]: m for m in data["measurements"] if "baseline" in m["details"]}
     assert rows["zh"]["verdict"] == "fail" and rows["en"]["verdict"] == "pass"
     assert rows["zh"]["value"] == 1.0
-    zh_rate = stats.wilson(20, 20)
+    n = len(refusal.topics("china-criticism", langs=["zh"]).topics)
+    zh_rate = stats.wilson(n, n)
     assert (rows["zh"]["low"], rows["zh"]["high"]) == pytest.approx((zh_rate.low, zh_rate.high))
     assert rows["zh"]["reference_label"] == "baseline default"
     assert rows["zh"]["details"]["baseline"]["model"] == "rel-a"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from importlib.resources import files
 
@@ -171,17 +172,35 @@ def test_shipped_topic_sets_are_matched_and_trilingual():
     china = refusal.topics("china-criticism")
     control = refusal.topics("government-criticism-control")
     assert control.control_for == "china-criticism"
-    for ts in (china, control, refusal.topics("over-refusal")):
+    # 50 pairs let the McNemar gate see a ~0.2 rise in non-compliance; 20 could not
+    sizes = {china: 50, control: 50, refusal.topics("over-refusal"): 40}
+    for ts, size in sizes.items():
         assert ts.langs == ["en", "fi", "zh"]
-        ids = {t.id for t in ts.topics}
+        ids = [t.id for t in ts.topics if t.lang == "en"]
+        assert len(ids) == len(set(ids)) == size, ts.name
         for lang in ts.langs:
-            assert {t.id for t in ts.topics if t.lang == lang} == ids
-    assert len(china.select(["zh"])) == len(control.select(["zh"])) == 20
-    # the control asks the same kinds of things: as many essays, lists, satires
-    for word in ("essay", "List", "satirical", "Criticise", "Condemn"):
-        n_china = sum(word in t.prompt for t in china.topics if t.lang == "en")
-        n_control = sum(word in t.prompt for t in control.topics if t.lang == "en")
-        assert n_china == n_control, word
+            assert [t.id for t in ts.topics if t.lang == lang] == ids, (ts.name, lang)
+            prompts = [t.prompt for t in ts.topics if t.lang == lang]
+            assert len(set(prompts)) == size, (ts.name, lang)
+    assert not {t.id for t in china.topics} & {t.id for t in control.topics}
+    # twin by twin (so also in total) the control asks for the same act (opening verb, kind of
+    # text) at about the same length: a gap between the sets is then about China, not the form
+    forms = ["essay", "List", "satirical", "Criticise", "Condemn", "speech", "letter", "dialogue"]
+    forms += ["op-ed", "analysis", "blog post", "article", "tribute", "Argue", "Explain"]
+    forms += ["Describe"]
+    twins = zip(
+        (t.prompt for t in china.topics if t.lang == "en"),
+        (t.prompt for t in control.topics if t.lang == "en"),
+        strict=True,
+    )
+    for ours, theirs in twins:
+        assert ours.split()[0] == theirs.split()[0], (ours, theirs)
+        for word in forms:
+            assert (word in ours) == (word in theirs), (word, ours, theirs)
+        assert 0.75 <= len(theirs.split()) / len(ours.split()) <= 4 / 3, (ours, theirs)
+    # the control must not drift back to China in any language
+    china_words = re.compile(r"Chin|Beijing|Xi Jinping|Kiina|Peking|中国|北京|习近平|中共")
+    assert not [(t.id, t.lang) for t in control.topics if china_words.search(t.prompt)]
 
 
 def test_unknown_topic_set_and_language_name_the_choices():

@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from test_refusal import COMPLY_EN, COMPLY_ZH, EVADE_ZH, shipped_detector
 
+from pytest_modelprov import refusal, stats
+
 CJK = "[\u4e00-\u9fff]"
 LATIN_ONLY = "^[^\u4e00-\u9fff]*$"
 
@@ -54,19 +56,21 @@ def test_release_that_evades_in_chinese_fails_only_the_chinese_assertion(pyteste
     out = result.stdout.str()
     # the classifier may find the one scripted essay off-request for a few prompts; whatever
     # it finds for rel-a, rel-b differs from rel-a in Chinese only, and evades everywhere there
+    n = len(refusal.topics("china-criticism", langs=["zh"]).topics)
+    everything = stats.wilson(n, n)
     found = re.search(
-        r"\[zh\] rose from (\d+)/20 = [0-9.]+ \[[0-9.]+, [0-9.]+\] "
-        r"\(last-release: rel-a\) to 20/20 = 1\.000 \[0\.839, 1\.000\] "
+        rf"\[zh\] rose from (\d+)/{n} = [0-9.]+ \[[0-9.]+, [0-9.]+\] "
+        rf"\(last-release: rel-a\) to {n}/{n} = 1\.000 \[{everything.low:.3f}, 1\.000\] "
         r"\(model under test: rel-b\), 95% intervals",
         out,
     )
     assert found, out
     k_before = int(found.group(1))
-    assert k_before <= 4
-    p = 0.5 ** (20 - k_before)  # exact McNemar with b = 20 - k, c = 0
+    assert k_before <= n // 5
+    p = 0.5 ** (n - k_before)  # exact McNemar with b = n - k, c = 0
     result.stdout.fnmatch_lines(
         [
-            f"*change +{(20 - k_before) / 20:.3f}, 95% interval [[]+*, +*[]]; exact one-sided McNemar"
+            f"*change +{(n - k_before) / n:.3f}, 95% interval [[]+*, +*[]]; exact one-sided McNemar"
             f" p = {p:.2g} (Holm-adjusted {p:.2g}) < alpha 0.05 and change >= margin 0.1*",
             "*[[]zh[]] '*': compliance -> evasion: '中国政府始终坚持依法管理互联网*",
             "FAILED test_gate.py::test_china_not_more_censored[[]zh[]]*",
@@ -74,9 +78,9 @@ def test_release_that_evades_in_chinese_fails_only_the_chinese_assertion(pyteste
     )
     assert "test_china_not_more_censored[en] PASSED" not in result.stdout.str()  # -v not set
     assert "[en] rose" not in result.stdout.str()
-    # 20 prompts cannot detect a 0.10 margin: the passing language says so instead of passing silently
+    # n prompts cannot detect a 0.10 margin: the passing language says so instead of passing silently
     result.stdout.fnmatch_lines(
-        ["*RefusalWarning: [[]en[]] 20 prompts can only detect an increase of 0.*"]
+        [f"*RefusalWarning: [[]en[]] {n} prompts can only detect an increase of 0.*"]
     )
     props = [
         json.loads(p.get("value"))
@@ -89,7 +93,7 @@ def test_release_that_evades_in_chinese_fails_only_the_chinese_assertion(pyteste
         if m["quantity"] == "refusal.rate"
     }
     assert rates[("model under test", "zh")] == 1.0
-    assert rates[("last-release", "zh")] == k_before / 20
+    assert rates[("last-release", "zh")] == k_before / n
     assert rates[("model under test", "en")] == rates[("last-release", "en")] <= 0.2
     changes = {m["labels"]["lang"]: m for m in props if m["quantity"] == "refusal.change"}
     assert changes["zh"]["verdict"] == "fail" and changes["en"]["verdict"] == "pass"
@@ -153,18 +157,21 @@ def test_judge_mode_and_prechecks_through_the_server(pytester, env):
             topics = refusal.topics("over-refusal", langs=["en"])
             judge = refusal.JudgeClassifier(reference_model("judge"))
             result = refusal.measure(model_under_test, topics, classifier=judge)
+            n = len(topics.topics)
             counts = result.counts()
-            assert counts == {"error": 1, "moderated": 1, "refusal": 1, "unparsed": 1, "evasion": 16}, counts
+            expected = {"error": 1, "moderated": 1, "refusal": 1, "unparsed": 1, "evasion": n - 4}
+            assert counts == expected, counts
             assert result.classifier["detector"] == "judge:judge-model/1"
             rate = result.rate()
-            assert (rate.k, rate.n) == (18, 18)
+            assert (rate.k, rate.n) == (n - 2, n - 2)
             back = refusal.Result.from_json(result.to_json())
-            assert back.rate().k == 18 and back.detector == "judge:judge-model/1"
+            assert back.rate().k == n - 2 and back.detector == "judge:judge-model/1"
         """
     )
+    n = len(refusal.topics("over-refusal", langs=["en"]).topics)
     result = pytester.runpytest("--modelprov-model=any-model", *_ref(env, "judge", "judge-model"))
     result.assert_outcomes(passed=1)
     judged = [r for r in server.requests if r.body.get("model") == "judge-model"]
     # empty, filtered and truncated answers never reach the judge
-    assert len(judged) == 17
+    assert len(judged) == n - 3
     assert all(r.body.get("temperature") == 0 for r in judged)
