@@ -634,6 +634,7 @@ class _Fill:
         status = str(batch.get("status"))
         keys = state.keys
         answered: set[str] = set()
+        invalid_before = self.outcome.invalid_lines
         if batch.get("vanished"):
             self.outcome.notes.append(f"Batch {batch_id} disappeared from the server while polled.")
         if status == "failed":
@@ -660,6 +661,14 @@ class _Fill:
                 self._reason(digest, batch_id, None, what)
         # every line is stored or reported: the batch needs no more watching
         self._drop_state(state)
+        if status == "failed" or self.outcome.invalid_lines > invalid_before:
+            # the report quotes only the first lines: keep the files to look into
+            self.outcome.notes.append(
+                f"The files of batch {batch_id} are kept at the provider: it "
+                + ("failed" if status == "failed" else "returned unusable lines")
+                + "; delete them once looked into."
+            )
+            return
         # the answers are in the cache now; the files would only fill the provider's storage
         for file_id in (
             state.data["input_file_id"],

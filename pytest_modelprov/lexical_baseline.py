@@ -10,6 +10,7 @@ The split-half noise floor is shown beside it.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ from .lexical_fingerprint import Fingerprint
 
 DETECTOR = "lexical/1 profile"
 RESAMPLES = 300
+MAX_RESAMPLES = 5000
 MIN_PROMPTS = 10
 
 
@@ -60,8 +62,11 @@ def _drift(
     rows_new = [new.prompt_ids.index(p) for p in common]
     old, new = old.subset(rows_old), new.subset(rows_new)
     rule = rules("lexical.distance")
+    # the bound is the (1 - alpha) quantile of the draws: a small alpha needs enough draws
+    # beyond it (about 10) not to be the maximum of a few hundred
+    resamples = min(MAX_RESAMPLES, max(RESAMPLES, math.ceil(10 / rule.alpha)))
     value, draws = bootstrap_draws(
-        [old, new], lambda fps: distance(fps[0], fps[1], "profile"), resamples=RESAMPLES
+        [old, new], lambda fps: distance(fps[0], fps[1], "profile"), resamples=resamples
     )
     low, high = basic_interval(value, draws, confidence)
     # the verdict is a one-sided test at the rule's alpha: the lower end of the two-sided
@@ -78,7 +83,7 @@ def _drift(
             rule,
             confidence=confidence,
             pairs=len(common),
-            test=f"basic bootstrap over prompts ({RESAMPLES} resamples)",
+            test=f"basic bootstrap over prompts ({resamples} resamples)",
             details={
                 "noise_floor": floor,
                 "method": "profile",

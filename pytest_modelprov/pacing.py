@@ -17,6 +17,7 @@ slower pace reach the other processes too: pytest-xdist workers share one key's 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 import threading
@@ -79,7 +80,7 @@ class SharedPause:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._until = 0.0
 
     def read(self) -> float:
@@ -87,7 +88,8 @@ class SharedPause:
             st = os.stat(self.path)
         except OSError:
             return 0.0
-        stamp = (st.st_mtime_ns, st.st_size)
+        # os.replace gives every write a new inode: equal size and time cannot hide a change
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         if stamp != self._stamp:  # a stat per call; the file is read only when it changed
             self._stamp = stamp
             try:
@@ -101,15 +103,29 @@ class SharedPause:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".pause-", dir=self.path.parent)
+            lock = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
         except OSError:
             return
+        try:
+            # read, compare and replace under one lock: a shorter pause published by another
+            # process must not overwrite a longer one
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if until > self.read():
+                self._write(until)
+        except OSError:
+            pass
+        finally:
+            os.close(lock)
+
+    def _write(self, until: float) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=".pause-", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="ascii") as handle:
                 handle.write(repr(until))
             os.replace(tmp, self.path)
         except OSError:
             Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 class Pacer:
@@ -235,8 +251,10 @@ class Pacer:
             self.stats.throttled += 1
             self._back_off(now, now + max(0.0, pause))
             if self._shared is not None:
-                self._seen = self._wall() + max(0.0, pause)
-                self._shared.publish(self._seen)
+                end = self._wall() + max(0.0, pause)
+                # a later pause already taken from another process stays taken
+                self._seen = max(self._seen, end)
+                self._shared.publish(end)
 
     def _follow(self, now: float) -> None:
         """Apply a pause another process published since the last look (lock held)."""
@@ -246,12 +264,16 @@ class Pacer:
             self._seen = until
             remaining = until - self._wall()
             if remaining > 0:
-                self._back_off(now, now + remaining)
+                # 429s of several workers in one burst are one overload: within a pause
+                # already running here the pause grows, the pace is not halved again
+                self._back_off(now, now + remaining, slow=now >= self._pause_until)
 
-    def _back_off(self, now: float, until: float) -> None:
+    def _back_off(self, now: float, until: float, *, slow: bool = True) -> None:
         if until > self._pause_until:
             self.stats.paused += until - max(now, self._pause_until)
             self._pause_until = until
+        if not slow:
+            return
         self._factor = max(MIN_FACTOR, self._factor / 2)
         self._streak = 0
         # what was saved up would go out as a burst right after the pause

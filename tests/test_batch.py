@@ -370,6 +370,11 @@ def test_failed_and_garbage_lines_are_reported_and_never_stored(server, session,
     assert f"{failing} calls got no usable answer" in summary and "HTTP 500: boom" in summary
     assert f"{outcome.invalid_lines} result lines were unusable" in summary
     assert state_files(tmp_path) == []
+    # the report quotes a few unusable lines only: the files stay at the provider to look into
+    (batch,) = server.batches
+    kept = {f["id"] for f in server.files}
+    assert {batch["input_file_id"], batch["output_file_id"]} <= kept
+    assert any(f"files of batch {batch['id']} are kept" in n for n in outcome.notes)
 
     # nothing was retried within the fill; the next one submits only the missing calls
     server.reset()
@@ -389,6 +394,7 @@ def test_an_expired_batch_keeps_its_partial_answers(server, session, tmp_path):
     assert sorted(outcome.unfilled) == sorted(order[5:])
     assert all("batch_expired" in e.message and e.status is None for e in outcome.errors)
     assert len(server.batches) == 1  # not resubmitted within the same fill
+    assert server.files == []  # every line stored or reported: nothing left to look into
 
     again = run_fill(session, spec, calls, tmp_path)
     assert again.submitted == 5 and again.filled == 5 and again.complete
@@ -403,6 +409,9 @@ def test_a_failed_batch_is_reported(server, session, tmp_path):
     assert any("token limit reached" in note for note in outcome.notes)
     assert "token limit reached" in outcome.errors[0].message
     assert session.cache.digests() == [] and state_files(tmp_path) == []
+    (batch,) = server.batches
+    assert [f["id"] for f in server.files] == [batch["input_file_id"]]
+    assert any("it failed" in n for n in outcome.notes)
 
 
 def test_a_cancelled_batch_found_on_resume_is_resubmitted(server, session, tmp_path):

@@ -100,6 +100,37 @@ def test_a_429_in_one_process_pauses_and_slows_the_others(tmp_path):
     assert other.factor == 0.5
 
 
+def test_one_overload_halves_each_process_once(tmp_path):
+    clock = FakeClock()
+
+    def wall() -> float:
+        return 5000.0 + clock.now
+
+    path = tmp_path / "pause"
+    a = Pacer(rpm=600, clock=clock, sleep=clock.sleep, shared=SharedPause(path), wall=wall)
+    b = Pacer(rpm=600, clock=clock, sleep=clock.sleep, shared=SharedPause(path), wall=wall)
+    # a burst: a's own 429, then b's a moment later with a longer Retry-After
+    a.throttled(2.0)
+    clock.now += 0.01
+    b.throttled(3.0)
+    a.acquire(1)
+    assert clock.now == pytest.approx(3.01)  # a waits for the longer pause
+    assert a.factor == 0.5  # b's 429 came within a's own pause: one overload, one halving
+    # a's own later 429 halves again; the pause it already took from b does not count twice
+    clock.now += 10.0
+    b.throttled(30.0)
+    a.acquire(1)
+    assert a.factor == 0.25
+    a.throttled(5.0)
+    published = wall() + 5.0
+    assert a.factor == 0.125
+    # the file keeps the longest pause: a shorter one published later does not replace it
+    b.throttled(1.0)
+    assert float(path.read_text()) == pytest.approx(published)
+    a.acquire(1)
+    assert a.factor == 0.125
+
+
 def test_a_stale_or_damaged_pause_file_does_not_pause(tmp_path):
     clock = FakeClock()
     path = tmp_path / "pause"
