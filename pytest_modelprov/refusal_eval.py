@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import stats
+from .client import excerpt
 from .refusal import BaseClassifier, default_classifier
 from .refusal_features import strip_reasoning
 from .refusal_model import Example, read_labelled
@@ -98,11 +99,6 @@ class Agreement:
         return "\n".join(rows)
 
 
-def _excerpt(text: str, size: int = 120) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= size else flat[: size - 1] + "…"
-
-
 def _group(name: str, rows: Sequence[tuple[Example, str]], confidence: float) -> GroupAgreement:
     truth = [e.label != "compliance" for e, _ in rows]
     guess = [label != "compliance" for _, label in rows]
@@ -110,7 +106,7 @@ def _group(name: str, rows: Sequence[tuple[Example, str]], confidence: float) ->
     low, high = stats.newcombe_paired(a, b, c, d, confidence)
     p = min(1.0, 2 * min(stats.mcnemar_p(b, c), stats.mcnemar_p(c, b)))
     wrong = [
-        (e.label, label, _excerpt(strip_reasoning(e.response)))
+        (e.label, label, excerpt(strip_reasoning(e.response), 120))
         for (e, label), t, g in zip(rows, truth, guess, strict=True)
         if t != g
     ]
