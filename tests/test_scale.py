@@ -173,7 +173,10 @@ def test_calls_stay_under_the_rpm_limit(pytester, env):
     # 10 a second with a bucket of 10: at most 10 + 10 t sent in any t seconds (2 more for
     # arrival jitter: a request sent late can reach the server right before a later one)
     assert _most_in_window(times, 1.0) <= 22
-    assert max(times) - min(times) >= 1.9  # (30 - 10) / 10 s, less scheduling slack
+    # (30 - 10) / 10 = 2 s from the first to the last send; arrival times at a loaded server
+    # smear the first burst by up to a few hundred ms (a CI run measured 1.80 s). Unpaced, the
+    # 30 calls at concurrency 8 arrive within about 0.1 s.
+    assert max(times) - min(times) >= 1.5
     result.stdout.fnmatch_lines(["*calls waited * s in all to stay under the rate limits*"])
 
 
