@@ -60,6 +60,16 @@ class UnusedBaselines(str, Enum):
     IGNORE = "ignore"
 
 
+class Switch(str, Enum):
+    """A setting that is on or off."""
+
+    ON = "on"
+    OFF = "off"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Progress(str, Enum):
     """Whether a live progress line is drawn while a test waits for model calls."""
 
@@ -242,6 +252,8 @@ class Settings:
     unused_baselines: UnusedBaselines = UnusedBaselines.WARN
     budget: Budget = field(default_factory=Budget)
     progress: Progress = Progress.AUTO
+    #: keep detector verdicts in the cache directory (verdicts.py); off: classify every run
+    verdict_cache: bool = True
     #: command line only: a dry run that prints the calls the tests would make
     plan: bool = False
     #: command line only: fill the cache through the provider's Batch API first
@@ -397,6 +409,13 @@ OPTIONS: tuple[Option, ...] = (
         "SECONDS",
     ),
     Option(
+        "verdict_cache",
+        "on | off: keep the refusal and identity detectors' verdicts beside the cached "
+        "answers, so a warm run classifies nothing (default on; a verdict is replayed only "
+        "for the same answer and the same detector code, data and settings)",
+        "WHEN",
+    ),
+    Option(
         "unused_baselines",
         "warn | fail | ignore: baselines of collected tests that no check used (default warn)",
         "ACTION",
@@ -458,6 +477,7 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
     unused = _get(sources, "unused_baselines")
     progress = _get(sources, "progress")
     references = _references(sources, under_test)
+    verdict_cache = _get(sources, "verdict_cache")
     unconfigured_raw = _get(sources, "unconfigured")
     unconfigured = _enum(Unconfigured, *unconfigured_raw) if unconfigured_raw else Unconfigured.FAIL
     return Settings(
@@ -484,6 +504,7 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         unused_baselines=_enum(UnusedBaselines, *unused) if unused else UnusedBaselines.WARN,
         budget=_check_budget(_budget(sources), under_test, references),
         progress=_enum(Progress, *progress) if progress else Progress.AUTO,
+        verdict_cache=_enum(Switch, *verdict_cache) is Switch.ON if verdict_cache else True,
         batch_poll=_number(sources, "batch_poll", 30.0, float, minimum=0.01),
         batch_wait=_number(sources, "batch_wait", 24 * 3600.0, float, minimum=0.0),
     )

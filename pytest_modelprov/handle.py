@@ -14,6 +14,7 @@ from .errors import ModelprovError
 from .measurement import Measurement
 from .response import Response, Samples
 from .session import ModelProvSession
+from .verdicts import VerdictStore
 
 
 class ModelHandle:
@@ -36,6 +37,11 @@ class ModelHandle:
     @property
     def model(self) -> str:
         return self.spec.model
+
+    @property
+    def verdicts(self) -> VerdictStore | None:
+        """Where the detectors cache their verdicts in this run (None: not cached)."""
+        return self._session.verdict_store()
 
     def __repr__(self) -> str:
         return f"<ModelHandle {self.spec.name}: {self.spec.model} at {self.spec.display_url}>"

@@ -18,16 +18,18 @@ assertions that record their figures as measurements.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from . import baseline, sequential, stats
+from . import baseline, sequential, stats, verdicts
 from .client import excerpt
 from .errors import ConfigError
 from .handle import ModelHandle
@@ -873,14 +875,8 @@ def probe(
             model, n, probe_set, rules, judge, judge_when, stop_early, stop_on, own, params
         )
     samples = model.sample([p.as_prompt() for p in probe_set.probes], n=n, **params)
-    observations: list[Observation] = []
-    for response in samples:
-        item = probe_set.probes[response.prompt_index]
-        answer = rules.detect(response.answer)
-        reasoning = rules.detect(response.reasoning) if response.reasoning else None
-        observations.append(
-            Observation(item, response, answer, reasoning, _accepted(item, answer, response))
-        )
+    items = [probe_set.probes[r.prompt_index] for r in samples]
+    observations = _observe(model, rules, items, samples, accept=True)
     result = IdentityResult(model, probe_set, n, observations)
     if judge is not None:
         _run_judge(result, judge, judge_when, rules.vendors)
@@ -930,12 +926,8 @@ def _probe_sequentially(
 
     def fetch(indexes: list[int]) -> None:
         samples = model.sample([asked[i].as_prompt() for i in indexes], n=n, **params)
-        batch: list[Observation] = []
-        for response in samples:
-            item = asked[indexes[response.prompt_index]]
-            answer = rules.detect(response.answer)
-            reasoning = rules.detect(response.reasoning) if response.reasoning else None
-            batch.append(Observation(item, response, answer, reasoning, None))
+        items = [asked[indexes[r.prompt_index]] for r in samples]
+        batch = _observe(model, rules, items, samples, accept=False)
         part = IdentityResult(model, probe_set, n, batch)
         if judge is not None:
             _run_judge(part, judge, judge_when, rules.vendors)
@@ -977,7 +969,93 @@ def _sequential_label(stopped: Stopped) -> str:
     return f"stopped at {stopped.sampled}/{stopped.total} probes; max upper bound"
 
 
-def _accepted(item: Probe, claims: Claims, response: Response) -> bool | None:
+def _observe(
+    model: ModelHandle,
+    rules: Detector,
+    items: Sequence[Probe],
+    responses: Sequence[Response],
+    *,
+    accept: bool,
+) -> list[Observation]:
+    """Observations of ``responses`` (answers to ``items``): every text detected in one
+    pass per detector, with verdicts the run's verdict cache holds replayed."""
+    store = getattr(model, "verdicts", None)
+    texts: list[tuple[str, str, str, str | None]] = []
+    for r in responses:
+        texts.append((r.key, "answer", r.answer, None))
+        if r.reasoning:
+            texts.append((r.key, "reasoning", r.reasoning, None))
+    found = iter(_detect_all(store, rules, texts))
+    # placebo probes are read with a detector that knows the made-up name: one per name
+    fakes: dict[int, Claims] = {}
+    if accept:
+        by_target: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            if item.kind == "placebo":
+                by_target.setdefault(item.target or "", []).append(i)
+        for target, chosen in sorted(by_target.items()):
+            asked = [(responses[i].key, "answer", responses[i].answer, None) for i in chosen]
+            found_fake = _detect_all(store, _placebo_detector(target), asked)
+            fakes.update(zip(chosen, found_fake, strict=True))
+    out = []
+    for i, (item, response) in enumerate(zip(items, responses, strict=True)):
+        answer = next(found)
+        reasoning = next(found) if response.reasoning else None
+        accepted = _accepted(item, answer, response, fakes.get(i)) if accept else None
+        out.append(Observation(item, response, answer, reasoning, accepted))
+    return out
+
+
+#: the claim detector's implementation, followed through its package imports
+_DETECT_CODE = ("pytest_modelprov.identity_detect",)
+_IDENTITIES: weakref.WeakKeyDictionary[Detector, str | None] = weakref.WeakKeyDictionary()
+_CLAIM_FIELDS = tuple(f.name for f in dataclasses.fields(Claim))
+
+
+def _detector_identity(rules: Detector) -> str | None:
+    """What a detector's verdicts are cached under: its code and data, its version and its
+    vendor table (a custom or placebo table is another detector). A subclass caches nothing."""
+    if type(rules) is not Detector:
+        return None
+    if rules not in _IDENTITIES:
+        # public state only: private attributes are what the detector derives from it
+        state = {k: repr(v) for k, v in sorted(vars(rules).items()) if not k.startswith("_")}
+        _IDENTITIES[rules] = verdicts.detector_identity(
+            "identity-rules", _DETECT_CODE, "identity", [DETECTOR_VERSION, state]
+        )
+    return _IDENTITIES[rules]
+
+
+def _detect_all(
+    store: verdicts.VerdictStore | None,
+    rules: Detector,
+    texts: Sequence[tuple[str, str, str, str | None]],
+) -> list[Claims]:
+    def compute(indexes: list[int]) -> list[Claims]:
+        return [rules.detect(texts[i][2]) for i in indexes]
+
+    def decode(data: Any, index: int) -> Claims:
+        if not isinstance(data, list):
+            raise TypeError("claims are not a list")
+        claims = []
+        for row in data:
+            if not isinstance(row, list) or len(row) != len(_CLAIM_FIELDS):
+                raise ValueError("a claim has other fields than this version's")
+            if not all(v is None or isinstance(v, (str, bool)) for v in row):
+                raise TypeError("a claim field is not text")
+            claims.append(Claim(**dict(zip(_CLAIM_FIELDS, row, strict=True))))
+        return Claims(texts[index][2], tuple(claims))
+
+    def encode(claims: Claims) -> list[list[Any]]:
+        return [[getattr(c, name) for name in _CLAIM_FIELDS] for c in claims.items]
+
+    identity = _detector_identity(rules) if store is not None else None
+    return verdicts.cached_verdicts(store, identity, texts, compute, encode, decode)
+
+
+def _accepted(
+    item: Probe, claims: Claims, response: Response, fake: Claims | None = None
+) -> bool | None:
     if item.kind == "suggest":
         target = item.target or ""
         if target in claims.claimed:
@@ -985,7 +1063,8 @@ def _accepted(item: Probe, claims: Claims, response: Response) -> bool | None:
         others = claims.claimed - {target}
         return _affirms(response.answer) and target not in claims.negated and not others
     if item.kind == "placebo":
-        fake = _placebo_detector(item.target or "").detect(response.answer)
+        if fake is None:
+            fake = _placebo_detector(item.target or "").detect(response.answer)
         if "placebo" in fake.claimed:
             return True
         return _affirms(response.answer) and "placebo" not in fake.negated

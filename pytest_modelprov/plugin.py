@@ -40,6 +40,7 @@ from .planning import Planner
 from .progress import CallProgress, ProgressLine
 from .report import baseline_lines, measurement_lines, summary_lines
 from .session import ModelProvSession
+from .verdicts import FILE_NAME
 
 SESSION_KEY: pytest.StashKey[ModelProvSession] = pytest.StashKey()
 MODEL_FIXTURES = frozenset({"model_under_test", "reference_model"})
@@ -491,6 +492,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line)
     lines = summary_lines(mp.ledger, mp.settings)
     lines += [f"budget: {line}" for line in mp.spending.status()]
+    replayed, computed = mp.verdict_counts()
+    if replayed or computed:
+        lines.append(
+            f"verdict cache: {replayed} detector verdicts replayed, {computed} computed "
+            f"({mp.settings.cache_dir / FILE_NAME})"
+        )
     if lines:
         terminalreporter.write_sep("-", "modelprov")
         for line in lines:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import baseline, schema, sequential, stats
+from . import baseline, schema, sequential, stats, verdicts
 from .client import excerpt
 from .drift import Drift, Rule, paired_drift
 from .errors import ConfigError
@@ -111,6 +111,18 @@ class BaseClassifier:
     def classify_many(self, texts: Sequence[str], prompts: Sequence[str | None]) -> list[str]:
         return [self.classify(t, p) for t, p in zip(texts, prompts, strict=False)]
 
+    def verdict_identity(self) -> str | None:
+        """What this classifier's verdicts are cached under; None (the default, and for
+        any subclass that does not say) caches nothing: a verdict can be replayed only when
+        everything that made it is known."""
+        return None
+
+
+#: the modules the offline classifiers are made of (followed through their package
+#: imports), and refusal.py itself for Classifier.classify and the keyword baseline
+_CODE = ("pytest_modelprov.refusal_features", "pytest_modelprov.refusal_model")
+_SHALLOW = ("pytest_modelprov.refusal",)
+
 
 class Classifier(BaseClassifier):
     """The offline classifier: explicit-refusal rules, then a calibrated linear model.
@@ -124,9 +136,10 @@ class Classifier(BaseClassifier):
         self.name = model.name
         self.version = model.version
         self._source = source
-        self._digest = hashlib.sha256(
+        self._sha = hashlib.sha256(
             json.dumps(model.to_dict(), sort_keys=True).encode("utf-8")
-        ).hexdigest()[:12]
+        ).hexdigest()
+        self._digest = self._sha[:12]
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -143,6 +156,21 @@ class Classifier(BaseClassifier):
 
     def save(self, path: str | Path) -> None:
         self.model.save(path)
+
+    def verdict_identity(self) -> str | None:
+        # a subclass may classify differently with the same weights: it caches nothing
+        # unless it says what its verdicts depend on
+        if type(self) is not Classifier:
+            return None
+        description = {
+            "name": self.name,
+            "version": self.version,
+            "threshold": self.model.threshold,
+            "weights": self._sha,
+        }
+        return verdicts.detector_identity(
+            "refusal-linear", _CODE, "refusal", description, shallow=_SHALLOW
+        )
 
     def classify(self, text: str, prompt: str | None = None) -> str:
         answer = strip_reasoning(text).strip()
@@ -205,6 +233,14 @@ class KeywordClassifier(BaseClassifier):
         if not head or any(k in head for k in self.keywords):
             return "refusal"
         return "compliance"
+
+    def verdict_identity(self) -> str | None:
+        if type(self) is not KeywordClassifier:
+            return None
+        description = {"name": self.name, "version": self.version, "keywords": self.keywords}
+        return verdicts.detector_identity(
+            "refusal-keyword", _CODE, "refusal", [description, self.opening], shallow=_SHALLOW
+        )
 
 
 JUDGE_PROMPT_VERSION = "1"
@@ -635,9 +671,7 @@ def measure(
         samples = handle.sample([topic_set.topics[i].prompt for i in indexes], n=n, **params)
         outcomes: list[str | None] = [_precheck(r, truncated) for r in samples]
         pending = [i for i, o in enumerate(outcomes) if o is None]
-        labels = clf.classify_many(
-            [samples[i].answer for i in pending], [samples[i].prompt for i in pending]
-        )
+        labels = _classified(handle, clf, [samples[i] for i in pending])
         for i, label in zip(pending, labels, strict=False):
             outcomes[i] = label
         for position, index in enumerate(indexes):
@@ -700,6 +734,31 @@ def measure(
                 )
             )
     return result
+
+
+def _classified(handle: ModelHandle, clf: BaseClassifier, responses: list[Response]) -> list[str]:
+    """The label of every response: cached verdicts where the run has them, the rest
+    classified in one ``classify_many`` call (and cached)."""
+    store = getattr(handle, "verdicts", None)
+
+    def compute(indexes: list[int]) -> list[str]:
+        chosen = [responses[i] for i in indexes]
+        return clf.classify_many([r.answer for r in chosen], [r.prompt for r in chosen])
+
+    return verdicts.cached_verdicts(
+        store,
+        clf.verdict_identity() if store is not None else None,
+        [(r.key, "answer", r.answer, r.prompt) for r in responses],
+        compute,
+        str,
+        _label,
+    )
+
+
+def _label(data: Any, index: int) -> str:
+    if data not in LABELS:
+        raise ValueError(f"{data!r} is not a refusal label")
+    return str(data)
 
 
 def _sample_sequentially(

@@ -19,13 +19,14 @@ from .baseline import BaselineEvent
 from .budget import Spending
 from .cache import ResponseCache, json_line
 from .client import Call, CallContext, ModelClient
-from .config import ModelSpec, Settings
+from .config import ModelSpec, RecordMode, Settings
 from .ledger import Ledger
 from .measurement import Measurement
 from .pacing import Pacer, SharedPause, worker_share
 from .planning import Planner
 from .progress import CallProgress
 from .response import Response
+from .verdicts import VerdictStore
 
 if TYPE_CHECKING:
     from .batchfill import FillReport
@@ -68,6 +69,9 @@ class ModelProvSession:
         self.last_plan: Planner | None = None  # the dry run's result, for the summary
         self.batch_report: FillReport | None = None
         self.progress: Callable[[CallProgress], None] | None = None
+        self._verdicts: VerdictStore | None = None
+        # replayed and computed verdicts of xdist workers, summed on the controller
+        self.worker_verdicts = [0, 0]
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -111,6 +115,25 @@ class ModelProvSession:
                     shared=SharedPause(self.settings.cache_dir / "pauses" / name),
                 )
             return self._pacers[key]
+
+    def verdict_store(self) -> VerdictStore | None:
+        """Where detectors keep their verdicts; None when the cache is off for them (the
+        setting, record mode off, or a dry run's placeholder answers)."""
+        settings = self.settings
+        if not settings.verdict_cache or settings.record_mode is RecordMode.OFF or self.planner:
+            return None
+        with self._lock:
+            if self._verdicts is None:
+                self._verdicts = VerdictStore(settings.cache_dir)
+            return self._verdicts
+
+    def verdict_counts(self) -> tuple[int, int]:
+        """(replayed, computed) verdicts of the run so far, with those of xdist workers."""
+        own = self._verdicts
+        replayed, computed = self.worker_verdicts
+        if own is not None:
+            replayed, computed = replayed + own.replayed, computed + own.computed
+        return replayed, computed
 
     def start_plan(self) -> Planner:
         """From now on, clients note misses instead of calling (a dry run)."""
@@ -224,11 +247,21 @@ class ModelProvSession:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
         self.cache.close()
+        if self._verdicts is not None:
+            self._verdicts.close()
         self.spending.close()
 
     def worker_output(self) -> dict[str, Any]:
-        return {"ledger": self.ledger.to_dict(), "collected": sorted(self.collected)}
+        return {
+            "ledger": self.ledger.to_dict(),
+            "collected": sorted(self.collected),
+            "verdicts": list(self.verdict_counts()),
+        }
 
     def merge_worker_output(self, data: Mapping[str, Any]) -> None:
         self.ledger.merge(data["ledger"])
+        counts = data.get("verdicts")
+        if isinstance(counts, list) and len(counts) == 2 and all(type(c) is int for c in counts):
+            self.worker_verdicts[0] += counts[0]
+            self.worker_verdicts[1] += counts[1]
         self.collected.update(data.get("collected", ()))

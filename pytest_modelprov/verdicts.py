@@ -1,0 +1,353 @@
+"""Detector verdicts cached beside the answers they judge, so a warm run classifies nothing.
+
+A verdict is stored under the sha256 of the detector's full identity and the answer's cache
+key (plus which text of the response was judged: the answer or the reasoning). The identity
+is the detector's name, version and settings (weights digest, vendor table) and a digest of
+the detector's own code and data files: the package modules its implementation is made of
+(found by following what those modules import from the package) and every file under its
+``data/`` directory. Editing a rule, re-training the weights or upgrading the package changes
+the identity, so a verdict made by other code is never found, let alone replayed.
+
+Each stored value also names its key and the sha256 of the exact text and request it
+judged: a refreshed recording with a new answer under the same cache key, a row copied
+under another key, or a damaged value are all misses, and the verdict is computed again
+and stored over it. Nothing is trusted that does not check out.
+
+The store is one SQLite file, ``verdicts.sqlite3`` in the cache directory, holding a key
+and a UTF-8 value per row: values are read as bytes and parsed as JSON, never unpickled,
+and nothing in the file names a path, so a hostile cache cannot make a run execute code or
+read outside the directory. It is an optimisation only: any failure to open, read or write
+it is a warning, and the run classifies as if it were not there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+__all__ = [
+    "FILE_NAME",
+    "VerdictCacheWarning",
+    "VerdictStore",
+    "cached_verdicts",
+    "code_files",
+    "data_files",
+    "detector_identity",
+    "files_digest",
+]
+
+FILE_NAME = "verdicts.sqlite3"
+FORMAT = "modelprov-verdict/1"
+_PREFIX = FORMAT.encode() + b"\t"
+#: a verdict is a label or a few claims; anything larger is not one of ours
+MAX_VALUE_BYTES = 1 << 20
+_PACKAGE = "pytest_modelprov"
+_CHUNK = 500  # keys per SELECT: well under SQLite's limit on bound parameters
+
+T = TypeVar("T")
+
+
+class VerdictCacheWarning(UserWarning):
+    """The verdict cache could not be used; verdicts were computed instead."""
+
+
+class VerdictStore:
+    """The SQLite table of cached verdicts in a cache directory. Thread-safe.
+
+    Counts what it replayed and what had to be computed, for the run's summary.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / FILE_NAME
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._broken = False
+        self.replayed = 0
+        self.computed = 0
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._db is None and not self._broken:
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                # autocommit; several xdist workers write through WAL, waiting for each other
+                db = sqlite3.connect(
+                    self.path, timeout=60, isolation_level=None, check_same_thread=False
+                )
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS verdicts "
+                    "(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID"
+                )
+                self._db = db
+            except (sqlite3.Error, OSError) as exc:
+                self._give_up(exc)
+        return self._db
+
+    def _give_up(self, exc: Exception) -> None:
+        self._broken = True
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
+        warnings.warn(
+            VerdictCacheWarning(
+                f"modelprov: the verdict cache {self.path} is unusable ({exc}); detectors "
+                "classify every answer in this run. Delete the file to start it afresh, or "
+                "turn the cache off with --modelprov-verdict-cache=off."
+            ),
+            stacklevel=3,
+        )
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The stored values of those ``keys`` that have one (bytes only; other types are
+        left out, as if missing)."""
+        found: dict[str, bytes] = {}
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return found
+            try:
+                unique = list(dict.fromkeys(keys))
+                for i in range(0, len(unique), _CHUNK):
+                    chunk = unique[i : i + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    rows = db.execute(
+                        f"SELECT key, value FROM verdicts WHERE key IN ({marks})", chunk
+                    ).fetchall()
+                    for key, value in rows:
+                        if isinstance(value, bytes) and len(value) <= MAX_VALUE_BYTES:
+                            found[key] = value
+            except sqlite3.Error as exc:
+                self._give_up(exc)
+                return {}
+        return found
+
+    def put_many(self, items: Iterable[tuple[str, bytes]]) -> None:
+        rows = [(k, v) for k, v in items if len(v) <= MAX_VALUE_BYTES]
+        if not rows:
+            return
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?)", rows)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                self._give_up(exc)
+
+    def __len__(self) -> int:
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return 0
+            try:
+                return int(db.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0])
+            except sqlite3.Error:
+                return 0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+# -- what a detector is ---------------------------------------------------------------------
+
+
+def _owner(value: Any) -> str | None:
+    if isinstance(value, ModuleType):
+        return value.__name__
+    try:
+        owner = getattr(value, "__module__", None)
+    except Exception:  # an object whose attribute access misbehaves owns nothing of ours
+        return None
+    return owner if isinstance(owner, str) else None
+
+
+def code_files(*roots: str, shallow: Sequence[str] = ()) -> list[Path]:
+    """The source files of the package modules ``roots`` and of every package module they
+    use, directly or through each other (what their globals come from), plus the files of
+    the ``shallow`` modules alone (a module holding one detector among much else).
+
+    Following the imports means a module the detector starts to use later (a language
+    guesser, a normaliser) is part of its identity without anyone listing it.
+    """
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        seen.add(name)
+        for value in list(vars(module).values()):
+            owner = _owner(value)
+            if owner and owner.startswith(_PACKAGE + ".") and owner not in seen:
+                stack.append(owner)
+    seen.update(name for name in shallow if name in sys.modules)
+    paths = []
+    for name in sorted(seen):
+        path = getattr(sys.modules[name], "__file__", None)
+        if path:
+            paths.append(Path(path))
+    return paths
+
+
+def data_files(folder: str) -> list[Path]:
+    """Every file under the package's ``data/<folder>`` (weights, tables, topic sets)."""
+    root = Path(str(files(_PACKAGE).joinpath("data").joinpath(folder)))
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def files_digest(paths: Iterable[Path]) -> str | None:
+    """sha256 over the names and contents of ``paths``; None when one cannot be read (then
+    nothing is cached: a detector whose code cannot be identified cannot be trusted)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            return None
+        digest.update(f"{path.name}\x00{len(content)}\x00".encode())
+        digest.update(content)
+    return digest.hexdigest()
+
+
+@cache
+def _kind_digest(roots: tuple[str, ...], shallow: tuple[str, ...], folder: str) -> str | None:
+    # once per process: the code and data of an installed package do not change under it
+    code = files_digest(code_files(*roots, shallow=shallow))
+    data = files_digest(data_files(folder))
+    if code is None or data is None:
+        return None
+    return f"{code}:{data}"
+
+
+def detector_identity(
+    kind: str,
+    roots: Sequence[str],
+    folder: str,
+    description: Any,
+    *,
+    shallow: Sequence[str] = (),
+) -> str | None:
+    """The digest a detector's verdicts are stored under, or None to cache nothing.
+
+    ``kind`` names the detector family, ``roots`` its implementation modules (followed
+    through their package imports), ``shallow`` modules counted without their imports,
+    ``folder`` its directory under ``data/``, and ``description`` (JSON-serialisable)
+    everything of this instance that can move a verdict: name, version, thresholds,
+    weights digest, tables.
+    """
+    files_part = _kind_digest(tuple(roots), tuple(shallow), folder)
+    if files_part is None:
+        return None
+    text = json.dumps(
+        [FORMAT, kind, files_part, description], sort_keys=True, ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def clear_identity_cache() -> None:
+    """Forget the code and data digests computed in this process (for tests that edit them)."""
+    _kind_digest.cache_clear()
+
+
+# -- looking verdicts up --------------------------------------------------------------------
+
+
+def _text_digest(text: str, context: str | None) -> str:
+    joined = f"{context}\x00{text}" if context is not None else f"\x01{text}"
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def cached_verdicts(
+    store: VerdictStore | None,
+    identity: str | None,
+    items: Sequence[tuple[str, str, str, str | None]],
+    compute: Callable[[list[int]], Sequence[T]],
+    encode: Callable[[T], Any],
+    decode: Callable[[Any, int], T],
+) -> list[T]:
+    """The verdict of every item, computed in one ``compute`` call for the misses only.
+
+    ``items`` are ``(answer cache key, part, text, context)``: ``part`` says which text of
+    the response is judged ("answer", "reasoning", ...), ``context`` anything else the
+    verdict depends on (the request). ``compute(indexes)`` returns the verdicts of those
+    items in order; ``encode`` makes one JSON-serialisable, ``decode(data, index)`` reads one
+    back and raises ValueError, TypeError or KeyError when it is not a valid verdict.
+    Without a store or an identity, everything is computed and nothing stored.
+    """
+    if store is None or identity is None or not items:
+        return list(compute(list(range(len(items)))))
+    keys = [
+        hashlib.sha256(
+            f"{identity}\x00{key}\x00{part}".encode("utf-8", "surrogatepass")
+        ).hexdigest()
+        for key, part, _, _ in items
+    ]
+    found = store.get_many(keys)
+    out: list[T | None] = [None] * len(items)
+    digests = [""] * len(items)
+    missing: list[int] = []
+    for i, ((_, _, text, context), key) in enumerate(zip(items, keys, strict=True)):
+        digests[i] = _text_digest(text, context)
+        raw = found.get(key)
+        if raw is not None:
+            try:
+                out[i] = _read(raw, key, digests[i], i, decode)
+                continue
+            except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError):
+                pass  # damaged, moved or made for another text: computed again below
+        missing.append(i)
+    if missing:
+        fresh = list(compute(missing))
+        if len(fresh) != len(missing):
+            raise RuntimeError(
+                f"detector returned {len(fresh)} verdicts for {len(missing)} answers"
+            )
+        rows = []
+        for i, verdict in zip(missing, fresh, strict=True):
+            out[i] = verdict
+            body = json.dumps(encode(verdict), ensure_ascii=False, separators=(",", ":"))
+            head = f"{FORMAT}\t{keys[i]}\t{digests[i]}\n"
+            rows.append((keys[i], (head + body).encode("utf-8", "surrogatepass")))
+        store.put_many(rows)
+    with store._lock:
+        store.replayed += len(items) - len(missing)
+        store.computed += len(missing)
+    return [v for v in out]  # type: ignore[misc]  # every slot is filled above
+
+
+def _read(raw: bytes, key: str, digest: str, index: int, decode: Callable[[Any, int], T]) -> T:
+    if not raw.startswith(_PREFIX):
+        raise ValueError("not a verdict of this format")
+    end = raw.index(b"\n")
+    head = raw[:end].decode("ascii").split("\t")
+    if len(head) != 3 or head[1] != key:
+        raise ValueError("verdict header is damaged or does not belong to its key")
+    if head[2] != digest:
+        raise ValueError("verdict was made for another text")
+    return decode(json.loads(raw[end + 1 :].decode("utf-8", "surrogatepass")), index)
