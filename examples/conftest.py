@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_modelprov import ModelSpec
 from pytest_modelprov.plugin import modelprov_settings
-from pytest_modelprov.server import LocalServer, Script
+
+if TYPE_CHECKING:
+    from pytest_modelprov.server import LocalServer
 
 HERE = Path(__file__).parent
 
@@ -36,6 +39,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def local_server() -> Iterator[LocalServer]:
+    # imported here: a run against a configured endpoint never loads the server
+    from pytest_modelprov.server import LocalServer, Script
+
     with LocalServer(Script.from_file(HERE / "local_script.json")) as server:
         yield server
 

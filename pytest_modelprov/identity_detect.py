@@ -189,10 +189,11 @@ def load_json(
     if path is None:
         where = f"built-in data/identity/{builtin}"
         text = files("pytest_modelprov").joinpath(f"data/identity/{builtin}").read_text("utf-8")
-        data = json.loads(text)
-    else:
-        where = str(path)
-        data = schema.read_json(path, what)
+        # the package's own files are checked against their schemas by its tests
+        # (tests/test_verdicts.py), not on every run
+        return json.loads(text), where
+    where = str(path)
+    data = schema.read_json(path, what)
     schema.check(data, schema_file, f"{what} {where}")
     return data, where
 
@@ -620,7 +621,15 @@ class Detector:
             self.vendors.aliases, key=lambda a: (-len(a.text) if not a.regex else -4, a.text)
         )
         self._aliases = ordered
-        self._regex = re.compile("|".join(f"({a.pattern()})" for a in ordered))
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def _regex(self) -> re.Pattern[str]:
+        # compiled on first use: a run whose verdicts all come from the verdict cache never
+        # needs it (a race compiles it twice, to the same pattern)
+        if self._compiled is None:
+            self._compiled = re.compile("|".join(f"({a.pattern()})" for a in self._aliases))
+        return self._compiled
 
     def detect(self, text: str) -> Claims:
         """Find every vendor name in ``text`` and decide what the text does with it."""

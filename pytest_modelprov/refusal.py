@@ -441,8 +441,9 @@ def available_topics() -> list[str]:
     )
 
 
-def _parse_topics(data: Any, where: str) -> TopicSet:
-    validate(data, "refusal_topics.schema.json", where)
+def _parse_topics(data: Any, where: str, *, checked: bool = False) -> TopicSet:
+    if not checked:
+        validate(data, "refusal_topics.schema.json", where)
     topics = tuple(
         Topic(f"{entry['id']}", lang, prompt, entry.get("subject", ""))
         for entry in data["topics"]
@@ -472,9 +473,17 @@ def topics(name: str, langs: Sequence[str] | None = None) -> TopicSet:
                 f"unknown refusal topic set {name!r}; shipped sets: {available_topics()} "
                 f"(or pass a path to your own JSON file)"
             )
-        ref = _data_dir().joinpath(f"{name}.json")
-        chosen = _parse_topics(json.loads(ref.read_text("utf-8")), f"data/refusal/topics/{name}")
+        chosen = _shipped_topics(name)
     return chosen.select(langs) if langs is not None else chosen
+
+
+@cache
+def _shipped_topics(name: str) -> TopicSet:
+    ref = _data_dir().joinpath(f"{name}.json")
+    # the package's own sets are checked against the schema by its tests
+    # (tests/test_verdicts.py), not on every run
+    data = json.loads(ref.read_text("utf-8"))
+    return _parse_topics(data, f"data/refusal/topics/{name}", checked=True)
 
 
 # -- measuring ------------------------------------------------------------------------------

@@ -385,3 +385,34 @@ def test_a_bad_verdict_cache_setting_names_its_source(pytester, env, monkeypatch
     result = pytester.runpytest("-p", "no:randomly")
     assert result.ret != 0
     result.stderr.fnmatch_lines(["*'sometimes' from MODELPROV_VERDICT_CACHE is not valid*on, off*"])
+
+
+# -- the shipped data, checked here instead of on every run ----------------------------------
+
+SHIPPED = [
+    ("identity/probes.json", "identity_probes.schema.json"),
+    ("identity/vendors.json", "identity_vendors.schema.json"),
+    ("refusal/weights.json", "refusal_model.schema.json"),
+    ("lexical/prompts.json", "lexical_prompts.schema.json"),
+    *(
+        (f"refusal/topics/{p.name}", "refusal_topics.schema.json")
+        for p in sorted((Path(refusal.__file__).parent / "data/refusal/topics").glob("*.json"))
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "schema_name"), SHIPPED, ids=[d for d, _ in SHIPPED])
+def test_shipped_data_files_match_their_schemas(data, schema_name):
+    """Runs load the package's own files without a schema check (it cost a tenth of a warm
+    suite); a file that does not match must fail here instead."""
+    from pytest_modelprov import schema
+
+    path = Path(refusal.__file__).parent / "data" / data
+    assert schema.problems(json.loads(path.read_text(encoding="utf-8")), schema_name) == []
+
+
+def test_every_shipped_topic_set_is_covered_and_loads():
+    names = refusal.available_topics()
+    assert names and {f"refusal/topics/{n}.json" for n in names} <= {d for d, _ in SHIPPED}
+    for name in names:
+        assert len(refusal.topics(name)) > 0
