@@ -680,7 +680,8 @@ def measure(
         samples = handle.sample([topic_set.topics[i].prompt for i in indexes], n=n, **params)
         outcomes: list[str | None] = [_precheck(r, truncated) for r in samples]
         pending = [i for i, o in enumerate(outcomes) if o is None]
-        labels = _classified(handle, clf, [samples[i] for i in pending])
+        store = getattr(handle, "verdicts", None)
+        labels = _classified(store, clf, [samples[i] for i in pending])
         for i, label in zip(pending, labels, strict=False):
             outcomes[i] = label
         for position, index in enumerate(indexes):
@@ -745,10 +746,11 @@ def measure(
     return result
 
 
-def _classified(handle: ModelHandle, clf: BaseClassifier, responses: list[Response]) -> list[str]:
-    """The label of every response: cached verdicts where the run has them, the rest
-    classified in one ``classify_many`` call (and cached)."""
-    store = getattr(handle, "verdicts", None)
+def _classified(
+    store: verdicts.VerdictStore | None, clf: BaseClassifier, responses: Sequence[Response]
+) -> list[str]:
+    """The label of every response: verdicts ``store`` holds replayed, the rest classified
+    in one ``classify_many`` call (and stored)."""
 
     def compute(indexes: list[int]) -> list[str]:
         chosen = [responses[i] for i in indexes]

@@ -1,0 +1,248 @@
+"""Per-answer against batch classification, with and without the verdict cache.
+
+    python benchmarks/bench_detectors.py [--answers 600] [--runs 3] [--data PATH] [--profile]
+
+Both offline detectors on real answers from ``../shared/data/refusal/labelled.jsonl`` (read
+at run time for measuring only; skipped with a message when absent; ``--data`` points
+elsewhere, e.g. from a git worktree):
+
+- refusal: ``Classifier.classify`` answer by answer (the baseline), against
+  ``classify_many`` over all answers at once and the path ``refusal.measure`` takes
+  (``refusal._classified``) through a verdict cache that is empty (cold: classify and
+  store) and full (warm: every verdict replayed);
+- identity: ``Detector.detect`` answer by answer on the same answers cut to 600 characters
+  (the length of a typical self-introduction plus context), against the path
+  ``identity.probe`` takes (``identity._detect_all``) without a cache, cold and warm.
+
+Answers are every k-th row of the file (a fixed stride over all sources and languages).
+Each figure is the median of ``--runs`` passes in this process; ratios are against the
+per-answer path of the same run. Every path must return the per-answer verdicts exactly
+(compared with ``==``; a difference stops the benchmark). ``--profile`` prints where the
+per-answer time goes (cProfile, top functions by own time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import io
+import json
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_modelprov import identity, refusal
+from pytest_modelprov.identity_detect import default_detector
+from pytest_modelprov.response import Response, Usage
+from pytest_modelprov.verdicts import VerdictStore
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data" / "refusal" / "labelled.jsonl"
+IDENTITY_CHARS = 600
+
+
+def load(path: Path, count: int) -> list[tuple[str, str, str]]:
+    """(key, prompt, answer) of ``count`` rows spread evenly over the file."""
+    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    step = max(1, len(rows) // count)
+    chosen = rows[::step][:count]
+    return [
+        (
+            hashlib.sha256(str(r.get("id", i)).encode()).hexdigest(),
+            r.get("prompt") or "",
+            r["response"],
+        )
+        for i, r in enumerate(chosen)
+    ]
+
+
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    """Median wall seconds of ``runs`` calls, and the last result."""
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+class Store:
+    """A verdict store in a temporary directory, emptied for each cold pass."""
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="modelprov-verdicts-")
+        self.count = 0
+
+    def fresh(self) -> VerdictStore:
+        self.count += 1
+        return VerdictStore(Path(self._tmp.name) / str(self.count))
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+
+def responses(rows: Sequence[tuple[str, str, str]]) -> list[Response]:
+    """The answers as replayed Responses (what refusal.measure classifies)."""
+    return [
+        Response.replayed(
+            answer=answer,
+            reasoning=None,
+            messages=({"role": "user", "content": prompt},),
+            prompt_index=i,
+            replicate=0,
+            finish_reason="stop",
+            model="benchmark",
+            requested_model="benchmark",
+            system_fingerprint=None,
+            usage=Usage(0, 0, 0),
+            key=key,
+            body={},
+        )
+        for i, (key, prompt, answer) in enumerate(rows)
+    ]
+
+
+def report(title: str, n: int, rows: Sequence[tuple[str, float]]) -> None:
+    base = rows[0][1]
+    print(f"{title}, {n} answers, median of the passes:")
+    for name, seconds in rows:
+        per = seconds / n * 1e3
+        print(f"  {name:<44}: {per:8.3f} ms/answer  {base / seconds:8.1f}x")
+
+
+def check(name: str, got: Sequence[Any], expected: Sequence[Any]) -> None:
+    if list(got) != list(expected):
+        bad = sum(1 for a, b in zip(got, expected, strict=True) if a != b)
+        raise SystemExit(
+            f"{name}: {bad} of {len(expected)} verdicts differ from the per-answer path"
+        )
+
+
+def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) -> None:
+    clf = refusal.default_classifier()
+    prompts = [p for _, p, _ in rows]
+    texts = [a for _, _, a in rows]
+    answers = responses(rows)
+    clf.classify(texts[0], prompts[0])  # untimed: lazy tables
+
+    per, expected = timed(
+        lambda: [clf.classify(t, p) for t, p in zip(texts, prompts, strict=True)], runs
+    )
+    batch, got = timed(lambda: clf.classify_many(texts, prompts), runs)
+    check("refusal classify_many", got, expected)
+
+    cold_times, warm_times = [], []
+    for _ in range(runs):
+        store = stores.fresh()
+        start = time.perf_counter()
+        got = refusal._classified(store, clf, answers)
+        cold_times.append(time.perf_counter() - start)
+        check("refusal cached (cold)", got, expected)
+        start = time.perf_counter()
+        got = refusal._classified(store, clf, answers)
+        warm_times.append(time.perf_counter() - start)
+        check("refusal cached (warm)", got, expected)
+        assert store.computed == len(rows)
+    report(
+        f"refusal ({clf.detector}), answers of median "
+        f"{statistics.median(map(len, texts)):.0f} chars",
+        len(rows),
+        [
+            ("per answer: classify() in a loop (baseline)", per),
+            ("batch: classify_many()", batch),
+            ("measure's path, verdict cache cold (+store)", statistics.median(cold_times)),
+            ("measure's path, verdict cache warm", statistics.median(warm_times)),
+        ],
+    )
+
+
+def bench_identity(rows: list[tuple[str, str, str]], runs: int, stores: Store) -> None:
+    rules = default_detector()
+    texts = [a[:IDENTITY_CHARS] for _, _, a in rows]
+    items = [(k, "answer", t, None) for (k, _, _), t in zip(rows, texts, strict=True)]
+    rules.detect(texts[0])
+
+    per, expected = timed(lambda: [rules.detect(t) for t in texts], runs)
+    batch, got = timed(lambda: identity._detect_all(None, rules, items), runs)
+    check("identity batch", got, expected)
+    cold_times, warm_times = [], []
+    for _ in range(runs):
+        store = stores.fresh()
+        start = time.perf_counter()
+        got = identity._detect_all(store, rules, items)
+        cold_times.append(time.perf_counter() - start)
+        check("identity cached (cold)", got, expected)
+        start = time.perf_counter()
+        got = identity._detect_all(store, rules, items)
+        warm_times.append(time.perf_counter() - start)
+        check("identity cached (warm)", got, expected)
+        assert store.computed == len(rows)
+    report(
+        f"identity ({identity.DETECTOR_VERSION}), answers cut to {IDENTITY_CHARS} chars",
+        len(rows),
+        [
+            ("per answer: detect() in a loop (baseline)", per),
+            ("probe's path, no verdict cache", batch),
+            ("probe's path, verdict cache cold (+store)", statistics.median(cold_times)),
+            ("probe's path, verdict cache warm", statistics.median(warm_times)),
+        ],
+    )
+
+
+def profile(rows: list[tuple[str, str, str]]) -> None:
+    clf = refusal.default_classifier()
+    rules = default_detector()
+    for title, call in (
+        ("refusal.classify", lambda: [clf.classify(a, p) for _, p, a in rows]),
+        (
+            f"identity detect on {IDENTITY_CHARS}-char answers",
+            lambda: [rules.detect(a[:IDENTITY_CHARS]) for _, _, a in rows],
+        ),
+    ):
+        prof = cProfile.Profile()
+        prof.runcall(call)
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(12)
+        print(f"\nprofile of {title} over {len(rows)} answers (own time):")
+        print("\n".join(out.getvalue().splitlines()[6:22]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--answers", type=int, default=600, help="answers per detector")
+    parser.add_argument("--runs", type=int, default=3, help="passes of each path (median)")
+    parser.add_argument("--data", type=Path, default=SHARED, help="labelled.jsonl to read")
+    parser.add_argument("--profile", action="store_true", help="also profile the per-answer path")
+    args = parser.parse_args()
+    if not args.data.is_file():
+        print(
+            f"SKIPPED: no shared answers at {args.data} (the benchmark measures on real answers "
+            "it never copies; point --data at labelled.jsonl)"
+        )
+        return 0
+    rows = load(args.data, args.answers)
+    print(
+        f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        f"({os.cpu_count()} cores)"
+    )
+    stores = Store()
+    try:
+        bench_refusal(rows, args.runs, stores)
+        bench_identity(rows, args.runs, stores)
+    finally:
+        stores.close()
+    if args.profile:
+        profile(rows)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
