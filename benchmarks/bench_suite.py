@@ -1,6 +1,6 @@
 """The repository's example suite, warm, against pytest running as many empty tests.
 
-Run: python benchmarks/bench_suite.py [--runs 3]
+Run: python benchmarks/bench_suite.py [--runs 3] [--before DIR]
 
 A copy of ``examples/`` runs in subprocesses (``python -m pytest -p no:cacheprovider``, no
 xdist) against the package's LocalServer serving ``examples/local_script.json`` in this
@@ -17,6 +17,12 @@ every request the suite makes is counted here. Medians of ``--runs`` wall times:
 
 Bytecode is cached (in a temporary PYTHONPYCACHEPREFIX, even where PYTHONDONTWRITEBYTECODE
 is set) and each kind has an untimed first run, as on a developer's machine.
+
+``--before DIR`` also times the warm suite and the empty tests with the plugin imported from
+another source tree (a checkout of an earlier commit, e.g. ``git archive <rev> | tar -x -C
+DIR``; put first on PYTHONPATH), interleaved with this tree's runs on the same recorded
+cache, so a change is measured against its baseline in one run on one machine state. The
+warm suite runs also with ``--modelprov-verdict-cache=off``.
 """
 
 from __future__ import annotations
@@ -44,6 +50,13 @@ CPU_TIMES: list[float] = []  # user + system CPU of each pytest run, in run orde
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def with_source(env: dict[str, str], source: Path | None) -> dict[str, str]:
+    """``env`` with the plugin imported from ``source`` (another checkout), if given."""
+    if source is None:
+        return env
+    return dict(env, PYTHONPATH=os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")])))
 
 
 def run_pytest(target: Path, env: dict[str, str], *extra: str) -> tuple[float, str, int]:
@@ -90,7 +103,14 @@ def base_env(server: LocalServer, cache: Path) -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each kind (median)")
+    parser.add_argument(
+        "--before", type=Path, help="source tree of an earlier version to compare with"
+    )
     args = parser.parse_args()
+    before_src: Path | None = args.before.resolve() if args.before else None
+    if before_src is not None and not (before_src / "pytest_modelprov" / "plugin.py").is_file():
+        print(f"--before {before_src}: no pytest_modelprov/plugin.py there")
+        return 2
     if not (EXAMPLES / "local_script.json").is_file():
         print(f"SKIPPED: no example suite at {EXAMPLES}")
         return 0
@@ -123,20 +143,34 @@ def main() -> int:
         cold_cpu_times = CPU_TIMES[cold_cpu:]
         warm: list[float] = []
         replayed: list[int] = []
-        warm_cpu = len(CPU_TIMES)
+        warm_cpu_times: list[float] = []
         env = base_env(server, root / "cold-cache-0")
         before = server.request_count
+        # other kinds of warm run, interleaved with the plain one: (label, env, flags)
+        variants: list[tuple[str, dict[str, str], list[str]]] = [
+            ("verdict cache off", env, ["--modelprov-verdict-cache=off"])
+        ]
+        if before_src is not None:
+            variants.append(("--before source", with_source(env, before_src), []))
+            run_pytest(suite, variants[-1][1], "--modelprov-record-mode=replay")  # its bytecode
+        variant_times: dict[str, list[tuple[float, float]]] = {v[0]: [] for v in variants}
         for i in range(args.runs):
             report = root / f"warm-{i}.json"
             wall, _, warm_tests = run_pytest(
                 suite, env, "--modelprov-record-mode=replay", f"--modelprov-report-json={report}"
             )
             warm.append(wall)
+            warm_cpu_times.append(CPU_TIMES[-1])
             models = json.loads(report.read_text())["models"]
             replayed.append(sum(m["hits"] for m in models.values()))
             assert sum(m["calls"] for m in models.values()) == 0, "the warm run called a model"
+            for label, variant_env, flags in variants:
+                wall, _, n = run_pytest(
+                    suite, variant_env, "--modelprov-record-mode=replay", *flags
+                )
+                assert n == tests
+                variant_times[label].append((wall, CPU_TIMES[-1]))
         warm_requests = server.request_count - before
-        warm_cpu_times = CPU_TIMES[warm_cpu:]
         assert warm_tests == tests
 
         empty_dir = root / "empty"
@@ -153,6 +187,16 @@ def main() -> int:
         mark = len(CPU_TIMES)
         bare = [run_pytest(empty_dir, plain, "-p", "no:modelprov")[0] for _ in range(args.runs)]
         bare_cpu_times = CPU_TIMES[mark:]
+        empty_before: list[tuple[float, float]] = []
+        if before_src is not None:
+            plain_before = with_source(plain, before_src)
+            run_pytest(empty_dir, plain_before)  # untimed: its bytecode
+            for _ in range(args.runs):
+                # interleaved with this tree's: the machine's load moves between them alike
+                empty_before.append((run_pytest(empty_dir, plain_before)[0], CPU_TIMES[-1]))
+                empty_now = run_pytest(empty_dir, plain)[0]
+                empty.append(empty_now)
+                empty_cpu_times.append(CPU_TIMES[-1])
 
     c, w, e, b = (statistics.median(x) for x in (cold, warm, empty, bare))
     cc, wc, ec, bc = (
@@ -175,6 +219,21 @@ def main() -> int:
         f"{calls_per_cold} calls; {cold_hits} repeated keys hit)"
     )
     print(f"  plugin import (empty - bare)  : {e - b:6.2f} s {ec - bc:6.2f} s")
+    for label, times in variant_times.items():
+        vw = statistics.median(t[0] for t in times)
+        vc = statistics.median(t[1] for t in times)
+        print(
+            f"  warm, {label:<23}: {vw:6.2f} s {vc:6.2f} s   "
+            f"(this tree's warm is {vw / w:.2f}x faster wall, {vc / wc:.2f}x CPU; "
+            f"{vw / e:.2f}x / {vc / ec:.2f}x empty)"
+        )
+    if empty_before:
+        eb = statistics.median(t[0] for t in empty_before)
+        ebc = statistics.median(t[1] for t in empty_before)
+        print(
+            f"  empty tests, --before plugin  : {eb:6.2f} s {ebc:6.2f} s   "
+            f"(plugin import then {eb - b:.2f} s / {ebc - bc:.2f} s CPU)"
+        )
     print(f"  model calls replayed warm     : {statistics.median(replayed):.0f} per run")
     print(f"  requests the server got warm  : {warm_requests}")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -16,6 +16,7 @@ from .cache import CacheEntry, ResponseCache
 from .client import plan_calls
 from .config import DEFAULT_CACHE_DIR, ModelSpec, parse_json_value
 from .errors import CacheCorruptError, ModelprovError
+from .verdicts import VerdictStore
 
 
 def _cache_dir(args: argparse.Namespace) -> Path:
@@ -92,7 +93,13 @@ def cmd_clear(args: argparse.Namespace) -> int:
             print("nothing deleted")
             return 1
     removed = cache.clear(args.model)
-    print(f"deleted {removed} entries from {cache.directory}")
+    verdicts = ""
+    if not args.model:  # verdicts are not filed by model; all of them go with all entries
+        store = VerdictStore(cache.directory)
+        cleared = store.clear()
+        store.close()
+        verdicts = f" and {cleared} cached detector verdicts" if cleared else ""
+    print(f"deleted {removed} entries{verdicts} from {cache.directory}")
     return 0
 
 

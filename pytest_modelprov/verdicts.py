@@ -164,6 +164,20 @@ class VerdictStore:
             except sqlite3.Error:
                 return 0
 
+    def clear(self) -> int:
+        """Delete every stored verdict; the number deleted (0 when there is no store)."""
+        if not self.path.exists():
+            return 0
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return 0
+            try:
+                return int(db.execute("DELETE FROM verdicts").rowcount)
+            except sqlite3.Error as exc:
+                self._give_up(exc)
+                return 0
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_modelprov import identity, refusal, verdicts
+from pytest_modelprov.cli import main as cli
 from pytest_modelprov.identity_detect import Detector, default_detector
 from pytest_modelprov.verdicts import VerdictStore, cached_verdicts
 
@@ -368,6 +369,33 @@ def test_a_warm_run_classifies_nothing_and_agrees(pytester, env):
     assert "verdict cache:" not in off.stdout.str()
     for label in ("OUTCOMES", "CLAIMS", "ACCEPTED"):
         assert _printed(off.stdout.str(), label) == _printed(out1, label)
+
+
+def test_xdist_workers_share_the_store_and_the_summary_adds_them_up(pytester, env):
+    _script(env.server)
+    pytester.makepyfile(test_suite=SUITE)
+    first = pytester.runpytest("-n", "2", "-p", "no:randomly")
+    first.assert_outcomes(passed=2)
+    found = re.search(
+        r"verdict cache: 0 detector verdicts replayed, (\d+) computed", first.stdout.str()
+    )
+    assert found, first.stdout.str()
+    second = pytester.runpytest("-n", "2", "-p", "no:randomly", "--modelprov-record-mode=replay")
+    second.assert_outcomes(passed=2)
+    assert f"verdict cache: {found.group(1)} detector verdicts replayed, 0 computed" in (
+        second.stdout.str()
+    )
+
+
+def test_cache_clear_deletes_the_verdicts_too(pytester, env, capsys):
+    _script(env.server)
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+    stored = len(VerdictStore(env.cache))
+    assert stored > 100
+    assert cli(["cache", "clear", "--yes", "--cache-dir", str(env.cache)]) == 0
+    assert f"and {stored} cached detector verdicts" in capsys.readouterr().out
+    assert len(VerdictStore(env.cache)) == 0
 
 
 def test_record_mode_off_writes_no_verdicts(pytester, env):
