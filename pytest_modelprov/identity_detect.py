@@ -621,15 +621,60 @@ class Detector:
             self.vendors.aliases, key=lambda a: (-len(a.text) if not a.regex else -4, a.text)
         )
         self._aliases = ordered
-        self._compiled: re.Pattern[str] | None = None
+        self._compiled: tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str] | None] | None = (
+            None
+        )
+        # a literal alias can only start where its first word does: the first words by
+        # their first character
+        words: dict[str, set[str]] = {}
+        for a in ordered:
+            if not a.regex:
+                first = a.text.split()[0]
+                words.setdefault(first[0], set()).add(first)
+        self._first_words = {c: tuple(sorted(w)) for c, w in words.items()}
+        #: False: try every alias at every position (the reference the tests compare with)
+        self._prefilter = True
 
     @property
     def _regex(self) -> re.Pattern[str]:
+        return self._patterns()[0]
+
+    def _patterns(self) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str] | None]:
         # compiled on first use: a run whose verdicts all come from the verdict cache never
-        # needs it (a race compiles it twice, to the same pattern)
+        # needs them (a race compiles them twice, to the same patterns)
         if self._compiled is None:
-            self._compiled = re.compile("|".join(f"({a.pattern()})" for a in self._aliases))
+            every = re.compile("|".join(f"({a.pattern()})" for a in self._aliases))
+            firsts = re.compile(f"[{''.join(re.escape(c) for c in sorted(self._first_words))}]")
+            patterns = [a.pattern() for a in self._aliases if a.regex]
+            # zero-width, so finditer reports every position where a pattern alias matches
+            starts = re.compile(f"(?=(?:{'|'.join(patterns)}))") if patterns else None
+            self._compiled = (every, firsts, starts)
         return self._compiled
+
+    def _names(self, clause: str) -> list[re.Match[str]]:
+        """``self._regex.finditer(clause)``, the alternation tried only where a name can
+        start: at an alias's first word, or where a pattern alias matches. It fails at every
+        other position anyway, so the matches are the same; trying all of its ~280
+        alternatives at every character cost ~4 ms a clause."""
+        every, firsts, pattern_starts = self._patterns()
+        if not self._prefilter:
+            return list(every.finditer(clause))
+        words = self._first_words
+        starts = [
+            m.start() for m in firsts.finditer(clause) if clause.startswith(words[m[0]], m.start())
+        ]
+        if pattern_starts is not None:
+            starts += [m.start() for m in pattern_starts.finditer(clause)]
+        found: list[re.Match[str]] = []
+        end = 0
+        for at in sorted(set(starts)):
+            if at < end:
+                continue  # finditer resumes after a match, as this does
+            match = every.match(clause, at)  # lookbehinds still see the text before `at`
+            if match is not None and match.end() > at:
+                found.append(match)
+                end = match.end()
+        return found
 
     def detect(self, text: str) -> Claims:
         """Find every vendor name in ``text`` and decide what the text does with it."""
@@ -670,7 +715,7 @@ class Detector:
         occurrences: list[_Occurrence] = []
         parts: list[str] = []
         last = 0
-        for match in self._regex.finditer(clause):
+        for match in self._names(clause):
             alias = self._aliases[(match.lastindex or 1) - 1]
             parts.append(clause[last : match.start()])
             parts.append(chr(0xE000 + len(occurrences)))
