@@ -3,8 +3,8 @@
     python benchmarks/bench_detectors.py [--answers 600] [--runs 3] [--data PATH] [--profile]
 
 Both offline detectors on real answers from ``../shared/data/refusal/labelled.jsonl`` (read
-at run time for measuring only; skipped with a message when absent; ``--data`` points
-elsewhere, e.g. from a git worktree):
+at run time for measuring only; from a git worktree, beside its main checkout; skipped
+with a message when absent; ``--data`` points elsewhere):
 
 - refusal: ``Classifier.classify`` answer by answer (the baseline), against
   ``classify_many`` over all answers at once and the path ``refusal.measure`` takes
@@ -44,7 +44,23 @@ from pytest_modelprov.response import Response, Usage
 from pytest_modelprov.verdicts import VerdictStore
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data" / "refusal" / "labelled.jsonl"
+
+
+def shared_data(root: Path) -> Path:
+    """``../shared/data`` beside the repository; from a git worktree, beside its main
+    checkout (the worktree's ``.git`` file names it)."""
+    beside = root.parent / "shared" / "data"
+    git = root / ".git"
+    if not beside.is_dir() and git.is_file():
+        text = git.read_text("utf-8")
+        if text.startswith("gitdir:"):
+            # <main>/.git/worktrees/<name>
+            main = Path(text.split(":", 1)[1].strip()).parent.parent.parent
+            return main.parent / "shared" / "data"
+    return beside
+
+
+SHARED = shared_data(ROOT) / "refusal" / "labelled.jsonl"
 IDENTITY_CHARS = 600
 
 

@@ -4,15 +4,45 @@ and on every shared answer when ``../shared`` is there (measuring only: nothing 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from test_identity_detect import CASES
+from test_refusal import (
+    _OWN_COMPLY,
+    _OWN_EVADE,
+    _OWN_REFUSE,
+    COMPLY_EN,
+    COMPLY_ZH,
+    ESSAY,
+    EVADE_EN,
+    EVADE_ZH,
+    KILL_PROCESS,
+    REFUSALS,
+)
 
+from pytest_modelprov import fastre, refusal, refusal_features
 from pytest_modelprov.identity_detect import Detector, default_detector
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
+
+
+def shared_data(root: Path) -> Path:
+    """``../shared/data`` beside the repository; from a git worktree, beside its main
+    checkout (the worktree's ``.git`` file names it)."""
+    beside = root.parent / "shared" / "data"
+    git = root / ".git"
+    if not beside.is_dir() and git.is_file():
+        text = git.read_text("utf-8")
+        if text.startswith("gitdir:"):
+            # <main>/.git/worktrees/<name>
+            main = Path(text.split(":", 1)[1].strip()).parent.parent.parent
+            return main.parent / "shared" / "data"
+    return beside
+
+
+SHARED = shared_data(ROOT)
 
 
 def _reference() -> Detector:
@@ -73,6 +103,115 @@ def test_identity_on_every_shared_answer():
     fast, slow = default_detector(), _reference()
     # the opening of each (where self-descriptions are): the reference takes ~20 ms per
     # 600 characters, and there are ~7,000 answers
-    texts = [str(r["response"])[:400] for r in rows]
+    texts = [str(r["response"])[:250] for r in rows]
     assert len(texts) > 1000
     assert [fast.detect(t) for t in texts] == [slow.detect(t) for t in texts]
+
+
+# -- refusal ----------------------------------------------------------------------------------
+
+
+def _reference_labels(
+    monkeypatch: pytest.MonkeyPatch, texts: list[str], prompts: list[str | None]
+) -> list[str]:
+    """``classify`` answer by answer with every pattern as written (no fastre lookahead, the
+    code-stripping regex instead of its linear equivalent): the verdicts before the batch."""
+    clf = refusal.default_classifier()
+    code = refusal_features._CODE
+    with monkeypatch.context() as m, fastre.exact():
+        m.setattr(refusal_features, "strip_code", lambda text: code.sub(" ", text))
+        return [clf.classify(t, p) for t, p in zip(texts, prompts, strict=True)]
+
+
+def _refusal_pairs() -> list[tuple[str | None, str]]:
+    prompts = [p for p, _ in REFUSALS.values()]
+    answers = [a for _, a in REFUSALS.values()]
+    answers += [COMPLY_EN, COMPLY_ZH, EVADE_EN, EVADE_ZH, KILL_PROCESS[1], ESSAY * 20]
+    answers += _OWN_COMPLY + _OWN_REFUSE + _OWN_EVADE
+    # code, links and bare domains (what the broken-output check strips), long runs without
+    # spaces, and reasoning to remove
+    answers += [
+        "See `pip install x` and https://example.org/a, or mail@example.com.\n```py\nx = 1\n```",
+        "```\nunclosed block with site.io inside" + "一" * 300,
+        "word" * 400 + ".net and more" + "x" * 300,
+        "<think>I should refuse.</think>Here is the essay: the plan failed because costs rose.",
+        "",
+        "   ",
+    ]
+    pairs: list[tuple[str | None, str]] = []
+    for i, answer in enumerate(answers):
+        pairs.append((prompts[i % len(prompts)], answer))
+        pairs.append((None, answer))
+    return pairs
+
+
+def test_refusal_batch_gives_exactly_the_per_answer_labels(monkeypatch):
+    pairs = _refusal_pairs()
+    prompts, texts = [p for p, _ in pairs], [a for _, a in pairs]
+    batch = refusal.default_classifier().classify_many(texts, prompts)
+    assert batch == _reference_labels(monkeypatch, texts, prompts)
+    assert set(batch) == {"compliance", "refusal", "evasion"}
+
+
+def test_code_stripping_equals_the_regex_on_tricky_texts():
+    code = refusal_features._CODE
+    texts = [a for _, a in _refusal_pairs()] + [
+        "a.com", "`x`a.com b", "x.comy", ".com", "foo.bar.com.", "a`b`c.net", "ab.io\nc",
+        "`a\nb` x.gov", "http://a.com.b.io", "``` open", "```a```b.org``", "x" * 50 + ".io",
+    ]  # fmt: skip
+    assert [refusal_features.strip_code(t) for t in texts] == [code.sub(" ", t) for t in texts]
+
+
+def test_refusal_on_every_shared_answer(monkeypatch):
+    rows = _shared_rows("refusal/labelled.jsonl")
+    texts = [str(r["response"]) for r in rows]
+    prompts = [r.get("prompt") if isinstance(r.get("prompt"), str) else None for r in rows]
+    code = refusal_features._CODE
+    assert [refusal_features.strip_code(t) for t in texts] == [code.sub(" ", t) for t in texts]
+    batch = refusal.default_classifier().classify_many(texts, prompts)  # type: ignore[arg-type]
+    assert batch == _reference_labels(monkeypatch, texts, prompts)  # type: ignore[arg-type]
+
+
+# -- fastre -----------------------------------------------------------------------------------
+
+PATTERNS = [
+    (r"\bi (?:can't|cannot) (?:help|do)\b|抱歉|(?:^|\s)no\b", 0),
+    (r"(?:a|b)?c|d*e", 0),  # optional and repeated openings: their followers count too
+    (r"[а-яё]+ь|\d{2,}|[^\W\d]x", 0),  # a negated category inside a class: not described
+    (r"(?i)hello", 0),  # inline global flags must stay first: used as written
+    (r"x*", 0),  # matches the empty string: no class
+    (r"(a)\1|(b)?\2c", 0),  # back-references
+    (r"(?<![a-z])gpt-?[345]|claude", re.I),
+    (r"(?=foo)f\w+|(?!bar)b\w+", 0),
+]
+SAMPLES = [
+    "I can't help with that. 抱歉，no thanks",
+    "abc de ddde ce e",
+    "привет пять 12345 ax bx",
+    "HELLO hello HeLLo",
+    "aa xaa",
+    "GPT-4 and gpt3, Claude; xgpt-5",
+    "foo bar food barn",
+    "",
+]
+
+
+@pytest.mark.parametrize(("source", "flags"), PATTERNS)
+def test_fastre_finds_what_the_pattern_as_written_finds(source, flags):
+    fast = fastre.compile(source, flags)
+    written = re.compile(source, flags)
+    for text in [*SAMPLES, " ".join(SAMPLES)]:
+        assert fast.findall(text) == written.findall(text)
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in written.finditer(text)]
+        assert fast.sub("_", text) == written.sub("_", text)
+        for at in range(len(text) + 1):
+            a, b = fast.match(text, at), written.match(text, at)
+            assert (a and a.span()) == (b and b.span())
+
+
+def test_fastre_adds_a_lookahead_only_where_it_can():
+    assert fastre.first_class(r"\bab|c?d") == "[acd]"
+    assert fastre.first_class(r"x*") is None
+    assert fastre.first_class(r"(a)?\1x") is None  # a back-reference may come first
+    assert fastre.compile(r"(?i)hello").fast is fastre.compile(r"(?i)hello").written
+    assert fastre.compile(r"\bab|cd").fast.pattern == r"(?=[ac])(?:\bab|cd)"
