@@ -846,12 +846,15 @@ def _references(sources: Sources, under_test: ModelSpec | None) -> dict[str, Mod
             _check_url(base_url, "OPENAI_BASE_URL")
             default_key_env = DEFAULT_API_KEY_ENV
             default_endpoint_id = None
+        # sampled alike by default: the model under test's parameters, key by key under
+        # the reference's own (NAME.params.KEY=null removes an inherited one)
+        inherited = dict(under_test.params) if under_test is not None else {}
         specs[name] = ModelSpec(
             name=name,
             model=entry["model"],
             base_url=base_url,
             api_key_env=entry.get("api_key_env") or default_key_env,
-            params=validate_params(entry["params"], f"reference {name!r}"),
+            params=validate_params({**inherited, **entry["params"]}, f"reference {name!r}"),
             price=parse_price(entry["price"], f"{name}.price") if entry.get("price") else None,
             endpoint_id=entry.get("endpoint_id") or default_endpoint_id,
             rpm=_limit(entry["rpm"], f"{name}.rpm in {source}", "rpm")

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .comparable import require_same_params
 from .errors import ConfigError
 from .handle import ModelHandle
 from .lexical_distance import (
@@ -156,6 +157,7 @@ def fingerprint(
         chosen, keys, name=handle.name, model=handle.model, part=part, limits=limits
     )
     fp.handle = handle
+    fp.params = handle.sampling_params(**params)
     return fp
 
 
@@ -244,6 +246,14 @@ def compare(
     prompts), and percentile bounds of the paired differences behind ``assert_nearest``."""
     if not refs:
         raise ValueError("compare: no reference fingerprints given")
+    for name, ref in refs.items():
+        require_same_params(
+            ref.params,
+            ours.params,
+            a_name=f"{name} ({ref.model})",
+            b_name=f"{ours.label} ({ours.model})",
+            what=f"the fingerprints of {ours.label} and {name}",
+        )
     names = list(refs)
     fps = [ours, *(refs[n] for n in names)]
     chosen = _pick_method(ours, fps[1:], method)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from _pytest.pathlib import bestrelpath
 
-from . import __version__, jsonreport
+from . import __version__, comparable, jsonreport
 from .baseline import PROPERTY as BASELINE_PROPERTY
 from .baseline import Baseline, BaselineEvent, Options, Store, find_unused
 from .config import (
@@ -51,6 +51,12 @@ DRIFT_MARKER_HELP = (
 MARKER_HELP = (
     "provenance(unconfigured='fail'|'skip'): a model-behaviour provenance test. Tests that "
     "use the model_under_test or reference_model fixtures get this marker automatically."
+)
+
+
+PARAMS_MARKER_HELP = (
+    f"{comparable.MARKER}(reason=...): this test compares results sampled with different "
+    "generation parameters on purpose; without it such a comparison fails as not comparable"
 )
 
 
@@ -118,6 +124,7 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     config.addinivalue_line("markers", DRIFT_MARKER_HELP)
+    config.addinivalue_line("markers", PARAMS_MARKER_HELP)
     try:
         settings = resolve(_sources(config), Path(str(config.rootpath)))
     except ConfigError as exc:
@@ -364,6 +371,16 @@ def _plan_pass(session: pytest.Session, mp: ModelProvSession) -> Planner:
     planner.finish()
     mp.last_plan = planner
     return planner
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    mark = item.get_closest_marker(comparable.MARKER)
+    if mark is None:
+        return (yield)
+    reason = str(mark.kwargs.get("reason") or (mark.args[0] if mark.args else "intended"))
+    with comparable.allow_param_difference(reason):
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
