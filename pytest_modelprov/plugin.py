@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -31,9 +32,11 @@ from .config import (
     Unconfigured,
     UnusedBaselines,
     resolve,
+    resolve_references,
+    shadowed,
 )
 from .drift import Rule, parse_rules
-from .errors import ConfigError
+from .errors import ConfigError, UnusedSettingWarning
 from .handle import ModelHandle
 from .measurement import PROPERTY, Measurement, property_text
 from .planning import Planner
@@ -501,6 +504,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_sep("-", "modelprov plan (dry run)")
         for line in mp.last_plan.lines():
             terminalreporter.write_line(line)
+        for warning in mp.ledger.warnings:
+            terminalreporter.write_line(f"warning: {warning}")
         return
     if mp.batch_report is not None:
         terminalreporter.write_sep("-", "modelprov batch")
@@ -544,9 +549,39 @@ def modelprov_model_spec(modelprov_session: ModelProvSession) -> ModelSpec | Non
 
 
 @pytest.fixture(scope="session")
-def modelprov_references(modelprov_session: ModelProvSession) -> dict[str, ModelSpec]:
-    """Named reference models as configured; override in conftest.py to add or change some."""
-    return dict(modelprov_session.settings.references)
+def modelprov_references(
+    modelprov_session: ModelProvSession, modelprov_model_spec: ModelSpec | None
+) -> dict[str, ModelSpec]:
+    """Named reference models as configured; override in conftest.py to add or change some.
+
+    Resolved against the model under test in use, so a reference without ``base_url``
+    goes to the endpoint of a model under test that a fixture supplies, and inherits its
+    generation parameters, exactly as it would from the configured one.
+    """
+    return resolve_references(
+        modelprov_session.settings.reference_fields,
+        modelprov_model_spec,
+        modelprov_session.environ,
+    )
+
+
+@pytest.fixture(scope="session")
+def _modelprov_unused_settings(
+    modelprov_session: ModelProvSession,
+    modelprov_model_spec: ModelSpec | None,
+    modelprov_references: dict[str, ModelSpec],
+) -> None:
+    """Warn, once, about CLI/env/ini settings a conftest.py fixture override shadows."""
+    for message in shadowed(
+        modelprov_model_spec,
+        modelprov_references,
+        modelprov_session.settings,
+        modelprov_session.environ,
+    ):
+        text = "modelprov: " + message + "; set it in the fixture instead"
+        modelprov_session.ledger.warn(message)
+        if modelprov_session.planner is None:  # a dry run's summary shows the ledger's
+            warnings.warn(UnusedSettingWarning(text), stacklevel=1)
 
 
 def _unconfigured(request: pytest.FixtureRequest, message: str) -> None:
@@ -568,6 +603,7 @@ def model_under_test(
     request: pytest.FixtureRequest,
     modelprov_session: ModelProvSession,
     modelprov_model_spec: ModelSpec | None,
+    _modelprov_unused_settings: None,
 ) -> ModelHandle:
     """The model under test, ready to sample."""
     if modelprov_model_spec is None:
@@ -587,6 +623,7 @@ def reference_model(
     request: pytest.FixtureRequest,
     modelprov_session: ModelProvSession,
     modelprov_references: dict[str, ModelSpec],
+    _modelprov_unused_settings: None,
 ) -> Callable[[str], ModelHandle]:
     """A function that returns the named reference model, ready to sample."""
 
