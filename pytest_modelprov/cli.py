@@ -18,17 +18,72 @@ from .config import DEFAULT_CACHE_DIR, ModelSpec, parse_json_value
 from .errors import CacheCorruptError, ModelprovError
 
 
-def _cache_dir(args: argparse.Namespace) -> Path:
-    return Path(args.cache_dir or os.environ.get("MODELPROV_CACHE_DIR") or DEFAULT_CACHE_DIR)
+def pytest_setup(
+    rootdir: str | None, config_file: str | None, cwd: Path | None = None
+) -> tuple[Path, Path | None, dict[str, Any]]:
+    """The rootdir, ini file and ini values pytest would use when started in ``cwd``.
+
+    pytest's own function, so the answer is pytest's; its signature changed between
+    pytest 8 and 9, hence only the parameters it takes are passed.
+    """
+    import inspect
+
+    from _pytest.config.findpaths import determine_setup
+
+    here = cwd or Path.cwd()
+    wanted: dict[str, Any] = {
+        "inifile": config_file,
+        "override_ini": None,
+        "args": [],
+        "rootdir_cmd_arg": rootdir,
+        "invocation_dir": here,
+    }
+    accepted = inspect.signature(determine_setup).parameters
+    try:
+        found = determine_setup(**{k: v for k, v in wanted.items() if k in accepted})
+    except Exception as exc:  # pytest.UsageError: a missing -c file or --rootdir
+        raise ModelprovError(f"modelprov: {exc}") from None
+    root, inipath, values = found[0], found[1], found[2]
+    # pytest 9 wraps each value (ConfigValue); pytest 8 gives the plain value
+    plain = {str(k): getattr(v, "value", v) for k, v in dict(values).items()}
+    return Path(root), Path(inipath) if inipath else None, plain
+
+
+def find_cache(args: argparse.Namespace) -> tuple[Path, str]:
+    """The cache directory the plugin would use, and how it was found.
+
+    The plugin's precedence: --cache-dir (this command's), MODELPROV_CACHE_DIR, the ini
+    key modelprov_cache_dir, then .modelprov/cache; relative paths from the environment
+    and ini are taken from pytest's rootdir, as the plugin takes them.
+    """
+    if getattr(args, "cache_dir", None):
+        return Path(args.cache_dir).expanduser(), "from --cache-dir"
+    rootdir, inipath, ini = pytest_setup(
+        getattr(args, "rootdir", None), getattr(args, "config_file", None)
+    )
+    where = f"rootdir {rootdir}" + (f", ini file {inipath}" if inipath else ", no ini file")
+    env = os.environ.get("MODELPROV_CACHE_DIR")
+    if env:
+        path, how = Path(env).expanduser(), "from MODELPROV_CACHE_DIR"
+    elif ini.get("modelprov_cache_dir"):
+        path, how = (
+            Path(str(ini["modelprov_cache_dir"]).strip()).expanduser(),
+            ("from the ini key modelprov_cache_dir"),
+        )
+    else:
+        path, how = Path(DEFAULT_CACHE_DIR), "the default"
+    return (path if path.is_absolute() else rootdir / path), f"{how}; {where}"
 
 
 def _open(args: argparse.Namespace, *, must_exist: bool = True) -> ResponseCache:
-    directory = _cache_dir(args)
+    directory, how = find_cache(args)
     if must_exist and not directory.is_dir():
         raise ModelprovError(
-            f"modelprov: no cache at {directory}. Pass --cache-dir DIR or set "
-            "MODELPROV_CACHE_DIR to the directory your tests use."
+            f"modelprov: no cache at {directory} ({how}). Run the command where you run "
+            "pytest (or give it pytest's --rootdir / -c), or pass --cache-dir DIR."
         )
+    # stderr: stdout stays the command's data (--json)
+    print(f"modelprov: cache {directory} ({how})", file=sys.stderr)
     return ResponseCache(directory)
 
 
@@ -49,12 +104,35 @@ def cmd_stats(args: argparse.Namespace) -> int:
         tokens[label] += int(usage.get("prompt_tokens") or 0) + int(
             usage.get("completion_tokens") or 0
         )
+    if args.json:
+        _print_json(
+            {
+                "cache": str(cache.directory),
+                "entries": sum(per_model.values()),
+                "unreadable": corrupt,
+                "models": [
+                    {
+                        "model": label.partition(" @ ")[0],
+                        "endpoint": label.partition(" @ ")[2],
+                        "answers": count,
+                        "tokens": tokens[label],
+                        "snapshots": dict(sorted(resolved[label].items())),
+                    }
+                    for label, count in sorted(per_model.items())
+                ],
+            }
+        )
+        return 1 if corrupt else 0
     print(f"cache: {cache.directory}")
     print(f"entries: {sum(per_model.values())}" + (f" ({corrupt} unreadable)" if corrupt else ""))
     for label, count in sorted(per_model.items()):
         snaps = ", ".join(f"{k} ({v})" for k, v in sorted(resolved[label].items()))
         print(f"  {label}: {count} answers, {tokens[label]:,} tokens; snapshots: {snaps}")
     return 1 if corrupt else 0
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -73,7 +151,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     result = _open(args, must_exist=False).import_(Path(args.file), overwrite=args.overwrite)
     print(
-        f"imported into {_cache_dir(args)}: {result.added} added, {result.identical} already "
+        f"imported into {find_cache(args)[0]}: {result.added} added, {result.identical} already "
         f"present, {result.replaced} replaced, {result.kept} differing entries kept"
         + (" (pass --overwrite to replace them)" if result.kept else "")
     )
@@ -229,6 +307,33 @@ def cmd_refusal_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--json", action="store_true", help="print the result as JSON on stdout (for scripts)"
+    )
+
+
+def _cache_location_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="the cache directory; default: the one pytest's plugin uses when started here "
+        "(MODELPROV_CACHE_DIR, else the ini key modelprov_cache_dir, else "
+        f"{DEFAULT_CACHE_DIR}, relative to pytest's rootdir)",
+    )
+    sub.add_argument(
+        "--rootdir",
+        metavar="DIR",
+        help="pytest's --rootdir, when the tests are run with one",
+    )
+    sub.add_argument(
+        "-c",
+        "--config-file",
+        metavar="FILE",
+        help="pytest's -c/--config-file, when the tests are run with one",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelprov", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -238,14 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
         sub = cache_cmds.add_parser(name, help=help)
-        sub.add_argument(
-            "--cache-dir",
-            help=f"cache directory (default: $MODELPROV_CACHE_DIR, else {DEFAULT_CACHE_DIR})",
-        )
+        if name != "key":
+            _cache_location_options(sub)
         sub.set_defaults(func=func)
         return sub
 
-    add("stats", cmd_stats, "entries per model, tokens and resolved snapshots")
+    stats = add("stats", cmd_stats, "entries per model, tokens and resolved snapshots")
+    _json_option(stats)
     export = add("export", cmd_export, "write the cache as a portable JSON Lines file")
     export.add_argument("file")
     export.add_argument("--model", help="only entries of this model id")
