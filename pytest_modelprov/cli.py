@@ -291,8 +291,9 @@ def cmd_refusal_eval(args: argparse.Namespace) -> int:
     from .refusal import Classifier
     from .refusal_eval import assert_agrees, evaluate
 
-    classifier = Classifier.load(args.weights) if args.weights else None
-    agreement = evaluate(args.labels, classifier)
+    # paths typed in a shell are the working directory's (in code they are the file's)
+    classifier = Classifier.load(Path(args.weights).absolute()) if args.weights else None
+    agreement = evaluate(Path(args.labels).absolute(), classifier)
     print(f"classifier {agreement.classifier} on {agreement.source}")
     print("non-compliance (refusal + evasion) rates; error = estimated - labelled")
     print(agreement.table())

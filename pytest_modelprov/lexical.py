@@ -21,6 +21,7 @@ import numpy as np
 
 from .comparable import require_same_params
 from .errors import ConfigError
+from .files import user_path
 from .handle import ModelHandle
 from .lexical_distance import (
     Interval,
@@ -81,7 +82,7 @@ def load_prompts(path: str | Path | None = None) -> list[tuple[str, str]]:
     source = files("pytest_modelprov").joinpath("data/lexical/prompts.json")
     where = str(path) if path is not None else "built-in data/lexical/prompts.json"
     try:
-        text = Path(path).read_text("utf-8") if path is not None else source.read_text("utf-8")
+        text = user_path(path).read_text("utf-8") if path is not None else source.read_text("utf-8")
         data = json.loads(text)
         schema = json.loads(
             files("pytest_modelprov")
