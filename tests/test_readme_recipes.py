@@ -10,6 +10,7 @@ replayed there, at the root and with `CI=true pytest` in the subfolder, with no 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -36,7 +37,7 @@ STEP = {
     "type": "object",
     "properties": {
         "name": {"type": "string"},
-        "uses": {"type": "string", "pattern": r"^[\w.-]+/[\w./-]+@[\w.-]+$"},
+        "uses": {"type": "string", "pattern": r"^[\w.-]+/[\w./-]+@[\w./-]+$"},
         "run": {"type": "string", "minLength": 1},
         "with": {"type": "object"},
         "env": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -137,6 +138,19 @@ def test_the_ci_recipes_are_shell_blocks_and_valid_workflows():
     assert len(workflows) == 2
     for data in workflows:
         jsonschema.validate(data, WORKFLOW_SCHEMA)
+
+
+def test_the_release_workflow_is_a_valid_trusted_publishing_workflow():
+    data = workflow((REPO / ".github" / "workflows" / "release.yml").read_text("utf-8"))
+    jsonschema.validate(data, WORKFLOW_SCHEMA)
+    publish = data["jobs"]["publish"]
+    # trusted publishing: an OIDC token, no password or API token anywhere
+    assert publish["permissions"] == {"id-token": "write"}
+    assert any(
+        s.get("uses", "").startswith("pypa/gh-action-pypi-publish@") for s in publish["steps"]
+    )
+    assert "password" not in json.dumps(data) and "secrets." not in json.dumps(data)
+    assert data["on"]["release"] == {"types": ["published"]}
 
 
 def test_the_schema_catches_what_a_pasted_snippet_gets_wrong():
