@@ -267,6 +267,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _same_params(fps: Sequence[Any], names: Sequence[str], allow: bool) -> None:
+    """Fingerprints sampled with different generation parameters are not comparable."""
+    from .comparable import describe, differences
+
+    first = next((i for i, fp in enumerate(fps) if fp.params is not None), None)
+    if first is None or allow:
+        return
+    odd = [i for i, fp in enumerate(fps) if differences(fps[first].params, fp.params)]
+    if odd:
+        shown = "\n".join(f"  {names[i]}: {describe(fps[i].params)}" for i in sorted({first, *odd}))
+        raise ModelprovError(
+            "modelprov compare: the fingerprints were sampled with different generation "
+            f"parameters, so their distances are not comparable:\n{shown}\n"
+            "Sample them alike, or pass --allow-param-difference if the difference is intended."
+        )
+
+
 def _expect_json_report(path: Path) -> None:
     """A readable error for a file of another kind (a JUnit XML, an HTML report)."""
     try:
@@ -314,6 +331,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         unique = len(set(stems)) == len(stems)
         names = stems if unique else [f"{n} #{i}" for i, n in enumerate(names, start=1)]
     parts = {fp.part for fp in fps}
+    _same_params(fps, names, args.allow_param_difference)
     try:
         matrix = distance_matrix(fps, args.method)
     except ValueError as exc:
@@ -572,6 +590,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--width", type=int, default=40, metavar="N", help="width of the tree drawing"
     )
     compare.add_argument("--ascii", action="store_true", help="draw the tree with ASCII only")
+    compare.add_argument(
+        "--allow-param-difference",
+        action="store_true",
+        help="compare fingerprints sampled with different generation parameters",
+    )
     _json_option(compare)
     compare.set_defaults(func=cmd_compare)
 

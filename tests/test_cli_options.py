@@ -131,3 +131,17 @@ def test_compare_prints_json(tmp_path, capsys):
     data = _json(capsys)
     assert data["names"] == ["m0", "m1", "m2"]
     assert data["distances"][0][0] == 0.0 and data["nearest"]["m0"] == "m2"
+
+
+def test_compare_refuses_fingerprints_sampled_differently(tmp_path, capsys):
+    from pytest_modelprov.lexical import Fingerprint
+
+    paths = []
+    for i, temperature in enumerate((0.2, 0.9)):
+        fp = Fingerprint.from_texts([f"harbour tide number {j}" for j in range(6)], name=f"m{i}")
+        fp.params = {"temperature": temperature}
+        paths.append(str(fp.save(tmp_path / f"m{i}.json")))
+    assert cli.main(["compare", *paths]) == 2
+    err = capsys.readouterr().err
+    assert "not comparable" in err and '"temperature": 0.9' in err
+    assert cli.main(["compare", *paths, "--allow-param-difference"]) == 0
