@@ -830,10 +830,13 @@ def shadowed(
     out = []
     for given in settings.model_given:
         if spec is None:
-            out.append(
-                f"{given.describe()} is not used: the modelprov_model_spec fixture supplies no "
-                "model under test"
+            why = (
+                "no model under test is configured (--modelprov-model, MODELPROV_MODEL or "
+                "modelprov_model)"
+                if settings.model is None
+                else "the modelprov_model_spec fixture supplies no model under test"
             )
+            out.append(f"{given.describe()} is not used: {why}")
             continue
         actual = _field_of(spec, given.field)
         if _differs(given.value, actual, given.field):

@@ -130,3 +130,23 @@ def test_the_plan_shows_the_unused_price(suite):
     result.stdout.fnmatch_lines(
         ["*modelprov plan*", "warning: price=0.27/1.10 (from --modelprov-price)*"]
     )
+
+
+def test_parameters_without_a_model_under_test_say_so(pytester, server, tmp_path):
+    pytester.makepyfile(
+        test_refs="""
+        def test_reference(reference_model):
+            reference_model("last").sample("hello")
+        """
+    )
+    result = pytester.runpytest(
+        f"--modelprov-cache-dir={tmp_path / 'cache'}",
+        "--modelprov-param=temperature=0",
+        "--modelprov-reference=last.model=m",
+        f"--modelprov-reference=last.base_url={server.url}",
+    )
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*temperature=0 (from --modelprov-param) is not used: no model under test is configured*"]
+    )
+    assert "temperature" not in server.requests[0].body
