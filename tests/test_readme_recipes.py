@@ -278,14 +278,16 @@ def test_the_ci_recipe_pasted_replays_with_no_request(tmp_path):
         assert "every answer came from the cache: no model was called" in done.stdout
         assert server.request_count == recorded
 
-        # the scheduled recording workflow: a checkout without the cache records into the
-        # directory its actions/cache step keeps
-        fresh = _checkout(dev, tmp_path / "scheduled")
+        # the cache-keeping workflow: a checkout without the cache records into the
+        # directory its actions/cache step keeps, and a second run (cache restored) replays
+        fresh = _checkout(dev, tmp_path / "cached")
         [cached] = [
             s["with"]["path"]
-            for s in record["jobs"]["record"]["steps"]
+            for s in record["jobs"]["provenance"]["steps"]
             if s.get("uses", "").startswith("actions/cache@")
         ]
         _run_steps(record, fresh, env)
         assert server.request_count == 2 * recorded
         assert any((fresh / cached).iterdir())
+        _run_steps(record, fresh, env)
+        assert server.request_count == 2 * recorded
