@@ -368,6 +368,8 @@ class IdentityResult:
     sequential: dict[str, Stopped] | None = None
     #: what the sequential sampling counted: ("vendor", {id}) or ("foreign", own ids)
     stop_target: tuple[str, frozenset[str]] | None = None
+    #: the generation parameters the answers were sampled with (None: not recorded)
+    params: dict[str, Any] | None = None
 
     @property
     def stopped_early(self) -> bool:
@@ -877,7 +879,9 @@ def probe(
     samples = model.sample([p.as_prompt() for p in probe_set.probes], n=n, **params)
     items = [probe_set.probes[r.prompt_index] for r in samples]
     observations = _observe(model, rules, items, samples, accept=True)
-    result = IdentityResult(model, probe_set, n, observations)
+    result = IdentityResult(
+        model, probe_set, n, observations, params=model.sampling_params(**params)
+    )
     if judge is not None:
         _run_judge(result, judge, judge_when, rules.vendors)
     return result
@@ -959,6 +963,7 @@ def _probe_sequentially(
         judge_errors,
         sequential=stopped,
         stop_target=target,
+        params=model.sampling_params(**params),
     )
 
 
