@@ -193,6 +193,9 @@ class Classifier(BaseClassifier):
         matrix product per head. Labels are those of :meth:`classify`: an answer whose
         probability lies within 1e-9 of a decision boundary (where the two summation orders
         could disagree in the last bits) is classified on its own."""
+        if type(self).classify is not Classifier.classify:
+            # a subclass that classifies its own way is asked answer by answer, as before
+            return super().classify_many(texts, prompts)
         answers = [strip_reasoning(t).strip() for t in texts]
         labels = ["refusal" if not a or clean_refusal(a) else "" for a in answers]
         rest = [i for i, label in enumerate(labels) if not label]
