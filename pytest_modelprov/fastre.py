@@ -110,25 +110,41 @@ def first_class(source: str, flags: int = 0) -> str | None:
 
 
 class Pattern:
-    """A compiled pattern with the lookahead in front where one can be derived.
+    """A pattern with the lookahead in front where one can be derived, compiled on first
+    use (a module of rules costs nothing to import until a rule runs).
 
     Only the methods the package uses; each gives what the pattern as written gives.
     """
 
-    __slots__ = ("fast", "flags", "pattern", "written")
+    __slots__ = ("_fast", "_written", "flags", "pattern")
 
     def __init__(self, source: str, flags: int = 0) -> None:
         self.pattern = source
-        self.written = re.compile(source, flags)
-        self.flags = self.written.flags
-        head = first_class(source, flags)
-        try:
-            self.fast = re.compile(f"(?={head})(?:{source})", flags) if head else self.written
-        except re.error:  # e.g. inline global flags, which must stay in front
-            self.fast = self.written
+        self.flags = flags
+        self._written: re.Pattern[str] | None = None
+        self._fast: re.Pattern[str] | None = None
+
+    @property
+    def written(self) -> re.Pattern[str]:
+        if self._written is None:
+            self._written = re.compile(self.pattern, self.flags)
+        return self._written
+
+    @property
+    def fast(self) -> re.Pattern[str]:
+        if self._fast is None:
+            head = first_class(self.pattern, self.flags)
+            try:
+                fast = re.compile(f"(?={head})(?:{self.pattern})", self.flags) if head else None
+            except re.error:  # e.g. inline global flags, which must stay in front
+                fast = None
+            self._fast = fast or self.written
+        return self._fast
 
     def _use(self) -> re.Pattern[str]:
-        return self.written if getattr(_state, "exact", False) else self.fast
+        if getattr(_state, "exact", False):
+            return self.written
+        return self._fast or self.fast
 
     def search(self, string: str, *args: int) -> re.Match[str] | None:
         return self._use().search(string, *args)
