@@ -6,13 +6,15 @@ Both offline detectors on real answers from ``../shared/data/refusal/labelled.js
 at run time for measuring only; from a git worktree, beside its main checkout; skipped
 with a message when absent; ``--data`` points elsewhere):
 
-- refusal: ``Classifier.classify`` answer by answer (the baseline), against
-  ``classify_many`` over all answers at once and the path ``refusal.measure`` takes
-  (``refusal._classified``) through a verdict cache that is empty (cold: classify and
-  store) and full (warm: every verdict replayed);
-- identity: ``Detector.detect`` answer by answer on the same answers cut to 600 characters
-  (the length of a typical self-introduction plus context), against the path
-  ``identity.probe`` takes (``identity._detect_all``) without a cache, cold and warm.
+- refusal: ``Classifier.classify`` answer by answer as it was before this work (the
+  baseline: the phrase patterns as written, the quadratic code-stripping regex, no memo
+  of token hashes), as it is now, ``classify_many`` over all answers at once, and the
+  path ``refusal.measure`` takes (``refusal._classified``) through a verdict cache that is
+  empty (cold: classify and store) and full (warm: every verdict replayed);
+- identity: ``Detector.detect`` on the same answers cut to 600 characters (the length of a
+  typical self-introduction plus context) with every alias tried at every position (the
+  baseline, as before), as it is now, and the path ``identity.probe`` takes
+  (``identity._detect_all``) without a cache, cold and warm.
 
 Answers are every k-th row of the file (a fixed stride over all sources and languages).
 Each figure is the median of ``--runs`` passes in this process; ratios are against the
@@ -38,8 +40,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_modelprov import identity, refusal
-from pytest_modelprov.identity_detect import default_detector
+from pytest_modelprov import fastre, identity, refusal, refusal_features
+from pytest_modelprov.identity_detect import Detector, default_detector
 from pytest_modelprov.response import Response, Usage
 from pytest_modelprov.verdicts import VerdictStore
 
@@ -148,9 +150,24 @@ def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) ->
     answers = responses(rows)
     clf.classify(texts[0], prompts[0])  # untimed: lazy tables
 
-    per, expected = timed(
+    def before() -> list[str]:
+        # classify() as it was: every pattern as written, the quadratic code-stripping
+        # regex, no memo of token hashes
+        code = refusal_features._CODE
+        saved = refusal_features.strip_code, refusal_features._hashes
+        refusal_features.strip_code = lambda text: code.sub(" ", text)
+        refusal_features._hashes = lambda tokens: [refusal_features._hash(t) for t in tokens]
+        try:
+            with fastre.exact():
+                return [clf.classify(t, p) for t, p in zip(texts, prompts, strict=True)]
+        finally:
+            refusal_features.strip_code, refusal_features._hashes = saved
+
+    old, expected = timed(before, runs)
+    per, got = timed(
         lambda: [clf.classify(t, p) for t, p in zip(texts, prompts, strict=True)], runs
     )
+    check("refusal classify", got, expected)
     batch, got = timed(lambda: clf.classify_many(texts, prompts), runs)
     check("refusal classify_many", got, expected)
 
@@ -171,7 +188,8 @@ def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) ->
         f"{statistics.median(map(len, texts)):.0f} chars",
         len(rows),
         [
-            ("per answer: classify() in a loop (baseline)", per),
+            ("before: classify() as it was, in a loop", old),
+            ("per answer: classify() in a loop", per),
             ("batch: classify_many()", batch),
             ("measure's path, verdict cache cold (+store)", statistics.median(cold_times)),
             ("measure's path, verdict cache warm", statistics.median(warm_times)),
@@ -185,7 +203,12 @@ def bench_identity(rows: list[tuple[str, str, str]], runs: int, stores: Store) -
     items = [(k, "answer", t, None) for (k, _, _), t in zip(rows, texts, strict=True)]
     rules.detect(texts[0])
 
-    per, expected = timed(lambda: [rules.detect(t) for t in texts], runs)
+    scan_all = Detector(rules.vendors)
+    scan_all._prefilter = False  # detect() as it was: every alias tried at every position
+    scan_all.detect(texts[0])
+    old, expected = timed(lambda: [scan_all.detect(t) for t in texts], runs)
+    per, got = timed(lambda: [rules.detect(t) for t in texts], runs)
+    check("identity detect", got, expected)
     batch, got = timed(lambda: identity._detect_all(None, rules, items), runs)
     check("identity batch", got, expected)
     cold_times, warm_times = [], []
@@ -204,7 +227,8 @@ def bench_identity(rows: list[tuple[str, str, str]], runs: int, stores: Store) -
         f"identity ({identity.DETECTOR_VERSION}), answers cut to {IDENTITY_CHARS} chars",
         len(rows),
         [
-            ("per answer: detect() in a loop (baseline)", per),
+            ("before: detect() as it was, in a loop", old),
+            ("per answer: detect() in a loop", per),
             ("probe's path, no verdict cache", batch),
             ("probe's path, verdict cache cold (+store)", statistics.median(cold_times)),
             ("probe's path, verdict cache warm", statistics.median(warm_times)),
