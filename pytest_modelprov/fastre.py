@@ -97,6 +97,20 @@ def _items(seq: Any) -> tuple[list[str], bool]:
     return out, True
 
 
+def _alternatives(seq: Any) -> bool:
+    """Whether the pattern starts with a choice between alternatives (only then is a class
+    test in front cheaper than what it saves)."""
+    for op, av in seq:
+        if op in _ZERO_WIDTH:
+            continue
+        if op is _c.BRANCH:
+            return True
+        if op is _c.SUBPATTERN:
+            return _alternatives(av[3])
+        return False
+    return False
+
+
 def first_class(source: str, flags: int = 0) -> str | None:
     """A character class holding the first character of every match of the pattern, or
     None when there is none to give (the pattern can match nothing, or is not understood)."""
@@ -135,6 +149,8 @@ class Pattern:
         if self._fast is None:
             head = first_class(self.pattern, self.flags)
             try:
+                if head and not _alternatives(_p.parse(self.pattern, self.flags)):
+                    head = None  # one class or literal first: the engine tests it as fast
                 fast = re.compile(f"(?={head})(?:{self.pattern})", self.flags) if head else None
             except re.error:  # e.g. inline global flags, which must stay in front
                 fast = None

@@ -215,3 +215,4 @@ def test_fastre_adds_a_lookahead_only_where_it_can():
     assert fastre.first_class(r"(a)?\1x") is None  # a back-reference may come first
     assert fastre.compile(r"(?i)hello").fast is fastre.compile(r"(?i)hello").written
     assert fastre.compile(r"\bab|cd").fast.pattern == r"(?=[ac])(?:\bab|cd)"
+    assert fastre.compile(r"[ab]+c").fast.pattern == r"[ab]+c"  # nothing to skip ahead of
