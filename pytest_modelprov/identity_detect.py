@@ -34,7 +34,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-from . import schema
+from . import fastre, schema
 from .errors import ConfigError
 
 __all__ = [
@@ -201,12 +201,12 @@ def load_json(
 # --------------------------------------------------------------------------------------
 # normalising and splitting
 
-_MARKDOWN = re.compile(r"\*+|`+|~~|(?<!\w)__|__(?!\w)|^\s*#+\s*|^\s*>\s*", re.M)
-_SENTENCE = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？])|\n+")
+_MARKDOWN = fastre.compile(r"\*+|`+|~~|(?<!\w)__|__(?!\w)|^\s*#+\s*|^\s*>\s*", re.M)
+_SENTENCE = fastre.compile(r"(?<=[.!?…])\s+|(?<=[。！？])|\n+")
 # a dash splits too, except the Russian copula dash "Я — X"
-_CLAUSE_PUNCT = re.compile(r"[,;:，；、：]|(?<!я)\s[—–]\s")
+_CLAUSE_PUNCT = fastre.compile(r"[,;:，；、：]|(?<!я)\s[—–]\s")
 # contrast connectors start a new clause (and are kept with it, so "but rather X" is seen)
-_CONNECTOR = re.compile(
+_CONNECTOR = fastre.compile(
     r"(?=\b(?:but|however|mais|aber|sondern|pero|sino|mas|ma|nhưng|tuy nhiên)\b)"
     r"|(?=(?<![а-яё])(?:но|а)(?![а-яё]))"
     r"|(?=但是|不过|不過|然而|而是|而不是|しかし|하지만|그러나|لكن)"
@@ -240,12 +240,12 @@ Q = "[\"'“”‘’«»„「」『』《》〈〉]"
 _OWNER = rf"(?:{P}(?:['’]s)?\s*)?"  # "OpenAI's GPT-4o": a possessor may sit in between
 
 
-def _end(pattern: str) -> re.Pattern[str]:
-    return re.compile(rf"(?:{pattern})\s*{Q}?\s*{_OWNER}\Z")
+def _end(pattern: str) -> fastre.Pattern:
+    return fastre.compile(rf"(?:{pattern})\s*{Q}?\s*{_OWNER}\Z")
 
 
-def _start(pattern: str) -> re.Pattern[str]:
-    return re.compile(rf"\A\s*{Q}?\s*(?:{pattern})")
+def _start(pattern: str) -> fastre.Pattern:
+    return fastre.compile(rf"\A\s*{Q}?\s*(?:{pattern})")
 
 
 def _alt(*parts: str) -> str:
@@ -256,7 +256,7 @@ _RU_I = r"(?<![а-яё])я(?![а-яё])"
 
 # first-person identity markers: a strong alias anywhere after one, in the same clause,
 # is claimed ("I am an assistant called Claude", 我是一个名为Kimi的助手)
-SELF_MARKER = re.compile(
+SELF_MARKER = fastre.compile(
     _alt(
         r"\b(?:i am|i'm|i was(?:n't)?|i've been|i have(?:n't)? been|my name is|my name's"
         r"|call me|i go by"
@@ -306,11 +306,11 @@ _IDENTITY_COPULA = _alt(
 )
 IDENTITY_BEFORE = _end(rf"(?:{_IDENTITY_COPULA})(?:\s*(?:{_ARTICLES}))*\s*")
 # "As Claude, I …" / "As an AI developed by X, I …": decided by who the next clause is about
-AS_START = re.compile(
+AS_START = fastre.compile(
     r"\A\s*(?:as|en tant que|como|als|作为|作為|как|として)\s+"
     r"(?:an?\s+|the\s+|un\s+|une\s+|ein\s+|eine\s+)?"
 )
-NEXT_IS_ME = re.compile(
+NEXT_IS_ME = fastre.compile(
     r"\A\s*(?:(?:and\s+)?i\b|i'm|my\b|我|je\b|j'|ich\b|yo\b|я\b|eu\b|tôi\b|io\b|私|저는)"
 )
 
@@ -423,7 +423,7 @@ NEG_AFTER = _start(
     r"|[^\ue000-\uf8ff]{0,12}?(?:지 않았|지 않습)"
     r"|\s*(?:无关|無關|没有关系|沒有關係|没有任何关系|沒有任何關係|毫无关系|毫無關係)"
 )
-NEGATION = re.compile(
+NEGATION = fastre.compile(
     _alt(
         r"n't\b|\b(?:not|never|no|neither|nor|nothing to do with)\b",
         r"不是|并非|並非|不|没有|沒有|非",
@@ -433,18 +433,18 @@ NEGATION = re.compile(
         r"لست|ليس|لا|لم|غير",
     )
 )
-ELLIPTICAL_NEG = re.compile(
+ELLIPTICAL_NEG = fastre.compile(
     r"\A\s*(?:and\s+|but\s+)?(?:not|rather than|instead of)\s+(?:by\s+|from\s+)?(?:the\s+)?\Z"
     r"|\A\s*(?:而不是|而非|不是|并非|並非)\s*(?:由)?\s*\Z"
     r"|\A\s*(?:(?<![а-яё])а\s+)?не\s+\Z"
     r"|\A\s*(?:y\s+|et\s+|e\s+|und\s+)?(?:no|non|pas|nicht|não)\s+(?:por\s+|par\s+|von\s+|pela\s+)?\Z"
 )
-ELLIPTICAL_POS = re.compile(
+ELLIPTICAL_POS = fastre.compile(
     r"\A\s*(?:but\s+(?:rather\s+)?(?:by\s+)?|rather\s+(?:by\s+)?|而是(?:由)?\s*|sondern\s+(?:von\s+)?"
     r"|sino\s+(?:por\s+)?|mas\s+(?:sim\s+)?(?:pela\s+|pelo\s+)?|mais\s+(?:plutôt\s+)?(?:par\s+)?"
     r"|(?<![а-яё])а\s+)\Z"
 )
-CONTRAST_START = re.compile(
+CONTRAST_START = fastre.compile(
     r"\A\s*(?:but|however|rather|mais|aber|sondern|pero|sino|mas|ma|nhưng|но|а|但是|但|不过|不過"
     r"|而是|しかし|하지만|그러나|لكن)"
 )
@@ -472,7 +472,7 @@ _COMPARISON = _alt(
     r"\b(?:khác với|không giống|giống như|như|ví dụ|chẳng hạn|so với|tương tự)\b",
     r"مثل|على عكس|بخلاف|على سبيل المثال|مقارنة",
 )
-MENTION_BEFORE = re.compile(rf"(?:{_COMPARISON})[^.!?。！？]{{0,30}}\Z")
+MENTION_BEFORE = fastre.compile(rf"(?:{_COMPARISON})[^.!?。！？]{{0,30}}\Z")
 MENTION_AFTER = _start(
     r"-(?:like|style|esque|type)\b|(?:のような|のように|みたい|など|と(?:は)?(?:違|異な|比べ|比較|同様|同じ))"
     r"|(?:처럼|(?:와|과)\s*(?:는\s*)?(?:달리|다르|비교|같|유사|비슷)|\s*같은|\s*등|보다)"
@@ -481,7 +481,7 @@ MENTION_AFTER = _start(
     r"|(?:について|に関して|に関する|에 대해|에 대한|에 관해)"
     r"|(?:['’]s\s+(?:\w+\s+)?|的)(?:competitor|rival|alternative|counterpart|竞争对手|競爭對手|对手|對手|竞品|競品)"
 )
-COUNTERFACTUAL = re.compile(
+COUNTERFACTUAL = fastre.compile(
     _alt(
         r"\b(?:if|whether|were i|pretend\w*|imagine|suppose|roleplay\w*|role-play\w*|act as"
         r"|acting as|asks?|asked|asking|wonder\w*)\b",
@@ -497,7 +497,7 @@ COUNTERFACTUAL_AFTER = _start(
     r"(?:だったら|であれば|なら|라면|이라면|였다면|인지|かどうか)"
     r"|[^\ue000-\uf8ff]{0,8}?(?:ですか|でしょうか|か[？?]|까[？?]|니까|吗|嗎|呢)"
 )
-HEDGE = re.compile(
+HEDGE = fastre.compile(
     _alt(
         r"\b(?:might|may|maybe|perhaps|possibly|probably|likely|i think|i believe|i guess"
         r"|i suppose|not sure|unsure|not certain|uncertain|can't (?:verify|confirm|be sure)"
@@ -522,7 +522,7 @@ HEDGE_AFTER = _start(
     r"|것 같|수도 있)"
 )
 # the clause has a subject of its own (so a creator phrase is about it, not the speaker)
-THIRD_SUBJECT = re.compile(
+THIRD_SUBJECT = fastre.compile(
     _alt(
         rf"{P}\s*(?:is|was|are|were|has|have|can|will|'s\s+(?:a|an|the)|是|由|的|は|는|은|이\s|가\s"
         rf"|это|является|был|es|est|ist|é|là|هو)",
@@ -533,8 +533,8 @@ THIRD_SUBJECT = re.compile(
     )
 )
 # CJK and Korean drop the subject: a bare creator clause is about the speaker
-_PRODROP = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
-QUESTION_END = re.compile(r"[?？]\s*\Z")
+_PRODROP = fastre.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+QUESTION_END = fastre.compile(r"[?？]\s*\Z")
 
 
 # --------------------------------------------------------------------------------------
@@ -862,11 +862,13 @@ def _last_marker(text: str) -> int | None:
 
 
 # "No soy X ni fui creado por Y": the negation sits before the second marker
-_NEG_BEFORE_MARKER = re.compile(r"(?:\b(?:ni|nor|nem|noch)|(?<![а-яё])ни|也不|亦不)\s*\Z")
-_COORDINATED = re.compile(rf"{P}\s*(?:and|&|or|和|与|與|及|以及|或|、|y|e|et|und|oder|và|و|и)\s*\Z")
-_CONTRAST_END = re.compile(r"(?:ではなく|じゃなく|아니라|아니고|而是)\s*\Z")
-_PRODROP_TOPIC = re.compile(rf"{P}\s*(?:は|는|은|是)|它|它是|それは|그것은")
-_AS_NAMED = re.compile(r"\A\s*as\s+(?:the\s+)?\Z")
+_NEG_BEFORE_MARKER = fastre.compile(r"(?:\b(?:ni|nor|nem|noch)|(?<![а-яё])ни|也不|亦不)\s*\Z")
+_COORDINATED = fastre.compile(
+    rf"{P}\s*(?:and|&|or|和|与|與|及|以及|或|、|y|e|et|und|oder|và|و|и)\s*\Z"
+)
+_CONTRAST_END = fastre.compile(r"(?:ではなく|じゃなく|아니라|아니고|而是)\s*\Z")
+_PRODROP_TOPIC = fastre.compile(rf"{P}\s*(?:は|는|은|是)|它|它是|それは|그것은")
+_AS_NAMED = fastre.compile(r"\A\s*as\s+(?:the\s+)?\Z")
 
 
 def _as_named(left: str) -> bool:
