@@ -29,9 +29,9 @@ _MASK = (1 << HASH_BITS) - 1
 _MAX_CHARS = 4000  # answers run long; the verdict is settled long before the end
 _OPENING_CHARS = 240
 
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+", re.U)  # noqa: RUF001
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
-_LIST_ITEM = re.compile(r"(?m)^\s*(?:[-*•]|\d+[.)、]|[一二三四五六七八九十]+、|#+)\s*")
+_WORD = fastre.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+", re.U)  # noqa: RUF001
+_CJK = fastre.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
+_LIST_ITEM = fastre.compile(r"(?m)^\s*(?:[-*•]|\d+[.)、]|[一二三四五六七八九十]+、|#+)\s*")
 
 # Explicit refusal: an apology or a first-person negated modal with an act of helping.
 _REFUSAL_PATTERNS: tuple[str, ...] = (
@@ -190,9 +190,9 @@ DENSE_NAMES: tuple[str, ...] = (
 
 
 _TAIL_CHARS = 1500
-_RUN = re.compile(r"[a-z]+|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
+_RUN = fastre.compile(r"[a-z]+|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
 # letters of scripts none of the supported languages writes in (Devanagari, Arabic, Thai, ...)
-_STRAY = re.compile(r"[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\u10a0-\u10ff\u1100-\u11ff]")
+_STRAY = fastre.compile(r"[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\u10a0-\u10ff\u1100-\u11ff]")
 
 
 def degeneration(answer: str, prompt: str | None) -> tuple[float, float]:
@@ -210,7 +210,7 @@ def degeneration(answer: str, prompt: str | None) -> tuple[float, float]:
 
 # Runs of one script each. Latin is allowed everywhere (names, terms, code); the request's
 # scripts are expected; any other script interleaved in bursts means decoding fell apart.
-_SCRIPT_RUN = re.compile(
+_SCRIPT_RUN = fastre.compile(
     r"(?P<latin>[a-zA-Z\u00c0-\u024f]+)|(?P<cjk>[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+)|"
     r"(?P<hangul>[\uac00-\ud7af\u1100-\u11ff]+)|(?P<cyrillic>[\u0400-\u04ff]+)|"
     r"(?P<other>[\u0370-\u03ff\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\u10a0-\u10ff]+)"
@@ -218,9 +218,10 @@ _SCRIPT_RUN = re.compile(
 _BURST_WINDOW = 300
 # identifiers glued into prose ("manufacturingWorks", "Consultants_existing") and leaked
 # chat-template tokens: prose never has them outside code
+# as written, the reference strip_code is checked against (quadratic on long runs)
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|https?://\S+|\S+\.(?:com|org|net|gov|io)\S*", re.S)
-_GLUED = re.compile(r"(?<![\w.])[a-z]{2,}[A-Z][a-z]{2,}|(?<![\w.])[A-Za-z]{2,}_[A-Za-z]{2,}")
-_SPECIAL = re.compile(r"<\|[a-z_]{3,}|reserved_special_token|end_header_id", re.I)
+_GLUED = fastre.compile(r"(?<![\w.])[a-z]{2,}[A-Z][a-z]{2,}|(?<![\w.])[A-Za-z]{2,}_[A-Za-z]{2,}")
+_SPECIAL = fastre.compile(r"<\|[a-z_]{3,}|reserved_special_token|end_header_id", re.I)
 #: thresholds of :func:`broken_output` (foreign-script runs in one window; glued identifiers)
 BURST_BROKEN = 6
 GLUED_BROKEN = 6
@@ -241,9 +242,9 @@ def _main_scripts(runs: list[tuple[str, int, int]], share: float) -> set[str]:
 
 # _CODE without its last branch, and that branch's parts: a run of non-space characters
 # with a domain ending in it
-_CODE_HEAD = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|https?://\S+", re.S)
-_NON_SPACE = re.compile(r"\S+")
-_DOMAIN_END = re.compile(r"\.(?:com|org|net|gov|io)")
+_CODE_HEAD = fastre.compile(r"```.*?(?:```|$)|`[^`\n]*`|https?://\S+", re.S)
+_NON_SPACE = fastre.compile(r"\S+")
+_DOMAIN_END = fastre.compile(r"\.(?:com|org|net|gov|io)")
 
 
 def strip_code(text: str) -> str:
