@@ -394,7 +394,8 @@ def default_classifier() -> Classifier:
             f"readable ({exc}); reinstall the package, or re-create them in a source checkout "
             "with `python benchmarks/train_refusal.py`"
         ) from None
-    return Classifier(LinearModel.from_dict(data, "data/refusal/weights.json"), source="shipped")
+    model = LinearModel.from_dict(data, "data/refusal/weights.json", checked=True)
+    return Classifier(model, source="shipped")
 
 
 def classify(text: str, prompt: str | None = None) -> str:
