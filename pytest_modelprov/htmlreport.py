@@ -23,6 +23,7 @@ import numpy as np
 
 from .cluster import Node, Tree, upgma
 from .files import write_text_atomic
+from .measurement import flags_of
 
 __all__ = ["render", "write_html"]
 
@@ -40,9 +41,10 @@ BLUE, VERMILLION, GREEN, ORANGE, SKY, GREY = (
     "#56B4E9",
     "#6b6b6b",
 )
-VERDICT_COLOUR = {"pass": BLUE, "fail": VERMILLION, "info": GREY}
+PURPLE = "#CC79A7"  # Okabe-Ito reddish purple: inconclusive, apart from pass and fail
+VERDICT_COLOUR = {"pass": BLUE, "fail": VERMILLION, "inconclusive": PURPLE, "info": GREY}
 DASH = "\u2013"
-VERDICT_MARK = {"pass": "✓", "fail": "✗", "info": "·"}
+VERDICT_MARK = {"pass": "✓", "fail": "✗", "inconclusive": "?", "info": "·"}
 # ColorBrewer "Blues": sequential, single hue, reads in greyscale and in print
 _BLUES = [
     (247, 251, 255),
@@ -328,7 +330,7 @@ def interval_chart(
     for i, b in enumerate(bars):
         y0 = top + i * row_h
         colour = VERDICT_COLOUR[b.verdict]
-        mark = VERDICT_MARK[b.verdict] + " " if b.verdict == "fail" else ""
+        mark = VERDICT_MARK[b.verdict] + " " if b.verdict in ("fail", "inconclusive") else ""
         body.append(f'<g class="row" data-verdict="{b.verdict}">')
         body.append(
             _text(
@@ -368,7 +370,12 @@ def interval_chart(
     present = {b.verdict for b in bars}
     items = [
         (text, VERDICT_COLOUR[v], "rect")
-        for v, text in (("pass", "✓ passed"), ("info", "measured"), ("fail", "✗ failed"))
+        for v, text in (
+            ("pass", "✓ passed"),
+            ("info", "measured"),
+            ("fail", "✗ failed"),
+            ("inconclusive", "? inconclusive"),
+        )
         if v in present
     ]
     if has_base:
@@ -453,7 +460,8 @@ def heat_map(
                 f'width="{cell_w - 2:.1f}" height="{cell_h - 2:.1f}" fill="{fill}"/>'
             )
             ink = "light" if t > 0.55 else "dark"
-            main = ("✗ " if failed else "") + str(cell.get("text", ""))
+            undecided = cell.get("verdict") == "inconclusive"
+            main = ("✗ " if failed else "? " if undecided else "") + str(cell.get("text", ""))
             body.append(
                 _text(
                     x0 + cell_w / 2,
@@ -990,6 +998,7 @@ def _table(ms: Sequence[Mapping[str, Any]]) -> str:
                 )
                 + "</span>"
             )
+        name += _flags_html(m)
         details = _details(m)
         if details:
             text = json.dumps(details, ensure_ascii=False, indent=1, default=str)
@@ -1005,8 +1014,7 @@ def _table(ms: Sequence[Mapping[str, Any]]) -> str:
             f"{model}</td>"
             f'<td>{name}</td><td class="num">{_e(_interval(m))}</td>'
             f'<td class="num">{_e(n) if isinstance(n, int) else DASH}</td><td>{_e(against)}</td>'
-            '<td class="verdict"><span '
-            f'class="badge {verdict}">{VERDICT_MARK[verdict]} {verdict}</span></td>'
+            f'<td class="verdict">{_badge(m)}</td>'
             f'<td class="muted">{_e(m.get("detector") or DASH)}</td></tr>'
         )
     return (
@@ -1017,6 +1025,32 @@ def _table(ms: Sequence[Mapping[str, Any]]) -> str:
         "<th>against</th><th>verdict</th><th>detector</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table></div></section>"
+    )
+
+
+def _badge(m: Mapping[str, Any]) -> str:
+    """The verdict as a badge that reads without colour (a mark and a word), with the
+    answers an inconclusive check needs."""
+    verdict = _verdict(m)
+    needed = _details(m).get("needed_n")
+    extra = ""
+    if verdict == "inconclusive" and isinstance(needed, int) and not isinstance(needed, bool):
+        extra = f'<span class="needed">needs n ≥ {needed:,}</span>'
+    return f'<span class="badge {verdict}">{VERDICT_MARK[verdict]} {verdict}</span>{extra}'
+
+
+def _flags_html(m: Mapping[str, Any]) -> str:
+    """``details["flags"]`` as visible marks: a figure a detector cannot fully stand behind."""
+    flags = flags_of(_details(m))
+    if not flags:
+        return ""
+    return (
+        '<span class="flags">'
+        + "".join(
+            f'<span class="flag" title="flag set by the detector">⚑ {_e(f, 40)}</span>'
+            for f in flags
+        )
+        + "</span>"
     )
 
 
@@ -1032,6 +1066,7 @@ def _header(report: Mapping[str, Any], ms: Sequence[Mapping[str, Any]]) -> str:
     status = report.get("exit_status")
     failed = sum(1 for m in ms if _verdict(m) == "fail")
     passed = sum(1 for m in ms if _verdict(m) == "pass")
+    undecided = sum(1 for m in ms if _verdict(m) == "inconclusive")
     ok = status == 0
     state = "passed" if ok else f"failed (exit status {_e(status)})"
     created = str(report.get("created", ""))
@@ -1041,7 +1076,8 @@ def _header(report: Mapping[str, Any], ms: Sequence[Mapping[str, Any]]) -> str:
         ("record mode", report.get("record_mode", "?")),
         (
             "measurements",
-            f"{len(ms)}: {passed} passed, {failed} failed, {len(ms) - passed - failed} info",
+            f"{len(ms)}: {passed} passed, {failed} failed, {undecided} inconclusive, "
+            f"{len(ms) - passed - failed - undecided} info",
         ),
     ]
     dl = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in meta)

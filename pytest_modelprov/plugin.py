@@ -35,7 +35,7 @@ from .config import (
 from .drift import Rule, parse_rules
 from .errors import ConfigError
 from .handle import ModelHandle
-from .measurement import PROPERTY, Measurement, property_text
+from .measurement import PROPERTY, Measurement, property_text, safe_text
 from .planning import Planner
 from .progress import CallProgress, ProgressLine
 from .report import baseline_lines, measurement_lines, summary_lines
@@ -260,7 +260,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         parts.append(f"model under test {settings.model.model} at {settings.model.display_url}")
     if settings.references:
         parts.append("references " + ", ".join(sorted(settings.references)))
-    return [f"modelprov: {'; '.join(parts)}; record mode {settings.record_mode}"]
+    return [safe_text(f"modelprov: {'; '.join(parts)}; record mode {settings.record_mode}", 1000)]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -497,7 +497,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line)
     if mp.measurements and config.get_verbosity() >= 0:
         terminalreporter.write_sep("-", "modelprov measurements")
-        for line in measurement_lines(mp.measurements):
+        width = getattr(getattr(terminalreporter, "_tw", None), "fullwidth", None)
+        for line in measurement_lines(mp.measurements, width):
             terminalreporter.write_line(line)
     lines = baseline_lines(
         mp.baseline_events,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from .baseline import BaselineEvent
 from .config import Settings
 from .files import display_path
 from .ledger import Ledger
-from .measurement import Measurement, format_against, format_value
+from .measurement import Measurement, format_against, format_value, safe_text, verdict_text
 
 
 def _money(value: float) -> str:
@@ -19,7 +20,7 @@ def _money(value: float) -> str:
 def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
     """Lines for the modelprov section; empty when no model was used in the run."""
     if not ledger.used:
-        return [f"warning: {w}" for w in ledger.warnings]
+        return [f"warning: {safe_text(w, 2000)}" for w in ledger.warnings]
     header = (
         "model", "answers", "calls", "cache hits", "not cached", "errors", "retries",
         "tokens spent", "cost",
@@ -32,7 +33,7 @@ def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
         cost = _money(t.cost) if t.priced else "-"
         rows.append(
             (
-                f"{name}: {t.model}",
+                safe_text(f"{name}: {t.model}"),
                 str(t.calls + t.hits),
                 str(t.calls),
                 str(t.hits),
@@ -48,7 +49,7 @@ def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
         if t.priced and t.saved_cost and not t.batched:  # a batch fill paid for those hits
             resolved_notes.append(f"{name}: the cache saved about {_money(t.saved_cost)}")
         if len(t.resolved) > 1:
-            snaps = ", ".join(f"{k} ({v})" for k, v in sorted(t.resolved.items()))
+            snaps = ", ".join(f"{safe_text(k)} ({v})" for k, v in sorted(t.resolved.items()))
             resolved_notes.append(f"{name}: answers came from several snapshots: {snaps}")
         if t.throttled:
             resolved_notes.append(
@@ -84,32 +85,99 @@ def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
     if total_calls == 0 and total_hits and not any(t.batched for t in ledger.tallies.values()):
         lines.append("every answer came from the cache: no model was called")
     lines.extend(resolved_notes)
-    lines.extend(f"warning: {w}" for w in ledger.warnings)
+    lines.extend(f"warning: {safe_text(w, 2000)}" for w in ledger.warnings)
     return lines
 
 
-def measurement_lines(measurements: Sequence[tuple[str, Measurement]]) -> list[str]:
-    """One table of every provenance measurement in the run."""
-    header = ("test", "model", "quantity", "value [interval]", "n", "against", "verdict")
-    rows = []
-    for nodeid, m in measurements:
-        against = format_against(m) or "-"
-        rows.append(
-            (
-                nodeid.rsplit("::", 1)[-1],
-                m.model,
-                m.name,
-                format_value(m),
-                "-" if m.n is None else str(m.n),
-                against,
-                m.verdict.upper() if m.verdict == "fail" else m.verdict,
-            )
-        )
+def measurement_lines(
+    measurements: Sequence[tuple[str, Measurement]], width: int | None = None
+) -> list[str]:
+    """One table of every provenance measurement in the run, at most ``width`` columns.
+
+    A table wider than the terminal first drops the quantity's area (``claim_rate`` for
+    ``identity.claim_rate``), label names and, when every row has the same model, the
+    model column (named once above the table); then it wraps its widest text cells onto
+    more lines. Value, n and verdict are never cut, so the verdict stays visible at 80.
+    Every text is one inert line: a model id or label with escape codes cannot reach the
+    terminal raw.
+    """
+    header: tuple[str, ...] = HEADER
+    rows = [_row(nodeid, m, short=False) for nodeid, m in measurements]
+    lines: list[str] = []
+    if width is not None and _table_width([header, *rows]) > width:
+        rows = [_row(nodeid, m, short=True) for nodeid, m in measurements]
+        models = {m.model for _, m in measurements}
+        if len(models) == 1:
+            lines.append(f"model: {safe_text(models.pop())}")
+            header = header[:1] + header[2:]
+            rows = [r[:1] + r[2:] for r in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
+    if width is not None:
+        widths = _fit(widths, header, width)
+    for row in [header, *rows]:
+        cells = [_wrap(c, w) for c, w in zip(row, widths, strict=True)]
+        for k in range(max(len(c) for c in cells)):
+            parts = [
+                (c[k] if k < len(c) else "").ljust(w) for c, w in zip(cells, widths, strict=True)
+            ]
+            lines.append(_GAP.join(parts).rstrip())
+    return lines
+
+
+HEADER = ("test", "model", "quantity", "value [interval]", "n", "against", "verdict")
+_GAP = "  "
+# columns that wrap: the width they keep while others are wider, and the narrowest
+_SOFT = {"test": 24, "model": 12, "quantity": 16, "against": 9, "verdict": 12}
+_HARD = {"test": 8, "model": 6, "quantity": 10, "against": 6, "verdict": 12}
+
+
+def _row(nodeid: str, m: Measurement, *, short: bool) -> tuple[str, ...]:
+    if short:
+        quantity = m.quantity.split(".", 1)[-1]
+        name = quantity + (f"[{', '.join(m.labels.values())}]" if m.labels else "")
+        against = (m.reference_label or "").replace("max upper bound", "max")
+        against = " ".join(
+            p for p in (against, "" if m.reference is None else f"{m.reference:.3f}") if p
+        )
+    else:
+        name, against = m.name, format_against(m)
+    return (
+        safe_text(nodeid.rsplit("::", 1)[-1]),
+        safe_text(m.model),
+        safe_text(name),
+        format_value(m),
+        "-" if m.n is None else str(m.n),
+        safe_text(against) or "-",
+        verdict_text(m),
+    )
+
+
+def _table_width(rows: Sequence[Sequence[str]]) -> int:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return sum(widths) + len(_GAP) * (len(widths) - 1)
+
+
+def _fit(widths: list[int], header: Sequence[str], width: int) -> list[int]:
+    """Narrow the wrapping column furthest above its soft minimum, one character at a
+    time, until the table fits; then below the soft minima down to the hard ones."""
+    widths = list(widths)
+    total = sum(widths) + len(_GAP) * (len(widths) - 1)
+    for floor in (_SOFT, _HARD):
+        while total > width:
+            room = {i: widths[i] - floor[h] for i, h in enumerate(header) if h in floor}
+            i = max(room, key=lambda j: room[j])
+            if room[i] <= 0:
+                break
+            widths[i] -= 1
+            total -= 1
+    return widths
+
+
+def _wrap(cell: str, width: int) -> list[str]:
+    if len(cell) <= width:
+        return [cell]
+    # break after separators first: a test id or a label list reads better cut there
+    return textwrap.wrap(cell, width, break_long_words=True, break_on_hyphens=True) or [""]
 
 
 def baseline_lines(
