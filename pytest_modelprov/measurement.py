@@ -93,6 +93,46 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+#: answers quoted per slice in ``details["evidence"]``; the rest are in the cache by key
+MAX_EVIDENCE = 5
+EXCERPT_CHARS = 400
+
+
+def evidence_item(
+    *,
+    prompt: str,
+    answer: str,
+    decided_by: str | None = None,
+    label: str | None = None,
+    replicate: int | None = None,
+    key: str | None = None,
+    lang: str | None = None,
+    ref: str | None = None,
+) -> dict[str, Any]:
+    """One quoted answer for ``details["evidence"]``: what was asked, an excerpt of what
+    the model said, the sentence or label that decided, and where to find the whole answer
+    (``key`` in the cache: ``modelprov cache show KEY``). Texts are cut, not escaped: every
+    report escapes them for its own format."""
+    item: dict[str, Any] = {
+        "prompt": _cut(prompt, EXCERPT_CHARS),
+        "answer": _cut(answer, EXCERPT_CHARS),
+    }
+    extra = {
+        "decided_by": None if decided_by is None else _cut(decided_by, EXCERPT_CHARS),
+        "label": label,
+        "replicate": replicate,
+        "key": key,
+        "lang": lang,
+        "ref": ref,
+    }
+    item.update({k: v for k, v in extra.items() if v is not None})
+    return item
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def flags_of(details: Any) -> list[str]:
     """The flags in a details mapping, as clean short strings (a worker's or a report's
     details are untrusted: anything that is not a list of strings is shown as its text)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from .config import (
     ENV_NAMES,
     INI_NAMES,
     OPTIONS,
+    Inconclusive,
     ModelSpec,
     Option,
     Progress,
@@ -35,7 +36,7 @@ from .config import (
 from .drift import Rule, parse_rules
 from .errors import ConfigError
 from .handle import ModelHandle
-from .measurement import PROPERTY, Measurement, property_text, safe_text
+from .measurement import PROPERTY, Measurement, format_value, property_text, safe_text
 from .planning import Planner
 from .progress import CallProgress, ProgressLine
 from .report import baseline_lines, measurement_lines, summary_lines
@@ -371,14 +372,59 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     # attached before the report is built, so junitxml writes them as properties and
     # xdist carries them to the controller with the report
     mp = item.config.stash.get(SESSION_KEY, None)
+    taken: list[Measurement] = []
     if mp is not None:
-        for m in mp.take_pending(item.nodeid):
+        taken = mp.take_pending(item.nodeid)
+        for m in taken:
             item.user_properties.append((PROPERTY, m.to_json()))
             # a readable twin of each figure, for CI systems that show JUnit properties
             item.user_properties.append((m.name, property_text(m)))
         for event in mp.take_baseline_events(item.nodeid):
             item.user_properties.append((BASELINE_PROPERTY, event.to_json()))
-    return (yield)
+    report: pytest.TestReport = yield
+    undecided = [m for m in taken if m.verdict == "inconclusive"]
+    if mp is not None and undecided and report.passed and mp.planner is None:
+        _inconclusive(report, undecided, mp)
+    return report
+
+
+def _evidence_of(m: Measurement) -> list[Mapping[str, Any]]:
+    found = m.details.get("evidence")
+    return [e for e in found if isinstance(e, Mapping)] if isinstance(found, list) else []
+
+
+def _inconclusive(
+    report: pytest.TestReport, undecided: list[Measurement], mp: ModelProvSession
+) -> None:
+    """A test whose checks passed except for some its sample could not decide: a failure
+    or a warning, per --modelprov-inconclusive, never a plain pass."""
+    policy = mp.settings.inconclusive
+    checks = "; ".join(
+        safe_text(m.name)
+        + f" = {format_value(m)}, n={m.n}"
+        + (f", needs n>={m.needed_n}" if m.needed_n is not None else "")
+        for m in undecided[:8]
+    )
+    more = f" and {len(undecided) - 8} more" if len(undecided) > 8 else ""
+    text = (
+        f"modelprov: inconclusive: {len(undecided)} check(s) of this test cannot be decided "
+        f"with the answers it has: {checks}{more}. It takes the answers named to decide "
+        "each; sample more (see pytest_modelprov."
+        "samplesize or --modelprov-plan), or loosen the bound"
+    )
+    quotes = [
+        f"  [{safe_text(str(e.get('lang', '')))}] {safe_text(str(e.get('prompt', '')), 60)!r} "
+        f"-> {safe_text(str(e.get('decided_by') or e.get('answer', '')), 160)!r}"
+        for m in undecided
+        for e in _evidence_of(m)[:3]
+    ]
+    if quotes:
+        text += "\nanswers that count against it (too few to decide):\n" + "\n".join(quotes[:6])
+    if policy is Inconclusive.FAIL:
+        report.outcome = "failed"
+        report.longrepr = text + " (--modelprov-inconclusive=fail, the default)"
+    else:
+        mp.ledger.warn(f"{report.nodeid}: {text} (passed with --modelprov-inconclusive=warn)")
 
 
 class MeasurementCollector:
@@ -497,7 +543,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line)
     if mp.measurements and config.get_verbosity() >= 0:
         terminalreporter.write_sep("-", "modelprov measurements")
-        width = getattr(getattr(terminalreporter, "_tw", None), "fullwidth", None)
+        # fitted to a terminal, or to COLUMNS; a log file keeps whole lines (nothing wraps)
+        width = None
+        if os.environ.get("COLUMNS") or terminalreporter.isatty():
+            width = getattr(getattr(terminalreporter, "_tw", None), "fullwidth", None)
         for line in measurement_lines(mp.measurements, width):
             terminalreporter.write_line(line)
     lines = baseline_lines(
