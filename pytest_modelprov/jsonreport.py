@@ -8,7 +8,7 @@ never sees half a file.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +33,12 @@ def build(
     exit_status: int,
     version: str,
     baselines: dict[str, Any] | None = None,
+    failures: Sequence[Mapping[str, str]] = (),
+    test_warnings: Sequence[str] = (),
+    inconclusive: str = "fail",
 ) -> dict[str, Any]:
+    """The report: ``failures`` are failed tests with their message (a plain ``assert``
+    has no measurement), ``test_warnings`` the plugin's pytest warnings (power notes)."""
     models = {}
     for name, tally in sorted(ledger.tallies.items()):
         data = asdict(tally)
@@ -53,7 +58,19 @@ def build(
         "models": models,
         "measurements": rows,
         "baselines": baselines or {},
-        "warnings": list(ledger.warnings),
+        "warnings": [*ledger.warnings, *test_warnings],
+        "inconclusive": inconclusive,
+        "failures": [
+            {
+                "test": str(f.get("test", "")),
+                "when": str(f.get("when", "call")),
+                "message": str(f.get("message", "")),
+                "measured": any(
+                    t == f.get("test") and m.verdict == "fail" for t, m in measurements
+                ),
+            }
+            for f in failures
+        ],
     }
 
 
@@ -100,7 +117,7 @@ def markdown(data: dict[str, Any]) -> str:
             cells = [test.rsplit("::", 1)[-1], m.model, m.name, format_value(m), str(m.n or "-")]
             cells += [format_against(m) or "-"]
             lines.append("| " + " | ".join(_md_cell(c) for c in cells) + f" | {verdict} |")
-    failures = data.get("failures") or []
+    failures = [f for f in data.get("failures") or [] if not f.get("measured")]
     if failures:
         lines += ["", f"{len(failures)} test(s) failed without a measurement:"]
         for f in failures[:50]:

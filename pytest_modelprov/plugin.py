@@ -427,6 +427,18 @@ def _inconclusive(
         mp.ledger.warn(f"{report.nodeid}: {text} (passed with --modelprov-inconclusive=warn)")
 
 
+def _failure_text(report: pytest.TestReport) -> str:
+    """The failure's message, not its traceback: an assertion's text (which quotes the
+    answers), without the locals a long traceback would carry into a report."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    return text[:MAX_FAILURE_TEXT]
+
+
+#: characters of a failure's message kept in the reports
+MAX_FAILURE_TEXT = 4000
+
+
 class MeasurementCollector:
     """On the controller (or a plain run): gathers measurements from test reports."""
 
@@ -436,6 +448,10 @@ class MeasurementCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" and report.passed:
             self.session.passed.add(report.nodeid)
+        if report.failed:
+            self.session.failures.append(
+                {"test": report.nodeid, "when": report.when, "message": _failure_text(report)}
+            )
         # the teardown report carries every property the test gathered, once
         if report.when != "teardown":
             return
@@ -444,6 +460,16 @@ class MeasurementCollector:
                 self.session.measurements.append((report.nodeid, Measurement.from_json(str(value))))
             elif name == BASELINE_PROPERTY:
                 self.session.baseline_events.append(BaselineEvent.from_json(str(value)))
+
+    def pytest_warning_recorded(
+        self, warning_message: Any, when: str, nodeid: str, location: Any
+    ) -> None:
+        # the plugin's own warnings (an underpowered gate, a baseline note) belong in every
+        # report, not only in pytest's warnings summary; xdist replays workers' ones here
+        category = getattr(warning_message, "category", None)
+        if category is not None and category.__module__.startswith("pytest_modelprov"):
+            text = f"{category.__name__}: {warning_message.message}"
+            self.session.test_warnings.append(f"{nodeid}: {text}" if nodeid else text)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -496,6 +522,9 @@ def _write_reports(session: pytest.Session, mp: ModelProvSession) -> None:
         exit_status=int(session.exitstatus),
         version=__version__,
         baselines=jsonreport.baselines_section(settings, mp.baseline_events, mp.unused_baselines),
+        failures=mp.failures,
+        test_warnings=mp.test_warnings,
+        inconclusive=str(settings.inconclusive),
     )
     writers: list[tuple[Path | None, str, Callable[[Path, dict[str, Any]], None]]] = [
         (settings.report_json, "JSON report", jsonreport.write),
