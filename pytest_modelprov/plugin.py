@@ -564,7 +564,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_sep("-", "modelprov batch")
         for line in mp.batch_report.lines:
             terminalreporter.write_line(line)
-    lines = summary_lines(mp.ledger, mp.settings)
+    # fitted to a terminal, or to COLUMNS; a log file keeps whole lines (nothing wraps)
+    width = None
+    if os.environ.get("COLUMNS") or terminalreporter.isatty():
+        width = getattr(getattr(terminalreporter, "_tw", None), "fullwidth", None)
+    lines = summary_lines(mp.ledger, mp.settings, width)
     lines += [f"budget: {line}" for line in mp.spending.status()]
     if lines:
         terminalreporter.write_sep("-", "modelprov")
@@ -572,10 +576,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line)
     if mp.measurements and config.get_verbosity() >= 0:
         terminalreporter.write_sep("-", "modelprov measurements")
-        # fitted to a terminal, or to COLUMNS; a log file keeps whole lines (nothing wraps)
-        width = None
-        if os.environ.get("COLUMNS") or terminalreporter.isatty():
-            width = getattr(getattr(terminalreporter, "_tw", None), "fullwidth", None)
         for line in measurement_lines(mp.measurements, width):
             terminalreporter.write_line(line)
     lines = baseline_lines(

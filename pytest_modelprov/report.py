@@ -17,8 +17,9 @@ def _money(value: float) -> str:
     return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
-def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
-    """Lines for the modelprov section; empty when no model was used in the run."""
+def summary_lines(ledger: Ledger, settings: Settings, width: int | None = None) -> list[str]:
+    """Lines for the modelprov section; empty when no model was used in the run. Wider
+    than ``width``, each model's name gets a line of its own above its figures."""
     if not ledger.used:
         return [f"warning: {safe_text(w, 2000)}" for w in ledger.warnings]
     header = (
@@ -69,19 +70,18 @@ def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
             resolved_notes.append(
                 f"{name}: {t.reasoning_tokens:,} of the tokens spent were reasoning"
             )
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in [header, *rows]
-    ]
-    lines.insert(
-        0,
+    lines = _tally_table(header, rows, width)
+    where = (
         f"record mode: {settings.record_mode} ({settings.record_mode_source}); "
-        f"cache: {settings.cache_dir}",
+        f"cache: {settings.cache_dir}"
     )
+    if width is not None and len(where) > width:
+        lines[:0] = [
+            f"record mode: {settings.record_mode} ({settings.record_mode_source})",
+            f"cache: {display_path(settings.cache_dir)}",
+        ]
+    else:
+        lines.insert(0, where)
     if total_calls == 0 and total_hits and not any(t.batched for t in ledger.tallies.values()):
         lines.append("every answer came from the cache: no model was called")
     lines.extend(resolved_notes)
@@ -89,45 +89,91 @@ def summary_lines(ledger: Ledger, settings: Settings) -> list[str]:
     return lines
 
 
+def _tally_table(
+    header: tuple[str, ...], rows: Sequence[tuple[str, ...]], width: int | None
+) -> list[str]:
+    def lay(head: Sequence[str], body: Sequence[Sequence[str]], indent: str) -> list[str]:
+        widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+        return [
+            indent
+            + "  ".join(
+                cell.ljust(w) if i == 0 and indent == "" else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+            for row in [head, *body]
+        ]
+
+    lines = lay(header, rows, "")
+    if width is None or max(len(line) for line in lines) <= width:
+        return lines
+    numbers = lay(header[1:], [r[1:] for r in rows], "  ")
+    out = [numbers[0]]
+    for row, figures in zip(rows, numbers[1:], strict=True):
+        out.append(row[0][:width])
+        out.append(figures)
+    return out
+
+
 def measurement_lines(
     measurements: Sequence[tuple[str, Measurement]], width: int | None = None
 ) -> list[str]:
     """One table of every provenance measurement in the run, at most ``width`` columns.
 
-    A table wider than the terminal first drops the quantity's area (``claim_rate`` for
-    ``identity.claim_rate``), label names and, when every row has the same model, the
-    model column (named once above the table); then it wraps its widest text cells onto
-    more lines. Value, n and verdict are never cut, so the verdict stays visible at 80.
-    Every text is one inert line: a model id or label with escape codes cannot reach the
-    terminal raw.
+    A table wider than the terminal is grouped: each test (and model) gets a heading line
+    and its rows drop those two columns and the quantity's area (``claim_rate`` for
+    ``identity.claim_rate``); cells still too wide wrap onto more lines. Value, n and
+    verdict are never cut, so the verdict stays visible at 80 columns. Every text is one
+    inert line: a model id or label with escape codes cannot reach the terminal raw.
     """
-    header: tuple[str, ...] = HEADER
     rows = [_row(nodeid, m, short=False) for nodeid, m in measurements]
-    lines: list[str] = []
-    if width is not None and _table_width([header, *rows]) > width:
-        rows = [_row(nodeid, m, short=True) for nodeid, m in measurements]
-        models = {m.model for _, m in measurements}
-        if len(models) == 1:
-            lines.append(f"model: {safe_text(models.pop())}")
-            header = header[:1] + header[2:]
-            rows = [r[:1] + r[2:] for r in rows]
+    if width is None or _table_width([HEADER, *rows]) <= width:
+        return _lay_out(HEADER, [(None, rows)], None)
+    groups: list[tuple[str | None, list[tuple[str, ...]]]] = []
+    for nodeid, m in measurements:
+        heading = safe_text(nodeid.rsplit("::", 1)[-1]) + f"  ({safe_text(m.model)})"
+        row = _row(nodeid, m, short=True)[2:]
+        if groups and groups[-1][0] == heading:
+            groups[-1][1].append(row)
+        else:
+            groups.append((heading, [row]))
+    return _lay_out(HEADER[2:], groups, width)
+
+
+def _lay_out(
+    header: tuple[str, ...],
+    groups: Sequence[tuple[str | None, Sequence[tuple[str, ...]]]],
+    width: int | None,
+) -> list[str]:
+    rows = [r for _, group in groups for r in group]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     if width is not None:
-        widths = _fit(widths, header, width)
-    for row in [header, *rows]:
+        widths = _fit(widths, header, width - len(_INDENT))
+    indent = _INDENT if width is not None else ""
+
+    def draw(row: Sequence[str], prefix: str) -> list[str]:
         cells = [_wrap(c, w) for c, w in zip(row, widths, strict=True)]
-        for k in range(max(len(c) for c in cells)):
-            parts = [
+        return [
+            prefix
+            + _GAP.join(
                 (c[k] if k < len(c) else "").ljust(w) for c, w in zip(cells, widths, strict=True)
-            ]
-            lines.append(_GAP.join(parts).rstrip())
+            ).rstrip()
+            for k in range(max(len(c) for c in cells))
+        ]
+
+    lines = draw(header, indent)
+    for heading, group in groups:
+        if heading is not None and width is not None:
+            lines.extend(textwrap.wrap(heading, width, break_on_hyphens=False) or [""])
+        for row in group:
+            lines.extend(draw(row, indent))
     return lines
 
 
 HEADER = ("test", "model", "quantity", "value [interval]", "n", "against", "verdict")
 _GAP = "  "
+_INDENT = "  "
 # columns that wrap: the width they keep while others are wider, and the narrowest
-_SOFT = {"test": 24, "model": 12, "quantity": 16, "against": 9, "verdict": 12}
+_SOFT = {"test": 24, "model": 12, "quantity": 18, "against": 12, "verdict": 12}
 _HARD = {"test": 8, "model": 6, "quantity": 10, "against": 6, "verdict": 12}
 
 
