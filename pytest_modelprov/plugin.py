@@ -40,6 +40,7 @@ from .measurement import PROPERTY, Measurement, format_value, property_text, saf
 from .planning import Planner
 from .progress import CallProgress, ProgressLine
 from .report import baseline_lines, measurement_lines, summary_lines
+from .samplesize import plan_lines
 from .session import ModelProvSession
 
 SESSION_KEY: pytest.StashKey[ModelProvSession] = pytest.StashKey()
@@ -353,11 +354,19 @@ def _plan_pass(session: pytest.Session, mp: ModelProvSession) -> Planner:
     from _pytest.runner import runtestprotocol
 
     planner = mp.start_plan()
+    mp.plan_measurements.clear()
     try:
         for i, item in enumerate(session.items):
             nextitem = session.items[i + 1] if i + 1 < len(session.items) else None
             kept = list(item.user_properties), list(item._report_sections)
             runtestprotocol(item, nextitem=nextitem, log=False)
+            # what each check would need, for the plan's sample-size lines (n is real even
+            # though the answers are placeholders)
+            mp.plan_measurements.extend(
+                (item.nodeid, Measurement.from_json(str(v)))
+                for name, v in item.user_properties[len(kept[0]) :]
+                if name == PROPERTY
+            )
             # placeholder measurements and output must not reach the real run's reports
             item.user_properties[:], item._report_sections[:] = kept
     finally:
@@ -558,6 +567,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if mp.last_plan is not None and mp.settings.plan:
         terminalreporter.write_sep("-", "modelprov plan (dry run)")
         for line in mp.last_plan.lines():
+            terminalreporter.write_line(line)
+        for line in plan_lines(mp.plan_measurements):
             terminalreporter.write_line(line)
         return
     if mp.batch_report is not None:
