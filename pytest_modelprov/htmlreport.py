@@ -1143,7 +1143,11 @@ def _quote_html(e: Mapping[str, Any]) -> str:
         meta.append(f"sample #{e['replicate']}")
     if e.get("ref"):
         meta.append(str(e["ref"]))
-    key = f' <code class="key" title="cache key">{_e(e["key"], 80)}</code>' if e.get("key") else ""
+    key = (
+        f' <code class="cache-key" title="cache key">{_e(e["key"], 80)}</code>'
+        if e.get("key")
+        else ""
+    )
     lang = f'<span class="lang">{_e(e["lang"], 20)}</span> ' if e.get("lang") else ""
     return (
         f'<li class="quote">{lang}<span class="prompt">{_e(e.get("prompt", ""), 400)}</span>'
