@@ -143,3 +143,26 @@ def test_markdown_has_a_model_column_and_the_inconclusive_count():
     assert "| test | model | quantity |" in md
     assert "| test\\_x | old |" in md and "| test\\_x | new |" in md
     assert "1 inconclusive" in md and "**INCONCLUSIVE \\(needs n\\>=73\\)**" in md
+
+
+def test_the_plugins_power_warnings_reach_every_report(pytester, env, xdist_args):
+    pytester.makepyfile(
+        """
+        import warnings
+        from pytest_modelprov import refusal
+
+        def test_gate(model_under_test):
+            model_under_test.sample(["hello"])
+            warnings.warn(refusal.RefusalWarning("[en] 50 prompts can only detect 0.29"))
+            warnings.warn(UserWarning("somebody else's warning"))
+        """
+    )
+    result, paths = _outputs(pytester, *xdist_args)
+    result.assert_outcomes(passed=1)
+    data = jsonreport.load(paths["json"])
+    assert data["warnings"] == [
+        "test_the_plugins_power_warnings_reach_every_report.py::test_gate: RefusalWarning: "
+        "[en] 50 prompts can only detect 0.29"
+    ]
+    assert "RefusalWarning: [en] 50 prompts can only detect 0.29" in paths["html"].read_text()
+    assert "RefusalWarning\\: \\[en\\] 50 prompts can only detect 0.29" in paths["md"].read_text()
