@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -166,3 +167,23 @@ def test_the_plugins_power_warnings_reach_every_report(pytester, env, xdist_args
     ]
     assert "RefusalWarning: [en] 50 prompts can only detect 0.29" in paths["html"].read_text()
     assert "RefusalWarning\\: \\[en\\] 50 prompts can only detect 0.29" in paths["md"].read_text()
+
+
+def test_a_failed_lexical_check_quotes_the_answers_with_the_shared_words(
+    pytester, env, monkeypatch
+):
+    from test_lexical_plugin import INNER as LEXICAL
+    from test_lexical_plugin import VOCAB, _configure
+
+    _configure(env, monkeypatch)
+    pytester.makepyfile(LEXICAL)
+    result, paths = _outputs(pytester, "-k", "slate_fails")
+    result.assert_outcomes(failed=1)
+    data = jsonreport.load(paths["json"])
+    (slate,) = [m for m in data["measurements"] if m["verdict"] == "fail"]
+    evidence = slate["details"]["evidence"]
+    assert 1 <= len(evidence) <= 5
+    for e in evidence:
+        word = re.fullmatch(r"shares '(\w+)' with ember", e["label"]).group(1)
+        assert word in VOCAB["ember"] and word in e["decided_by"] and word in e["answer"]
+    assert html.escape(evidence[0]["decided_by"], quote=True) in paths["html"].read_text()
