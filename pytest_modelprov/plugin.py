@@ -44,6 +44,8 @@ from .samplesize import plan_lines
 from .session import ModelProvSession
 
 SESSION_KEY: pytest.StashKey[ModelProvSession] = pytest.StashKey()
+#: the JUnit property that names a test's inconclusive checks (fail or warn)
+INCONCLUSIVE_PROPERTY = "modelprov.inconclusive"
 MODEL_FIXTURES = frozenset({"model_under_test", "reference_model"})
 MARKER_KWARGS = frozenset({"unconfigured"})
 DRIFT_MARKER_HELP = (
@@ -393,7 +395,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report: pytest.TestReport = yield
     undecided = [m for m in taken if m.verdict == "inconclusive"]
     if mp is not None and undecided and report.passed and mp.planner is None:
-        _inconclusive(report, undecided, mp)
+        _inconclusive(item, report, undecided, mp)
     return report
 
 
@@ -403,7 +405,10 @@ def _evidence_of(m: Measurement) -> list[Mapping[str, Any]]:
 
 
 def _inconclusive(
-    report: pytest.TestReport, undecided: list[Measurement], mp: ModelProvSession
+    item: pytest.Item,
+    report: pytest.TestReport,
+    undecided: list[Measurement],
+    mp: ModelProvSession,
 ) -> None:
     """A test whose checks passed except for some its sample could not decide: a failure
     or a warning, per --modelprov-inconclusive, never a plain pass."""
@@ -429,6 +434,9 @@ def _inconclusive(
     ]
     if quotes:
         text += "\nanswers that count against it (too few to decide):\n" + "\n".join(quotes[:6])
+    # a JUnit property of its own: a CI page shows it even when the test passed (warn)
+    # (on the item: the teardown report, which junitxml reads, carries the item's list)
+    item.user_properties.append((INCONCLUSIVE_PROPERTY, text))
     if policy is Inconclusive.FAIL:
         report.outcome = "failed"
         report.longrepr = text + " (--modelprov-inconclusive=fail, the default)"

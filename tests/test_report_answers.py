@@ -186,6 +186,7 @@ def test_a_clean_model_at_n1_is_inconclusive_in_all_five_outputs(
     props = {p.get("name"): p.get("value") for p in root.iter("property")}
     ru = props["identity.claim_rate[vendor=openai, lang=ru, source=answer]"]
     assert ru.startswith("0.000 [0.000, ") and ru.endswith(f": inconclusive (needs n>={per_lang})")
+    assert props["modelprov.inconclusive"].startswith("modelprov: inconclusive: 14 check(s)")
     failures = list(root.iter("failure"))
     assert len(failures) == (0 if warn else 1)
     if failures:
