@@ -3,6 +3,7 @@ a pooled style distance that separates style from topic; bootstrap over prompts.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ STYLE_MIN_SPREAD, STYLE_WORDS, STYLE_FLOOR = 0.3, 500, 1e-4
 #: floored at DELTA_FLOOR times the median word's, so a word that is nearly constant cannot
 #: dominate. Chosen on one group of the benchmark data and scored on the other (see
 #: benchmarks/bench_lexical.py); PAIRED_MIN shared prompts make the comparison paired.
-DELTA_MIN_SPREAD, DELTA_WORDS, DELTA_FLOOR = 0.3, 200, 1.0
+DELTA_MIN_SPREAD, DELTA_WORDS, DELTA_FLOOR = 0.1, 100, 1.0
 PAIRED_MIN = 8
 METHODS = ("delta", "profile", "jaccard", "style")
 PAIRWISE = ("delta", "profile", "jaccard")
@@ -209,6 +210,46 @@ def shared_prompts(a: Fingerprint, b: Fingerprint) -> int:
     return len(set(a.prompt_ids) & set(b.prompt_ids))
 
 
+#: methods validated for comparisons across different prompt sets (bench_lexical.py)
+ACROSS_PROMPTS = ("delta",)
+FEW_SHARED = "few-shared-prompts"
+
+
+class LexicalWarning(UserWarning):
+    """A lexical comparison whose figure means less than it seems (e.g. mostly topic)."""
+
+
+def few_shared(a: Fingerprint, b: Fingerprint) -> bool:
+    """The two fingerprints share too few prompts for a pairwise distance to compare like
+    with like: fewer than half of the smaller one's prompts, or fewer than PAIRED_MIN."""
+    n = shared_prompts(a, b)
+    smaller = min(a.n_prompts, b.n_prompts)
+    return n < min(PAIRED_MIN, smaller) or 2 * n < smaller
+
+
+def flags(a: Fingerprint, b: Fingerprint, method: str) -> list[str]:
+    """Marks for a measurement of the ``method`` distance between ``a`` and ``b``."""
+    if method in ACROSS_PROMPTS or method == "style" or not few_shared(a, b):
+        return []
+    return [FEW_SHARED]
+
+
+def warn_flags(a: Fingerprint, b: Fingerprint, method: str, stacklevel: int = 3) -> list[str]:
+    """:func:`flags`, with a :class:`LexicalWarning` when there is one."""
+    marks = flags(a, b, method)
+    if FEW_SHARED in marks:
+        warnings.warn(
+            LexicalWarning(
+                f"lexical {method} distance between {a.label} and {b.label}: they share "
+                f"{shared_prompts(a, b)} of {a.n_prompts} and {b.n_prompts} prompts, so the "
+                "figure measures topic as much as style; use the default 'delta' distance, "
+                "or fingerprint both on the same prompts"
+            ),
+            stacklevel=stacklevel,
+        )
+    return marks
+
+
 def delta_effect(a: Fingerprint, b: Fingerprint) -> float:
     """The ``delta`` effect: the mean over widely used words of the squared difference of
     their per-prompt frequencies, less what sampling alone would give, in units of the
@@ -246,10 +287,14 @@ def delta_effect(a: Fingerprint, b: Fingerprint) -> float:
 
 
 def delta(a: Fingerprint, b: Fingerprint) -> float:
-    """The default distance in [0, 1): :func:`delta_effect` ``e`` mapped as ``e / (1 + e)``
-    (0 when the effect is not above sampling noise)."""
-    e = max(delta_effect(a, b), 0.0)
-    return e / (1.0 + e)
+    """The default distance: the :func:`delta_effect`, the mean squared difference of a
+    widely used word's frequency in units of its spread over prompts, in [0, 1].
+
+    0 when the difference is no more than sampling noise (it is not square-rooted, which
+    would magnify that noise); capped at 1, a difference of one spread on the average word
+    (the largest measured between two real models was 0.72).
+    """
+    return float(min(max(delta_effect(a, b), 0.0), 1.0))
 
 
 def style_matrix(fps: Sequence[Fingerprint], min_pool: int = 3) -> FloatArray:

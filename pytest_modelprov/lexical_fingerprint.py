@@ -406,8 +406,9 @@ class Fingerprint:
         The same as :func:`pytest_modelprov.lexical.distance` (a single number; the
         assertions in :mod:`pytest_modelprov.lexical` add intervals and record measurements).
         """
-        from .lexical_distance import distance
+        from .lexical_distance import distance, warn_flags
 
+        warn_flags(self, other, method)
         return distance(self, other, method)
 
     def top(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from _pytest.pathlib import bestrelpath
 
-from . import __version__, jsonreport
+from . import __version__, jsonreport, recording
 from .baseline import PROPERTY as BASELINE_PROPERTY
 from .baseline import Baseline, BaselineEvent, Options, Store, find_unused
 from .config import (
@@ -364,6 +364,21 @@ def _plan_pass(session: pytest.Session, mp: ModelProvSession) -> Planner:
     planner.finish()
     mp.last_plan = planner
     return planner
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    # measurements of fingerprints built from texts (no model handle) land on this test
+    mp = item.config.stash.get(SESSION_KEY, None)
+    if mp is None:
+        return (yield)
+    nodeid = item.nodeid
+
+    def record(m: Measurement) -> None:
+        mp.record(nodeid, m)
+
+    with recording.recording(record):
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
