@@ -250,7 +250,14 @@ def warn_flags(a: Fingerprint, b: Fingerprint, method: str, stacklevel: int = 3)
     return marks
 
 
-def delta_effect(a: Fingerprint, b: Fingerprint) -> float:
+def delta_effect(
+    a: Fingerprint,
+    b: Fingerprint,
+    *,
+    min_spread: float = DELTA_MIN_SPREAD,
+    words: int = DELTA_WORDS,
+    floor: float = DELTA_FLOOR,
+) -> float:
     """The ``delta`` effect: the mean over widely used words of the squared difference of
     their per-prompt frequencies, less what sampling alone would give, in units of the
     words' spread over prompts. About 0 for two samples of one model, whatever the genre.
@@ -266,17 +273,14 @@ def delta_effect(a: Fingerprint, b: Fingerprint) -> float:
             " each needs at least 2 to measure how much a word varies from prompt to prompt"
         )
     names = list(
-        dict.fromkeys(
-            _widely_used(a, DELTA_MIN_SPREAD, DELTA_WORDS)
-            + _widely_used(b, DELTA_MIN_SPREAD, DELTA_WORDS)
-        )
+        dict.fromkeys(_widely_used(a, min_spread, words) + _widely_used(b, min_spread, words))
     )
     if not names:
         return 0.0
     x, y = _rates(a, names), _rates(b, names)
     vx, vy = x.var(0, ddof=1), y.var(0, ddof=1)
     spread = (vx + vy) / 2.0
-    spread = spread + DELTA_FLOOR * max(float(np.median(spread)), 1e-12)
+    spread = spread + floor * max(float(np.median(spread)), 1e-12)
     rows_a, rows_b = paired_rows(a, b)
     if len(rows_a) >= PAIRED_MIN:
         d = x[rows_a] - y[rows_b]
