@@ -14,7 +14,7 @@ Two groups of 15 models answered the same 150 prompts each: ``slopscore`` (stori
 2. the anchor-scale check: the ``jaccard`` split-half figures on the published method's
    split (odd/even prompts, 75 a half) with and without the ``wordfreq`` extra, against the
    published ones;
-3. the threshold of the README example (``assert_distance_above(ours, gemini, 0.2)``) on
+3. the threshold of the README example (``assert_distance_above(ours, gemini, 0.17)``) on
    two unrelated vendors on stories and on essays and on a model against its own fine-tune
    (gemma-3-27b-it against gemma-3-27b-it-antislop), and how many unrelated-vendor and
    related pairs clear it per genre;
@@ -258,7 +258,7 @@ VENDORS = {
     "gemini": "google", "gemma": "google", "glm": "zhipu", "kimi": "moonshot",
     "llama": "meta", "mistral": "mistral", "grok": "xai", "qwen": "alibaba",
 }  # fmt: skip
-README_THRESHOLD = 0.2
+README_THRESHOLD = 0.17
 EXAMPLES = {
     "slopscore": [("deepseek-r1", "gemini-2.5-flash", "unrelated vendors: pass"),
                   (BASE, ANTISLOP, "a model and its own fine-tune: fail")],
