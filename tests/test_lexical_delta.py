@@ -404,3 +404,18 @@ def test_fingerprints_from_texts_record_measurements_with_flags(pytester):
     assert ("relative-scale" in jaccard["details"]["flags"]) == (
         lexical_anchor.scale() == "relative"
     )
+
+
+def test_modelprov_compare_defaults_to_delta_and_names_flags_and_scale(tmp_path, capsys):
+    from pytest_modelprov.cli import main as cli
+
+    a = _fp(1, ["sea", "city"], 5, seed=1, name="a").save(tmp_path / "a.json")
+    b = _fp(2, ["farm", "space"], 5, seed=2, name="b").save(tmp_path / "b.json")
+    assert cli(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "delta distance (0 = no difference beyond sampling noise" in out
+    assert "few-shared-prompts" not in out
+    assert cli(["compare", str(a), str(b), "--method", "profile"]) == 0
+    assert "note: few-shared-prompts: a/b share too few prompts" in capsys.readouterr().out
+    assert cli(["compare", str(a), str(b), "--method", "jaccard"]) == 0
+    assert lexical_anchor.SCALES[lexical_anchor.scale()] in capsys.readouterr().out
