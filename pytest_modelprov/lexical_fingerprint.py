@@ -403,13 +403,17 @@ class Fingerprint:
     def distance(self, other: Fingerprint, method: str = "delta") -> float:
         """Distance to ``other`` in [0, 1]: ``delta`` (default), ``profile`` or ``jaccard``.
 
-        The same as :func:`pytest_modelprov.lexical.distance` (a single number; the
-        assertions in :mod:`pytest_modelprov.lexical` add intervals and record measurements).
+        The same as :func:`pytest_modelprov.lexical.distance`: a single number, recorded as
+        an ``info`` measurement of the running test (the assertions in
+        :mod:`pytest_modelprov.lexical` add intervals and verdicts).
         """
+        from .lexical import record_distance
         from .lexical_distance import distance, warn_flags
 
         warn_flags(self, other, method)
-        return distance(self, other, method)
+        value = distance(self, other, method)
+        record_distance(self, other, method, value)
+        return value
 
     def top(
         self, kind: str = "word", k: int = 20, background: Fingerprint | None = None

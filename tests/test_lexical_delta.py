@@ -381,6 +381,11 @@ def test_from_texts_comparisons_are_measured():
     lexical.assert_distance_above(ours, theirs, 0.2)
     lexical.compare(ours, {"theirs": theirs}, method="profile", resamples=20)
     lexical.compare(ours, {"again": again}, method="jaccard", resamples=20)
+
+def test_a_plain_distance_is_measured_too():
+    ours = Fingerprint.from_texts(_texts(HABIT_A, 1, P1), P1, name="plain")
+    theirs = Fingerprint.from_texts(_texts(HABIT_B, 2, P1), P1, name="other")
+    assert ours.distance(theirs) == lexical.distance(ours, theirs)
 """
 
 
@@ -390,8 +395,12 @@ def test_fingerprints_from_texts_record_measurements_with_flags(pytester):
     result = pytester.runpytest_inprocess(
         f"--modelprov-report-json={report}", "-W", "ignore::UserWarning"
     )
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
     measured = jsonreport.load(report)["measurements"]
+    plain = [m for m in measured if m["model"] == "plain"]
+    assert len(plain) == 2 and all(m["low"] is None and m["verdict"] == "info" for m in plain)
+    assert {m["labels"]["reference"] for m in plain} == {"other"}
+    measured = [m for m in measured if m["model"] != "plain"]
     by_method = {m["labels"]["method"]: m for m in measured if m["quantity"] == "lexical.distance"}
     assert set(by_method) == {"delta", "profile", "jaccard"}
     delta, profile, jaccard = by_method["delta"], by_method["profile"], by_method["jaccard"]
