@@ -406,6 +406,7 @@ def test_fingerprints_from_texts_record_measurements_with_flags(pytester):
     delta, profile, jaccard = by_method["delta"], by_method["profile"], by_method["jaccard"]
     assert delta["model"] == "ours" and delta["verdict"] == "pass" and delta["reference"] == 0.2
     assert delta["details"]["flags"] == [] and delta["details"]["shared_prompts"] == 0
+    assert "validated on stories" in delta["details"]["envelope"]
     assert "spread over prompts" in delta["details"]["unit"]
     # profile across prompt sets is marked; jaccard says which scale it is on
     assert profile["details"]["flags"] == ["few-shared-prompts"]
