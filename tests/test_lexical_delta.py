@@ -336,7 +336,11 @@ def _mixed_corpus(seed: int) -> tuple[list[str], list[str]]:
 
 
 def test_jaccard_on_wordfreqs_scale_ranks_words_against_human_english():
-    pytest.importorskip("wordfreq")
+    wordfreq = pytest.importorskip("wordfreq")
+    # the frequency table gives what wordfreq's own lookup gives (floored for unknown words)
+    for word in ["whispered", "don't", "naïve", "the", "zorvath", "tapestry", "elara"]:
+        expected = max(wordfreq.word_frequency(word, "en"), lexical_anchor.FLOOR)
+        assert lexical_anchor.human_frequency(word) == expected
     fp = Fingerprint.from_texts(*_mixed_corpus(1))
     invented = {"zorvath", "quelmira", "tavessin", "brulkan", "ydrethi", "omvalque"}
     human = lexical.anchor_set(fp, scale="wordfreq")
