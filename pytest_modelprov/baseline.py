@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import samplesize, schema
+from . import schema
 from .comparable import require_same_params
 from .config import DEFAULT_BASELINE_LABEL, check_label
 from .drift import Drift, Rule, decide, parse_rules, resolve_rule
@@ -558,6 +558,10 @@ def _measurement(
     if inconclusive:
         extra["flags"] = ["underpowered"]
         with contextlib.suppress(ValueError):  # a margin no sample can show: no figure
+            # here, not at the top: samplesize needs numpy, and every pytest run imports
+            # this module with the plugin
+            from . import samplesize
+
             extra["needed_n"] = samplesize.prompts_for_margin(d.rule.margin, alpha=d.rule.alpha)
     return Measurement(
         quantity=d.quantity,

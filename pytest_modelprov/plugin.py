@@ -43,7 +43,6 @@ from .measurement import PROPERTY, Measurement, format_value, property_text, saf
 from .planning import Planner
 from .progress import CallProgress, ProgressLine
 from .report import baseline_lines, measurement_lines, summary_lines
-from .samplesize import plan_lines
 from .session import ModelProvSession
 from .verdicts import FILE_NAME
 
@@ -603,6 +602,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if mp is None:
         return
     if mp.last_plan is not None and mp.settings.plan:
+        # here, not at the top: samplesize needs numpy, which a run without checks never loads
+        from .samplesize import plan_lines
+
         terminalreporter.write_sep("-", "modelprov plan (dry run)")
         for line in mp.last_plan.lines():
             terminalreporter.write_line(line)
