@@ -626,8 +626,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     replayed, computed = mp.verdict_counts()
     if replayed or computed:
         lines.append(
-            f"verdict cache: {replayed} detector verdicts replayed, {computed} computed "
-            f"({mp.settings.cache_dir / FILE_NAME})"
+            f"detector verdicts: {replayed} replayed, {computed} computed (cache {FILE_NAME})"
         )
     if lines:
         terminalreporter.write_sep("-", "modelprov")

@@ -347,7 +347,7 @@ def test_a_warm_run_classifies_nothing_and_agrees(pytester, env):
     first = pytester.runpytest("-s", "-p", "no:randomly")
     first.assert_outcomes(passed=2)
     out1 = first.stdout.str()
-    found = re.search(r"verdict cache: 0 detector verdicts replayed, (\d+) computed", out1)
+    found = re.search(r"detector verdicts: 0 replayed, (\d+) computed", out1)
     assert found, out1
     computed = int(found.group(1))
     assert computed > 100  # every refusal answer and every probe answer (and placebo reads)
@@ -356,7 +356,7 @@ def test_a_warm_run_classifies_nothing_and_agrees(pytester, env):
     second = pytester.runpytest("-s", "-p", "no:randomly", "--modelprov-record-mode=replay")
     second.assert_outcomes(passed=2)
     out2 = second.stdout.str()
-    assert f"verdict cache: {computed} detector verdicts replayed, 0 computed" in out2, out2
+    assert f"detector verdicts: {computed} replayed, 0 computed" in out2, out2
     for label in ("OUTCOMES", "CLAIMS", "ACCEPTED"):
         assert _printed(out1, label) == _printed(out2, label)
     assert "compliance" in str(_printed(out1, "OUTCOMES"))
@@ -366,7 +366,7 @@ def test_a_warm_run_classifies_nothing_and_agrees(pytester, env):
         "-s", "-p", "no:randomly", "--modelprov-record-mode=replay", "--modelprov-verdict-cache=off"
     )
     off.assert_outcomes(passed=2)
-    assert "verdict cache:" not in off.stdout.str()
+    assert "detector verdicts:" not in off.stdout.str()
     for label in ("OUTCOMES", "CLAIMS", "ACCEPTED"):
         assert _printed(off.stdout.str(), label) == _printed(out1, label)
 
@@ -376,15 +376,11 @@ def test_xdist_workers_share_the_store_and_the_summary_adds_them_up(pytester, en
     pytester.makepyfile(test_suite=SUITE)
     first = pytester.runpytest("-n", "2", "-p", "no:randomly")
     first.assert_outcomes(passed=2)
-    found = re.search(
-        r"verdict cache: 0 detector verdicts replayed, (\d+) computed", first.stdout.str()
-    )
+    found = re.search(r"detector verdicts: 0 replayed, (\d+) computed", first.stdout.str())
     assert found, first.stdout.str()
     second = pytester.runpytest("-n", "2", "-p", "no:randomly", "--modelprov-record-mode=replay")
     second.assert_outcomes(passed=2)
-    assert f"verdict cache: {found.group(1)} detector verdicts replayed, 0 computed" in (
-        second.stdout.str()
-    )
+    assert f"detector verdicts: {found.group(1)} replayed, 0 computed" in (second.stdout.str())
 
 
 def test_cache_clear_deletes_the_verdicts_too(pytester, env, capsys):
@@ -404,7 +400,7 @@ def test_record_mode_off_writes_no_verdicts(pytester, env):
     result = pytester.runpytest("-p", "no:randomly", "--modelprov-record-mode=off")
     result.assert_outcomes(passed=2)
     assert not (env.cache / verdicts.FILE_NAME).exists()
-    assert "verdict cache:" not in result.stdout.str()
+    assert "detector verdicts:" not in result.stdout.str()
 
 
 def test_a_bad_verdict_cache_setting_names_its_source(pytester, env, monkeypatch):
