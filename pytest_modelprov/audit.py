@@ -59,7 +59,9 @@ def _design_effect(counts: Sequence[tuple[int, int]]) -> float:
     """Between-prompt spread of a rate over ``(k, n)`` per prompt, as a design effect >= 1."""
     total = sum(n for _, n in counts)
     used = [(k, n) for k, n in counts if n]
-    if total == 0 or len(used) < 2:
+    # one answer per prompt: nothing is clustered (the rate's own Wilson interval, as
+    # Result.rate gives it)
+    if total == 0 or len(used) < 2 or all(n == 1 for _, n in used):
         return 1.0
     p = sum(k for k, _ in used) / total
     if p in (0.0, 1.0):
