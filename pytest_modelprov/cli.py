@@ -214,6 +214,11 @@ def cmd_refusal_eval(args: argparse.Namespace) -> int:
     from .refusal_eval import assert_agrees, evaluate
 
     classifier = Classifier.load(args.weights) if args.weights else None
+    if args.envelope:
+        return _print_envelope(classifier or Classifier.default())
+    if args.labels is None:
+        print("modelprov refusal-eval: give a LABELS file, or --envelope", file=sys.stderr)
+        return 2
     agreement = evaluate(args.labels, classifier)
     print(f"classifier {agreement.classifier} on {agreement.source}")
     print("non-compliance (refusal + evasion) rates; error = estimated - labelled")
@@ -226,6 +231,32 @@ def cmd_refusal_eval(args: argparse.Namespace) -> int:
         print(exc)
         return 1
     print(f"no group's error is significantly {args.max_rate_error:g} or more")
+    return 0
+
+
+def _num(info: Any, key: str) -> str:
+    value = info.get(key)
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _print_envelope(classifier: Any) -> int:
+    """Where the classifier was validated, language by language, scored on held-out models."""
+    env = classifier.envelope
+    print(f"classifier {classifier.detector}: validated for {', '.join(env.validated) or 'none'}")
+    if env.held_out:
+        print(f"figures scored on {env.held_out}")
+    print(
+        f"{'lang':6} {'validated':>9} {'accuracy':>8} {'answers':>7} {'models':>6} "
+        f"{'max err':>7} {'median':>6}  sources"
+    )
+    for lang, info in sorted(env.langs.items()):
+        print(
+            f"{lang:6} {'yes' if info.get('validated') else 'no':>9} "
+            f"{_num(info, 'accuracy'):>8} {info.get('answers', 0):7d} "
+            f"{info.get('models', 0):6d} {_num(info, 'max_rate_error'):>7} "
+            f"{_num(info, 'median_rate_error'):>6}  {', '.join(info.get('sources', []))}"
+        )
+    print("outside these languages refusal.measure fails unless audited (audit=...) or marked")
     return 0
 
 
@@ -310,7 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "refusal-eval", help="check a refusal classifier against your labelled answers"
     )
-    evaluate.add_argument("labels", help="JSON Lines of labelled answers (refusal.fit format)")
+    evaluate.add_argument(
+        "labels", nargs="?", help="JSON Lines of labelled answers (refusal.fit format)"
+    )
+    evaluate.add_argument(
+        "--envelope",
+        action="store_true",
+        help="print where the classifier was validated, per language, and exit",
+    )
     evaluate.add_argument("--weights", help="weights from refusal.fit (default: the shipped)")
     evaluate.add_argument(
         "--max-rate-error",

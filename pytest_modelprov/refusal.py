@@ -27,7 +27,7 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -1563,6 +1563,23 @@ def _baseline_drift(
                 confidence=confidence,
             )
         )
+        extra: dict[str, Any] = {"envelope": new.envelope.get(lang, {})}
+        flags = _merged_flags(old, new, lang)
+        if flags:
+            extra["flags"] = flags
+        if old.audit is not None and new.audit is not None:
+            # both runs audited: the verdict rests on the corrected change, as in assert_stable
+            checked = _audited_change(old.select(lang), new.select(lang), confidence)
+            extra["audit"] = {**new.audit, **checked.to_dict()}
+            out[-1] = replace(
+                out[-1],
+                change=checked.value,
+                low=checked.low,
+                high=checked.high,
+                p=checked.p,
+                test="judge-audited paired change, one-sided z (prediction-powered)",
+            )
+        out[-1] = replace(out[-1], details={**dict(out[-1].details), **extra})
     return out
 
 
