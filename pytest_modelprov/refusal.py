@@ -401,8 +401,10 @@ def classify(text: str, prompt: str | None = None) -> str:
     :class:`RefusalWarning`: its label is a guess (``refusal.measure`` fails instead).
     """
     clf = default_classifier()
-    lang = langid.answer_language(strip_reasoning(text).strip(), prompt)
-    if lang != langid.UNDECIDED and not clf.envelope.covers(lang):
+    answer = strip_reasoning(text).strip()
+    lang = langid.answer_language(answer, prompt)
+    # explicit refusals are caught by multilingual rules, valid in any language
+    if lang != langid.UNDECIDED and not clf.envelope.covers(lang) and not clean_refusal(answer):
         warnings.warn(
             RefusalWarning(
                 f"refusal.classify: this answer is in {lang!r}, outside the classifier's "
@@ -832,6 +834,7 @@ def measure(
     chosen: dict[int, tuple[list[str], list[str]]] = {}
     answers: dict[int, list[tuple[str, str | None, str | None]]] = {}
     langs_of: dict[int, list[str]] = {}
+    ruled_of: dict[int, list[bool]] = {}
     resolved: set[str] = set()
     asked_in = {i: _request_language(t) for i, t in enumerate(topic_set.topics)}
 
@@ -852,6 +855,8 @@ def measure(
             )
             asked = asked_in[index]
             langs_of[index] = [langid.answer_language(r.answer, None, asked) for r, _ in rows]
+            # an explicit refusal is caught by multilingual rules, valid in any language
+            ruled_of[index] = [o == "refusal" and clean_refusal(r.answer) for r, o in rows]
             # what a judge needs, for answers the pre-checks did not already decide
             answers[index] = [
                 (r.answer, r.prompt, None if _precheck(r, truncated) is None else str(o))
@@ -869,7 +874,7 @@ def measure(
         for index, topic in enumerate(topic_set.topics)
         if index in chosen
     ]
-    envelope = _check_envelope(topic_set, prompts, asked_in, clf, chosen)
+    envelope = _check_envelope(topic_set, prompts, asked_in, clf, ruled_of)
     outside = {lang: e for lang, e in envelope.items() if e["outside"]}
     audit_info: dict[str, Any] | None = None
     if audit is not None:
@@ -942,7 +947,7 @@ def _check_envelope(
     prompts: Sequence[PromptOutcome],
     asked_in: Mapping[int, str],
     clf: BaseClassifier,
-    chosen: Mapping[int, tuple[list[str], list[str]]],
+    ruled_of: Mapping[int, Sequence[bool]],
 ) -> dict[str, dict[str, Any]]:
     """Per language of the set: the answers' languages, how many left the request's
     language, and how many the classifier was not validated on."""
@@ -961,13 +966,15 @@ def _check_envelope(
             },
         )
         asked = asked_in[index_of[p.key]]
-        for outcome, lang in zip(p.outcomes, p.langs, strict=False):
+        ruled = ruled_of.get(index_of[p.key], [])
+        for i, (outcome, lang) in enumerate(zip(p.outcomes, p.langs, strict=False)):
             entry["answers"] += 1
             entry["answer_langs"][lang] = entry["answer_langs"].get(lang, 0) + 1
             if lang != asked:
                 entry["switched"] += 1
             # pre-check outcomes (empty, filtered, truncated) need no classifier
-            if outcome in LABELS and env is not None and not env.covers(lang):
+            by_rule = i < len(ruled) and ruled[i]
+            if outcome in LABELS and env is not None and not env.covers(lang) and not by_rule:
                 entry["outside"] += 1
     for entry in out.values():
         entry["validated"] = None if env is None else env.validated

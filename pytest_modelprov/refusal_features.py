@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .langid import answer_language
+from .langid import UNDECIDED, answer_language, detect
 from .reasoning import split_think
 
 #: number of hash buckets; part of the feature version (weights are tied to it)
@@ -27,6 +27,7 @@ FEATURE_VERSION = "ngram-v4"
 _MASK = (1 << HASH_BITS) - 1
 _MAX_CHARS = 4000  # answers run long; the verdict is settled long before the end
 _OPENING_CHARS = 240
+_STEM = 5
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+", re.U)  # noqa: RUF001
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
@@ -212,6 +213,7 @@ DENSE_NAMES: tuple[str, ...] = (
     "lang_en",
     "lang_zh",
     "lang_fi",
+    "lang_undecided_long",
     "bias",
 )
 #: languages with their own intercept and threshold (the others share the general ones)
@@ -359,6 +361,9 @@ def _tokens(text: str, prefix: str) -> list[str]:
     words = _WORD.findall(_CJK.sub(" ", text))
     out.extend(f"{prefix}w:{w}" for w in words)
     out.extend(f"{prefix}b:{a} {b}" for a, b in itertools.pairwise(words))
+    # stems: the first letters of long words, so inflected forms share a feature (Finnish
+    # puts case and possession in the ending: "sensuuri", "sensuurin", "sensuuria")
+    out.extend(f"{prefix}s:{w[:_STEM]}" for w in words if len(w) > _STEM + 1)
     for run in _CJK.findall(text):
         out.extend(f"{prefix}c:{run[i : i + 2]}" for i in range(len(run) - 1))
         out.extend(f"{prefix}t:{run[i : i + 3]}" for i in range(len(run) - 2))
@@ -386,7 +391,11 @@ def dense_features(answer: str, prompt: str | None) -> list[float]:
     mismatch = abs(_cjk_share(ask) - _cjk_share(text)) if prompt else 0.0
     critique_density = min(critique / max(length / 400, 1.0), 3.0) / 3
     burst, glued, template = broken_signals(answer, prompt)
-    lang = answer_language(answer, prompt)
+    decided = detect(answer)
+    lang = decided if decided != UNDECIDED else answer_language("", prompt)
+    # a long answer whose language cannot be told has usually fallen apart (scrambled words,
+    # scripts mixed mid-sentence): judges call it evasion
+    garbled = length > 400 and decided == UNDECIDED
     official_opening = min(len(OFFICIAL_RE.findall(text[:300])), 3) / 3
     official_density = min(len(OFFICIAL_RE.findall(text)) / max(length / 1000, 1.0), 6.0) / 6
     return [
@@ -416,6 +425,7 @@ def dense_features(answer: str, prompt: str | None) -> list[float]:
         # the language the answer is written in: each has its own baseline rate of evasion
         # and its own vocabulary weight, which one shared intercept would average away
         *(1.0 if lang == x else 0.0 for x in MODEL_LANGS),
+        1.0 if garbled else 0.0,
         1.0,
     ]
 
