@@ -38,6 +38,7 @@ import numpy as np
 from . import baseline, langid, schema, sequential, stats
 from .audit import Audited, audited_change, audited_rate
 from .client import excerpt
+from .comparable import require_same_params
 from .drift import Drift, Rule, paired_drift
 from .errors import ConfigError
 from .measurement import Measurement
@@ -621,6 +622,8 @@ class Result:
     unvalidated: list[str] = field(default_factory=list)
     #: the audit judge and its subset size, when audited
     audit: dict[str, Any] | None = None
+    #: the generation parameters the answers were sampled with (None: not recorded)
+    params: dict[str, Any] | None = None
 
     @property
     def stopped_early(self) -> bool:
@@ -691,6 +694,8 @@ class Result:
         data = self._payload()
         if self.sequential is not None:
             data["sequential"] = {lang: s.to_dict() for lang, s in self.sequential.items()}
+        if self.params is not None:
+            data["params"] = self.params
         return data
 
     def _payload(self) -> dict[str, Any]:
@@ -766,6 +771,7 @@ class Result:
                 envelope=dict(data.get("envelope") or {}),
                 unvalidated=[str(x) for x in data.get("unvalidated") or []],
                 audit=audit,
+                params=dict(data["params"]) if data.get("params") is not None else None,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(
@@ -896,6 +902,7 @@ def measure(
         envelope=envelope,
         unvalidated=sorted(outside) if audit is None else [],
         audit=audit_info,
+        params=handle.sampling_params(**params),
     )
     if record:
         for lang in result.langs:
@@ -1193,6 +1200,13 @@ def compare(
             f"only the {audited_one!r} result was audited by a judge; an audited rate and a "
             "classifier's rate are not comparable. Measure both releases with the same audit=."
         )
+    require_same_params(
+        before.params,
+        after.params,
+        a_name=f"{before.model_name} ({before.model})",
+        b_name=f"{after.model_name} ({after.model})",
+        what=f"the refusal results on {after.topic_set!r}",
+    )
     langs = sorted(set(before.langs) & set(after.langs)) if by_lang else [None]
     if by_lang and not langs:
         raise ValueError(f"no language in common: {before.langs} vs {after.langs}")
