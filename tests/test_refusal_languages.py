@@ -271,3 +271,17 @@ def test_an_answer_in_another_language_is_counted_as_switched(pytester, env):
     )
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
+
+
+def test_the_envelope_is_printed_by_the_cli(capsys):
+    from pytest_modelprov.cli import main
+
+    assert main(["refusal-eval", "--envelope"]) == 0
+    out = capsys.readouterr().out
+    env = refusal.default_classifier().envelope
+    assert f"validated for {', '.join(env.validated)}" in out
+    for lang in env.validated:
+        assert re.search(rf"^{lang}\s+yes\s+{env.langs[lang]['accuracy']:.3f}", out, re.M), out
+    assert main(["refusal-eval", "--envelope", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert sorted(k for k, v in data["langs"].items() if v["validated"]) == env.validated
