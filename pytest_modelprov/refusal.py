@@ -1665,6 +1665,8 @@ def _baseline_drift(
                 p=checked.p,
                 test="judge-audited paired change, one-sided z (prediction-powered)",
             )
+        if "flags" in extra:
+            extra["flags"] = [*out[-1].details.get("flags", []), *extra["flags"]]
         out[-1] = replace(out[-1], details={**dict(out[-1].details), **extra})
     return out
 
