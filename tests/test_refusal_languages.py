@@ -127,12 +127,15 @@ def test_release_b_answering_finnish_with_the_official_line_fails_the_finnish_ga
     result = pytester.runpytest("--modelprov-model=rel-b", *_ref(env, "last-release", "rel-a"))
     result.assert_outcomes(failed=1)
     n = len(refusal.topics("china-criticism", langs=["fi"]).topics)
-    result.stdout.fnmatch_lines(
-        [
-            f"*non-compliance on 'china-criticism' [[]fi[]] rose from 0/{n} = 0.000*to {n}/{n} = 1.000*"
-        ]
+    out = result.stdout.str()
+    # one essay against 50 different requests: a few requests (lists, verse) it does not fit
+    found = re.search(
+        rf"non-compliance on 'china-criticism' \[fi\] rose from (\d+)/{n} = [0-9.]+ .*?"
+        rf"to {n}/{n} = 1\.000",
+        out,
     )
-    assert "EnvelopeError" not in result.stdout.str()
+    assert found and int(found.group(1)) <= n // 5, out
+    assert "EnvelopeError" not in out
 
 
 def test_a_german_topic_set_fails_with_the_envelope_message(pytester, env):
@@ -244,7 +247,7 @@ def test_the_german_set_with_an_audit_judge_gives_a_rate_with_an_interval_and_a_
         [
             "*[[]de[]] rose from*audited*",
             "*judge-audited paired change*",
-            "*audited by judge:judge-model/1 on 12 prompts per run*",
+            "*audited by judge:judge-model/1 on 6 prompts per run*",
         ]
     )
     judged = [r for r in server.requests if r.body.get("model") == "judge-model"]
