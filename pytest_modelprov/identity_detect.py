@@ -212,12 +212,49 @@ _CONNECTOR = re.compile(
 )
 
 
+# Models write typographic apostrophes, quotes and dashes as often as ASCII ones; every
+# frame below is written with the ASCII form, so they are mapped first (after NFKC, which
+# already folds the full-width forms). A backtick or acute accent is an apostrophe only
+# between letters ("I`m"); elsewhere a backtick is markdown code.
+_TYPOGRAPHY = str.maketrans(
+    {
+        "\u2019": "'",  # right single quotation mark
+        "\u2018": "'",  # left single quotation mark
+        "\u201b": "'",  # single high-reversed-9 quotation mark
+        "\u02bc": "'",  # modifier letter apostrophe
+        "\u02b9": "'",  # modifier letter prime
+        "\u2032": "'",  # prime
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u2010": "-",  # hyphen
+        "\u2011": "-",  # non-breaking hyphen
+        "\u2012": "\u2014",  # figure dash
+        "\u2013": "\u2014",  # en dash
+        "\u2015": "\u2014",  # horizontal bar
+        "\u2212": "\u2014",  # minus sign
+        "\u2e3a": "\u2014",  # two-em dash
+        "\u00a0": " ",
+        "\u202f": " ",
+    }
+)
+_LETTER_TICK = re.compile(r"(?<=\w)[`\u00b4](?=\w)")
+
+
+def typographic(text: str) -> str:
+    """NFKC with apostrophe, quotation-mark and dash variants mapped to one form each."""
+    # the tick first: NFKC turns an acute accent into a space and a combining mark
+    return unicodedata.normalize("NFKC", _LETTER_TICK.sub("'", text)).translate(_TYPOGRAPHY)
+
+
 def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
+    return typographic(text).casefold()
 
 
 def _sentences(text: str) -> list[str]:
-    clean = _MARKDOWN.sub("", unicodedata.normalize("NFKC", text))
+    clean = _MARKDOWN.sub("", typographic(text))
     return [s.strip() for s in _SENTENCE.split(clean) if s and s.strip()]
 
 
