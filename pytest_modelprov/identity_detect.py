@@ -290,6 +290,46 @@ def _alt(*parts: str) -> str:
 
 _RU_I = r"(?<![а-яё])я(?![а-яё])"
 
+# "you're (now) chatting with X": the speaker names itself in the second person
+_SECOND_PERSON = _alt(
+    r"\byou(?:'re| are)\s+(?:\w+\s+){0,2}?(?:talking|chatting|speaking|interacting|conversing)"
+    r"\s+(?:to|with)",
+    r"(?:你|您)(?:现在|現在|目前|当前|當前|此刻|此时|此時)?(?:正在|正|在)(?:与|與|和|跟)",
+    r"(?:あなた|貴方)が?(?:今|いま|現在)?(?:話して|会話して|対話して|やり取りして|チャットして)"
+    r"(?:いる|おられる)(?:の|相手|ai|モデル)は",
+    r"(?:대화|이야기|채팅)(?:하고|하시고|를 나누고)\s*(?:계신|있는|계시는)\s*(?:상대|ai|모델|분)?(?:는|은)",
+    r"(?<![а-яё])(?:вы|ты)\s+(?:\S+\s+)?(?:общаетесь|разговариваете|беседуете|говорите"
+    r"|общаешься|разговариваешь|беседуешь|говоришь|переписываетесь)\s+со?",
+    r"\b(?:estás|está|están|usted está)\s+(?:\S+\s+)?(?:hablando|conversando|chateando"
+    r"|interactuando)\s+con",
+    r"\b(?:vous|tu)\s+(?:êtes en train de |es en train de )?(?:discutez|discutes|parlez|parles"
+    r"|conversez|converses|dialoguez|dialogues|discuter|parler|converser|dialoguer)\s+(?:avec|à)",
+    r"\b(?:du|sie|ihr)\s+(?:sprichst|sprechen|sprecht|chattest|chatten|redest|reden"
+    r"|unterhältst dich|unterhalten sich)\s+(?:\S+\s+)?mit",
+    r"\b(?:você está|você esta|estás|está)\s+(?:\S+\s+)?(?:conversando|falando|interagindo"
+    r"|a conversar|a falar)\s+com",
+    r"\b(?:stai|sta|state)\s+(?:\S+\s+)?(?:parlando|chattando|conversando|interagendo)\s+con",
+    r"\bbạn đang\s+(?:\S+\s+)?(?:trò chuyện|nói chuyện|trao đổi|tương tác|chat)\s+với",
+    r"(?:أنت|انت)?\s*(?:تتحدث|تتحدثين|تتكلم|تتحاور|تدردش)\s+(?:\S+\s+)?(?:مع|إلى)",
+)
+# "my exact model name is X", 我的模型名称是X: a field of the speaker stated in a sentence
+_MY_FIELD = _alt(
+    r"\bmy\s+(?:exact\s+|full\s+|official\s+|precise\s+|current\s+|specific\s+)*"
+    r"(?:model(?:\s+(?:name|id|identifier|version))?|model's name|version)\s+(?:is|would be)",
+    r"\bthe\s+(?:exact\s+|full\s+|official\s+)?name\s+of\s+my\s+model\s+is",
+    r"我的(?:具体|具體|准确|準確|正式)?(?:模型名称|模型名稱|模型|型号|型號|版本)(?:是|为|為|叫)",
+    r"私の(?:正式な|正確な)?(?:モデル名|モデル)は",
+    r"제\s*(?:정확한\s*|공식\s*)?(?:모델명은|모델 이름은|모델은)",
+    r"(?:точное\s+)?(?:название|имя)\s+(?:моей\s+модели|модели)\s+(?:—\s*)?|моя модель\s*(?:—|это)?",
+    r"\b(?:el nombre (?:exacto )?de mi modelo es|mi modelo es|mi nombre de modelo es)",
+    r"\b(?:mon nom de modèle (?:exact )?est|le nom (?:exact )?de mon modèle est|mon modèle est)",
+    r"\b(?:mein (?:genauer |exakter |offizieller )?modellname (?:ist|lautet)|mein modell ist)",
+    r"\b(?:o nome (?:exato )?do meu modelo é|meu modelo é)",
+    r"\b(?:il nome (?:esatto )?del mio modello è|il mio modello è)",
+    r"\b(?:tên mô hình của tôi là|mô hình của tôi là)",
+    r"اسم النموذج الخاص بي هو|اسم نموذجي هو|نموذجي هو",
+)
+
 # first-person identity markers: a strong alias anywhere after one, in the same clause,
 # is claimed ("I am an assistant called Claude", 我是一个名为Kimi的助手)
 SELF_MARKER = re.compile(
@@ -300,6 +340,8 @@ SELF_MARKER = re.compile(
         r"|i run on|i'm running on|i am running on|my (?:developers?|creators?|makers?|company"
         r"|underlying model|base model|architecture) (?:is|are|was|were)"
         r"|you(?:'re| are) (?:talking|chatting|speaking|interacting) (?:to|with))\b",
+        _SECOND_PERSON,
+        _MY_FIELD,
         r"我(?:不|并不|並不|并非|並非)?(?:是|叫|名叫|由|被|基于|基於|来自|來自|属于|屬於)|我的名字"
         r"|我的(?:开发者|開發者|创造者|創造者|开发商|開發商|底层模型|底層模型|基础模型|基礎模型)|叫我",
         r"私は|わたしは|わたくしは|僕は|ぼくは|私の名前は|私を|私の開発",
@@ -325,8 +367,9 @@ _ARTICLES = (
 )
 
 _IDENTITY_COPULA = _alt(
-    r"\b(?:i am|i'm|my name is|my name's|call me|i go by|known as|called|named"
-    r"|you(?:'re| are) (?:talking|chatting|speaking|interacting) (?:to|with)|you'?re using)",
+    r"\b(?:i am|i'm|my name is|my name's|call me|i go by|known as|called|named|you'?re using)",
+    _SECOND_PERSON,
+    _MY_FIELD,
     r"我(?:是|叫|名叫)|叫我|名为|名為|名叫|叫做|称为|稱為|我的名字(?:是|叫)|称呼我为?|稱呼我為?",
     r"私は|わたしは|わたくしは|僕は|私の名前は|名前は",
     r"저는|나는|전|제 이름은|내 이름은|저의 이름은",
@@ -662,6 +705,7 @@ class Detector:
     def detect(self, text: str) -> Claims:
         """Find every vendor name in ``text`` and decide what the text does with it."""
         items: list[Claim] = []
+        fields: list[Claim] = []
         ctx: Ctx = "none"
         for sentence in _sentences(text):
             folded = _normalise(sentence)
@@ -681,7 +725,37 @@ class Detector:
                 items.extend(found)
                 if not found and HEDGE.search(clause):
                     hedged_before = True
+            fields.extend(self._fields(folded, sentence))
+        # a field that names several vendors on several lines is a list of others
+        named: dict[Role | None, set[str]] = {}
+        for claim in fields:
+            named.setdefault(claim.role, set()).add(claim.vendor)
+        items.extend(c for c in fields if len(named[c.role]) == 1)
         return Claims(text, tuple(items))
+
+    def _fields(self, folded: str, sentence: str) -> list[Claim]:
+        out: list[Claim] = []
+        for line in _FIELD_LINE.finditer(folded):
+            value = line.group("value")
+            if NEGATION.search(value) or COUNTERFACTUAL.search(value) or "?" in value:
+                continue
+            status: Status = "hedged" if HEDGE.search(value) else "claimed"
+            role: Role = next(r for r in _FIELD_KEYS if line.group(r) is not None)
+            for match in self._regex.finditer(value):
+                alias = self._aliases[(match.lastindex or 1) - 1]
+                out.append(
+                    Claim(
+                        vendor=alias.vendor,
+                        alias=match.group(0),
+                        status=status,
+                        frame="field",
+                        role=role,
+                        weak=alias.weak,
+                        sentence=sentence,
+                        clause=line.group(0).strip(),
+                    )
+                )
+        return out
 
     # -- one clause -----------------------------------------------------------------------
 
@@ -835,6 +909,36 @@ class Detector:
         if frame == "first-person":
             return mention
         return "claimed", frame, role
+
+
+# key-value lines ("- **Model name:** GPT-4o", "| Made by | Anthropic |", "开发者：智谱AI"):
+# how many models answer "which model are you?". The key says which role the value has.
+_FIELD_KEYS: dict[Role, str] = {
+    "name": r"model(?:\s+(?:name|id|identifier|version))?|name|assistant(?:\s+name)?|ai model|llm"
+    r"|product(?:\s+name)?|模型名称|模型名稱|模型|名称|名稱|名字|型号|型號|モデル名|モデル|名前"
+    r"|모델명|모델 이름|모델|이름|название модели|модель|имя|название|nombre del modelo|modelo"
+    r"|nombre|nom du modèle|modèle|nom|modellname|modell|nome do modelo|nome del modello|modello"
+    r"|nome|tên mô hình|mô hình|tên|اسم النموذج|النموذج|الاسم",
+    "developer": r"developer|developed by|made by|created by|creator|maker|provider|company"
+    r"|organi[sz]ation|vendor|trained by|built by|publisher|开发者|開發者|开发商|開發商|开发公司"
+    r"|開發公司|开发方|開發方|研发方|研發方|研发公司|研發公司|公司|提供方|提供者|训练方|訓練方|出品方"
+    r"|開発元|開発者|開発会社|提供元|会社|개발사|개발자|개발 회사|제작사|회사|разработчик|создатель"
+    r"|компания|производитель|desarrollador|desarrollado por|empresa|creador|compañía|creado por"
+    r"|proveedor|développeur|développé par|créateur|entreprise|société|fournisseur|éditeur"
+    r"|entwickler|entwickelt von|hersteller|anbieter|unternehmen|firma|desenvolvedor"
+    r"|desenvolvido por|criador|fornecedor|sviluppatore|sviluppato da|creatore|azienda|società"
+    r"|fornitore|nhà phát triển|phát triển bởi|công ty|nhà cung cấp|المطور|الشركة المطورة"
+    r"|الجهة المطورة|الشركة",
+    "base": r"base model|underlying model|foundation model|architecture|based on|基础模型|基礎模型"
+    r"|基座模型|底层模型|底層模型|ベースモデル|基盤モデル|기반 모델|베이스 모델|базовая модель"
+    r"|modelo base|modelo de base|modèle de base|basismodell|modello base|mô hình nền tảng"
+    r"|mô hình cơ sở|النموذج الأساسي",
+}
+_FIELD_LINE = re.compile(
+    r"(?:\A|(?<=[|,;]))[\s|•·・\-*+>]*(?:\d+[.)]\s*)?(?P<key>"
+    + "|".join(f"(?P<{role}>{keys})" for role, keys in _FIELD_KEYS.items())
+    + r")\s*[:|=]\s*(?P<value>[^|,;\n]+)"
+)
 
 
 def _last_marker(text: str) -> int | None:

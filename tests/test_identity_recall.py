@@ -49,7 +49,7 @@ CASES: list[tuple[str, str, frozenset[str], frozenset[str], frozenset[str], froz
     ),
     (
         "en",
-        "Not sure I follow, but for the record: Iʼm Mistralʼs Le Chat assistant.",
+        "Happy to clarify, for the record: Iʼm Mistralʼs Le Chat assistant.",
         S({"mistral"}),
         NONE,
         NONE,
