@@ -201,7 +201,10 @@ def load_json(
 # normalising and splitting
 
 _MARKDOWN = re.compile(r"\*+|`+|~~|(?<!\w)__|__(?!\w)|^\s*#+\s*|^\s*>\s*", re.M)
-_SENTENCE = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？])|\n+")
+# NFKC turns the full-width ！？ into ASCII, and CJK text puts no space after them
+_SENTENCE = re.compile(
+    r"(?<=[.!?…])\s+|(?<=[。！？])|(?<=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af][!?])|\n+"
+)
 # a dash splits too, except the Russian copula dash "Я — X"
 _CLAUSE_PUNCT = re.compile(r"[,;:，；、：]|(?<!я)\s[—–]\s")
 # contrast connectors start a new clause (and are kept with it, so "but rather X" is seen)
@@ -405,6 +408,13 @@ CREATOR_BEFORE = _end(
         rf"\b(?:{_EN_MADE})(?:\s+(?:and|&)\s+(?:{_EN_MADE}))?\s+(?:\S+\s+)?(?:by|at)\s+(?:the\s+)?"
         r"(?:(?:an?\s+)?(?:team|engineers|researchers|company|people|folks|lab|scientists)\s+"
         r"(?:at|of|from|behind)\s+)?",
+        r"\b(?:a|the)\s+creation\s+of\s+(?:the\s+)?"
+        r"(?:(?:folks|team|people|engineers|researchers)\s+(?:at|of|from|behind)\s+)?",
+        r"\b(?:una\s+)?creación\s+del?\s+(?:equipo\s+de\s+)?|\b(?:une\s+)?création\s+d[e']\s*"
+        r"|\b(?:eine\s+)?(?:schöpfung|kreation)\s+(?:von|der|des)\s+|\b(?:uma\s+)?criação\s+d[aoe]\s+"
+        r"|\b(?:una\s+)?creazione\s+(?:di|della|del)\s+",
+        r"(?<![а-яё])(?:модель|продукт|разработка|детище|творение|ассистент|помощник|нейросеть)\w*"
+        r"\s+(?:компании\s+)?",
         r"(?<!different )(?<!distinct )(?<!separate )"
         r"\b(?:assistant|model|ai|chatbot|llm|product|system|creation)\s+(?:made\s+)?(?:from|by)\s+",
         r"\b(?:come|comes|i'm|i am)\s+from\s+",
@@ -467,7 +477,14 @@ BASE_BEFORE = _end(
         r"|an instance of|a fork of|(?:underlying|base) model is)\s+(?:the\s+)?",
         r"基于|基於|依托于?|依託於?|采用|採用|使用的是|底层是|底層是|底层模型是|底層模型是|基础模型是"
         r"|基礎模型是|源自|衍生自",
-        r"(?:на основе|основан\w* на|базируюсь на|работаю на|построен\w* на)\s+(?:модели\s+)?",
+        r"(?:на основе|на базе|основан\w* на|базируюсь на|работаю на|построен\w* на)"
+        r"\s+(?:модели\s+)?",
+        r"\b(?:fonctionne|tourne)\s+(?:grâce à|avec|sur)\s+|\b(?:propulsée?|alimentée?)\s+par\s+",
+        r"\bfunciono\s+(?:con|gracias a|sobre)\s+|\bimpulsad[oa]\s+por\s+",
+        r"\bfunciono\s+(?:com|graças a)\s+|\balimentad[oa]\s+(?:pelo|pela|por)\s+",
+        r"\bfunziono\s+(?:con|grazie a)\s+|\balimentat[oa]\s+da\s+",
+        r"\b(?:angetrieben|betrieben)\s+(?:von|durch)\s+",
+        r"\b(?:được\s+)?(?:vận hành|hỗ trợ|cung cấp sức mạnh)\s+bởi\s+|\bchạy trên\s+",
         r"\b(?:basad[oa]|baseado|baseada)\s+(?:en|em|no|na)\s+(?:el |la |o |a )?(?:modelo\s+)?",
         r"\b(?:basée?|fondée?)\s+sur\s+(?:le |la |l')?(?:modèle\s+)?",
         r"\b(?:basiere|basiert|beruhe|beruht)\s+auf\s+(?:dem\s+|der\s+)?(?:modell\s+)?",
@@ -475,6 +492,60 @@ BASE_BEFORE = _end(
         r"\bdựa trên\s+(?:mô hình\s+)?",
         r"مبني على|يعتمد على|أعتمد على|قائم على|مبنية على",
     )
+)
+# "the model that runs me is X": the frame names the speaker itself
+SELF_BASE_BEFORE = _end(
+    _alt(
+        r"\bje (?:fonctionne|tourne)\s+(?:grâce à|avec|sur)\s+|\bfunciono\s+(?:con|gracias a|com"
+        r"|graças a)\s+(?:el\s+|o\s+)?|\bfunziono\s+(?:con|grazie a)\s+",
+        r"\b(?:the\s+|my\s+)?(?:model|llm|engine|ai|system|brain)\s+(?:that|which)\s+"
+        r"(?:runs|powers|drives|underlies|is behind)\s+me\s+(?:is|would be)\s+(?:the\s+)?",
+        r"\ble modèle qui me (?:fait fonctionner|fait tourner|propulse|alimente|anime) est\s+",
+        r"\bel modelo que me (?:impulsa|hace funcionar|alimenta|mueve) es\s+(?:el\s+)?",
+        r"\bo modelo que me (?:alimenta|move|faz funcionar|impulsiona) é\s+(?:o\s+)?",
+        r"\bil modello che mi (?:alimenta|fa funzionare|muove) è\s+(?:il\s+)?",
+        r"\bdas modell,? das mich (?:antreibt|betreibt),? ist\s+",
+        r"(?:驱动|驅動|支持|支撐|支撑|运行|運行)我的(?:模型|大模型|底层模型|底層模型)(?:是|为|為)"
+        r"|我背后的模型是|我背後的模型是",
+        r"私を(?:動かして|支えて)いる(?:モデル|ai|llm)は",
+        r"저를\s*(?:구동하는|움직이는)\s*(?:모델|ai)(?:은|는)",
+        r"(?:модель|нейросеть),?\s+(?:которая|что)\s+(?:управляет|работает во)\s+мной,?\s+(?:—\s*|это\s+)?",
+        r"\bmô hình (?:vận hành|đứng sau) tôi là\s+",
+        r"النموذج الذي يشغلني هو",
+    )
+)
+# "my knowledge comes from training by X": a creator frame in the first person
+SELF_CREATOR_BEFORE = _end(
+    _alt(
+        r"\b(?:my knowledge|everything i know|what i know|my training)\s+(?:comes?|came|stems?"
+        r"|derives?|originates?)\s+from\s+(?:the\s+)?(?:\w+\s+)?(?:training|pre-?training|data)"
+        r"(?:\s+(?:done|carried out|performed|conducted))?\s+(?:by|at|from|of)\s+(?:the\s+)?",
+        r"我的知识(?:来自|來自|源自|来源于|來源於)(?:于|於)?|我的知識(?:來自|源自|來源於)",
+        r"\bmis conocimientos\s+(?:provienen|vienen|proceden)\s+del?\s+(?:entrenamiento"
+        r"|aprendizaje)\s+(?:realizado\s+)?(?:de|por)\s+",
+        r"\bmes connaissances\s+(?:proviennent|viennent)\s+de\s+(?:l'|mon\s+)?(?:entraînement"
+        r"|apprentissage)\s+(?:réalisé\s+|effectué\s+)?(?:par|de)\s+(?:l'|le\s+|la\s+)?",
+        r"\bmein wissen\s+(?:stammt|kommt)\s+aus\s+dem\s+training\s+(?:durch|von|bei)\s+",
+        r"\bmeu conhecimento\s+(?:vem|provém)\s+do\s+treinamento\s+(?:feito\s+|realizado\s+)?"
+        r"(?:pela|pelo|da|do|por)\s+",
+        r"\bla mia conoscenza\s+(?:deriva|proviene|viene)\s+dall'addestramento\s+"
+        r"(?:di|da|dalla|dal)\s+",
+        r"мои знания\s+(?:получены|пришли|происходят)\s+(?:\S+\s+){0,3}?(?:компанией|от)\s+",
+        r"\bkiến thức của tôi\s+(?:đến|có được)\s+từ\s+(?:quá trình\s+)?(?:huấn luyện|đào tạo)"
+        r"\s+(?:của|bởi)\s+",
+    )
+)
+# a list of names to call the speaker by, one marked as the official one
+OFFICIAL_AFTER = _start(
+    r"\(\s*[^)]{0,25}?(?:official name|nombre oficial|nom officiel|nome oficial"
+    r"|offizielle[rn]? name|nome ufficiale|正式名称|正式名稱|正式名|공식 이름|공식 명칭"
+    r"|официальное (?:имя|название)|tên chính thức|الاسم الرسمي|اسمي الرسمي)"
+)
+_BULLET = " \t-*•·・+>0123456789.)"
+# Japanese/Korean job title without a subject: "Xのサポート担当です", "X의 AI 어시스턴트입니다"
+TITLE_AFTER = _start(
+    r"の[^\s。、はがを]{1,24}?(?:です|でございます)\s*[。!！]?\s*\Z"
+    r"|의\s*[^.。은는이가을를]{1,24}?(?:입니다|이에요|예요)\s*[.!]?\s*\Z"
 )
 BASE_AFTER = _start(r"(?:を|を基に|をベースに|をもとに|に基づ|ベース)|(?:을|를)?\s*(?:기반|바탕)")
 # Japanese/Korean copula after the name: "Xです", "X입니다", "X라고 합니다"
@@ -516,7 +587,8 @@ ELLIPTICAL_NEG = re.compile(
     r"\A\s*(?:and\s+|but\s+)?(?:not|rather than|instead of)\s+(?:by\s+|from\s+)?(?:the\s+)?\Z"
     r"|\A\s*(?:而不是|而非|不是|并非|並非)\s*(?:由)?\s*\Z"
     r"|\A\s*(?:(?<![а-яё])а\s+)?не\s+\Z"
-    r"|\A\s*(?:y\s+|et\s+|e\s+|und\s+)?(?:no|non|pas|nicht|não)\s+(?:por\s+|par\s+|von\s+|pela\s+)?\Z"
+    r"|\A\s*(?:y\s+|et\s+|e\s+|und\s+)?(?:no|non|pas|nicht|não)\s+"
+    r"(?:por\s+|par\s+|von\s+|pela\s+|pelo\s+|de\s+|durch\s+|da\s+|di\s+)?\Z"
 )
 ELLIPTICAL_POS = re.compile(
     r"\A\s*(?:but\s+(?:rather\s+)?(?:by\s+)?|rather\s+(?:by\s+)?|而是(?:由)?\s*|sondern\s+(?:von\s+)?"
@@ -949,7 +1021,9 @@ def _last_marker(text: str) -> int | None:
 
 
 # "No soy X ni fui creado por Y": the negation sits before the second marker
-_NEG_BEFORE_MARKER = re.compile(r"(?:\b(?:ni|nor|nem|noch)|(?<![а-яё])ни|也不|亦不)\s*\Z")
+_NEG_BEFORE_MARKER = re.compile(
+    r"(?:\b(?:ni|nor|nem|noch)|(?<![а-яё])(?:ни|не)|也不|亦不)\s*\Z"
+)
 _COORDINATED = re.compile(rf"{P}\s*(?:and|&|or|和|与|與|及|以及|或|、|y|e|et|und|oder|và|و|и)\s*\Z")
 _CONTRAST_END = re.compile(r"(?:ではなく|じゃなく|아니라|아니고|而是)\s*\Z")
 _PRODROP_TOPIC = re.compile(rf"{P}\s*(?:は|는|은|是)|它|它是|それは|그것은")
@@ -963,6 +1037,14 @@ def _as_named(left: str) -> bool:
 def _frame(left: str, right: str, has_marker: bool) -> tuple[str | None, Role | None, bool]:
     """(frame name, role, needs a speaker) of the tightest frame around the name."""
     if CREATOR_ME.search(right) and not left.strip():
+        return "creator", "developer", False
+    if OFFICIAL_AFTER.search(right) and not left.strip(_BULLET):
+        return "identity", "name", False
+    if TITLE_AFTER.search(right) and not left.strip():
+        return "identity", "developer", False
+    if SELF_BASE_BEFORE.search(left):
+        return "base", "base", False
+    if SELF_CREATOR_BEFORE.search(left):
         return "creator", "developer", False
     if IDENTITY_BEFORE.search(left):
         return "identity", "name", False
