@@ -28,7 +28,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -39,6 +39,7 @@ from .errors import ConfigError
 
 __all__ = [
     "DETECTOR_VERSION",
+    "OTHER_PREFIX",
     "Claim",
     "Claims",
     "Detector",
@@ -406,7 +407,7 @@ _EN_MADE = (
 CREATOR_BEFORE = _end(
     _alt(
         rf"\b(?:{_EN_MADE})(?:\s+(?:and|&)\s+(?:{_EN_MADE}))?\s+(?:\S+\s+)?(?:by|at)\s+(?:the\s+)?"
-        r"(?:(?:an?\s+)?(?:team|engineers|researchers|company|people|folks|lab|scientists)\s+"
+        r"(?:(?:an?\s+)?(?:[\w-]+\s+)?(?:team|engineers|researchers|company|people|folks|lab|scientists)\s+"
         r"(?:at|of|from|behind)\s+)?",
         r"\b(?:a|the)\s+creation\s+of\s+(?:the\s+)?"
         r"(?:(?:folks|team|people|engineers|researchers)\s+(?:at|of|from|behind)\s+)?",
@@ -782,6 +783,7 @@ class Detector:
         for sentence in _sentences(text):
             folded = _normalise(sentence)
             clauses = _clauses(folded)
+            others = self._other_names(sentence)
             # a new sentence inherits only a positive self-description, and only when it is a
             # subject-less fragment ("Trained by X."); a denial does not carry over
             sentence_ctx: Ctx = "self" if ctx == "self" else "none"
@@ -792,7 +794,14 @@ class Detector:
                 question = is_last and bool(QUESTION_END.search(folded))
                 inherited = ctx if index else sentence_ctx
                 found, ctx = self._clause(
-                    clause, following, inherited, question, hedged_before, sentence, index == 0
+                    clause,
+                    following,
+                    inherited,
+                    question,
+                    hedged_before,
+                    sentence,
+                    index == 0,
+                    others,
                 )
                 items.extend(found)
                 if not found and HEDGE.search(clause):
@@ -803,7 +812,7 @@ class Detector:
         for claim in fields:
             named.setdefault(claim.role, set()).add(claim.vendor)
         items.extend(c for c in fields if len(named[c.role]) == 1)
-        return Claims(text, tuple(items))
+        return Claims(text, _settle_others(items))
 
     def _fields(self, folded: str, sentence: str) -> list[Claim]:
         out: list[Claim] = []
@@ -831,6 +840,32 @@ class Detector:
 
     # -- one clause -----------------------------------------------------------------------
 
+    def _other_names(self, sentence: str) -> tuple[Alias, ...]:
+        """Names in no table that the sentence gives the speaker or its maker, as aliases of
+        ``other:<name>`` (only a proper name in a naming or creator frame qualifies)."""
+        found: dict[str, Alias] = {}
+        for match in _OTHER_FRAME.finditer(sentence):
+            name = _other_name(match)
+            if name is None or name in found or self._regex.search(name):
+                continue
+            found[name] = Alias(OTHER_PREFIX + name, name, weak=False)
+        return tuple(sorted(found.values(), key=lambda a: -len(a.text)))
+
+    def _matches(self, clause: str, others: tuple[Alias, ...]) -> list[tuple[int, int, Alias]]:
+        spans: list[tuple[int, int, Alias]] = []
+        for match in self._regex.finditer(clause):
+            alias = self._aliases[(match.lastindex or 1) - 1]
+            spans.append((match.start(), match.end(), alias))
+        for alias in others:
+            start = clause.find(alias.text)
+            while start >= 0:
+                end = start + len(alias.text)
+                free = all(end <= a or start >= b for a, b, _ in spans)
+                if free and _bounded(clause, start, end):
+                    spans.append((start, end, alias))
+                start = clause.find(alias.text, end)
+        return sorted(spans, key=lambda span: span[0])
+
     def _clause(
         self,
         clause: str,
@@ -840,16 +875,16 @@ class Detector:
         hedged_before: bool,
         sentence: str,
         first: bool,
+        others: tuple[Alias, ...] = (),
     ) -> tuple[list[Claim], Ctx]:
         occurrences: list[_Occurrence] = []
         parts: list[str] = []
         last = 0
-        for match in self._regex.finditer(clause):
-            alias = self._aliases[(match.lastindex or 1) - 1]
-            parts.append(clause[last : match.start()])
+        for start, end, alias in self._matches(clause, others):
+            parts.append(clause[last:start])
             parts.append(chr(0xE000 + len(occurrences)))
-            occurrences.append(_Occurrence(alias, match.group(0)))
-            last = match.end()
+            occurrences.append(_Occurrence(alias, clause[start:end]))
+            last = end
         parts.append(clause[last:])
         sub = "".join(parts)
 
@@ -981,6 +1016,140 @@ class Detector:
         if frame == "first-person":
             return mention
         return "claimed", frame, role
+
+
+# --------------------------------------------------------------------------------------
+# names in no table: "I am Nova", 我是小智, "made by Acme" -> other:nova, other:小智, other:acme
+
+#: vendor ids of names outside the table start with this
+OTHER_PREFIX = "other:"
+_UP = "A-ZÀ-ÖØ-ÞА-ЯЁ"
+_ALNUM = "A-Za-z0-9À-ÖØ-öø-ÿА-Яа-яЁё"
+_LATIN_NAME = (
+    rf"[{_UP}][{_ALNUM}]*(?:[-+.][{_ALNUM}]+)*(?:\s+[{_UP}0-9][{_ALNUM}]*(?:[-+.][{_ALNUM}]+)*){{0,2}}"
+)
+_NAMING = _alt(
+    r"(?i:\b(?:i am|i'm|i am not|i'm not|my name is|my name's|call me|i go by|called|named"
+    r"|known as|my (?:official |full )?name is)\s+)",
+    rf"(?i:{_SECOND_PERSON})\s+(?:(?i:the|el|la|o|a|il|lo)\s+)?",
+    r"(?i:\b(?:soy|no soy|yo soy|me llamo|mi nombre es|puedes llamarme|je suis|je ne suis pas"
+    r"|je m'appelle|mon nom est|appelez-moi|ich bin|ich bin nicht|ich heiße|ich heisse"
+    r"|mein name ist|nenn mich|eu sou|sou|não sou|me chamo|meu nome é|pode me chamar de|sono"
+    r"|non sono|io sono|mi chiamo|il mio nome è|puoi chiamarmi|tôi là|tôi không phải là"
+    r"|mình là|tên tôi là|tên của tôi là|gọi tôi là)\s+(?:(?:el|la|o|a|il|lo)\s+)?)",
+    r"(?<![а-яёА-ЯЁ])[яЯ](?:\s*—)?\s+|(?i:меня зовут|мо[её] имя|зовите меня)\s+",
+    r"(?:أنا|انا|اسمي)\s+",
+)
+_NAMING_CJK = r"我是|我叫|我名叫|我的名字是|我的名字叫|叫我|名叫|叫做|名为|名為"
+_NAMING_JA = r"私は|わたしは|わたくしは|私の名前は"
+_NAMING_KO = r"저는|나는|제 이름은|내 이름은"
+_MAKER = _alt(
+    r"(?i:\b(?:made|developed|created|built|trained|designed|engineered|produced|fine-tuned"
+    r"|published|released)\s+by\s+(?:the\s+)?(?:(?:\w+\s+){0,2}?(?:team|lab|researchers"
+    r"|engineers|folks|people|company)\s+(?:at|of|from|behind)\s+)?)",
+    r"(?i:\b(?:cread[oa]|desarrollad[oa]|entrenad[oa]|développée?|créée?|conçue?|entraînée?"
+    r"|entwickelt|erstellt|trainiert|desenvolvid[oa]|criad[oa]|treinad[oa]|sviluppat[oa]"
+    r"|creat[oa]|addestrat[oa])\s+(?:por|par|von|pela|pelo|da|dalla|dal)\s+"
+    r"(?:(?:la|el|l'|le|der|die|a|o)\s*)?)",
+    r"(?i:\b(?:phát triển|tạo ra|huấn luyện)\s+bởi\s+)",
+    r"(?i:(?<![а-яё])(?:разработан|создан|обучен)\w*\s+(?:компанией\s+)?)",
+)
+_QUOTED = r"[\"'«「『](?P<{}>[^\"'»」』\n]{{1,30}}?)[\"'»」』]"
+_OTHER_FRAME = re.compile(
+    _alt(
+        rf"(?:{_NAMING})(?:{_QUOTED.format('q1')}|(?P<latin>{_LATIN_NAME}))",
+        rf"(?:{_NAMING_CJK})\s*(?:{_QUOTED.format('q2')}|(?P<latin2>{_LATIN_NAME})"
+        r"|(?P<han>[\u4e00-\u9fff]{2,4})(?=[,.!?;、。]|\s|\Z))",
+        rf"(?:{_NAMING_JA})\s*(?:{_QUOTED.format('q3')}|(?P<latin3>{_LATIN_NAME})"
+        r"|(?P<kana>[ァ-ヺー]{2,10})(?=と申します|といいます))",
+        # a bare katakana word after 私は is as often a noun as a name (私はドラマです)
+        r"(?:私の名前は|名前は)\s*(?P<kana2>[ァ-ヺー]{2,10})(?=です|と申します|といいます)",
+        rf"(?:{_NAMING_KO})\s*(?:{_QUOTED.format('q4')}|(?P<latin4>{_LATIN_NAME})"
+        r"(?=입니다|이에요|예요|이라고|라고)|(?<=이름은 )(?P<hangul>[가-힣]{2,6})"
+        r"(?=입니다|이에요|예요|이라고|라고))",
+        rf"(?:{_MAKER})(?P<maker>{_LATIN_NAME})",
+    )
+)
+# after a Latin name: punctuation, the end, another script, or a connector ("Nova and I …")
+_NAME_END = re.compile(
+    r"\s*(?:[,.;:!?()\[\]—\"'»」』、]|\Z)|\s+(?i:and|und|et|e|y|và|и|from|by|de|von|par|por"
+    r"|da|do|от|của|bởi)\b|\s+و|(?=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])"
+)
+# generic words that follow "I am" capitalised or in a name slot: never a name
+_NOT_NAMES = frozenset(
+    "ai a.i. i assistant assistente asistente assistent helper helfer model modelo modèle modell"
+    " modello bot chatbot sorry happy glad here not just your you the an a human ki ia ии llm"
+    " language large virtual digital tu ton ta votre vos dein deine ihr ihre seu sua il tuo tua"
+    " bạn only always able unable ready excited pleased thrilled sure certain afraid one ein eine"
+    " un une uno una um uma nicht pas no não non không this that currently still also very"
+    " really programmed designed trained built created developed made based powered called"
+    " named known sprachmodell experte expert program programm software system computer"
+    " robot roboter agent user usuario utilisateur benutzer ассистент помощник модель бот"
+    " ваш твой ваша твоя всего просто рад рада здесь user's an ai-assistent ki-assistent"
+    " chatgpt-like yes no oui sí ja sim sì có dr mr mrs ms prof sir english american british"
+    " chinese french german russian japanese korean spanish italian vietnamese arabic"
+    " portuguese european canadian indian open closed free new old".split()
+)
+_NOT_NAME_PARTS = re.compile(
+    r"助手|助理|机器人|機器人|人工智能|智能|模型|程序|系统|系統|语言|語言|客服|朋友|用户|用戶|学生"
+    r"|老师|老師|大家|\A[一这這那你您我他她它谁誰什由被基于於为為和与與是的了在很也都就能会會可]"
+    r"|アシスタント|モデル|チャットボット|ボット|エーアイ|プログラム|システム|サポート|ヘルパー"
+    r"|エンジン|ロボット|어시스턴트|인공지능|모델|챗봇|도우미|비서|프로그램|시스템|언어"
+)
+
+
+def _other_name(match: re.Match[str]) -> str | None:
+    """The casefolded name of an ``_OTHER_FRAME`` match, or None when it is not a name."""
+    groups = match.groupdict()
+    name = next((v for v in groups.values() if v), None)
+    if name is None:
+        return None
+    key = next(k for k, v in groups.items() if v)
+    name = name.strip().rstrip(".")
+    if key in ("latin", "latin2", "latin3", "maker"):
+        if not _NAME_END.match(match.string, match.end()):
+            return None
+    words = [w for w in re.split(r"[\s\-]+", name.casefold()) if w]
+    if not words or words[0] in _NOT_NAMES or any(w in _NOT_NAMES for w in words):
+        return None
+    if len(name) <= 3 and name.isupper() and not name.isdigit():
+        return None  # AI, KI, LLM, ИИ
+    if _NOT_NAME_PARTS.search(name):
+        return None
+    return " ".join(name.casefold().split())
+
+
+def _bounded(clause: str, start: int, end: int) -> bool:
+    """A name found by text search is whole: no letter of its own script touches it."""
+    before = clause[start - 1] if start else " "
+    after = clause[end] if end < len(clause) else " "
+    if _script(clause[start]) in ("latin", "cyrillic") and _script(before) in ("latin", "cyrillic"):
+        return False
+    return not (
+        _script(clause[end - 1]) in ("latin", "cyrillic") and _script(after) in ("latin", "cyrillic")
+    )
+
+
+def _settle_others(items: list[Claim]) -> tuple[Claim, ...]:
+    """Names outside the table count only as claims or denials, never as mentions; a weak
+    alias given as the speaker's name ("I am Nova") is that vendor's only when no other
+    maker is claimed ("I am Nova, made by Acme" is other:nova)."""
+    makers = {c.vendor for c in items if c.status == "claimed" and c.role == "developer"}
+    out: list[Claim] = []
+    for claim in items:
+        if claim.vendor.startswith(OTHER_PREFIX) and claim.status == "mentioned":
+            continue
+        if (
+            claim.weak
+            and claim.role == "name"
+            and claim.status == "claimed"
+            and makers - {claim.vendor}
+            and claim.vendor not in makers
+        ):
+            name = " ".join(claim.alias.split())
+            claim = replace(claim, vendor=OTHER_PREFIX + name, weak=False)
+        out.append(claim)
+    return tuple(out)
 
 
 # key-value lines ("- **Model name:** GPT-4o", "| Made by | Anthropic |", "开发者：智谱AI"):

@@ -664,9 +664,9 @@ CASES: list[tuple[str, str, frozenset[str], frozenset[str], frozenset[str], froz
     # a denied unknown name is negated, not claimed
     (
         "en",
-        "I’m not Nova — I’m Claude, made by Anthropic.",
+        "I’m not Vega — I’m Claude, made by Anthropic.",
         S({"anthropic"}),
-        S({"other:nova"}),
+        S({"other:vega"}),
         NONE,
         NONE,
     ),
