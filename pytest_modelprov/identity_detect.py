@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001
+# ruff: noqa: RUF001, RUF003
 # (the patterns below are written in the languages they match: full-width punctuation and
 # Cyrillic letters are intended, not look-alikes of ASCII)
 """Offline identity-claim detector: does a text say "I am X" / "I was made by X"?
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -39,16 +40,21 @@ from .errors import ConfigError
 
 __all__ = [
     "DETECTOR_VERSION",
+    "OTHER",
     "OTHER_PREFIX",
     "Claim",
     "Claims",
     "Detector",
     "Status",
     "VendorTable",
+    "add_vendor",
+    "add_vendors",
     "canonical_vendor",
     "default_detector",
     "detect_claims",
     "load_vendors",
+    "remove_vendors",
+    "team_vendors",
     "vendor_ids",
 ]
 
@@ -130,14 +136,44 @@ class VendorTable:
     aliases: tuple[Alias, ...]
 
     def canonical(self, vendor: str) -> str:
-        """The canonical id for ``vendor`` (``"x-ai"`` -> ``"xai"``); ValueError if unknown."""
+        """The canonical id for ``vendor`` (``"x-ai"`` -> ``"xai"``); ValueError if unknown.
+
+        ``"other"`` (any name in no table) and ``"other:<name>"`` (one such name) are ids too.
+        """
         key = vendor.strip().casefold()
         if key in self.names:
             return key
         if key in self.synonyms:
             return self.synonyms[key]
+        if key == OTHER:
+            return key
+        if key.startswith(OTHER_PREFIX) and key[len(OTHER_PREFIX) :].strip():
+            return OTHER_PREFIX + " ".join(_normalise(key[len(OTHER_PREFIX) :]).split())
         known = ", ".join(sorted(self.names))
-        raise ValueError(f"unknown vendor id {vendor!r}; known vendor ids: {known}")
+        raise ValueError(
+            f"unknown vendor id {vendor!r}; known vendor ids: {known}, other, other:<name> "
+            "(add your own with modelprov_identity_vendors or identity.add_vendor)"
+        )
+
+    def with_vendors(self, vendors: Mapping[str, Mapping[str, Any]], where: str) -> VendorTable:
+        """This table plus vendors in the schema's form; their aliases win over equal ones
+        of this table (a team's assistant called "Nova" is theirs, not Amazon's)."""
+        extra = _table_from({"version": self.version, "vendors": vendors}, where)
+        clash = sorted(set(extra.names) & (set(self.names) | set(self.synonyms)))
+        clash += sorted(set(extra.synonyms) & (set(self.names) | set(self.synonyms)))
+        if clash:
+            raise ConfigError(
+                f"{where}: vendor id(s) {', '.join(clash)} are already in the vendor table; "
+                "choose other ids (a team vendor cannot redefine a built-in one)"
+            )
+        texts = {a.text for a in extra.aliases if not a.regex}
+        kept = tuple(a for a in self.aliases if a.regex or a.text not in texts)
+        return VendorTable(
+            self.version,
+            {**self.names, **extra.names},
+            {**self.synonyms, **extra.synonyms},
+            kept + extra.aliases,
+        )
 
     def merged(self, extra: Mapping[str, Iterable[str]]) -> VendorTable:
         """This table plus ``{vendor: [alias, ...]}`` (new vendors are created)."""
@@ -157,6 +193,10 @@ class VendorTable:
 def load_vendors(path: str | Path | None = None) -> VendorTable:
     """Load a vendor alias table (the built-in one when ``path`` is None)."""
     data, where = load_json(path, "vendors.json", _SCHEMA_FILE, "vendor table")
+    return _table_from(data, where)
+
+
+def _table_from(data: Mapping[str, Any], where: str) -> VendorTable:
     names: dict[str, str] = {}
     synonyms: dict[str, str] = {}
     aliases: list[Alias] = []
@@ -301,7 +341,8 @@ _SECOND_PERSON = _alt(
     r"(?:你|您)(?:现在|現在|目前|当前|當前|此刻|此时|此時)?(?:正在|正|在)(?:与|與|和|跟)",
     r"(?:あなた|貴方)が?(?:今|いま|現在)?(?:話して|会話して|対話して|やり取りして|チャットして)"
     r"(?:いる|おられる)(?:の|相手|ai|モデル)は",
-    r"(?:대화|이야기|채팅)(?:하고|하시고|를 나누고)\s*(?:계신|있는|계시는)\s*(?:상대|ai|모델|분)?(?:는|은)",
+    r"(?:대화|이야기|채팅)(?:하고|하시고|를 나누고)\s*(?:계신|있는|계시는)\s*"
+    r"(?:상대|ai|모델|분)?(?:는|은)",
     r"(?<![а-яё])(?:вы|ты)\s+(?:\S+\s+)?(?:общаетесь|разговариваете|беседуете|говорите"
     r"|общаешься|разговариваешь|беседуешь|говоришь|переписываетесь)\s+со?",
     r"\b(?:estás|está|están|usted está)\s+(?:\S+\s+)?(?:hablando|conversando|chateando"
@@ -324,7 +365,8 @@ _MY_FIELD = _alt(
     r"我的(?:具体|具體|准确|準確|正式)?(?:模型名称|模型名稱|模型|型号|型號|版本)(?:是|为|為|叫)",
     r"私の(?:正式な|正確な)?(?:モデル名|モデル)は",
     r"제\s*(?:정확한\s*|공식\s*)?(?:모델명은|모델 이름은|모델은)",
-    r"(?:точное\s+)?(?:название|имя)\s+(?:моей\s+модели|модели)\s+(?:—\s*)?|моя модель\s*(?:—|это)?",
+    r"(?:точное\s+)?(?:название|имя)\s+(?:моей\s+модели|модели)\s+(?:—\s*)?"
+    r"|моя модель\s*(?:—|это)?",
     r"\b(?:el nombre (?:exacto )?de mi modelo es|mi modelo es|mi nombre de modelo es)",
     r"\b(?:mon nom de modèle (?:exact )?est|le nom (?:exact )?de mon modèle est|mon modèle est)",
     r"\b(?:mein (?:genauer |exakter |offizieller )?modellname (?:ist|lautet)|mein modell ist)",
@@ -510,7 +552,8 @@ SELF_BASE_BEFORE = _end(
         r"|我背后的模型是|我背後的模型是",
         r"私を(?:動かして|支えて)いる(?:モデル|ai|llm)は",
         r"저를\s*(?:구동하는|움직이는)\s*(?:모델|ai)(?:은|는)",
-        r"(?:модель|нейросеть),?\s+(?:которая|что)\s+(?:управляет|работает во)\s+мной,?\s+(?:—\s*|это\s+)?",
+        r"(?:модель|нейросеть),?\s+(?:которая|что)\s+(?:управляет|работает во)\s+мной,?\s+"
+        r"(?:—\s*|это\s+)?",
         r"\bmô hình (?:vận hành|đứng sau) tôi là\s+",
         r"النموذج الذي يشغلني هو",
     )
@@ -1025,9 +1068,8 @@ class Detector:
 OTHER_PREFIX = "other:"
 _UP = "A-ZÀ-ÖØ-ÞА-ЯЁ"
 _ALNUM = "A-Za-z0-9À-ÖØ-öø-ÿА-Яа-яЁё"
-_LATIN_NAME = (
-    rf"[{_UP}][{_ALNUM}]*(?:[-+.][{_ALNUM}]+)*(?:\s+[{_UP}0-9][{_ALNUM}]*(?:[-+.][{_ALNUM}]+)*){{0,2}}"
-)
+_NAME_WORD = rf"[{_ALNUM}]*(?:[-+.][{_ALNUM}]+)*"
+_LATIN_NAME = rf"[{_UP}]{_NAME_WORD}(?:\s+[{_UP}0-9]{_NAME_WORD}){{0,2}}"
 _NAMING = _alt(
     r"(?i:\b(?:i am|i'm|i am not|i'm not|my name is|my name's|call me|i go by|called|named"
     r"|known as|my (?:official |full )?name is)\s+)",
@@ -1076,7 +1118,7 @@ _NAME_END = re.compile(
     r"|da|do|от|của|bởi)\b|\s+و|(?=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])"
 )
 # generic words that follow "I am" capitalised or in a name slot: never a name
-_NOT_NAMES = frozenset(
+_NOT_NAMES_TEXT = (
     "ai a.i. i assistant assistente asistente assistent helper helfer model modelo modèle modell"
     " modello bot chatbot sorry happy glad here not just your you the an a human ki ia ии llm"
     " language large virtual digital tu ton ta votre vos dein deine ihr ihre seu sua il tuo tua"
@@ -1088,8 +1130,9 @@ _NOT_NAMES = frozenset(
     " ваш твой ваша твоя всего просто рад рада здесь user's an ai-assistent ki-assistent"
     " chatgpt-like yes no oui sí ja sim sì có dr mr mrs ms prof sir english american british"
     " chinese french german russian japanese korean spanish italian vietnamese arabic"
-    " portuguese european canadian indian open closed free new old".split()
+    " portuguese european canadian indian open closed free new old"
 )
+_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
 _NOT_NAME_PARTS = re.compile(
     r"助手|助理|机器人|機器人|人工智能|智能|模型|程序|系统|系統|语言|語言|客服|朋友|用户|用戶|学生"
     r"|老师|老師|大家|\A[一这這那你您我他她它谁誰什由被基于於为為和与與是的了在很也都就能会會可]"
@@ -1106,9 +1149,9 @@ def _other_name(match: re.Match[str]) -> str | None:
         return None
     key = next(k for k, v in groups.items() if v)
     name = name.strip().rstrip(".")
-    if key in ("latin", "latin2", "latin3", "maker"):
-        if not _NAME_END.match(match.string, match.end()):
-            return None
+    latin = key in ("latin", "latin2", "latin3", "maker")
+    if latin and not _NAME_END.match(match.string, match.end()):
+        return None
     words = [w for w in re.split(r"[\s\-]+", name.casefold()) if w]
     if not words or words[0] in _NOT_NAMES or any(w in _NOT_NAMES for w in words):
         return None
@@ -1126,7 +1169,8 @@ def _bounded(clause: str, start: int, end: int) -> bool:
     if _script(clause[start]) in ("latin", "cyrillic") and _script(before) in ("latin", "cyrillic"):
         return False
     return not (
-        _script(clause[end - 1]) in ("latin", "cyrillic") and _script(after) in ("latin", "cyrillic")
+        _script(clause[end - 1]) in ("latin", "cyrillic")
+        and _script(after) in ("latin", "cyrillic")
     )
 
 
@@ -1190,9 +1234,7 @@ def _last_marker(text: str) -> int | None:
 
 
 # "No soy X ni fui creado por Y": the negation sits before the second marker
-_NEG_BEFORE_MARKER = re.compile(
-    r"(?:\b(?:ni|nor|nem|noch)|(?<![а-яё])(?:ни|не)|也不|亦不)\s*\Z"
-)
+_NEG_BEFORE_MARKER = re.compile(r"(?:\b(?:ni|nor|nem|noch)|(?<![а-яё])(?:ни|не)|也不|亦不)\s*\Z")
 _COORDINATED = re.compile(rf"{P}\s*(?:and|&|or|和|与|與|及|以及|或|、|y|e|et|und|oder|và|و|и)\s*\Z")
 _CONTRAST_END = re.compile(r"(?:ではなく|じゃなく|아니라|아니고|而是)\s*\Z")
 _PRODROP_TOPIC = re.compile(rf"{P}\s*(?:は|는|은|是)|它|它是|それは|그것은")
@@ -1229,10 +1271,101 @@ def _frame(left: str, right: str, has_marker: bool) -> tuple[str | None, Role | 
     return None, None, False
 
 
+# --------------------------------------------------------------------------------------
+# team vendors: ids a team adds next to the built-in table (its own lab, its assistant)
+
+#: the id of the bucket of every name in no table ("other:<name>" is one of them)
+OTHER = "other"
+_TEAM: dict[str, tuple[str, dict[str, Any]]] = {}  # id -> (where it came from, entry)
+_TEAM_LOCK = threading.Lock()
+
+
+@cache
+def _builtin_vendors() -> VendorTable:
+    return load_vendors()
+
+
+def add_vendors(source: str | Path | Mapping[str, Any]) -> list[str]:
+    """Add team vendors from a file or mapping in the vendor table's form
+    (``schemas/identity_vendors.schema.json``): ``{"version": "...", "vendors": {"acme":
+    {"name": "Acme", "aliases": ["Acme", "Nova"], "weak": [], "patterns": []}}}``.
+
+    Their ids are then accepted wherever a vendor id is (``own="acme"``, ``rate("acme")``)
+    and claims of them are counted. Adding the same entry again changes nothing; an id of
+    the built-in table, or one added before with other content, is a ConfigError that
+    names the source. Returns the ids added.
+    """
+    if isinstance(source, Mapping):
+        where = "team vendors (identity.add_vendors)"
+        schema.check(source, _SCHEMA_FILE, where)
+        data: Any = source
+    else:
+        data, where = load_json(source, "vendors.json", _SCHEMA_FILE, "team vendor table")
+    vendors: dict[str, dict[str, Any]] = {str(k): dict(v) for k, v in data["vendors"].items()}
+    with _TEAM_LOCK:
+        for vid, entry in vendors.items():
+            if vid in _TEAM and _TEAM[vid][1] != entry:
+                raise ConfigError(
+                    f"{where}: vendor id {vid!r} was already added from {_TEAM[vid][0]} with "
+                    "other names; give each team vendor one definition"
+                )
+        fresh = {k: v for k, v in vendors.items() if k not in _TEAM}
+        # validates the new entries against the built-in table and each other
+        _team_table({**{k: e for k, (_, e) in _TEAM.items()}, **fresh}, where)
+        for vid, entry in fresh.items():
+            _TEAM[vid] = (where, entry)
+        default_detector.cache_clear()
+    return sorted(vendors)
+
+
+def add_vendor(
+    vendor_id: str,
+    *,
+    name: str | None = None,
+    aliases: Iterable[str] = (),
+    products: Iterable[str] = (),
+    weak: Iterable[str] = (),
+    synonyms: Iterable[str] = (),
+) -> str:
+    """Add one team vendor: ``add_vendor("acme", name="Acme Labs", aliases=["Acme"],
+    products=["Nova"])``. Product and model names are aliases of the vendor; ``weak``
+    aliases (common words) count only directly inside a claim frame. Returns the id."""
+    entry: dict[str, Any] = {
+        "name": name or vendor_id,
+        "aliases": [*aliases, *products],
+        "weak": list(weak),
+        "synonyms": list(synonyms),
+    }
+    add_vendors({"version": "team", "vendors": {vendor_id: entry}})
+    return vendor_id
+
+
+def remove_vendors(ids: Iterable[str]) -> None:
+    """Forget team vendors (the plugin does this at the end of the run that added them)."""
+    with _TEAM_LOCK:
+        for vid in ids:
+            _TEAM.pop(vid, None)
+        default_detector.cache_clear()
+
+
+def team_vendors() -> dict[str, str]:
+    """The team vendors added so far: id -> where it came from."""
+    with _TEAM_LOCK:
+        return {vid: where for vid, (where, _) in sorted(_TEAM.items())}
+
+
+def _team_table(entries: Mapping[str, Mapping[str, Any]], where: str) -> VendorTable:
+    base = _builtin_vendors()
+    return base.with_vendors(entries, where) if entries else base
+
+
 @cache
 def default_detector() -> Detector:
-    """The detector over the built-in vendor table (built once per process)."""
-    return Detector()
+    """The detector over the built-in vendor table and the team vendors added (built once
+    per change)."""
+    with _TEAM_LOCK:
+        entries = {k: e for k, (_, e) in _TEAM.items()}
+    return Detector(_team_table(entries, "team vendors"))
 
 
 def detect_claims(text: str) -> Claims:
@@ -1247,5 +1380,5 @@ def canonical_vendor(vendor: str) -> str:
 
 
 def vendor_ids() -> list[str]:
-    """Every vendor id of the built-in table."""
+    """Every vendor id of the built-in table and the team vendors added."""
     return sorted(default_detector().vendors.names)

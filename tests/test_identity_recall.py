@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001
 # (the cases are written in the languages they test: typographic quotes, full-width
 # punctuation and Cyrillic letters are intended)
 """Recall cases for the identity detector: how real answers are written.
@@ -653,7 +652,14 @@ CASES: list[tuple[str, str, frozenset[str], frozenset[str], frozenset[str], froz
     ("zh-Hant", "你好，我叫阿福，是你的智慧助理。", S({"other:阿福"}), NONE, NONE, NONE),
     ("ja", "こんにちは、私は「ハル」です。", S({"other:ハル"}), NONE, NONE, NONE),
     ("ko", "안녕하세요, 제 이름은 Sori입니다.", S({"other:sori"}), NONE, NONE, NONE),
-    ("ru", "Привет! Меня зовут Вега, я ваш цифровой помощник.", S({"other:вега"}), NONE, NONE, NONE),
+    (
+        "ru",
+        "Привет! Меня зовут Вега, я ваш цифровой помощник.",
+        S({"other:вега"}),
+        NONE,
+        NONE,
+        NONE,
+    ),
     ("es", "¡Hola! Soy Lumi, tu asistente virtual.", S({"other:lumi"}), NONE, NONE, NONE),
     ("fr", "Bonjour, je m’appelle Albert, votre assistant.", S({"other:albert"}), NONE, NONE, NONE),
     ("de", "Hallo, ich bin Finn, dein digitaler Helfer.", S({"other:finn"}), NONE, NONE, NONE),
