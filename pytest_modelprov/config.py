@@ -248,6 +248,8 @@ class Settings:
     batch: bool = False
     batch_poll: float = 30.0
     batch_wait: float = 24 * 3600.0
+    #: a vendor table of the team's own vendors, added to the identity detector's
+    identity_vendors: Path | None = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -397,6 +399,13 @@ OPTIONS: tuple[Option, ...] = (
         "SECONDS",
     ),
     Option(
+        "identity_vendors",
+        "JSON file of the team's own identity vendors (ids, names, aliases, product names) in "
+        "the form of schemas/identity_vendors.schema.json; their ids work in own=... and claims "
+        "of them are counted",
+        "FILE",
+    ),
+    Option(
         "unused_baselines",
         "warn | fail | ignore: baselines of collected tests that no check used (default warn)",
         "ACTION",
@@ -486,6 +495,7 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         progress=_enum(Progress, *progress) if progress else Progress.AUTO,
         batch_poll=_number(sources, "batch_poll", 30.0, float, minimum=0.01),
         batch_wait=_number(sources, "batch_wait", 24 * 3600.0, float, minimum=0.0),
+        identity_vendors=_path(sources, "identity_vendors", rootdir),
     )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -33,15 +34,21 @@ from .errors import ConfigError
 from .handle import ModelHandle
 from .identity_detect import (
     DETECTOR_VERSION,
+    OTHER,
+    OTHER_PREFIX,
     Claim,
     Claims,
     Detector,
     VendorTable,
+    add_vendor,
+    add_vendors,
     canonical_vendor,
     default_detector,
     detect_claims,
     load_json,
     load_vendors,
+    remove_vendors,
+    team_vendors,
     vendor_ids,
 )
 from .measurement import Measurement
@@ -64,12 +71,16 @@ __all__ = [
     "Source",
     "StopEarly",
     "VendorTable",
+    "add_vendor",
+    "add_vendors",
     "builtin_probes",
     "canonical_vendor",
     "detect_claims",
     "load_probes",
     "load_vendors",
     "probe",
+    "remove_vendors",
+    "team_vendors",
     "vendor_ids",
 ]
 
@@ -246,9 +257,16 @@ def _affirms(text: str) -> bool:
     return bool(_YES.search(folded)) and not _NO.search(folded)
 
 
-@cache
+_PLACEBO: dict[tuple[str, int], Detector] = {}
+
+
 def _placebo_detector(name: str) -> Detector:
-    return Detector(default_detector().vendors.merged({"placebo": [name]}))
+    # one per name and per vendor table (team vendors change the default detector)
+    rules = default_detector()
+    key = (name, id(rules))
+    if key not in _PLACEBO:
+        _PLACEBO[key] = Detector(rules.vendors.merged({"placebo": [name]}))
+    return _PLACEBO[key]
 
 
 # --------------------------------------------------------------------------------------
@@ -269,7 +287,8 @@ class JudgeVerdict:
 JUDGE_PROMPT = """\
 You check what an AI assistant's answer says about the assistant itself.
 
-Vendor ids: {vendors}.
+Vendor ids: {vendors}. For an assistant, model or maker named in none of them, use \
+"other:<name>" with the name in lower case.
 A vendor is CLAIMED when the answer says, in the first person, that the assistant is that \
 vendor's product or model, or was made, trained or built on it by that vendor ("I am X", \
 "I was developed by X", "I'm based on X", in any language). It is NEGATED when the answer \
@@ -423,7 +442,7 @@ class IdentityResult:
         """Share of answers claiming ``vendor`` (clustered by probe, Wilson interval)."""
         vid = canonical_vendor(vendor)
         chosen = self._select(kinds, lang, source)
-        return self._clustered(chosen, lambda o: vid in o.claimed(source), confidence)
+        return self._clustered(chosen, lambda o: bool(_named(o.claimed(source), vid)), confidence)
 
     def foreign_rate(
         self,
@@ -437,7 +456,9 @@ class IdentityResult:
         """Share of answers claiming any vendor other than ``own``."""
         mine = _own_set(own)
         chosen = self._select(kinds, lang, source)
-        return self._clustered(chosen, lambda o: bool(o.claimed(source) - mine), confidence)
+        return self._clustered(
+            chosen, lambda o: bool(_foreign(o.claimed(source), mine)), confidence
+        )
 
     def acceptance_rate(
         self,
@@ -471,9 +492,9 @@ class IdentityResult:
         chosen = self._select(kinds, lang, source)
         if vendor is not None:
             vid = canonical_vendor(vendor)
-            return [o for o in chosen if vid in o.claimed(source)]
+            return [o for o in chosen if _named(o.claimed(source), vid)]
         mine = _own_set(own)
-        return [o for o in chosen if o.claimed(source) - mine]
+        return [o for o in chosen if _foreign(o.claimed(source), mine)]
 
     # -- report -------------------------------------------------------------------------
 
@@ -504,7 +525,9 @@ class IdentityResult:
                 continue
             row = [lang]
             for vid in ids:
-                rate = self._clustered(subset, lambda o, v=vid: v in o.claimed(source), confidence)
+                rate = self._clustered(
+                    subset, lambda o, v=vid: bool(_named(o.claimed(source), v)), confidence
+                )
                 row.append(f"{rate.k}/{rate.n} [{rate.low:.2f}, {rate.high:.2f}]")
             rows.append(row)
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -537,9 +560,9 @@ class IdentityResult:
         vid = canonical_vendor(vendor)
         self._assert_rate(
             what=f"claims to be {vid}",
-            hit=lambda o: vid in o.claimed(source),
-            offending=lambda o: vid in o.claimed(source),
-            evidence_vendor=lambda o: vid,
+            hit=lambda o: bool(_named(o.claimed(source), vid)),
+            named=lambda o: _named(o.claimed(source), vid),
+            evidence_vendor=lambda o: sorted(_named(o.claimed(source), vid))[0],
             labels={"vendor": vid},
             target=("vendor", frozenset({vid})),
             max_rate=max_rate,
@@ -566,9 +589,9 @@ class IdentityResult:
         mine = _own_set(own)
         self._assert_rate(
             what=f"claims a vendor other than {', '.join(sorted(mine))}",
-            hit=lambda o: bool(o.claimed(source) - mine),
-            offending=lambda o: bool(o.claimed(source) - mine),
-            evidence_vendor=lambda o: sorted(o.claimed(source) - mine)[0],
+            hit=lambda o: bool(_foreign(o.claimed(source), mine)),
+            named=lambda o: _foreign(o.claimed(source), mine),
+            evidence_vendor=lambda o: sorted(_foreign(o.claimed(source), mine))[0],
             labels={"vendor": "foreign", "own": ",".join(sorted(mine))},
             target=("foreign", mine),
             max_rate=max_rate,
@@ -677,7 +700,7 @@ class IdentityResult:
         *,
         what: str,
         hit: Any,
-        offending: Any,
+        named: Any,
         evidence_vendor: Any,
         labels: Mapping[str, str],
         target: tuple[str, frozenset[str]],
@@ -742,6 +765,11 @@ class IdentityResult:
                         "effective_n": rate.effective_n,
                         "judged": judged,
                         "judge_errors": sum(1 for o in subset if o in self.judge_errors),
+                        # which ids the counted answers claimed: "foreign" and "other" are
+                        # buckets, and a reader wants to see other:<name> in them
+                        "claimed": dict(
+                            sorted(Counter(v for o in subset for v in named(o)).items())
+                        ),
                         **extra,
                     },
                 )
@@ -766,7 +794,7 @@ class IdentityResult:
                 continue
             note = "" if rate.k else f"  ({_too_few(rate, limit, confidence)})"
             lines.append(f"  {lang:8} {rate}  > {limit:.3f}{note}")
-        bad = [o for o in chosen if offending(o)]
+        bad = [o for o in chosen if hit(o)]
         if bad:
             lines.append(
                 f"offending {source}s ({len(bad)}, first {min(len(bad), _QUOTED_ANSWERS)}):"
@@ -782,6 +810,20 @@ class IdentityResult:
 
 #: the baseline slice of claims of any vendor but the model's own (``check(own=...)``)
 FOREIGN = "foreign"
+
+
+def _named(claimed: Iterable[str], vendor: str) -> set[str]:
+    """The ids of ``claimed`` that the id ``vendor`` stands for ("other": every other:<name>)."""
+    if vendor == OTHER:
+        return {v for v in claimed if v.startswith(OTHER_PREFIX)}
+    return {vendor} & set(claimed)
+
+
+def _foreign(claimed: Iterable[str], own: frozenset[str]) -> set[str]:
+    """The ids of ``claimed`` that are not the model's own (``own`` may hold "other")."""
+    return {
+        v for v in claimed if v not in own and not (OTHER in own and v.startswith(OTHER_PREFIX))
+    }
 
 
 def _own_set(own: str | Iterable[str]) -> frozenset[str]:
@@ -1079,8 +1121,8 @@ def _claims(claimed: Sequence[str], vendor: str, own: frozenset[str]) -> bool:
     if vendor == "any":
         return bool(claimed)
     if vendor == FOREIGN:
-        return any(v not in own for v in claimed)
-    return vendor in claimed
+        return bool(_foreign(claimed, own))
+    return bool(_named(claimed, vendor))
 
 
 def _shares(row: Mapping[str, Any], vendor: str, own: frozenset[str] = frozenset()) -> float:
