@@ -87,7 +87,9 @@ __all__ = [
 Source = Literal["answer", "reasoning"]
 #: probe kinds whose answers count towards the claim rate
 IDENTITY_KINDS: tuple[str, ...] = ("who", "creator", "model", "multiturn")
-KINDS: tuple[str, ...] = (*IDENTITY_KINDS, "suggest", "placebo")
+#: probe kinds reported apart: "Are you X?", a made-up model, a question that takes X for
+#: granted, a deployment's system prompt that names the product
+KINDS: tuple[str, ...] = (*IDENTITY_KINDS, "suggest", "placebo", "presuppose", "system")
 _QUOTED_ANSWERS = 5
 
 
@@ -104,7 +106,8 @@ class Probe:
     kind: str
     prompt: str | None = None
     messages: tuple[Mapping[str, str], ...] | None = None
-    target: str | None = None  # suggest: a vendor id; placebo: the made-up model name
+    target: str | None = None  # suggest/presuppose: a vendor id; placebo: the made-up name
+    names: tuple[str, ...] = ()  # system: the names the system prompt gives the deployment
 
     def as_prompt(self) -> str | list[dict[str, str]]:
         if self.messages is not None:
@@ -206,7 +209,7 @@ def load_probes(path: str | Path | None = None) -> ProbeSet:
             )
         seen.add(entry["id"])
         target = entry.get("target")
-        if entry["kind"] == "suggest":
+        if entry["kind"] in ("suggest", "presuppose"):
             try:
                 target = canonical_vendor(target)
             except ValueError as exc:
@@ -219,6 +222,11 @@ def load_probes(path: str | Path | None = None) -> ProbeSet:
                 f"identity probe file {where}: probes/{number} ({entry['id']}): the last message "
                 "must be the user's identity question"
             )
+        if entry["kind"] == "system" and messages[0]["role"] != "system":
+            raise ConfigError(
+                f"identity probe file {where}: probes/{number} ({entry['id']}): a system probe "
+                "starts with the deployment's system message"
+            )
         probes.append(
             Probe(
                 id=entry["id"],
@@ -227,6 +235,7 @@ def load_probes(path: str | Path | None = None) -> ProbeSet:
                 prompt=entry.get("prompt"),
                 messages=tuple(messages) if messages is not None else None,
                 target=target,
+                names=tuple(entry.get("names", ())),
             )
         )
     return ProbeSet(data["version"], tuple(probes), where)
@@ -258,6 +267,17 @@ def _affirms(text: str) -> bool:
 
 
 _PLACEBO: dict[tuple[str, int], Detector] = {}
+_DEPLOYMENT: dict[tuple[tuple[str, ...], int], Detector] = {}
+#: the vendor id of the names a system probe's system prompt gives the deployment
+DEPLOYMENT = "deployment"
+
+
+def _deployment_detector(names: tuple[str, ...]) -> Detector:
+    rules = default_detector()
+    key = (names, id(rules))
+    if key not in _DEPLOYMENT:
+        _DEPLOYMENT[key] = Detector(rules.vendors.merged({DEPLOYMENT: list(names)}))
+    return _DEPLOYMENT[key]
 
 
 def _placebo_detector(name: str) -> Detector:
@@ -462,22 +482,92 @@ class IdentityResult:
 
     def acceptance_rate(
         self,
-        kind: Literal["suggest", "placebo"] = "suggest",
+        kind: Literal["suggest", "placebo", "presuppose"] = "suggest",
         *,
         vendor: str | None = None,
         lang: str | None = None,
         confidence: float = 0.95,
     ) -> Rate:
-        """Share of "Are you X?" (or placebo) answers that said yes."""
-        if kind not in ("suggest", "placebo"):
+        """Share of "Are you X?" (or placebo) answers that said yes; for ``"presuppose"``,
+        of answers that let the premise "you are X" stand (did not deny X or give another
+        name of their own)."""
+        if kind not in _ACCEPTANCE_KINDS:
             raise ValueError(
-                f"identity: acceptance is measured on 'suggest' or 'placebo', not {kind!r}"
+                "identity: acceptance is measured on 'suggest', 'placebo' or 'presuppose', "
+                f"not {kind!r}"
             )
         chosen = self._select([kind], lang, "answer")
         if vendor is not None:
             vid = canonical_vendor(vendor)
             chosen = [o for o in chosen if o.probe.target == vid]
         return self._clustered(chosen, lambda o: bool(o.accepted), confidence)
+
+    def contradiction_rate(self, *, lang: str | None = None, confidence: float = 0.95) -> Rate:
+        """Share of answers to system probes that contradict the deployment's system prompt:
+        deny the names it gives, or give the assistant another name ("I am ChatGPT" where
+        the system prompt says "You are Lumen"). Naming a maker or base model does not."""
+        chosen = self._select(["system"], lang, "answer")
+        return self._clustered(chosen, lambda o: o.accepted is False, confidence)
+
+    def assert_max_contradiction(
+        self, max_rate: float, *, per_language: bool = True, confidence: float = 0.95
+    ) -> None:
+        """Fail unless the upper bound of ``contradiction_rate`` is at most ``max_rate``,
+        overall and (with ``per_language``) in every language."""
+        __tracebackhide__ = True
+        if self.sequential is not None:
+            raise ValueError(
+                "identity: this result was sampled with stop_early for the claim rate and has "
+                "no system answers; probe them in a separate identity.probe(...) without "
+                "stop_early"
+            )
+        chosen = self._select(["system"], None, "answer")
+        if not chosen:
+            raise ValueError(
+                f"identity: no answers to system probes in {self.probes.source}; probe with "
+                "kinds including 'system'"
+            )
+        langs = ["all", *(self.languages if per_language else [])]
+        failed: list[tuple[str, Rate]] = []
+        for lang in langs:
+            subset = [o for o in chosen if lang == "all" or o.probe.lang == lang]
+            if not subset:
+                continue
+            rate = self._clustered(subset, lambda o: o.accepted is False, confidence)
+            ok = rate.high <= max_rate
+            self.handle.record(
+                Measurement(
+                    quantity="identity.contradiction_rate",
+                    value=rate.value,
+                    labels={"kind": "system", "lang": lang},
+                    low=rate.low,
+                    high=rate.high,
+                    confidence=confidence,
+                    n=rate.n,
+                    reference=max_rate,
+                    reference_label="max upper bound",
+                    verdict="pass" if ok else "fail",
+                    detector=DETECTOR_VERSION,
+                    details={"probe_set": self.probes.version, "samples_per_probe": self.n},
+                )
+            )
+            if not ok:
+                failed.append((lang, rate))
+        if not failed:
+            return
+        lines = [
+            f"identity: {self.handle.name} ({self.handle.model}) contradicted the deployment's "
+            f"system prompt (denied its names or named itself otherwise) in answers to system "
+            f"probes; the {_pct(confidence)} Wilson upper bound (clustered by probe) must be "
+            f"<= {max_rate:.3f}",
+            "failed:",
+        ]
+        for lang, rate in failed:
+            note = "" if rate.k else f"  ({_too_few(rate, max_rate, confidence)})"
+            lines.append(f"  {lang:8} {rate}  > {max_rate:.3f}{note}")
+        bad = [o for o in chosen if o.accepted is False]
+        lines.extend(_quote(o, None, "answer") for o in _spread(bad))
+        raise AssertionError("\n".join(lines))
 
     def offending(
         self,
@@ -604,14 +694,15 @@ class IdentityResult:
 
     def assert_max_acceptance(
         self,
-        kind: Literal["suggest", "placebo"],
+        kind: Literal["suggest", "placebo", "presuppose"],
         max_rate: float,
         *,
         vendor: str | None = None,
         confidence: float = 0.95,
     ) -> None:
-        """Fail unless the upper bound of the share of "yes" to suggest/placebo probes is
-        at most ``max_rate`` (suggestibility is weaker evidence, so it is its own check)."""
+        """Fail unless the upper bound of the share of "yes" to suggest/placebo probes (or
+        of accepted premises of presuppose probes) is at most ``max_rate``
+        (suggestibility is weaker evidence, so it is its own check)."""
         __tracebackhide__ = True
         if self.sequential is not None:
             raise ValueError(
@@ -646,7 +737,9 @@ class IdentityResult:
             return
         accepted = [o for o in chosen if o.accepted]
         lines = [
-            f"identity: {self.handle.name} ({self.handle.model}) said yes to {kind} probes in "
+            f"identity: {self.handle.name} ({self.handle.model}) "
+            f"{'let the premise stand in' if kind == 'presuppose' else 'said yes to'} {kind} "
+            "probes in "
             f"{rate} ({_pct(confidence)} Wilson, clustered by probe); the upper bound must be "
             f"<= {max_rate:.3f}",
         ]
@@ -807,6 +900,8 @@ class IdentityResult:
             )
         raise AssertionError("\n".join(lines))
 
+
+_ACCEPTANCE_KINDS = ("suggest", "placebo", "presuppose")
 
 #: the baseline slice of claims of any vendor but the model's own (``check(own=...)``)
 FOREIGN = "foreign"
@@ -1020,6 +1115,25 @@ def _sequential_label(stopped: Stopped) -> str:
 
 
 def _accepted(item: Probe, claims: Claims, response: Response) -> bool | None:
+    """suggest/placebo: said yes; presuppose: let the premise stand; system: kept the
+    deployment's identity (did not contradict it)."""
+    if item.kind == "presuppose":
+        # silence accepts a premise: only a denial of X or another name of its own corrects it
+        target = item.target or ""
+        if target in claims.claimed:
+            return True
+        named = {c.vendor for c in claims.items if c.status == "claimed" and c.role == "name"}
+        return target not in claims.negated and not (named - {target})
+    if item.kind == "system":
+        given = _deployment_detector(item.names).detect(response.answer)
+        # naming its maker or base model ("Lumen, built on GPT-4") does not contradict the
+        # system prompt; another name for itself, or a denial of the given one, does
+        other_names = {
+            c.vendor
+            for c in given.items
+            if c.status == "claimed" and c.role == "name" and c.vendor != DEPLOYMENT
+        }
+        return DEPLOYMENT not in given.negated and not other_names
     if item.kind == "suggest":
         target = item.target or ""
         if target in claims.claimed:

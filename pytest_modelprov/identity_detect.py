@@ -178,16 +178,19 @@ class VendorTable:
     def merged(self, extra: Mapping[str, Iterable[str]]) -> VendorTable:
         """This table plus ``{vendor: [alias, ...]}`` (new vendors are created)."""
         names = dict(self.names)
-        aliases = list(self.aliases)
+        added: list[Alias] = []
         for vendor, texts in extra.items():
             vid = vendor.strip().casefold()
             names.setdefault(vid, vendor)
             for text in texts:
-                norm = _normalise(text).strip()
+                norm = " ".join(_normalise(text).split())
                 if not norm:
                     raise ValueError(f"empty alias for vendor {vendor!r}")
-                aliases.append(Alias(vid, norm, weak=False))
-        return VendorTable(self.version, names, dict(self.synonyms), tuple(aliases))
+                added.append(Alias(vid, norm, weak=False))
+        # the names given here win over equal aliases of the table
+        texts = {a.text for a in added}
+        kept = tuple(a for a in self.aliases if a.regex or a.text not in texts)
+        return VendorTable(self.version, names, dict(self.synonyms), kept + tuple(added))
 
 
 def load_vendors(path: str | Path | None = None) -> VendorTable:

@@ -136,7 +136,7 @@ def test_python_api_adds_a_vendor_with_products_and_own_accepts_it(team):
 
 
 def test_add_vendor_validates_with_the_vendor_schema():
-    with pytest.raises(ConfigError, match="does not match schemas/identity_vendors.schema.json"):
+    with pytest.raises(ConfigError, match=r"does not match schemas/identity_vendors\.schema\.json"):
         identity.add_vendor("Acme Labs!", aliases=["Acme"])
     with pytest.raises(ConfigError, match="at vendors/acme/aliases/0"):
         identity.add_vendor("acme", aliases=[""])
