@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: bumped whenever a change can move a verdict; recorded with every measurement
-DETECTOR_VERSION = "identity-rules/2"
+DETECTOR_VERSION = "identity-rules/3"
 
 Status = Literal["claimed", "negated", "hedged", "mentioned", "ambiguous"]
 Role = Literal["name", "developer", "base"]
