@@ -45,7 +45,10 @@ OTHER = "other:"
 #: the held-out set's score the first time it was run (identity-rules/3, before any rule
 #: was changed for it); the figure below is measured again on every run
 DETECTOR_VERSION_FROZEN = "identity-rules/3"
-FIRST_SCORED = "claimed P 1.000 R 0.972, negated P 1.000 R 1.000; 34/38 cases entirely right"
+FIRST_SCORED = (
+    "claimed P 0.929 R 0.963, negated P 1.000 R 1.000, mentioned P 0.900 R 0.900, hedged "
+    "R 0.000 (0/1), other:* P 0.667 R 0.667; 34/38 cases entirely right"
+)
 
 Case = tuple[str, str, dict[str, frozenset[str]]]
 
@@ -79,6 +82,8 @@ def shared_cases() -> list[Case] | None:
 
 
 def module_cases(relative: str) -> list[Case]:
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))  # the recall cases import the second set
     spec = importlib.util.spec_from_file_location("cases", ROOT / relative)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -411,7 +411,8 @@ SELF_MARKER = re.compile(
 )
 
 _ARTICLES = (
-    r"the|an?|just|simply|actually|indeed|really|officially|el|la|un|una|le|l'|une|der|die|das"
+    r"one of|part of|a member of|the|an?|just|simply|actually|indeed|really|officially|el|la"
+    r"|un|una|le|l'|une|der|die|das"
     r"|ein|eine|einfach|o|um|uma|il|lo|просто|именно|一个|一個|一款|个|個|就是|正是"
 )
 
@@ -678,6 +679,13 @@ MENTION_AFTER = _start(
     # a topic, or the name as the possessor of a rival: "私はXについて…", "I'm X's competitor"
     r"|(?:について|に関して|に関する|에 대해|에 대한|에 관해)"
     r"|(?:['’]s\s+(?:\w+\s+)?|的)(?:competitor|rival|alternative|counterpart|竞争对手|競爭對手|对手|對手|竞品|競品)"
+)
+# the name owns something that is not a model of it: "I am Claude's biggest fan"; "I'm
+# Anthropic's AI assistant" and "OpenAI's GPT-4" (another name follows) stay claims
+POSSESSOR_AFTER = _start(
+    r"'s\s+(?![\ue000-\uf8ff])(?!(?:[\w-]+\s+){0,3}?(?:model|models|assistant|chatbot|ai|llm"
+    r"|product|creation|system|bot|version|family|series|agent|companion|engine|architecture"
+    r"|[\ue000-\uf8ff])(?!\w))"
 )
 COUNTERFACTUAL = re.compile(
     _alt(
@@ -1007,6 +1015,8 @@ class Detector:
 
         if MENTION_AFTER.search(right) or MENTION_BEFORE.search(seg):
             return (None, "", None) if weak else ("mentioned", "comparison", None)
+        if POSSESSOR_AFTER.search(right):
+            return mention  # "I am Claude's biggest fan"
 
         frame, role, needs_speaker = _frame(left, right, marker is not None)
         elliptical: str | None = None
@@ -1053,7 +1063,8 @@ class Detector:
         negated_marker = marker is not None and _NEG_BEFORE_MARKER.search(left[:marker])
         if NEG_DIRECT_BEFORE.search(seg) or NEG_AFTER.search(right) or negated_marker:
             return "negated", frame, role
-        if HEDGE.search(seg) or HEDGE_AFTER.search(right) or hedged_before:
+        # a hedge anywhere before the name in its clause: "I believe I'm one of the X models"
+        if HEDGE.search(left) or HEDGE_AFTER.search(right) or hedged_before:
             return "hedged", frame, role
         if question or COUNTERFACTUAL.search(left) or COUNTERFACTUAL_AFTER.search(right):
             return mention
@@ -1117,8 +1128,8 @@ _OTHER_FRAME = re.compile(
 )
 # after a Latin name: punctuation, the end, another script, or a connector ("Nova and I …")
 _NAME_END = re.compile(
-    r"\s*(?:[,.;:!?()\[\]—\"'»」』、]|\Z)|\s+(?i:and|und|et|e|y|và|и|from|by|de|von|par|por"
-    r"|da|do|от|của|bởi)\b|\s+و|(?=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])"
+    r"\s*(?:[,.;:!?()\[\]—\"'»」』、]|\Z)|\s+(?i:and|und|et|e|y|và|и|from|by|от|của|bởi)\b"
+    r"|\s+و|(?=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])"
 )
 # generic words that follow "I am" capitalised or in a name slot: never a name
 _NOT_NAMES_TEXT = (
@@ -1133,7 +1144,7 @@ _NOT_NAMES_TEXT = (
     " ваш твой ваша твоя всего просто рад рада здесь user's an ai-assistent ki-assistent"
     " chatgpt-like yes no oui sí ja sim sì có dr mr mrs ms prof sir english american british"
     " chinese french german russian japanese korean spanish italian vietnamese arabic"
-    " portuguese european canadian indian open closed free new old"
+    " portuguese european canadian indian open closed free new old trợ lý proud consciente"
 )
 _NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
 _NOT_NAME_PARTS = re.compile(
@@ -1156,7 +1167,8 @@ def _other_name(match: re.Match[str]) -> str | None:
     if latin and not _NAME_END.match(match.string, match.end()):
         return None
     words = [w for w in re.split(r"[\s\-]+", name.casefold()) if w]
-    if not words or words[0] in _NOT_NAMES or any(w in _NOT_NAMES for w in words):
+    # "Acme Assistant" and "Inflection AI" are names; "AI Assistant", "Your Helper" are not
+    if not words or words[0] in _NOT_NAMES or all(w in _NOT_NAMES for w in words):
         return None
     if len(name) <= 3 and name.isupper() and not name.isdigit():
         return None  # AI, KI, LLM, ИИ
