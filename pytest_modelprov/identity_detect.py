@@ -537,12 +537,13 @@ BASE_BEFORE = _end(
         r"\b(?:basiere|basiert|beruhe|beruht)\s+auf\s+(?:dem\s+|der\s+)?(?:modell\s+)?",
         r"\bbasat[oa]\s+(?:su|sul|sulla|sullo)\s+",
         r"\bdựa trên\s+(?:mô hình\s+)?",
-        r"مبني على|يعتمد على|أعتمد على|قائم على|مبنية على",
+        r"مبني على|يعتمد على|أعتمد على|قائم على|مبنية على|مدعوم\s+(?:بنموذج|بواسطة|من)\s*",
     )
 )
 # "the model that runs me is X": the frame names the speaker itself
 SELF_BASE_BEFORE = _end(
     _alt(
+        r"\bestoy\s+(?:impulsad[oa]|alimentad[oa]|potenciad[oa])\s+por\s+(?:el\s+)?",
         r"\bje (?:fonctionne|tourne)\s+(?:grâce à|avec|sur)\s+|\bfunciono\s+(?:con|gracias a|com"
         r"|graças a)\s+(?:el\s+|o\s+)?|\bfunziono\s+(?:con|grazie a)\s+",
         r"\b(?:the\s+|my\s+)?(?:model|llm|engine|ai|system|brain)\s+(?:that|which)\s+"
@@ -581,6 +582,8 @@ SELF_CREATOR_BEFORE = _end(
         r"мои знания\s+(?:получены|пришли|происходят)\s+(?:\S+\s+){0,3}?(?:компанией|от)\s+",
         r"\bkiến thức của tôi\s+(?:đến|có được)\s+từ\s+(?:quá trình\s+)?(?:huấn luyện|đào tạo)"
         r"\s+(?:của|bởi)\s+",
+        r"私の知識は\s*|제\s*지식은\s*",
+        r"معرفتي\s+(?:تأتي|مستمدة)\s+من\s+(?:ال)?تدريب\s+(?:(?:أجرته|قامت به|من قبل)\s+)?",
     )
 )
 # a list of names to call the speaker by, one marked as the official one
@@ -589,13 +592,17 @@ OFFICIAL_AFTER = _start(
     r"|offizielle[rn]? name|nome ufficiale|正式名称|正式名稱|正式名|공식 이름|공식 명칭"
     r"|официальное (?:имя|название)|tên chính thức|الاسم الرسمي|اسمي الرسمي)"
 )
-_BULLET = " \t-*•·・+>0123456789.)"
+_BULLET = " \t-—*•·・+>0123456789.)"
 # Japanese/Korean job title without a subject: "Xのサポート担当です", "X의 AI 어시스턴트입니다"
 TITLE_AFTER = _start(
     r"の[^\s。、はがを]{1,24}?(?:です|でございます)\s*[。!！]?\s*\Z"
     r"|의\s*[^.。은는이가을를]{1,24}?(?:입니다|이에요|예요)\s*[.!]?\s*\Z"
 )
-BASE_AFTER = _start(r"(?:を|を基に|をベースに|をもとに|に基づ|ベース)|(?:을|를)?\s*(?:기반|바탕)")
+BASE_AFTER = _start(
+    r"(?:を|を基に|をベースに|をもとに|に基づ|ベース|で動いて|で動作して|によって動いて)"
+    r"|(?:을|를)?\s*(?:기반|바탕)|(?:으로|로)\s*(?:구동|작동|동작)"
+    r"|\s*(?:驱动|驅動|提供支持|提供动力|提供動力)"
+)
 # Japanese/Korean copula after the name: "Xです", "X입니다", "X라고 합니다"
 IDENTITY_AFTER = _start(
     r"(?:です|でございます|と申します|といいます|と言います|である|だ(?![ろっ]))"
@@ -635,6 +642,7 @@ ELLIPTICAL_NEG = re.compile(
     r"\A\s*(?:and\s+|but\s+)?(?:not|rather than|instead of)\s+(?:by\s+|from\s+)?(?:the\s+)?\Z"
     r"|\A\s*(?:而不是|而非|不是|并非|並非)\s*(?:由)?\s*\Z"
     r"|\A\s*(?:(?<![а-яё])а\s+)?не\s+\Z"
+    r"|\A\s*(?:và\s+)?không phải(?:\s+là)?\s+(?:của\s+|bởi\s+)?\Z"
     r"|\A\s*(?:y\s+|et\s+|e\s+|und\s+)?(?:no|non|pas|nicht|não)\s+"
     r"(?:por\s+|par\s+|von\s+|pela\s+|pelo\s+|de\s+|durch\s+|da\s+|di\s+)?\Z"
 )
