@@ -1060,7 +1060,9 @@ def _probe_sequentially(
 
     def hit(o: Observation) -> bool:
         claimed = o.claimed("answer")
-        return bool(claimed & ids) if kind == "vendor" else bool(claimed - ids)
+        if kind == "vendor":
+            return any(_named(claimed, v) for v in ids)
+        return bool(_foreign(claimed, ids))
 
     by_index: dict[int, list[Observation]] = {}
     judge_errors: list[Observation] = []

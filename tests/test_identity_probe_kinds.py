@@ -117,9 +117,9 @@ def test_bad_probes_of_the_new_kinds_name_the_file_and_problem(tmp_path, probe, 
 SCRIPT = """
 def script(server):
     # a model that keeps its deployment's identity and corrects false premises
-    server.add_rule(r"GPT-4|Claude|Gemini", "Actually, I am not that model. I'm Lumen.",
+    server.add_rule(r"GPT-4|Claude|Gemini", "Actually, I am not that model. I'm Kestrel.",
                     model="steady-model")
-    server.add_rule(r"talking to|who made", "I'm Lumen, Corvid Bank's assistant, built on GPT-4o.",
+    server.add_rule(r"talking to|who made", "I'm Kestrel, Corvid Bank's assistant, built on GPT-4o.",
                     model="steady-model")
     server.add_rule(r".", "Hello!", model="steady-model")
     # a model that goes along with every premise and drops the system prompt's name
