@@ -906,6 +906,8 @@ class Detector:
         """Names in no table that the sentence gives the speaker or its maker, as aliases of
         ``other:<name>`` (only a proper name in a naming or creator frame qualifies)."""
         found: dict[str, Alias] = {}
+        if _DIALOGUE.search(sentence):
+            return ()  # '"My name is Elara," she said': a character speaks, not the model
         for match in _OTHER_FRAME.finditer(sentence):
             name = _other_name(match)
             if name is None or name in found or self._regex.search(name):
@@ -1090,11 +1092,14 @@ class Detector:
 OTHER_PREFIX = "other:"
 _UP = "A-ZÀ-ÖØ-ÞА-ЯЁ"
 _ALNUM = "A-Za-z0-9À-ÖØ-öø-ÿА-Яа-яЁё"
-_NAME_WORD = rf"[{_ALNUM}]*(?:[-+.][{_ALNUM}]+)*"
+_NAME_WORD = rf"[{_ALNUM}]*(?:[-+.][{_ALNUM}]+)*(?:'[{_UP}][{_ALNUM}]+)?"
 _LATIN_NAME = rf"[{_UP}]{_NAME_WORD}(?:\s+[{_UP}0-9]{_NAME_WORD}){{0,2}}"
 _NAMING = _alt(
-    r"(?i:\b(?:i am|i'm|i am not|i'm not|my name is|my name's|call me|i go by|called|named"
-    r"|known as|my (?:official |full )?name is)\s+)",
+    r"(?i:\b(?:i am|i'm|i am not|i'm not|my name is|my name's|call me|i go by"
+    r"|my (?:official |full )?name is)\s+)",
+    # "called"/"named" only of the speaker: "a man named Elias", "so-called X" are not
+    r"(?i:\b(?:i am|i'm)\s+(?:an?\s+|the\s+|your\s+)?(?:[\w-]+\s+){0,3}?(?:assistant|model"
+    r"|chatbot|bot|ai|companion|agent|helper)\s+(?:called|named|known as)\s+)",
     rf"(?i:{_SECOND_PERSON})\s+(?:(?i:the|el|la|o|a|il|lo)\s+)?",
     r"(?i:\b(?:soy|no soy|yo soy|me llamo|mi nombre es|puedes llamarme|je suis|je ne suis pas"
     r"|je m'appelle|mon nom est|appelez-moi|ich bin|ich bin nicht|ich heiße|ich heisse"
@@ -1104,7 +1109,9 @@ _NAMING = _alt(
     r"(?<![а-яёА-ЯЁ])[яЯ](?:\s*—)?\s+|(?i:меня зовут|мо[её] имя|зовите меня)\s+",
     r"(?:أنا|انا|اسمي)\s+",
 )
-_NAMING_CJK = r"我是|我叫|我名叫|我的名字是|我的名字叫|叫我|名叫|叫做|名为|名為"
+_NAMING_CJK = r"我是|我叫|我名叫|我的名字是|我的名字叫|叫我"
+# 我是一个名叫小智的助手: the name may run into 的 only after an explicit 名叫/叫做
+_NAMED_CJK = r"我是(?:一个|一個|一款|一名)?[^,.!?;。，]{0,8}?(?:名叫|叫做|名为|名為)"
 _NAMING_JA = r"私は|わたしは|わたくしは|私の名前は"
 _NAMING_KO = r"저는|나는|제 이름은|내 이름은"
 _MAKER = _alt(
@@ -1122,6 +1129,7 @@ _QUOTED = r"[\"'«「『](?P<{}>[^\"'»」』\n]{{1,30}}?)[\"'»」』]"
 _OTHER_FRAME = re.compile(
     _alt(
         rf"(?:{_NAMING})(?:{_QUOTED.format('q1')}|(?P<latin>{_LATIN_NAME}))",
+        rf"(?:{_NAMED_CJK})\s*(?P<han2>[\u4e00-\u9fff]{{2,4}}?)(?=的|[,.!?;、。]|\s|\Z)",
         rf"(?:{_NAMING_CJK})\s*(?:{_QUOTED.format('q2')}|(?P<latin2>{_LATIN_NAME})"
         r"|(?P<han>[\u4e00-\u9fff]{2,4})(?=[,.!?;、。]|\s|\Z))",
         rf"(?:{_NAMING_JA})\s*(?:{_QUOTED.format('q3')}|(?P<latin3>{_LATIN_NAME})"
@@ -1133,6 +1141,12 @@ _OTHER_FRAME = re.compile(
         r"(?=입니다|이에요|예요|이라고|라고))",
         rf"(?:{_MAKER})(?P<maker>{_LATIN_NAME})",
     )
+)
+# quoted speech given to someone in a story: the quote is theirs
+_DIALOGUE = re.compile(
+    r"[,.!?…]\s*[\"'»」』]\s*,?\s*(?:[A-Za-z]\w*\s+){0,2}?(?:said|says|asked|replied|whispered"
+    r"|muttered|answered|added|continued|explained|shouted|told|murmured|sighed|laughed)\b"
+    r"|(?:dijo|respondió|preguntó|a-t-il dit|dit-il|dit-elle|sagte|disse|ha detto|nói)\b"
 )
 # after a Latin name: punctuation, the end, another script, or a connector ("Nova and I …")
 _NAME_END = re.compile(

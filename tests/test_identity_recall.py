@@ -721,6 +721,28 @@ CASES: list[tuple[str, str, frozenset[str], frozenset[str], frozenset[str], froz
         NONE,
         NONE,
     ),
+    ("en", "I’m an AI model named Orion-2, here to help.", S({"other:orion-2"}), NONE, NONE, NONE),
+    (
+        "zh-Hans",
+        "我是一个名叫小智的助手，可以帮你查天气、订闹钟。",
+        S({"other:小智"}),
+        NONE,
+        NONE,
+        NONE,
+    ),
+    # --- other people's names in stories and quotes are not the speaker's
+    (
+        "en",
+        "The detective, a tall woman named Ruth Okafor, opened the file.",
+        NONE,
+        NONE,
+        NONE,
+        NONE,
+    ),
+    ("en", "“I am Captain Reyes,” he said, saluting the crew.", NONE, NONE, NONE, NONE),
+    ("en", "The so-called “Blue Plan” was never adopted.", NONE, NONE, NONE, NONE),
+    ("zh-Hans", "他是一个名叫阿强的司机。我是小明的朋友。", NONE, NONE, NONE, NONE),
+    ("fr", "« Je m’appelle Hugo », dit-il en souriant.", NONE, NONE, NONE, NONE),
     # --- generic self-descriptions never become other:<name>
     ("en", "I am an AI assistant. I’m here to help.", NONE, NONE, NONE, NONE),
     ("en", "I’m a helpful assistant, and I’m Happy to help you today.", NONE, NONE, NONE, NONE),
