@@ -20,6 +20,12 @@ placeholder decides what the name is doing there:
 
 Weak aliases (common words such as Google, Meta, Llama, GLM, Mistral) count only directly
 inside a tight frame and are otherwise ignored, not even reported as mentions.
+
+Typographic apostrophes, quotes and dashes are mapped to one form first. Key-value lines
+("Model name: X", "| Made by | X |") are claims of their role unless several vendors fill
+one key on several lines (a list of others). A capitalised or quoted name in no table,
+given to the speaker ("I am Nova", 我是小智) or its maker ("made by Helix Labs"), is
+the id ``other:<name>``; such names are only ever claimed, negated or hedged.
 """
 
 from __future__ import annotations
@@ -773,7 +779,8 @@ class Claim:
 class Claims:
     """What a text says about who it is.
 
-    ``claimed``: vendor ids the text claims to be (or to be made by, or based on);
+    ``claimed``: vendor ids the text claims to be (or to be made by, or based on), with
+    ``other:<name>`` for a name in no vendor table;
     ``negated``: ids it says it is not; ``mentioned``: ids only mentioned; ``hedged``:
     ids claimed under a hedge; ``ambiguous``: ids a judge should look at. A vendor is in at
     most one set, in that order of precedence. ``items`` has one Claim per name found.
