@@ -916,6 +916,9 @@ class Detector:
         if _DIALOGUE.search(sentence):
             return ()  # '"My name is Elara," she said': a character speaks, not the model
         for match in _OTHER_FRAME.finditer(sentence):
+            before = sentence[: match.start()]
+            if before.count('"') % 2 or before.count("«") > before.count("»"):
+                continue  # inside quoted speech: someone else's words
             name = _other_name(match)
             if name is None or name in found or self._regex.search(name):
                 continue

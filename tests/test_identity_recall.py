@@ -741,6 +741,14 @@ CASES: list[tuple[str, str, frozenset[str], frozenset[str], frozenset[str], froz
     ),
     ("en", "“I am Captain Reyes,” he said, saluting the crew.", NONE, NONE, NONE, NONE),
     ("en", "The so-called “Blue Plan” was never adopted.", NONE, NONE, NONE, NONE),
+    (
+        "en",
+        "“I’m Marcus Vell, and I own this town,” the stranger announced.",
+        NONE,
+        NONE,
+        NONE,
+        NONE,
+    ),
     ("zh-Hans", "他是一个名叫阿强的司机。我是小明的朋友。", NONE, NONE, NONE, NONE),
     ("fr", "« Je m’appelle Hugo », dit-il en souriant.", NONE, NONE, NONE, NONE),
     # --- generic self-descriptions never become other:<name>
