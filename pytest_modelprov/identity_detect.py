@@ -1335,7 +1335,8 @@ def _builtin_vendors() -> VendorTable:
 def add_vendors(source: str | Path | Mapping[str, Any]) -> list[str]:
     """Add team vendors from a file or mapping in the vendor table's form
     (``schemas/identity_vendors.schema.json``): ``{"version": "...", "vendors": {"acme":
-    {"name": "Acme", "aliases": ["Acme", "Nova"], "weak": [], "patterns": []}}}``.
+    {"name": "Acme", "aliases": ["Acme", "Nova"], "weak": [], "patterns": []}}}``. The
+    ``name`` counts as an alias too.
 
     Their ids are then accepted wherever a vendor id is (``own="acme"``, ``rate("acme")``)
     and claims of them are counted. Adding the same entry again changes nothing; an id of
@@ -1403,7 +1404,14 @@ def team_vendors() -> dict[str, str]:
 
 def _team_table(entries: Mapping[str, Mapping[str, Any]], where: str) -> VendorTable:
     base = _builtin_vendors()
-    return base.with_vendors(entries, where) if entries else base
+    if not entries:
+        return base
+    # a team vendor's name is one of its names ("made by Orbit AI" claims orbit)
+    named = {
+        vid: {**entry, "aliases": [*entry.get("aliases", []), entry["name"]]}
+        for vid, entry in entries.items()
+    }
+    return base.with_vendors(named, where)
 
 
 @cache
