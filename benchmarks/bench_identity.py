@@ -1,6 +1,6 @@
 """Accuracy and speed of the identity-claim detector.
 
-    python benchmarks/bench_identity.py
+    python benchmarks/bench_identity.py [--other-scan N]
 
 Per field (claimed, negated, mentioned, hedged): precision and recall of the vendor ids
 ``detect_claims`` returns, micro-averaged over (case, vendor) pairs, and the same for the
@@ -137,6 +137,33 @@ def report(name: str, cases: list[Case]) -> int:
     return len(wrong)
 
 
+def other_scan(size: int, seed: int = 7) -> None:
+    """How often ``other:<name>`` turns up in real answers to non-identity prompts (the
+    shared refusal and lexical outputs): every such claim there is a name the text gives a
+    first-person speaker, so this bounds the bucket's noise outside identity probes."""
+    import random
+    from collections import Counter
+
+    data = SHARED.parent.parent
+    files = [data / "refusal" / "labelled.jsonl", data / "lexical" / "outputs.jsonl"]
+    if not all(f.exists() for f in files):
+        print(f"\nother-scan skipped: {data} lacks refusal/labelled.jsonl or lexical/outputs.jsonl")
+        return
+    rows = [json.loads(line) for f in files for line in f.read_text("utf-8").splitlines() if line]
+    sample = random.Random(seed).sample(rows, min(size, len(rows)))
+    texts: Counter[str] = Counter()
+    hits: Counter[str] = Counter()
+    for row in sample:
+        source = str(row.get("source", "?")).split("-")[0]
+        texts[source] += 1
+        found = detect_claims(row.get("response") or "")
+        if any(v.startswith(OTHER) for v in found.claimed):
+            hits[source] += 1
+    print(f"\nother:<name> claims in {len(sample)} real non-identity answers (seed {seed}):")
+    for source in sorted(texts):
+        print(f"  {source:12} {hits[source]:3} of {texts[source]:4} answers")
+
+
 def speed(texts: list[str], seconds: float = 1.0) -> float:
     detect_claims(texts[0])  # build the detector outside the timing
     done, start = 0, time.perf_counter()
@@ -164,6 +191,10 @@ def main() -> int:
     print(f"  first scored (held out, {DETECTOR_VERSION_FROZEN}): {FIRST_SCORED}")
     texts = [c[1] for c in (shared or []) + own + recall + held]
     print(f"\nspeed: {speed(texts):,.0f} texts/s over {len(texts)} texts (one core)")
+    if "--other-scan" in sys.argv:
+        # slow (long stories): python benchmarks/bench_identity.py --other-scan 600
+        index = sys.argv.index("--other-scan")
+        other_scan(int(sys.argv[index + 1]) if len(sys.argv) > index + 1 else 600)
     return 1 if failures else 0
 
 
