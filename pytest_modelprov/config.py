@@ -60,6 +60,18 @@ class UnusedBaselines(str, Enum):
     IGNORE = "ignore"
 
 
+class Inconclusive(str, Enum):
+    """What a check that its sample cannot decide (too few answers, an underpowered gate)
+    does to its test. Never a pass: ``warn`` lets the test pass but every report shows the
+    check as inconclusive, with the answers that would decide it."""
+
+    FAIL = "fail"
+    WARN = "warn"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Progress(str, Enum):
     """Whether a live progress line is drawn while a test waits for model calls."""
 
@@ -255,6 +267,7 @@ class Settings:
     unused_baselines: UnusedBaselines = UnusedBaselines.WARN
     budget: Budget = field(default_factory=Budget)
     progress: Progress = Progress.AUTO
+    inconclusive: Inconclusive = Inconclusive.FAIL
     #: command line only: a dry run that prints the calls the tests would make
     plan: bool = False
     #: command line only: fill the cache through the provider's Batch API first
@@ -425,6 +438,12 @@ OPTIONS: tuple[Option, ...] = (
         "FILE",
     ),
     Option(
+        "inconclusive",
+        "fail | warn: what a check its sample cannot decide (too few answers for the bound, "
+        "an underpowered gate) does to its test (default fail: a gate never passes on nothing)",
+        "ACTION",
+    ),
+    Option(
         "unused_baselines",
         "warn | fail | ignore: baselines of collected tests that no check used (default warn)",
         "ACTION",
@@ -485,6 +504,7 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
     transcript = _path(sources, "transcript", rootdir)
     unused = _get(sources, "unused_baselines")
     progress = _get(sources, "progress")
+    inconclusive = _get(sources, "inconclusive")
     reference_fields, reference_given = _reference_fields(sources)
     references = resolve_references(reference_fields, under_test, sources.environ)
     unconfigured_raw = _get(sources, "unconfigured")
@@ -513,6 +533,7 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         unused_baselines=_enum(UnusedBaselines, *unused) if unused else UnusedBaselines.WARN,
         budget=_check_budget(_budget(sources), under_test, references),
         progress=_enum(Progress, *progress) if progress else Progress.AUTO,
+        inconclusive=_enum(Inconclusive, *inconclusive) if inconclusive else Inconclusive.FAIL,
         batch_poll=_number(sources, "batch_poll", 30.0, float, minimum=0.01),
         batch_wait=_number(sources, "batch_wait", 24 * 3600.0, float, minimum=0.0),
         identity_vendors=_path(sources, "identity_vendors", rootdir),

@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from . import baseline, sequential, stats
+from . import baseline, samplesize, sequential, stats
 from .client import excerpt
 from .errors import ConfigError
 from .handle import ModelHandle
@@ -51,7 +51,7 @@ from .identity_detect import (
     team_vendors,
     vendor_ids,
 )
-from .measurement import Measurement
+from .measurement import MAX_EVIDENCE, Measurement, evidence_item
 from .response import Response
 from .sequential import StopEarly, Stopped
 from .stats import Rate
@@ -536,7 +536,20 @@ class IdentityResult:
             if not subset:
                 continue
             rate = self._clustered(subset, lambda o: o.accepted is False, confidence)
-            ok = rate.high <= max_rate
+            # too few answers to decide is its own verdict (inconclusive), as for every check
+            decision = samplesize.decide_rate(rate, max_rate)
+            details: dict[str, Any] = {
+                "probe_set": self.probes.version,
+                "samples_per_probe": self.n,
+            }
+            if decision.needed is not None:
+                details["needed_n"] = decision.needed
+            contradicting = [o for o in subset if o.accepted is False]
+            if decision.verdict != "pass":
+                details["evidence"] = [
+                    _evidence(o, None, "answer", label="contradicted")
+                    for o in _spread(contradicting)[:MAX_EVIDENCE]
+                ]
             self.handle.record(
                 Measurement(
                     quantity="identity.contradiction_rate",
@@ -548,12 +561,12 @@ class IdentityResult:
                     n=rate.n,
                     reference=max_rate,
                     reference_label="max upper bound",
-                    verdict="pass" if ok else "fail",
+                    verdict=decision.verdict,
                     detector=DETECTOR_VERSION,
-                    details={"probe_set": self.probes.version, "samples_per_probe": self.n},
+                    details=details,
                 )
             )
-            if not ok:
+            if decision.verdict == "fail":
                 failed.append((lang, rate))
         if not failed:
             return
@@ -717,8 +730,18 @@ class IdentityResult:
         if vendor is not None:
             vid = canonical_vendor(vendor)
             chosen = [o for o in chosen if o.probe.target == vid]
-        ok = rate.high <= max_rate
+        decision = samplesize.decide_rate(rate, max_rate)
+        ok = decision.verdict == "pass"
         labels = {"kind": kind, "vendor": canonical_vendor(vendor) if vendor else "any"}
+        accepted = [o for o in chosen if o.accepted]
+        details: dict[str, Any] = {"probe_set": self.probes.version, "samples_per_probe": self.n}
+        if decision.needed is not None:
+            details["needed_n"] = decision.needed
+        if not ok:
+            details["evidence"] = [
+                _evidence(o, None, "answer", label="accepted")
+                for o in _spread(accepted)[:MAX_EVIDENCE]
+            ]
         self.handle.record(
             Measurement(
                 quantity="identity.acceptance_rate",
@@ -730,14 +753,13 @@ class IdentityResult:
                 n=rate.n,
                 reference=max_rate,
                 reference_label="max upper bound",
-                verdict="pass" if ok else "fail",
+                verdict=decision.verdict,
                 detector=DETECTOR_VERSION,
-                details={"probe_set": self.probes.version, "samples_per_probe": self.n},
+                details=details,
             )
         )
-        if ok:
-            return
-        accepted = [o for o in chosen if o.accepted]
+        if decision.verdict != "fail":
+            return  # an inconclusive check fails or warns in the plugin, per the setting
         lines = [
             f"identity: {self.handle.name} ({self.handle.model}) "
             f"{'let the premise stand in' if kind == 'presuppose' else 'said yes to'} {kind} "
@@ -827,17 +849,29 @@ class IdentityResult:
             target, max_rate, lang_max, per_language, kinds, source, confidence
         )
         failures: list[tuple[str, Rate, float]] = []
+        open_: list[tuple[str, Rate, int | None]] = []
         overall: Rate | None = None
         for lang, subset, limit in slices:
             stopped = decided[lang] if decided is not None else None
             rate = self._clustered(subset, hit, confidence) if stopped is None else stopped.rate
             overall = overall or rate
-            ok = rate.high <= limit if stopped is None else stopped.verdict == "pass"
+            if stopped is None:
+                decision = samplesize.decide_rate(rate, limit)
+            else:
+                decision = samplesize.Decision("pass" if stopped.verdict == "pass" else "fail")
+            ok = decision.verdict == "pass"
             judged = sum(1 for o in subset if o.judge is not None)
             extra: dict[str, Any] = {}
             if stopped is not None:
                 extra["sequential"] = stopped.to_dict()
             undecided = stopped is not None and stopped.verdict is None
+            if not ok and not undecided:
+                extra["evidence"] = [
+                    _evidence(o, evidence_vendor(o), source)
+                    for o in _spread([o for o in subset if hit(o)])[:MAX_EVIDENCE]
+                ]
+            if decision.needed is not None:
+                extra["needed_n"] = decision.needed
             self.handle.record(
                 Measurement(
                     quantity="identity.claim_rate",
@@ -851,7 +885,7 @@ class IdentityResult:
                     reference_label="max upper bound"
                     if stopped is None
                     else _sequential_label(stopped),
-                    verdict="info" if undecided else "pass" if ok else "fail",
+                    verdict="info" if undecided else decision.verdict,
                     detector=DETECTOR_VERSION,
                     details={
                         "kinds": ",".join(kind_list),
@@ -869,10 +903,12 @@ class IdentityResult:
                     },
                 )
             )
-            if not ok and not undecided:
+            if decision.verdict == "inconclusive" and not undecided:
+                open_.append((lang, rate, decision.needed))
+            elif not ok and not undecided:
                 failures.append((lang, rate, limit))
         if not failures:
-            return
+            return  # inconclusive slices fail or warn in the plugin, per the setting
         assert overall is not None
         level = _pct(confidence) if decided is None else f"{overall.confidence * 100:.4g}%"
         head = (
@@ -889,6 +925,11 @@ class IdentityResult:
                 continue
             note = "" if rate.k else f"  ({_too_few(rate, limit, confidence)})"
             lines.append(f"  {lang:8} {rate}  > {limit:.3f}{note}")
+        if open_:
+            lines.append("inconclusive (too few answers to decide):")
+            lines.extend(
+                f"  {lang:8} {rate}: it takes >= {needed} answers" for lang, rate, needed in open_
+            )
         bad = [o for o in chosen if hit(o)]
         if bad:
             lines.append(
@@ -953,6 +994,24 @@ def _spread(bad: Sequence[Observation]) -> list[Observation]:
         (rest if o.probe.lang in seen else first).append(o)
         seen.add(o.probe.lang)
     return (first + rest)[:_QUOTED_ANSWERS]
+
+
+def _evidence(
+    o: Observation, vendor: str | None, source: Source, label: str | None = None
+) -> dict[str, Any]:
+    """The answer for the reports: what decided it and where the whole answer is."""
+    text = o.response.answer if source == "answer" else (o.response.reasoning or "")
+    judged = o.judge is not None and o.judge.error is None
+    return evidence_item(
+        prompt=o.probe.text,
+        answer=text,
+        decided_by=o.evidence(vendor, source) if vendor else None,
+        label=label or (f"claims {vendor}" + (" (judge)" if judged else "") if vendor else None),
+        replicate=o.response.replicate,
+        key=o.response.key,
+        lang=o.probe.lang,
+        ref=o.probe.id,
+    )
 
 
 def _quote(o: Observation, vendor: str | None, source: Source) -> str:

@@ -39,7 +39,7 @@ from .lexical_distance import (
 )
 from .lexical_fingerprint import Fingerprint, Limits, content_word, pooled
 from .lexical_text import tokenise
-from .measurement import Measurement
+from .measurement import MAX_EVIDENCE, Measurement, evidence_item
 
 __all__ = [
     "Comparison",
@@ -304,6 +304,30 @@ def _excerpt(fp: Fingerprint, words: Sequence[str], limit: int = 2) -> list[str]
     return out
 
 
+def _word_evidence(
+    fp: Fingerprint, ref: Fingerprint, name: str, bg: Fingerprint | None
+) -> list[dict[str, Any]]:
+    """Answers of ``fp`` that use the over-used words it shares with ``ref``, for the
+    reports (the excerpt around the word is what decided)."""
+    words = [w for w, _, _ in shared_words(fp, ref, 12, bg)]
+    out = []
+    for prompt, text in fp.examples:
+        tokens = set(tokenise(text))
+        hit = next((w for w in words if w in tokens), None)
+        if hit is None:
+            continue
+        pos = text.lower().find(hit)
+        snippet = " ".join(text[max(0, pos - 60) : pos + len(hit) + 60].split())
+        out.append(
+            evidence_item(
+                prompt=prompt, answer=text, decided_by=snippet, label=f"shares {hit!r} with {name}"
+            )
+        )
+        if len(out) >= MAX_EVIDENCE:
+            break
+    return out
+
+
 def _shared_block(ours: Fingerprint, ref: Fingerprint, name: str, bg: Fingerprint | None) -> str:
     words = shared_words(ours, ref, 12, bg)
     if not words:
@@ -412,6 +436,9 @@ def assert_nearest(
     bg = pooled(list(refs.values())) if len(refs) >= 2 else None
     for name, d in result.distances.items():
         verdict = "info" if name != expected else ("pass" if ok else "fail")
+        evidence = None
+        if verdict == "fail":
+            evidence = {"evidence": _word_evidence(ours, refs[nearest], nearest, bg)}
         _record(
             ours,
             name,
@@ -420,6 +447,7 @@ def assert_nearest(
             reference=result.distances[nearest].value if name == expected else None,
             reference_label=f"nearest: {nearest}" if name == expected else "",
             verdict=verdict,
+            details=evidence,
         )
     _record_matrix(ours, refs, result, bg)
     if ok:
@@ -472,7 +500,10 @@ def _threshold_check(
         reference=threshold,
         reference_label=f"{'min' if above else 'max'} distance",
         verdict="pass" if ok else "fail",
-        details={"noise_floor": result.floor} if result.floor is not None else None,
+        details={
+            **({"noise_floor": result.floor} if result.floor is not None else {}),
+            **({} if ok else {"evidence": _word_evidence(ours, ref, label, None)}),
+        },
     )
     if ok:
         return d

@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import baseline, schema, sequential, stats
+from . import baseline, samplesize, schema, sequential, stats
 from .client import excerpt
 from .comparable import require_same_params
 from .drift import Drift, Rule, paired_drift
 from .errors import ConfigError
-from .measurement import Measurement
+from .measurement import MAX_EVIDENCE, Measurement, evidence_item
 from .refusal_features import clean_refusal, normalise, strip_reasoning
 from .refusal_model import Example, LinearModel, TrainSettings, read_labelled, validate
 from .refusal_model import fit as _fit_model
@@ -996,6 +996,15 @@ def assert_stable(
     )
     weak = [c for c in comparisons if c.detectable is not None and c.detectable > margin]
     for c in comparisons:
+        # a pass its prompts could not have turned into a fail says nothing: inconclusive
+        # (the plugin fails or warns per --modelprov-inconclusive), unless told to ignore it
+        open_ = c in weak and not c.failed and underpowered != "ignore"
+        extra: dict[str, Any] = {}
+        if open_:
+            extra["needed_n"] = _prompts_for(margin, alpha)
+            extra["flags"] = ["underpowered"]
+        if c.failed or open_:
+            extra["evidence"] = _flip_evidence(c)
         if after.handle is not None:
             after.handle.record(
                 Measurement(
@@ -1008,9 +1017,10 @@ def assert_stable(
                     n=c.pairs or c.after.n,
                     reference=margin,
                     reference_label="margin",
-                    verdict="fail" if c.failed else "pass",
+                    verdict="fail" if c.failed else "inconclusive" if open_ else "pass",
                     detector=after.detector,
                     details={
+                        **extra,
                         "before": c.before.value,
                         "after": c.after.value,
                         "baseline_model": before.model,
@@ -1038,6 +1048,45 @@ def assert_stable(
     return comparisons
 
 
+def _prompts_for(margin: float, alpha: float) -> int | None:
+    try:
+        return samplesize.prompts_for_margin(margin, alpha=alpha)
+    except ValueError:
+        return None
+
+
+def _evidence(prompts: Sequence[PromptOutcome]) -> list[dict[str, Any]]:
+    """Non-compliant answers of a slice for the reports (bounded, one per prompt)."""
+    out = []
+    for p in prompts:
+        for i, o in enumerate(p.outcomes):
+            if o in NONCOMPLIANT:
+                text = p.excerpts[i] if i < len(p.excerpts) else ""
+                out.append(
+                    evidence_item(
+                        prompt=p.prompt, answer=text, label=o, replicate=i, lang=p.lang, ref=p.topic
+                    )
+                )
+                break
+        if len(out) >= MAX_EVIDENCE:
+            break
+    return out
+
+
+def _flip_evidence(c: Comparison) -> list[dict[str, Any]]:
+    """Prompts whose answers moved towards non-compliance, before -> after."""
+    return [
+        evidence_item(
+            prompt=a.prompt,
+            answer=a.excerpts[0] if a.excerpts else "",
+            label=f"{'/'.join(b.outcomes)} -> {'/'.join(a.outcomes)}",
+            lang=a.lang,
+            ref=a.topic,
+        )
+        for b, a in c.flipped[:MAX_EVIDENCE]
+    ]
+
+
 def assert_rate_at_most(
     result: Result, threshold: float, *, confidence: float = 0.95, lang: str | None = None
 ) -> stats.Rate:
@@ -1053,12 +1102,20 @@ def assert_rate_at_most(
     for each in [lang] if lang is not None or not result.langs else result.langs:
         stopped = _sequential_for(result, each, threshold, confidence)
         rate = result.rate(each, confidence) if stopped is None else stopped.rate
-        failed = rate.high > threshold if stopped is None else stopped.verdict != "pass"
+        if stopped is None:
+            decision = samplesize.decide_rate(rate, threshold)
+        else:
+            decision = samplesize.Decision("pass" if stopped.verdict == "pass" else "fail")
+        failed = decision.verdict == "fail"
         if result.handle is not None:
             details: dict[str, Any] = {
                 "counts": result.counts(each),
                 "classifier": result.classifier,
             }
+            if decision.needed is not None:
+                details["needed_n"] = decision.needed
+            if decision.verdict != "pass":
+                details["evidence"] = _evidence(result.select(each))
             if stopped is not None:
                 details["sequential"] = stopped.to_dict()
             result.handle.record(
@@ -1072,16 +1129,19 @@ def assert_rate_at_most(
                     n=rate.n,
                     reference=threshold,
                     reference_label="at most" if stopped is None else _sequential_label(stopped),
-                    verdict="fail" if failed else "pass",
+                    verdict=decision.verdict,
                     detector=result.detector,
                     details=details,
                 )
             )
-        if failed:
+        # without a handle no report can carry an inconclusive verdict: it must not pass
+        if failed or (decision.verdict == "inconclusive" and result.handle is None):
             examples = [
                 p for p in result.select(each) if any(o in NONCOMPLIANT for o in p.outcomes)
             ][:3]
             bound = "upper bound above" if stopped is None else "not shown to be at most"
+            if not failed:
+                bound = f"inconclusive ({decision.note()}): upper bound above"
             failures.append(
                 f"non-compliance on {result.topic_set!r} [{each}] of {result.model}: "
                 f"{_fmt_rate(rate)}; {bound} {threshold}\n"
