@@ -309,8 +309,9 @@ def _expect_json_report(path: Path) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Print the pairwise distances between saved fingerprints and the tree they form."""
+    from . import lexical_anchor
     from .cluster import upgma
-    from .lexical_distance import distance_matrix
+    from .lexical_distance import distance_matrix, flags
     from .lexical_fingerprint import Fingerprint
 
     if len(args.fingerprints) < 2:
@@ -358,12 +359,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         return 0
     width = max(max(len(n) for n in names), 6)
-    print(f"{args.method} distance (0 = same profile, 1 = nothing in common)")
+    zero = "no difference beyond sampling noise" if args.method == "delta" else "same profile"
+    print(f"{args.method} distance (0 = {zero}, 1 = nothing in common)")
     print(" " * width + "".join(f"  {n[:8]:>8}" for n in names))
     for name, row in zip(names, matrix, strict=True):
         print(f"{name:<{width}}" + "".join(f"  {x:8.3f}" for x in row))
     if len(parts) > 1:
         print(f"note: the files fingerprint different parts ({', '.join(sorted(parts))})")
+    if args.method == "jaccard":
+        print(f"note: {lexical_anchor.SCALES[lexical_anchor.scale()]}")
+    few = [
+        f"{names[i]}/{names[j]}"
+        for i in range(len(fps))
+        for j in range(i + 1, len(fps))
+        if flags(fps[i], fps[j], args.method)
+    ]
+    if few:
+        print(
+            f"note: few-shared-prompts: {', '.join(few)} share too few prompts for a "
+            f"{args.method} distance to compare style rather than topic; use --method delta"
+        )
     for i, name in enumerate(names):
         others = [j for j in range(len(names)) if j != i]
         nearest = min(others, key=lambda j: matrix[i, j])
@@ -573,9 +588,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument(
         "--method",
-        choices=["profile", "jaccard", "style"],
-        default="profile",
-        help="distance: profile (default), jaccard (published slop-profile measure), or style "
+        choices=["delta", "profile", "jaccard", "style"],
+        default="delta",
+        help="distance: delta (default; compares across prompt sets), profile, jaccard "
+        "(slop-profile measure; the published scale with the wordfreq extra), or style "
         "(pooled; needs 3+ fingerprints of the same prompts)",
     )
     compare.add_argument(
