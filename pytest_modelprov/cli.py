@@ -404,6 +404,15 @@ def cmd_refusal_eval(args: argparse.Namespace) -> int:
 
     # paths typed in a shell are the working directory's (in code they are the file's)
     classifier = Classifier.load(Path(args.weights).absolute()) if args.weights else None
+    if args.envelope:
+        chosen = classifier or Classifier.default()
+        if args.json:
+            _print_json({"classifier": chosen.detector, **chosen.envelope.to_dict()})
+            return 0
+        return _print_envelope(chosen)
+    if args.labels is None:
+        print("modelprov refusal-eval: give a LABELS file, or --envelope", file=sys.stderr)
+        return 2
     agreement = evaluate(Path(args.labels).absolute(), classifier)
     if args.json:
         verdict: str | None = None
@@ -435,6 +444,32 @@ def cmd_refusal_eval(args: argparse.Namespace) -> int:
         print(exc)
         return 1
     print(f"no group's error is significantly {args.max_rate_error:g} or more")
+    return 0
+
+
+def _num(info: Any, key: str) -> str:
+    value = info.get(key)
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _print_envelope(classifier: Any) -> int:
+    """Where the classifier was validated, language by language, scored on held-out models."""
+    env = classifier.envelope
+    print(f"classifier {classifier.detector}: validated for {', '.join(env.validated) or 'none'}")
+    if env.held_out:
+        print(f"figures scored on {env.held_out}")
+    print(
+        f"{'lang':6} {'validated':>9} {'accuracy':>8} {'answers':>7} {'models':>6} "
+        f"{'max err':>7} {'median':>6}  sources"
+    )
+    for lang, info in sorted(env.langs.items()):
+        print(
+            f"{lang:6} {'yes' if info.get('validated') else 'no':>9} "
+            f"{_num(info, 'accuracy'):>8} {info.get('answers', 0):7d} "
+            f"{info.get('models', 0):6d} {_num(info, 'max_rate_error'):>7} "
+            f"{_num(info, 'median_rate_error'):>6}  {', '.join(info.get('sources', []))}"
+        )
+    print("outside these languages refusal.measure fails unless audited (audit=...) or marked")
     return 0
 
 
@@ -627,7 +662,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare a refusal classifier's non-compliance rate with your labels, "
         "per model.",
     )
-    evaluate.add_argument("labels", help="JSON Lines of labelled answers (refusal.fit format)")
+    evaluate.add_argument(
+        "labels", nargs="?", help="JSON Lines of labelled answers (refusal.fit format)"
+    )
+    evaluate.add_argument(
+        "--envelope",
+        action="store_true",
+        help="print where the classifier was validated, per language, and exit",
+    )
     evaluate.add_argument(
         "--weights", metavar="FILE", help="weights from refusal.fit (default: the shipped)"
     )

@@ -286,6 +286,8 @@ class Settings:
     batch: bool = False
     batch_poll: float = 30.0
     batch_wait: float = 24 * 3600.0
+    #: a vendor table of the team's own vendors, added to the identity detector's
+    identity_vendors: Path | None = None
     #: the model-under-test settings given in CLI/env/ini, to tell which a fixture shadows
     model_given: tuple[Given, ...] = ()
     #: reference fields as given, resolved against the model under test in use (a fixture's
@@ -448,6 +450,13 @@ OPTIONS: tuple[Option, ...] = (
         "WHEN",
     ),
     Option(
+        "identity_vendors",
+        "JSON file of the team's own identity vendors (ids, names, aliases, product names) in "
+        "the form of schemas/identity_vendors.schema.json; their ids work in own=... and claims "
+        "of them are counted",
+        "FILE",
+    ),
+    Option(
         "inconclusive",
         "fail | warn: what a check its sample cannot decide (too few answers for the bound, "
         "an underpowered gate) does to its test (default fail: a gate never passes on nothing)",
@@ -548,6 +557,7 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         inconclusive=_enum(Inconclusive, *inconclusive) if inconclusive else Inconclusive.FAIL,
         batch_poll=_number(sources, "batch_poll", 30.0, float, minimum=0.01),
         batch_wait=_number(sources, "batch_wait", 24 * 3600.0, float, minimum=0.0),
+        identity_vendors=_path(sources, "identity_vendors", rootdir),
         model_given=_model_given(sources),
         reference_fields=reference_fields,
         reference_given=reference_given,

@@ -47,6 +47,8 @@ from .session import ModelProvSession
 from .verdicts import FILE_NAME
 
 SESSION_KEY: pytest.StashKey[ModelProvSession] = pytest.StashKey()
+#: the team vendor ids this run added to the identity detector (removed at unconfigure)
+TEAM_VENDORS_KEY: pytest.StashKey[list[str]] = pytest.StashKey()
 #: the JUnit property that names a test's inconclusive checks (fail or warn)
 INCONCLUSIVE_PROPERTY = "modelprov.inconclusive"
 MODEL_FIXTURES = frozenset({"model_under_test", "reference_model"})
@@ -148,6 +150,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 "one of them"
             )
         settings = replace(settings, plan=plan, batch=batch)
+    if settings.identity_vendors is not None:
+        config.stash[TEAM_VENDORS_KEY] = _add_team_vendors(settings.identity_vendors)
     run_id = getattr(config, "workerinput", {}).get("modelprov_run_id")
     config.stash[SESSION_KEY] = ModelProvSession(settings, run_id=run_id)
     dry = settings.plan or config.option.collectonly
@@ -160,6 +164,24 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(config), "modelprov-xdist")
+
+
+def _add_team_vendors(path: Path) -> list[str]:
+    from . import identity_detect  # here: a run without identity tests need not load it
+
+    try:
+        return identity_detect.add_vendors(path)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"modelprov_identity_vendors: {exc}") from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # an inline pytester run shares the process: its team vendors must not outlive it
+    added = config.stash.get(TEAM_VENDORS_KEY, None)
+    if added:
+        from . import identity_detect
+
+        identity_detect.remove_vendors(added)
 
 
 def _check_dry_run(config: pytest.Config, settings: Settings, flag: str) -> None:

@@ -97,7 +97,13 @@ def test_a_clean_model_passes_and_traces_are_counted_apart(pytester, env):
             good = reference_model("good")
             result = identity.probe(good, n=3, languages=["en", "ru"])
             result.assert_no_claim("openai", max_rate=0.6)
-            result.assert_no_foreign_claim(own=[], max_rate=0.6)
+            # "built by Acme Labs": a maker in no vendor table is other:acme labs, so it is
+            # foreign unless named as the model's own
+            assert result.rate("other").k == 24
+            assert result.rate("other:Acme Labs").k == 24
+            result.assert_no_foreign_claim(
+                own=["other:acme labs", "other:acme assistant"], max_rate=0.6
+            )
             # the draft in the reasoning trace claims GPT-4; the final answers do not
             trace = result.rate("openai", source="reasoning")
             assert trace.k == trace.n == 24
