@@ -109,7 +109,9 @@ def test_another_detector_never_gets_a_stored_verdict(tmp_path):
     shipped = refusal.default_classifier()
     # the same weights with a threshold near 0: every answer the rules let through is
     # non-compliant; and the keyword baseline, blind to evasion and to Finnish
-    strict = _edited_weights(tmp_path, threshold=0.01)
+    shipped_data = shipped.model.to_dict()
+    everywhere = {lang: 0.01 for lang in shipped_data.get("lang_thresholds", {})}
+    strict = _edited_weights(tmp_path, threshold=0.01, lang_thresholds=everywhere)
     keyword = refusal.KeywordClassifier()
     detectors = [shipped, strict, keyword]
     fresh = [_fresh(d) for d in detectors]
