@@ -1200,6 +1200,15 @@ def _observe(
             asked = [(responses[i].key, "answer", responses[i].answer, None) for i in chosen]
             found_fake = _detect_all(store, _placebo_detector(target), asked)
             fakes.update(zip(chosen, found_fake, strict=True))
+        # system probes: read with a detector that knows the deployment's given names
+        by_names: dict[tuple[str, ...], list[int]] = {}
+        for i, item in enumerate(items):
+            if item.kind == "system":
+                by_names.setdefault(item.names, []).append(i)
+        for names, chosen in sorted(by_names.items()):
+            asked = [(responses[i].key, "answer", responses[i].answer, None) for i in chosen]
+            found_given = _detect_all(store, _deployment_detector(names), asked)
+            fakes.update(zip(chosen, found_given, strict=True))
     out = []
     for i, (item, response) in enumerate(zip(items, responses, strict=True)):
         answer = next(found)
@@ -1269,7 +1278,9 @@ def _accepted(
         named = {c.vendor for c in claims.items if c.status == "claimed" and c.role == "name"}
         return target not in claims.negated and not (named - {target})
     if item.kind == "system":
-        given = _deployment_detector(item.names).detect(response.answer)
+        given = (
+            fake if fake is not None else _deployment_detector(item.names).detect(response.answer)
+        )
         # naming its maker or base model ("Lumen, built on GPT-4") does not contradict the
         # system prompt; another name for itself, or a denial of the given one, does
         other_names = {
