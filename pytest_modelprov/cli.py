@@ -16,6 +16,7 @@ from .cache import CacheEntry, ResponseCache
 from .client import plan_calls
 from .config import DEFAULT_CACHE_DIR, ModelSpec, parse_json_value
 from .errors import CacheCorruptError, ModelprovError
+from .response import Usage
 
 
 def _cache_dir(args: argparse.Namespace) -> Path:
@@ -45,10 +46,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         label = f"{entry.request['model']} @ {entry.request['endpoint']}"
         per_model[label] += 1
         resolved.setdefault(label, Counter())[entry.resolved_model or "?"] += 1
-        usage = entry.usage
-        tokens[label] += int(usage.get("prompt_tokens") or 0) + int(
-            usage.get("completion_tokens") or 0
-        )
+        # whole numbers only: a stored usage may hold anything (NaN, text) if edited
+        tokens[label] += Usage.from_body(entry.usage).total_tokens
     print(f"cache: {cache.directory}")
     print(f"entries: {sum(per_model.values())}" + (f" ({corrupt} unreadable)" if corrupt else ""))
     for label, count in sorted(per_model.items()):

@@ -24,13 +24,17 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .budget import BudgetExceeded, Spending
 from .cache import CacheKey, Hit, KeyBuilder, ResponseCache, entry_from_response
-from .config import ModelSpec, RecordMode, Settings, validate_params
+from .config import ModelSpec, RecordMode, Settings, redact_url, validate_params
+from .deadline import deadline
+from .deadline import install as install_deadline
 from .errors import CacheError, ConfigError, ModelCallError, ModelprovError, ReplayMissError
 from .ledger import Ledger
 from .pacing import Pacer, estimate_prompt_tokens
 from .planning import Planner
 from .progress import CallProgress
-from .response import InvalidResponse, Response, Usage, check_completion
+from .response import InvalidResponse, Response, Usage, check_completion, unusable_answer
+from .safejson import JSONLimitError
+from .safejson import loads as json_loads
 
 if TYPE_CHECKING:
     import openai
@@ -469,37 +473,58 @@ class ModelClient:
         return self._sdk_client()
 
     def _sdk_client(self) -> openai.OpenAI:
+        # pytest leaves frames with __tracebackhide__ out of tracebacks, and so out of
+        # --tb=long/-l output and JUnit XML: the frames below handle the key
+        __tracebackhide__ = True
         if self._sdk is None:
             with self._sdk_lock:
                 if self._sdk is None:
-                    import openai
-
-                    key = self.spec.api_key(self._environ)
-                    if key is None:
-                        if not is_loopback(self.spec.base_url):
-                            what = (
-                                f"the environment variable {self.spec.api_key_env} is not set"
-                                if self.spec.api_key_env
-                                else "no variable is named for its key (OPENAI_API_KEY is sent "
-                                "only to the OpenAI API or OPENAI_BASE_URL)"
-                            )
-                            raise ModelCallError(
-                                f"modelprov: no API key for {self.spec.name} "
-                                f"({self.spec.model} at {self.spec.display_url}): {what}. Name "
-                                "the variable with --modelprov-api-key-env, MODELPROV_API_KEY_ENV "
-                                "or modelprov_api_key_env (references: NAME.api_key_env=VAR)."
-                            )
-                        key = "modelprov-local-no-key"  # the SDK insists on some key
-                    base_url, basic = split_credentials(self.spec.base_url)
-                    self._sdk = openai.OpenAI(
-                        api_key=key,
-                        base_url=base_url,
-                        default_headers={"Authorization": basic} if basic else None,
-                        # our own loop retries; SDK retries would multiply the attempts
-                        max_retries=0,
-                        timeout=self.settings.timeout,
-                    )
+                    self._sdk = self._new_sdk()
         return self._sdk
+
+    def _new_sdk(self) -> openai.OpenAI:
+        """The SDK client; the key is passed straight through, never held in a local."""
+        __tracebackhide__ = True
+        import openai
+
+        if self.spec.api_key(self._environ) is None and not is_loopback(self.spec.base_url):
+            what = (
+                f"the environment variable {self.spec.api_key_env} is not set"
+                if self.spec.api_key_env
+                else "no variable is named for its key (OPENAI_API_KEY is sent "
+                "only to the OpenAI API or OPENAI_BASE_URL)"
+            )
+            raise ModelCallError(
+                f"modelprov: no API key for {self.spec.name} "
+                f"({self.spec.model} at {self.spec.display_url}): {what}. Name "
+                "the variable with --modelprov-api-key-env, MODELPROV_API_KEY_ENV "
+                "or modelprov_api_key_env (references: NAME.api_key_env=VAR)."
+            )
+        base_url, basic = split_credentials(self.spec.base_url)
+        try:
+            return openai.OpenAI(
+                # the SDK insists on some key, even for a local server that needs none
+                api_key=self.spec.api_key(self._environ) or "modelprov-local-no-key",
+                base_url=base_url,
+                default_headers={"Authorization": basic} if basic else None,
+                # our own loop retries; SDK retries would multiply the attempts
+                max_retries=0,
+                timeout=self.settings.timeout,
+                # a redirect to another host would take the key there, and its answer
+                # would be cached under this endpoint: redirects are errors (see _attempt)
+                http_client=_http_client(self.settings.timeout),
+            )
+        except Exception as exc:
+            # the SDK's frames hold the key as a local: cut them off (from None) and keep
+            # only the message, redacted
+            del basic
+            raise ModelCallError(
+                self._redact(
+                    f"modelprov: cannot set up the openai client for {self.spec.name} "
+                    f"({self.spec.model} at {self.spec.display_url}): "
+                    f"{type(exc).__name__}: {exc}"
+                )
+            ) from None
 
     def _attempt(self, call: Call) -> dict[str, Any]:
         sdk = self._sdk_client()
@@ -507,21 +532,35 @@ class ModelClient:
         # request and wraps the response (a millisecond of CPU a call, which at 64 calls in
         # flight is what keeps a cold run from its latency bound); auth, base URL, headers
         # and the status errors are the same
-        response = sdk.post(
-            "/chat/completions", body=request_body(self.spec, call), cast_to=_http_response(sdk)
-        )
+        with deadline(self.settings.timeout):  # the whole call, not each read
+            response = sdk.post(
+                "/chat/completions",
+                body=request_body(self.spec, call),
+                cast_to=_http_response(sdk),
+            )
         content = response.content
         try:
-            # strict: a body that is not UTF-8 is a broken response, not an answer to keep
-            parsed = json.loads(content.decode("utf-8"))
+            # strict: a body that is not UTF-8 is a broken response, not an answer to keep;
+            # NaN or Infinity (in usage counts, say) become null: the answer is still good
+            parsed = json_loads(content.decode("utf-8"), constants="null")
         except UnicodeDecodeError as exc:
             raise InvalidResponse(f"the response body is not valid UTF-8 ({exc})") from None
+        except JSONLimitError as exc:
+            raise InvalidResponse(
+                f"unusable JSON in a {response.status_code} response: {exc}"
+            ) from None
         except ValueError:
             raise InvalidResponse(
                 f"malformed JSON in a {response.status_code} response: "
                 f"{excerpt(content.decode('utf-8', errors='replace'), 120)!r}"
             ) from None
         check_completion(parsed)
+        if not self.settings.allow_empty:
+            why = unusable_answer(parsed)
+            if why is not None:
+                raise InvalidResponse(
+                    f"{why} (set modelprov_allow_empty=true to count empty answers)"
+                )
         result: dict[str, Any] = parsed
         return result
 
@@ -558,6 +597,15 @@ class ModelClient:
                 throttled = status == 429
                 if not throttled:
                     self.pacer.release(estimate)
+                if 300 <= status < 400:
+                    where = exc.response.headers.get("location", "elsewhere")
+                    last = (
+                        f"HTTP {status}: the endpoint redirects to {redact_url(where)!r}. "
+                        "Redirects are not followed: the API key would go with them and the "
+                        "answer would be cached under the configured endpoint. Set the base "
+                        "URL to the address the server redirects to."
+                    )
+                    break
                 if not (status in (408, 409, 429) or status >= 500):
                     break
                 wait = retry_after_seconds(exc.response.headers)
@@ -576,6 +624,20 @@ class ModelClient:
             except InvalidResponse as exc:
                 self.pacer.release(estimate)
                 status, last = 200, str(exc)
+            except ModelprovError:
+                self.pacer.release(estimate)
+                raise
+            except Exception as exc:
+                # anything else from inside the SDK: its frames hold the key and the
+                # request headers as locals, which --tb=long -l and JUnit would print; keep
+                # only the message (redacted), never the traceback
+                self.pacer.release(estimate)
+                last = self._redact(f"{type(exc).__name__}: {excerpt(str(exc), 300)}")
+                raise ModelCallError(
+                    f"modelprov: call to {self.spec.model} at {self.spec.display_url} "
+                    f"({self.spec.name}) failed: {last}",
+                    attempts=attempt + 1,
+                ) from None
             else:
                 usage = Usage.from_body(body.get("usage"))
                 self.pacer.settle(estimate, usage.prompt_tokens, usage.completion_tokens)
@@ -605,8 +667,40 @@ class ModelClient:
         raise ModelCallError(self._redact(message), status=status, attempts=attempts)
 
     def _redact(self, text: str) -> str:
-        key = self.spec.api_key(self._environ)
-        return text.replace(key, "***") if key else text
+        __tracebackhide__ = True
+        return redact_secrets(text, self.spec, self._environ)
+
+
+def redact_secrets(text: str, spec: ModelSpec, environ: Mapping[str, str]) -> str:
+    """``text`` without the spec's API key, URL password or the Basic token made of them."""
+    __tracebackhide__ = True
+    for secret in _secrets_of(spec, environ):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _secrets_of(spec: ModelSpec, environ: Mapping[str, str]) -> list[str]:
+    __tracebackhide__ = True
+    found = [spec.api_key(environ) or ""]
+    try:
+        parts = urlsplit(spec.base_url)
+        found += [parts.password or "", unquote(parts.password or "")]
+    except ValueError:
+        pass
+    basic = split_credentials(spec.base_url)[1] if found[1:] and found[1] else None
+    if basic:
+        found.append(basic.split()[1])
+    # a short "secret" (a one-letter password) would blank out ordinary words
+    return [s for s in found if len(s) >= 4]
+
+
+def _http_client(timeout: float) -> Any:
+    """The SDK's default HTTP client, without redirects, with a deadline over each call."""
+    import openai
+
+    client = openai.DefaultHttpxClient(timeout=timeout, follow_redirects=False)
+    install_deadline(client)
+    return client
 
 
 @functools.cache
