@@ -29,12 +29,13 @@ from .deadline import deadline
 from .deadline import install as install_deadline
 from .errors import CacheError, ConfigError, ModelCallError, ModelprovError, ReplayMissError
 from .ledger import Ledger
-from .pacing import Pacer, estimate_prompt_tokens
+from .pacing import MAX_BACKOFF, Pacer, estimate_prompt_tokens
 from .planning import Planner
 from .progress import CallProgress
 from .response import InvalidResponse, Response, Usage, check_completion, unusable_answer
 from .safejson import JSONLimitError
 from .safejson import loads as json_loads
+from .watchdog import HALTED
 
 if TYPE_CHECKING:
     import openai
@@ -45,10 +46,29 @@ Prompt = str | Sequence[Mapping[str, Any]]
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
+def _check_text(text: str) -> None:
+    """A prompt the HTTP request can carry: no lone surrogates (not encodable as UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start : exc.end]
+        raise ConfigError(
+            f"modelprov: the prompt {excerpt(text.encode('utf-8', 'backslashreplace').decode())!r}"
+            f" holds a lone surrogate ({bad.encode('unicode_escape').decode()} at character "
+            f"{exc.start}), which cannot be sent as UTF-8; it usually comes from decoding "
+            "bytes with errors='surrogateescape'. Fix the text (e.g. decode with "
+            "errors='replace')."
+        ) from None
+
+
 def to_messages(prompt: Prompt) -> Messages:
     if isinstance(prompt, str):
         return [{"role": "user", "content": prompt}]
     messages = [dict(m) for m in prompt]
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, str):
+            _check_text(content)
     if not messages or not all(isinstance(m.get("role"), str) for m in messages):
         raise ConfigError(
             "modelprov: a prompt must be a string or a non-empty list of messages like "
@@ -60,9 +80,18 @@ def to_messages(prompt: Prompt) -> Messages:
 def normalise_prompts(prompts: Prompt | Sequence[Prompt]) -> list[Messages]:
     """One string, one conversation (a list of message dicts) or a list of either."""
     if isinstance(prompts, str):
+        _check_text(prompts)
         return [to_messages(prompts)]
     items = list(prompts)
+    if not items:
+        # answers to no prompts would make every assertion over them pass vacuously
+        raise ConfigError(
+            "modelprov: sample() was given no prompts; pass at least one string or "
+            "conversation (an empty list would make the test pass without asking anything)"
+        )
     if all(type(p) is str for p in items):  # the usual list of questions, without ABC checks
+        for p in items:
+            _check_text(p)  # type: ignore[arg-type]
         return [[{"role": "user", "content": p}] for p in items]
     if items and all(isinstance(p, Mapping) for p in items):
         return [to_messages(items)]  # type: ignore[arg-type]
@@ -573,6 +602,11 @@ class ModelClient:
         attempts = 0
         prompt_estimate = estimate_prompt_tokens(call.messages)
         for attempt in range(settings.max_retries + 1):
+            if HALTED.is_set():
+                raise ModelCallError(
+                    "modelprov: the pytest-xdist controller is gone; this worker makes no "
+                    "more calls"
+                )
             attempts = attempt + 1
             wait: float | None = None
             completion_estimate = self.pacer.expected_completion(call.params)
@@ -648,7 +682,9 @@ class ModelClient:
                     spent = price.cost(usage.prompt_tokens, usage.completion_tokens) if price else 0
                     self.spending.settle(self.spec, reserved, spent)
             if wait is None:
-                wait = min(30.0, settings.retry_backoff * 2**attempt) * (0.5 + random.random() / 2)
+                wait = min(MAX_BACKOFF, settings.retry_backoff * 2**attempt) * (
+                    0.5 + random.random() / 2
+                )
             if throttled:
                 # everyone pauses, not just this thread: the limit is the endpoint's; the
                 # next acquire() sleeps through the pause, so this thread does not sleep

@@ -18,6 +18,7 @@ which keeps it usable from the ``modelprov`` command line too.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -205,6 +206,13 @@ class ModelSpec:
     @property
     def display_url(self) -> str:
         return redact_url(self.base_url)
+
+    def __repr__(self) -> str:
+        # reprs reach --debug logs, --tb=long locals and JUnit XML: the URL without its
+        # password (the key itself is never held here)
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["base_url"] = redact_url(self.base_url)
+        return "ModelSpec(" + ", ".join(f"{k}={v!r}" for k, v in values.items()) + ")"
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         if not self.api_key_env:

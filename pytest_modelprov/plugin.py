@@ -40,6 +40,7 @@ from .planning import Planner
 from .progress import CallProgress, ProgressLine
 from .report import baseline_lines, measurement_lines, summary_lines
 from .session import ModelProvSession
+from .watchdog import watch_parent
 
 SESSION_KEY: pytest.StashKey[ModelProvSession] = pytest.StashKey()
 MODEL_FIXTURES = frozenset({"model_under_test", "reference_model"})
@@ -134,6 +135,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 "one of them"
             )
         settings = replace(settings, plan=plan, batch=batch)
+    if _is_worker(config):
+        watch_parent()  # a SIGKILLed controller must not leave workers calling the model
     run_id = getattr(config, "workerinput", {}).get("modelprov_run_id")
     config.stash[SESSION_KEY] = ModelProvSession(settings, run_id=run_id)
     dry = settings.plan or config.option.collectonly

@@ -22,7 +22,7 @@ from .client import Call, CallContext, ModelClient
 from .config import ModelSpec, Settings
 from .ledger import Ledger
 from .measurement import Measurement
-from .pacing import Pacer, SharedPause, worker_share
+from .pacing import MAX_BACKOFF, PAUSE_SLACK, Pacer, SharedPause, worker_share
 from .planning import Planner
 from .progress import CallProgress
 from .response import Response
@@ -79,7 +79,7 @@ class ModelProvSession:
 
     def client(self, spec: ModelSpec) -> ModelClient:
         with self._lock:
-            client = self._clients.get(repr(spec))
+            client = self._clients.get(_client_key(spec))
         if client is not None:
             return client
         client = ModelClient(
@@ -94,7 +94,7 @@ class ModelProvSession:
             spending=self.spending,
         )
         with self._lock:
-            client = self._clients.setdefault(repr(spec), client)
+            client = self._clients.setdefault(_client_key(spec), client)
         client.planner, client.progress = self.planner, self.progress
         return client
 
@@ -109,6 +109,10 @@ class ModelProvSession:
                     spec.tpm / share if spec.tpm else None,
                     # a 429 seen by one xdist worker pauses the others too
                     shared=SharedPause(self.settings.cache_dir / "pauses" / name),
+                    # no process publishes a pause longer than this (a longer Retry-After
+                    # fails the call instead): a longer one is clock skew or an edited file
+                    max_pause=max(self.settings.max_retry_wait, MAX_BACKOFF) + PAUSE_SLACK,
+                    note=self.ledger.warn,
                 )
             return self._pacers[key]
 
@@ -232,3 +236,8 @@ class ModelProvSession:
     def merge_worker_output(self, data: Mapping[str, Any]) -> None:
         self.ledger.merge(data["ledger"])
         self.collected.update(data.get("collected", ()))
+
+
+def _client_key(spec: ModelSpec) -> str:
+    # the repr leaves the URL's password out; two specs differing only there are two clients
+    return f"{spec.base_url}\n{spec!r}"
