@@ -978,8 +978,11 @@ class ResponseCache:
             "exported_at": utc_now(),
             "entries": len(entries),
         }
+        directory = path.parent or Path(".")
+        remove_stale_temporaries(directory, _EXPORT_TEMP)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".modelprov-export-", dir=path.parent or Path("."))
+            # the pid in the name: the next export removes what a killed one left behind
+            fd, tmp = tempfile.mkstemp(prefix=f"{_EXPORT_TEMP}{os.getpid()}-", dir=directory)
         except OSError as exc:
             raise CacheError(f"modelprov: cannot write {path}: {exc}") from exc
         try:
@@ -1017,6 +1020,42 @@ class ResponseCache:
             else:
                 result.kept += 1
         return result
+
+
+_EXPORT_TEMP = ".modelprov-export-"
+
+
+def remove_stale_temporaries(directory: Path, prefix: str) -> int:
+    """Remove ``prefix<pid>-*`` files in ``directory`` whose process is gone.
+
+    A SIGKILLed export cannot clean up after itself; its temporary file (as large as the
+    export) is removed by the next export into the same directory.
+    """
+    removed = 0
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(prefix)]
+    except OSError:
+        return 0
+    for name in names:
+        pid_text = name[len(prefix) :].partition("-")[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(directory / name)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process: leave its file alone
+    return True
 
 
 # Line breaks to str.splitlines() and to editors, yet left raw by json.dumps (which escapes

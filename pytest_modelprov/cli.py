@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +19,7 @@ from .client import plan_calls
 from .config import DEFAULT_CACHE_DIR, ModelSpec, parse_json_value
 from .errors import CacheCorruptError, ModelprovError
 from .response import Usage
+from .safejson import loads as json_loads
 
 
 def _cache_dir(args: argparse.Namespace) -> Path:
@@ -120,7 +123,7 @@ def cmd_key(args: argparse.Namespace) -> int:
     spec = ModelSpec(
         name="cli", model=args.model, base_url=args.base_url, endpoint_id=args.endpoint_id
     )
-    prompt: Any = json.loads(args.messages) if args.messages else args.prompt
+    prompt: Any = json_loads(args.messages) if args.messages else args.prompt
     params = dict(_assignment(p) for p in args.param or [])
     calls = plan_calls(spec, prompt, args.replicate + 1, params)
     key = calls[args.replicate].key
@@ -322,12 +325,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = _exit_on_sigterm()
     try:
         result: int = args.func(args)
     except (ModelprovError, OSError) as exc:
         print(f"modelprov: {exc}" if isinstance(exc, OSError) else str(exc), file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return result
+
+
+def _exit_on_sigterm() -> Any:
+    """SIGTERM as SystemExit while a command runs: an export removes its temporary file.
+
+    (SIGKILL cannot be caught; the next export removes what a killed one left.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ which keeps it usable from the ``modelprov`` command line too.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import re
@@ -32,6 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .drift import Rule, parse_rules
 from .errors import ConfigError
+from .safejson import loads as json_loads
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
@@ -741,7 +741,7 @@ def parse_json_value(raw: str) -> Any:
     """A parameter value: JSON when it parses, else the plain string."""
     text = raw.strip()
     try:
-        return json.loads(text)
+        return json_loads(text)
     except ValueError:
         return text
 

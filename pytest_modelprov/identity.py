@@ -46,6 +46,7 @@ from .identity_detect import (
 )
 from .measurement import Measurement
 from .response import Response
+from .safejson import loads as json_loads
 from .sequential import StopEarly, Stopped
 from .stats import Rate
 
@@ -300,7 +301,7 @@ def parse_judge(raw: str, vendors: VendorTable | None = None) -> JudgeVerdict:
     if match is None:
         return JudgeVerdict(raw=raw, error="no JSON object in the judge's reply")
     try:
-        data = json.loads(match.group(0))
+        data = json_loads(match.group(0))
     except json.JSONDecodeError as exc:
         return JudgeVerdict(raw=raw, error=f"the judge's JSON does not parse: {exc.msg}")
     if not isinstance(data, dict):

@@ -24,7 +24,6 @@ inside a tight frame and are otherwise ignored, not even reported as mentions.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -36,6 +35,7 @@ from typing import Any, Literal
 
 from . import schema
 from .errors import ConfigError
+from .safejson import loads as json_loads
 
 __all__ = [
     "DETECTOR_VERSION",
@@ -189,7 +189,7 @@ def load_json(
     if path is None:
         where = f"built-in data/identity/{builtin}"
         text = files("pytest_modelprov").joinpath(f"data/identity/{builtin}").read_text("utf-8")
-        data = json.loads(text)
+        data = json_loads(text)
     else:
         where = str(path)
         data = schema.read_json(path, what)

@@ -38,6 +38,7 @@ from .lexical_distance import (
 from .lexical_fingerprint import Fingerprint, Limits, content_word, pooled
 from .lexical_text import tokenise
 from .measurement import Measurement
+from .safejson import loads as json_loads
 
 __all__ = [
     "Comparison",
@@ -81,8 +82,8 @@ def load_prompts(path: str | Path | None = None) -> list[tuple[str, str]]:
     where = str(path) if path is not None else "built-in data/lexical/prompts.json"
     try:
         text = Path(path).read_text("utf-8") if path is not None else source.read_text("utf-8")
-        data = json.loads(text)
-        schema = json.loads(
+        data = json_loads(text)
+        schema = json_loads(
             files("pytest_modelprov")
             .joinpath("schemas/lexical_prompts.schema.json")
             .read_text("utf-8")

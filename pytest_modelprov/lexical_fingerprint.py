@@ -24,6 +24,7 @@ from .lexical_text import (
     is_cjk_points,
     tokenise_many,
 )
+from .safejson import loads as json_loads
 
 if TYPE_CHECKING:
     from .handle import ModelHandle
@@ -490,7 +491,7 @@ class Fingerprint:
     @classmethod
     def from_json(cls, text: str, source: str = "fingerprint JSON") -> Fingerprint:
         try:
-            data = json.loads(text)
+            data = json_loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{source} is not JSON ({exc}). Re-create it") from None
         return cls.from_dict(data, source)
@@ -548,7 +549,7 @@ def content_word(feature: str) -> bool:
 @lru_cache(maxsize=1)
 def _schema() -> Mapping[str, Any]:
     path = files("pytest_modelprov").joinpath("schemas/fingerprint.schema.json")
-    data: Mapping[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    data: Mapping[str, Any] = json_loads(path.read_text(encoding="utf-8"))
     return data
 
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from .safejson import loads as json_loads
+
 Verdict = Literal["pass", "fail", "info"]
 
 #: the user_property name that carries a measurement (its value is compact JSON)
@@ -62,7 +64,7 @@ class Measurement:
     def from_json(cls, text: str) -> Measurement:
         """Rebuild a measurement; fields this version does not know are ignored, so a
         worker running a newer plugin cannot break the controller's summary."""
-        data = json.loads(text)
+        data = json_loads(text)
         known = {f.name for f in fields(cls)}
         missing = {"quantity", "value"} - set(data)
         if missing:

@@ -43,6 +43,7 @@ from .measurement import Measurement
 from .refusal_features import clean_refusal, normalise, strip_reasoning
 from .refusal_model import Example, LinearModel, TrainSettings, read_labelled, validate
 from .refusal_model import fit as _fit_model
+from .safejson import loads as json_loads
 from .sequential import StopEarly, Stopped
 
 if TYPE_CHECKING:
@@ -248,7 +249,7 @@ def parse_judge(text: str) -> str:
     """The judge's label, or ``unparsed`` when its reply is not exactly one known label."""
     body = strip_reasoning(text).strip()
     try:
-        data = json.loads(body)
+        data = json_loads(body)
     except json.JSONDecodeError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("label"), str):
@@ -311,7 +312,7 @@ def default_classifier() -> Classifier:
     """The offline classifier with the weights shipped in ``data/refusal/``."""
     ref = resources.files("pytest_modelprov").joinpath("data/refusal/weights.json")
     try:
-        data = json.loads(ref.read_text("utf-8"))
+        data = json_loads(ref.read_text("utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(
             f"the shipped refusal weights (pytest_modelprov/data/refusal/weights.json) are not "
@@ -437,7 +438,7 @@ def topics(name: str, langs: Sequence[str] | None = None) -> TopicSet:
                 f"(or pass a path to your own JSON file)"
             )
         ref = _data_dir().joinpath(f"{name}.json")
-        chosen = _parse_topics(json.loads(ref.read_text("utf-8")), f"data/refusal/topics/{name}")
+        chosen = _parse_topics(json_loads(ref.read_text("utf-8")), f"data/refusal/topics/{name}")
     return chosen.select(langs) if langs is not None else chosen
 
 
@@ -566,7 +567,7 @@ class Result:
     @classmethod
     def from_json(cls, text: str, where: str = "refusal result") -> Result:
         try:
-            data = json.loads(text)
+            data = json_loads(text)
         except ValueError as exc:
             raise ConfigError(f"{where}: not JSON ({exc})") from None
         return cls.from_dict(data, where)

@@ -40,7 +40,7 @@ def loads(
     *,
     max_depth: int = MAX_DEPTH,
     max_bytes: int = MAX_BYTES,
-    constants: Constants = "reject",
+    constants: Constants = "keep",
 ) -> Any:
     """``json.loads`` for untrusted input.
 
