@@ -651,8 +651,10 @@ class KeyLocks:
             os.close(fd)  # releases the flock
 
 
-# what diskcache keeps in its Settings table; any other "sqlite_*" row would be run as a
-# PRAGMA on open, so rows this package did not write are dropped before diskcache reads them
+# diskcache runs every "sqlite_*" row of its Settings table as a PRAGMA, with the row's
+# value, whenever it opens a connection (before it writes the settings it was given). The
+# table is part of an untrusted file: rows this package did not write are dropped, and the
+# pragma rows are set back to diskcache's defaults before diskcache reads them.
 _KNOWN_SETTINGS = frozenset(diskcache.core.DEFAULT_SETTINGS) | frozenset(diskcache.core.METADATA)
 _PINNED_SETTINGS: dict[str, Any] = {
     k: v
@@ -661,19 +663,25 @@ _PINNED_SETTINGS: dict[str, Any] = {
 }
 
 
-def _drop_foreign_settings(directory: Path) -> None:
+def _pin_settings(directory: Path) -> None:
     path = directory / diskcache.core.DBNAME
     if not path.is_file():
         return
     with contextlib.closing(sqlite3.connect(str(path), timeout=60)) as db:
         try:
-            keys = [row[0] for row in db.execute("SELECT key FROM Settings")]
+            rows = db.execute("SELECT key, value FROM Settings").fetchall()
         except sqlite3.OperationalError:
             return  # no Settings table yet: diskcache creates it
-        foreign = [k for k in keys if k not in _KNOWN_SETTINGS]
-        if foreign:
+        foreign = [(k,) for k, _ in rows if k not in _KNOWN_SETTINGS]
+        changed = [
+            (_PINNED_SETTINGS[k], k)
+            for k, v in rows
+            if k in _PINNED_SETTINGS and str(k).startswith("sqlite_") and v != _PINNED_SETTINGS[k]
+        ]
+        if foreign or changed:
             with db:
-                db.executemany("DELETE FROM Settings WHERE key = ?", [(k,) for k in foreign])
+                db.executemany("DELETE FROM Settings WHERE key = ?", foreign)
+                db.executemany("UPDATE Settings SET value = ? WHERE key = ?", changed)
 
 
 class ResponseCache:
@@ -702,7 +710,7 @@ class ResponseCache:
                         self.directory.mkdir(parents=True, exist_ok=True)
                         # eviction off: recorded answers are data, not a disposable cache;
                         # the default LRU limit of 1 GB would silently drop recordings.
-                        _drop_foreign_settings(self.directory)
+                        _pin_settings(self.directory)
                         self._cache = diskcache.Cache(
                             str(self.directory),
                             disk=SafeDisk,

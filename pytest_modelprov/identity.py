@@ -720,6 +720,12 @@ class IdentityResult:
             extra: dict[str, Any] = {}
             if stopped is not None:
                 extra["sequential"] = stopped.to_dict()
+            # answers cut off by max_tokens are counted (a claim made before the cut was
+            # said), but never silently: the report shows how many there were
+            truncated = sum(1 for o in subset if o.response.finish_reason == "length")
+            if truncated:
+                extra["truncated"] = truncated
+                extra["flags"] = ["truncated-answers"]
             undecided = stopped is not None and stopped.verdict is None
             self.handle.record(
                 Measurement(
