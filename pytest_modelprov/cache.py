@@ -387,6 +387,7 @@ def _stored_dict(raw: bytes) -> Any:
 _new_tuple: Any = tuple.__new__
 _new_object: Any = object.__new__
 
+_MODE_RAW = diskcache.core.MODE_RAW
 #: the largest stored value read back from its file (answers are far smaller)
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
@@ -787,8 +788,14 @@ class ResponseCache:
                         "AND (expire_time IS NULL OR expire_time > ?)",
                         (*chunk, time.time()),
                     ).fetchall()
+                    fetch = cache.disk.fetch  # SafeDisk: no pickle, no file outside
                     for key, mode, filename, value in rows:
-                        found[key] = cache.disk.fetch(mode, filename, value, False)
+                        # the usual row, raw bytes in SQLite, without a method call
+                        found[key] = (
+                            value
+                            if mode == _MODE_RAW and type(value) is bytes
+                            else fetch(mode, filename, value, False)
+                        )
             except (sqlite3.Error, OSError, AttributeError, TypeError):
                 found = {}  # removed under us or another layout: read one by one below
         if skip_unreadable:
