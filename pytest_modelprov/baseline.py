@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import schema
+from .comparable import require_same_params
 from .config import DEFAULT_BASELINE_LABEL, check_label
 from .drift import Drift, Rule, decide, parse_rules, resolve_rule
 from .errors import ConfigError
@@ -239,7 +240,7 @@ def _document(
 
     described = adapter.describe(result)
     payload = adapter.payload(result)
-    return {
+    document: dict[str, Any] = {
         "format": FORMAT,
         "kind": adapter.kind,
         "label": label,
@@ -258,6 +259,10 @@ def _document(
         "summary": adapter.summary(payload),
         "payload": payload,
     }
+    params = getattr(result, "params", None)
+    if params is not None:
+        document["params"] = dict(params)
+    return document
 
 
 _VOLATILE = ("created", "plugin_version")
@@ -528,6 +533,14 @@ def _comparable(before: Mapping[str, Any], current: Mapping[str, Any], shown: st
             f"baseline {shown} was measured on set {b_set.get('name')!r}, this check on "
             f"{c_set.get('name')!r}; {redo}, or give the check another name=..."
         )
+    require_same_params(
+        before.get("params"),
+        current.get("params"),
+        a_name=f"baseline {shown} ({before['model']['model']})",
+        b_name=f"this run ({current['model']['model']})",
+        what=f"this check and its baseline {shown}",
+        hint=f"If this run's parameters are the new normal, {redo}.",
+    )
 
 
 def _measurement(

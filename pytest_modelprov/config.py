@@ -222,6 +222,19 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class Given:
+    """One model setting the configuration gave: which field, its value, where from."""
+
+    field: str  # "model", "base_url", ..., "params.KEY"; for references "NAME.FIELD"
+    value: Any
+    source: str  # "--modelprov-param", "MODELPROV_PARAMS", "ini modelprov_params", ...
+    text: str  # as written, for messages
+
+    def describe(self) -> str:
+        return f"{self.text} (from {self.source})"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the plugin resolved from options, environment and ini."""
 
@@ -256,6 +269,12 @@ class Settings:
     batch: bool = False
     batch_poll: float = 30.0
     batch_wait: float = 24 * 3600.0
+    #: the model-under-test settings given in CLI/env/ini, to tell which a fixture shadows
+    model_given: tuple[Given, ...] = ()
+    #: reference fields as given, resolved against the model under test in use (a fixture's
+    #: or the configured one) by :func:`resolve_references`
+    reference_fields: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    reference_given: tuple[Given, ...] = ()
     #: count empty (and non-text) answers as answers instead of retrying and failing them
     allow_empty: bool = False
 
@@ -473,7 +492,8 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
     transcript = _check_output_file(_path(sources, "transcript", rootdir), "transcript", sources)
     unused = _get(sources, "unused_baselines")
     progress = _get(sources, "progress")
-    references = _references(sources, under_test)
+    reference_fields, reference_given = _reference_fields(sources)
+    references = resolve_references(reference_fields, under_test, sources.environ)
     unconfigured_raw = _get(sources, "unconfigured")
     unconfigured = _enum(Unconfigured, *unconfigured_raw) if unconfigured_raw else Unconfigured.FAIL
     return Settings(
@@ -507,6 +527,9 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         batch_poll=_number(sources, "batch_poll", 30.0, float),
         batch_wait=_number(sources, "batch_wait", 24 * 3600.0, float),
         allow_empty=_flag(sources, "allow_empty"),
+        model_given=_model_given(sources),
+        reference_fields=reference_fields,
+        reference_given=reference_given,
     )
 
 
@@ -800,8 +823,12 @@ def _param_lines(raw: str | list[str] | None) -> list[str]:
 
 
 def _params_from(sources: Sources) -> dict[str, Any]:
+    return {key: given.value for key, given in _params_given(sources).items()}
+
+
+def _params_given(sources: Sources) -> dict[str, Given]:
     option = OPTIONS_BY_NAME["param"]
-    merged: dict[str, Any] = {}
+    merged: dict[str, Given] = {}
     for raw, source in (
         (sources.ini(option), "ini modelprov_params"),
         (sources.env(option), "MODELPROV_PARAMS"),
@@ -809,8 +836,100 @@ def _params_from(sources: Sources) -> dict[str, Any]:
     ):
         for line in _param_lines(raw):
             key, value = _split_assignment(line, source, "KEY=VALUE")
-            merged[key] = parse_json_value(value)
+            merged[key] = Given("params." + key, parse_json_value(value), source, line)
     return merged
+
+
+def _model_given(sources: Sources) -> tuple[Given, ...]:
+    """Every model-under-test setting given, parsed, whether or not a model id is."""
+    out = []
+    parse: dict[str, Callable[[str, str], Any]] = {
+        "model": lambda raw, _: raw.strip(),
+        "base_url": lambda raw, _: raw.strip(),
+        "api_key_env": lambda raw, _: raw.strip(),
+        "endpoint_id": lambda raw, _: raw.strip(),
+        "price": parse_price,
+        "rpm": lambda raw, source: check_number("rpm", raw, source),
+        "tpm": lambda raw, source: check_number("tpm", raw, source),
+    }
+    for name, convert in parse.items():
+        found = _get(sources, name)
+        if found:
+            raw, source = found
+            out.append(Given(name, convert(raw, source), source, f"{name}={raw.strip()}"))
+    params = _params_given(sources)
+    validate_params({k: g.value for k, g in params.items()}, "modelprov params (model under test)")
+    out.extend(params.values())
+    return tuple(out)
+
+
+def _differs(expected: Any, actual: Any, field: str) -> bool:
+    if field == "base_url" and isinstance(expected, str) and isinstance(actual, str):
+        return expected.rstrip("/") != actual.rstrip("/")
+    return bool(expected != actual)
+
+
+def _field_of(spec: ModelSpec, field: str) -> Any:
+    if field.startswith("params."):
+        return spec.params.get(field[len("params.") :])
+    if field == "price" and isinstance(spec.price, Price):
+        return spec.price
+    return getattr(spec, field)
+
+
+def shadowed(
+    spec: ModelSpec | None,
+    references: Mapping[str, ModelSpec],
+    settings: Settings,
+    environ: Mapping[str, str],
+) -> list[str]:
+    """The CLI/env/ini settings a fixture-supplied model spec (or reference dict) leaves unused.
+
+    A setting counts as used when the spec in use has the value it gives, so a fixture
+    that starts from the configured spec (or sets the same values) shadows nothing.
+    """
+    out = []
+    for given in settings.model_given:
+        if spec is None:
+            why = (
+                "no model under test is configured (--modelprov-model, MODELPROV_MODEL or "
+                "modelprov_model)"
+                if settings.model is None
+                else "the modelprov_model_spec fixture supplies no model under test"
+            )
+            out.append(f"{given.describe()} is not used: {why}")
+            continue
+        actual = _field_of(spec, given.field)
+        if _differs(given.value, actual, given.field):
+            shown = "not set" if actual is None else repr(_plain(actual))
+            out.append(
+                f"{given.describe()} is not used: the modelprov_model_spec fixture supplies the "
+                f"model under test with {given.field} {shown}"
+            )
+    configured = resolve_references(settings.reference_fields, spec, environ)
+    for given in settings.reference_given:
+        name, _, field_name = given.field.partition(".")
+        ref = references.get(name)
+        if ref is None:
+            out.append(
+                f"{given.describe()} is not used: the modelprov_references fixture has no "
+                f"reference {name!r}"
+            )
+            continue
+        actual = _field_of(ref, field_name)
+        if _differs(_field_of(configured[name], field_name), actual, field_name):
+            shown = "not set" if actual is None else repr(_plain(actual))
+            out.append(
+                f"{given.describe()} is not used: the modelprov_references fixture gives "
+                f"{name!r} {field_name} {shown}"
+            )
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Price):
+        return f"{value.input_per_mtok:g}/{value.output_per_mtok:g}"
+    return value
 
 
 def _model_under_test(sources: Sources) -> ModelSpec | None:
@@ -878,9 +997,13 @@ def _check_output_file(path: Path | None, name: str, sources: Sources) -> Path |
     return path
 
 
-def _references(sources: Sources, under_test: ModelSpec | None) -> dict[str, ModelSpec]:
+def _reference_fields(
+    sources: Sources,
+) -> tuple[dict[str, dict[str, Any]], tuple[Given, ...]]:
+    """Reference fields as given, merged across sources; checked, not yet resolved."""
     option = OPTIONS_BY_NAME["reference"]
     fields: dict[str, dict[str, Any]] = {}
+    given: dict[str, Given] = {}
     for raw, source in (
         (sources.ini(option), "ini modelprov_references"),
         (sources.env(option), "MODELPROV_REFERENCES"),
@@ -896,22 +1019,41 @@ def _references(sources: Sources, under_test: ModelSpec | None) -> dict[str, Mod
                 )
             entry = fields.setdefault(name, {"params": {}, "_source": source})
             if fieldname.startswith("params."):
-                entry["params"][fieldname[len("params.") :]] = parse_json_value(value)
+                parsed: Any = parse_json_value(value)
+                entry["params"][fieldname[len("params.") :]] = parsed
             elif fieldname in REFERENCE_FIELDS:
                 entry[fieldname] = value
+                parsed = value
             else:
                 raise ConfigError(
                     f"modelprov: unknown reference field {fieldname!r} in {line!r} from "
                     f"{source}; valid fields: {', '.join(REFERENCE_FIELDS)}, params.KEY"
                 )
-    specs: dict[str, ModelSpec] = {}
+            given[target] = Given(target, parsed, source, line)
     for name, entry in fields.items():
-        source = entry["_source"]
         if not entry.get("model"):
             raise ConfigError(
                 f"modelprov: reference model {name!r} has no model id; add "
                 f"'{name}.model=<model id>' to modelprov_references"
             )
+    # parsed once here, so a bad value is a usage error even if no test uses the reference
+    resolve_references(fields, None, {})
+    return fields, tuple(given.values())
+
+
+def resolve_references(
+    fields: Mapping[str, Mapping[str, Any]],
+    under_test: ModelSpec | None,
+    environ: Mapping[str, str],
+) -> dict[str, ModelSpec]:
+    """Reference specs from their given fields, against the model under test in use.
+
+    A reference without ``base_url`` gets the model under test's endpoint, key variable and
+    endpoint id; every reference gets its generation parameters under its own.
+    """
+    specs: dict[str, ModelSpec] = {}
+    for name, entry in fields.items():
+        source = entry["_source"]
         if entry.get("base_url"):
             base_url = entry["base_url"]
             _check_url(base_url, f"{name}.base_url in {source}")
@@ -926,16 +1068,19 @@ def _references(sources: Sources, under_test: ModelSpec | None) -> dict[str, Mod
             default_key_env = under_test.api_key_env
             default_endpoint_id = under_test.endpoint_id
         else:
-            base_url = sources.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+            base_url = environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
             _check_url(base_url, "OPENAI_BASE_URL")
             default_key_env = DEFAULT_API_KEY_ENV
             default_endpoint_id = None
+        # sampled alike by default: the model under test's parameters, key by key under
+        # the reference's own (NAME.params.KEY=null removes an inherited one)
+        inherited = dict(under_test.params) if under_test is not None else {}
         specs[name] = ModelSpec(
             name=name,
             model=entry["model"],
             base_url=base_url,
             api_key_env=entry.get("api_key_env") or default_key_env,
-            params=validate_params(entry["params"], f"reference {name!r}"),
+            params=validate_params({**inherited, **entry["params"]}, f"reference {name!r}"),
             price=parse_price(entry["price"], f"{name}.price") if entry.get("price") else None,
             endpoint_id=entry.get("endpoint_id") or default_endpoint_id,
             rpm=check_number("rpm", entry["rpm"], f"{name}.rpm in {source}")

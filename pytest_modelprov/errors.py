@@ -42,3 +42,7 @@ class ModelCallError(ModelprovError):
 
 class ModelNotConfiguredError(ModelprovError):
     """A test asked for a model that the configuration does not define."""
+
+
+class UnusedSettingWarning(UserWarning):
+    """A CLI/env/ini setting has no effect: a conftest.py fixture supplies that model."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -28,3 +29,38 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def caller_dir() -> Path | None:
+    """The folder of the first file up the call stack that is not this package's.
+
+    That is the conftest.py or test module that named a path; None from a REPL.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        if module != "pytest_modelprov" and not module.startswith("pytest_modelprov."):
+            where = frame.f_globals.get("__file__")
+            return Path(where).resolve().parent if where else None
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def user_path(path: str | os.PathLike[str]) -> Path:
+    """A file a user named in their own code, found relative to that code's file.
+
+    ``Script.from_file("answers.json")`` in ``suite/conftest.py`` reads
+    ``suite/answers.json`` whatever the working directory. A relative path that is not
+    there but is in the working directory is still found there (what earlier versions
+    did); when it is in neither, the file-relative path is the one errors name.
+    """
+    given = Path(path).expanduser()
+    if given.is_absolute():
+        return given
+    base = caller_dir()
+    if base is None:
+        return given
+    beside = base / given
+    if beside.exists() or not given.exists():
+        return beside
+    return given

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from .client import Prompt
+from .comparable import effective_params
 from .config import ModelSpec
 from .errors import ModelprovError
 from .measurement import Measurement
@@ -53,10 +54,19 @@ class ModelHandle:
         except ModelprovError as exc:
             failure = str(exc)
         else:
-            return Samples(responses, prompts=len(calls) // n if calls else 0, n=n)
+            return Samples(
+                responses,
+                prompts=len(calls) // n if calls else 0,
+                n=n,
+                params=effective_params(self.spec, params),
+            )
         # outside the except block: inside it, the failure would print the error twice
         # ("During handling of the above exception, another exception occurred")
         pytest.fail(failure, pytrace=False)
+
+    def sampling_params(self, **params: Any) -> dict[str, Any]:
+        """The generation parameters ``sample(..., **params)`` sends: what a result records."""
+        return effective_params(self.spec, params)
 
     def record(self, measurement: Measurement) -> None:
         """Report a measured figure of this model: summary table, JUnit XML, reports."""

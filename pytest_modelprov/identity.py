@@ -367,6 +367,8 @@ class IdentityResult:
     sequential: dict[str, Stopped] | None = None
     #: what the sequential sampling counted: ("vendor", {id}) or ("foreign", own ids)
     stop_target: tuple[str, frozenset[str]] | None = None
+    #: the generation parameters the answers were sampled with (None: not recorded)
+    params: dict[str, Any] | None = None
 
     @property
     def stopped_early(self) -> bool:
@@ -888,7 +890,9 @@ def probe(
         observations.append(
             Observation(item, response, answer, reasoning, _accepted(item, answer, response))
         )
-    result = IdentityResult(model, probe_set, n, observations)
+    result = IdentityResult(
+        model, probe_set, n, observations, params=model.sampling_params(**params)
+    )
     if judge is not None:
         _run_judge(result, judge, judge_when, rules.vendors)
     return result
@@ -974,6 +978,7 @@ def _probe_sequentially(
         judge_errors,
         sequential=stopped,
         stop_target=target,
+        params=model.sampling_params(**params),
     )
 
 

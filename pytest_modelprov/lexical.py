@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from .comparable import require_same_params
 from .errors import ConfigError
+from .files import user_path
 from .handle import ModelHandle
 from .lexical_distance import (
     Interval,
@@ -81,7 +83,7 @@ def load_prompts(path: str | Path | None = None) -> list[tuple[str, str]]:
     source = files("pytest_modelprov").joinpath("data/lexical/prompts.json")
     where = str(path) if path is not None else "built-in data/lexical/prompts.json"
     try:
-        text = Path(path).read_text("utf-8") if path is not None else source.read_text("utf-8")
+        text = user_path(path).read_text("utf-8") if path is not None else source.read_text("utf-8")
         data = json_loads(text)
         schema = json_loads(
             files("pytest_modelprov")
@@ -157,6 +159,7 @@ def fingerprint(
         chosen, keys, name=handle.name, model=handle.model, part=part, limits=limits
     )
     fp.handle = handle
+    fp.params = handle.sampling_params(**params)
     return fp
 
 
@@ -245,6 +248,14 @@ def compare(
     prompts), and percentile bounds of the paired differences behind ``assert_nearest``."""
     if not refs:
         raise ValueError("compare: no reference fingerprints given")
+    for name, ref in refs.items():
+        require_same_params(
+            ref.params,
+            ours.params,
+            a_name=f"{name} ({ref.model})",
+            b_name=f"{ours.label} ({ours.model})",
+            what=f"the fingerprints of {ours.label} and {name}",
+        )
     names = list(refs)
     fps = [ours, *(refs[n] for n in names)]
     chosen = _pick_method(ours, fps[1:], method)

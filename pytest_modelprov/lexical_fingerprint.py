@@ -171,6 +171,8 @@ class Fingerprint:
     handle: ModelHandle | None = field(default=None, repr=False)
     #: (prompt id, text) pairs kept only in memory, to quote in failure messages
     examples: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    #: the generation parameters the texts were sampled with (None: not recorded)
+    params: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # derived from ``features`` on first use and shared by subsets (bootstrap resamples)
@@ -417,7 +419,7 @@ class Fingerprint:
                     "counts": self.counts[r, nz].tolist(),
                 }
             )
-        return {
+        data = {
             "schema": SCHEMA_ID,
             "version": FORMAT_VERSION,
             "name": self.name,
@@ -426,6 +428,9 @@ class Fingerprint:
             "features": list(self.features),
             "prompts": rows,
         }
+        if self.params is not None:
+            data["params"] = self.params
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
@@ -486,6 +491,7 @@ class Fingerprint:
             name=data.get("name", ""),
             model=data.get("model", ""),
             part=data.get("part", "answer"),
+            params=dict(data["params"]) if data.get("params") is not None else None,
         )
 
     @classmethod

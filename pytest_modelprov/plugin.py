@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from _pytest.pathlib import bestrelpath
 
-from . import __version__, jsonreport
+from . import __version__, comparable, jsonreport
 from .baseline import PROPERTY as BASELINE_PROPERTY
 from .baseline import Baseline, BaselineEvent, Options, Store, find_unused
 from .config import (
@@ -31,9 +32,11 @@ from .config import (
     Unconfigured,
     UnusedBaselines,
     resolve,
+    resolve_references,
+    shadowed,
 )
 from .drift import Rule, parse_rules
-from .errors import ConfigError
+from .errors import ConfigError, UnusedSettingWarning
 from .handle import ModelHandle
 from .measurement import PROPERTY, Measurement, property_text
 from .planning import Planner
@@ -52,6 +55,12 @@ DRIFT_MARKER_HELP = (
 MARKER_HELP = (
     "provenance(unconfigured='fail'|'skip'): a model-behaviour provenance test. Tests that "
     "use the model_under_test or reference_model fixtures get this marker automatically."
+)
+
+
+PARAMS_MARKER_HELP = (
+    f"{comparable.MARKER}(reason=...): this test compares results sampled with different "
+    "generation parameters on purpose; without it such a comparison fails as not comparable"
 )
 
 
@@ -119,6 +128,7 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     config.addinivalue_line("markers", DRIFT_MARKER_HELP)
+    config.addinivalue_line("markers", PARAMS_MARKER_HELP)
     try:
         settings = resolve(_sources(config), Path(str(config.rootpath)))
     except ConfigError as exc:
@@ -370,6 +380,16 @@ def _plan_pass(session: pytest.Session, mp: ModelProvSession) -> Planner:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    mark = item.get_closest_marker(comparable.MARKER)
+    if mark is None:
+        return (yield)
+    reason = str(mark.kwargs.get("reason") or (mark.args[0] if mark.args else "intended"))
+    with comparable.allow_param_difference(reason):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     # attached before the report is built, so junitxml writes them as properties and
     # xdist carries them to the controller with the report
@@ -487,6 +507,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_sep("-", "modelprov plan (dry run)")
         for line in mp.last_plan.lines():
             terminalreporter.write_line(line)
+        for warning in mp.ledger.warnings:
+            terminalreporter.write_line(f"warning: {warning}")
         return
     if mp.batch_report is not None:
         terminalreporter.write_sep("-", "modelprov batch")
@@ -530,9 +552,39 @@ def modelprov_model_spec(modelprov_session: ModelProvSession) -> ModelSpec | Non
 
 
 @pytest.fixture(scope="session")
-def modelprov_references(modelprov_session: ModelProvSession) -> dict[str, ModelSpec]:
-    """Named reference models as configured; override in conftest.py to add or change some."""
-    return dict(modelprov_session.settings.references)
+def modelprov_references(
+    modelprov_session: ModelProvSession, modelprov_model_spec: ModelSpec | None
+) -> dict[str, ModelSpec]:
+    """Named reference models as configured; override in conftest.py to add or change some.
+
+    Resolved against the model under test in use, so a reference without ``base_url``
+    goes to the endpoint of a model under test that a fixture supplies, and inherits its
+    generation parameters, exactly as it would from the configured one.
+    """
+    return resolve_references(
+        modelprov_session.settings.reference_fields,
+        modelprov_model_spec,
+        modelprov_session.environ,
+    )
+
+
+@pytest.fixture(scope="session")
+def _modelprov_unused_settings(
+    modelprov_session: ModelProvSession,
+    modelprov_model_spec: ModelSpec | None,
+    modelprov_references: dict[str, ModelSpec],
+) -> None:
+    """Warn, once, about CLI/env/ini settings a conftest.py fixture override shadows."""
+    for message in shadowed(
+        modelprov_model_spec,
+        modelprov_references,
+        modelprov_session.settings,
+        modelprov_session.environ,
+    ):
+        text = "modelprov: " + message + "; set it in the fixture instead"
+        modelprov_session.ledger.warn(message)
+        if modelprov_session.planner is None:  # a dry run's summary shows the ledger's
+            warnings.warn(UnusedSettingWarning(text), stacklevel=1)
 
 
 def _unconfigured(request: pytest.FixtureRequest, message: str) -> None:
@@ -554,6 +606,7 @@ def model_under_test(
     request: pytest.FixtureRequest,
     modelprov_session: ModelProvSession,
     modelprov_model_spec: ModelSpec | None,
+    _modelprov_unused_settings: None,
 ) -> ModelHandle:
     """The model under test, ready to sample."""
     if modelprov_model_spec is None:
@@ -573,6 +626,7 @@ def reference_model(
     request: pytest.FixtureRequest,
     modelprov_session: ModelProvSession,
     modelprov_references: dict[str, ModelSpec],
+    _modelprov_unused_settings: None,
 ) -> Callable[[str], ModelHandle]:
     """A function that returns the named reference model, ready to sample."""
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from . import baseline, schema, sequential, stats
 from .client import excerpt
+from .comparable import require_same_params
 from .drift import Drift, Rule, paired_drift
 from .errors import ConfigError
 from .measurement import Measurement
@@ -499,6 +500,8 @@ class Result:
     resolved: list[str] = field(default_factory=list)
     #: per language, how sequential sampling ended (``measure(..., stop_early=...)``)
     sequential: dict[str, Stopped] | None = None
+    #: the generation parameters the answers were sampled with (None: not recorded)
+    params: dict[str, Any] | None = None
 
     @property
     def stopped_early(self) -> bool:
@@ -538,6 +541,8 @@ class Result:
         data = self._payload()
         if self.sequential is not None:
             data["sequential"] = {lang: s.to_dict() for lang, s in self.sequential.items()}
+        if self.params is not None:
+            data["params"] = self.params
         return data
 
     def _payload(self) -> dict[str, Any]:
@@ -593,6 +598,7 @@ class Result:
                 sequential=None
                 if stopped is None
                 else {str(lang): Stopped.from_dict(s) for lang, s in stopped.items()},
+                params=dict(data["params"]) if data.get("params") is not None else None,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(
@@ -671,6 +677,7 @@ def measure(
         handle,
         resolved=sorted(resolved),
         sequential=stopped,
+        params=handle.sampling_params(**params),
     )
     if record:
         for lang in result.langs:
@@ -832,6 +839,13 @@ def compare(
             f"vs {after.detector}); their rates are not comparable. Re-measure the baseline "
             f"with the same classifier, or pass allow_different_classifiers=True."
         )
+    require_same_params(
+        before.params,
+        after.params,
+        a_name=f"{before.model_name} ({before.model})",
+        b_name=f"{after.model_name} ({after.model})",
+        what=f"the refusal results on {after.topic_set!r}",
+    )
     langs = sorted(set(before.langs) & set(after.langs)) if by_lang else [None]
     if by_lang and not langs:
         raise ValueError(f"no language in common: {before.langs} vs {after.langs}")

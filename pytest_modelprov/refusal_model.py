@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from . import schema
 from .errors import ConfigError
+from .files import user_path
 from .refusal_features import (
     DENSE_NAMES,
     FEATURE_VERSION,
@@ -382,8 +383,9 @@ def validate(data: Any, schema_name: str, where: str) -> None:
 def read_labelled(path: str | Path) -> list[Example]:
     """Labelled answers from JSON Lines (``refusal_labels.schema.json``), validated whole."""
     examples: list[Example] = []
+    path = user_path(path)
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read labelled answers ({exc})") from None
     for number, line in enumerate(lines, 1):

@@ -216,10 +216,19 @@ class Response:
 class Samples(Sequence[Response]):
     """Answers to a list of prompts, ordered by prompt, then replicate."""
 
-    def __init__(self, responses: Sequence[Response], prompts: int, n: int) -> None:
+    def __init__(
+        self,
+        responses: Sequence[Response],
+        prompts: int,
+        n: int,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
         self._responses = list(responses)
         self.prompts = prompts
         self.n = n
+        #: the generation parameters the answers were sampled with (configured, then the
+        #: call's own; ``seed`` is replicate 0's, replicate i was sent seed + i)
+        self.params: dict[str, Any] = dict(params or {})
 
     @overload
     def __getitem__(self, index: int) -> Response: ...

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .files import user_path
 
 
 @cache
@@ -38,9 +39,13 @@ def check(data: Any, name: str, subject: str) -> None:
 
 
 def read_json(path: str | Path, what: str) -> Any:
-    """Parse a user's JSON file; every failure is a ConfigError naming ``what`` and the file."""
+    """Parse a user's JSON file; every failure is a ConfigError naming ``what`` and the file.
+
+    A relative path is found beside the file of the code that named it (:func:`user_path`).
+    """
+    path = user_path(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:

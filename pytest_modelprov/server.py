@@ -37,11 +37,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from os import PathLike
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import schema
+from .files import user_path
 from .safejson import loads as json_loads
 
 __all__ = [
@@ -187,7 +189,12 @@ class Script:
 
     @classmethod
     def from_file(cls, path: str | PathLike[str]) -> Script:
-        """Load a JSON script file; errors name the file."""
+        """Load a JSON script file; errors name the file.
+
+        A relative path is found beside the file of the code that names it (a conftest.py),
+        not in the working directory.
+        """
+        path = user_path(path)
         with open(path, "rb") as handle:
             raw = handle.read()
         try:
@@ -1581,7 +1588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (math.isfinite(args.batch_delay) and args.batch_delay >= 0):
         parser.error("--batch-delay must be a number >= 0")
     try:
-        script = Script.from_file(args.script) if args.script else Script()
+        # a path typed in a shell is the working directory's
+        script = Script.from_file(Path(args.script).absolute()) if args.script else Script()
     except (OSError, ValueError) as exc:
         print(f"modelprov server: {exc}", file=sys.stderr)
         return 2
