@@ -35,7 +35,7 @@ import diskcache
 from . import schema
 from .errors import CacheCorruptError, CacheError, ExportFormatError
 from .reasoning import split_message
-from .response import Usage, check_completion
+from .response import Usage, check_completion, unusable_answer
 from .safejson import loads as json_loads
 
 try:
@@ -346,12 +346,24 @@ def check_entry(data: Any, where: str) -> CacheEntry:
         err = errors[0]
         path = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         raise ExportFormatError(f"{where}: field {path}: {err.message}")
+    why = unusable_answer(data["response"]) if isinstance(data["response"], dict) else None
+    if why is not None:
+        raise ExportFormatError(f"{where}: {why}; such answers are never cached")
     if key_of_components(data["request"]) != data["key"]:
         raise ExportFormatError(
             f"{where}: key {data['key'][:12]}… does not match its request fields; the entry "
             "was edited after it was recorded"
         )
     return CacheEntry.from_dict(data)
+
+
+def _check_answer(response: Mapping[str, Any]) -> None:
+    """ValueError for a stored entry without a usable answer: this package never stores one
+    (an empty answer, say), so the entry was edited or imported from elsewhere; replaying it
+    would pass a test on an answer that is not there."""
+    why = unusable_answer(response)
+    if why is not None:
+        raise ValueError(f"{why}, which is never stored")
 
 
 def _first_message(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -851,6 +863,8 @@ class ResponseCache:
                 reasoning = (
                     raw[start + a : body_start].decode("utf-8", "surrogatepass") if r >= 0 else None
                 )
+            if len(answer) < 64 and not answer.strip():  # rare: only tool calls are stored so
+                _check_answer(body)
             # tuple.__new__: a NamedTuple's own __new__ is a Python function, 3x slower
             usage = _new_tuple(Usage, (int(h[7]), int(h[8]), int(h[9])))
             fields: list[str | None] = [h[2], h[4], h[5], h[6]]
@@ -889,6 +903,7 @@ class ResponseCache:
             if entry.key != key:
                 raise ValueError("entry does not belong to its key")
             check_completion(entry.response)
+            _check_answer(entry.response)
             return entry
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
             raise CacheCorruptError(self._unreadable(key, f" ({exc})")) from exc

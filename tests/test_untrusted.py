@@ -286,6 +286,29 @@ def test_one_empty_answer_is_retried_and_the_good_one_kept(pytester, env):
     assert entry.response["choices"][0]["message"]["content"].startswith("Scripted answer")
 
 
+def test_an_empty_answer_in_a_cache_from_elsewhere_never_passes(
+    pytester, env, tmp_path, monkeypatch, capsys
+):
+    digest = record_one(pytester, env)
+    cache = ResponseCache(env.cache)
+    entry = cache.get(digest)
+    cache.close()
+    assert entry is not None
+    entry.response["choices"][0]["message"]["content"] = "  "
+    tamper(env.cache, "UPDATE Cache SET value = ? WHERE key = ?", (entry.to_bytes(), digest))
+    monkeypatch.setenv("CI", "true")
+    result = pytester.runpytest_inprocess("-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*unreadable (the answer is empty, which is never stored)*"])
+    # nor through an export made elsewhere
+    export = tmp_path / "empty.jsonl"
+    header = {"format": "pytest-modelprov-cache", "version": 1, "entries": 1}
+    line = json.dumps(entry.to_dict())
+    export.write_text(json.dumps(header) + "\n" + line + "\n", encoding="utf-8")
+    assert cli(["cache", "import", str(export), "--cache-dir", str(tmp_path / "other")]) == 2
+    assert "the answer is empty; such answers are never cached" in capsys.readouterr().err
+
+
 def test_a_trickling_server_cannot_hold_a_call_past_its_timeout(pytester, env, monkeypatch):
     monkeypatch.setenv("MODELPROV_TIMEOUT", "0.5")
     monkeypatch.setenv("MODELPROV_MAX_RETRIES", "0")
