@@ -384,26 +384,34 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--tampered", type=int, default=40, help="entries in the tampered cache")
+    parser.add_argument(
+        "--only", default="", help="comma-separated rounds to run: faults,kills,concurrency,"
+        "overhead,tampered,planted (default: all)"
+    )  # fmt: skip
     args = parser.parse_args()
     key = f"sk-bench-canary-{uuid.uuid4().hex}"
     os.environ["BENCH_CANARY_KEY"] = key
     outputs: list[str] = []
     with tempfile.TemporaryDirectory(prefix="modelprov-faults-") as tmp:
         root = Path(tmp)
-        for title, run in (
-            ("server faults (30%, -n 4)", lambda: faults(root, args.calls, outputs)),
-            ("SIGKILL mid-recording", lambda: kills(root, args.kills)),
-            ("4 xdist workers + a second pytest", lambda: concurrency(root, args.rounds, outputs)),
-            ("single-flight lock", lambda: overhead(root)),
-            ("tampered cache (pickle, paths outside, NaN, deep JSON)",
+        chosen = {n.strip() for n in args.only.split(",") if n.strip()}
+        for name, title, run in (
+            ("faults", "server faults (30%, -n 4)", lambda: faults(root, args.calls, outputs)),
+            ("kills", "SIGKILL mid-recording", lambda: kills(root, args.kills)),
+            ("concurrency", "4 xdist workers + a second pytest",
+             lambda: concurrency(root, args.rounds, outputs)),
+            ("overhead", "single-flight lock", lambda: overhead(root)),
+            ("tampered", "tampered cache (pickle, paths outside, NaN, deep JSON)",
              lambda: tampered(root, args.tampered, outputs)),
-            ("planted key on every error path", lambda: planted_key(root, outputs)),
+            ("planted", "planted key on every error path", lambda: planted_key(root, outputs)),
         ):  # fmt: skip
+            if chosen and name not in chosen:
+                continue
             start = time.monotonic()
             figures = run()
             print(f"## {title}  ({time.monotonic() - start:.0f} s)")
-            for name, value in figures.items():
-                print(f"  {name}: {value}")
+            for label, value in figures.items():
+                print(f"  {label}: {value}")
             sys.stdout.flush()
         print("## secrets (planted key, every file written and all output)")
         for name, value in secrets(root, key, outputs).items():
