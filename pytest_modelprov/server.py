@@ -221,7 +221,7 @@ class Fault:
     ``delay`` (answer normally after ``delay`` seconds), ``invalid_utf8`` (200, answer bytes
     not valid UTF-8), ``trickle`` (200, 8 bytes of leading whitespace every ``delay``
     seconds for up to 30 s, then the answer: each read is quick, the whole call is not),
-    ``redirect`` (``status`` 307 by default... any 3xx, to the URL in ``message``),
+    ``redirect`` (a 3xx, 307 unless ``status`` says another, to the URL in ``message``),
     ``content`` (200, the answer's ``content`` replaced by ``content``: "", None, a number),
     ``nan_usage`` (200, ``NaN`` and ``Infinity`` as usage counts), ``deep_json`` (200, the
     completion with an extra field nested 100 000 levels deep).
