@@ -195,7 +195,7 @@ def secrets(root: Path, key: str, outputs: list[str]) -> dict[str, object]:
 # -- issue 16: a cache from elsewhere, and a planted key on every error path ---------------
 
 TAMPER_SUITE = """
-PROMPTS = [f"Which lighthouse stands on cape {i}?" for i in range({count})]
+PROMPTS = [f"Which lighthouse stands on cape {{i}}?" for i in range({count})]
 
 def test_replay(model_under_test):
     for r in model_under_test.sample(PROMPTS):
@@ -288,7 +288,11 @@ def tampered(root: Path, count: int, outputs: list[str]) -> dict[str, object]:
         db.commit()
         db.close()
         requests_before = server.request_count
-        runs = [pytest_run(work, env={"CI": "true"}), pytest_run(work)]
+        # replay must fail on the unreadable entries; refresh records them again
+        runs = [
+            pytest_run(work, env={"CI": "true"}),
+            pytest_run(work, "--modelprov-record-mode=refresh"),
+        ]
         d = str(cache_dir)
         runs += [
             cli_run("cache", "stats", "--cache-dir", d),
@@ -308,8 +312,8 @@ def tampered(root: Path, count: int, outputs: list[str]) -> dict[str, object]:
         return {
             "faults injected": dict(injected),
             "replay run (CI=true) failed with unreadable entries": replay_code == 1,
-            "record run re-recorded the unreadable entries": runs[1][0] == 0,
-            "calls made by the record run": server.request_count - requests_before,
+            "refresh run passed (re-recorded them)": runs[1][0] == 0,
+            "calls made by the refresh run": server.request_count - requests_before,
             "code executed from the cache": sum(m.exists() for m in markers),
             "files outside read (text in output)": sum(
                 any(v.read_text() in out for _, out in runs) for v in victims if v.exists()
