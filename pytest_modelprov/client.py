@@ -15,9 +15,11 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future
 from concurrent.futures import wait as wait_for
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -44,6 +46,24 @@ Messages = list[dict[str, Any]]
 Prompt = str | Sequence[Mapping[str, Any]]
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+_COUNT_EMPTY: ContextVar[bool] = ContextVar("modelprov_count_empty", default=False)
+
+
+@contextmanager
+def counting_empty_answers() -> Iterator[None]:
+    """Within the block, empty answers are answers (as with ``modelprov_allow_empty``).
+
+    For a detector to which an empty answer is itself a finding: the refusal measurement
+    counts it as a refusal (some providers answer censored prompts with nothing), visibly,
+    in its counts. Never cached either way.
+    """
+    token = _COUNT_EMPTY.set(True)
+    try:
+        yield
+    finally:
+        _COUNT_EMPTY.reset(token)
 
 
 def _check_text(text: str) -> None:
@@ -313,8 +333,10 @@ class ModelClient:
             self.ledger.record_many(name, model, endpoint, hits, price=self.spec.price)
         if missing and mode is RecordMode.REPLAY:
             raise ReplayMissError(self._replay_message(calls, missing, context))
+        # read here, in the caller's thread: the calls run on the pool's threads
+        allow_empty = self.settings.allow_empty or _COUNT_EMPTY.get()
         pending: dict[Future[_Fetched], int] = {
-            self.executor.submit(self._fetch, calls[i], mode): i for i in missing
+            self.executor.submit(self._fetch, calls[i], mode, allow_empty): i for i in missing
         }
         failures: list[ModelprovError] = []
         started = time.monotonic()
@@ -406,7 +428,7 @@ class ModelClient:
             body=hit.body,
         )
 
-    def _fetch(self, call: Call, mode: RecordMode) -> _Fetched:
+    def _fetch(self, call: Call, mode: RecordMode, allow_empty: bool = False) -> _Fetched:
         """Call the model for one missing key, at most once across threads and processes.
 
         Under the key's lock the cache is read again: whoever held the lock before us may
@@ -414,7 +436,7 @@ class ModelClient:
         never gets here, so it takes no lock.
         """
         if mode is RecordMode.OFF:
-            body, _ = self._call_with_retries(call)
+            body, _ = self._call_with_retries(call, allow_empty)
             return _Fetched(self._response(call, body, cached=False))
         with self.cache.locks.hold(call.key.digest, self._lock_timeout()):
             hit = self._lookup(call, mode)
@@ -425,7 +447,7 @@ class ModelClient:
                     f"{self.cache.write_error} The model was not called: its answer could not "
                     "be stored."
                 )
-            body, _ = self._call_with_retries(call)
+            body, _ = self._call_with_retries(call, allow_empty)
             response = self._response(call, body, cached=False)
             if not response.cacheable:
                 return _Fetched(response)
@@ -555,7 +577,7 @@ class ModelClient:
                 )
             ) from None
 
-    def _attempt(self, call: Call) -> dict[str, Any]:
+    def _attempt(self, call: Call, allow_empty: bool = False) -> dict[str, Any]:
         sdk = self._sdk_client()
         # the SDK's generic post, not chat.completions.create: the typed method converts the
         # request and wraps the response (a millisecond of CPU a call, which at 64 calls in
@@ -584,7 +606,7 @@ class ModelClient:
                 f"{excerpt(content.decode('utf-8', errors='replace'), 120)!r}"
             ) from None
         check_completion(parsed)
-        if not self.settings.allow_empty:
+        if not allow_empty:
             why = unusable_answer(parsed)
             if why is not None:
                 raise InvalidResponse(
@@ -593,7 +615,9 @@ class ModelClient:
         result: dict[str, Any] = parsed
         return result
 
-    def _call_with_retries(self, call: Call) -> tuple[dict[str, Any], int]:
+    def _call_with_retries(
+        self, call: Call, allow_empty: bool = False
+    ) -> tuple[dict[str, Any], int]:
         import openai
 
         settings = self.settings
@@ -623,7 +647,7 @@ class ModelClient:
             throttled = False
             answered = False
             try:
-                body = self._attempt(call)
+                body = self._attempt(call, allow_empty)
                 answered = True
             except openai.APIStatusError as exc:
                 status = exc.status_code

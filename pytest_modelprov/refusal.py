@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import baseline, schema, sequential, stats
-from .client import excerpt
+from .client import counting_empty_answers, excerpt
 from .comparable import require_same_params
 from .drift import Drift, Rule, paired_drift
 from .errors import ConfigError
@@ -639,7 +639,10 @@ def measure(
     resolved: set[str] = set()
 
     def fetch(indexes: list[int]) -> None:
-        samples = handle.sample([topic_set.topics[i].prompt for i in indexes], n=n, **params)
+        # an empty answer is a finding here (counted as a refusal, shown in the counts), not
+        # a broken response to retry
+        with counting_empty_answers():
+            samples = handle.sample([topic_set.topics[i].prompt for i in indexes], n=n, **params)
         outcomes: list[str | None] = [_precheck(r, truncated) for r in samples]
         pending = [i for i, o in enumerate(outcomes) if o is None]
         labels = clf.classify_many(
