@@ -1,15 +1,29 @@
 """Lexical fingerprint benchmark on ../shared/data/lexical/outputs.jsonl.
 
-1. split-half self-attribution (odd vs even prompts; both halves must pick each other as
-   nearest among the group's 30 half-fingerprints) for the anchor Jaccard (frequency
-   ranking and a relative baseline pooled over the group), the default ``profile`` distance
-   and the pooled ``style`` distance;
-2. each model's three nearest with bootstrap intervals, and where gemma-3-27b-it-antislop
-   lands relative to its base model;
-3. speed (MB/s) and peak memory against a pure-Python implementation of the anchor method.
+Two groups of 15 models answered the same 150 prompts each: ``slopscore`` (stories) and
+``speechmap`` (political essays), one answer per prompt.
 
-Run: ``python benchmarks/bench_lexical.py [--quick] [--speed] [--resamples N]`` from the project
-root (about 2-3 minutes on 2 cores; ``--quick`` about 1; ``--speed`` only section 3).
+1. cross-group split-half self-attribution, per method and the default ``a.distance(b)``:
+   on draws of 32 prompts, each model's answers split into two halves either on the *same*
+   prompts (odd against even paragraphs of every answer: the data has one answer per prompt,
+   so this stands in for replicate answers) or on *disjoint* prompts (16 prompts against the
+   other 16, split the same way for every model, so other models' halves share a half's
+   prompts and its twin shares none). A half counts when its nearest of the other 29 halves
+   is its own model's (of 30). The ``delta`` settings are chosen on one group and scored on
+   the other, both ways round (``--choose`` re-runs the choice; ~15 minutes);
+2. the anchor-scale check: the ``jaccard`` split-half figures on the published method's
+   split (odd/even prompts, 75 a half) with and without the ``wordfreq`` extra, against the
+   published ones;
+3. the threshold of the README example (``assert_distance_above(ours, gemini, 0.17)``) on
+   two unrelated vendors on stories and on essays and on a model against its own fine-tune
+   (gemma-3-27b-it against gemma-3-27b-it-antislop), and how many unrelated-vendor and
+   related pairs clear it per genre;
+4. speed (MB/s) and peak memory against a pure-Python implementation of the anchor method;
+5. (``--neighbours``) each model's three nearest with bootstrap intervals.
+
+Run: ``python benchmarks/bench_lexical.py [--quick] [--speed] [--neighbours] [--choose]`` from
+the project root (about 3-4 minutes on 2 cores; ``--quick`` about 2; ``--speed`` only
+section 4). ``pip install -e '.[wordfreq]'`` for the anchor-scale check.
 """
 
 from __future__ import annotations
@@ -25,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_modelprov import lexical
+from pytest_modelprov import lexical, lexical_anchor, lexical_distance
 from pytest_modelprov.lexical import Fingerprint
-from pytest_modelprov.lexical_distance import _resample_rows
+from pytest_modelprov.lexical_distance import _resample_rows, delta_effect
 from pytest_modelprov.lexical_text import function_words
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lexical" / "outputs.jsonl"
@@ -84,26 +98,231 @@ def self_attribution(matrix: np.ndarray, owners: list[str]) -> tuple[int, float,
     return found, float(np.min(same)), float(np.max(same)), float(np.median(other))
 
 
-def section_split_half(groups: dict[str, dict[str, list[dict[str, str]]]]) -> None:
-    print("== 1. split-half self-attribution (both halves pick each other; of 15) ==")
-    print(f"{'group':<10} {'method':<34} {'found':>6}  same-model range   other median")
+#: ``delta`` settings (min_spread, words, floor) chosen by ``--choose``: on speechmap (the
+#: shipped default) and on slopscore (ties there broken by the mean margin of the twin)
+CHOSEN = {"speechmap": (0.1, 100, 1.0), "slopscore": (0.5, 300, 1.0)}
+GRID = [(q, k, f) for q in (0.1, 0.3, 0.5) for k in (100, 300) for f in (0.3, 1.0, 3.0)]
+DRAWS = (0, 1)  # seeds of the 32-prompt draws
+
+
+def _split_paragraphs(text: str) -> tuple[str, str]:
+    parts = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    if len(parts) < 2:
+        parts = re.split(r"(?<=[.!?])\s+", text)
+    return "\n\n".join(parts[0::2]), "\n\n".join(parts[1::2])
+
+
+def split_halves(
+    models: dict[str, list[dict[str, str]]], mode: str, prompts: int, seed: int
+) -> tuple[list[Fingerprint], list[str]]:
+    """Two half-fingerprints per model (see the module doc), in model order."""
+    keys = sorted({r["shared_prompt_key"] for rows in models.values() for r in rows})
+    drawn = list(np.random.default_rng(seed).permutation(keys)[:prompts])
+    first = set(drawn[: prompts // 2])
+    fps, owners = [], []
+    for model, all_rows in sorted(models.items()):
+        rows = [r for r in all_rows if r["shared_prompt_key"] in drawn]
+        if mode == "disjoint":
+            for side in (True, False):
+                sel = [r for r in rows if (r["shared_prompt_key"] in first) == side]
+                fps.append(
+                    Fingerprint.from_texts(
+                        [r["response"] for r in sel], [r["shared_prompt_key"] for r in sel]
+                    )
+                )
+                owners.append(model)
+        else:
+            parts = [_split_paragraphs(r["response"]) for r in rows]
+            for k in (0, 1):
+                fps.append(
+                    Fingerprint.from_texts(
+                        [p[k] for p in parts], [r["shared_prompt_key"] for r in rows]
+                    )
+                )
+                owners.append(model)
+    return fps, owners
+
+
+def found_halves(matrix: np.ndarray, owners: list[str]) -> int:
+    """Halves whose nearest other half is their own model's (of len(owners))."""
+    m = matrix.copy()
+    np.fill_diagonal(m, np.inf)
+    nearest = m.argmin(1)
+    return sum(owners[int(nearest[i])] == owners[i] for i in range(len(owners)))
+
+
+def pair_matrix(fps: list[Fingerprint], fn) -> np.ndarray:
+    n = len(fps)
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            out[i, j] = out[j, i] = fn(fps[i], fps[j])
+    return out
+
+
+def delta_with(setting: tuple[float, int, float]):
+    q, k, f = setting
+    return lambda a, b: delta_effect(a, b, min_spread=q, words=k, floor=f)
+
+
+def choose(groups, source: str) -> tuple[float, int, float]:
+    """The grid setting with the most halves found on ``source`` (same + disjoint draws);
+    ties broken by the mean relative margin of the twin over the nearest other model."""
+    best: tuple[float, float, tuple[float, int, float]] | None = None
+    splits = [split_halves(groups[source], m, 32, s) for m in ("same", "disjoint") for s in DRAWS]
+    for setting in GRID:
+        total, margins = 0, []
+        for fps, owners in splits:
+            m = pair_matrix(fps, delta_with(setting))
+            total += found_halves(m, owners)
+            np.fill_diagonal(m, np.inf)
+            for i in range(len(owners)):
+                twin = i ^ 1
+                other = min(m[i, j] for j in range(len(owners)) if j not in (i, twin))
+                margins.append((other - m[i, twin]) / max(abs(other), 1e-9))
+        key = (total, float(np.mean(margins)), setting)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    assert best is not None
+    print(f"  chosen on {source}: {best[2]} ({best[0]} halves of {30 * len(splits)})")
+    return best[2]
+
+
+def section_split_half(groups, prompts: int, chosen: dict[str, tuple[float, int, float]]) -> None:
+    print(
+        f"== 1. split-half self-attribution, {prompts} prompts a draw, draws {list(DRAWS)} "
+        "(halves finding their own model, of 30 each) =="
+    )
+    scale = lexical_anchor.scale()
+    print(f"{'group':<10} {'halves':<9} {'method':<52} found per draw")
+    for source in ("slopscore", "speechmap"):
+        for mode in ("same", "disjoint"):
+            splits = [split_halves(groups[source], mode, prompts, s) for s in DRAWS]
+            default = "default a.distance(b): delta chosen on speechmap"
+            runs = {
+                default + (" (held out)" if source == "slopscore" else " (NOT held out)"): (
+                    lambda f: lexical.distance_matrix(f, "delta")
+                ),
+            }
+            if source == "speechmap":
+                runs["delta chosen on slopscore (held out)"] = lambda f: pair_matrix(
+                    f, delta_with(chosen["slopscore"])
+                )
+            runs.update(
+                {
+                    "profile": lambda f: lexical.distance_matrix(f, "profile"),
+                    f"jaccard ({scale} scale)": lambda f: lexical.distance_matrix(f, "jaccard"),
+                    "style (pooled over all 30 halves)": lambda f: lexical.distance_matrix(
+                        f, "style"
+                    ),
+                }
+            )
+            for name, fn in runs.items():
+                counts = [found_halves(fn(fps), owners) for fps, owners in splits]
+                print(f"{source:<10} {mode:<9} {name:<52} {counts}")
+
+
+def section_anchor(groups) -> None:
+    print("\n== 2. anchor scale: jaccard on the published split (odd/even prompts, 75 a half) ==")
+    print("  published (methods.md / data README): stories same model 0.62-0.79 (0.60-0.79),")
+    print("  different models ~0.94 (~0.88), twin found 15/15; essays same 0.70-0.81,")
+    print("  different ~0.81, twin found 3/15")
+    scales = [lexical_anchor.RELATIVE]
+    if lexical_anchor.scale() == lexical_anchor.HUMAN:
+        scales.insert(0, lexical_anchor.HUMAN)
+    else:
+        print("  (wordfreq not installed: pip install -e '.[wordfreq]' for the published scale)")
     for source in ("slopscore", "speechmap"):
         fps, owners = halves(groups[source])
-        pool = lexical.pooled(fps)
-        runs = {
-            "anchor jaccard (frequency rank)": anchor_matrix(fps, None),
-            "anchor jaccard (pooled baseline)": anchor_matrix(fps, pool),
-            "profile (default a.distance(b))": lexical.distance_matrix(fps, "profile"),
-            "style (pooled, per-prompt)": lexical.distance_matrix(fps, "style"),
-        }
-        for name, matrix in runs.items():
+        for scale in scales:
+            sets = [lexical.anchor_set(fp, scale=scale) for fp in fps]
+            n = len(sets)
+            matrix = np.zeros((n, n))
+            for i in range(n):
+                for j in range(i + 1, n):
+                    matrix[i, j] = matrix[j, i] = 1 - len(sets[i] & sets[j]) / len(
+                        sets[i] | sets[j]
+                    )
             found, lo, hi, other = self_attribution(matrix, owners)
-            print(f"{source:<10} {name:<34} {found:>3}/15  {lo:.3f}-{hi:.3f}        {other:.3f}")
+            print(
+                f"  {source:<10} {scale:<9} same model {lo:.2f}-{hi:.2f}, different models "
+                f"median {other:.2f}, twin found {found}/15"
+            )
+    print("  rank correlation with the published distance matrix: not measurable here (the")
+    print("  published matrix is not in ../shared/data)")
+
+
+VENDORS = {
+    "chatgpt": "openai", "gpt": "openai", "o3": "openai", "claude": "anthropic",
+    "deepseek": "deepseek", "r1-1776": "deepseek", "mai-ds-r1": "deepseek",
+    "gemini": "google", "gemma": "google", "glm": "zhipu", "kimi": "moonshot",
+    "llama": "meta", "mistral": "mistral", "grok": "xai", "qwen": "alibaba",
+}  # fmt: skip
+README_THRESHOLD = 0.17
+EXAMPLES = {
+    "slopscore": [("deepseek-r1", "gemini-2.5-flash", "unrelated vendors: pass"),
+                  (BASE, ANTISLOP, "a model and its own fine-tune: fail")],
+    "speechmap": [("deepseek-v3-0324", "gemini-1.5-pro-002", "unrelated vendors: pass")],
+}  # fmt: skip
+
+
+def vendor(model: str) -> str:
+    return next(v for k, v in VENDORS.items() if model.startswith(k))
+
+
+def section_threshold(groups, resamples: int) -> None:
+    print(
+        f"\n== 3. README threshold: assert_distance_above(ours, ref, {README_THRESHOLD}) "
+        f"(delta, 95% basic bootstrap, {resamples} resamples) =="
+    )
+    for prompts in (36, 150):
+        for source, pairs in EXAMPLES.items():
+            models = groups[source]
+            keys = sorted({r["shared_prompt_key"] for rows in models.values() for r in rows})
+            drawn = set(np.random.default_rng(1).permutation(keys)[:prompts])
+            fps = {
+                m: Fingerprint.from_texts(
+                    [r["response"] for r in rows if r["shared_prompt_key"] in drawn],
+                    [r["shared_prompt_key"] for r in rows if r["shared_prompt_key"] in drawn],
+                    name=m,
+                )
+                for m, rows in sorted(models.items())
+            }
+            for a, b, what in pairs:
+                try:
+                    d = lexical.assert_distance_above(
+                        fps[a], fps[b], README_THRESHOLD, resamples=resamples
+                    )
+                    verdict = "passes"
+                except AssertionError:
+                    d = lexical.compare(fps[a], {b: fps[b]}, method="delta", resamples=resamples)
+                    d = d.distances[b]
+                    verdict = "FAILS"
+                print(
+                    f"  {prompts:>3} prompts {source:<10} {a} vs {b}: {d.value:.3f} "
+                    f"[{d.low:.3f}, {d.high:.3f}] {verdict} ({what})"
+                )
+            names = list(fps)
+            matrix = lexical.distance_matrix(list(fps.values()), "delta")
+            unrelated, related = [], []
+            for i in range(len(names)):
+                for j in range(i + 1, len(names)):
+                    same = vendor(names[i]) == vendor(names[j])
+                    (related if same else unrelated).append(matrix[i, j])
+            floors = [lexical.noise_floor(fp) for fp in fps.values()]
+            u, r = np.array(unrelated), np.array(related)
+            print(
+                f"  {prompts:>3} prompts {source:<10} unrelated-vendor pairs above "
+                f"{README_THRESHOLD}: {int((u > README_THRESHOLD).sum())}/{u.size} (median "
+                f"{np.median(u):.3f}); same-vendor pairs {int((r > README_THRESHOLD).sum())}/"
+                f"{r.size} (median {np.median(r):.3f}); split-half floors "
+                f"{min(floors):.3f}-{max(floors):.3f}"
+            )
 
 
 def section_neighbours(groups: dict[str, dict[str, list[dict[str, str]]]], resamples: int) -> None:
     print(
-        "\n== 2. three nearest per model "
+        "\n== 5. three nearest per model "
         f"(95% basic bootstrap over prompts, {resamples} resamples) =="
     )
     for source in ("slopscore", "speechmap"):
@@ -198,7 +417,7 @@ def python_anchor(texts: list[str], prompts: list[str]) -> frozenset[str]:
 
 
 def section_speed(groups: dict[str, dict[str, list[dict[str, str]]]], repeats: int) -> None:
-    print("\n== 3. speed: fingerprint every model of both groups (anchor set of each) ==")
+    print("\n== 4. speed: fingerprint every model of both groups (anchor set of each) ==")
     corpora = [
         ([r["response"] for r in rows], [r["shared_prompt_key"] for r in rows])
         for models in groups.values()
@@ -208,7 +427,7 @@ def section_speed(groups: dict[str, dict[str, list[dict[str, str]]]], repeats: i
 
     def ours() -> None:
         for texts, prompts in corpora:
-            lexical.anchor_set(Fingerprint.from_texts(texts, prompts))
+            lexical.anchor_set(Fingerprint.from_texts(texts, prompts), scale="relative")
 
     def pure() -> None:
         for texts, prompts in corpora:
@@ -218,7 +437,7 @@ def section_speed(groups: dict[str, dict[str, list[dict[str, str]]]], repeats: i
     big_mb = sum(len(t.encode("utf-8")) for t in big[0]) / 1e6
     build = {
         "numpy Fingerprint + anchor set": lambda t, p: lexical.anchor_set(
-            Fingerprint.from_texts(t, p)
+            Fingerprint.from_texts(t, p), scale="relative"
         ),
         "pure-Python anchor": python_anchor,
     }
@@ -247,7 +466,22 @@ def section_speed(groups: dict[str, dict[str, list[dict[str, str]]]], repeats: i
             f" {repeats}), peak traced memory {peak:.0f} MB for one model ({big_mb:.1f} MB)"
         )
     ratio = results["pure-Python anchor"] / results["numpy Fingerprint + anchor set"]
-    print(f"  speed-up: {ratio:.1f}x (target >= 10x)")
+    print(f"  speed-up: {ratio:.1f}x (target >= 10x; both rank by frequency, no baseline)")
+    if lexical_anchor.scale() == lexical_anchor.HUMAN:
+        lexical_anchor.human_frequency.cache_clear()  # cold: every word looked up again
+        start = time.perf_counter()
+        for texts, prompts in corpora:
+            lexical.anchor_set(Fingerprint.from_texts(texts, prompts), scale="wordfreq")
+        cold = time.perf_counter() - start
+        print(
+            f"  numpy Fingerprint + anchor set on the wordfreq scale (cold lookups): "
+            f"{mb / cold:.2f} MB/s, {results['pure-Python anchor'] / cold:.1f}x the pure-Python "
+            "anchor without a baseline"
+        )
+    fps = [Fingerprint.from_texts(texts, prompts) for texts, prompts in corpora[:15]]
+    start = time.perf_counter()
+    lexical.distance_matrix(fps, "delta")
+    print(f"  delta distance matrix of 15 fingerprints: {time.perf_counter() - start:.2f} s")
 
     text = Fingerprint.from_texts(*big).to_json()
     start = time.perf_counter()
@@ -267,6 +501,12 @@ def main() -> int:
     parser.add_argument(
         "--speed", action="store_true", help="only the speed section (best of 3 timing runs)"
     )
+    parser.add_argument(
+        "--neighbours", action="store_true", help="also each model's three nearest (slow)"
+    )
+    parser.add_argument(
+        "--choose", action="store_true", help="re-run the choice of the delta settings (~15 min)"
+    )
     args = parser.parse_args()
     resamples = args.resamples or (10 if args.quick else 20)
     if not DATA.exists():
@@ -278,8 +518,22 @@ def main() -> int:
         section_speed(groups, 3)
         print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")
         return 0
-    section_split_half(groups)
-    section_neighbours(groups, resamples)
+    shipped = (
+        lexical_distance.DELTA_MIN_SPREAD,
+        lexical_distance.DELTA_WORDS,
+        lexical_distance.DELTA_FLOOR,
+    )
+    chosen = dict(CHOSEN)
+    if args.choose:
+        print("== 0. choosing the delta settings on each group ==")
+        chosen = {source: choose(groups, source) for source in ("speechmap", "slopscore")}
+    if chosen["speechmap"] != shipped:
+        print(f"NOTE: the shipped delta settings {shipped} are not those chosen on speechmap")
+    section_split_half(groups, 32, chosen)
+    section_anchor(groups)
+    section_threshold(groups, max(resamples, 100))
+    if args.neighbours:
+        section_neighbours(groups, resamples)
     section_speed(groups, 1 if args.quick else 2)
     print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")
     return 0

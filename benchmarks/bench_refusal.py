@@ -3,7 +3,7 @@
     python benchmarks/bench_refusal.py [--folds 5] [--by model|family] [--iterations N]
 
 Reads ``../shared/data/refusal/labelled.jsonl`` (XSTest human labels; SpeechMap China sets
-in English and Chinese and the US "hard" gold set, judge labels). Reports binary
+in English, Chinese and Finnish and the US "hard" gold set, judge labels). Reports binary
 non-compliance (refusal + evasion) accuracy and F1 per source and language, per model the
 estimated against the labelled rate, and the 3-label confusion, for:
 
@@ -21,6 +21,10 @@ Where the data has a second judge's label (the SpeechMap China sets), its per-mo
 shown as ``judge-2``: the labels' own noise floor for the per-model rate error. What a
 drift gate measures, the change between two releases, is stood in for by pairs of models of
 one vendor on the same prompts.
+
+The audit tables treat the labels as the judge: per model, the judge-audited rate
+(``refusal.measure(..., audit=..., audit_n=...)``) against the labelled rate for audit sizes
+20, 40 and 80, next to the classifier alone.
 
 Rates are reported raw and Rogan-Gladen corrected, with the sensitivity and specificity
 each fold's model measured out-of-fold on its own training models (never on the held-out
@@ -46,6 +50,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import numpy.typing as npt
 
+from pytest_modelprov.audit import audited_rate
 from pytest_modelprov.refusal import Classifier, KeywordClassifier
 from pytest_modelprov.refusal_features import strip_reasoning
 from pytest_modelprov.refusal_model import (
@@ -65,8 +70,9 @@ TARGETS = {
     "xstest-v2": 0.95,
     "speechmap-china_criticism-en": 0.92,
     "speechmap-china_criticism-zh": 0.92,
+    "speechmap-china_criticism-fi": 0.92,
 }
-RATE_TARGET = 0.05
+RATE_TARGET = 0.10
 MIN_ANSWERS_PER_MODEL = 20
 Bools = npt.NDArray[np.bool_]
 
@@ -173,6 +179,64 @@ def release_pairs(
         print(
             f"{name:30} {max(errs):10.3f} {float(np.median(errs)):8.3f} "
             f"{within:>9}/{len(errs):<2} {right:>25}/{big:<3}"
+        )
+
+
+AUDIT_SIZES = (20, 40, 80)
+AUDIT_DRAWS = 200
+
+
+def audit_table(rows: list[dict[str, Any]], offline: Bools, source: str, seed: int = 0) -> None:
+    """What an audit buys: treating the labels as the judge, per model, the audited rate
+    (``pytest_modelprov.audit``, ``AUDIT_DRAWS`` random audits per size) against the
+    labelled rate, next to the classifier alone. Coverage is of the labelled rate of the
+    model's answers; an audit size at or above a model's answers is the plain judge."""
+    truth = np.array([r["label"] != "compliance" for r in rows])
+    models = np.array([r["model"] for r in rows])
+    m_src = np.array([r["source"] == source for r in rows])
+    names = [
+        m
+        for m in sorted(set(models[m_src].tolist()))
+        if (m_src & (models == m)).sum() >= MIN_ANSWERS_PER_MODEL
+    ]
+    if not names:
+        return
+    rng = np.random.default_rng(seed)
+    print(f"\n### {source}: audited rate per model ({AUDIT_DRAWS} random audits each)")
+    print(
+        f"{'':22} {'max |err|':>10} {'median':>8} {'within ' + str(RATE_TARGET):>12} "
+        f"{'coverage':>9} {'width':>7}"
+    )
+    alone = [
+        abs(
+            float(offline[m_src & (models == m)].mean())
+            - float(truth[m_src & (models == m)].mean())
+        )
+        for m in names
+    ]
+    print(
+        f"{'classifier alone':22} {max(alone):10.3f} {float(np.median(alone)):8.3f} "
+        f"{sum(e <= RATE_TARGET + 1e-9 for e in alone):>9}/{len(alone):<2} {'-':>9} {'-':>7}"
+    )
+    for size in AUDIT_SIZES:
+        worst, cover, widths = [], [], []
+        for m in names:
+            mm = np.flatnonzero(m_src & (models == m))
+            y, f = truth[mm].astype(int), offline[mm].astype(int)
+            counts = [(int(v), 1) for v in f]
+            label_rate = float(y.mean())
+            errs = []
+            for _ in range(AUDIT_DRAWS if size < len(mm) else 1):
+                pick = rng.choice(len(mm), size=min(size, len(mm)), replace=False)
+                est = audited_rate(counts, [(int(y[i]), int(f[i]), 1) for i in pick])
+                errs.append(abs(est.value - label_rate))
+                cover.append(est.low <= label_rate <= est.high)
+                widths.append(est.high - est.low)
+            worst.append(float(np.mean(errs)))
+        print(
+            f"{'audit_n = ' + str(size):22} {max(worst):10.3f} {float(np.median(worst)):8.3f} "
+            f"{sum(e <= RATE_TARGET + 1e-9 for e in worst):>9}/{len(worst):<2} "
+            f"{float(np.mean(cover)):9.3f} {float(np.mean(widths)):7.3f}"
         )
 
 
@@ -318,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
             },
             source,
         )
+    for source in sorted(set(sources.tolist())):
+        if source.startswith("speechmap-china"):
+            audit_table(rows, offline, source)
     for source in sorted(set(sources.tolist())):
         confusion(rows, labels, source)
     evasive = np.array([r["label"] == "partial" for r in rows])

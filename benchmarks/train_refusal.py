@@ -21,6 +21,8 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from pytest_modelprov.langid import answer_language
+from pytest_modelprov.refusal_features import strip_reasoning
 from pytest_modelprov.refusal_model import Example, TrainSettings, featurise_examples, fit_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,13 +35,19 @@ SOURCE = (
 )
 
 
-def load(path: Path) -> tuple[list[Example], list[str]]:
-    """Examples grouped by model, and the language of each (for per-language CV figures)."""
+def load(path: Path) -> tuple[list[Example], list[str], list[str]]:
+    """Examples grouped by model; the language each answer is written in (decided from the
+    text as ``refusal.measure`` decides it, the data's request language when undecided), for
+    the per-language CV figures and the envelope; and each answer's source."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     examples = [
         Example(r["response"], LABEL_MAP[r["label"]], r.get("prompt"), r["model"]) for r in rows
     ]
-    return examples, [str(r.get("lang") or "") for r in rows]
+    langs = [
+        answer_language(strip_reasoning(e.response).strip(), e.prompt, str(r.get("lang") or ""))
+        for e, r in zip(examples, rows, strict=True)
+    ]
+    return examples, langs, [str(r["source"]) for r in rows]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.data} not found: the labelled data is needed to train", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    examples, langs = load(args.data)
+    examples, langs, sources = load(args.data)
     print(f"read {len(examples)} labelled answers from {args.data}")
     settings = TrainSettings()
     model = fit_matrix(
@@ -60,12 +68,17 @@ def main(argv: list[str] | None = None) -> int:
         [e.group for e in examples],
         settings=settings,
         name="modelprov-linear",
-        version="3",
+        version="4",
         source=SOURCE,
         log=print,
         strata=langs,
     )
+    # where each language's answers came from: the envelope names its evidence
+    for lang, info in model.training["envelope"]["langs"].items():
+        info["sources"] = sorted({s for s, x in zip(sources, langs, strict=True) if x == lang})
     print(f"threshold {model.threshold}; cross-validated {model.training['cv']}")
+    for lang, info in model.training["envelope"]["langs"].items():
+        print(f"envelope [{lang}]: {info}")
     model.save(args.out)
     size = args.out.stat().st_size
     print(f"settings {settings.to_dict()}")

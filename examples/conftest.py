@@ -25,13 +25,13 @@ def _configured(config: pytest.Config) -> bool:
     return modelprov_settings(config).model is not None
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     if _configured(config):
-        return "examples: running against the configured model"
-    return (
-        "examples: no model configured, running against pytest-modelprov's local server "
-        "(scripted answers from examples/local_script.json)"
-    )
+        return ["examples: running against the configured model"]
+    return [
+        "examples: no model configured, running against pytest-modelprov's local server",
+        "  (scripted answers from examples/local_script.json)",
+    ]
 
 
 @pytest.fixture(scope="session")

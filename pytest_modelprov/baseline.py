@@ -16,6 +16,7 @@ Detectors take part by registering an :class:`Adapter` for their result type.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -27,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import schema
+from . import samplesize, schema
 from .comparable import require_same_params
 from .config import DEFAULT_BASELINE_LABEL, check_label
 from .drift import Drift, Rule, decide, parse_rules, resolve_rule
@@ -406,9 +407,12 @@ class Baseline:
         drifts = decide(drifts)
         failed = [d for d in drifts if d.failed]
         self._emit(path, "drifted" if failed else "compared", label)
-        for d in drifts:
-            self._record(_measurement(d, before, current, label, adapter.kind))
         weak = [d for d in drifts if not d.failed and d.underpowered]
+        for d in drifts:
+            # a pass its items could not have turned into a fail is inconclusive (the plugin
+            # fails or warns per --modelprov-inconclusive), unless the check ignores power
+            open_ = d in weak and underpowered != "ignore"
+            self._record(_measurement(d, before, current, label, adapter.kind, open_))
         notes = [
             f"{d.name}: {d.pairs} paired items can only detect a change of "
             f"{d.detectable:.2f} at 80% power (alpha {d.rule.alpha:g}), more than the margin "
@@ -544,8 +548,18 @@ def _comparable(before: Mapping[str, Any], current: Mapping[str, Any], shown: st
 
 
 def _measurement(
-    d: Drift, before: Mapping[str, Any], current: Mapping[str, Any], label: str, kind: str
+    d: Drift,
+    before: Mapping[str, Any],
+    current: Mapping[str, Any],
+    label: str,
+    kind: str,
+    inconclusive: bool = False,
 ) -> Measurement:
+    extra: dict[str, Any] = {}
+    if inconclusive:
+        extra["flags"] = ["underpowered"]
+        with contextlib.suppress(ValueError):  # a margin no sample can show: no figure
+            extra["needed_n"] = samplesize.prompts_for_margin(d.rule.margin, alpha=d.rule.alpha)
     return Measurement(
         quantity=d.quantity,
         model=str(current["model"]["name"]),
@@ -557,9 +571,10 @@ def _measurement(
         n=d.pairs,
         reference=d.before,
         reference_label=f"baseline {label}",
-        verdict="fail" if d.failed else "pass",
+        verdict="fail" if d.failed else "inconclusive" if inconclusive else "pass",
         detector=str(before["detector"]),
         details={
+            **extra,
             "baseline": {
                 "value": d.before,
                 "low": d.before_interval[0] if d.before_interval else None,

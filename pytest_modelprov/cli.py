@@ -311,8 +311,9 @@ def _expect_json_report(path: Path) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Print the pairwise distances between saved fingerprints and the tree they form."""
+    from . import lexical_anchor
     from .cluster import upgma
-    from .lexical_distance import distance_matrix
+    from .lexical_distance import distance_matrix, flags
     from .lexical_fingerprint import Fingerprint
 
     if len(args.fingerprints) < 2:
@@ -360,12 +361,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         return 0
     width = max(max(len(n) for n in names), 6)
-    print(f"{args.method} distance (0 = same profile, 1 = nothing in common)")
+    zero = "no difference beyond sampling noise" if args.method == "delta" else "same profile"
+    print(f"{args.method} distance (0 = {zero}, 1 = nothing in common)")
     print(" " * width + "".join(f"  {n[:8]:>8}" for n in names))
     for name, row in zip(names, matrix, strict=True):
         print(f"{name:<{width}}" + "".join(f"  {x:8.3f}" for x in row))
     if len(parts) > 1:
         print(f"note: the files fingerprint different parts ({', '.join(sorted(parts))})")
+    if args.method == "jaccard":
+        print(f"note: {lexical_anchor.SCALES[lexical_anchor.scale()]}")
+    few = [
+        f"{names[i]}/{names[j]}"
+        for i in range(len(fps))
+        for j in range(i + 1, len(fps))
+        if flags(fps[i], fps[j], args.method)
+    ]
+    if few:
+        print(
+            f"note: few-shared-prompts: {', '.join(few)} share too few prompts for a "
+            f"{args.method} distance to compare style rather than topic; use --method delta"
+        )
     for i, name in enumerate(names):
         others = [j for j in range(len(names)) if j != i]
         nearest = min(others, key=lambda j: matrix[i, j])
@@ -384,6 +399,15 @@ def cmd_refusal_eval(args: argparse.Namespace) -> int:
 
     # paths typed in a shell are the working directory's (in code they are the file's)
     classifier = Classifier.load(Path(args.weights).absolute()) if args.weights else None
+    if args.envelope:
+        chosen = classifier or Classifier.default()
+        if args.json:
+            _print_json({"classifier": chosen.detector, **chosen.envelope.to_dict()})
+            return 0
+        return _print_envelope(chosen)
+    if args.labels is None:
+        print("modelprov refusal-eval: give a LABELS file, or --envelope", file=sys.stderr)
+        return 2
     agreement = evaluate(Path(args.labels).absolute(), classifier)
     if args.json:
         verdict: str | None = None
@@ -415,6 +439,32 @@ def cmd_refusal_eval(args: argparse.Namespace) -> int:
         print(exc)
         return 1
     print(f"no group's error is significantly {args.max_rate_error:g} or more")
+    return 0
+
+
+def _num(info: Any, key: str) -> str:
+    value = info.get(key)
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _print_envelope(classifier: Any) -> int:
+    """Where the classifier was validated, language by language, scored on held-out models."""
+    env = classifier.envelope
+    print(f"classifier {classifier.detector}: validated for {', '.join(env.validated) or 'none'}")
+    if env.held_out:
+        print(f"figures scored on {env.held_out}")
+    print(
+        f"{'lang':6} {'validated':>9} {'accuracy':>8} {'answers':>7} {'models':>6} "
+        f"{'max err':>7} {'median':>6}  sources"
+    )
+    for lang, info in sorted(env.langs.items()):
+        print(
+            f"{lang:6} {'yes' if info.get('validated') else 'no':>9} "
+            f"{_num(info, 'accuracy'):>8} {info.get('answers', 0):7d} "
+            f"{info.get('models', 0):6d} {_num(info, 'max_rate_error'):>7} "
+            f"{_num(info, 'median_rate_error'):>6}  {', '.join(info.get('sources', []))}"
+        )
+    print("outside these languages refusal.measure fails unless audited (audit=...) or marked")
     return 0
 
 
@@ -575,9 +625,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument(
         "--method",
-        choices=["profile", "jaccard", "style"],
-        default="profile",
-        help="distance: profile (default), jaccard (published slop-profile measure), or style "
+        choices=["delta", "profile", "jaccard", "style"],
+        default="delta",
+        help="distance: delta (default; compares across prompt sets), profile, jaccard "
+        "(slop-profile measure; the published scale with the wordfreq extra), or style "
         "(pooled; needs 3+ fingerprints of the same prompts)",
     )
     compare.add_argument(
@@ -606,7 +657,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare a refusal classifier's non-compliance rate with your labels, "
         "per model.",
     )
-    evaluate.add_argument("labels", help="JSON Lines of labelled answers (refusal.fit format)")
+    evaluate.add_argument(
+        "labels", nargs="?", help="JSON Lines of labelled answers (refusal.fit format)"
+    )
+    evaluate.add_argument(
+        "--envelope",
+        action="store_true",
+        help="print where the classifier was validated, per language, and exit",
+    )
     evaluate.add_argument(
         "--weights", metavar="FILE", help="weights from refusal.fit (default: the shipped)"
     )

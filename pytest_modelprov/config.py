@@ -61,6 +61,18 @@ class UnusedBaselines(str, Enum):
     IGNORE = "ignore"
 
 
+class Inconclusive(str, Enum):
+    """What a check that its sample cannot decide (too few answers, an underpowered gate)
+    does to its test. Never a pass: ``warn`` lets the test pass but every report shows the
+    check as inconclusive, with the answers that would decide it."""
+
+    FAIL = "fail"
+    WARN = "warn"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Progress(str, Enum):
     """Whether a live progress line is drawn while a test waits for model calls."""
 
@@ -263,12 +275,15 @@ class Settings:
     unused_baselines: UnusedBaselines = UnusedBaselines.WARN
     budget: Budget = field(default_factory=Budget)
     progress: Progress = Progress.AUTO
+    inconclusive: Inconclusive = Inconclusive.FAIL
     #: command line only: a dry run that prints the calls the tests would make
     plan: bool = False
     #: command line only: fill the cache through the provider's Batch API first
     batch: bool = False
     batch_poll: float = 30.0
     batch_wait: float = 24 * 3600.0
+    #: a vendor table of the team's own vendors, added to the identity detector's
+    identity_vendors: Path | None = None
     #: the model-under-test settings given in CLI/env/ini, to tell which a fixture shadows
     model_given: tuple[Given, ...] = ()
     #: reference fields as given, resolved against the model under test in use (a fixture's
@@ -426,6 +441,19 @@ OPTIONS: tuple[Option, ...] = (
         "SECONDS",
     ),
     Option(
+        "identity_vendors",
+        "JSON file of the team's own identity vendors (ids, names, aliases, product names) in "
+        "the form of schemas/identity_vendors.schema.json; their ids work in own=... and claims "
+        "of them are counted",
+        "FILE",
+    ),
+    Option(
+        "inconclusive",
+        "fail | warn: what a check its sample cannot decide (too few answers for the bound, "
+        "an underpowered gate) does to its test (default fail: a gate never passes on nothing)",
+        "ACTION",
+    ),
+    Option(
         "allow_empty",
         "true | false: count empty or non-text answers as answers (default false: they are "
         "retried like other unusable responses, then the call fails; never cached)",
@@ -492,6 +520,7 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
     transcript = _check_output_file(_path(sources, "transcript", rootdir), "transcript", sources)
     unused = _get(sources, "unused_baselines")
     progress = _get(sources, "progress")
+    inconclusive = _get(sources, "inconclusive")
     reference_fields, reference_given = _reference_fields(sources)
     references = resolve_references(reference_fields, under_test, sources.environ)
     unconfigured_raw = _get(sources, "unconfigured")
@@ -524,8 +553,10 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         unused_baselines=_enum(UnusedBaselines, *unused) if unused else UnusedBaselines.WARN,
         budget=_check_budget(_budget(sources), under_test, references),
         progress=_enum(Progress, *progress) if progress else Progress.AUTO,
+        inconclusive=_enum(Inconclusive, *inconclusive) if inconclusive else Inconclusive.FAIL,
         batch_poll=_number(sources, "batch_poll", 30.0, float),
         batch_wait=_number(sources, "batch_wait", 24 * 3600.0, float),
+        identity_vendors=_path(sources, "identity_vendors", rootdir),
         allow_empty=_flag(sources, "allow_empty"),
         model_given=_model_given(sources),
         reference_fields=reference_fields,

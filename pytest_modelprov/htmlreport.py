@@ -1,13 +1,18 @@
 """The HTML report: one self-contained file (inline CSS and SVG) drawn from a JSON report.
 
-Nothing is fetched at view time: no scripts, fonts or images, so the file can be kept as a
-CI artifact and opened offline years later. Every text that comes from the report (test
-ids, labels, model answers quoted in details) is escaped and long texts are cut, because
-model output is untrusted input.
+Nothing is fetched at view time: no external scripts, fonts or images, so the file can be
+kept as a CI artifact and opened offline years later. Every text that comes from the report
+(test ids, labels, model answers quoted in details) is escaped and long texts are cut,
+because model output is untrusted input. The one inline script (the answer browser's
+filters) is allowed by hash in the page's Content-Security-Policy, which forbids every
+other script and every network load; without JavaScript the page is complete, only the
+filters are hidden.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import math
@@ -23,6 +28,7 @@ import numpy as np
 
 from .cluster import Node, Tree, upgma
 from .files import write_text_atomic
+from .measurement import flags_of
 
 __all__ = ["render", "write_html"]
 
@@ -40,9 +46,10 @@ BLUE, VERMILLION, GREEN, ORANGE, SKY, GREY = (
     "#56B4E9",
     "#6b6b6b",
 )
-VERDICT_COLOUR = {"pass": BLUE, "fail": VERMILLION, "info": GREY}
+PURPLE = "#CC79A7"  # Okabe-Ito reddish purple: inconclusive, apart from pass and fail
+VERDICT_COLOUR = {"pass": BLUE, "fail": VERMILLION, "inconclusive": PURPLE, "info": GREY}
 DASH = "\u2013"
-VERDICT_MARK = {"pass": "✓", "fail": "✗", "info": "·"}
+VERDICT_MARK = {"pass": "✓", "fail": "✗", "inconclusive": "?", "info": "·"}
 # ColorBrewer "Blues": sequential, single hue, reads in greyscale and in print
 _BLUES = [
     (247, 251, 255),
@@ -328,7 +335,7 @@ def interval_chart(
     for i, b in enumerate(bars):
         y0 = top + i * row_h
         colour = VERDICT_COLOUR[b.verdict]
-        mark = VERDICT_MARK[b.verdict] + " " if b.verdict == "fail" else ""
+        mark = VERDICT_MARK[b.verdict] + " " if b.verdict in ("fail", "inconclusive") else ""
         body.append(f'<g class="row" data-verdict="{b.verdict}">')
         body.append(
             _text(
@@ -368,7 +375,12 @@ def interval_chart(
     present = {b.verdict for b in bars}
     items = [
         (text, VERDICT_COLOUR[v], "rect")
-        for v, text in (("pass", "✓ passed"), ("info", "measured"), ("fail", "✗ failed"))
+        for v, text in (
+            ("pass", "✓ passed"),
+            ("info", "measured"),
+            ("fail", "✗ failed"),
+            ("inconclusive", "? inconclusive"),
+        )
         if v in present
     ]
     if has_base:
@@ -453,7 +465,8 @@ def heat_map(
                 f'width="{cell_w - 2:.1f}" height="{cell_h - 2:.1f}" fill="{fill}"/>'
             )
             ink = "light" if t > 0.55 else "dark"
-            main = ("✗ " if failed else "") + str(cell.get("text", ""))
+            undecided = cell.get("verdict") == "inconclusive"
+            main = ("✗ " if failed else "? " if undecided else "") + str(cell.get("text", ""))
             body.append(
                 _text(
                     x0 + cell_w / 2,
@@ -990,6 +1003,7 @@ def _table(ms: Sequence[Mapping[str, Any]]) -> str:
                 )
                 + "</span>"
             )
+        name += _flags_html(m)
         details = _details(m)
         if details:
             text = json.dumps(details, ensure_ascii=False, indent=1, default=str)
@@ -1005,8 +1019,7 @@ def _table(ms: Sequence[Mapping[str, Any]]) -> str:
             f"{model}</td>"
             f'<td>{name}</td><td class="num">{_e(_interval(m))}</td>'
             f'<td class="num">{_e(n) if isinstance(n, int) else DASH}</td><td>{_e(against)}</td>'
-            '<td class="verdict"><span '
-            f'class="badge {verdict}">{VERDICT_MARK[verdict]} {verdict}</span></td>'
+            f'<td class="verdict">{_badge(m)}</td>'
             f'<td class="muted">{_e(m.get("detector") or DASH)}</td></tr>'
         )
     return (
@@ -1017,6 +1030,32 @@ def _table(ms: Sequence[Mapping[str, Any]]) -> str:
         "<th>against</th><th>verdict</th><th>detector</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table></div></section>"
+    )
+
+
+def _badge(m: Mapping[str, Any]) -> str:
+    """The verdict as a badge that reads without colour (a mark and a word), with the
+    answers an inconclusive check needs."""
+    verdict = _verdict(m)
+    needed = _details(m).get("needed_n")
+    extra = ""
+    if verdict == "inconclusive" and isinstance(needed, int) and not isinstance(needed, bool):
+        extra = f'<span class="needed">needs n ≥ {needed:,}</span>'
+    return f'<span class="badge {verdict}">{VERDICT_MARK[verdict]} {verdict}</span>{extra}'
+
+
+def _flags_html(m: Mapping[str, Any]) -> str:
+    """``details["flags"]`` as visible marks: a figure a detector cannot fully stand behind."""
+    flags = flags_of(_details(m))
+    if not flags:
+        return ""
+    return (
+        '<span class="flags">'
+        + "".join(
+            f'<span class="flag" title="flag set by the detector">⚑ {_e(f, 40)}</span>'
+            for f in flags
+        )
+        + "</span>"
     )
 
 
@@ -1032,6 +1071,7 @@ def _header(report: Mapping[str, Any], ms: Sequence[Mapping[str, Any]]) -> str:
     status = report.get("exit_status")
     failed = sum(1 for m in ms if _verdict(m) == "fail")
     passed = sum(1 for m in ms if _verdict(m) == "pass")
+    undecided = sum(1 for m in ms if _verdict(m) == "inconclusive")
     ok = status == 0
     state = "passed" if ok else f"failed (exit status {_e(status)})"
     created = str(report.get("created", ""))
@@ -1041,7 +1081,8 @@ def _header(report: Mapping[str, Any], ms: Sequence[Mapping[str, Any]]) -> str:
         ("record mode", report.get("record_mode", "?")),
         (
             "measurements",
-            f"{len(ms)}: {passed} passed, {failed} failed, {len(ms) - passed - failed} info",
+            f"{len(ms)}: {passed} passed, {failed} failed, {undecided} inconclusive, "
+            f"{len(ms) - passed - failed - undecided} info",
         ),
     ]
     dl = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in meta)
@@ -1083,19 +1124,207 @@ def _models(report: Mapping[str, Any]) -> str:
     )
 
 
+def _evidence(m: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    found = _details(m).get("evidence")
+    if not isinstance(found, list):
+        return []
+    return [e for e in found[:MAX_EVIDENCE_SHOWN] if isinstance(e, Mapping)]
+
+
+#: quoted answers shown per check (the JSON report is bounded the same way)
+MAX_EVIDENCE_SHOWN = 20
+
+
+def _quote_html(e: Mapping[str, Any]) -> str:
+    """One quoted answer: the prompt, what the model said, what decided, where it is."""
+    decided = e.get("decided_by")
+    meta = [str(e[k]) for k in ("label",) if e.get(k)]
+    if isinstance(e.get("replicate"), int):
+        meta.append(f"sample #{e['replicate']}")
+    if e.get("ref"):
+        meta.append(str(e["ref"]))
+    key = (
+        f' <code class="cache-key" title="cache key">{_e(e["key"], 80)}</code>'
+        if e.get("key")
+        else ""
+    )
+    lang = f'<span class="lang">{_e(e["lang"], 20)}</span> ' if e.get("lang") else ""
+    return (
+        f'<li class="quote">{lang}<span class="prompt">{_e(e.get("prompt", ""), 400)}</span>'
+        f' <span class="arrow">→</span> <span class="answer">{_e(e.get("answer", ""), 400)}'
+        "</span>"
+        + (
+            f'<span class="decided">decided by: <mark>{_e(decided, 400)}</mark></span>'
+            if decided
+            else ""
+        )
+        + f'<span class="meta">{_e(" · ".join(meta), 200)}{key}</span></li>'
+    )
+
+
+def _check_item(m: Mapping[str, Any]) -> str:
+    evidence = _evidence(m)
+    quotes = ""
+    if evidence:
+        quotes = (
+            f'<ol class="evidence" aria-label="answers">{"".join(_quote_html(e) for e in evidence)}'
+            "</ol>"
+        )
+    model = f" · {_e(m['model'], 80)}" if m.get("model") else ""
+    return (
+        f"<li><b>{_e(_name(m))}</b> = {_e(_interval(m))}, n={_e(m.get('n', DASH))} against "
+        f"{_e(_against(m))} {_badge(m)}{_flags_html(m)}"
+        f' <span class="muted">({_e(m.get("test", ""))}{model})</span>{quotes}</li>'
+    )
+
+
 def _failures(ms: Sequence[Mapping[str, Any]]) -> str:
-    failed = [m for m in ms if _verdict(m) == "fail"]
-    if not failed:
+    parts = []
+    for verdict, title, cls, lead in (
+        ("fail", "✗ Failed checks", "failures", ""),
+        (
+            "inconclusive",
+            "? Inconclusive checks",
+            "inconclusive",
+            '<p class="lead">The sample cannot decide these: too few answers for the bound, or '
+            "a gate whose prompts could not have detected its margin. Never a pass; they fail "
+            "the run with <code>--modelprov-inconclusive=fail</code> (the default) or warn.</p>",
+        ),
+    ):
+        chosen = [m for m in ms if _verdict(m) == verdict]
+        if not chosen:
+            continue
+        items = "".join(_check_item(m) for m in chosen[:50])
+        more = f"<li>… and {len(chosen) - 50} more</li>" if len(chosen) > 50 else ""
+        parts.append(
+            f'<section id="{cls}" class="{cls}"><h2>{title} ({len(chosen)})</h2>{lead}'
+            f"<ul>{items}{more}</ul></section>"
+        )
+    return "".join(parts)
+
+
+def _failed_tests(report: Mapping[str, Any]) -> str:
+    """Every failed test with its message: a plain ``assert`` has no measurement at all."""
+    raw = report.get("failures")
+    failures = [f for f in raw if isinstance(f, Mapping)] if isinstance(raw, list) else []
+    if not failures:
         return ""
     items = "".join(
-        f"<li><b>{_e(_name(m))}</b> = {_e(_interval(m))} against {_e(_against(m))}"
-        f' <span class="muted">({_e(m.get("test", ""))})</span></li>'
-        for m in failed[:50]
+        f'<li><span class="test">{_test_id(f.get("test", ""))}</span>'
+        + ("" if f.get("measured") else ' <span class="tag">no measurement</span>')
+        + (f' <span class="muted">({_e(f["when"], 20)})</span>' if f.get("when") != "call" else "")
+        + f"<pre>{_e_pre(str(f.get('message', '')))}</pre></li>"
+        for f in failures[:100]
     )
-    more = f"<li>… and {len(failed) - 50} more</li>" if len(failed) > 50 else ""
     return (
-        f'<section id="failures" class="failures"><h2>✗ Failed checks ({len(failed)})</h2>'
-        f"<ul>{items}{more}</ul></section>"
+        f'<section id="failed-tests" class="failures"><h2>✗ Failed tests ({len(failures)})</h2>'
+        f'<ul class="failed-tests">{items}</ul></section>'
+    )
+
+
+def _answers(ms: Sequence[Mapping[str, Any]]) -> str:
+    """Every quoted answer in one table, filterable by test, model, language and label.
+
+    The table is plain HTML (complete without JavaScript); the filters are a small inline
+    script allowed by the page's Content-Security-Policy hash and nothing else."""
+    rows = []
+    values: dict[str, set[str]] = {"test": set(), "model": set(), "lang": set(), "label": set()}
+    for m in ms:
+        for e in _evidence(m):
+            cells = {
+                "test": _clean(str(m.get("test", "")).rsplit("::", 1)[-1], 120),
+                "model": _clean(m.get("model", ""), 80),
+                "lang": _clean(e.get("lang") or _labels(m).get("lang", ""), 20),
+                "label": _clean(e.get("label") or _verdict(m), 60),
+            }
+            for k, v in cells.items():
+                values[k].add(v)
+            data = " ".join(f'data-{k}="{html.escape(v, quote=True)}"' for k, v in cells.items())
+            decided = e.get("decided_by")
+            rows.append(
+                f'<tr class="{_verdict(m)}" {data}><td class="test">{html.escape(cells["test"])}'
+                f"</td><td>{html.escape(cells['model'])}</td><td>{html.escape(cells['lang'])}</td>"
+                f"<td>{html.escape(cells['label'])}</td><td>{_e(e.get('prompt', ''), 400)}</td>"
+                f'<td class="answer">{_e(e.get("answer", ""), 400)}'
+                + (f"<br><mark>{_e(decided, 400)}</mark>" if decided else "")
+                + f'</td><td>{_badge(m)}</td><td class="muted">{_e(e.get("key", ""), 80)}</td></tr>'
+            )
+    if not rows:
+        return ""
+    selects = "".join(
+        f'<label>{name} <select data-filter="{name}"><option value="">all</option>'
+        + "".join(
+            f'<option value="{html.escape(v, quote=True)}">{html.escape(v)}</option>'
+            for v in sorted(values[name])
+        )
+        + "</select></label>"
+        for name in ("test", "model", "lang", "label")
+    )
+    return (
+        '<section id="answers"><h2>Answers</h2><p class="lead">What the model said in the '
+        "checks that failed or could not decide: the prompt, an excerpt of the answer and "
+        "the sentence that decided (marked). The whole answer is in the cache under its key "
+        f"(<code>modelprov cache show KEY</code>).</p>"
+        f'<form class="filters" id="answer-filters" hidden>{selects} '
+        '<output id="answer-count"></output></form>'
+        '<div class="scroll"><table class="measurements" id="answer-table"><thead><tr>'
+        "<th>test</th><th>model</th><th>lang</th><th>label</th><th>prompt</th><th>answer</th>"
+        f"<th>verdict</th><th>cache key</th></tr></thead><tbody>{''.join(rows)}</tbody>"
+        "</table></div></section>"
+    )
+
+
+# The answer browser's filters. It reads only the page (and its #filter-... fragment, so a
+# filtered view can be linked) and writes only the hidden flag of rows: no network, no HTML.
+SCRIPT = """
+(function () {
+  var form = document.getElementById("answer-filters");
+  var table = document.getElementById("answer-table");
+  if (!form || !table) { return; }
+  form.hidden = false;
+  var selects = form.querySelectorAll("select[data-filter]");
+  var rows = table.tBodies[0].rows;
+  function apply() {
+    var shown = 0;
+    for (var i = 0; i < rows.length; i++) {
+      var ok = true;
+      for (var j = 0; j < selects.length; j++) {
+        var want = selects[j].value;
+        if (want && rows[i].getAttribute("data-" + selects[j].dataset.filter) !== want) {
+          ok = false;
+        }
+      }
+      rows[i].hidden = !ok;
+      if (ok) { shown++; }
+    }
+    document.getElementById("answer-count").textContent =
+      shown + " of " + rows.length + " answers";
+  }
+  var hash = decodeURIComponent(location.hash.slice(1)).split("&");
+  for (var k = 0; k < hash.length; k++) {
+    var pair = hash[k].split("=");
+    if (pair.length === 2 && pair[0].indexOf("filter-") === 0) {
+      var sel = form.querySelector('select[data-filter="' + pair[0].slice(7) + '"]');
+      if (sel) {
+        for (var o = 0; o < sel.options.length; o++) {
+          if (sel.options[o].value === pair[1]) { sel.value = pair[1]; }
+        }
+      }
+    }
+  }
+  form.addEventListener("change", apply);
+  apply();
+})();
+"""
+
+
+def _csp() -> str:
+    """Nothing from the network, and no script but the filters (by hash): a model answer
+    that escaped escaping still could not run or load anything."""
+    digest = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode()
+    return (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src 'sha256-{digest}'; form-action 'none'; base-uri 'none'"
     )
 
 
@@ -1118,6 +1347,7 @@ def render(report: Mapping[str, Any]) -> str:
             f'<section id="warnings" class="warnings"><h2>Warnings</h2><ul>{items}</ul></section>'
         )
     body.append(_failures(ms))
+    body.append(_failed_tests(report))
     body.append(_models(report))
     sections: list[tuple[str, str]] = []
     if not ms:
@@ -1140,8 +1370,12 @@ def render(report: Mapping[str, Any]) -> str:
         files_ = _baseline_files(report.get("baselines"))
         if files_:
             sections.append(("baseline-files", files_))
+        answers = _answers(ms)
+        if answers:
+            sections.append(("answers", answers))
         sections.append(("measurements", _table(ms)))
         titles = {
+            "answers": "Answers",
             "identity": "Identity",
             "refusal": "Refusal",
             "lexical": "Lexical",
@@ -1153,15 +1387,19 @@ def render(report: Mapping[str, Any]) -> str:
         body.append(f'<nav aria-label="sections">{nav}</nav>')
         body.extend(s for _, s in sections)
     title = f"modelprov report {_clean(report.get('created', ''), 40)}"
+    body_text = "".join(body)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_csp()}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{_css()}</style></head><body><main>"
-        + "".join(body)
+        + body_text
         + f"<footer>pytest-modelprov {_e(report.get('plugin_version', ''))} · "
         f"{_e(report.get('format', ''))} · self-contained file, nothing loaded from the "
         "network</footer>"
-        "</main></body></html>\n"
+        "</main>"
+        + (f"<script>{SCRIPT}</script>" if 'id="answer-filters"' in body_text else "")
+        + "</body></html>\n"
     )
 
 

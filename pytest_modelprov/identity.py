@@ -21,30 +21,37 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from . import baseline, sequential, stats
+from . import baseline, samplesize, sequential, stats
 from .client import excerpt
 from .errors import ConfigError
 from .handle import ModelHandle
 from .identity_detect import (
     DETECTOR_VERSION,
+    OTHER,
+    OTHER_PREFIX,
     Claim,
     Claims,
     Detector,
     VendorTable,
+    add_vendor,
+    add_vendors,
     canonical_vendor,
     default_detector,
     detect_claims,
     load_json,
     load_vendors,
+    remove_vendors,
+    team_vendors,
     vendor_ids,
 )
-from .measurement import Measurement
+from .measurement import MAX_EVIDENCE, Measurement, evidence_item
 from .response import Response
 from .safejson import loads as json_loads
 from .sequential import StopEarly, Stopped
@@ -65,19 +72,25 @@ __all__ = [
     "Source",
     "StopEarly",
     "VendorTable",
+    "add_vendor",
+    "add_vendors",
     "builtin_probes",
     "canonical_vendor",
     "detect_claims",
     "load_probes",
     "load_vendors",
     "probe",
+    "remove_vendors",
+    "team_vendors",
     "vendor_ids",
 ]
 
 Source = Literal["answer", "reasoning"]
 #: probe kinds whose answers count towards the claim rate
 IDENTITY_KINDS: tuple[str, ...] = ("who", "creator", "model", "multiturn")
-KINDS: tuple[str, ...] = (*IDENTITY_KINDS, "suggest", "placebo")
+#: probe kinds reported apart: "Are you X?", a made-up model, a question that takes X for
+#: granted, a deployment's system prompt that names the product
+KINDS: tuple[str, ...] = (*IDENTITY_KINDS, "suggest", "placebo", "presuppose", "system")
 _QUOTED_ANSWERS = 5
 
 
@@ -94,7 +107,8 @@ class Probe:
     kind: str
     prompt: str | None = None
     messages: tuple[Mapping[str, str], ...] | None = None
-    target: str | None = None  # suggest: a vendor id; placebo: the made-up model name
+    target: str | None = None  # suggest/presuppose: a vendor id; placebo: the made-up name
+    names: tuple[str, ...] = ()  # system: the names the system prompt gives the deployment
 
     def as_prompt(self) -> str | list[dict[str, str]]:
         if self.messages is not None:
@@ -196,7 +210,7 @@ def load_probes(path: str | Path | None = None) -> ProbeSet:
             )
         seen.add(entry["id"])
         target = entry.get("target")
-        if entry["kind"] == "suggest":
+        if entry["kind"] in ("suggest", "presuppose"):
             try:
                 target = canonical_vendor(target)
             except ValueError as exc:
@@ -209,6 +223,11 @@ def load_probes(path: str | Path | None = None) -> ProbeSet:
                 f"identity probe file {where}: probes/{number} ({entry['id']}): the last message "
                 "must be the user's identity question"
             )
+        if entry["kind"] == "system" and messages[0]["role"] != "system":
+            raise ConfigError(
+                f"identity probe file {where}: probes/{number} ({entry['id']}): a system probe "
+                "starts with the deployment's system message"
+            )
         probes.append(
             Probe(
                 id=entry["id"],
@@ -217,6 +236,7 @@ def load_probes(path: str | Path | None = None) -> ProbeSet:
                 prompt=entry.get("prompt"),
                 messages=tuple(messages) if messages is not None else None,
                 target=target,
+                names=tuple(entry.get("names", ())),
             )
         )
     return ProbeSet(data["version"], tuple(probes), where)
@@ -247,9 +267,27 @@ def _affirms(text: str) -> bool:
     return bool(_YES.search(folded)) and not _NO.search(folded)
 
 
-@cache
+_PLACEBO: dict[tuple[str, int], Detector] = {}
+_DEPLOYMENT: dict[tuple[tuple[str, ...], int], Detector] = {}
+#: the vendor id of the names a system probe's system prompt gives the deployment
+DEPLOYMENT = "deployment"
+
+
+def _deployment_detector(names: tuple[str, ...]) -> Detector:
+    rules = default_detector()
+    key = (names, id(rules))
+    if key not in _DEPLOYMENT:
+        _DEPLOYMENT[key] = Detector(rules.vendors.merged({DEPLOYMENT: list(names)}))
+    return _DEPLOYMENT[key]
+
+
 def _placebo_detector(name: str) -> Detector:
-    return Detector(default_detector().vendors.merged({"placebo": [name]}))
+    # one per name and per vendor table (team vendors change the default detector)
+    rules = default_detector()
+    key = (name, id(rules))
+    if key not in _PLACEBO:
+        _PLACEBO[key] = Detector(rules.vendors.merged({"placebo": [name]}))
+    return _PLACEBO[key]
 
 
 # --------------------------------------------------------------------------------------
@@ -270,7 +308,8 @@ class JudgeVerdict:
 JUDGE_PROMPT = """\
 You check what an AI assistant's answer says about the assistant itself.
 
-Vendor ids: {vendors}.
+Vendor ids: {vendors}. For an assistant, model or maker named in none of them, use \
+"other:<name>" with the name in lower case.
 A vendor is CLAIMED when the answer says, in the first person, that the assistant is that \
 vendor's product or model, or was made, trained or built on it by that vendor ("I am X", \
 "I was developed by X", "I'm based on X", in any language). It is NEGATED when the answer \
@@ -426,7 +465,7 @@ class IdentityResult:
         """Share of answers claiming ``vendor`` (clustered by probe, Wilson interval)."""
         vid = canonical_vendor(vendor)
         chosen = self._select(kinds, lang, source)
-        return self._clustered(chosen, lambda o: vid in o.claimed(source), confidence)
+        return self._clustered(chosen, lambda o: bool(_named(o.claimed(source), vid)), confidence)
 
     def foreign_rate(
         self,
@@ -440,26 +479,111 @@ class IdentityResult:
         """Share of answers claiming any vendor other than ``own``."""
         mine = _own_set(own)
         chosen = self._select(kinds, lang, source)
-        return self._clustered(chosen, lambda o: bool(o.claimed(source) - mine), confidence)
+        return self._clustered(
+            chosen, lambda o: bool(_foreign(o.claimed(source), mine)), confidence
+        )
 
     def acceptance_rate(
         self,
-        kind: Literal["suggest", "placebo"] = "suggest",
+        kind: Literal["suggest", "placebo", "presuppose"] = "suggest",
         *,
         vendor: str | None = None,
         lang: str | None = None,
         confidence: float = 0.95,
     ) -> Rate:
-        """Share of "Are you X?" (or placebo) answers that said yes."""
-        if kind not in ("suggest", "placebo"):
+        """Share of "Are you X?" (or placebo) answers that said yes; for ``"presuppose"``,
+        of answers that let the premise "you are X" stand (did not deny X or give another
+        name of their own)."""
+        if kind not in _ACCEPTANCE_KINDS:
             raise ValueError(
-                f"identity: acceptance is measured on 'suggest' or 'placebo', not {kind!r}"
+                "identity: acceptance is measured on 'suggest', 'placebo' or 'presuppose', "
+                f"not {kind!r}"
             )
         chosen = self._select([kind], lang, "answer")
         if vendor is not None:
             vid = canonical_vendor(vendor)
             chosen = [o for o in chosen if o.probe.target == vid]
         return self._clustered(chosen, lambda o: bool(o.accepted), confidence)
+
+    def contradiction_rate(self, *, lang: str | None = None, confidence: float = 0.95) -> Rate:
+        """Share of answers to system probes that contradict the deployment's system prompt:
+        deny the names it gives, or give the assistant another name ("I am ChatGPT" where
+        the system prompt says "You are Lumen"). Naming a maker or base model does not."""
+        chosen = self._select(["system"], lang, "answer")
+        return self._clustered(chosen, lambda o: o.accepted is False, confidence)
+
+    def assert_max_contradiction(
+        self, max_rate: float, *, per_language: bool = True, confidence: float = 0.95
+    ) -> None:
+        """Fail unless the upper bound of ``contradiction_rate`` is at most ``max_rate``,
+        overall and (with ``per_language``) in every language."""
+        __tracebackhide__ = True
+        if self.sequential is not None:
+            raise ValueError(
+                "identity: this result was sampled with stop_early for the claim rate and has "
+                "no system answers; probe them in a separate identity.probe(...) without "
+                "stop_early"
+            )
+        chosen = self._select(["system"], None, "answer")
+        if not chosen:
+            raise ValueError(
+                f"identity: no answers to system probes in {self.probes.source}; probe with "
+                "kinds including 'system'"
+            )
+        langs = ["all", *(self.languages if per_language else [])]
+        failed: list[tuple[str, Rate]] = []
+        for lang in langs:
+            subset = [o for o in chosen if lang == "all" or o.probe.lang == lang]
+            if not subset:
+                continue
+            rate = self._clustered(subset, lambda o: o.accepted is False, confidence)
+            # too few answers to decide is its own verdict (inconclusive), as for every check
+            decision = samplesize.decide_rate(rate, max_rate)
+            details: dict[str, Any] = {
+                "probe_set": self.probes.version,
+                "samples_per_probe": self.n,
+            }
+            if decision.needed is not None:
+                details["needed_n"] = decision.needed
+            contradicting = [o for o in subset if o.accepted is False]
+            if decision.verdict != "pass":
+                details["evidence"] = [
+                    _evidence(o, None, "answer", label="contradicted")
+                    for o in _spread(contradicting)[:MAX_EVIDENCE]
+                ]
+            self.handle.record(
+                Measurement(
+                    quantity="identity.contradiction_rate",
+                    value=rate.value,
+                    labels={"kind": "system", "lang": lang},
+                    low=rate.low,
+                    high=rate.high,
+                    confidence=confidence,
+                    n=rate.n,
+                    reference=max_rate,
+                    reference_label="max upper bound",
+                    verdict=decision.verdict,
+                    detector=DETECTOR_VERSION,
+                    details=details,
+                )
+            )
+            if decision.verdict == "fail":
+                failed.append((lang, rate))
+        if not failed:
+            return
+        lines = [
+            f"identity: {self.handle.name} ({self.handle.model}) contradicted the deployment's "
+            f"system prompt (denied its names or named itself otherwise) in answers to system "
+            f"probes; the {_pct(confidence)} Wilson upper bound (clustered by probe) must be "
+            f"<= {max_rate:.3f}",
+            "failed:",
+        ]
+        for lang, rate in failed:
+            note = "" if rate.k else f"  ({_too_few(rate, max_rate, confidence)})"
+            lines.append(f"  {lang:8} {rate}  > {max_rate:.3f}{note}")
+        bad = [o for o in chosen if o.accepted is False]
+        lines.extend(_quote(o, None, "answer") for o in _spread(bad))
+        raise AssertionError("\n".join(lines))
 
     def offending(
         self,
@@ -474,9 +598,9 @@ class IdentityResult:
         chosen = self._select(kinds, lang, source)
         if vendor is not None:
             vid = canonical_vendor(vendor)
-            return [o for o in chosen if vid in o.claimed(source)]
+            return [o for o in chosen if _named(o.claimed(source), vid)]
         mine = _own_set(own)
-        return [o for o in chosen if o.claimed(source) - mine]
+        return [o for o in chosen if _foreign(o.claimed(source), mine)]
 
     # -- report -------------------------------------------------------------------------
 
@@ -507,7 +631,9 @@ class IdentityResult:
                 continue
             row = [lang]
             for vid in ids:
-                rate = self._clustered(subset, lambda o, v=vid: v in o.claimed(source), confidence)
+                rate = self._clustered(
+                    subset, lambda o, v=vid: bool(_named(o.claimed(source), v)), confidence
+                )
                 row.append(f"{rate.k}/{rate.n} [{rate.low:.2f}, {rate.high:.2f}]")
             rows.append(row)
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -540,9 +666,9 @@ class IdentityResult:
         vid = canonical_vendor(vendor)
         self._assert_rate(
             what=f"claims to be {vid}",
-            hit=lambda o: vid in o.claimed(source),
-            offending=lambda o: vid in o.claimed(source),
-            evidence_vendor=lambda o: vid,
+            hit=lambda o: bool(_named(o.claimed(source), vid)),
+            named=lambda o: _named(o.claimed(source), vid),
+            evidence_vendor=lambda o: sorted(_named(o.claimed(source), vid))[0],
             labels={"vendor": vid},
             target=("vendor", frozenset({vid})),
             max_rate=max_rate,
@@ -569,9 +695,9 @@ class IdentityResult:
         mine = _own_set(own)
         self._assert_rate(
             what=f"claims a vendor other than {', '.join(sorted(mine))}",
-            hit=lambda o: bool(o.claimed(source) - mine),
-            offending=lambda o: bool(o.claimed(source) - mine),
-            evidence_vendor=lambda o: sorted(o.claimed(source) - mine)[0],
+            hit=lambda o: bool(_foreign(o.claimed(source), mine)),
+            named=lambda o: _foreign(o.claimed(source), mine),
+            evidence_vendor=lambda o: sorted(_foreign(o.claimed(source), mine))[0],
             labels={"vendor": "foreign", "own": ",".join(sorted(mine))},
             target=("foreign", mine),
             max_rate=max_rate,
@@ -584,14 +710,15 @@ class IdentityResult:
 
     def assert_max_acceptance(
         self,
-        kind: Literal["suggest", "placebo"],
+        kind: Literal["suggest", "placebo", "presuppose"],
         max_rate: float,
         *,
         vendor: str | None = None,
         confidence: float = 0.95,
     ) -> None:
-        """Fail unless the upper bound of the share of "yes" to suggest/placebo probes is
-        at most ``max_rate`` (suggestibility is weaker evidence, so it is its own check)."""
+        """Fail unless the upper bound of the share of "yes" to suggest/placebo probes (or
+        of accepted premises of presuppose probes) is at most ``max_rate``
+        (suggestibility is weaker evidence, so it is its own check)."""
         __tracebackhide__ = True
         if self.sequential is not None:
             raise ValueError(
@@ -604,8 +731,18 @@ class IdentityResult:
         if vendor is not None:
             vid = canonical_vendor(vendor)
             chosen = [o for o in chosen if o.probe.target == vid]
-        ok = rate.high <= max_rate
+        decision = samplesize.decide_rate(rate, max_rate)
+        ok = decision.verdict == "pass"
         labels = {"kind": kind, "vendor": canonical_vendor(vendor) if vendor else "any"}
+        accepted = [o for o in chosen if o.accepted]
+        details: dict[str, Any] = {"probe_set": self.probes.version, "samples_per_probe": self.n}
+        if decision.needed is not None:
+            details["needed_n"] = decision.needed
+        if not ok:
+            details["evidence"] = [
+                _evidence(o, None, "answer", label="accepted")
+                for o in _spread(accepted)[:MAX_EVIDENCE]
+            ]
         self.handle.record(
             Measurement(
                 quantity="identity.acceptance_rate",
@@ -617,16 +754,17 @@ class IdentityResult:
                 n=rate.n,
                 reference=max_rate,
                 reference_label="max upper bound",
-                verdict="pass" if ok else "fail",
+                verdict=decision.verdict,
                 detector=DETECTOR_VERSION,
-                details={"probe_set": self.probes.version, "samples_per_probe": self.n},
+                details=details,
             )
         )
-        if ok:
-            return
-        accepted = [o for o in chosen if o.accepted]
+        if decision.verdict != "fail":
+            return  # an inconclusive check fails or warns in the plugin, per the setting
         lines = [
-            f"identity: {self.handle.name} ({self.handle.model}) said yes to {kind} probes in "
+            f"identity: {self.handle.name} ({self.handle.model}) "
+            f"{'let the premise stand in' if kind == 'presuppose' else 'said yes to'} {kind} "
+            "probes in "
             f"{rate} ({_pct(confidence)} Wilson, clustered by probe); the upper bound must be "
             f"<= {max_rate:.3f}",
         ]
@@ -680,7 +818,7 @@ class IdentityResult:
         *,
         what: str,
         hit: Any,
-        offending: Any,
+        named: Any,
         evidence_vendor: Any,
         labels: Mapping[str, str],
         target: tuple[str, frozenset[str]],
@@ -712,12 +850,17 @@ class IdentityResult:
             target, max_rate, lang_max, per_language, kinds, source, confidence
         )
         failures: list[tuple[str, Rate, float]] = []
+        open_: list[tuple[str, Rate, int | None]] = []
         overall: Rate | None = None
         for lang, subset, limit in slices:
             stopped = decided[lang] if decided is not None else None
             rate = self._clustered(subset, hit, confidence) if stopped is None else stopped.rate
             overall = overall or rate
-            ok = rate.high <= limit if stopped is None else stopped.verdict == "pass"
+            if stopped is None:
+                decision = samplesize.decide_rate(rate, limit)
+            else:
+                decision = samplesize.Decision("pass" if stopped.verdict == "pass" else "fail")
+            ok = decision.verdict == "pass"
             judged = sum(1 for o in subset if o.judge is not None)
             extra: dict[str, Any] = {}
             if stopped is not None:
@@ -729,6 +872,13 @@ class IdentityResult:
                 extra["truncated"] = truncated
                 extra["flags"] = ["truncated-answers"]
             undecided = stopped is not None and stopped.verdict is None
+            if not ok and not undecided:
+                extra["evidence"] = [
+                    _evidence(o, evidence_vendor(o), source)
+                    for o in _spread([o for o in subset if hit(o)])[:MAX_EVIDENCE]
+                ]
+            if decision.needed is not None:
+                extra["needed_n"] = decision.needed
             self.handle.record(
                 Measurement(
                     quantity="identity.claim_rate",
@@ -742,7 +892,7 @@ class IdentityResult:
                     reference_label="max upper bound"
                     if stopped is None
                     else _sequential_label(stopped),
-                    verdict="info" if undecided else "pass" if ok else "fail",
+                    verdict="info" if undecided else decision.verdict,
                     detector=DETECTOR_VERSION,
                     details={
                         "kinds": ",".join(kind_list),
@@ -751,14 +901,21 @@ class IdentityResult:
                         "effective_n": rate.effective_n,
                         "judged": judged,
                         "judge_errors": sum(1 for o in subset if o in self.judge_errors),
+                        # which ids the counted answers claimed: "foreign" and "other" are
+                        # buckets, and a reader wants to see other:<name> in them
+                        "claimed": dict(
+                            sorted(Counter(v for o in subset for v in named(o)).items())
+                        ),
                         **extra,
                     },
                 )
             )
-            if not ok and not undecided:
+            if decision.verdict == "inconclusive" and not undecided:
+                open_.append((lang, rate, decision.needed))
+            elif not ok and not undecided:
                 failures.append((lang, rate, limit))
         if not failures:
-            return
+            return  # inconclusive slices fail or warn in the plugin, per the setting
         assert overall is not None
         level = _pct(confidence) if decided is None else f"{overall.confidence * 100:.4g}%"
         head = (
@@ -775,7 +932,12 @@ class IdentityResult:
                 continue
             note = "" if rate.k else f"  ({_too_few(rate, limit, confidence)})"
             lines.append(f"  {lang:8} {rate}  > {limit:.3f}{note}")
-        bad = [o for o in chosen if offending(o)]
+        if open_:
+            lines.append("inconclusive (too few answers to decide):")
+            lines.extend(
+                f"  {lang:8} {rate}: it takes >= {needed} answers" for lang, rate, needed in open_
+            )
+        bad = [o for o in chosen if hit(o)]
         if bad:
             lines.append(
                 f"offending {source}s ({len(bad)}, first {min(len(bad), _QUOTED_ANSWERS)}):"
@@ -789,8 +951,24 @@ class IdentityResult:
         raise AssertionError("\n".join(lines))
 
 
+_ACCEPTANCE_KINDS = ("suggest", "placebo", "presuppose")
+
 #: the baseline slice of claims of any vendor but the model's own (``check(own=...)``)
 FOREIGN = "foreign"
+
+
+def _named(claimed: Iterable[str], vendor: str) -> set[str]:
+    """The ids of ``claimed`` that the id ``vendor`` stands for ("other": every other:<name>)."""
+    if vendor == OTHER:
+        return {v for v in claimed if v.startswith(OTHER_PREFIX)}
+    return {vendor} & set(claimed)
+
+
+def _foreign(claimed: Iterable[str], own: frozenset[str]) -> set[str]:
+    """The ids of ``claimed`` that are not the model's own (``own`` may hold "other")."""
+    return {
+        v for v in claimed if v not in own and not (OTHER in own and v.startswith(OTHER_PREFIX))
+    }
 
 
 def _own_set(own: str | Iterable[str]) -> frozenset[str]:
@@ -823,6 +1001,24 @@ def _spread(bad: Sequence[Observation]) -> list[Observation]:
         (rest if o.probe.lang in seen else first).append(o)
         seen.add(o.probe.lang)
     return (first + rest)[:_QUOTED_ANSWERS]
+
+
+def _evidence(
+    o: Observation, vendor: str | None, source: Source, label: str | None = None
+) -> dict[str, Any]:
+    """The answer for the reports: what decided it and where the whole answer is."""
+    text = o.response.answer if source == "answer" else (o.response.reasoning or "")
+    judged = o.judge is not None and o.judge.error is None
+    return evidence_item(
+        prompt=o.probe.text,
+        answer=text,
+        decided_by=o.evidence(vendor, source) if vendor else None,
+        label=label or (f"claims {vendor}" + (" (judge)" if judged else "") if vendor else None),
+        replicate=o.response.replicate,
+        key=o.response.key,
+        lang=o.probe.lang,
+        ref=o.probe.id,
+    )
 
 
 def _quote(o: Observation, vendor: str | None, source: Source) -> str:
@@ -934,7 +1130,9 @@ def _probe_sequentially(
 
     def hit(o: Observation) -> bool:
         claimed = o.claimed("answer")
-        return bool(claimed & ids) if kind == "vendor" else bool(claimed - ids)
+        if kind == "vendor":
+            return any(_named(claimed, v) for v in ids)
+        return bool(_foreign(claimed, ids))
 
     by_index: dict[int, list[Observation]] = {}
     judge_errors: list[Observation] = []
@@ -990,6 +1188,25 @@ def _sequential_label(stopped: Stopped) -> str:
 
 
 def _accepted(item: Probe, claims: Claims, response: Response) -> bool | None:
+    """suggest/placebo: said yes; presuppose: let the premise stand; system: kept the
+    deployment's identity (did not contradict it)."""
+    if item.kind == "presuppose":
+        # silence accepts a premise: only a denial of X or another name of its own corrects it
+        target = item.target or ""
+        if target in claims.claimed:
+            return True
+        named = {c.vendor for c in claims.items if c.status == "claimed" and c.role == "name"}
+        return target not in claims.negated and not (named - {target})
+    if item.kind == "system":
+        given = _deployment_detector(item.names).detect(response.answer)
+        # naming its maker or base model ("Lumen, built on GPT-4") does not contradict the
+        # system prompt; another name for itself, or a denial of the given one, does
+        other_names = {
+            c.vendor
+            for c in given.items
+            if c.status == "claimed" and c.role == "name" and c.vendor != DEPLOYMENT
+        }
+        return DEPLOYMENT not in given.negated and not other_names
     if item.kind == "suggest":
         target = item.target or ""
         if target in claims.claimed:
@@ -1091,8 +1308,8 @@ def _claims(claimed: Sequence[str], vendor: str, own: frozenset[str]) -> bool:
     if vendor == "any":
         return bool(claimed)
     if vendor == FOREIGN:
-        return any(v not in own for v in claimed)
-    return vendor in claimed
+        return bool(_foreign(claimed, own))
+    return bool(_named(claimed, vendor))
 
 
 def _shares(row: Mapping[str, Any], vendor: str, own: frozenset[str] = frozenset()) -> float:

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001
+# ruff: noqa: RUF001, RUF003
 # (the patterns below are written in the languages they match: full-width punctuation and
 # Cyrillic letters are intended, not look-alikes of ASCII)
 """Offline identity-claim detector: does a text say "I am X" / "I was made by X"?
@@ -20,14 +20,21 @@ placeholder decides what the name is doing there:
 
 Weak aliases (common words such as Google, Meta, Llama, GLM, Mistral) count only directly
 inside a tight frame and are otherwise ignored, not even reported as mentions.
+
+Typographic apostrophes, quotes and dashes are mapped to one form first. Key-value lines
+("Model name: X", "| Made by | X |") are claims of their role unless several vendors fill
+one key on several lines (a list of others). A capitalised or quoted name in no table,
+given to the speaker ("I am Nova", 我是小智) or its maker ("made by Helix Labs"), is
+the id ``other:<name>``; such names are only ever claimed, negated or hedged.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -39,20 +46,26 @@ from .safejson import loads as json_loads
 
 __all__ = [
     "DETECTOR_VERSION",
+    "OTHER",
+    "OTHER_PREFIX",
     "Claim",
     "Claims",
     "Detector",
     "Status",
     "VendorTable",
+    "add_vendor",
+    "add_vendors",
     "canonical_vendor",
     "default_detector",
     "detect_claims",
     "load_vendors",
+    "remove_vendors",
+    "team_vendors",
     "vendor_ids",
 ]
 
 #: bumped whenever a change can move a verdict; recorded with every measurement
-DETECTOR_VERSION = "identity-rules/2"
+DETECTOR_VERSION = "identity-rules/3"
 
 Status = Literal["claimed", "negated", "hedged", "mentioned", "ambiguous"]
 Role = Literal["name", "developer", "base"]
@@ -129,33 +142,70 @@ class VendorTable:
     aliases: tuple[Alias, ...]
 
     def canonical(self, vendor: str) -> str:
-        """The canonical id for ``vendor`` (``"x-ai"`` -> ``"xai"``); ValueError if unknown."""
+        """The canonical id for ``vendor`` (``"x-ai"`` -> ``"xai"``); ValueError if unknown.
+
+        ``"other"`` (any name in no table) and ``"other:<name>"`` (one such name) are ids too.
+        """
         key = vendor.strip().casefold()
         if key in self.names:
             return key
         if key in self.synonyms:
             return self.synonyms[key]
+        if key == OTHER:
+            return key
+        if key.startswith(OTHER_PREFIX) and key[len(OTHER_PREFIX) :].strip():
+            return OTHER_PREFIX + " ".join(_normalise(key[len(OTHER_PREFIX) :]).split())
         known = ", ".join(sorted(self.names))
-        raise ValueError(f"unknown vendor id {vendor!r}; known vendor ids: {known}")
+        raise ValueError(
+            f"unknown vendor id {vendor!r}; known vendor ids: {known}, other, other:<name> "
+            "(add your own with modelprov_identity_vendors or identity.add_vendor)"
+        )
+
+    def with_vendors(self, vendors: Mapping[str, Mapping[str, Any]], where: str) -> VendorTable:
+        """This table plus vendors in the schema's form; their aliases win over equal ones
+        of this table (a team's assistant called "Nova" is theirs, not Amazon's)."""
+        extra = _table_from({"version": self.version, "vendors": vendors}, where)
+        clash = sorted(set(extra.names) & (set(self.names) | set(self.synonyms)))
+        clash += sorted(set(extra.synonyms) & (set(self.names) | set(self.synonyms)))
+        if clash:
+            raise ConfigError(
+                f"{where}: vendor id(s) {', '.join(clash)} are already in the vendor table; "
+                "choose other ids (a team vendor cannot redefine a built-in one)"
+            )
+        texts = {a.text for a in extra.aliases if not a.regex}
+        kept = tuple(a for a in self.aliases if a.regex or a.text not in texts)
+        return VendorTable(
+            self.version,
+            {**self.names, **extra.names},
+            {**self.synonyms, **extra.synonyms},
+            kept + extra.aliases,
+        )
 
     def merged(self, extra: Mapping[str, Iterable[str]]) -> VendorTable:
         """This table plus ``{vendor: [alias, ...]}`` (new vendors are created)."""
         names = dict(self.names)
-        aliases = list(self.aliases)
+        added: list[Alias] = []
         for vendor, texts in extra.items():
             vid = vendor.strip().casefold()
             names.setdefault(vid, vendor)
             for text in texts:
-                norm = _normalise(text).strip()
+                norm = " ".join(_normalise(text).split())
                 if not norm:
                     raise ValueError(f"empty alias for vendor {vendor!r}")
-                aliases.append(Alias(vid, norm, weak=False))
-        return VendorTable(self.version, names, dict(self.synonyms), tuple(aliases))
+                added.append(Alias(vid, norm, weak=False))
+        # the names given here win over equal aliases of the table
+        texts = {a.text for a in added}
+        kept = tuple(a for a in self.aliases if a.regex or a.text not in texts)
+        return VendorTable(self.version, names, dict(self.synonyms), kept + tuple(added))
 
 
 def load_vendors(path: str | Path | None = None) -> VendorTable:
     """Load a vendor alias table (the built-in one when ``path`` is None)."""
     data, where = load_json(path, "vendors.json", _SCHEMA_FILE, "vendor table")
+    return _table_from(data, where)
+
+
+def _table_from(data: Mapping[str, Any], where: str) -> VendorTable:
     names: dict[str, str] = {}
     synonyms: dict[str, str] = {}
     aliases: list[Alias] = []
@@ -201,7 +251,10 @@ def load_json(
 # normalising and splitting
 
 _MARKDOWN = re.compile(r"\*+|`+|~~|(?<!\w)__|__(?!\w)|^\s*#+\s*|^\s*>\s*", re.M)
-_SENTENCE = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？])|\n+")
+# NFKC turns the full-width ！？ into ASCII, and CJK text puts no space after them
+_SENTENCE = re.compile(
+    r"(?<=[.!?…])\s+|(?<=[。！？])|(?<=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af][!?])|\n+"
+)
 # a dash splits too, except the Russian copula dash "Я — X"
 _CLAUSE_PUNCT = re.compile(r"[,;:，；、：]|(?<!я)\s[—–]\s")
 # contrast connectors start a new clause (and are kept with it, so "but rather X" is seen)
@@ -212,12 +265,49 @@ _CONNECTOR = re.compile(
 )
 
 
+# Models write typographic apostrophes, quotes and dashes as often as ASCII ones; every
+# frame below is written with the ASCII form, so they are mapped first (after NFKC, which
+# already folds the full-width forms). A backtick or acute accent is an apostrophe only
+# between letters ("I`m"); elsewhere a backtick is markdown code.
+_TYPOGRAPHY = str.maketrans(
+    {
+        "\u2019": "'",  # right single quotation mark
+        "\u2018": "'",  # left single quotation mark
+        "\u201b": "'",  # single high-reversed-9 quotation mark
+        "\u02bc": "'",  # modifier letter apostrophe
+        "\u02b9": "'",  # modifier letter prime
+        "\u2032": "'",  # prime
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u2010": "-",  # hyphen
+        "\u2011": "-",  # non-breaking hyphen
+        "\u2012": "\u2014",  # figure dash
+        "\u2013": "\u2014",  # en dash
+        "\u2015": "\u2014",  # horizontal bar
+        "\u2212": "\u2014",  # minus sign
+        "\u2e3a": "\u2014",  # two-em dash
+        "\u00a0": " ",
+        "\u202f": " ",
+    }
+)
+_LETTER_TICK = re.compile(r"(?<=\w)[`\u00b4](?=\w)")
+
+
+def typographic(text: str) -> str:
+    """NFKC with apostrophe, quotation-mark and dash variants mapped to one form each."""
+    # the tick first: NFKC turns an acute accent into a space and a combining mark
+    return unicodedata.normalize("NFKC", _LETTER_TICK.sub("'", text)).translate(_TYPOGRAPHY)
+
+
 def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
+    return typographic(text).casefold()
 
 
 def _sentences(text: str) -> list[str]:
-    clean = _MARKDOWN.sub("", unicodedata.normalize("NFKC", text))
+    clean = _MARKDOWN.sub("", typographic(text))
     return [s.strip() for s in _SENTENCE.split(clean) if s and s.strip()]
 
 
@@ -253,6 +343,48 @@ def _alt(*parts: str) -> str:
 
 _RU_I = r"(?<![а-яё])я(?![а-яё])"
 
+# "you're (now) chatting with X": the speaker names itself in the second person
+_SECOND_PERSON = _alt(
+    r"\byou(?:'re| are)\s+(?:\w+\s+){0,2}?(?:talking|chatting|speaking|interacting|conversing)"
+    r"\s+(?:to|with)",
+    r"(?:你|您)(?:现在|現在|目前|当前|當前|此刻|此时|此時)?(?:正在|正|在)(?:与|與|和|跟)",
+    r"(?:あなた|貴方)が?(?:今|いま|現在)?(?:話して|会話して|対話して|やり取りして|チャットして)"
+    r"(?:いる|おられる)(?:の|相手|ai|モデル)は",
+    r"(?:대화|이야기|채팅)(?:하고|하시고|를 나누고)\s*(?:계신|있는|계시는)\s*"
+    r"(?:상대|ai|모델|분)?(?:는|은)",
+    r"(?<![а-яё])(?:вы|ты)\s+(?:\S+\s+)?(?:общаетесь|разговариваете|беседуете|говорите"
+    r"|общаешься|разговариваешь|беседуешь|говоришь|переписываетесь)\s+со?",
+    r"\b(?:estás|está|están|usted está)\s+(?:\S+\s+)?(?:hablando|conversando|chateando"
+    r"|interactuando)\s+con",
+    r"\b(?:vous|tu)\s+(?:êtes en train de |es en train de )?(?:discutez|discutes|parlez|parles"
+    r"|conversez|converses|dialoguez|dialogues|discuter|parler|converser|dialoguer)\s+(?:avec|à)",
+    r"\b(?:du|sie|ihr)\s+(?:sprichst|sprechen|sprecht|chattest|chatten|redest|reden"
+    r"|unterhältst dich|unterhalten sich)\s+(?:\S+\s+)?mit",
+    r"\b(?:você está|você esta|estás|está)\s+(?:\S+\s+)?(?:conversando|falando|interagindo"
+    r"|a conversar|a falar)\s+com",
+    r"\b(?:stai|sta|state)\s+(?:\S+\s+)?(?:parlando|chattando|conversando|interagendo)\s+con",
+    r"\bbạn đang\s+(?:\S+\s+)?(?:trò chuyện|nói chuyện|trao đổi|tương tác|chat)\s+với",
+    r"(?:أنت|انت)?\s*(?:تتحدث|تتحدثين|تتكلم|تتحاور|تدردش)\s+(?:\S+\s+)?(?:مع|إلى)",
+)
+# "my exact model name is X", 我的模型名称是X: a field of the speaker stated in a sentence
+_MY_FIELD = _alt(
+    r"\bmy\s+(?:exact\s+|full\s+|official\s+|precise\s+|current\s+|specific\s+)*"
+    r"(?:model(?:\s+(?:name|id|identifier|version))?|model's name|version)\s+(?:is|would be)",
+    r"\bthe\s+(?:exact\s+|full\s+|official\s+)?name\s+of\s+my\s+model\s+is",
+    r"我的(?:具体|具體|准确|準確|正式)?(?:模型名称|模型名稱|模型|型号|型號|版本)(?:是|为|為|叫)",
+    r"私の(?:正式な|正確な)?(?:モデル名|モデル)は",
+    r"제\s*(?:정확한\s*|공식\s*)?(?:모델명은|모델 이름은|모델은)",
+    r"(?:точное\s+)?(?:название|имя)\s+(?:моей\s+модели|модели)\s+(?:—\s*)?"
+    r"|моя модель\s*(?:—|это)?",
+    r"\b(?:el nombre (?:exacto )?de mi modelo es|mi modelo es|mi nombre de modelo es)",
+    r"\b(?:mon nom de modèle (?:exact )?est|le nom (?:exact )?de mon modèle est|mon modèle est)",
+    r"\b(?:mein (?:genauer |exakter |offizieller )?modellname (?:ist|lautet)|mein modell ist)",
+    r"\b(?:o nome (?:exato )?do meu modelo é|meu modelo é)",
+    r"\b(?:il nome (?:esatto )?del mio modello è|il mio modello è)",
+    r"\b(?:tên mô hình của tôi là|mô hình của tôi là)",
+    r"اسم النموذج الخاص بي هو|اسم نموذجي هو|نموذجي هو",
+)
+
 # first-person identity markers: a strong alias anywhere after one, in the same clause,
 # is claimed ("I am an assistant called Claude", 我是一个名为Kimi的助手)
 SELF_MARKER = re.compile(
@@ -263,6 +395,8 @@ SELF_MARKER = re.compile(
         r"|i run on|i'm running on|i am running on|my (?:developers?|creators?|makers?|company"
         r"|underlying model|base model|architecture) (?:is|are|was|were)"
         r"|you(?:'re| are) (?:talking|chatting|speaking|interacting) (?:to|with))\b",
+        _SECOND_PERSON,
+        _MY_FIELD,
         r"我(?:不|并不|並不|并非|並非)?(?:是|叫|名叫|由|被|基于|基於|来自|來自|属于|屬於)|我的名字"
         r"|我的(?:开发者|開發者|创造者|創造者|开发商|開發商|底层模型|底層模型|基础模型|基礎模型)|叫我",
         r"私は|わたしは|わたくしは|僕は|ぼくは|私の名前は|私を|私の開発",
@@ -283,13 +417,15 @@ SELF_MARKER = re.compile(
 )
 
 _ARTICLES = (
-    r"the|an?|just|simply|actually|indeed|really|officially|el|la|un|una|le|l'|une|der|die|das"
+    r"one of|part of|a member of|the|an?|just|simply|actually|indeed|really|officially|el|la"
+    r"|un|una|le|l'|une|der|die|das"
     r"|ein|eine|einfach|o|um|uma|il|lo|просто|именно|一个|一個|一款|个|個|就是|正是"
 )
 
 _IDENTITY_COPULA = _alt(
-    r"\b(?:i am|i'm|my name is|my name's|call me|i go by|known as|called|named"
-    r"|you(?:'re| are) (?:talking|chatting|speaking|interacting) (?:to|with)|you'?re using)",
+    r"\b(?:i am|i'm|my name is|my name's|call me|i go by|known as|called|named|you'?re using)",
+    _SECOND_PERSON,
+    _MY_FIELD,
     r"我(?:是|叫|名叫)|叫我|名为|名為|名叫|叫做|称为|稱為|我的名字(?:是|叫)|称呼我为?|稱呼我為?",
     r"私は|わたしは|わたくしは|僕は|私の名前は|名前は",
     r"저는|나는|전|제 이름은|내 이름은|저의 이름은",
@@ -323,8 +459,15 @@ _EN_MADE = (
 CREATOR_BEFORE = _end(
     _alt(
         rf"\b(?:{_EN_MADE})(?:\s+(?:and|&)\s+(?:{_EN_MADE}))?\s+(?:\S+\s+)?(?:by|at)\s+(?:the\s+)?"
-        r"(?:(?:an?\s+)?(?:team|engineers|researchers|company|people|folks|lab|scientists)\s+"
+        r"(?:(?:an?\s+)?(?:[\w-]+\s+)?(?:team|engineers|researchers|company|people|folks|lab|scientists)\s+"
         r"(?:at|of|from|behind)\s+)?",
+        r"\b(?:a|the)\s+creation\s+of\s+(?:the\s+)?"
+        r"(?:(?:folks|team|people|engineers|researchers)\s+(?:at|of|from|behind)\s+)?",
+        r"\b(?:una\s+)?creación\s+del?\s+(?:equipo\s+de\s+)?|\b(?:une\s+)?création\s+d[e']\s*"
+        r"|\b(?:eine\s+)?(?:schöpfung|kreation)\s+(?:von|der|des)\s+|\b(?:uma\s+)?criação\s+d[aoe]\s+"
+        r"|\b(?:una\s+)?creazione\s+(?:di|della|del)\s+",
+        r"(?<![а-яё])(?:модель|продукт|разработка|детище|творение|ассистент|помощник|нейросеть)\w*"
+        r"\s+(?:компании\s+)?",
         r"(?<!different )(?<!distinct )(?<!separate )"
         r"\b(?:assistant|model|ai|chatbot|llm|product|system|creation)\s+(?:made\s+)?(?:from|by)\s+",
         r"\b(?:come|comes|i'm|i am)\s+from\s+",
@@ -387,16 +530,85 @@ BASE_BEFORE = _end(
         r"|an instance of|a fork of|(?:underlying|base) model is)\s+(?:the\s+)?",
         r"基于|基於|依托于?|依託於?|采用|採用|使用的是|底层是|底層是|底层模型是|底層模型是|基础模型是"
         r"|基礎模型是|源自|衍生自",
-        r"(?:на основе|основан\w* на|базируюсь на|работаю на|построен\w* на)\s+(?:модели\s+)?",
+        r"(?:на основе|на базе|основан\w* на|базируюсь на|работаю на|построен\w* на)"
+        r"\s+(?:модели\s+)?",
+        r"\b(?:fonctionne|tourne)\s+(?:grâce à|avec|sur)\s+|\b(?:propulsée?|alimentée?)\s+par\s+",
+        r"\bfunciono\s+(?:con|gracias a|sobre)\s+|\bimpulsad[oa]\s+por\s+",
+        r"\bfunciono\s+(?:com|graças a)\s+|\balimentad[oa]\s+(?:pelo|pela|por)\s+",
+        r"\bfunziono\s+(?:con|grazie a)\s+|\balimentat[oa]\s+da\s+",
+        r"\b(?:angetrieben|betrieben)\s+(?:von|durch)\s+",
+        r"\b(?:được\s+)?(?:vận hành|hỗ trợ|cung cấp sức mạnh)\s+bởi\s+|\bchạy trên\s+",
         r"\b(?:basad[oa]|baseado|baseada)\s+(?:en|em|no|na)\s+(?:el |la |o |a )?(?:modelo\s+)?",
         r"\b(?:basée?|fondée?)\s+sur\s+(?:le |la |l')?(?:modèle\s+)?",
         r"\b(?:basiere|basiert|beruhe|beruht)\s+auf\s+(?:dem\s+|der\s+)?(?:modell\s+)?",
         r"\bbasat[oa]\s+(?:su|sul|sulla|sullo)\s+",
         r"\bdựa trên\s+(?:mô hình\s+)?",
-        r"مبني على|يعتمد على|أعتمد على|قائم على|مبنية على",
+        r"مبني على|يعتمد على|أعتمد على|قائم على|مبنية على|مدعوم\s+(?:بنموذج|بواسطة|من)\s*",
     )
 )
-BASE_AFTER = _start(r"(?:を|を基に|をベースに|をもとに|に基づ|ベース)|(?:을|를)?\s*(?:기반|바탕)")
+# "the model that runs me is X": the frame names the speaker itself
+SELF_BASE_BEFORE = _end(
+    _alt(
+        r"\bestoy\s+(?:impulsad[oa]|alimentad[oa]|potenciad[oa])\s+por\s+(?:el\s+)?",
+        r"\bje (?:fonctionne|tourne)\s+(?:grâce à|avec|sur)\s+|\bfunciono\s+(?:con|gracias a|com"
+        r"|graças a)\s+(?:el\s+|o\s+)?|\bfunziono\s+(?:con|grazie a)\s+",
+        r"\b(?:the\s+|my\s+)?(?:model|llm|engine|ai|system|brain)\s+(?:that|which)\s+"
+        r"(?:runs|powers|drives|underlies|is behind)\s+me\s+(?:is|would be)\s+(?:the\s+)?",
+        r"\ble modèle qui me (?:fait fonctionner|fait tourner|propulse|alimente|anime) est\s+",
+        r"\bel modelo que me (?:impulsa|hace funcionar|alimenta|mueve) es\s+(?:el\s+)?",
+        r"\bo modelo que me (?:alimenta|move|faz funcionar|impulsiona) é\s+(?:o\s+)?",
+        r"\bil modello che mi (?:alimenta|fa funzionare|muove) è\s+(?:il\s+)?",
+        r"\bdas modell,? das mich (?:antreibt|betreibt),? ist\s+",
+        r"(?:驱动|驅動|支持|支撐|支撑|运行|運行)我的(?:模型|大模型|底层模型|底層模型)(?:是|为|為)"
+        r"|我背后的模型是|我背後的模型是",
+        r"私を(?:動かして|支えて)いる(?:モデル|ai|llm)は",
+        r"저를\s*(?:구동하는|움직이는)\s*(?:모델|ai)(?:은|는)",
+        r"(?:модель|нейросеть),?\s+(?:которая|что)\s+(?:управляет|работает во)\s+мной,?\s+"
+        r"(?:—\s*|это\s+)?",
+        r"\bmô hình (?:vận hành|đứng sau) tôi là\s+",
+        r"النموذج الذي يشغلني هو",
+    )
+)
+# "my knowledge comes from training by X": a creator frame in the first person
+SELF_CREATOR_BEFORE = _end(
+    _alt(
+        r"\b(?:my knowledge|everything i know|what i know|my training)\s+(?:comes?|came|stems?"
+        r"|derives?|originates?)\s+from\s+(?:the\s+)?(?:\w+\s+)?(?:training|pre-?training|data)"
+        r"(?:\s+(?:done|carried out|performed|conducted))?\s+(?:by|at|from|of)\s+(?:the\s+)?",
+        r"我的知识(?:来自|來自|源自|来源于|來源於)(?:于|於)?|我的知識(?:來自|源自|來源於)",
+        r"\bmis conocimientos\s+(?:provienen|vienen|proceden)\s+del?\s+(?:entrenamiento"
+        r"|aprendizaje)\s+(?:realizado\s+)?(?:de|por)\s+",
+        r"\bmes connaissances\s+(?:proviennent|viennent)\s+de\s+(?:l'|mon\s+)?(?:entraînement"
+        r"|apprentissage)\s+(?:réalisé\s+|effectué\s+)?(?:par|de)\s+(?:l'|le\s+|la\s+)?",
+        r"\bmein wissen\s+(?:stammt|kommt)\s+aus\s+dem\s+training\s+(?:durch|von|bei)\s+",
+        r"\bmeu conhecimento\s+(?:vem|provém)\s+do\s+treinamento\s+(?:feito\s+|realizado\s+)?"
+        r"(?:pela|pelo|da|do|por)\s+",
+        r"\bla mia conoscenza\s+(?:deriva|proviene|viene)\s+dall'addestramento\s+"
+        r"(?:di|da|dalla|dal)\s+",
+        r"мои знания\s+(?:получены|пришли|происходят)\s+(?:\S+\s+){0,3}?(?:компанией|от)\s+",
+        r"\bkiến thức của tôi\s+(?:đến|có được)\s+từ\s+(?:quá trình\s+)?(?:huấn luyện|đào tạo)"
+        r"\s+(?:của|bởi)\s+",
+        r"私の知識は\s*|제\s*지식은\s*",
+        r"معرفتي\s+(?:تأتي|مستمدة)\s+من\s+(?:ال)?تدريب\s+(?:(?:أجرته|قامت به|من قبل)\s+)?",
+    )
+)
+# a list of names to call the speaker by, one marked as the official one
+OFFICIAL_AFTER = _start(
+    r"\(\s*[^)]{0,25}?(?:official name|nombre oficial|nom officiel|nome oficial"
+    r"|offizielle[rn]? name|nome ufficiale|正式名称|正式名稱|正式名|공식 이름|공식 명칭"
+    r"|официальное (?:имя|название)|tên chính thức|الاسم الرسمي|اسمي الرسمي)"
+)
+_BULLET = " \t-—*•·・+>0123456789.)"
+# Japanese/Korean job title without a subject: "Xのサポート担当です", "X의 AI 어시스턴트입니다"
+TITLE_AFTER = _start(
+    r"の[^\s。、はがを]{1,24}?(?:です|でございます)\s*[。!！]?\s*\Z"
+    r"|의\s*[^.。은는이가을를]{1,24}?(?:입니다|이에요|예요)\s*[.!]?\s*\Z"
+)
+BASE_AFTER = _start(
+    r"(?:を|を基に|をベースに|をもとに|に基づ|ベース|で動いて|で動作して|によって動いて)"
+    r"|(?:을|를)?\s*(?:기반|바탕)|(?:으로|로)\s*(?:구동|작동|동작)"
+    r"|\s*(?:驱动|驅動|提供支持|提供动力|提供動力)"
+)
 # Japanese/Korean copula after the name: "Xです", "X입니다", "X라고 합니다"
 IDENTITY_AFTER = _start(
     r"(?:です|でございます|と申します|といいます|と言います|である|だ(?![ろっ]))"
@@ -436,7 +648,9 @@ ELLIPTICAL_NEG = re.compile(
     r"\A\s*(?:and\s+|but\s+)?(?:not|rather than|instead of)\s+(?:by\s+|from\s+)?(?:the\s+)?\Z"
     r"|\A\s*(?:而不是|而非|不是|并非|並非)\s*(?:由)?\s*\Z"
     r"|\A\s*(?:(?<![а-яё])а\s+)?не\s+\Z"
-    r"|\A\s*(?:y\s+|et\s+|e\s+|und\s+)?(?:no|non|pas|nicht|não)\s+(?:por\s+|par\s+|von\s+|pela\s+)?\Z"
+    r"|\A\s*(?:và\s+)?không phải(?:\s+là)?\s+(?:của\s+|bởi\s+)?\Z"
+    r"|\A\s*(?:y\s+|et\s+|e\s+|und\s+)?(?:no|non|pas|nicht|não)\s+"
+    r"(?:por\s+|par\s+|von\s+|pela\s+|pelo\s+|de\s+|durch\s+|da\s+|di\s+)?\Z"
 )
 ELLIPTICAL_POS = re.compile(
     r"\A\s*(?:but\s+(?:rather\s+)?(?:by\s+)?|rather\s+(?:by\s+)?|而是(?:由)?\s*|sondern\s+(?:von\s+)?"
@@ -479,6 +693,13 @@ MENTION_AFTER = _start(
     # a topic, or the name as the possessor of a rival: "私はXについて…", "I'm X's competitor"
     r"|(?:について|に関して|に関する|에 대해|에 대한|에 관해)"
     r"|(?:['’]s\s+(?:\w+\s+)?|的)(?:competitor|rival|alternative|counterpart|竞争对手|競爭對手|对手|對手|竞品|競品)"
+)
+# the name owns something that is not a model of it: "I am Claude's biggest fan"; "I'm
+# Anthropic's AI assistant" and "OpenAI's GPT-4" (another name follows) stay claims
+POSSESSOR_AFTER = _start(
+    r"'s\s+(?![\ue000-\uf8ff])(?!(?:[\w-]+\s+){0,3}?(?:model|models|assistant|chatbot|ai|llm"
+    r"|product|creation|system|bot|version|family|series|agent|companion|engine|architecture"
+    r"|[\ue000-\uf8ff])(?!\w))"
 )
 COUNTERFACTUAL = re.compile(
     _alt(
@@ -558,7 +779,8 @@ class Claim:
 class Claims:
     """What a text says about who it is.
 
-    ``claimed``: vendor ids the text claims to be (or to be made by, or based on);
+    ``claimed``: vendor ids the text claims to be (or to be made by, or based on), with
+    ``other:<name>`` for a name in no vendor table;
     ``negated``: ids it says it is not; ``mentioned``: ids only mentioned; ``hedged``:
     ids claimed under a hedge; ``ambiguous``: ids a judge should look at. A vendor is in at
     most one set, in that order of precedence. ``items`` has one Claim per name found.
@@ -625,10 +847,12 @@ class Detector:
     def detect(self, text: str) -> Claims:
         """Find every vendor name in ``text`` and decide what the text does with it."""
         items: list[Claim] = []
+        fields: list[Claim] = []
         ctx: Ctx = "none"
         for sentence in _sentences(text):
             folded = _normalise(sentence)
             clauses = _clauses(folded)
+            others = self._other_names(sentence)
             # a new sentence inherits only a positive self-description, and only when it is a
             # subject-less fragment ("Trained by X."); a denial does not carry over
             sentence_ctx: Ctx = "self" if ctx == "self" else "none"
@@ -639,14 +863,82 @@ class Detector:
                 question = is_last and bool(QUESTION_END.search(folded))
                 inherited = ctx if index else sentence_ctx
                 found, ctx = self._clause(
-                    clause, following, inherited, question, hedged_before, sentence, index == 0
+                    clause,
+                    following,
+                    inherited,
+                    question,
+                    hedged_before,
+                    sentence,
+                    index == 0,
+                    others,
                 )
                 items.extend(found)
                 if not found and HEDGE.search(clause):
                     hedged_before = True
-        return Claims(text, tuple(items))
+            fields.extend(self._fields(folded, sentence))
+        # a field that names several vendors on several lines is a list of others
+        named: dict[Role | None, set[str]] = {}
+        for claim in fields:
+            named.setdefault(claim.role, set()).add(claim.vendor)
+        items.extend(c for c in fields if len(named[c.role]) == 1)
+        return Claims(text, _settle_others(items))
+
+    def _fields(self, folded: str, sentence: str) -> list[Claim]:
+        out: list[Claim] = []
+        for line in _FIELD_LINE.finditer(folded):
+            value = line.group("value")
+            if NEGATION.search(value) or COUNTERFACTUAL.search(value) or "?" in value:
+                continue
+            status: Status = "hedged" if HEDGE.search(value) else "claimed"
+            role: Role = next(r for r in _FIELD_KEYS if line.group(r) is not None)
+            for match in self._regex.finditer(value):
+                alias = self._aliases[(match.lastindex or 1) - 1]
+                out.append(
+                    Claim(
+                        vendor=alias.vendor,
+                        alias=match.group(0),
+                        status=status,
+                        frame="field",
+                        role=role,
+                        weak=alias.weak,
+                        sentence=sentence,
+                        clause=line.group(0).strip(),
+                    )
+                )
+        return out
 
     # -- one clause -----------------------------------------------------------------------
+
+    def _other_names(self, sentence: str) -> tuple[Alias, ...]:
+        """Names in no table that the sentence gives the speaker or its maker, as aliases of
+        ``other:<name>`` (only a proper name in a naming or creator frame qualifies)."""
+        found: dict[str, Alias] = {}
+        if _DIALOGUE.search(sentence):
+            return ()  # '"My name is Elara," she said': a character speaks, not the model
+        for match in _OTHER_FRAME.finditer(sentence):
+            before = sentence[: match.start()]
+            if before.count('"') % 2 or before.count("«") > before.count("»"):
+                continue  # inside quoted speech: someone else's words
+            name = _other_name(match)
+            if name is None or name in found or self._regex.search(name):
+                continue
+            found[name] = Alias(OTHER_PREFIX + name, name, weak=False)
+        return tuple(sorted(found.values(), key=lambda a: -len(a.text)))
+
+    def _matches(self, clause: str, others: tuple[Alias, ...]) -> list[tuple[int, int, Alias]]:
+        spans: list[tuple[int, int, Alias]] = []
+        for match in self._regex.finditer(clause):
+            alias = self._aliases[(match.lastindex or 1) - 1]
+            spans.append((match.start(), match.end(), alias))
+        for alias in others:
+            start = clause.find(alias.text)
+            while start >= 0:
+                end = start + len(alias.text)
+                free = all(end <= a or start >= b for a, b, _ in spans)
+                if free and _bounded(clause, start, end):
+                    spans.append((start, end, alias))
+                start = clause.find(alias.text, end)
+        return sorted(spans, key=lambda span: span[0])
 
     def _clause(
         self,
@@ -657,16 +949,16 @@ class Detector:
         hedged_before: bool,
         sentence: str,
         first: bool,
+        others: tuple[Alias, ...] = (),
     ) -> tuple[list[Claim], Ctx]:
         occurrences: list[_Occurrence] = []
         parts: list[str] = []
         last = 0
-        for match in self._regex.finditer(clause):
-            alias = self._aliases[(match.lastindex or 1) - 1]
-            parts.append(clause[last : match.start()])
+        for start, end, alias in self._matches(clause, others):
+            parts.append(clause[last:start])
             parts.append(chr(0xE000 + len(occurrences)))
-            occurrences.append(_Occurrence(alias, match.group(0)))
-            last = match.end()
+            occurrences.append(_Occurrence(alias, clause[start:end]))
+            last = end
         parts.append(clause[last:])
         sub = "".join(parts)
 
@@ -743,6 +1035,8 @@ class Detector:
 
         if MENTION_AFTER.search(right) or MENTION_BEFORE.search(seg):
             return (None, "", None) if weak else ("mentioned", "comparison", None)
+        if POSSESSOR_AFTER.search(right):
+            return mention  # "I am Claude's biggest fan"
 
         frame, role, needs_speaker = _frame(left, right, marker is not None)
         elliptical: str | None = None
@@ -789,7 +1083,8 @@ class Detector:
         negated_marker = marker is not None and _NEG_BEFORE_MARKER.search(left[:marker])
         if NEG_DIRECT_BEFORE.search(seg) or NEG_AFTER.search(right) or negated_marker:
             return "negated", frame, role
-        if HEDGE.search(seg) or HEDGE_AFTER.search(right) or hedged_before:
+        # a hedge anywhere before the name in its clause: "I believe I'm one of the X models"
+        if HEDGE.search(left) or HEDGE_AFTER.search(right) or hedged_before:
             return "hedged", frame, role
         if question or COUNTERFACTUAL.search(left) or COUNTERFACTUAL_AFTER.search(right):
             return mention
@@ -800,6 +1095,184 @@ class Detector:
         return "claimed", frame, role
 
 
+# --------------------------------------------------------------------------------------
+# names in no table: "I am Nova", 我是小智, "made by Acme" -> other:nova, other:小智, other:acme
+
+#: vendor ids of names outside the table start with this
+OTHER_PREFIX = "other:"
+_UP = "A-ZÀ-ÖØ-ÞА-ЯЁ"
+_ALNUM = "A-Za-z0-9À-ÖØ-öø-ÿА-Яа-яЁё"
+_NAME_WORD = rf"[{_ALNUM}]*(?:[-+.][{_ALNUM}]+)*(?:'[{_UP}][{_ALNUM}]+)?"
+_LATIN_NAME = rf"[{_UP}]{_NAME_WORD}(?:\s+[{_UP}0-9]{_NAME_WORD}){{0,2}}"
+_NAMING = _alt(
+    r"(?i:\b(?:i am|i'm|i am not|i'm not|my name is|my name's|call me|i go by"
+    r"|my (?:official |full )?name is)\s+)",
+    # "called"/"named" only of the speaker: "a man named Elias", "so-called X" are not
+    r"(?i:\b(?:i am|i'm)\s+(?:an?\s+|the\s+|your\s+)?(?:[\w-]+\s+){0,3}?(?:assistant|model"
+    r"|chatbot|bot|ai|companion|agent|helper)\s+(?:called|named|known as)\s+)",
+    rf"(?i:{_SECOND_PERSON})\s+(?:(?i:the|el|la|o|a|il|lo)\s+)?",
+    r"(?i:\b(?:soy|no soy|yo soy|me llamo|mi nombre es|puedes llamarme|je suis|je ne suis pas"
+    r"|je m'appelle|mon nom est|appelez-moi|ich bin|ich bin nicht|ich heiße|ich heisse"
+    r"|mein name ist|nenn mich|eu sou|sou|não sou|me chamo|meu nome é|pode me chamar de|sono"
+    r"|non sono|io sono|mi chiamo|il mio nome è|puoi chiamarmi|tôi là|tôi không phải là"
+    r"|mình là|tên tôi là|tên của tôi là|gọi tôi là)\s+(?:(?:el|la|o|a|il|lo)\s+)?)",
+    r"(?<![а-яёА-ЯЁ])[яЯ](?:\s*—)?\s+|(?i:меня зовут|мо[её] имя|зовите меня)\s+",
+    r"(?:أنا|انا|اسمي)\s+",
+)
+_NAMING_CJK = r"我是|我叫|我名叫|我的名字是|我的名字叫|叫我"
+# 我是一个名叫小智的助手: the name may run into 的 only after an explicit 名叫/叫做
+_NAMED_CJK = r"我是(?:一个|一個|一款|一名)?[^,.!?;。，]{0,8}?(?:名叫|叫做|名为|名為)"
+_NAMING_JA = r"私は|わたしは|わたくしは|私の名前は"
+_NAMING_KO = r"저는|나는|제 이름은|내 이름은"
+_MAKER = _alt(
+    r"(?i:\b(?:made|developed|created|built|trained|designed|engineered|produced|fine-tuned"
+    r"|published|released)\s+by\s+(?:the\s+)?(?:(?:\w+\s+){0,2}?(?:team|lab|researchers"
+    r"|engineers|folks|people|company)\s+(?:at|of|from|behind)\s+)?)",
+    r"(?i:\b(?:cread[oa]|desarrollad[oa]|entrenad[oa]|développée?|créée?|conçue?|entraînée?"
+    r"|entwickelt|erstellt|trainiert|desenvolvid[oa]|criad[oa]|treinad[oa]|sviluppat[oa]"
+    r"|creat[oa]|addestrat[oa])\s+(?:por|par|von|pela|pelo|da|dalla|dal)\s+"
+    r"(?:(?:la|el|l'|le|der|die|a|o)\s*)?)",
+    r"(?i:\b(?:phát triển|tạo ra|huấn luyện)\s+bởi\s+)",
+    r"(?i:(?<![а-яё])(?:разработан|создан|обучен)\w*\s+(?:компанией\s+)?)",
+)
+_QUOTED = r"[\"'«「『](?P<{}>[^\"'»」』\n]{{1,30}}?)[\"'»」』]"
+_OTHER_FRAME = re.compile(
+    _alt(
+        rf"(?:{_NAMING})(?:{_QUOTED.format('q1')}|(?P<latin>{_LATIN_NAME}))",
+        rf"(?:{_NAMED_CJK})\s*(?P<han2>[\u4e00-\u9fff]{{2,4}}?)(?=的|[,.!?;、。]|\s|\Z)",
+        rf"(?:{_NAMING_CJK})\s*(?:{_QUOTED.format('q2')}|(?P<latin2>{_LATIN_NAME})"
+        r"|(?P<han>[\u4e00-\u9fff]{2,4})(?=[,.!?;、。]|\s|\Z))",
+        rf"(?:{_NAMING_JA})\s*(?:{_QUOTED.format('q3')}|(?P<latin3>{_LATIN_NAME})"
+        r"|(?P<kana>[ァ-ヺー]{2,10})(?=と申します|といいます))",
+        # a bare katakana word after 私は is as often a noun as a name (私はドラマです)
+        r"(?:私の名前は|名前は)\s*(?P<kana2>[ァ-ヺー]{2,10})(?=です|と申します|といいます)",
+        rf"(?:{_NAMING_KO})\s*(?:{_QUOTED.format('q4')}|(?P<latin4>{_LATIN_NAME})"
+        r"(?=입니다|이에요|예요|이라고|라고)|(?<=이름은 )(?P<hangul>[가-힣]{2,6})"
+        r"(?=입니다|이에요|예요|이라고|라고))",
+        rf"(?:{_MAKER})(?P<maker>{_LATIN_NAME})",
+    )
+)
+# quoted speech given to someone in a story: the quote is theirs
+_DIALOGUE = re.compile(
+    r"[,.!?…]\s*[\"'»」』]\s*,?\s*(?:[A-Za-z]\w*\s+){0,2}?(?:said|says|asked|replied|whispered"
+    r"|muttered|answered|added|continued|explained|shouted|told|murmured|sighed|laughed)\b"
+    r"|(?:dijo|respondió|preguntó|a-t-il dit|dit-il|dit-elle|sagte|disse|ha detto|nói)\b"
+)
+# after a Latin name: punctuation, the end, another script, or a connector ("Nova and I …")
+_NAME_END = re.compile(
+    r"\s*(?:[,.;:!?()\[\]—\"'»」』、]|\Z)|\s+(?i:and|und|et|e|y|và|и|from|by|от|của|bởi)\b"
+    r"|\s+و|(?=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])"
+)
+# generic words that follow "I am" capitalised or in a name slot: never a name
+_NOT_NAMES_TEXT = (
+    "ai a.i. i assistant assistente asistente assistent helper helfer model modelo modèle modell"
+    " modello bot chatbot sorry happy glad here not just your you the an a human ki ia ии llm"
+    " language large virtual digital tu ton ta votre vos dein deine ihr ihre seu sua il tuo tua"
+    " bạn only always able unable ready excited pleased thrilled sure certain afraid one ein eine"
+    " un une uno una um uma nicht pas no não non không this that currently still also very"
+    " really programmed designed trained built created developed made based powered called"
+    " named known sprachmodell experte expert program programm software system computer"
+    " robot roboter agent user usuario utilisateur benutzer ассистент помощник модель бот"
+    " ваш твой ваша твоя всего просто рад рада здесь user's an ai-assistent ki-assistent"
+    " chatgpt-like yes no oui sí ja sim sì có dr mr mrs ms prof sir english american british"
+    " chinese french german russian japanese korean spanish italian vietnamese arabic"
+    " portuguese european canadian indian open closed free new old trợ lý proud consciente"
+)
+_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
+_NOT_NAME_PARTS = re.compile(
+    r"助手|助理|机器人|機器人|人工智能|智能|模型|程序|系统|系統|语言|語言|客服|朋友|用户|用戶|学生"
+    r"|老师|老師|大家|\A[一这這那你您我他她它谁誰什由被基于於为為和与與是的了在很也都就能会會可]"
+    r"|アシスタント|モデル|チャットボット|ボット|エーアイ|プログラム|システム|サポート|ヘルパー"
+    r"|エンジン|ロボット|어시스턴트|인공지능|모델|챗봇|도우미|비서|프로그램|시스템|언어"
+)
+
+
+def _other_name(match: re.Match[str]) -> str | None:
+    """The casefolded name of an ``_OTHER_FRAME`` match, or None when it is not a name."""
+    groups = match.groupdict()
+    name = next((v for v in groups.values() if v), None)
+    if name is None:
+        return None
+    key = next(k for k, v in groups.items() if v)
+    name = name.strip().rstrip(".")
+    latin = key in ("latin", "latin2", "latin3", "maker")
+    if latin and not _NAME_END.match(match.string, match.end()):
+        return None
+    words = [w for w in re.split(r"[\s\-]+", name.casefold()) if w]
+    # "Acme Assistant" and "Inflection AI" are names; "AI Assistant", "Your Helper" are not
+    if not words or words[0] in _NOT_NAMES or all(w in _NOT_NAMES for w in words):
+        return None
+    if len(name) <= 3 and name.isupper() and not name.isdigit():
+        return None  # AI, KI, LLM, ИИ
+    if _NOT_NAME_PARTS.search(name):
+        return None
+    return " ".join(name.casefold().split())
+
+
+def _bounded(clause: str, start: int, end: int) -> bool:
+    """A name found by text search is whole: no letter of its own script touches it."""
+    before = clause[start - 1] if start else " "
+    after = clause[end] if end < len(clause) else " "
+    if _script(clause[start]) in ("latin", "cyrillic") and _script(before) in ("latin", "cyrillic"):
+        return False
+    return not (
+        _script(clause[end - 1]) in ("latin", "cyrillic")
+        and _script(after) in ("latin", "cyrillic")
+    )
+
+
+def _settle_others(items: list[Claim]) -> tuple[Claim, ...]:
+    """Names outside the table count only as claims or denials, never as mentions; a weak
+    alias given as the speaker's name ("I am Nova") is that vendor's only when no other
+    maker is claimed ("I am Nova, made by Acme" is other:nova)."""
+    makers = {c.vendor for c in items if c.status == "claimed" and c.role == "developer"}
+    out: list[Claim] = []
+    for claim in items:
+        if claim.vendor.startswith(OTHER_PREFIX) and claim.status == "mentioned":
+            continue
+        if (
+            claim.weak
+            and claim.role == "name"
+            and claim.status == "claimed"
+            and makers - {claim.vendor}
+            and claim.vendor not in makers
+        ):
+            name = " ".join(claim.alias.split())
+            claim = replace(claim, vendor=OTHER_PREFIX + name, weak=False)
+        out.append(claim)
+    return tuple(out)
+
+
+# key-value lines ("- **Model name:** GPT-4o", "| Made by | Anthropic |", "开发者：智谱AI"):
+# how many models answer "which model are you?". The key says which role the value has.
+_FIELD_KEYS: dict[Role, str] = {
+    "name": r"model(?:\s+(?:name|id|identifier|version))?|name|assistant(?:\s+name)?|ai model|llm"
+    r"|product(?:\s+name)?|模型名称|模型名稱|模型|名称|名稱|名字|型号|型號|モデル名|モデル|名前"
+    r"|모델명|모델 이름|모델|이름|название модели|модель|имя|название|nombre del modelo|modelo"
+    r"|nombre|nom du modèle|modèle|nom|modellname|modell|nome do modelo|nome del modello|modello"
+    r"|nome|tên mô hình|mô hình|tên|اسم النموذج|النموذج|الاسم",
+    "developer": r"developer|developed by|made by|created by|creator|maker|provider|company"
+    r"|organi[sz]ation|vendor|trained by|built by|publisher|开发者|開發者|开发商|開發商|开发公司"
+    r"|開發公司|开发方|開發方|研发方|研發方|研发公司|研發公司|公司|提供方|提供者|训练方|訓練方|出品方"
+    r"|開発元|開発者|開発会社|提供元|会社|개발사|개발자|개발 회사|제작사|회사|разработчик|создатель"
+    r"|компания|производитель|desarrollador|desarrollado por|empresa|creador|compañía|creado por"
+    r"|proveedor|développeur|développé par|créateur|entreprise|société|fournisseur|éditeur"
+    r"|entwickler|entwickelt von|hersteller|anbieter|unternehmen|firma|desenvolvedor"
+    r"|desenvolvido por|criador|fornecedor|sviluppatore|sviluppato da|creatore|azienda|società"
+    r"|fornitore|nhà phát triển|phát triển bởi|công ty|nhà cung cấp|المطور|الشركة المطورة"
+    r"|الجهة المطورة|الشركة",
+    "base": r"base model|underlying model|foundation model|architecture|based on|基础模型|基礎模型"
+    r"|基座模型|底层模型|底層模型|ベースモデル|基盤モデル|기반 모델|베이스 모델|базовая модель"
+    r"|modelo base|modelo de base|modèle de base|basismodell|modello base|mô hình nền tảng"
+    r"|mô hình cơ sở|النموذج الأساسي",
+}
+_FIELD_LINE = re.compile(
+    r"(?:\A|(?<=[|,;]))[\s|•·・\-*+>]*(?:\d+[.)]\s*)?(?P<key>"
+    + "|".join(f"(?P<{role}>{keys})" for role, keys in _FIELD_KEYS.items())
+    + r")\s*[:|=]\s*(?P<value>[^|,;\n]+)"
+)
+
+
 def _last_marker(text: str) -> int | None:
     start = None
     for match in SELF_MARKER.finditer(text):
@@ -808,7 +1281,7 @@ def _last_marker(text: str) -> int | None:
 
 
 # "No soy X ni fui creado por Y": the negation sits before the second marker
-_NEG_BEFORE_MARKER = re.compile(r"(?:\b(?:ni|nor|nem|noch)|(?<![а-яё])ни|也不|亦不)\s*\Z")
+_NEG_BEFORE_MARKER = re.compile(r"(?:\b(?:ni|nor|nem|noch)|(?<![а-яё])(?:ни|не)|也不|亦不)\s*\Z")
 _COORDINATED = re.compile(rf"{P}\s*(?:and|&|or|和|与|與|及|以及|或|、|y|e|et|und|oder|và|و|и)\s*\Z")
 _CONTRAST_END = re.compile(r"(?:ではなく|じゃなく|아니라|아니고|而是)\s*\Z")
 _PRODROP_TOPIC = re.compile(rf"{P}\s*(?:は|는|은|是)|它|它是|それは|그것은")
@@ -822,6 +1295,14 @@ def _as_named(left: str) -> bool:
 def _frame(left: str, right: str, has_marker: bool) -> tuple[str | None, Role | None, bool]:
     """(frame name, role, needs a speaker) of the tightest frame around the name."""
     if CREATOR_ME.search(right) and not left.strip():
+        return "creator", "developer", False
+    if OFFICIAL_AFTER.search(right) and not left.strip(_BULLET):
+        return "identity", "name", False
+    if TITLE_AFTER.search(right) and not left.strip():
+        return "identity", "developer", False
+    if SELF_BASE_BEFORE.search(left):
+        return "base", "base", False
+    if SELF_CREATOR_BEFORE.search(left):
         return "creator", "developer", False
     if IDENTITY_BEFORE.search(left):
         return "identity", "name", False
@@ -837,10 +1318,109 @@ def _frame(left: str, right: str, has_marker: bool) -> tuple[str | None, Role | 
     return None, None, False
 
 
+# --------------------------------------------------------------------------------------
+# team vendors: ids a team adds next to the built-in table (its own lab, its assistant)
+
+#: the id of the bucket of every name in no table ("other:<name>" is one of them)
+OTHER = "other"
+_TEAM: dict[str, tuple[str, dict[str, Any]]] = {}  # id -> (where it came from, entry)
+_TEAM_LOCK = threading.Lock()
+
+
+@cache
+def _builtin_vendors() -> VendorTable:
+    return load_vendors()
+
+
+def add_vendors(source: str | Path | Mapping[str, Any]) -> list[str]:
+    """Add team vendors from a file or mapping in the vendor table's form
+    (``schemas/identity_vendors.schema.json``): ``{"version": "...", "vendors": {"acme":
+    {"name": "Acme", "aliases": ["Acme", "Nova"], "weak": [], "patterns": []}}}``. The
+    ``name`` counts as an alias too.
+
+    Their ids are then accepted wherever a vendor id is (``own="acme"``, ``rate("acme")``)
+    and claims of them are counted. Adding the same entry again changes nothing; an id of
+    the built-in table, or one added before with other content, is a ConfigError that
+    names the source. Returns the ids added.
+    """
+    if isinstance(source, Mapping):
+        where = "team vendors (identity.add_vendors)"
+        schema.check(source, _SCHEMA_FILE, where)
+        data: Any = source
+    else:
+        data, where = load_json(source, "vendors.json", _SCHEMA_FILE, "team vendor table")
+    vendors: dict[str, dict[str, Any]] = {str(k): dict(v) for k, v in data["vendors"].items()}
+    with _TEAM_LOCK:
+        for vid, entry in vendors.items():
+            if vid in _TEAM and _TEAM[vid][1] != entry:
+                raise ConfigError(
+                    f"{where}: vendor id {vid!r} was already added from {_TEAM[vid][0]} with "
+                    "other names; give each team vendor one definition"
+                )
+        fresh = {k: v for k, v in vendors.items() if k not in _TEAM}
+        # validates the new entries against the built-in table and each other
+        _team_table({**{k: e for k, (_, e) in _TEAM.items()}, **fresh}, where)
+        for vid, entry in fresh.items():
+            _TEAM[vid] = (where, entry)
+        default_detector.cache_clear()
+    return sorted(vendors)
+
+
+def add_vendor(
+    vendor_id: str,
+    *,
+    name: str | None = None,
+    aliases: Iterable[str] = (),
+    products: Iterable[str] = (),
+    weak: Iterable[str] = (),
+    synonyms: Iterable[str] = (),
+) -> str:
+    """Add one team vendor: ``add_vendor("acme", name="Acme Labs", aliases=["Acme"],
+    products=["Nova"])``. Product and model names are aliases of the vendor; ``weak``
+    aliases (common words) count only directly inside a claim frame. Returns the id."""
+    entry: dict[str, Any] = {
+        "name": name or vendor_id,
+        "aliases": [*aliases, *products],
+        "weak": list(weak),
+        "synonyms": list(synonyms),
+    }
+    add_vendors({"version": "team", "vendors": {vendor_id: entry}})
+    return vendor_id
+
+
+def remove_vendors(ids: Iterable[str]) -> None:
+    """Forget team vendors (the plugin does this at the end of the run that added them)."""
+    with _TEAM_LOCK:
+        for vid in ids:
+            _TEAM.pop(vid, None)
+        default_detector.cache_clear()
+
+
+def team_vendors() -> dict[str, str]:
+    """The team vendors added so far: id -> where it came from."""
+    with _TEAM_LOCK:
+        return {vid: where for vid, (where, _) in sorted(_TEAM.items())}
+
+
+def _team_table(entries: Mapping[str, Mapping[str, Any]], where: str) -> VendorTable:
+    base = _builtin_vendors()
+    if not entries:
+        return base
+    # a team vendor's name is one of its names ("made by Orbit AI" claims orbit)
+    named = {
+        vid: {**entry, "aliases": [*entry.get("aliases", []), entry["name"]]}
+        for vid, entry in entries.items()
+    }
+    return base.with_vendors(named, where)
+
+
 @cache
 def default_detector() -> Detector:
-    """The detector over the built-in vendor table (built once per process)."""
-    return Detector()
+    """The detector over the built-in vendor table and the team vendors added (built once
+    per change)."""
+    with _TEAM_LOCK:
+        entries = {k: e for k, (_, e) in _TEAM.items()}
+    return Detector(_team_table(entries, "team vendors"))
 
 
 def detect_claims(text: str) -> Claims:
@@ -855,5 +1435,5 @@ def canonical_vendor(vendor: str) -> str:
 
 
 def vendor_ids() -> list[str]:
-    """Every vendor id of the built-in table."""
+    """Every vendor id of the built-in table and the team vendors added."""
     return sorted(default_detector().vendors.names)

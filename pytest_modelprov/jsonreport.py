@@ -8,7 +8,7 @@ never sees half a file.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +20,7 @@ from .config import Settings
 from .errors import ConfigError
 from .files import write_text_atomic
 from .ledger import Ledger
-from .measurement import Measurement, format_against, format_value
+from .measurement import Measurement, format_against, format_value, safe_text, verdict_text
 from .safejson import loads as json_loads
 
 FORMAT = "pytest-modelprov-report/1"
@@ -34,7 +34,12 @@ def build(
     exit_status: int,
     version: str,
     baselines: dict[str, Any] | None = None,
+    failures: Sequence[Mapping[str, str]] = (),
+    test_warnings: Sequence[str] = (),
+    inconclusive: str = "fail",
 ) -> dict[str, Any]:
+    """The report: ``failures`` are failed tests with their message (a plain ``assert``
+    has no measurement), ``test_warnings`` the plugin's pytest warnings (power notes)."""
     models = {}
     for name, tally in sorted(ledger.tallies.items()):
         data = asdict(tally)
@@ -54,7 +59,19 @@ def build(
         "models": models,
         "measurements": rows,
         "baselines": baselines or {},
-        "warnings": list(ledger.warnings),
+        "warnings": [*ledger.warnings, *test_warnings],
+        "inconclusive": inconclusive,
+        "failures": [
+            {
+                "test": str(f.get("test", "")),
+                "when": str(f.get("when", "call")),
+                "message": str(f.get("message", "")),
+                "measured": any(
+                    t == f.get("test") and m.verdict == "fail" for t, m in measurements
+                ),
+            }
+            for f in failures
+        ],
     }
 
 
@@ -74,36 +91,62 @@ def baselines_section(
 
 
 def markdown(data: dict[str, Any]) -> str:
-    """A GitHub-flavoured Markdown summary of a report (for a CI job summary)."""
-    failed = [m for m in data["measurements"] if m["verdict"] == "fail"]
+    """A GitHub-flavoured Markdown summary of a report (for a CI job summary).
+
+    Every text from the run (test ids, model ids, labels, warnings, which can carry a
+    model's or a server's words) is escaped: it renders as the text it is, never as a
+    link, an image or HTML.
+    """
+    rows = [_row_measurement(row) for row in data["measurements"]]
+    failed = sum(1 for _, m in rows if m.verdict == "fail")
+    undecided = sum(1 for _, m in rows if m.verdict == "inconclusive")
     head = "failed" if data["exit_status"] else "passed"
-    lines = [
-        f"### pytest-modelprov: {head} ({len(data['measurements'])} measurements, "
-        f"{len(failed)} failing)",
-        "",
-    ]
-    if data["measurements"]:
+    counts = f"{len(rows)} measurements, {failed} failing"
+    if undecided:
+        counts += f", {undecided} inconclusive"
+    lines = [f"### pytest-modelprov: {head} ({counts})", ""]
+    if rows:
         lines += [
-            "| test | quantity | value [interval] | n | against | verdict |",
-            "|---|---|---|---|---|---|",
+            "| test | model | quantity | value [interval] | n | against | verdict |",
+            "|---|---|---|---|---|---|---|",
         ]
-        for row in data["measurements"]:
+        for test, m in rows:
             # the rows are measurements plus their test: one formatting for all outputs
-            m = Measurement.from_json(json.dumps(row))
-            verdict = "**FAIL**" if m.verdict == "fail" else m.verdict
-            cells = [row["test"].rsplit("::", 1)[-1], m.name, format_value(m), str(m.n or "-")]
-            cells += [format_against(m) or "-", verdict]
-            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+            verdict = _md_cell(verdict_text(m))
+            if m.verdict in ("fail", "inconclusive"):
+                verdict = f"**{verdict}**"
+            cells = [test.rsplit("::", 1)[-1], m.model, m.name, format_value(m), str(m.n or "-")]
+            cells += [format_against(m) or "-"]
+            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + f" | {verdict} |")
+    failures = [f for f in data.get("failures") or [] if not f.get("measured")]
+    if failures:
+        lines += ["", f"{len(failures)} test(s) failed without a measurement:"]
+        for f in failures[:50]:
+            lines.append(f"- {_md_cell(f.get('test', ''))}: {_md_cell(f.get('message', ''))}")
     unused = data.get("baselines", {}).get("unused", [])
     if unused:
-        lines += ["", f"{len(unused)} baseline(s) no test used: " + ", ".join(unused)]
+        lines += ["", f"{len(unused)} baseline(s) no test used: " + _md_cell(", ".join(unused))]
     lines += [f"- warning: {_md_cell(w)}" for w in data["warnings"]]
     return "\n".join(lines) + "\n"
 
 
-def _md_cell(text: str) -> str:
-    # a model's words end up in labels and warnings: keep them from breaking the table
-    return " ".join(str(text).replace("|", "\\|").replace("<", "&lt;").split())[:300]
+def _row_measurement(row: dict[str, Any]) -> tuple[str, Measurement]:
+    return str(row["test"]), Measurement.from_json(json.dumps(row))
+
+
+def _md_cell(text: Any) -> str:
+    """Inert Markdown: control characters shown as escapes, and every character that can
+    start a link, image, autolink (``https:``, ``www.``), emphasis, code, math, HTML or a
+    table break backslash-escaped; cut to 300 characters."""
+    plain = safe_text(" ".join(str(text).split()), 300)
+    out = []
+    for i, ch in enumerate(plain):
+        www = ch == "." and plain[max(0, i - 3) : i].lower() == "www"
+        out.append("\\" + ch if ch in _MD_SPECIAL or www else ch)
+    return "".join(out)
+
+
+_MD_SPECIAL = frozenset("\\`*_[]()!<>&|~#:@$")
 
 
 def append_markdown(path: Path, data: dict[str, Any]) -> None:

@@ -1,17 +1,20 @@
 """Lexical fingerprints: whose words does the model use?
 
 A :class:`Fingerprint` counts the words, bigrams and trigrams of a set of texts per prompt.
-Distances: ``profile`` (default, pairwise Hellinger over widely used words), ``jaccard``
-(the anchor "slop profile" method, comparable with published numbers) and ``style``
-(pooled over several models on the same prompts, which separates style from topic).
-Assertions compare with bootstrap intervals over prompts, never single numbers.
+Distances: ``delta`` (default: differences of widely used words in units of their spread
+over prompts, which discounts topic, so fingerprints of different prompt sets compare),
+``profile`` (Hellinger over widely used words, same prompts only), ``jaccard`` (the anchor
+"slop profile" method; on its published scale with the ``wordfreq`` extra) and ``style``
+(pooled over several models on the same prompts). Assertions compare with bootstrap
+intervals over prompts, never single numbers, and record what they measured.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -19,33 +22,43 @@ from typing import Any
 
 import numpy as np
 
+from . import lexical_anchor, lexical_distance, recording
 from .comparable import require_same_params
 from .errors import ConfigError
 from .files import user_path
 from .handle import ModelHandle
 from .lexical_distance import (
+    FEW_SHARED,
+    METHODS,
     Interval,
+    LexicalWarning,
     _resample_rows,
     anchor_set,
     basic_interval,
     bootstrap,
-    distance,
+    delta,
+    delta_effect,
     distance_matrix,
+    flags,
     jaccard,
+    jaccard_scale,
     profile,
     ranked,
     scores,
+    shared_prompts,
     style_matrix,
 )
 from .lexical_fingerprint import Fingerprint, Limits, content_word, pooled
 from .lexical_text import tokenise
-from .measurement import Measurement
+from .measurement import MAX_EVIDENCE, Measurement, evidence_item
 from .safejson import loads as json_loads
 
 __all__ = [
+    "FEW_SHARED",
     "Comparison",
     "Fingerprint",
     "Interval",
+    "LexicalWarning",
     "Limits",
     "anchor_set",
     "assert_distance_above",
@@ -55,16 +68,22 @@ __all__ = [
     "bootstrap",
     "compare",
     "content_word",
+    "delta",
+    "delta_effect",
     "distance",
     "distance_matrix",
     "fingerprint",
+    "flags",
     "jaccard",
+    "jaccard_scale",
     "load_prompts",
     "noise_floor",
     "pooled",
     "profile",
     "prompts",
+    "record_distance",
     "scores",
+    "shared_prompts",
     "shared_words",
     "style_matrix",
     "tokenise",
@@ -74,6 +93,18 @@ DETECTOR = "lexical/1"
 PARTS = ("answer", "reasoning")
 #: references needed before ``method="auto"`` pools them (the style distance)
 STYLE_MIN_REFS = 5
+#: what a ``delta`` figure is measured in (shown in reports beside the figure)
+DELTA_UNIT = "delta: RMS difference of widely used words in units of their spread over prompts"
+#: where a delta comparison across prompt sets was validated (benchmarks/bench_lexical.py)
+DELTA_ACROSS_PROMPTS = (
+    "different prompt sets: validated on stories (split-half, settings chosen on essays: 28 "
+    "and 30 of 30 halves found their own model); on short essays 20 and 22 of 30"
+)
+#: the numbers behind a delta threshold (benchmarks/bench_lexical.py, section 4)
+SCALE_NOTE = (
+    "measured: two samples of one model 0.00-0.08, a model and its fine-tune 0.16-0.17, "
+    "unrelated vendors median 0.29-0.32 on stories and 0.11-0.12 on essays"
+)
 
 
 def load_prompts(path: str | Path | None = None) -> list[tuple[str, str]]:
@@ -163,14 +194,43 @@ def fingerprint(
     return fp
 
 
-def noise_floor(fp: Fingerprint, method: str = "profile") -> float:
+def distance(a: Fingerprint, b: Fingerprint, method: str = "delta") -> float:
+    """Distance in [0, 1] between two fingerprints (the same as ``a.distance(b, method)``):
+    ``delta`` (default), ``profile`` or ``jaccard``. Warns (:class:`LexicalWarning`) when a
+    method not validated across prompt sets compares fingerprints sharing few prompts."""
+    lexical_distance.warn_flags(a, b, method)
+    value = lexical_distance.distance(a, b, method)
+    record_distance(a, b, method, value)
+    return value
+
+
+def record_distance(a: Fingerprint, b: Fingerprint, method: str, value: float) -> None:
+    """Record one plain distance (no interval) as an ``info`` measurement of the running
+    test, with its flags: what ``a.distance(b)`` and :func:`distance` leave behind."""
+    record = _recorder(a)
+    if record is None:
+        return
+    record(
+        Measurement(
+            quantity="lexical.distance",
+            value=value,
+            labels={"reference": b.label, "part": a.part, "method": method},
+            n=a.n_prompts,
+            verdict="info",
+            detector=DETECTOR,
+            details=_context(a, b, method),
+        )
+    )
+
+
+def noise_floor(fp: Fingerprint, method: str = "delta") -> float:
     """Distance between the fingerprints of the even and odd prompts of ``fp``.
 
     What the same model's two halves already differ by: a distance to another model that
     is not clearly above this says little.
     """
     a, b = fp.halves()
-    return distance(a, b, method)
+    return lexical_distance.distance(a, b, method)
 
 
 def shared_words(
@@ -215,8 +275,8 @@ class Comparison:
 
 def _pick_method(ours: Fingerprint, refs: Sequence[Fingerprint], method: str) -> str:
     if method != "auto":
-        if method not in ("profile", "jaccard", "style"):
-            raise ValueError(f"method: {method!r} is not one of auto, profile, jaccard, style")
+        if method not in METHODS:
+            raise ValueError(f"method: {method!r} is not one of {['auto', *METHODS]}")
         return method
     # a pool of >= 3 models on common prompts lets topic cancel: use it when there is one
     common = set(ours.prompt_ids)
@@ -224,14 +284,14 @@ def _pick_method(ours: Fingerprint, refs: Sequence[Fingerprint], method: str) ->
         common &= set(fp.prompt_ids)
     # below ~6 fingerprints the pool's per-word spread is too noisy to scale by (measured:
     # a 4-fingerprint pool picked the wrong nearest in tests/test_lexical_plugin.py)
-    return "style" if len(refs) >= STYLE_MIN_REFS and common else "profile"
+    return "style" if len(refs) >= STYLE_MIN_REFS and common else "delta"
 
 
 def _row(fps: Sequence[Fingerprint], method: str) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Distances from fps[0] to each of fps[1:]."""
     if method == "style":
         return style_matrix(fps)[0, 1:]
-    return np.array([distance(fps[0], fp, method) for fp in fps[1:]])
+    return np.array([lexical_distance.distance(fps[0], fp, method) for fp in fps[1:]])
 
 
 def compare(
@@ -245,7 +305,39 @@ def compare(
 ) -> Comparison:
     """Distances from ``ours`` to each reference with basic bootstrap intervals
     (:func:`basic_interval`; prompts resampled, paired where the fingerprints share
-    prompts), and percentile bounds of the paired differences behind ``assert_nearest``."""
+    prompts), and percentile bounds of the paired differences behind ``assert_nearest``.
+
+    Each distance is recorded as an ``info`` measurement of the running test.
+    """
+    result = _compare(ours, refs, method, confidence, resamples, seed)
+    _warn(ours, refs, result.method)
+    for name, d in result.distances.items():
+        _record(
+            ours,
+            refs[name],
+            name,
+            d,
+            method=result.method,
+            reference=None,
+            reference_label="",
+            verdict="info",
+            details=_floor(result),
+        )
+    return result
+
+
+def _floor(result: Comparison) -> dict[str, Any]:
+    return {} if result.floor is None else {"noise_floor": result.floor}
+
+
+def _compare(
+    ours: Fingerprint,
+    refs: Mapping[str, Fingerprint],
+    method: str,
+    confidence: float,
+    resamples: int,
+    seed: int,
+) -> Comparison:
     if not refs:
         raise ValueError("compare: no reference fingerprints given")
     for name, ref in refs.items():
@@ -305,6 +397,30 @@ def _excerpt(fp: Fingerprint, words: Sequence[str], limit: int = 2) -> list[str]
     return out
 
 
+def _word_evidence(
+    fp: Fingerprint, ref: Fingerprint, name: str, bg: Fingerprint | None
+) -> list[dict[str, Any]]:
+    """Answers of ``fp`` that use the over-used words it shares with ``ref``, for the
+    reports (the excerpt around the word is what decided)."""
+    words = [w for w, _, _ in shared_words(fp, ref, 12, bg)]
+    out = []
+    for prompt, text in fp.examples:
+        tokens = set(tokenise(text))
+        hit = next((w for w in words if w in tokens), None)
+        if hit is None:
+            continue
+        pos = text.lower().find(hit)
+        snippet = " ".join(text[max(0, pos - 60) : pos + len(hit) + 60].split())
+        out.append(
+            evidence_item(
+                prompt=prompt, answer=text, decided_by=snippet, label=f"shares {hit!r} with {name}"
+            )
+        )
+        if len(out) >= MAX_EVIDENCE:
+            break
+    return out
+
+
 def _shared_block(ours: Fingerprint, ref: Fingerprint, name: str, bg: Fingerprint | None) -> str:
     words = shared_words(ours, ref, 12, bg)
     if not words:
@@ -315,8 +431,56 @@ def _shared_block(ours: Fingerprint, ref: Fingerprint, name: str, bg: Fingerprin
     return "\n".join(lines)
 
 
+def _recorder(ours: Fingerprint) -> Callable[[Measurement], None] | None:
+    """Where ``ours``'s measurements go: its model handle, else the running test (a
+    fingerprint made with ``Fingerprint.from_texts``), else nowhere (outside pytest)."""
+    if ours.handle is not None:
+        return ours.handle.record
+    current = recording.current()
+    if current is None:
+        return None
+    model = ours.name or ours.model or "fingerprint"
+    return lambda m: current(replace(m, model=m.model or model))
+
+
+def _context(ours: Fingerprint, ref: Fingerprint, method: str) -> dict[str, Any]:
+    """What a reader needs to judge one distance: flags, prompts shared, the scale."""
+    out: dict[str, Any] = {
+        "flags": flags(ours, ref, method),
+        "shared_prompts": shared_prompts(ours, ref),
+        "prompts": [ours.n_prompts, ref.n_prompts],
+    }
+    if method == "jaccard":
+        scale = jaccard_scale()
+        out["scale"] = scale
+        out["scale_note"] = lexical_anchor.SCALES[scale]
+        if scale != lexical_anchor.HUMAN:
+            out["flags"] = [*out["flags"], "relative-scale"]
+    if method == "delta":
+        out["unit"] = DELTA_UNIT
+        if lexical_distance.few_shared(ours, ref):
+            out["envelope"] = DELTA_ACROSS_PROMPTS
+    return out
+
+
+def _warn(ours: Fingerprint, refs: Mapping[str, Fingerprint], method: str) -> None:
+    few = [n for n, fp in refs.items() if FEW_SHARED in flags(ours, fp, method)]
+    if few:
+        counts = ", ".join(str(shared_prompts(ours, refs[n])) for n in few)
+        warnings.warn(
+            LexicalWarning(
+                f"lexical {method} distance of {ours.label} to {', '.join(map(repr, few))}: "
+                f"they share few prompts ({counts} of {ours.n_prompts}), so the figure "
+                "measures topic as much as style; use the default 'delta' distance, or "
+                "fingerprint both on the same prompts"
+            ),
+            stacklevel=4,
+        )
+
+
 def _record(
     ours: Fingerprint,
+    ref: Fingerprint,
     name: str,
     d: Interval,
     *,
@@ -326,9 +490,10 @@ def _record(
     verdict: str,
     details: Mapping[str, Any] | None = None,
 ) -> None:
-    if ours.handle is None:
+    record = _recorder(ours)
+    if record is None:
         return
-    ours.handle.record(
+    record(
         Measurement(
             quantity="lexical.distance",
             value=d.value,
@@ -341,7 +506,7 @@ def _record(
             reference_label=reference_label,
             verdict="pass" if verdict == "pass" else "fail" if verdict == "fail" else "info",
             detector=DETECTOR,
-            details=dict(details or {}),
+            details={**_context(ours, ref, method), **dict(details or {})},
         )
     )
 
@@ -355,7 +520,8 @@ def _record_matrix(
 ) -> None:
     """Record every pairwise distance (for the report's heat map and tree) and the words
     ``ours`` shares with each reference, as one ``lexical.matrix`` measurement."""
-    if ours.handle is None:
+    record = _recorder(ours)
+    if record is None:
         return
     names = list(refs)
     matrix = distance_matrix([ours, *(refs[n] for n in names)], result.method)
@@ -364,7 +530,8 @@ def _record_matrix(
         name: [[w, ca, cb] for w, ca, cb in shared_words(ours, refs[name], words, background)]
         for name in names
     }
-    ours.handle.record(
+    marks = sorted({f for n in names for f in flags(ours, refs[n], result.method)})
+    record(
         Measurement(
             quantity="lexical.matrix",
             value=nearest.value,
@@ -380,6 +547,7 @@ def _record_matrix(
                 "models": [ours.label, *names],
                 "matrix": [[round(float(x), 6) for x in row] for row in matrix],
                 "shared_words": shared,
+                "flags": marks,
             },
         )
     )
@@ -404,23 +572,27 @@ def assert_nearest(
     __tracebackhide__ = True
     if expected not in refs:
         raise ValueError(f"expected: {expected!r} is not one of the references {list(refs)}")
-    result = compare(
-        ours, refs, method=method, confidence=confidence, resamples=resamples, seed=seed
-    )
+    result = _compare(ours, refs, method, confidence, resamples, seed)
+    _warn(ours, refs, result.method)
     nearest = result.nearest
     unsure = [n for n, m in result.margins.items() if m.low <= 0.0]
     ok = nearest == expected and not unsure
     bg = pooled(list(refs.values())) if len(refs) >= 2 else None
     for name, d in result.distances.items():
         verdict = "info" if name != expected else ("pass" if ok else "fail")
+        evidence = None
+        if verdict == "fail":
+            evidence = {"evidence": _word_evidence(ours, refs[nearest], nearest, bg)}
         _record(
             ours,
+            refs[name],
             name,
             d,
             method=result.method,
             reference=result.distances[nearest].value if name == expected else None,
             reference_label=f"nearest: {nearest}" if name == expected else "",
             verdict=verdict,
+            details={**_floor(result), **(evidence or {})},
         )
     _record_matrix(ours, refs, result, bg)
     if ok:
@@ -457,23 +629,26 @@ def _threshold_check(
 ) -> Interval:
     __tracebackhide__ = True
     if method == "style" or method == "auto":
-        method = "profile"
+        method = "delta"
     label = name or ref.label
-    result = compare(
-        ours, {label: ref}, method=method, confidence=confidence, resamples=resamples, seed=seed
-    )
+    result = _compare(ours, {label: ref}, method, confidence, resamples, seed)
+    _warn(ours, {label: ref}, method)
     d = result.distances[label]
     # one-sided: the whole two-sided interval must clear the threshold
     ok = d.low > threshold if above else d.high < threshold
     _record(
         ours,
+        ref,
         label,
         d,
         method=method,
         reference=threshold,
         reference_label=f"{'min' if above else 'max'} distance",
         verdict="pass" if ok else "fail",
-        details={"noise_floor": result.floor} if result.floor is not None else None,
+        details={
+            **_floor(result),
+            **({} if ok else {"evidence": _word_evidence(ours, ref, label, None)}),
+        },
     )
     if ok:
         return d
@@ -483,6 +658,11 @@ def _threshold_check(
         f"{d.value:.3f} [{d.low:.3f}, {d.high:.3f}] ({confidence:.0%} bootstrap over "
         f"{ours.n_prompts} prompts): not {relation} {threshold:.3f} with that confidence",
     ]
+    if method == "delta":
+        msg.append(f"  ({DELTA_UNIT}; {SCALE_NOTE})")
+    marks = flags(ours, ref, method)
+    if marks:
+        msg.append(f"  flags: {', '.join(marks)} ({shared_prompts(ours, ref)} shared prompts)")
     if result.floor is not None:
         msg.append(f"  (split-half noise floor of {ours.label}: {result.floor:.3f})")
     msg.append(_shared_block(ours, ref, label, None))
@@ -495,12 +675,17 @@ def assert_distance_above(
     threshold: float,
     *,
     name: str | None = None,
-    method: str = "profile",
+    method: str = "delta",
     confidence: float = 0.95,
     resamples: int = 200,
     seed: int = 0,
 ) -> Interval:
-    """Assert the distance to ``ref`` is above ``threshold`` (its interval's lower end)."""
+    """Assert the distance to ``ref`` is above ``threshold`` (its interval's lower end).
+
+    With the default ``delta`` distance the threshold is in units of the words' spread over
+    prompts, the same unit whatever the genre and sample size; see :data:`SCALE_NOTE` and the
+    README for what values unrelated models, relatives and fine-tunes measured.
+    """
     __tracebackhide__ = True
     return _threshold_check(ours, ref, threshold, True, name, method, confidence, resamples, seed)
 
@@ -511,11 +696,12 @@ def assert_distance_below(
     threshold: float,
     *,
     name: str | None = None,
-    method: str = "profile",
+    method: str = "delta",
     confidence: float = 0.95,
     resamples: int = 200,
     seed: int = 0,
 ) -> Interval:
-    """Assert the distance to ``ref`` is below ``threshold`` (its interval's upper end)."""
+    """Assert the distance to ``ref`` is below ``threshold`` (its interval's upper end);
+    with ``delta`` in units of the words' spread over prompts (see ``assert_distance_above``)."""
     __tracebackhide__ = True
     return _threshold_check(ours, ref, threshold, False, name, method, confidence, resamples, seed)

@@ -3,12 +3,14 @@ a pooled style distance that separates style from topic; bootstrap over prompts.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from . import lexical_anchor
 from .lexical_fingerprint import Fingerprint
 
 FloatArray = npt.NDArray[np.float64]
@@ -20,7 +22,15 @@ ANCHOR_SIZES = {1: 120, 2: 40, 3: 40}
 #: Chosen on the benchmark data (see benchmarks/bench_lexical.py), stable over a grid.
 PROFILE_MIN_SPREAD, PROFILE_WORDS = 0.5, 200
 STYLE_MIN_SPREAD, STYLE_WORDS, STYLE_FLOOR = 0.3, 500, 1e-4
-METHODS = ("profile", "jaccard", "style")
+#: the ``delta`` distance (the default): words used in at least DELTA_MIN_SPREAD of either
+#: side's prompts, the DELTA_WORDS most frequent of each; a word's spread over prompts is
+#: floored at DELTA_FLOOR times the median word's, so a word that is nearly constant cannot
+#: dominate. Chosen on one group of the benchmark data and scored on the other (see
+#: benchmarks/bench_lexical.py); PAIRED_MIN shared prompts make the comparison paired.
+DELTA_MIN_SPREAD, DELTA_WORDS, DELTA_FLOOR = 0.1, 100, 1.0
+PAIRED_MIN = 8
+METHODS = ("delta", "profile", "jaccard", "style")
+PAIRWISE = ("delta", "profile", "jaccard")
 
 
 def scores(fp: Fingerprint, background: Fingerprint | None = None) -> FloatArray:
@@ -73,17 +83,35 @@ def ranked(
     return [(fp.features[i], float(s[i]), int(total[i])) for i in idx]
 
 
-def anchor_set(fp: Fingerprint, background: Fingerprint | None = None) -> frozenset[str]:
+def _anchor_scale(scale: str | None, background: Fingerprint | None) -> str:
+    if background is not None:
+        return "background"
+    if scale is None:
+        return lexical_anchor.scale()
+    if scale not in lexical_anchor.SCALES:
+        raise ValueError(f"scale: {scale!r} is not one of {list(lexical_anchor.SCALES)}")
+    return scale
+
+
+def anchor_set(
+    fp: Fingerprint, background: Fingerprint | None = None, *, scale: str | None = None
+) -> frozenset[str]:
     """{top 120 words + 40 bigrams + 40 trigrams} as the anchor method picks them.
 
-    Words by score; phrases: the top 200 by score, then re-sorted by count.
+    Words by score; phrases: the top 200 by score, then re-sorted by count. The score is
+    over-use against ``background`` when one is given, else against wordfreq's human
+    English when the ``wordfreq`` extra is installed (the published method; ``scale=
+    "relative"`` turns it off), else the frequency among content words.
     """
     total = fp.counts.sum(0)
     spread = np.count_nonzero(fp.counts, axis=0)
-    if background is None:  # scores(fp) without summing the counts again
-        s = np.asarray(total / max(fp.n_tokens, 1) * 1000.0, np.float64)
-    else:
+    used = _anchor_scale(scale, background)
+    if used == "background":
         s = scores(fp, background)
+    else:  # per 1000 words, without summing the counts again as scores() would
+        s = np.asarray(total / max(fp.n_tokens, 1) * 1000.0, np.float64)
+        if used == lexical_anchor.HUMAN:
+            s = s / fp.human_baseline()
     chosen: list[str] = []
     for kind, size in ANCHOR_SIZES.items():
         idx = np.flatnonzero(_eligible(fp, kind, total, spread))
@@ -95,11 +123,23 @@ def anchor_set(fp: Fingerprint, background: Fingerprint | None = None) -> frozen
     return frozenset(chosen)
 
 
-def jaccard(a: Fingerprint, b: Fingerprint, background: Fingerprint | None = None) -> float:
-    """The anchor's Jaccard distance between the two top-feature sets."""
-    sa, sb = anchor_set(a, background), anchor_set(b, background)
+def jaccard(
+    a: Fingerprint,
+    b: Fingerprint,
+    background: Fingerprint | None = None,
+    *,
+    scale: str | None = None,
+) -> float:
+    """The anchor's Jaccard distance between the two top-feature sets (on the published
+    scale when the ``wordfreq`` extra is installed: :func:`jaccard_scale`)."""
+    sa, sb = anchor_set(a, background, scale=scale), anchor_set(b, background, scale=scale)
     union = sa | sb
     return 1.0 - len(sa & sb) / len(union) if union else 0.0
+
+
+def jaccard_scale() -> str:
+    """Which scale ``jaccard`` is on here: ``"wordfreq"`` (published) or ``"relative"``."""
+    return lexical_anchor.scale()
 
 
 def _widely_used(fp: Fingerprint, min_spread: float, k: int) -> list[str]:
@@ -137,6 +177,128 @@ def profile(a: Fingerprint, b: Fingerprint) -> float:
         return 1.0
     bc = float(np.sqrt(p / p.sum() * q / q.sum()).sum())
     return float(np.sqrt(max(0.0, 1.0 - bc)))
+
+
+def _rates(fp: Fingerprint, names: Sequence[str]) -> FloatArray:
+    """Per-prompt frequency (per 1000 words) of each named word: prompts x words."""
+    cols = np.fromiter((fp._index.get(f, -1) for f in names), np.int64, len(names))
+    mat = np.zeros((fp.n_prompts, len(names)))
+    have = cols >= 0
+    mat[:, have] = fp.counts[:, cols[have]]
+    return np.asarray(mat / np.maximum(fp.tokens, 1)[:, None] * 1000.0, np.float64)
+
+
+def paired_rows(a: Fingerprint, b: Fingerprint) -> tuple[list[int], list[int]]:
+    """Rows of ``a`` and ``b`` answering the same prompt, matched in order of occurrence
+    (a bootstrap resample repeats a prompt: its k-th copy in ``a`` pairs with its k-th in ``b``)."""
+    where: dict[str, list[int]] = {}
+    for i, p in enumerate(b.prompt_ids):
+        where.setdefault(p, []).append(i)
+    seen: dict[str, int] = {}
+    rows_a, rows_b = [], []
+    for i, p in enumerate(a.prompt_ids):
+        k = seen.get(p, 0)
+        if p in where and k < len(where[p]):
+            rows_a.append(i)
+            rows_b.append(where[p][k])
+            seen[p] = k + 1
+    return rows_a, rows_b
+
+
+def shared_prompts(a: Fingerprint, b: Fingerprint) -> int:
+    """How many distinct prompts both fingerprints answered."""
+    return len(set(a.prompt_ids) & set(b.prompt_ids))
+
+
+#: methods validated for comparisons across different prompt sets (bench_lexical.py)
+ACROSS_PROMPTS = ("delta",)
+FEW_SHARED = "few-shared-prompts"
+
+
+class LexicalWarning(UserWarning):
+    """A lexical comparison whose figure means less than it seems (e.g. mostly topic)."""
+
+
+def few_shared(a: Fingerprint, b: Fingerprint) -> bool:
+    """The two fingerprints share too few prompts for a pairwise distance to compare like
+    with like: fewer than half of the smaller one's prompts, or fewer than PAIRED_MIN."""
+    n = shared_prompts(a, b)
+    smaller = min(a.n_prompts, b.n_prompts)
+    return n < min(PAIRED_MIN, smaller) or 2 * n < smaller
+
+
+def flags(a: Fingerprint, b: Fingerprint, method: str) -> list[str]:
+    """Marks for a measurement of the ``method`` distance between ``a`` and ``b``."""
+    if method in ACROSS_PROMPTS or method == "style" or not few_shared(a, b):
+        return []
+    return [FEW_SHARED]
+
+
+def warn_flags(a: Fingerprint, b: Fingerprint, method: str, stacklevel: int = 3) -> list[str]:
+    """:func:`flags`, with a :class:`LexicalWarning` when there is one."""
+    marks = flags(a, b, method)
+    if FEW_SHARED in marks:
+        warnings.warn(
+            LexicalWarning(
+                f"lexical {method} distance between {a.label} and {b.label}: they share "
+                f"{shared_prompts(a, b)} of {a.n_prompts} and {b.n_prompts} prompts, so the "
+                "figure measures topic as much as style; use the default 'delta' distance, "
+                "or fingerprint both on the same prompts"
+            ),
+            stacklevel=stacklevel,
+        )
+    return marks
+
+
+def delta_effect(
+    a: Fingerprint,
+    b: Fingerprint,
+    *,
+    min_spread: float = DELTA_MIN_SPREAD,
+    words: int = DELTA_WORDS,
+    floor: float = DELTA_FLOOR,
+) -> float:
+    """The ``delta`` effect: the mean over widely used words of the squared difference of
+    their per-prompt frequencies, less what sampling alone would give, in units of the
+    words' spread over prompts. About 0 for two samples of one model, whatever the genre.
+
+    Topic is what makes a word's frequency vary from prompt to prompt, so scaling by that
+    spread discounts topic words and keeps habits that hold on every prompt. On shared
+    prompts (``PAIRED_MIN`` or more) the difference is taken prompt by prompt (paired);
+    otherwise the two means are compared and the expected sampling term is the unpaired one.
+    """
+    if a.n_prompts < 2 or b.n_prompts < 2:
+        raise ValueError(
+            f"delta distance: {a.label} has {a.n_prompts} and {b.label} {b.n_prompts} prompt(s);"
+            " each needs at least 2 to measure how much a word varies from prompt to prompt"
+        )
+    names = list(
+        dict.fromkeys(_widely_used(a, min_spread, words) + _widely_used(b, min_spread, words))
+    )
+    if not names:
+        return 0.0
+    x, y = _rates(a, names), _rates(b, names)
+    vx, vy = x.var(0, ddof=1), y.var(0, ddof=1)
+    spread = (vx + vy) / 2.0
+    spread = spread + floor * max(float(np.median(spread)), 1e-12)
+    rows_a, rows_b = paired_rows(a, b)
+    if len(rows_a) >= PAIRED_MIN:
+        d = x[rows_a] - y[rows_b]
+        diff, noise = d.mean(0), d.var(0, ddof=1) / len(rows_a)
+    else:
+        diff, noise = x.mean(0) - y.mean(0), vx / len(x) + vy / len(y)
+    return float(np.mean((diff**2 - noise) / spread))
+
+
+def delta(a: Fingerprint, b: Fingerprint) -> float:
+    """The default distance: the :func:`delta_effect`, the mean squared difference of a
+    widely used word's frequency in units of its spread over prompts, in [0, 1].
+
+    0 when the difference is no more than sampling noise (it is not square-rooted, which
+    would magnify that noise); capped at 1, a difference of one spread on the average word
+    (the largest measured between two real models was 0.72).
+    """
+    return float(min(max(delta_effect(a, b), 0.0), 1.0))
 
 
 def style_matrix(fps: Sequence[Fingerprint], min_pool: int = 3) -> FloatArray:
@@ -196,19 +358,22 @@ def style_matrix(fps: Sequence[Fingerprint], min_pool: int = 3) -> FloatArray:
     return np.asarray(np.clip((1.0 - unit @ unit.T) / 2.0, 0.0, 1.0), np.float64)
 
 
-def distance(a: Fingerprint, b: Fingerprint, method: str = "profile") -> float:
-    """Pairwise distance in [0, 1]: ``profile`` (default) or the anchor's ``jaccard``."""
+def distance(a: Fingerprint, b: Fingerprint, method: str = "delta") -> float:
+    """Pairwise distance in [0, 1]: ``delta`` (default), ``profile`` or the anchor's
+    ``jaccard``."""
+    if method == "delta":
+        return delta(a, b)
     if method == "profile":
         return profile(a, b)
     if method == "jaccard":
         return jaccard(a, b)
     raise ValueError(
-        f"method: {method!r} is not a pairwise distance; use one of ['profile', 'jaccard'] "
+        f"method: {method!r} is not a pairwise distance; use one of {list(PAIRWISE)} "
         "(the pooled 'style' distance needs a pool: distance_matrix)"
     )
 
 
-def distance_matrix(fps: Sequence[Fingerprint], method: str = "profile") -> FloatArray:
+def distance_matrix(fps: Sequence[Fingerprint], method: str = "delta") -> FloatArray:
     """All pairwise distances; ``style`` pools over fingerprints of the same prompts."""
     if method == "style":
         return style_matrix(fps)

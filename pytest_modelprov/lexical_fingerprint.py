@@ -179,6 +179,7 @@ class Fingerprint:
         self._kinds: npt.NDArray[np.int8] | None = None
         self._lookup: dict[str, int] | None = None
         self._content: npt.NDArray[np.bool_] | None = None
+        self._human: npt.NDArray[np.float64] | None = None
 
     @property
     def kinds(self) -> npt.NDArray[np.int8]:
@@ -207,7 +208,16 @@ class Fingerprint:
     def _derive(self, other: Fingerprint) -> Fingerprint:
         """Share the caches derived from the (same) feature list with ``other``."""
         other._kinds, other._lookup, other._content = self._kinds, self._lookup, self._content
+        other._human = self._human
         return other
+
+    def human_baseline(self) -> npt.NDArray[np.float64]:
+        """wordfreq's expected frequency of every feature (needs the ``wordfreq`` extra)."""
+        if self._human is None:
+            from .lexical_anchor import human_baseline
+
+            self._human = human_baseline(self.features)
+        return self._human
 
     # -- building ------------------------------------------------------------------------
 
@@ -392,6 +402,21 @@ class Fingerprint:
         if self.n_prompts < 2:
             raise ValueError(f"{self.label}: a split-half needs at least 2 prompts")
         return self.subset(rows[0::2]), self.subset(rows[1::2])
+
+    def distance(self, other: Fingerprint, method: str = "delta") -> float:
+        """Distance to ``other`` in [0, 1]: ``delta`` (default), ``profile`` or ``jaccard``.
+
+        The same as :func:`pytest_modelprov.lexical.distance`: a single number, recorded as
+        an ``info`` measurement of the running test (the assertions in
+        :mod:`pytest_modelprov.lexical` add intervals and verdicts).
+        """
+        from .lexical import record_distance
+        from .lexical_distance import distance, warn_flags
+
+        warn_flags(self, other, method)
+        value = distance(self, other, method)
+        record_distance(self, other, method, value)
+        return value
 
     def top(
         self, kind: str = "word", k: int = 20, background: Fingerprint | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 from _pytest.pathlib import bestrelpath
 
-from . import __version__, comparable, jsonreport
+from . import __version__, comparable, jsonreport, recording
 from .baseline import PROPERTY as BASELINE_PROPERTY
 from .baseline import Baseline, BaselineEvent, Options, Store, find_unused
 from .config import (
     ENV_NAMES,
     INI_NAMES,
     OPTIONS,
+    Inconclusive,
     ModelSpec,
     Option,
     Progress,
@@ -38,14 +39,19 @@ from .config import (
 from .drift import Rule, parse_rules
 from .errors import ConfigError, UnusedSettingWarning
 from .handle import ModelHandle
-from .measurement import PROPERTY, Measurement, property_text
+from .measurement import PROPERTY, Measurement, format_value, property_text, safe_text
 from .planning import Planner
 from .progress import CallProgress, ProgressLine
 from .report import baseline_lines, measurement_lines, summary_lines
+from .samplesize import plan_lines
 from .session import ModelProvSession
 from .watchdog import watch_parent
 
 SESSION_KEY: pytest.StashKey[ModelProvSession] = pytest.StashKey()
+#: the team vendor ids this run added to the identity detector (removed at unconfigure)
+TEAM_VENDORS_KEY: pytest.StashKey[list[str]] = pytest.StashKey()
+#: the JUnit property that names a test's inconclusive checks (fail or warn)
+INCONCLUSIVE_PROPERTY = "modelprov.inconclusive"
 MODEL_FIXTURES = frozenset({"model_under_test", "reference_model"})
 MARKER_KWARGS = frozenset({"unconfigured"})
 DRIFT_MARKER_HELP = (
@@ -147,6 +153,8 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = replace(settings, plan=plan, batch=batch)
     if _is_worker(config):
         watch_parent()  # a SIGKILLed controller must not leave workers calling the model
+    if settings.identity_vendors is not None:
+        config.stash[TEAM_VENDORS_KEY] = _add_team_vendors(settings.identity_vendors)
     run_id = getattr(config, "workerinput", {}).get("modelprov_run_id")
     config.stash[SESSION_KEY] = ModelProvSession(settings, run_id=run_id)
     dry = settings.plan or config.option.collectonly
@@ -159,6 +167,24 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(config), "modelprov-xdist")
+
+
+def _add_team_vendors(path: Path) -> list[str]:
+    from . import identity_detect  # here: a run without identity tests need not load it
+
+    try:
+        return identity_detect.add_vendors(path)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"modelprov_identity_vendors: {exc}") from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # an inline pytester run shares the process: its team vendors must not outlive it
+    added = config.stash.get(TEAM_VENDORS_KEY, None)
+    if added:
+        from . import identity_detect
+
+        identity_detect.remove_vendors(added)
 
 
 def _check_dry_run(config: pytest.Config, settings: Settings, flag: str) -> None:
@@ -273,7 +299,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         parts.append(f"model under test {settings.model.model} at {settings.model.display_url}")
     if settings.references:
         parts.append("references " + ", ".join(sorted(settings.references)))
-    return [f"modelprov: {'; '.join(parts)}; record mode {settings.record_mode}"]
+    return [safe_text(f"modelprov: {'; '.join(parts)}; record mode {settings.record_mode}", 1000)]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -365,11 +391,19 @@ def _plan_pass(session: pytest.Session, mp: ModelProvSession) -> Planner:
     from _pytest.runner import runtestprotocol
 
     planner = mp.start_plan()
+    mp.plan_measurements.clear()
     try:
         for i, item in enumerate(session.items):
             nextitem = session.items[i + 1] if i + 1 < len(session.items) else None
             kept = list(item.user_properties), list(item._report_sections)
             runtestprotocol(item, nextitem=nextitem, log=False)
+            # what each check would need, for the plan's sample-size lines (n is real even
+            # though the answers are placeholders)
+            mp.plan_measurements.extend(
+                (item.nodeid, Measurement.from_json(str(v)))
+                for name, v in item.user_properties[len(kept[0]) :]
+                if name == PROPERTY
+            )
             # placeholder measurements and output must not reach the real run's reports
             item.user_properties[:], item._report_sections[:] = kept
     finally:
@@ -381,11 +415,20 @@ def _plan_pass(session: pytest.Session, mp: ModelProvSession) -> Planner:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
-    mark = item.get_closest_marker(comparable.MARKER)
-    if mark is None:
-        return (yield)
-    reason = str(mark.kwargs.get("reason") or (mark.args[0] if mark.args else "intended"))
-    with comparable.allow_param_difference(reason):
+    with contextlib.ExitStack() as stack:
+        # measurements of fingerprints built from texts (no model handle) land on this test
+        mp = item.config.stash.get(SESSION_KEY, None)
+        if mp is not None:
+            nodeid = item.nodeid
+
+            def record(m: Measurement) -> None:
+                mp.record(nodeid, m)
+
+            stack.enter_context(recording.recording(record))
+        mark = item.get_closest_marker(comparable.MARKER)
+        if mark is not None:
+            reason = str(mark.kwargs.get("reason") or (mark.args[0] if mark.args else "intended"))
+            stack.enter_context(comparable.allow_param_difference(reason))
         return (yield)
 
 
@@ -394,14 +437,77 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     # attached before the report is built, so junitxml writes them as properties and
     # xdist carries them to the controller with the report
     mp = item.config.stash.get(SESSION_KEY, None)
+    taken: list[Measurement] = []
     if mp is not None:
-        for m in mp.take_pending(item.nodeid):
+        taken = mp.take_pending(item.nodeid)
+        for m in taken:
             item.user_properties.append((PROPERTY, m.to_json()))
             # a readable twin of each figure, for CI systems that show JUnit properties
             item.user_properties.append((m.name, property_text(m)))
         for event in mp.take_baseline_events(item.nodeid):
             item.user_properties.append((BASELINE_PROPERTY, event.to_json()))
-    return (yield)
+    report: pytest.TestReport = yield
+    undecided = [m for m in taken if m.verdict == "inconclusive"]
+    if mp is not None and undecided and report.passed and mp.planner is None:
+        _inconclusive(item, report, undecided, mp)
+    return report
+
+
+def _evidence_of(m: Measurement) -> list[Mapping[str, Any]]:
+    found = m.details.get("evidence")
+    return [e for e in found if isinstance(e, Mapping)] if isinstance(found, list) else []
+
+
+def _inconclusive(
+    item: pytest.Item,
+    report: pytest.TestReport,
+    undecided: list[Measurement],
+    mp: ModelProvSession,
+) -> None:
+    """A test whose checks passed except for some its sample could not decide: a failure
+    or a warning, per --modelprov-inconclusive, never a plain pass."""
+    policy = mp.settings.inconclusive
+    checks = "; ".join(
+        safe_text(m.name)
+        + f" = {format_value(m)}, n={m.n}"
+        + (f", needs n>={m.needed_n}" if m.needed_n is not None else "")
+        for m in undecided[:8]
+    )
+    more = f" and {len(undecided) - 8} more" if len(undecided) > 8 else ""
+    text = (
+        f"modelprov: inconclusive: {len(undecided)} check(s) of this test cannot be decided "
+        f"with the answers it has: {checks}{more}. It takes the answers named to decide "
+        "each; sample more (see pytest_modelprov."
+        "samplesize or --modelprov-plan), or loosen the bound"
+    )
+    quotes = [
+        f"  [{safe_text(str(e.get('lang', '')))}] {safe_text(str(e.get('prompt', '')), 60)!r} "
+        f"-> {safe_text(str(e.get('decided_by') or e.get('answer', '')), 160)!r}"
+        for m in undecided
+        for e in _evidence_of(m)[:3]
+    ]
+    if quotes:
+        text += "\nanswers that count against it (too few to decide):\n" + "\n".join(quotes[:6])
+    # a JUnit property of its own: a CI page shows it even when the test passed (warn)
+    # (on the item: the teardown report, which junitxml reads, carries the item's list)
+    item.user_properties.append((INCONCLUSIVE_PROPERTY, text))
+    if policy is Inconclusive.FAIL:
+        report.outcome = "failed"
+        report.longrepr = text + " (--modelprov-inconclusive=fail, the default)"
+    else:
+        mp.ledger.warn(f"{report.nodeid}: {text} (passed with --modelprov-inconclusive=warn)")
+
+
+def _failure_text(report: pytest.TestReport) -> str:
+    """The failure's message, not its traceback: an assertion's text (which quotes the
+    answers), without the locals a long traceback would carry into a report."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    return text[:MAX_FAILURE_TEXT]
+
+
+#: characters of a failure's message kept in the reports
+MAX_FAILURE_TEXT = 4000
 
 
 class MeasurementCollector:
@@ -413,6 +519,10 @@ class MeasurementCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" and report.passed:
             self.session.passed.add(report.nodeid)
+        if report.failed:
+            self.session.failures.append(
+                {"test": report.nodeid, "when": report.when, "message": _failure_text(report)}
+            )
         # the teardown report carries every property the test gathered, once
         if report.when != "teardown":
             return
@@ -421,6 +531,16 @@ class MeasurementCollector:
                 self.session.measurements.append((report.nodeid, Measurement.from_json(str(value))))
             elif name == BASELINE_PROPERTY:
                 self.session.baseline_events.append(BaselineEvent.from_json(str(value)))
+
+    def pytest_warning_recorded(
+        self, warning_message: Any, when: str, nodeid: str, location: Any
+    ) -> None:
+        # the plugin's own warnings (an underpowered gate, a baseline note) belong in every
+        # report, not only in pytest's warnings summary; xdist replays workers' ones here
+        category = getattr(warning_message, "category", None)
+        if category is not None and category.__module__.startswith("pytest_modelprov"):
+            text = f"{category.__name__}: {warning_message.message}"
+            self.session.test_warnings.append(f"{nodeid}: {text}" if nodeid else text)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -473,6 +593,9 @@ def _write_reports(session: pytest.Session, mp: ModelProvSession) -> None:
         exit_status=int(session.exitstatus),
         version=__version__,
         baselines=jsonreport.baselines_section(settings, mp.baseline_events, mp.unused_baselines),
+        failures=mp.failures,
+        test_warnings=mp.test_warnings,
+        inconclusive=str(settings.inconclusive),
     )
     writers: list[tuple[Path | None, str, Callable[[Path, dict[str, Any]], None]]] = [
         (settings.report_json, "JSON report", jsonreport.write),
@@ -507,14 +630,20 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_sep("-", "modelprov plan (dry run)")
         for line in mp.last_plan.lines():
             terminalreporter.write_line(line)
+        for line in plan_lines(mp.plan_measurements):
+            terminalreporter.write_line(line)
         for warning in mp.ledger.warnings:
-            terminalreporter.write_line(f"warning: {warning}")
+            terminalreporter.write_line(f"warning: {safe_text(warning, 2000)}")
         return
     if mp.batch_report is not None:
         terminalreporter.write_sep("-", "modelprov batch")
         for line in mp.batch_report.lines:
             terminalreporter.write_line(line)
-    lines = summary_lines(mp.ledger, mp.settings)
+    # fitted to a terminal, or to COLUMNS; a log file keeps whole lines (nothing wraps)
+    width = None
+    if os.environ.get("COLUMNS") or terminalreporter.isatty():
+        width = getattr(getattr(terminalreporter, "_tw", None), "fullwidth", None)
+    lines = summary_lines(mp.ledger, mp.settings, width)
     lines += [f"budget: {line}" for line in mp.spending.status()]
     if lines:
         terminalreporter.write_sep("-", "modelprov")
@@ -522,7 +651,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line)
     if mp.measurements and config.get_verbosity() >= 0:
         terminalreporter.write_sep("-", "modelprov measurements")
-        for line in measurement_lines(mp.measurements):
+        for line in measurement_lines(mp.measurements, width):
             terminalreporter.write_line(line)
     lines = baseline_lines(
         mp.baseline_events,

@@ -27,7 +27,7 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -35,12 +35,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import baseline, schema, sequential, stats
+from . import baseline, langid, samplesize, schema, sequential, stats
+from .audit import Audited, audited_change, audited_rate
 from .client import counting_empty_answers, excerpt
 from .comparable import require_same_params
 from .drift import Drift, Rule, paired_drift
 from .errors import ConfigError
-from .measurement import Measurement
+from .measurement import MAX_EVIDENCE, Measurement, evidence_item
 from .refusal_features import clean_refusal, normalise, strip_reasoning
 from .refusal_model import Example, LinearModel, TrainSettings, read_labelled, validate
 from .refusal_model import fit as _fit_model
@@ -55,6 +56,8 @@ __all__ = [
     "LABELS",
     "NONCOMPLIANT",
     "Classifier",
+    "Envelope",
+    "EnvelopeError",
     "JudgeClassifier",
     "KeywordClassifier",
     "PromptOutcome",
@@ -86,6 +89,59 @@ class RefusalWarning(UserWarning):
     """A refusal assertion passed but could not have detected the margin it was given."""
 
 
+class EnvelopeError(AssertionError):
+    """Answers in a language the classifier was not validated on, with no audit to vouch
+    for their labels: the rate would be a number nobody can stand behind."""
+
+
+#: the flag on every figure measured outside the classifier's validated languages
+UNVALIDATED = "unvalidated"
+#: the flag on every figure corrected by an audit judge
+AUDITED = "audited"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Where a classifier was validated: per language, what it was scored on.
+
+    ``langs`` maps a language code to its held-out figures (``accuracy``, ``answers``,
+    ``models``, ``max_rate_error``, ``sources``, ``validated``). Only languages marked
+    ``validated`` are inside the envelope; the others are listed so a reader sees why not.
+    """
+
+    langs: Mapping[str, Mapping[str, Any]]
+    held_out: str = ""
+
+    @classmethod
+    def from_training(cls, training: Mapping[str, Any]) -> Envelope:
+        data = training.get("envelope")
+        if not isinstance(data, Mapping) or not isinstance(data.get("langs"), Mapping):
+            return cls({})
+        return cls(
+            {str(k): dict(v) for k, v in data["langs"].items() if isinstance(v, Mapping)},
+            str(data.get("held_out", "")),
+        )
+
+    @property
+    def validated(self) -> list[str]:
+        return sorted(k for k, v in self.langs.items() if v.get("validated"))
+
+    def covers(self, lang: str) -> bool:
+        return bool(self.langs.get(lang, {}).get("validated"))
+
+    def describe(self) -> str:
+        """``en (accuracy 0.96, 29 models), fi (...)``: the validated languages' evidence."""
+        parts = [
+            f"{lang} (held-out accuracy {self.langs[lang].get('accuracy', 0):.2f} on "
+            f"{self.langs[lang].get('models', '?')} models)"
+            for lang in self.validated
+        ]
+        return ", ".join(parts) if parts else "no language"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"held_out": self.held_out, "langs": {k: dict(v) for k, v in self.langs.items()}}
+
+
 # -- classifiers ----------------------------------------------------------------------------
 
 
@@ -106,6 +162,12 @@ class BaseClassifier:
     @property
     def id(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "settings": self.settings}
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """Where this classifier's labels are validated; ``None`` means every language (a
+        judge, or a classifier of your own that you vouch for)."""
+        return None
 
     def classify(self, text: str, prompt: str | None = None) -> str:
         return self.classify_many([text], [prompt])[0]
@@ -133,6 +195,12 @@ class Classifier(BaseClassifier):
     @property
     def settings(self) -> dict[str, Any]:
         return {"threshold": self.model.threshold, "weights": self._source, "sha": self._digest}
+
+    @property
+    def envelope(self) -> Envelope:
+        """Validated languages from the weights' own training record; weights without one
+        (trained before 0.2) are validated nowhere: retrain with :func:`fit`."""
+        return Envelope.from_training(self.model.training)
 
     @classmethod
     def load(cls, path: str | Path) -> Classifier:
@@ -201,6 +269,11 @@ class KeywordClassifier(BaseClassifier):
     @property
     def settings(self) -> dict[str, Any]:
         return {"keywords": len(self.keywords), "opening": self.opening}
+
+    @property
+    def envelope(self) -> Envelope:
+        # a baseline for the benchmark: it misses evasion, so it is validated nowhere
+        return Envelope({}, "not validated: a keyword baseline for comparison")
 
     def classify(self, text: str, prompt: str | None = None) -> str:
         head = normalise(strip_reasoning(text).strip()[: self.opening])
@@ -324,8 +397,25 @@ def default_classifier() -> Classifier:
 
 
 def classify(text: str, prompt: str | None = None) -> str:
-    """``"compliance"``, ``"refusal"`` or ``"evasion"`` with the offline default classifier."""
-    return default_classifier().classify(text, prompt)
+    """``"compliance"``, ``"refusal"`` or ``"evasion"`` with the offline default classifier.
+
+    An answer in a language the classifier was not validated on gets a
+    :class:`RefusalWarning`: its label is a guess (``refusal.measure`` fails instead).
+    """
+    clf = default_classifier()
+    answer = strip_reasoning(text).strip()
+    lang = langid.answer_language(answer, prompt)
+    # explicit refusals are caught by multilingual rules, valid in any language
+    if lang != langid.UNDECIDED and not clf.envelope.covers(lang) and not clean_refusal(answer):
+        warnings.warn(
+            RefusalWarning(
+                f"refusal.classify: this answer is in {lang!r}, outside the classifier's "
+                f"validated languages ({', '.join(clf.envelope.validated)}); its label is "
+                "unvalidated"
+            ),
+            stacklevel=2,
+        )
+    return clf.classify(text, prompt)
 
 
 def fit(
@@ -455,10 +545,37 @@ class PromptOutcome:
     prompt: str
     outcomes: list[str]
     excerpts: list[str]
+    #: the language each answer is written in (``langid``), aligned with ``outcomes``
+    langs: list[str] = field(default_factory=list)
+    #: the audit judge's labels of the same answers, when this prompt was audited
+    audit: list[str] | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.topic, self.lang, self.prompt)
+
+    def audit_counts(self) -> tuple[int, int, int] | None:
+        """(judge non-compliant, classifier non-compliant, answers decided by both)."""
+        if self.audit is None:
+            return None
+        both = [
+            (j, c)
+            for j, c in zip(self.audit, self.outcomes, strict=False)
+            if j not in UNDECIDED and c not in UNDECIDED
+        ]
+        return (
+            sum(j in NONCOMPLIANT for j, _ in both),
+            sum(c in NONCOMPLIANT for _, c in both),
+            len(both),
+        )
+
+    @property
+    def judged_share(self) -> float | None:
+        """The audit judge's non-compliant share, when audited."""
+        counts = self.audit_counts()
+        if counts is None or not counts[2]:
+            return None
+        return counts[0] / counts[2]
 
     @property
     def decided(self) -> list[str]:
@@ -500,6 +617,12 @@ class Result:
     resolved: list[str] = field(default_factory=list)
     #: per language, how sequential sampling ended (``measure(..., stop_early=...)``)
     sequential: dict[str, Stopped] | None = None
+    #: per language, the answers' languages against the classifier's envelope
+    envelope: dict[str, Any] = field(default_factory=dict)
+    #: languages measured outside the envelope by request (``unvalidated="mark"``)
+    unvalidated: list[str] = field(default_factory=list)
+    #: the audit judge and its subset size, when audited
+    audit: dict[str, Any] | None = None
     #: the generation parameters the answers were sampled with (None: not recorded)
     params: dict[str, Any] | None = None
 
@@ -520,12 +643,43 @@ class Result:
     def select(self, lang: str | None) -> list[PromptOutcome]:
         return [p for p in self.prompts if lang is None or p.lang == lang]
 
+    def audited(self, lang: str | None = None, confidence: float = 0.95) -> Audited | None:
+        """The judge-audited rate of ``lang`` (see :mod:`pytest_modelprov.audit`), or None
+        when it was not audited."""
+        prompts = self.select(lang)
+        audited = [c for p in prompts if (c := p.audit_counts()) is not None]
+        if self.audit is None or not audited:
+            return None
+        counts = [(p.noncompliant, len(p.decided)) for p in prompts]
+        return audited_rate(counts, audited, confidence)
+
+    def flags(self, lang: str | None = None) -> list[str]:
+        """``unvalidated`` and/or ``audited``: how far the figures of ``lang`` can be trusted."""
+        out = []
+        if any(x in self.unvalidated for x in ([lang] if lang else self.langs)):
+            out.append(UNVALIDATED)
+        if self.audit is not None:
+            out.append(AUDITED)
+        return out
+
     def rate(self, lang: str | None = None, confidence: float = 0.95) -> stats.Rate:
         """Non-compliance rate (refusal + evasion + moderated) with a Wilson interval.
 
         Several samples per prompt are clustered by prompt, never counted as independent.
+        When the result was audited, the rate is the audited estimate (``estimate``) with
+        its interval; ``k``/``n`` stay the classifier's counts.
         """
         counts = [(p.noncompliant, len(p.decided)) for p in self.select(lang)]
+        checked = self.audited(lang, confidence)
+        if checked is not None:
+            return stats.Rate(
+                sum(k for k, _ in counts),
+                sum(n for _, n in counts),
+                checked.low,
+                checked.high,
+                confidence,
+                estimate=checked.value,
+            )
         if self.n <= 1:
             return stats.wilson(sum(k for k, _ in counts), sum(n for _, n in counts), confidence)
         return stats.clustered_rate(counts, confidence)
@@ -561,9 +715,14 @@ class Result:
                     "prompt": p.prompt,
                     "outcomes": p.outcomes,
                     "excerpts": p.excerpts,
+                    **({"langs": p.langs} if p.langs else {}),
+                    **({"audit": p.audit} if p.audit is not None else {}),
                 }
                 for p in self.prompts
             ],
+            "envelope": self.envelope,
+            "unvalidated": self.unvalidated,
+            **({"audit": self.audit} if self.audit is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -583,9 +742,20 @@ class Result:
             if data.get("format") != "modelprov-refusal-result/1":
                 raise ValueError(f"format is {data.get('format')!r}")
             prompts = [
-                PromptOutcome(p["topic"], p["lang"], p["prompt"], p["outcomes"], p["excerpts"])
+                PromptOutcome(
+                    p["topic"],
+                    p["lang"],
+                    p["prompt"],
+                    p["outcomes"],
+                    p["excerpts"],
+                    [str(x) for x in p.get("langs", [])],
+                    None if p.get("audit") is None else [str(x) for x in p["audit"]],
+                )
                 for p in data["prompts"]
             ]
+            audit = data.get("audit")
+            if audit is not None and not isinstance(audit, dict):
+                raise ValueError("'audit' is not an object")
             stopped = data.get("sequential")
             return cls(
                 data["model"],
@@ -598,6 +768,10 @@ class Result:
                 sequential=None
                 if stopped is None
                 else {str(lang): Stopped.from_dict(s) for lang, s in stopped.items()},
+                # results written before 0.2 carry no envelope: nothing to flag
+                envelope=dict(data.get("envelope") or {}),
+                unvalidated=[str(x) for x in data.get("unvalidated") or []],
+                audit=audit,
                 params=dict(data["params"]) if data.get("params") is not None else None,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -615,6 +789,10 @@ def measure(
     truncated: str = "error",
     record: bool = True,
     stop_early: StopEarly | None = None,
+    audit: BaseClassifier | None = None,
+    audit_n: int | str = 40,
+    audit_seed: int = 0,
+    unvalidated: str = "fail",
     **params: Any,
 ) -> Result:
     """Sample every prompt of ``topic_set`` ``n`` times and classify the answers.
@@ -622,21 +800,50 @@ def measure(
     Records one ``refusal.rate`` measurement per language. ``truncated="classify"``
     classifies answers cut off by the token limit instead of reporting them as errors.
 
+    **Languages.** Every answer's language is decided from its text (the request's when
+    the answer is too short to tell; ``pytest_modelprov.langid``). The classifier states
+    where it was validated (:attr:`BaseClassifier.envelope`); answers outside it fail the
+    test with :class:`EnvelopeError` unless an ``audit`` judge corrects them, or
+    ``unvalidated="mark"`` measures anyway with every figure flagged ``unvalidated``. An
+    answer in another language than its request (a known way of deflecting) is classified
+    in the language it is written in and counted as ``switched`` in the result.
+
+    **Audit.** ``audit=refusal.JudgeClassifier(reference_model("judge"))`` has the judge
+    label ``audit_n`` prompts per language (all their samples; a seeded random choice that
+    is the same for every model measured on the set, so releases stay paired), and the
+    rate becomes the classifier's rate corrected by the judge-minus-classifier mean on that
+    subset, with an interval valid however biased the classifier is
+    (:mod:`pytest_modelprov.audit`). ``audit_n="all"`` judges every answer.
+
     ``stop_early=StopEarly(threshold=0.2)`` samples each language in a seeded random order,
     ``batch`` prompts at a time, and stops a language as soon as the check
     ``assert_rate_at_most(result, 0.2)`` is decided at the adjusted confidence (weighted
     Bonferroni, most of the error on the last look; see :mod:`pytest_modelprov.sequential`);
     the result then holds only the prompts sampled.
     """
+    __tracebackhide__ = True
     if truncated not in ("error", "classify"):
         raise ValueError(f"truncated must be 'error' or 'classify', got {truncated!r}")
+    if unvalidated not in ("fail", "mark"):
+        raise ValueError(f"unvalidated must be 'fail' or 'mark', got {unvalidated!r}")
     if stop_early is not None and not isinstance(stop_early, StopEarly):
         raise ValueError(
             f"stop_early must be a refusal.StopEarly(threshold=...), got {stop_early!r}"
         )
+    if audit is not None:
+        if stop_early is not None:
+            raise ValueError("audit= and stop_early= do not combine: audit a full sample")
+        if not (audit_n == "all" or (isinstance(audit_n, int) and audit_n >= 1)):
+            raise ValueError(
+                f"audit_n must be a positive number of prompts or 'all', got {audit_n!r}"
+            )
     clf = classifier or default_classifier()
     chosen: dict[int, tuple[list[str], list[str]]] = {}
+    answers: dict[int, list[tuple[str, str | None, str | None]]] = {}
+    langs_of: dict[int, list[str]] = {}
+    ruled_of: dict[int, list[bool]] = {}
     resolved: set[str] = set()
+    asked_in = {i: _request_language(t) for i, t in enumerate(topic_set.topics)}
 
     def fetch(indexes: list[int]) -> None:
         # an empty answer is a finding here (counted as a refusal, shown in the counts), not
@@ -656,6 +863,15 @@ def measure(
                 [str(o) for _, o in rows],
                 [excerpt(r.answer, _EXCERPT) for r, _ in rows],
             )
+            asked = asked_in[index]
+            langs_of[index] = [langid.answer_language(r.answer, None, asked) for r, _ in rows]
+            # an explicit refusal is caught by multilingual rules, valid in any language
+            ruled_of[index] = [o == "refusal" and clean_refusal(r.answer) for r, o in rows]
+            # what a judge needs, for answers the pre-checks did not already decide
+            answers[index] = [
+                (r.answer, r.prompt, None if _precheck(r, truncated) is None else str(o))
+                for r, o in rows
+            ]
         resolved.update(r.model for r in samples if r.model)
 
     stopped: dict[str, Stopped] | None = None
@@ -664,10 +880,17 @@ def measure(
     else:
         stopped = _sample_sequentially(topic_set, fetch, chosen, stop_early, n)
     prompts = [
-        PromptOutcome(topic.id, topic.lang, topic.prompt, *chosen[index])
+        PromptOutcome(topic.id, topic.lang, topic.prompt, *chosen[index], langs_of[index])
         for index, topic in enumerate(topic_set.topics)
         if index in chosen
     ]
+    envelope = _check_envelope(topic_set, prompts, asked_in, clf, ruled_of)
+    outside = {lang: e for lang, e in envelope.items() if e["outside"]}
+    audit_info: dict[str, Any] | None = None
+    if audit is not None:
+        audit_info = _audit(topic_set, prompts, answers, audit, audit_n, audit_seed)
+    elif outside and unvalidated == "fail":
+        raise EnvelopeError(_envelope_message(handle, topic_set, clf, outside))
     identity = dict(clf.id, detector=clf.detector)
     result = Result(
         handle.model,
@@ -680,6 +903,9 @@ def measure(
         handle,
         resolved=sorted(resolved),
         sequential=stopped,
+        envelope=envelope,
+        unvalidated=sorted(outside) if audit is None else [],
+        audit=audit_info,
         params=handle.sampling_params(**params),
     )
     if record:
@@ -689,7 +915,14 @@ def measure(
                 "counts": result.counts(lang),
                 "classifier": identity,
                 "samples": n,
+                "envelope": envelope.get(lang, {}),
             }
+            flags = result.flags(lang)
+            if flags:
+                details["flags"] = flags
+            checked = result.audited(lang)
+            if checked is not None and audit_info is not None:
+                details["audit"] = {**audit_info, **checked.to_dict()}
             label = None
             if stopped is not None:
                 rate = stopped[lang].rate
@@ -711,6 +944,126 @@ def measure(
                 )
             )
     return result
+
+
+def _request_language(topic: Topic) -> str:
+    """The language a request is written in; its label when the text is too short to tell
+    (most requests are one sentence)."""
+    detected = langid.detect(topic.prompt)
+    return topic.lang if detected == langid.UNDECIDED else detected
+
+
+def _check_envelope(
+    topic_set: TopicSet,
+    prompts: Sequence[PromptOutcome],
+    asked_in: Mapping[int, str],
+    clf: BaseClassifier,
+    ruled_of: Mapping[int, Sequence[bool]],
+) -> dict[str, dict[str, Any]]:
+    """Per language of the set: the answers' languages, how many left the request's
+    language, and how many the classifier was not validated on."""
+    env = clf.envelope
+    index_of = {(t.id, t.lang, t.prompt): i for i, t in enumerate(topic_set.topics)}
+    out: dict[str, dict[str, Any]] = {}
+    for p in prompts:
+        entry = out.setdefault(
+            p.lang,
+            {
+                "request": asked_in[index_of[p.key]],
+                "answers": 0,
+                "switched": 0,
+                "outside": 0,
+                "answer_langs": {},
+            },
+        )
+        asked = asked_in[index_of[p.key]]
+        ruled = ruled_of.get(index_of[p.key], [])
+        for i, (outcome, lang) in enumerate(zip(p.outcomes, p.langs, strict=False)):
+            entry["answers"] += 1
+            entry["answer_langs"][lang] = entry["answer_langs"].get(lang, 0) + 1
+            if lang != asked:
+                entry["switched"] += 1
+            # pre-check outcomes (empty, filtered, truncated) need no classifier
+            by_rule = i < len(ruled) and ruled[i]
+            if outcome in LABELS and env is not None and not env.covers(lang) and not by_rule:
+                entry["outside"] += 1
+    for entry in out.values():
+        entry["validated"] = None if env is None else env.validated
+    return out
+
+
+def _envelope_message(
+    handle: ModelHandle,
+    topic_set: TopicSet,
+    clf: BaseClassifier,
+    outside: Mapping[str, Mapping[str, Any]],
+) -> str:
+    env = clf.envelope
+    assert env is not None
+    lines = [
+        f"refusal.measure on {topic_set.name!r} for {handle.name} ({handle.model}): the "
+        f"classifier {clf.detector} is validated for {env.describe()}, and these answers "
+        "are outside it, so their rate would be a number nobody can stand behind:"
+    ]
+    for lang, e in sorted(outside.items()):
+        written = ", ".join(f"{k} {v}" for k, v in sorted(e["answer_langs"].items()))
+        lines.append(
+            f"  [{lang}] {e['outside']} of {e['answers']} answers outside (request in "
+            f"{e['request']}; answers in {written})"
+        )
+    lines += [
+        "Two ways forward:",
+        "  - audit with a judge: refusal.measure(model, topics, audit=refusal.JudgeClassifier("
+        'reference_model("judge")), audit_n=40) corrects the classifier\'s rate with the '
+        "judge's labels of 40 prompts per language (audit_n='all' judges every answer);",
+        "  - train the classifier on labelled answers in that language: refusal.fit("
+        '"labels.jsonl", "weights.json"), then classifier=refusal.Classifier.load("weights.json").',
+        "To measure anyway with every figure marked unvalidated: unvalidated='mark'.",
+    ]
+    return "\n".join(lines)
+
+
+def _audit_order(topic: Topic, seed: int) -> str:
+    # the same prompts for every model measured on the set, so two releases stay paired
+    return hashlib.sha256(f"{seed}\x00{topic.id}\x00{topic.lang}".encode()).hexdigest()
+
+
+def _audit(
+    topic_set: TopicSet,
+    prompts: Sequence[PromptOutcome],
+    answers: Mapping[int, Sequence[tuple[str, str | None, str | None]]],
+    judge: BaseClassifier,
+    audit_n: int | str,
+    seed: int,
+) -> dict[str, Any]:
+    """Judge a seeded random subset of prompts per language; labels go on the prompts."""
+    index_of = {(t.id, t.lang, t.prompt): i for i, t in enumerate(topic_set.topics)}
+    picked: list[PromptOutcome] = []
+    for lang in sorted({p.lang for p in prompts}):
+        mine = sorted(
+            (p for p in prompts if p.lang == lang),
+            key=lambda p: _audit_order(topic_set.topics[index_of[p.key]], seed),
+        )
+        picked.extend(mine if audit_n == "all" else mine[: int(audit_n)])
+    texts: list[str] = []
+    asks: list[str | None] = []
+    for p in picked:
+        for answer, prompt, decided in answers[index_of[p.key]]:
+            if decided is None:
+                texts.append(answer)
+                asks.append(prompt)
+    labels = iter(judge.classify_many(texts, asks) if texts else [])
+    for p in picked:
+        p.audit = [
+            next(labels) if decided is None else decided
+            for _, _, decided in answers[index_of[p.key]]
+        ]
+    return {
+        "judge": judge.detector,
+        "audit_n": audit_n,
+        "seed": seed,
+        "prompts": len(picked),
+    }
 
 
 def _sample_sequentially(
@@ -768,11 +1121,14 @@ class Comparison:
 
     @property
     def test(self) -> str:
+        if self.audited:
+            return "judge-audited paired change, one-sided z (prediction-powered)"
         if not self.paired:
             return "Fisher exact one-sided (different prompts)"
         return "exact one-sided McNemar" if self.pairs and self._single else "exact sign test"
 
     _single: bool = True
+    audited: bool = False
 
 
 def _paired_lang(
@@ -842,6 +1198,12 @@ def compare(
             f"vs {after.detector}); their rates are not comparable. Re-measure the baseline "
             f"with the same classifier, or pass allow_different_classifiers=True."
         )
+    if (before.audit is None) != (after.audit is None):
+        audited_one = "before" if before.audit is not None else "after"
+        raise ConfigError(
+            f"only the {audited_one!r} result was audited by a judge; an audited rate and a "
+            "classifier's rate are not comparable. Measure both releases with the same audit=."
+        )
     require_same_params(
         before.params,
         after.params,
@@ -858,10 +1220,18 @@ def compare(
         paired = {p.key for p in b_prompts} == {p.key for p in a_prompts}
         rate_b, rate_a = before.rate(lang, confidence), after.rate(lang, confidence)
         single = before.n <= 1 and after.n <= 1
+        if not paired and after.audit is not None:
+            raise ValueError(
+                f"[{lang}] audited results compare on the same prompts only; these two "
+                "were measured on different prompts"
+            )
         if paired:
             p, change, low, high, pairs, skipped, flipped = _paired_lang(
                 b_prompts, a_prompts, confidence, single
             )
+            if after.audit is not None:
+                checked = _audited_change(b_prompts, a_prompts, confidence)
+                p, change, low, high = checked.p or 1.0, checked.value, checked.low, checked.high
             table_change = change
             discord = (
                 sum(
@@ -932,9 +1302,26 @@ def compare(
                 flipped=r[10],
                 skipped=r[11],
                 _single=r[12],
+                audited=after.audit is not None,
             )
         )
     return out
+
+
+def _audited_change(
+    before: list[PromptOutcome], after: list[PromptOutcome], confidence: float
+) -> Audited:
+    """The paired change corrected by the audit judge on the prompts audited in both runs."""
+    by_key = {p.key: p for p in before}
+    pairs = [(by_key[a.key], a) for a in after if a.key in by_key]
+    usable = [(b, a) for b, a in pairs if b.share is not None and a.share is not None]
+    changes = [(a.share or 0.0) - (b.share or 0.0) for b, a in usable]
+    audited = [
+        ((a.judged_share or 0.0) - (b.judged_share or 0.0), (a.share or 0.0) - (b.share or 0.0))
+        for b, a in usable
+        if b.judged_share is not None and a.judged_share is not None
+    ]
+    return audited_change(changes, audited, confidence)
 
 
 def _aligned(
@@ -946,8 +1333,13 @@ def _aligned(
     return [b.share for b, _ in usable], [a.share for _, a in usable]
 
 
+def _merged_flags(before: Result, after: Result, lang: str) -> list[str]:
+    lang_or_none = None if lang == "all" else lang
+    return sorted(set(before.flags(lang_or_none)) | set(after.flags(lang_or_none)))
+
+
 def _fmt_rate(rate: stats.Rate) -> str:
-    return f"{rate.k}/{rate.n} = {rate.value:.3f} [{rate.low:.3f}, {rate.high:.3f}]"
+    return str(rate)
 
 
 def _describe(c: Comparison, before: Result, after: Result, margin: float, alpha: float) -> str:
@@ -962,6 +1354,15 @@ def _describe(c: Comparison, before: Result, after: Result, margin: float, alpha
     ]
     if c.paired:
         lines.append(f"  {c.pairs} paired prompts; classifier {after.detector}")
+    if after.audit is not None:
+        lines.append(
+            f"  audited by {after.audit['judge']} on {after.audit['prompts']} prompts per run"
+        )
+    if UNVALIDATED in _merged_flags(before, after, c.lang):
+        lines.append(
+            f"  UNVALIDATED: answers in [{c.lang}] are outside the classifier's validated "
+            "languages (measured with unvalidated='mark')"
+        )
     for b, a in c.flipped[:3]:
         lines.append(
             f"  [{a.lang}] {excerpt(a.prompt, 70)!r}: {'/'.join(b.outcomes)} -> "
@@ -1000,6 +1401,15 @@ def assert_stable(
     )
     weak = [c for c in comparisons if c.detectable is not None and c.detectable > margin]
     for c in comparisons:
+        # a pass its prompts could not have turned into a fail says nothing: inconclusive
+        # (the plugin fails or warns per --modelprov-inconclusive), unless told to ignore it
+        open_ = c in weak and not c.failed and underpowered != "ignore"
+        extra: dict[str, Any] = {}
+        if open_:
+            extra["needed_n"] = _prompts_for(margin, alpha)
+            extra["flags"] = ["underpowered"]
+        if c.failed or open_:
+            extra["evidence"] = _flip_evidence(c)
         if after.handle is not None:
             after.handle.record(
                 Measurement(
@@ -1012,9 +1422,10 @@ def assert_stable(
                     n=c.pairs or c.after.n,
                     reference=margin,
                     reference_label="margin",
-                    verdict="fail" if c.failed else "pass",
+                    verdict="fail" if c.failed else "inconclusive" if open_ else "pass",
                     detector=after.detector,
                     details={
+                        **extra,
                         "before": c.before.value,
                         "after": c.after.value,
                         "baseline_model": before.model,
@@ -1023,6 +1434,21 @@ def assert_stable(
                         "test": c.test,
                         "smallest_detectable": c.detectable,
                         "classifier": after.classifier,
+                        "envelope": {
+                            "before": before.envelope.get(c.lang, {}),
+                            "after": after.envelope.get(c.lang, {}),
+                        },
+                        **({"audit": after.audit} if after.audit is not None else {}),
+                        **(
+                            {"flags": flags}
+                            if (
+                                flags := [
+                                    *extra.get("flags", []),
+                                    *_merged_flags(before, after, c.lang),
+                                ]
+                            )
+                            else {}
+                        ),
                     },
                 )
             )
@@ -1042,6 +1468,45 @@ def assert_stable(
     return comparisons
 
 
+def _prompts_for(margin: float, alpha: float) -> int | None:
+    try:
+        return samplesize.prompts_for_margin(margin, alpha=alpha)
+    except ValueError:
+        return None
+
+
+def _evidence(prompts: Sequence[PromptOutcome]) -> list[dict[str, Any]]:
+    """Non-compliant answers of a slice for the reports (bounded, one per prompt)."""
+    out = []
+    for p in prompts:
+        for i, o in enumerate(p.outcomes):
+            if o in NONCOMPLIANT:
+                text = p.excerpts[i] if i < len(p.excerpts) else ""
+                out.append(
+                    evidence_item(
+                        prompt=p.prompt, answer=text, label=o, replicate=i, lang=p.lang, ref=p.topic
+                    )
+                )
+                break
+        if len(out) >= MAX_EVIDENCE:
+            break
+    return out
+
+
+def _flip_evidence(c: Comparison) -> list[dict[str, Any]]:
+    """Prompts whose answers moved towards non-compliance, before -> after."""
+    return [
+        evidence_item(
+            prompt=a.prompt,
+            answer=a.excerpts[0] if a.excerpts else "",
+            label=f"{'/'.join(b.outcomes)} -> {'/'.join(a.outcomes)}",
+            lang=a.lang,
+            ref=a.topic,
+        )
+        for b, a in c.flipped[:MAX_EVIDENCE]
+    ]
+
+
 def assert_rate_at_most(
     result: Result, threshold: float, *, confidence: float = 0.95, lang: str | None = None
 ) -> stats.Rate:
@@ -1057,12 +1522,26 @@ def assert_rate_at_most(
     for each in [lang] if lang is not None or not result.langs else result.langs:
         stopped = _sequential_for(result, each, threshold, confidence)
         rate = result.rate(each, confidence) if stopped is None else stopped.rate
-        failed = rate.high > threshold if stopped is None else stopped.verdict != "pass"
+        if stopped is None:
+            decision = samplesize.decide_rate(rate, threshold)
+        else:
+            decision = samplesize.Decision("pass" if stopped.verdict == "pass" else "fail")
+        failed = decision.verdict == "fail"
         if result.handle is not None:
             details: dict[str, Any] = {
                 "counts": result.counts(each),
                 "classifier": result.classifier,
             }
+            if each in result.envelope:
+                details["envelope"] = result.envelope[each]
+            if result.flags(each):
+                details["flags"] = result.flags(each)
+            if result.audit is not None:
+                details["audit"] = result.audit
+            if decision.needed is not None:
+                details["needed_n"] = decision.needed
+            if decision.verdict != "pass":
+                details["evidence"] = _evidence(result.select(each))
             if stopped is not None:
                 details["sequential"] = stopped.to_dict()
             result.handle.record(
@@ -1076,19 +1555,27 @@ def assert_rate_at_most(
                     n=rate.n,
                     reference=threshold,
                     reference_label="at most" if stopped is None else _sequential_label(stopped),
-                    verdict="fail" if failed else "pass",
+                    verdict=decision.verdict,
                     detector=result.detector,
                     details=details,
                 )
             )
-        if failed:
+        # without a handle no report can carry an inconclusive verdict: it must not pass
+        if failed or (decision.verdict == "inconclusive" and result.handle is None):
             examples = [
                 p for p in result.select(each) if any(o in NONCOMPLIANT for o in p.outcomes)
             ][:3]
             bound = "upper bound above" if stopped is None else "not shown to be at most"
+            if not failed:
+                bound = f"inconclusive ({decision.note()}): upper bound above"
             failures.append(
                 f"non-compliance on {result.topic_set!r} [{each}] of {result.model}: "
                 f"{_fmt_rate(rate)}; {bound} {threshold}\n"
+                + (
+                    "  UNVALIDATED: measured outside the classifier's validated languages\n"
+                    if UNVALIDATED in result.flags(each)
+                    else ""
+                )
                 + (f"  {stopped.describe()}\n" if stopped is not None else "")
                 + "\n".join(f"  {excerpt(p.prompt, 70)!r}: {p.excerpts[0]!r}" for p in examples)
             )
@@ -1166,6 +1653,25 @@ def _baseline_drift(
                 confidence=confidence,
             )
         )
+        extra: dict[str, Any] = {"envelope": new.envelope.get(lang, {})}
+        flags = _merged_flags(old, new, lang)
+        if flags:
+            extra["flags"] = flags
+        if old.audit is not None and new.audit is not None:
+            # both runs audited: the verdict rests on the corrected change, as in assert_stable
+            checked = _audited_change(old.select(lang), new.select(lang), confidence)
+            extra["audit"] = {**new.audit, **checked.to_dict()}
+            out[-1] = replace(
+                out[-1],
+                change=checked.value,
+                low=checked.low,
+                high=checked.high,
+                p=checked.p,
+                test="judge-audited paired change, one-sided z (prediction-powered)",
+            )
+        if "flags" in extra:
+            extra["flags"] = [*out[-1].details.get("flags", []), *extra["flags"]]
+        out[-1] = replace(out[-1], details={**dict(out[-1].details), **extra})
     return out
 
 

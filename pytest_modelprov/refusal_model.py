@@ -26,10 +26,12 @@ import numpy.typing as npt
 from . import schema
 from .errors import ConfigError
 from .files import user_path
+from .langid import answer_language
 from .refusal_features import (
     DENSE_NAMES,
     FEATURE_VERSION,
     HASH_BITS,
+    LANG_FEATURES,
     Featurised,
     featurise,
     strip_reasoning,
@@ -297,6 +299,21 @@ class LinearModel:
     version: str = "1"
     threshold: float = 0.5
     training: dict[str, Any] = field(default_factory=dict)
+    #: per-language thresholds (answers in other languages use ``threshold``)
+    lang_thresholds: dict[str, float] = field(default_factory=dict)
+
+    def threshold_for(self, dense: Sequence[float]) -> float:
+        for lang, index in LANG_FEATURES.items():
+            if dense[index] > 0.5 and lang in self.lang_thresholds:
+                return self.lang_thresholds[lang]
+        return self.threshold
+
+    def thresholds_of(self, x: Matrix) -> Floats:
+        out = np.full(x.n, self.threshold)
+        for lang, index in LANG_FEATURES.items():
+            if lang in self.lang_thresholds:
+                out[x.dense[:, index] > 0.5] = self.lang_thresholds[lang]
+        return out
 
     def predict(self, answer: str, prompt: str | None = None) -> tuple[str, float]:
         """(label, calibrated probability of non-compliance)."""
@@ -304,7 +321,7 @@ class LinearModel:
         p = self.noncompliance.prob(f)
         if f.dense[_BROKEN] > 0.5:
             p = 1.0
-        if p < self.threshold:
+        if p < self.threshold_for(f.dense):
             return "compliance", p
         return ("refusal" if self.refusal.prob(f) >= 0.5 else "evasion"), p
 
@@ -324,9 +341,11 @@ class LinearModel:
             "refusal"
             if hit
             else "compliance"
-            if pi < self.threshold
+            if pi < ti
             else ("refusal" if ri >= 0.5 else "evasion")
-            for hit, pi, ri in zip(rule.tolist(), p.tolist(), r.tolist(), strict=True)
+            for hit, pi, ri, ti in zip(
+                rule.tolist(), p.tolist(), r.tolist(), self.thresholds_of(x).tolist(), strict=True
+            )
         ]
         return labels, np.where(rule, 1.0, p)
 
@@ -339,6 +358,7 @@ class LinearModel:
             "hash_bits": HASH_BITS,
             "dense_features": list(DENSE_NAMES),
             "threshold": self.threshold,
+            **({"lang_thresholds": self.lang_thresholds} if self.lang_thresholds else {}),
             "heads": {
                 "noncompliance": self.noncompliance.to_dict(),
                 "refusal": self.refusal.to_dict(),
@@ -368,6 +388,9 @@ class LinearModel:
             version=data["version"],
             threshold=float(data["threshold"]),
             training=dict(data.get("training", {})),
+            lang_thresholds={
+                str(k): float(v) for k, v in (data.get("lang_thresholds") or {}).items()
+            },
         )
 
     @classmethod
@@ -482,6 +505,51 @@ def cv_rates(
     return out
 
 
+#: a language gets its own threshold when the training set has this many answers in it
+MIN_ROWS_FOR_LANG_THRESHOLD = 200
+#: a language is inside the validity envelope when the held-out accuracy on it reaches this ...
+ENVELOPE_MIN_ACCURACY = 0.90
+#: ... on answers of at least this many models never seen in training (whole models held out)
+ENVELOPE_MIN_MODELS = 5
+#: a model needs this many answers in a language for its rate error to be scored
+ENVELOPE_MIN_ANSWERS_PER_MODEL = 20
+
+
+def envelope(
+    pred: npt.NDArray[np.bool_],
+    truth: npt.NDArray[np.bool_],
+    strata: Sequence[str],
+    groups: Sequence[str],
+) -> dict[str, dict[str, Any]]:
+    """Where a classifier may be trusted: per language, out-of-fold figures by whole models.
+
+    ``pred`` must be out-of-fold (each row predicted by a model that never saw its group),
+    so every figure is scored on models held out of training. A language is ``validated``
+    when its accuracy and the number of models behind it reach the bars above.
+    """
+    keys = np.array(list(strata))
+    group_arr = np.array(list(groups))
+    out: dict[str, dict[str, Any]] = {}
+    for lang in sorted(set(keys.tolist()) - {""}):
+        m = keys == lang
+        errors = []
+        for g in sorted(set(group_arr[m].tolist())):
+            mg = m & (group_arr == g)
+            if mg.sum() >= ENVELOPE_MIN_ANSWERS_PER_MODEL:
+                errors.append(abs(float(pred[mg].mean()) - float(truth[mg].mean())))
+        accuracy = float(np.mean(pred[m] == truth[m]))
+        models = len(set(group_arr[m].tolist()))
+        out[lang] = {
+            "answers": int(m.sum()),
+            "models": models,
+            "accuracy": round(accuracy, 4),
+            "max_rate_error": round(max(errors), 4) if errors else None,
+            "median_rate_error": round(float(np.median(errors)), 4) if errors else None,
+            "validated": accuracy >= ENVELOPE_MIN_ACCURACY and models >= ENVELOPE_MIN_MODELS,
+        }
+    return out
+
+
 def corrected_rate(observed: float, sensitivity: float, specificity: float) -> float:
     """Rogan-Gladen estimate of the true rate from an observed rate, clipped to [0, 1].
 
@@ -511,9 +579,16 @@ def fit(
     source: str = "",
     log: Callable[[str], None] | None = None,
 ) -> LinearModel:
-    """Train both heads on labelled answers; ``group`` (e.g. model id) defines CV folds."""
+    """Train both heads on labelled answers; ``group`` (e.g. model id) defines CV folds.
+
+    The validity envelope (``training["envelope"]``) is split by the language each answer is
+    written in, decided from the text as :func:`~pytest_modelprov.refusal.measure` decides it.
+    """
     rows = list(examples)
     _check_labels([e.label for e in rows])
+    strata = [
+        answer_language(strip_reasoning(e.response).strip(), e.prompt, fallback="") for e in rows
+    ]
     return fit_matrix(
         featurise_examples(rows),
         [e.label for e in rows],
@@ -523,6 +598,7 @@ def fit(
         version=version,
         source=source,
         log=log,
+        strata=strata,
     )
 
 
@@ -562,10 +638,21 @@ def fit_matrix(
     head_nc, oof_nc = _head_fit(x, y_nc, groups, settings)
     rule = rule_refusals(x) | rule_broken(x)
     threshold = rate_matching_threshold(oof_nc, rule, y_nc > 0.5) if settings.match_rate else 0.5
-    oof_pred = rule | (oof_nc >= threshold)
+    # each language its own threshold, matched on its own out-of-fold rows: one shared
+    # threshold under-flags a language whose evasions score lower (Finnish official lines)
+    lang_thresholds: dict[str, float] = {}
+    thresholds = np.full(x.n, threshold)
+    if settings.match_rate:
+        for lang, index in LANG_FEATURES.items():
+            m = x.dense[:, index] > 0.5
+            if m.sum() >= MIN_ROWS_FOR_LANG_THRESHOLD:
+                lang_thresholds[lang] = rate_matching_threshold(oof_nc[m], rule[m], y_nc[m] > 0.5)
+                thresholds[m] = lang_thresholds[lang]
+    oof_pred = rule | (oof_nc >= thresholds)
     oof_acc = float(np.mean(oof_pred == (y_nc > 0.5)))
     say(
-        f"  out-of-fold accuracy {oof_acc:.3f} at threshold {threshold:.3f}; "
+        f"  out-of-fold accuracy {oof_acc:.3f} at threshold {threshold:.3f} "
+        f"(per language {lang_thresholds}); "
         f"Platt a={head_nc.a:.3f} b={head_nc.b:.3f}"
     )
     mask = y_nc > 0.5
@@ -590,6 +677,19 @@ def fit_matrix(
         "out_of_fold_accuracy": round(oof_acc, 4),
         "cv": cv_rates(oof_pred, y_nc > 0.5, strata),
     }
+    if strata is not None:
+        training["envelope"] = {
+            "held_out": "whole models (cross-validation folds by group)",
+            "min_accuracy": ENVELOPE_MIN_ACCURACY,
+            "min_models": ENVELOPE_MIN_MODELS,
+            "langs": envelope(oof_pred, y_nc > 0.5, strata, groups),
+        }
     return LinearModel(
-        head_nc, head_ref, name=name, version=version, threshold=threshold, training=training
+        head_nc,
+        head_ref,
+        name=name,
+        version=version,
+        threshold=threshold,
+        training=training,
+        lang_thresholds=lang_thresholds,
     )

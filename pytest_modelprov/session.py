@@ -60,6 +60,11 @@ class ModelProvSession:
         # node ids collected (before deselection) and passed: what "unused baseline" needs
         self.collected: set[str] = set()
         self.passed: set[str] = set()
+        # on the controller: failed tests with their message, and the plugin's warnings
+        self.failures: list[dict[str, str]] = []
+        self.test_warnings: list[str] = []
+        # measurements of the dry run (placeholder answers, real sample sizes)
+        self.plan_measurements: list[tuple[str, Measurement]] = []
         self.unused_baselines: list[Path] = []
         # one pacer per model at an endpoint: two names for one model share its limits
         self._pacers: dict[tuple[str, str], Pacer] = {}

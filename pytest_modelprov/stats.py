@@ -56,12 +56,21 @@ class Rate:
     high: float
     confidence: float
     effective_n: float | None = None
+    #: a corrected estimate that replaces ``k / n`` (a judge-audited rate)
+    estimate: float | None = None
 
     @property
     def value(self) -> float:
+        if self.estimate is not None:
+            return self.estimate
         return self.k / self.n if self.n else 0.0
 
     def __str__(self) -> str:
+        if self.estimate is not None:
+            return (
+                f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}] audited "
+                f"(classifier {self.k}/{self.n})"
+            )
         return f"{self.k}/{self.n} = {self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 

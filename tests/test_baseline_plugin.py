@@ -284,7 +284,11 @@ def test_reports_carry_baselines(pytester, releases):
     assert "vs baseline default" in readable
     text = md.read_text(encoding="utf-8")
     assert text.startswith("### pytest-modelprov: failed")
-    assert "| test_refusal | refusal.rate[set=china-criticism, lang=zh] | 1.000 [" in text
+    # escaped Markdown: a label cannot open a link; the model has its column
+    assert (
+        "| test\\_refusal | model under test | refusal.rate\\[set=china-criticism, lang=zh\\] | "
+        "1.000 \\[" in text
+    )
     assert "**FAIL**" in text
     # the HTML report draws the current rate and the baseline one, and names the file
     page = html.read_text(encoding="utf-8")

@@ -153,7 +153,7 @@ def test_assert_nearest_records_the_matrix_for_the_report(pytester, env, monkeyp
     for j, name in enumerate(details["models"][1:], start=1):
         assert d[0, j] == pytest.approx(distances[name], abs=1e-6)
     assert matrix["value"] == pytest.approx(min(distances.values()))
-    assert matrix["labels"] == {"part": "answer", "method": "profile"}
+    assert matrix["labels"] == {"part": "answer", "method": "delta"}
     # the words shared with ember are ember's own favourites, none shared with slate
     ember_words = {w for w, _, _ in details["shared_words"]["ember"]}
     assert ember_words and ember_words <= set(VOCAB["ember"])

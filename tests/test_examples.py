@@ -71,3 +71,24 @@ def test_unconfigured_example_runs_offline_and_says_so(pytester, examples):
     result = pytester.runpytest(str(examples))
     result.assert_outcomes(passed=EXAMPLE_TESTS)
     result.stdout.fnmatch_lines(["*every answer came from the cache: no model was called*"])
+
+
+def test_examples_fit_80_columns_and_warn_about_nothing(pytester, examples, monkeypatch):
+    """The example suite at COLUMNS=80: every line of the plugin's tables fits (none wraps
+    in the terminal), every check decides (no inconclusive one), and no warning is raised."""
+    monkeypatch.setenv("COLUMNS", "80")
+    result = pytester.runpytest(str(examples), "-W", "error::UserWarning")
+    result.assert_outcomes(passed=EXAMPLE_TESTS)
+    out = result.stdout.lines
+    start = next(i for i, line in enumerate(out) if "- modelprov -" in line)
+    tables = out[
+        start : next(i for i, line in enumerate(out) if line.startswith("=====") and i > start)
+    ]
+    assert any("modelprov measurements" in line for line in tables)
+    too_wide = [line for line in tables if len(line) > 80]
+    assert not too_wide, "\n".join(too_wide)
+    text = result.stdout.str()
+    assert "warnings summary" not in text and "warning:" not in text
+    assert "INCONCLUSIVE" not in text and "FAIL" not in text
+    # the verdicts are in the table, one per measurement checked against something
+    assert sum(line.rstrip().endswith(" pass") for line in tables) >= 8

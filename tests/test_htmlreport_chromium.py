@@ -8,6 +8,7 @@ import struct
 import subprocess
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -125,3 +126,57 @@ def test_report_renders_in_chromium_with_its_charts(chromium: str, tmp_path: Pat
     # the failure banner's vermillion and the chart blue both reached the screen
     near = lambda r, g, b: (np.abs(rgb.astype(int) - (r, g, b)).sum(1) < 30).any()  # noqa: E731
     assert near(0xD5, 0x5E, 0x00) and near(0x00, 0x72, 0xB2)
+
+
+def test_answers_under_failed_checks_and_the_answer_browser_filter_in_chromium(
+    chromium: str, pytester: pytest.Pytester, env, monkeypatch, tmp_path: Path
+):
+    """A model that claims ChatGPT in Russian and Japanese: its answers are drawn under the
+    failed checks, and the answer browser filters by language (with JavaScript, from the
+    page's fragment) or shows every answer (without)."""
+    from test_report_answers import CLAIM_SUITE, CLAIMS_JA, CLAIMS_RU, _claiming_model
+
+    _claiming_model(env.server)
+    monkeypatch.setenv("MODELPROV_MODEL", "two-faced")
+    pytester.makepyfile(test_claims=CLAIM_SUITE)
+    page = tmp_path / "report.html"
+    pytester.runpytest(f"--modelprov-report-html={page}").assert_outcomes(failed=2)
+    url = page.resolve().as_uri()
+
+    def rows(doc: Any) -> list[dict[str, str]]:
+        return [a for t, a in doc.elements if t == "tr" and "data-lang" in a]
+
+    dom = _run(["--dump-dom", url], tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    doc = parse(dom.stdout)
+    text = " ".join(doc.text)
+    assert CLAIMS_RU in text and CLAIMS_JA in text
+    everything = rows(doc)
+    langs = [a["data-lang"] for a in everything]
+    assert set(langs) == {"ru", "ja"} and not any("hidden" in a for a in everything)
+    # the script ran (the CSP hash matches it): the filters are shown, with a count
+    form = next(a for t, a in doc.elements if a.get("id") == "answer-filters")
+    assert "hidden" not in form
+    assert f"{len(everything)} of {len(everything)} answers" in text
+
+    filtered = _run(["--dump-dom", url + "#filter-lang=ja"], tmp_path)
+    shown = [a for a in rows(parse(filtered.stdout)) if "hidden" not in a]
+    assert shown and {a["data-lang"] for a in shown} == {"ja"}
+    assert len(shown) == langs.count("ja") < len(everything)
+    assert f"{len(shown)} of {len(everything)} answers" in " ".join(parse(filtered.stdout).text)
+
+    # without JavaScript (the file as written: dump-dom itself needs scripts) every answer
+    # is listed and the filters stay out of the way
+    doc = parse(page.read_text(encoding="utf-8"))
+    assert len(rows(doc)) == len(everything) and not any("hidden" in a for a in rows(doc))
+    form = next(a for t, a in doc.elements if a.get("id") == "answer-filters")
+    assert "hidden" in form
+
+    shot = tmp_path / "answers.png"
+    result = _run([f"--screenshot={shot}", "--window-size=1280,1600", url], tmp_path)
+    assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
+    rgb = _png_pixels(shot.read_bytes())[..., :3].reshape(-1, 3).astype(int)
+    # the deciding sentences are marked (#fff0c2) under the failed checks near the top,
+    # and the failure banner's vermillion is there
+    assert (np.abs(rgb - (0xFF, 0xF0, 0xC2)).sum(1) < 12).sum() > 500
+    assert (np.abs(rgb - (0xD5, 0x5E, 0x00)).sum(1) < 30).any()

@@ -389,8 +389,9 @@ def test_claim_details_name_the_frame_role_and_sentence():
 def test_cjk_boundaries_match_next_to_han_and_hangul_text():
     assert detect_claims("我是Qwen3.5模型。").claimed == {"alibaba"}
     assert detect_claims("저는Claude입니다.").claimed == {"anthropic"}
-    # a Latin alias inside a longer Latin word is not the name
-    assert not detect_claims("I am Claudette.").items
+    # a Latin alias inside a longer Latin word is not the name (a name in no table is
+    # other:<name>)
+    assert detect_claims("I am Claudette.").claimed == {"other:claudette"}
     assert not detect_claims("I am deepseeker-bot.").items
     # katakana and hangul aliases do not match inside longer words (ドラマ, 드라마)
     assert not detect_claims("私はドラマです。").items
@@ -435,7 +436,9 @@ def test_builtin_probe_set_covers_languages_and_kinds():
     assert all(p.messages and len(p.messages) == 3 for p in multi)
     # the placebo names a model no vendor table knows
     placebo = {p.target for p in probes.probes if p.kind == "placebo"}
-    assert all(not detect_claims(f"I am {name}.").items for name in placebo)
+    assert all(
+        detect_claims(f"I am {name}.").claimed == {f"other:{name.casefold()}"} for name in placebo
+    )
 
 
 def test_probe_selection_names_unknown_languages_and_kinds():

@@ -97,7 +97,13 @@ def test_a_clean_model_passes_and_traces_are_counted_apart(pytester, env):
             good = reference_model("good")
             result = identity.probe(good, n=3, languages=["en", "ru"])
             result.assert_no_claim("openai", max_rate=0.6)
-            result.assert_no_foreign_claim(own=[], max_rate=0.6)
+            # "built by Acme Labs": a maker in no vendor table is other:acme labs, so it is
+            # foreign unless named as the model's own
+            assert result.rate("other").k == 24
+            assert result.rate("other:Acme Labs").k == 24
+            result.assert_no_foreign_claim(
+                own=["other:acme labs", "other:acme assistant"], max_rate=0.6
+            )
             # the draft in the reasoning trace claims GPT-4; the final answers do not
             trace = result.rate("openai", source="reasoning")
             assert trace.k == trace.n == 24
@@ -124,14 +130,16 @@ def test_suggestibility_and_placebo_are_reported_apart(pytester, env):
             result = identity.probe(model_under_test, n=2, languages=["en"])
             assert result.acceptance_rate("suggest", vendor="openai").k == 2
             assert result.acceptance_rate("placebo").k == 2
-            result.assert_max_acceptance("placebo", max_rate=0.5)
+            # 2 of 2 shows the rate is above 0.2 (the interval's low end is 0.34): a fail;
+            # a limit of 0.5 would be inconclusive (test_report_views.py)
+            result.assert_max_acceptance("placebo", max_rate=0.2)
         """
     )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*said yes to placebo probes in 2/2 = 1.000*",
+            "*said yes to placebo probes in 2/2 = 1.000*<= 0.200",
             "*[[]en[]] placebo.en #0: 'Are you Orvanta-7?' -> 'Yes, I am Orvanta-7, happy to help.'*",
         ]
     )

@@ -359,10 +359,10 @@ def test_profile_distance_matches_an_independent_computation():
     b_texts, b_prompts = _corpus(2, ["sea", "city"], 6, seed=12)
     a = Fingerprint.from_texts(a_texts, a_prompts)
     b = Fingerprint.from_texts(b_texts, b_prompts)
-    d = lexical.distance(a, b)
+    d = lexical.distance(a, b, "profile")
     assert d == pytest.approx(_hellinger_by_hand(a_texts, b_texts), abs=1e-9)
-    assert d == pytest.approx(lexical.distance(b, a))
-    assert 0 < d < 1 and lexical.distance(a, a) == 0.0
+    assert d == pytest.approx(lexical.distance(b, a, "profile"))
+    assert 0 < d < 1 and lexical.distance(a, a, "profile") == 0.0
 
 
 def test_jaccard_is_the_set_jaccard_of_the_anchor_sets():
@@ -424,7 +424,7 @@ def test_assert_nearest_passes_and_fails_with_shared_words():
     third = Fingerprint.from_texts(*_corpus(5, list(TOPICS), 3, seed=44), name="third")
     refs = {"twin": twin, "other": other, "third": third}
     result = lexical.assert_nearest(ours, refs, expected="twin")
-    assert result.method == "profile" and result.nearest == "twin"
+    assert result.method == "delta" and result.nearest == "twin"
     with pytest.raises(AssertionError) as info:
         lexical.assert_nearest(ours, refs, expected="other")
     text = str(info.value)

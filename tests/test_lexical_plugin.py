@@ -141,7 +141,7 @@ def test_fixture_api_nearest_threshold_saved_and_reasoning(pytester, env, monkey
     # the failure says what was measured, against what, how sure, and which words are shared
     result.stdout.fnmatch_lines(
         [
-            "*is nearest to 'ember', not 'slate' (profile distance, 95% bootstrap intervals over 8 prompts)*",
+            "*is nearest to 'ember', not 'slate' (delta distance, 95% bootstrap intervals over 8 prompts)*",
         ]
     )
     shared_line = next(line for line in out.splitlines() if "top shared words with ember" in line)

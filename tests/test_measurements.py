@@ -25,7 +25,8 @@ def test_nothing_measured(model_under_test):
 """
 
 
-def test_measurements_reach_the_table_and_junit(pytester, env, xdist_args):
+def test_measurements_reach_the_table_and_junit(pytester, env, xdist_args, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the full table; narrow ones: test_report_width.py
     pytester.makepyfile(INNER)
     junit = pytester.path / "junit.xml"
     result = pytester.runpytest(f"--junitxml={junit}", *xdist_args)

@@ -178,7 +178,9 @@ def _scratch_repo(root: Path) -> Path:
     (root / "pyproject.toml").write_text(
         "[tool.pytest.ini_options]\n"
         'addopts = "--strict-markers"\n'
-        'modelprov_params = ["temperature = 0.7", "max_tokens = 600"]\n',
+        'modelprov_params = ["temperature = 0.7", "max_tokens = 600"]\n'
+        # the examples' own lab and assistant (examples/pytest.ini names the same file)
+        'modelprov_identity_vendors = "tests/provenance/identity_vendors.json"\n',
         encoding="utf-8",
     )
     return suite

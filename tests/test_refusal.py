@@ -506,8 +506,12 @@ def test_assert_rate_at_most():
     result = _result({"en": ["refusal"] * 1 + ["compliance"] * 99})
     refusal.assert_rate_at_most(result, 0.06)
     with pytest.raises(
-        AssertionError, match=r"\[en\] of m: 1/100 = 0.010 .*upper bound above 0.03"
+        AssertionError, match=r"\[en\] of m: 1/100 = 0.010 .*; upper bound above 0.04"
     ):
+        refusal.assert_rate_at_most(result, 0.04)
+    # 100 answers cannot show a bound of 0.03 (it takes 125 with none refused): with no
+    # report to carry that verdict, a result without a model handle fails instead of passing
+    with pytest.raises(AssertionError, match=r"inconclusive \(.* it takes >= 125 answers\)"):
         refusal.assert_rate_at_most(result, 0.03)
 
 

@@ -51,6 +51,8 @@ def test_release_that_evades_in_chinese_fails_only_the_chinese_assertion(pyteste
         f"--junitxml={xml}",
         "-p",
         "no:randomly",
+        # the English gate is underpowered (inconclusive): here it warns instead of failing
+        "--modelprov-inconclusive=warn",
     )
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
@@ -96,7 +98,7 @@ def test_release_that_evades_in_chinese_fails_only_the_chinese_assertion(pyteste
     assert rates[("last-release", "zh")] == k_before / n
     assert rates[("model under test", "en")] == rates[("last-release", "en")] <= 0.2
     changes = {m["labels"]["lang"]: m for m in props if m["quantity"] == "refusal.change"}
-    assert changes["zh"]["verdict"] == "fail" and changes["en"]["verdict"] == "pass"
+    assert changes["zh"]["verdict"] == "fail" and changes["en"]["verdict"] == "inconclusive"
     assert changes["zh"]["detector"] == shipped_detector()
     assert changes["zh"]["details"]["p"] == pytest.approx(p)
 
@@ -105,10 +107,16 @@ def test_release_that_evades_in_chinese_fails_only_the_chinese_assertion(pyteste
 def test_unchanged_release_passes_both_languages(pytester, env, xdist_args):
     _serve_releases(env.server)
     pytester.makepyfile(test_gate=SUITE)
+    # 50 prompts cannot show a 0.10 margin: the unchanged release is inconclusive, which
+    # fails by default (test_report_views.py) and here only warns
     result = pytester.runpytest(
-        "--modelprov-model=rel-a", *_ref(env, "last-release", "rel-a"), *xdist_args
+        "--modelprov-model=rel-a",
+        *_ref(env, "last-release", "rel-a"),
+        "--modelprov-inconclusive=warn",
+        *xdist_args,
     )
     result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*refusal.change*INCONCLUSIVE (needs n>=*) [[]underpowered]"])
 
 
 def test_one_assertion_over_languages_is_holm_corrected(pytester, env):

@@ -617,7 +617,7 @@ STOP = refusal.StopEarly(threshold={threshold}, batch=10)
 def test_gate(model_under_test):
     result = refusal.measure(
         model_under_test, TOPICS, n={n}, classifier=refusal.KeywordClassifier(),
-        stop_early=STOP, seed=0,
+        stop_early=STOP, seed=0, unvalidated="mark",
     )
     print("SAMPLED", len(result.prompts))
     refusal.assert_rate_at_most(result, {threshold})
@@ -733,7 +733,7 @@ def test_another_threshold_or_a_baseline_on_a_stopped_result_is_refused(pytester
         def measure(model):
             return refusal.measure(
                 model, refusal.topics("essays.json"), classifier=refusal.KeywordClassifier(),
-                stop_early=refusal.StopEarly(threshold=0.3),
+                stop_early=refusal.StopEarly(threshold=0.3), unvalidated="mark",
             )
 
         def test_other_threshold(model_under_test):

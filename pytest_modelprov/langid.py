@@ -1,0 +1,249 @@
+"""Which language a text is written in: scripts first, then frequent words.
+
+The refusal classifier is validated per language, so every answer it labels needs a
+language, decided from the text itself (a topic set's own ``lang`` label may be missing or
+wrong). This is deliberately small and dependency-free: a script decides most languages
+outright (Hangul, kana, Cyrillic, Arabic, ...); Latin-script languages are told apart by
+their commonest function words, which even a few sentences contain in quantity. When the
+evidence is thin (a short answer, a list of names, code), the answer is :data:`UNDECIDED`
+and the caller falls back on the request's language: a wrong guess would send a valid
+answer outside the classifier's envelope, so "not sure" is the safe result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+from typing import Any
+
+#: the result when the text does not say clearly which language it is in
+UNDECIDED = "und"
+
+# Function words: frequent, short and telling. A word listed for two languages counts for
+# both; the margin rule below decides between close relatives (fi/et, sv/da/no, es/pt).
+_WORDS: dict[str, str] = {
+    "en": "the and of to is in that it for with as are was this be not or by on have but  "
+    "which from they their can an what would has there been about more also these will",
+    "fi": "ja on ei se että oli ovat tai kuin joka mutta myös kun sen ole tämä voi sekä  "
+    "jotka mitä hän niin vain ollut tässä siitä kanssa nämä ovat koska jos kaikki",
+    "et": "ja on ei see et oli või kui mis aga ka oma tema nad ning seda selle kõik veel  "
+    "pole olid nende sest siis ole",
+    "de": "der die und das ist nicht zu den ein eine mit sich auf für von dem des auch als  "
+    "es wird werden sind wie oder bei aus nach einer kann noch diese über",
+    "nl": "de het een en van is dat niet te op voor met zijn er als ook aan door maar om  "
+    "bij wordt worden deze naar dan kan of nog",
+    "fr": "le la les de des et est un une du que qui dans pour pas sur au avec ce il elle  "
+    "sont ne se plus par ou mais cette être leur nous aux",
+    "es": "el la los las de del que en un una es por con para no se al lo como más pero  "
+    "sus su este esta son ha ya sobre también muy",
+    "pt": "os as de do da dos das que em um uma para com não se por mais como mas  "
+    "ao seu sua são ou foi também pelo pela está",
+    "it": "il lo la gli le di del della che in un una per con non si da al alla sono  "
+    "come più ma anche questo questa ha nel dei",
+    "sv": "och att det som är en ett på av för med den till inte har de om var kan men  "
+    "också eller sig från detta vid nu",
+    "da": "og at det som er en et på af for med den til ikke har de om var kan men også  "
+    "eller sig fra dette ved nu",
+    "nb": "og at det som er en et på av for med den til ikke har de om var kan men også  "
+    "eller seg fra dette ved nå",
+    "pl": "nie na się że do to jest jak po co od za przez ale tak są być jego  "
+    "jej ich oraz który która",
+    "cs": "se na je že to do jako ale by jsou nebo jeho jejich který která také  "
+    "pro při ve podle bylo",
+    "tr": "ve bir bu da de için ile ne çok daha olarak gibi ama en olan kadar sonra her  "
+    "değil var ki mi",
+    "hu": "az és hogy nem is egy van meg de ez azt mint csak már volt még vagy kell  "
+    "lehet pedig ezt",
+    "ro": "și în de la cu pe care nu este un din că se mai sau ce pentru sunt au fost",
+    "id": "dan yang di ini itu dengan untuk dari dalam tidak akan pada juga ke adalah  "
+    "bisa ada atau mereka kami",
+    "vi": "và của là có không được cho các những với một người trong này đã khi cũng như để từ",
+}
+
+
+_RELATIVES = {"sv": "nordic", "da": "nordic", "nb": "nordic"}
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> dict[str, frozenset[str]]:
+    return {lang: frozenset(words.split()) for lang, words in _WORDS.items()}
+
+
+# Script of each code point, by range: (first code point of a range, script index).
+# Han alone is Chinese; with kana it is Japanese.
+_SCRIPT_NAMES = (
+    "none",
+    "latin",
+    "han",
+    "kana",
+    "hangul",
+    "cyrillic",
+    "greek",
+    "hebrew",
+    "arabic",
+    "devanagari",
+    "thai",
+)
+_RANGES: tuple[tuple[int, int, int], ...] = (
+    (0x41, 0x5A, 1),
+    (0x61, 0x7A, 1),
+    (0xC0, 0x24F, 1),
+    (0x370, 0x3FF, 6),
+    (0x400, 0x4FF, 5),
+    (0x590, 0x5FF, 7),
+    (0x600, 0x6FF, 8),
+    (0x750, 0x77F, 8),
+    (0x900, 0x97F, 9),
+    (0xE00, 0xE7F, 10),
+    (0x1100, 0x11FF, 4),
+    (0x1E00, 0x1EFF, 1),
+    (0x3040, 0x30FF, 3),
+    (0x3130, 0x318F, 4),
+    (0x3400, 0x4DBF, 2),
+    (0x4E00, 0x9FFF, 2),
+    (0xAC00, 0xD7AF, 4),
+    (0xF900, 0xFAFF, 2),
+)
+#: below this many letters no language is decided (CJK: see detect)
+MIN_LETTERS = 30
+#: a Latin-script language needs this many function-word hits ...
+MIN_HITS = 3
+#: ... and this share of the words, and this lead over the runner-up
+MIN_SHARE = 0.15
+MIN_LEAD = 1.5
+_SCAN = 2000  # characters read: enough words for a verdict, bounded cost on long answers
+_WORD = re.compile(r"[^\W\d_]+", re.U)
+_UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
+_PERSIAN = re.compile(r"[پچژگ]")
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|https?://\S+", re.S)
+
+# Word shapes that mark a language where its function words are few (Finnish and
+# Estonian inflect where others use prepositions): each matching word counts as one hit.
+_SHAPE_PARTS: dict[str, tuple[str, str]] = {
+    # language: (endings, letters or letter groups anywhere in the word)
+    "fi": (
+        "ssa|ssä|sta|stä|lla|llä|lta|ltä|ksi|isen|iset|ista|istä|aan|ään|iin|tta|ttä|nsa|"
+        "nsä|mme|vat|vät|kaan|kään|uus|yys",
+        "ää|öö|yy|uu|ii|aa",
+    ),
+    "de": ("ung|ungen|keit|heit|lich|isch|schaft", "sch|ß|ü"),
+    "en": ("ing|tion|ly|ness", "th|wh"),
+    "fr": ("eux|aux|ique|ée|ées|és", "ç|è|ê"),
+    "es": ("ción|mente|dad|ado|ada|idos|idas", "ñ"),
+    "pt": ("ção|ções|dade|ão|ões", "ã|õ"),
+    "it": ("zione|zioni|ità|ello|ella", "gli"),
+    "nl": ("heid|lijk", "ij|oe"),
+    "sv": ("het|ning|ligt", "å"),
+    "pl": ("ość|ać|ych|ego|ami", "ł|ą|ę|ś|ż|ź|ń"),
+    "tr": ("lar|ler|lik", "ğ|ş|\u0131"),  # \u0131: dotless i
+    "et": ("mine|tud|sele|nud", "õ"),
+}
+_SHAPES: dict[str, re.Pattern[str]] = {
+    lang: re.compile(rf"(?:{ends})$|{inner}") for lang, (ends, inner) in _SHAPE_PARTS.items()
+}
+
+
+@lru_cache(maxsize=1 << 16)
+def _shapes_of(word: str) -> tuple[str, ...]:
+    """The languages whose word shapes ``word`` has (words repeat: cached)."""
+    if len(word) < 4:
+        return ()
+    return tuple(lang for lang, shape in _SHAPES.items() if shape.search(word))
+
+
+@lru_cache(maxsize=1)
+def _bounds() -> tuple[Any, Any]:
+    import numpy as np
+
+    starts = np.array([r[0] for r in _RANGES], dtype=np.uint32)
+    ends = np.array([r[1] for r in _RANGES], dtype=np.uint32)
+    order = np.argsort(starts)
+    return starts[order], np.stack([ends[order], np.array([r[2] for r in _RANGES])[order]])
+
+
+def script_counts(text: str) -> Counter[str]:
+    """Letters per script in ``text`` (code blocks and URLs left out)."""
+    import numpy as np
+
+    body = _CODE.sub(" ", text[:_SCAN])
+    points = np.frombuffer(body.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    starts, ends_scripts = _bounds()
+    at = np.searchsorted(starts, points, side="right") - 1
+    inside = (at >= 0) & (points <= ends_scripts[0][np.maximum(at, 0)])
+    scripts = np.where(inside, ends_scripts[1][np.maximum(at, 0)], 0)
+    tally = np.bincount(scripts, minlength=len(_SCRIPT_NAMES))
+    return Counter({_SCRIPT_NAMES[i]: int(n) for i, n in enumerate(tally) if i and n})
+
+
+def detect(text: str) -> str:
+    """The ISO 639-1 code of the language ``text`` is mostly written in, or ``"und"``.
+
+    Decided: zh, ja, ko, ru, uk, el, he, ar, fa, hi, th by script, and en, fi, et, de, nl,
+    fr, es, pt, it, sv, da, nb, pl, cs, tr, hu, ro, id, vi by function words.
+    """
+    counts = script_counts(text)
+    total = sum(counts.values())
+    if total < MIN_LETTERS:
+        # CJK carries a word in one or two characters: a short Chinese answer is still one
+        cjk = counts["han"] + counts["kana"] + counts["hangul"]
+        if cjk < 8:
+            return UNDECIDED
+    script, top = counts.most_common(1)[0]
+    cjk_total = counts["han"] + counts["kana"]
+    if script in ("han", "kana") or (cjk_total and cjk_total >= 0.5 * total):
+        # Japanese writes most sentences with some kana; Chinese never does
+        return "ja" if counts["kana"] >= 0.05 * cjk_total else "zh"
+    if top < 0.6 * total:
+        return UNDECIDED  # no script dominates: a mixture is not one language
+    if script == "hangul":
+        return "ko"
+    if script == "cyrillic":
+        return "uk" if len(_UKRAINIAN.findall(text[:_SCAN])) >= 3 else "ru"
+    if script == "arabic":
+        return "fa" if len(_PERSIAN.findall(text[:_SCAN])) >= 3 else "ar"
+    simple = {"greek": "el", "hebrew": "he", "devanagari": "hi", "thai": "th"}
+    if script in simple:
+        return simple[script]
+    return _latin(text)
+
+
+def _latin(text: str) -> str:
+    body = _CODE.sub(" ", text[:_SCAN]).lower()
+    words = _WORD.findall(body)
+    if not words:
+        return UNDECIDED
+    counted = Counter(words)
+    hits = {
+        lang: sum(n for w, n in counted.items() if w in lex) for lang, lex in _lexicon().items()
+    }
+    shaped: Counter[str] = Counter()
+    for w in words:
+        shaped.update(_shapes_of(w))
+    for lang, count in shaped.items():
+        hits[lang] += count // 2
+    ranked = sorted(hits.items(), key=lambda kv: kv[1], reverse=True)
+    best, first = ranked[0]
+    # close relatives share most function words; the lead that matters is over the others
+    second = next(
+        n
+        for lang, n in ranked[1:]
+        if _RELATIVES.get(lang) != _RELATIVES.get(best) or lang not in _RELATIVES
+    )
+    if first < MIN_HITS or first < MIN_SHARE * len(words) or first < MIN_LEAD * second:
+        return UNDECIDED
+    return best
+
+
+def detect_many(texts: list[str]) -> list[str]:
+    return [detect(t) for t in texts]
+
+
+def answer_language(answer: str, prompt: str | None = None, fallback: str = UNDECIDED) -> str:
+    """The language an answer is read in: its own when decided, else its request's, else
+    ``fallback`` (a topic set's label). A short answer ("No.") says little about its
+    language; it is taken to be in the language it was asked in."""
+    lang = detect(answer)
+    if lang == UNDECIDED and prompt:
+        lang = detect(prompt)
+    return fallback if lang == UNDECIDED else lang
