@@ -485,3 +485,13 @@ def test_the_bounds_keep_every_wait_within_what_the_os_accepts():
 
     worst = (BOUNDS["timeout"][1] + BOUNDS["max_retry_wait"][1]) * (BOUNDS["max_retries"][1] + 1)
     assert worst + 60 < threading.TIMEOUT_MAX
+
+
+def test_a_deep_topic_set_is_a_clear_error(tmp_path):
+    from pytest_modelprov import refusal
+    from pytest_modelprov.errors import ConfigError
+
+    path = tmp_path / "topics.json"
+    path.write_text(DEEP, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"topics\.json is not usable JSON: .*nested more than"):
+        refusal.topics(str(path))
