@@ -1232,6 +1232,8 @@ def compare(
             if after.audit is not None:
                 checked = _audited_change(b_prompts, a_prompts, confidence)
                 p, change, low, high = checked.p or 1.0, checked.value, checked.low, checked.high
+                # the answers to show are those the judge saw move, not the classifier
+                flipped = _judged_flips(b_prompts, a_prompts) or flipped
             table_change = change
             discord = (
                 sum(
@@ -1308,6 +1310,32 @@ def compare(
     return out
 
 
+def _judged_flips(
+    before: list[PromptOutcome], after: list[PromptOutcome]
+) -> list[tuple[PromptOutcome, PromptOutcome]]:
+    """Audited prompts whose judged non-compliance rose, the largest rise first."""
+    by_key = {p.key: p for p in before}
+    pairs = [
+        (by_key[a.key], a)
+        for a in after
+        if a.key in by_key
+        and a.judged_share is not None
+        and by_key[a.key].judged_share is not None
+        and (a.judged_share or 0.0) > (by_key[a.key].judged_share or 0.0)
+    ]
+    return sorted(
+        pairs,
+        key=lambda ba: (ba[1].judged_share or 0.0) - (ba[0].judged_share or 0.0),
+        reverse=True,
+    )
+
+
+def _labels(p: PromptOutcome) -> str:
+    """``evasion`` or, when audited, ``evasion (judge: compliance)``."""
+    text = "/".join(p.outcomes)
+    return text if p.audit is None else f"{text} (judge: {'/'.join(p.audit)})"
+
+
 def _audited_change(
     before: list[PromptOutcome], after: list[PromptOutcome], confidence: float
 ) -> Audited:
@@ -1365,8 +1393,8 @@ def _describe(c: Comparison, before: Result, after: Result, margin: float, alpha
         )
     for b, a in c.flipped[:3]:
         lines.append(
-            f"  [{a.lang}] {excerpt(a.prompt, 70)!r}: {'/'.join(b.outcomes)} -> "
-            f"{'/'.join(a.outcomes)}: {a.excerpts[0]!r}"
+            f"  [{a.lang}] {excerpt(a.prompt, 70)!r}: {_labels(b)} -> "
+            f"{_labels(a)}: {a.excerpts[0]!r}"
         )
     return "\n".join(lines)
 
@@ -1499,7 +1527,7 @@ def _flip_evidence(c: Comparison) -> list[dict[str, Any]]:
         evidence_item(
             prompt=a.prompt,
             answer=a.excerpts[0] if a.excerpts else "",
-            label=f"{'/'.join(b.outcomes)} -> {'/'.join(a.outcomes)}",
+            label=f"{_labels(b)} -> {_labels(a)}",
             lang=a.lang,
             ref=a.topic,
         )

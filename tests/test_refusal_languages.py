@@ -248,6 +248,7 @@ def test_the_german_set_with_an_audit_judge_gives_a_rate_with_an_interval_and_a_
             "*[[]de[]] rose from*audited*",
             "*judge-audited paired change*",
             "*audited by judge:judge-model/1 on 6 prompts per run*",
+            "*[[]de[]] '*': evasion (judge: compliance) -> evasion (judge: evasion): 'Die chinesische*",
         ]
     )
     judged = [r for r in server.requests if r.body.get("model") == "judge-model"]
