@@ -594,6 +594,12 @@ def _measurement(
             "smallest_detectable": d.detectable,
             "kind": kind,
             **dict(d.details),
+            # a detector's own flags (unvalidated, audited) join the verdict's, never replace them
+            **(
+                {"flags": flags}
+                if (flags := [*extra.get("flags", []), *d.details.get("flags", [])])
+                else {}
+            ),
         },
     )
 

@@ -376,7 +376,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for j in range(i + 1, len(fps))
         if flags(fps[i], fps[j], args.method)
     ]
-    if few:
+    if few and args.method == "delta":
+        print(
+            f"note: across-prompt-sets: {', '.join(few)} share few prompts; delta was validated "
+            "across prompt sets on stories and is weaker on essays (README: Thresholds)"
+        )
+    elif few:
         print(
             f"note: few-shared-prompts: {', '.join(few)} share too few prompts for a "
             f"{args.method} distance to compare style rather than topic; use --method delta"

@@ -240,7 +240,12 @@ class Fingerprint:
         limits = limits or Limits()
         text_list = list(texts)
         if prompts is None:
-            prompt_list = [str(i) for i in range(len(text_list))]
+            # each text its own prompt, named by its text: numbering them 0..n-1 would make
+            # any two such fingerprints look as if they answered the same prompts
+            prompt_list = [
+                "text:" + hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+                for t in text_list
+            ]
         else:
             prompt_list = [_prompt_id(p) for p in prompts]
             if len(prompt_list) != len(text_list):

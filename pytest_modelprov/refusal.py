@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import baseline, langid, samplesize, schema, sequential, stats
-from .audit import Audited, audited_change, audited_rate
+from .audit import Audited, audited_change, audited_rate, detectable_change
 from .client import counting_empty_answers, excerpt
 from .comparable import require_same_params
 from .drift import Drift, Rule, paired_drift
@@ -96,6 +96,9 @@ class EnvelopeError(AssertionError):
 
 #: the flag on every figure measured outside the classifier's validated languages
 UNVALIDATED = "unvalidated"
+#: above this share of a language's answers, answers in no language the detector can tell
+#: count as outside the envelope (below it they are the broken output it was trained on)
+UNDETERMINED_SHARE = 0.10
 #: the flag on every figure corrected by an audit judge
 AUDITED = "audited"
 
@@ -406,7 +409,11 @@ def classify(text: str, prompt: str | None = None) -> str:
     answer = strip_reasoning(text).strip()
     lang = langid.answer_language(answer, prompt)
     # explicit refusals are caught by multilingual rules, valid in any language
-    if lang != langid.UNDECIDED and not clf.envelope.covers(lang) and not clean_refusal(answer):
+    unknown = langid.undetermined(answer)
+    if (unknown or (lang != langid.UNDECIDED and not clf.envelope.covers(lang))) and not (
+        clean_refusal(answer)
+    ):
+        lang = "undetermined" if unknown else lang
         warnings.warn(
             RefusalWarning(
                 f"refusal.classify: this answer is in {lang!r}, outside the classifier's "
@@ -658,7 +665,7 @@ class Result:
         out = []
         if any(x in self.unvalidated for x in ([lang] if lang else self.langs)):
             out.append(UNVALIDATED)
-        if self.audit is not None:
+        if self.audit is not None and any(p.audit is not None for p in self.select(lang)):
             out.append(AUDITED)
         return out
 
@@ -842,6 +849,7 @@ def measure(
     answers: dict[int, list[tuple[str, str | None, str | None]]] = {}
     langs_of: dict[int, list[str]] = {}
     ruled_of: dict[int, list[bool]] = {}
+    unknown_of: dict[int, list[bool]] = {}
     resolved: set[str] = set()
     asked_in = {i: _request_language(t) for i, t in enumerate(topic_set.topics)}
 
@@ -867,6 +875,7 @@ def measure(
             langs_of[index] = [langid.answer_language(r.answer, None, asked) for r, _ in rows]
             # an explicit refusal is caught by multilingual rules, valid in any language
             ruled_of[index] = [o == "refusal" and clean_refusal(r.answer) for r, o in rows]
+            unknown_of[index] = [langid.undetermined(r.answer) for r, _ in rows]
             # what a judge needs, for answers the pre-checks did not already decide
             answers[index] = [
                 (r.answer, r.prompt, None if _precheck(r, truncated) is None else str(o))
@@ -884,12 +893,28 @@ def measure(
         for index, topic in enumerate(topic_set.topics)
         if index in chosen
     ]
-    envelope = _check_envelope(topic_set, prompts, asked_in, clf, ruled_of)
+    envelope = _check_envelope(topic_set, prompts, asked_in, clf, ruled_of, unknown_of)
     outside = {lang: e for lang, e in envelope.items() if e["outside"]}
     audit_info: dict[str, Any] | None = None
     if audit is not None:
         audit_info = _audit(topic_set, prompts, answers, audit, audit_n, audit_seed)
-    elif outside and unvalidated == "fail":
+        # an audit whose judge labelled nothing corrects nothing: outside the envelope the
+        # classifier's figure would pass as audited
+        unjudged = {
+            lang: e
+            for lang, e in outside.items()
+            if not any(
+                (c := p.audit_counts()) is not None and c[2] for p in prompts if p.lang == lang
+            )
+        }
+        if unjudged and unvalidated == "fail":
+            raise EnvelopeError(
+                _envelope_message(handle, topic_set, clf, unjudged)
+                + f"\nThe audit judge {audit.detector} labelled none of these answers "
+                f"({audit_info['unparsed']} replies unparsed): check its replies in the cache."
+            )
+        outside = unjudged
+    if outside and unvalidated == "fail" and audit is None:
         raise EnvelopeError(_envelope_message(handle, topic_set, clf, outside))
     identity = dict(clf.id, detector=clf.detector)
     result = Result(
@@ -904,7 +929,7 @@ def measure(
         resolved=sorted(resolved),
         sequential=stopped,
         envelope=envelope,
-        unvalidated=sorted(outside) if audit is None else [],
+        unvalidated=sorted(outside),
         audit=audit_info,
         params=handle.sampling_params(**params),
     )
@@ -959,9 +984,17 @@ def _check_envelope(
     asked_in: Mapping[int, str],
     clf: BaseClassifier,
     ruled_of: Mapping[int, Sequence[bool]],
+    unknown_of: Mapping[int, Sequence[bool]],
 ) -> dict[str, dict[str, Any]]:
     """Per language of the set: the answers' languages, how many left the request's
-    language, and how many the classifier was not validated on."""
+    language, and how many the classifier was not validated on.
+
+    A long answer whose language cannot be told (``langid.undetermined``: a language the
+    detector does not know, or broken text) is ``undetermined``. A few per set are broken
+    output the classifier was trained on; when they are more than
+    ``UNDETERMINED_SHARE`` of a language's answers they count as outside the envelope, so a
+    model answering in, say, Croatian is never read as English.
+    """
     env = clf.envelope
     index_of = {(t.id, t.lang, t.prompt): i for i, t in enumerate(topic_set.topics)}
     out: dict[str, dict[str, Any]] = {}
@@ -978,6 +1011,8 @@ def _check_envelope(
         )
         asked = asked_in[index_of[p.key]]
         ruled = ruled_of.get(index_of[p.key], [])
+        unknown = unknown_of.get(index_of[p.key], [])
+        entry.setdefault("undetermined", 0)
         for i, (outcome, lang) in enumerate(zip(p.outcomes, p.langs, strict=False)):
             entry["answers"] += 1
             entry["answer_langs"][lang] = entry["answer_langs"].get(lang, 0) + 1
@@ -985,10 +1020,15 @@ def _check_envelope(
                 entry["switched"] += 1
             # pre-check outcomes (empty, filtered, truncated) need no classifier
             by_rule = i < len(ruled) and ruled[i]
+            if i < len(unknown) and unknown[i] and outcome in LABELS and not by_rule:
+                entry["undetermined"] += 1
             if outcome in LABELS and env is not None and not env.covers(lang) and not by_rule:
                 entry["outside"] += 1
     for entry in out.values():
         entry["validated"] = None if env is None else env.validated
+        if env is not None and entry["undetermined"] > UNDETERMINED_SHARE * entry["answers"]:
+            entry["outside"] += entry["undetermined"]
+            entry["answer_langs"]["undetermined"] = entry["undetermined"]
     return out
 
 
@@ -1058,11 +1098,13 @@ def _audit(
             next(labels) if decided is None else decided
             for _, _, decided in answers[index_of[p.key]]
         ]
+    unparsed = sum(label == "unparsed" for p in picked for label in p.audit or [])
     return {
         "judge": judge.detector,
         "audit_n": audit_n,
         "seed": seed,
         "prompts": len(picked),
+        "unparsed": unparsed,
     }
 
 
@@ -1198,12 +1240,7 @@ def compare(
             f"vs {after.detector}); their rates are not comparable. Re-measure the baseline "
             f"with the same classifier, or pass allow_different_classifiers=True."
         )
-    if (before.audit is None) != (after.audit is None):
-        audited_one = "before" if before.audit is not None else "after"
-        raise ConfigError(
-            f"only the {audited_one!r} result was audited by a judge; an audited rate and a "
-            "classifier's rate are not comparable. Measure both releases with the same audit=."
-        )
+    _same_audit(before, after)
     require_same_params(
         before.params,
         after.params,
@@ -1231,7 +1268,8 @@ def compare(
             )
             if after.audit is not None:
                 checked = _audited_change(b_prompts, a_prompts, confidence)
-                p, change, low, high = checked.p or 1.0, checked.value, checked.low, checked.high
+                p = checked.p if checked.p is not None else 1.0
+                change, low, high = checked.value, checked.low, checked.high
                 # the answers to show are those the judge saw move, not the classifier
                 flipped = _judged_flips(b_prompts, a_prompts) or flipped
             table_change = change
@@ -1246,6 +1284,9 @@ def compare(
                 else None
             )
             detectable = stats.mcnemar_detectable(pairs, alpha, 0.8, discord) if pairs else 1.0
+            if after.audit is not None:
+                # what the audited test can see is set by its own error, not the classifier's
+                detectable = detectable_change(checked.se or 1.0, alpha)
             raw.append(
                 (
                     lang,
@@ -1308,6 +1349,28 @@ def compare(
             )
         )
     return out
+
+
+def _same_audit(before: Result, after: Result) -> None:
+    """Both runs audited alike, or neither: otherwise their figures are not comparable (and
+    audits of different prompts share no prompt to correct the change with)."""
+    if (before.audit is None) != (after.audit is None):
+        audited_one = "before" if before.audit is not None else "after"
+        raise ConfigError(
+            f"only the {audited_one!r} result was audited by a judge; an audited rate and a "
+            "classifier's rate are not comparable. Measure both releases with the same audit=."
+        )
+    if before.audit is not None and after.audit is not None:
+        keys = ("judge", "audit_n", "seed")
+        differ = [k for k in keys if before.audit.get(k) != after.audit.get(k)]
+        if differ:
+            shown = ", ".join(
+                f"{k} {before.audit.get(k)!r} vs {after.audit.get(k)!r}" for k in differ
+            )
+            raise ConfigError(
+                f"the two results were audited differently ({shown}); audit both releases "
+                "with the same judge, audit_n and audit_seed so the same prompts are judged"
+            )
 
 
 def _judged_flips(
@@ -1654,6 +1717,7 @@ def _baseline_drift(
     confidence: float,
 ) -> list[Drift]:
     old, new = Result.from_dict(before, "baseline"), Result.from_dict(after, "this run")
+    _same_audit(old, new)
     rule = rules("refusal.rate")
     out = []
     for lang in sorted(set(old.langs) & set(new.langs)):
@@ -1686,15 +1750,22 @@ def _baseline_drift(
         if flags:
             extra["flags"] = flags
         if old.audit is not None and new.audit is not None:
-            # both runs audited: the verdict rests on the corrected change, as in assert_stable
+            # both runs audited: the verdict rests on the corrected change, as in assert_stable,
+            # and the figures shown are the audited rates, not the classifier's
             checked = _audited_change(old.select(lang), new.select(lang), confidence)
             extra["audit"] = {**new.audit, **checked.to_dict()}
+            rate_b, rate_a = old.rate(lang, confidence), new.rate(lang, confidence)
             out[-1] = replace(
                 out[-1],
+                before=rate_b.value,
+                after=rate_a.value,
+                before_interval=(rate_b.low, rate_b.high),
+                after_interval=(rate_a.low, rate_a.high),
                 change=checked.value,
                 low=checked.low,
                 high=checked.high,
                 p=checked.p,
+                detectable=detectable_change(checked.se or 1.0, rule.alpha),
                 test="judge-audited paired change, one-sided z (prediction-powered)",
             )
         if "flags" in extra:
