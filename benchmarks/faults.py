@@ -1,6 +1,7 @@
-"""Reliability figures for issue 8: faults, SIGKILLs, concurrency, lock overhead, secrets.
+"""Reliability figures for issues 8 and 16: faults, SIGKILLs, concurrency, lock overhead,
+a tampered cache, and a planted key on every error path.
 
-    python benchmarks/faults.py [--kills 50] [--rounds 3] [--calls 200]
+    python benchmarks/faults.py [--kills 50] [--rounds 3] [--calls 200] [--tampered 40]
 
 Runs real pytest processes against the package's LocalServer (loopback), reusing the
 harnesses of tests/test_kill.py, tests/test_concurrency.py and tests/test_faults.py, and
@@ -11,7 +12,12 @@ written and all output at the end.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
+import pickle
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,8 +37,8 @@ from test_faults import FAULT_MIX, MAX_RETRIES, TIMEOUT, check_cache, configure
 from test_faults import suite as fault_suite
 from test_kill import kill_and_resume
 
-from pytest_modelprov.cache import KeyLocks
-from pytest_modelprov.server import LocalServer
+from pytest_modelprov.cache import CacheEntry, KeyLocks, ResponseCache
+from pytest_modelprov.server import Fault, LocalServer
 
 NO_SINGLE_FLIGHT = """
 import contextlib
@@ -186,28 +192,230 @@ def secrets(root: Path, key: str, outputs: list[str]) -> dict[str, object]:
     }
 
 
+# -- issue 16: a cache from elsewhere, and a planted key on every error path ---------------
+
+TAMPER_SUITE = """
+PROMPTS = [f"Which lighthouse stands on cape {{i}}?" for i in range({count})]
+
+def test_replay(model_under_test):
+    for r in model_under_test.sample(PROMPTS):
+        assert r.answer.startswith("Scripted answer")
+"""
+
+#: what tells a user "the package crashed": none of it may appear in any output
+CRASH_MARKS = ("Traceback (most recent call last)", "INTERNALERROR", "RecursionError")
+
+
+class _Marker:
+    """Unpickled, writes a file: proof that code ran from the cache."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (Path.write_text, (str(self.path), "ran"))  # type: ignore[return-value]
+
+
+def pytest_run(work: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *args],
+        cwd=work,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def cli_run(*args: str) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_modelprov.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def tampered(root: Path, count: int, outputs: list[str]) -> dict[str, object]:
+    """Record ``count`` answers, tamper with a quarter of each kind, and use the cache."""
+    work = root / "tampered"
+    work.mkdir()
+    cache_dir = work / "cache"
+    (work / "test_tampered.py").write_text(TAMPER_SUITE.format(count=count))
+    with LocalServer() as server:
+        base_env(server, os.environ["BENCH_CANARY_KEY"])
+        os.environ["MODELPROV_CACHE_DIR"] = str(cache_dir)
+        code, out = pytest_run(work)
+        assert code == 0, out
+        cache = ResponseCache(cache_dir)
+        digests = sorted(cache.digests())
+        entries = {d: cache.get(d) for d in digests}
+        cache.close()
+        markers = [root / f"ran-{i}" for i in range(count)]
+        victims = []
+        db = sqlite3.connect(cache_dir / "cache.db")
+        injected: Counter[str] = Counter()
+        for i, digest in enumerate(digests):
+            kind = ("pickle", "outside", "nan", "deep", "pickled-key")[i % 5]
+            if kind == "pickle":
+                row = (pickle.dumps(_Marker(markers[i])), digest)
+                db.execute("UPDATE Cache SET mode = 4, value = ? WHERE key = ?", row)
+            elif kind == "outside":
+                victim = root / f"victim-{i}.txt"
+                victim.write_text(f"private text {i}")
+                victims.append(victim)
+                name = os.path.relpath(victim, cache_dir) if i % 2 else str(victim)
+                db.execute(
+                    "UPDATE Cache SET mode = 2, value = NULL, filename = ? WHERE key = ?",
+                    (name, digest),
+                )
+            elif kind == "nan":
+                entry = entries[digest]
+                assert isinstance(entry, CacheEntry)
+                entry.response["usage"].update(prompt_tokens=math.nan, total_tokens=math.inf)
+                db.execute("UPDATE Cache SET value = ? WHERE key = ?", (entry.to_bytes(), digest))
+            elif kind == "deep":
+                deep = b"[" * 100_000 + b"]" * 100_000
+                db.execute("UPDATE Cache SET value = ? WHERE key = ?", (deep, digest))
+            else:
+                row = (pickle.dumps(_Marker(markers[i])), digest)
+                db.execute("UPDATE Cache SET raw = 0, key = ? WHERE key = ?", row)
+            injected[kind] += 1
+        db.execute("INSERT INTO Settings VALUES ('sqlite_user_version', 77)")
+        injected["foreign setting"] += 1
+        db.commit()
+        db.close()
+        requests_before = server.request_count
+        # replay must fail on the unreadable entries; refresh records them again
+        runs = [
+            pytest_run(work, env={"CI": "true"}),
+            pytest_run(work, "--modelprov-record-mode=refresh"),
+        ]
+        d = str(cache_dir)
+        runs += [
+            cli_run("cache", "stats", "--cache-dir", d),
+            *[cli_run("cache", "show", digest[:16], "--cache-dir", d) for digest in digests],
+            cli_run("cache", "export", str(root / "tampered.jsonl"), "--cache-dir", d),
+            cli_run("cache", "import", str(root / "tampered.jsonl"), "--cache-dir", d + "2"),
+            cli_run("cache", "clear", "--yes", "--cache-dir", d),
+        ]
+        outputs.extend(out for _, out in runs)
+        export_lines = (root / "tampered.jsonl").read_text().splitlines()
+        strict = 0
+        for line in export_lines:
+            json.loads(line, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+            strict += 1
+        replay_code = runs[0][0]
+        os.environ.pop("MODELPROV_CACHE_DIR")
+        return {
+            "faults injected": dict(injected),
+            "replay run (CI=true) failed with unreadable entries": replay_code == 1,
+            "refresh run passed (re-recorded them)": runs[1][0] == 0,
+            "calls made by the refresh run": server.request_count - requests_before,
+            "code executed from the cache": sum(m.exists() for m in markers),
+            "files outside read (text in output)": sum(
+                any(v.read_text() in out for _, out in runs) for v in victims if v.exists()
+            ),
+            "files outside deleted": sum(not v.exists() for v in victims),
+            "export lines, all strict JSON": f"{strict} of {len(export_lines)}",
+            "tracebacks shown to users": sum(
+                any(mark in out for mark in CRASH_MARKS) for _, out in runs
+            ),
+        }
+
+
+PLANTED = """
+def test_calls(model_under_test):
+    spec = model_under_test.spec  # a local: -l prints its repr
+    model_under_test.ask("Which bird nests on the old tower?")
+    raise RuntimeError("an uncaught error with the spec in the frame")
+"""
+
+
+def planted_key(root: Path, outputs: list[str]) -> dict[str, object]:
+    """Every error path that once printed a key or a URL password, with all outputs on."""
+    key = os.environ["BENCH_CANARY_KEY"]
+    password = f"pw{uuid.uuid4().hex}"
+    found: dict[str, object] = {}
+    leaks = 0
+    shown = 0
+    with LocalServer() as server:
+        base_env(server, key)
+        paths = {
+            "bad port in the base URL": {"MODELPROV_BASE_URL": "http://127.0.0.1:abc/v1"},
+            "unparsable base URL": {"MODELPROV_BASE_URL": "http://[::1/v1"},
+            "error in SDK client construction": {"ALL_PROXY": "bogus://proxy"},
+            "error inside the SDK while sending": {"BENCH_CANARY_KEY": key + "\u00e9"},
+            "URL password, uncaught error": {
+                "MODELPROV_BASE_URL": server.url.replace("://", f"://ops:{password}@")
+            },
+            "server echoes the key in a 401": {},
+        }
+        for i, (name, extra) in enumerate(paths.items()):
+            work = root / f"planted-{i}"
+            work.mkdir()
+            (work / "test_planted.py").write_text(PLANTED)
+            if name.startswith("server echoes"):
+                server.inject(Fault("status", status=401, message=f"bad key {key}"))
+            code, out = pytest_run(
+                work, "--tb=long", "-l", "-rA", "--log-level=DEBUG",
+                f"--debug={work / 'debug.log'}", f"--junitxml={work / 'junit.xml'}",
+                f"--modelprov-report-json={work / 'report.json'}",
+                f"--modelprov-transcript={work / 't.jsonl'}",
+                env={"MODELPROV_MAX_RETRIES": "0", "MODELPROV_CACHE_DIR": str(work / "c"), **extra},
+            )  # fmt: skip
+            outputs.append(out)
+            files = [p for p in work.rglob("*") if p.is_file()]
+            secrets_here = [s for s in (key, password) if s in out] + [
+                str(p) for p in files for s in (key, password) if s.encode() in p.read_bytes()
+            ]
+            leaks += len(secrets_here)
+            # the test's own RuntimeError is the user's traceback; anything from the
+            # package or the SDK underneath is not
+            internal = any(m in out for m in CRASH_MARKS) or "site-packages/openai" in out
+            shown += internal
+            found[name] = f"exit {code}, {len(files)} files, secrets {len(secrets_here)}"
+    found["secrets found"] = leaks
+    found["tracebacks shown to users"] = shown
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--tampered", type=int, default=40, help="entries in the tampered cache")
+    parser.add_argument(
+        "--only", default="", help="comma-separated rounds to run: faults,kills,concurrency,"
+        "overhead,tampered,planted (default: all)"
+    )  # fmt: skip
     args = parser.parse_args()
     key = f"sk-bench-canary-{uuid.uuid4().hex}"
     os.environ["BENCH_CANARY_KEY"] = key
     outputs: list[str] = []
     with tempfile.TemporaryDirectory(prefix="modelprov-faults-") as tmp:
         root = Path(tmp)
-        for title, run in (
-            ("server faults (30%, -n 4)", lambda: faults(root, args.calls, outputs)),
-            ("SIGKILL mid-recording", lambda: kills(root, args.kills)),
-            ("4 xdist workers + a second pytest", lambda: concurrency(root, args.rounds, outputs)),
-            ("single-flight lock", lambda: overhead(root)),
-        ):
+        chosen = {n.strip() for n in args.only.split(",") if n.strip()}
+        for name, title, run in (
+            ("faults", "server faults (30%, -n 4)", lambda: faults(root, args.calls, outputs)),
+            ("kills", "SIGKILL mid-recording", lambda: kills(root, args.kills)),
+            ("concurrency", "4 xdist workers + a second pytest",
+             lambda: concurrency(root, args.rounds, outputs)),
+            ("overhead", "single-flight lock", lambda: overhead(root)),
+            ("tampered", "tampered cache (pickle, paths outside, NaN, deep JSON)",
+             lambda: tampered(root, args.tampered, outputs)),
+            ("planted", "planted key on every error path", lambda: planted_key(root, outputs)),
+        ):  # fmt: skip
+            if chosen and name not in chosen:
+                continue
             start = time.monotonic()
             figures = run()
             print(f"## {title}  ({time.monotonic() - start:.0f} s)")
-            for name, value in figures.items():
-                print(f"  {name}: {value}")
+            for label, value in figures.items():
+                print(f"  {label}: {value}")
             sys.stdout.flush()
         print("## secrets (planted key, every file written and all output)")
         for name, value in secrets(root, key, outputs).items():

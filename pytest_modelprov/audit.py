@@ -50,6 +50,7 @@ class Audited:
     audited_answers: int
     answers: int
     p: float | None = None  # one-sided p-value that the change is above 0 (changes only)
+    se: float | None = None  # standard error of a change (changes only)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,9 +83,9 @@ def _correction(
     """
     units = [(j - c, n) for j, c, n in audited if n]
     answers = sum(n for _, n in units)
-    if not units:
-        return 0.0, 0.0, 0
-    mean = sum(d for d, _ in units) / answers
+    # no judged answer at all (every reply unparsed): no correction, and the pseudo-prompts
+    # alone give the spread, so the interval says how little is known
+    mean = sum(d for d, _ in units) / answers if answers else 0.0
     padded = [*units, (pseudo_size, pseudo_size), (-pseudo_size, pseudo_size)]
     m = len(padded)
     total = sum(n for _, n in padded)
@@ -157,13 +158,17 @@ def audited_change(
     centre = sum(padded) / len(padded)
     var_e = sum((e - centre) ** 2 for e in padded) / (len(padded) - 1)
     # the spread of the true per-prompt change: whichever of the classifier's (all prompts)
-    # and the judge's (audited prompts) is larger, so neither view understates it
-    spreads = [_variance(list(classifier_changes)), _variance([j for j, _ in audited])]
+    # and the judge's (audited prompts) is larger, so neither view understates it; two
+    # pseudo-prompts that moved fully each way keep it above zero when every prompt moved
+    # alike (twelve prompts that all flipped are not a certainty)
+    spreads = [
+        _variance([*classifier_changes, 1.0, -1.0]),
+        _variance([*(j for j, _ in audited), 1.0, -1.0]),
+    ]
     var_true = max(spreads) / n
     se = math.sqrt(var_true + var_e / max(m, 1) * max(0.0, 1 - m / n))
     z = z_value(confidence)
-    # with no spread at all the sign of the change is certain
-    p = (0.0 if value > 0 else 1.0) if se == 0 else 1 - NormalDist().cdf(value / se)
+    p = 1 - NormalDist().cdf(value / se)
     return Audited(
         value,
         max(-1.0, value - z * se),
@@ -176,7 +181,15 @@ def audited_change(
         m,
         n,
         p,
+        se,
     )
+
+
+def detectable_change(se: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The change a one-sided z test at ``alpha`` finds with ``power``, given its standard
+    error: what an audited gate can see."""
+    normal = NormalDist()
+    return (normal.inv_cdf(1 - alpha) + normal.inv_cdf(power)) * se
 
 
 def _variance(values: list[float]) -> float:

@@ -36,6 +36,7 @@ from .errors import ConfigError
 from .files import display_path as _shown
 from .files import write_text_atomic
 from .measurement import Measurement
+from .safejson import loads as json_loads
 
 __all__ = [
     "FORMAT",
@@ -173,7 +174,7 @@ class Store:
             "(it is never overwritten while invalid)"
         )
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = json_loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise BaselineError(f"baseline {shown} is not valid JSON ({exc}); {fix}") from None
         try:
@@ -218,7 +219,7 @@ class BaselineEvent:
 
     @classmethod
     def from_json(cls, text: str) -> BaselineEvent:
-        data = json.loads(text)
+        data = json_loads(text)
         return cls(str(data["path"]), str(data["status"]), str(data["label"]), str(data["test"]))
 
 
@@ -597,6 +598,12 @@ def _measurement(
             "smallest_detectable": d.detectable,
             "kind": kind,
             **dict(d.details),
+            # a detector's own flags (unvalidated, audited) join the verdict's, never replace them
+            **(
+                {"flags": flags}
+                if (flags := [*extra.get("flags", []), *d.details.get("flags", [])])
+                else {}
+            ),
         },
     )
 
@@ -651,7 +658,7 @@ def find_unused(
             if path.resolve() in used:
                 continue
             try:
-                test = str(json.loads(path.read_text(encoding="utf-8")).get("test", ""))
+                test = str(json_loads(path.read_text(encoding="utf-8")).get("test", ""))
             except (OSError, ValueError, AttributeError):
                 continue  # unreadable files are reported by the check that loads them
             module = test.partition("::")[0]

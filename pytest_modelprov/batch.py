@@ -32,6 +32,7 @@ from .client import Call, excerpt, request_body, server_message
 from .config import ModelSpec, Price
 from .errors import ConfigError, ModelCallError
 from .response import InvalidResponse, Response, check_completion
+from .safejson import loads as json_loads
 
 if TYPE_CHECKING:
     import openai
@@ -357,7 +358,7 @@ class _Fill:
                 f"modelprov: cannot read batch state file {path}: {exc.strerror or exc}"
             ) from None
         try:
-            data = json.loads(text)
+            data = json_loads(text)
         except ValueError as exc:
             self._corrupt(path, text, f"not valid JSON: {exc}")
         found = schema.problems(data, STATE_SCHEMA)
@@ -729,7 +730,7 @@ class _Fill:
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw.decode("utf-8"))
+                record = json_loads(raw.decode("utf-8"))
             except ValueError:  # UnicodeDecodeError included
                 self._invalid(f"{what} file of {batch_id} line {number}: not a JSON line")
                 continue

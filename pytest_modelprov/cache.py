@@ -14,11 +14,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import json
 import math
 import os
 import re
 import sqlite3
+import stat
 import tempfile
 import threading
 import time
@@ -33,7 +35,8 @@ import diskcache
 from . import schema
 from .errors import CacheCorruptError, CacheError, ExportFormatError
 from .reasoning import split_message
-from .response import Usage, check_completion
+from .response import Usage, check_completion, unusable_answer
+from .safejson import loads as json_loads
 
 try:
     import fcntl
@@ -343,12 +346,24 @@ def check_entry(data: Any, where: str) -> CacheEntry:
         err = errors[0]
         path = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         raise ExportFormatError(f"{where}: field {path}: {err.message}")
+    why = unusable_answer(data["response"]) if isinstance(data["response"], dict) else None
+    if why is not None:
+        raise ExportFormatError(f"{where}: {why}; such answers are never cached")
     if key_of_components(data["request"]) != data["key"]:
         raise ExportFormatError(
             f"{where}: key {data['key'][:12]}… does not match its request fields; the entry "
             "was edited after it was recorded"
         )
     return CacheEntry.from_dict(data)
+
+
+def _check_answer(response: Mapping[str, Any]) -> None:
+    """ValueError for a stored entry without a usable answer: this package never stores one
+    (an empty answer, say), so the entry was edited or imported from elsewhere; replaying it
+    would pass a test on an answer that is not there."""
+    why = unusable_answer(response)
+    if why is not None:
+        raise ValueError(f"{why}, which is never stored")
 
 
 def _first_message(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -359,7 +374,7 @@ def _first_message(body: Mapping[str, Any]) -> Mapping[str, Any]:
 def _stored_dict(raw: bytes) -> Any:
     """The whole entry as a dict, from either stored form, with stripped fields restored."""
     if not raw.startswith(_HEADER_PREFIX):
-        return json.loads(raw)  # the one-JSON-object form of version 1
+        return json_loads(raw, constants="null")  # the one-JSON-object form of version 1
     end = raw.index(b"\n")
     h = raw[:end].decode("utf-8", "surrogatepass").split("\t")
     if len(h) != 14:
@@ -369,7 +384,8 @@ def _stored_dict(raw: bytes) -> Any:
     body_start = start + a + max(r, 0)
     if len(raw) != body_start + f:
         raise ValueError("entry is truncated")
-    data = json.loads(raw[body_start:].decode("utf-8", "surrogatepass"))
+    # NaN in an old entry's usage reads as null: stats and exports stay strict JSON
+    data = json_loads(raw[body_start:].decode("utf-8", "surrogatepass"), constants="null")
     if h[13]:
         message = data["response"]["choices"][0]["message"]
         for name in h[13].split(","):
@@ -382,6 +398,83 @@ def _stored_dict(raw: bytes) -> Any:
 
 _new_tuple: Any = tuple.__new__
 _new_object: Any = object.__new__
+
+_MODE_RAW = diskcache.core.MODE_RAW
+#: the largest stored value read back from its file (answers are far smaller)
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
+class Refused:
+    """What the cache's Disk gives instead of a stored value it will not load.
+
+    A cache restored from a CI cache or an artifact is someone else's file: diskcache would
+    unpickle a row whose mode says "pickle" (running whatever its ``__reduce__`` names) and
+    open, print or delete whatever path a row's filename names. This package stores only
+    bytes, so such rows can only have been written by hand; they read as unreadable entries.
+    """
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"<not loaded: {self.why}>"
+
+
+class SafeDisk(diskcache.Disk):  # type: ignore[misc]
+    """diskcache's Disk without pickle and without paths outside the cache directory."""
+
+    def __init__(self, directory: str, min_file_size: int = 2**15, **_ignored: Any) -> None:
+        # settings stored in the database reach here as keyword arguments; ignore the
+        # ones this package does not set (a tampered Settings table must not break open)
+        super().__init__(directory, min_file_size=int(min_file_size), pickle_protocol=0)
+        self._root = os.path.realpath(directory)
+
+    def inside(self, filename: Any) -> str | None:
+        """The real path of ``filename`` when it is a regular file inside the directory."""
+        if not isinstance(filename, str) or not filename or os.path.isabs(filename):
+            return None
+        full = os.path.realpath(os.path.join(self._root, filename))
+        if os.path.commonpath([full, self._root]) != self._root or full == self._root:
+            return None
+        return full
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw:
+            return Refused("its key is pickled")
+        return super().get(key, raw)
+
+    def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> Any:
+        if mode == diskcache.core.MODE_RAW:  # the usual row: the warm path comes here
+            return value if type(value) is bytes else super().fetch(mode, filename, value, read)
+        if mode == diskcache.core.MODE_PICKLE:
+            return Refused("its value is pickled, which this package never writes")
+        if mode not in (diskcache.core.MODE_BINARY, diskcache.core.MODE_TEXT):
+            return Refused(f"its storage mode {mode!r} is unknown")
+        full = self.inside(filename)
+        if full is None:
+            return Refused(f"its file {filename!r} is outside the cache directory")
+        try:
+            with open(full, "rb") as reader:
+                st = os.fstat(reader.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    return Refused(f"its file {filename!r} is not a regular file")
+                if st.st_size > MAX_FILE_BYTES:
+                    return Refused(f"its file {filename!r} is {st.st_size:,} bytes")
+                data = reader.read()
+        except FileNotFoundError:
+            raise  # diskcache: removed by another process under us
+        if read:
+            return io.BytesIO(data)
+        if mode == diskcache.core.MODE_TEXT:
+            return data.decode("utf-8", "replace")
+        return data
+
+    def remove(self, file_path: Any) -> None:
+        # the file named by a row; never one outside the directory, whatever the row says
+        if self.inside(file_path) is not None:
+            super().remove(file_path)
 
 
 class StoredBody(Mapping[str, Any]):
@@ -571,6 +664,39 @@ class KeyLocks:
             os.close(fd)  # releases the flock
 
 
+# diskcache runs every "sqlite_*" row of its Settings table as a PRAGMA, with the row's
+# value, whenever it opens a connection (before it writes the settings it was given). The
+# table is part of an untrusted file: rows this package did not write are dropped, and the
+# pragma rows are set back to diskcache's defaults before diskcache reads them.
+_KNOWN_SETTINGS = frozenset(diskcache.core.DEFAULT_SETTINGS) | frozenset(diskcache.core.METADATA)
+_PINNED_SETTINGS: dict[str, Any] = {
+    k: v
+    for k, v in diskcache.core.DEFAULT_SETTINGS.items()
+    if k not in ("eviction_policy", "size_limit", "statistics")
+}
+
+
+def _pin_settings(directory: Path) -> None:
+    path = directory / diskcache.core.DBNAME
+    if not path.is_file():
+        return
+    with contextlib.closing(sqlite3.connect(str(path), timeout=60)) as db:
+        try:
+            rows = db.execute("SELECT key, value FROM Settings").fetchall()
+        except sqlite3.OperationalError:
+            return  # no Settings table yet: diskcache creates it
+        foreign = [(k,) for k, _ in rows if k not in _KNOWN_SETTINGS]
+        changed = [
+            (_PINNED_SETTINGS[k], k)
+            for k, v in rows
+            if k in _PINNED_SETTINGS and str(k).startswith("sqlite_") and v != _PINNED_SETTINGS[k]
+        ]
+        if foreign or changed:
+            with db:
+                db.executemany("DELETE FROM Settings WHERE key = ?", foreign)
+                db.executemany("UPDATE Settings SET value = ? WHERE key = ?", changed)
+
+
 class ResponseCache:
     """diskcache-backed store of CacheEntry values keyed by digest.
 
@@ -597,8 +723,12 @@ class ResponseCache:
                         self.directory.mkdir(parents=True, exist_ok=True)
                         # eviction off: recorded answers are data, not a disposable cache;
                         # the default LRU limit of 1 GB would silently drop recordings.
+                        _pin_settings(self.directory)
                         self._cache = diskcache.Cache(
                             str(self.directory),
+                            disk=SafeDisk,
+                            # every setting given: none is taken from the (untrusted) file
+                            **_PINNED_SETTINGS,
                             eviction_policy="none",
                             size_limit=2**62,
                             statistics=False,
@@ -670,8 +800,14 @@ class ResponseCache:
                         "AND (expire_time IS NULL OR expire_time > ?)",
                         (*chunk, time.time()),
                     ).fetchall()
+                    fetch = cache.disk.fetch  # SafeDisk: no pickle, no file outside
                     for key, mode, filename, value in rows:
-                        found[key] = cache.disk.fetch(mode, filename, value, False)
+                        # the usual row, raw bytes in SQLite, without a method call
+                        found[key] = (
+                            value
+                            if mode == _MODE_RAW and type(value) is bytes
+                            else fetch(mode, filename, value, False)
+                        )
             except (sqlite3.Error, OSError, AttributeError, TypeError):
                 found = {}  # removed under us or another layout: read one by one below
         if skip_unreadable:
@@ -697,6 +833,8 @@ class ResponseCache:
         if raw is None:
             return None
         if not (isinstance(raw, bytes) and raw.startswith(_HEADER_PREFIX)):
+            if isinstance(raw, Refused):
+                raise CacheCorruptError(self._refused(key, raw))
             newer = _NEWER_FORM.match(raw) if isinstance(raw, bytes) else None
             if newer and int(newer[1]) > STORE_VERSION:
                 form = newer[0][:-1].decode("ascii")
@@ -725,6 +863,8 @@ class ResponseCache:
                 reasoning = (
                     raw[start + a : body_start].decode("utf-8", "surrogatepass") if r >= 0 else None
                 )
+            if len(answer) < 64 and not answer.strip():  # rare: only tool calls are stored so
+                _check_answer(body)
             # tuple.__new__: a NamedTuple's own __new__ is a Python function, 3x slower
             usage = _new_tuple(Usage, (int(h[7]), int(h[8]), int(h[9])))
             fields: list[str | None] = [h[2], h[4], h[5], h[6]]
@@ -745,7 +885,16 @@ class ResponseCache:
             "it again by running the test with --modelprov-record-mode=refresh."
         )
 
+    def _refused(self, key: str, raw: Refused) -> str:
+        return self._unreadable(
+            key,
+            f": {raw.why}, so it was not loaded (this package stores only JSON "
+            "bytes; the cache was edited by hand or comes from an untrusted source)",
+        )
+
     def _decode(self, key: str, raw: Any) -> CacheEntry:
+        if isinstance(raw, Refused):
+            raise CacheCorruptError(self._refused(key, raw))
         try:
             if not isinstance(raw, bytes):
                 raise TypeError(f"stored value is {type(raw).__name__}, not JSON bytes")
@@ -754,6 +903,7 @@ class ResponseCache:
             if entry.key != key:
                 raise ValueError("entry does not belong to its key")
             check_completion(entry.response)
+            _check_answer(entry.response)
             return entry
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
             raise CacheCorruptError(self._unreadable(key, f" ({exc})")) from exc
@@ -858,13 +1008,16 @@ class ResponseCache:
             "exported_at": utc_now(),
             "entries": len(entries),
         }
+        directory = path.parent or Path(".")
+        remove_stale_temporaries(directory, _EXPORT_TEMP)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".modelprov-export-", dir=path.parent or Path("."))
+            # the pid in the name: the next export removes what a killed one left behind
+            fd, tmp = tempfile.mkstemp(prefix=f"{_EXPORT_TEMP}{os.getpid()}-", dir=directory)
         except OSError as exc:
             raise CacheError(f"modelprov: cannot write {path}: {exc}") from exc
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-                out.write(json.dumps(header) + "\n")
+                out.write(json.dumps(header, allow_nan=False) + "\n")
                 for entry in entries:
                     out.write(json_line(entry.to_dict()))
             os.replace(tmp, path)
@@ -899,6 +1052,42 @@ class ResponseCache:
         return result
 
 
+_EXPORT_TEMP = ".modelprov-export-"
+
+
+def remove_stale_temporaries(directory: Path, prefix: str) -> int:
+    """Remove ``prefix<pid>-*`` files in ``directory`` whose process is gone.
+
+    A SIGKILLed export cannot clean up after itself; its temporary file (as large as the
+    export) is removed by the next export into the same directory.
+    """
+    removed = 0
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(prefix)]
+    except OSError:
+        return 0
+    for name in names:
+        pid_text = name[len(prefix) :].partition("-")[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(directory / name)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process: leave its file alone
+    return True
+
+
 # Line breaks to str.splitlines() and to editors, yet left raw by json.dumps (which escapes
 # the C0 controls itself); escaped, each entry stays on one line for any reader.
 _LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\u2028\u2029\x85"})
@@ -910,7 +1099,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def json_line(data: Any) -> str:
     """One JSON Lines record: U+2028, U+2029 and U+0085 escaped, so str.splitlines agrees,
     and lone surrogates (valid in JSON, not encodable as UTF-8) as \\uXXXX escapes."""
-    text = json.dumps(data, ensure_ascii=False).translate(_LINE_BREAKS)
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS)
     if _SURROGATE.search(text):
         text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text + "\n"
@@ -941,7 +1130,7 @@ def read_export(path: Path) -> list[CacheEntry]:
             f"modelprov: {path} is empty, not a cache export; nothing was imported"
         )
     try:
-        header = json.loads(lines[0])
+        header = json_loads(lines[0])
     except ValueError:
         header = None
     if not (
@@ -959,7 +1148,7 @@ def read_export(path: Path) -> list[CacheEntry]:
             continue
         where = f"modelprov: {path} line {number}"
         try:
-            data = json.loads(line)
+            data = json_loads(line, constants="null")
         except ValueError as exc:
             raise ExportFormatError(
                 f"{where}: not valid JSON ({exc}); nothing was imported"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +19,8 @@ from .cache import CacheEntry, ResponseCache
 from .client import plan_calls
 from .config import DEFAULT_CACHE_DIR, ModelSpec, parse_json_value, validate_params
 from .errors import CacheCorruptError, ModelprovError
+from .response import Usage
+from .safejson import loads as json_loads
 from .verdicts import VerdictStore
 
 
@@ -102,10 +106,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         label = f"{entry.request['model']} @ {entry.request['endpoint']}"
         per_model[label] += 1
         resolved.setdefault(label, Counter())[entry.resolved_model or "?"] += 1
-        usage = entry.usage
-        tokens[label] += int(usage.get("prompt_tokens") or 0) + int(
-            usage.get("completion_tokens") or 0
-        )
+        # whole numbers only: a stored usage may hold anything (NaN, text) if edited
+        tokens[label] += Usage.from_body(entry.usage).total_tokens
     if args.json:
         _print_json(
             {
@@ -225,7 +227,7 @@ def cmd_key(args: argparse.Namespace) -> int:
         name="cli", model=args.model, base_url=args.base_url, endpoint_id=args.endpoint_id
     )
     try:
-        prompt: Any = json.loads(args.messages) if args.messages else args.prompt
+        prompt: Any = json_loads(args.messages) if args.messages else args.prompt
     except ValueError as exc:
         raise ModelprovError(f"modelprov: --messages is not JSON ({exc})") from None
     if args.replicate < 0:
@@ -381,7 +383,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for j in range(i + 1, len(fps))
         if flags(fps[i], fps[j], args.method)
     ]
-    if few:
+    if few and args.method == "delta":
+        print(
+            f"note: across-prompt-sets: {', '.join(few)} share few prompts; delta was validated "
+            "across prompt sets on stories and is weaker on essays (README: Thresholds)"
+        )
+    elif few:
         print(
             f"note: few-shared-prompts: {', '.join(few)} share too few prompts for a "
             f"{args.method} distance to compare style rather than topic; use --method delta"
@@ -686,12 +693,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = _exit_on_sigterm()
     try:
         result: int = args.func(args)
     except (ModelprovError, OSError) as exc:
         print(f"modelprov: {exc}" if isinstance(exc, OSError) else str(exc), file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return result
+
+
+def _exit_on_sigterm() -> Any:
+    """SIGTERM as SystemExit while a command runs: an export removes its temporary file.
+
+    (SIGKILL cannot be caught; the next export removes what a killed one left.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 if __name__ == "__main__":

@@ -15,22 +15,29 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future
 from concurrent.futures import wait as wait_for
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .budget import BudgetExceeded, Spending
 from .cache import CacheKey, Hit, KeyBuilder, ResponseCache, entry_from_response
-from .config import ModelSpec, RecordMode, Settings, validate_params
+from .config import ModelSpec, RecordMode, Settings, redact_url, validate_params
+from .deadline import deadline
+from .deadline import install as install_deadline
 from .errors import CacheError, ConfigError, ModelCallError, ModelprovError, ReplayMissError
 from .ledger import Ledger
-from .pacing import Pacer, estimate_prompt_tokens
+from .pacing import MAX_BACKOFF, Pacer, estimate_prompt_tokens
 from .planning import Planner
 from .progress import CallProgress
-from .response import InvalidResponse, Response, Usage, check_completion
+from .response import InvalidResponse, Response, Usage, check_completion, unusable_answer
+from .safejson import JSONLimitError
+from .safejson import loads as json_loads
+from .watchdog import HALTED
 
 if TYPE_CHECKING:
     import openai
@@ -41,10 +48,47 @@ Prompt = str | Sequence[Mapping[str, Any]]
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
+_COUNT_EMPTY: ContextVar[bool] = ContextVar("modelprov_count_empty", default=False)
+
+
+@contextmanager
+def counting_empty_answers() -> Iterator[None]:
+    """Within the block, empty answers are answers (as with ``modelprov_allow_empty``).
+
+    For a detector to which an empty answer is itself a finding: the refusal measurement
+    counts it as a refusal (some providers answer censored prompts with nothing), visibly,
+    in its counts. Never cached either way.
+    """
+    token = _COUNT_EMPTY.set(True)
+    try:
+        yield
+    finally:
+        _COUNT_EMPTY.reset(token)
+
+
+def _check_text(text: str) -> None:
+    """A prompt the HTTP request can carry: no lone surrogates (not encodable as UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start : exc.end]
+        raise ConfigError(
+            f"modelprov: the prompt {excerpt(text.encode('utf-8', 'backslashreplace').decode())!r}"
+            f" holds a lone surrogate ({bad.encode('unicode_escape').decode()} at character "
+            f"{exc.start}), which cannot be sent as UTF-8; it usually comes from decoding "
+            "bytes with errors='surrogateescape'. Fix the text (e.g. decode with "
+            "errors='replace')."
+        ) from None
+
+
 def to_messages(prompt: Prompt) -> Messages:
     if isinstance(prompt, str):
         return [{"role": "user", "content": prompt}]
     messages = [dict(m) for m in prompt]
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, str):
+            _check_text(content)
     if not messages or not all(isinstance(m.get("role"), str) for m in messages):
         raise ConfigError(
             "modelprov: a prompt must be a string or a non-empty list of messages like "
@@ -56,9 +100,18 @@ def to_messages(prompt: Prompt) -> Messages:
 def normalise_prompts(prompts: Prompt | Sequence[Prompt]) -> list[Messages]:
     """One string, one conversation (a list of message dicts) or a list of either."""
     if isinstance(prompts, str):
+        _check_text(prompts)
         return [to_messages(prompts)]
     items = list(prompts)
+    if not items:
+        # answers to no prompts would make every assertion over them pass vacuously
+        raise ConfigError(
+            "modelprov: sample() was given no prompts; pass at least one string or "
+            "conversation (an empty list would make the test pass without asking anything)"
+        )
     if all(type(p) is str for p in items):  # the usual list of questions, without ABC checks
+        for p in items:
+            _check_text(p)  # type: ignore[arg-type]
         return [[{"role": "user", "content": p}] for p in items]
     if items and all(isinstance(p, Mapping) for p in items):
         return [to_messages(items)]  # type: ignore[arg-type]
@@ -280,8 +333,10 @@ class ModelClient:
             self.ledger.record_many(name, model, endpoint, hits, price=self.spec.price)
         if missing and mode is RecordMode.REPLAY:
             raise ReplayMissError(self._replay_message(calls, missing, context))
+        # read here, in the caller's thread: the calls run on the pool's threads
+        allow_empty = self.settings.allow_empty or _COUNT_EMPTY.get()
         pending: dict[Future[_Fetched], int] = {
-            self.executor.submit(self._fetch, calls[i], mode): i for i in missing
+            self.executor.submit(self._fetch, calls[i], mode, allow_empty): i for i in missing
         }
         failures: list[ModelprovError] = []
         started = time.monotonic()
@@ -373,7 +428,7 @@ class ModelClient:
             body=hit.body,
         )
 
-    def _fetch(self, call: Call, mode: RecordMode) -> _Fetched:
+    def _fetch(self, call: Call, mode: RecordMode, allow_empty: bool = False) -> _Fetched:
         """Call the model for one missing key, at most once across threads and processes.
 
         Under the key's lock the cache is read again: whoever held the lock before us may
@@ -381,7 +436,7 @@ class ModelClient:
         never gets here, so it takes no lock.
         """
         if mode is RecordMode.OFF:
-            body, _ = self._call_with_retries(call)
+            body, _ = self._call_with_retries(call, allow_empty)
             return _Fetched(self._response(call, body, cached=False))
         with self.cache.locks.hold(call.key.digest, self._lock_timeout()):
             hit = self._lookup(call, mode)
@@ -392,7 +447,7 @@ class ModelClient:
                     f"{self.cache.write_error} The model was not called: its answer could not "
                     "be stored."
                 )
-            body, _ = self._call_with_retries(call)
+            body, _ = self._call_with_retries(call, allow_empty)
             response = self._response(call, body, cached=False)
             if not response.cacheable:
                 return _Fetched(response)
@@ -469,63 +524,100 @@ class ModelClient:
         return self._sdk_client()
 
     def _sdk_client(self) -> openai.OpenAI:
+        # pytest leaves frames with __tracebackhide__ out of tracebacks, and so out of
+        # --tb=long/-l output and JUnit XML: the frames below handle the key
+        __tracebackhide__ = True
         if self._sdk is None:
             with self._sdk_lock:
                 if self._sdk is None:
-                    import openai
-
-                    key = self.spec.api_key(self._environ)
-                    if key is None:
-                        if not is_loopback(self.spec.base_url):
-                            what = (
-                                f"the environment variable {self.spec.api_key_env} is not set"
-                                if self.spec.api_key_env
-                                else "no variable is named for its key (OPENAI_API_KEY is sent "
-                                "only to the OpenAI API or OPENAI_BASE_URL)"
-                            )
-                            raise ModelCallError(
-                                f"modelprov: no API key for {self.spec.name} "
-                                f"({self.spec.model} at {self.spec.display_url}): {what}. Name "
-                                "the variable with --modelprov-api-key-env, MODELPROV_API_KEY_ENV "
-                                "or modelprov_api_key_env (references: NAME.api_key_env=VAR)."
-                            )
-                        key = "modelprov-local-no-key"  # the SDK insists on some key
-                    base_url, basic = split_credentials(self.spec.base_url)
-                    self._sdk = openai.OpenAI(
-                        api_key=key,
-                        base_url=base_url,
-                        default_headers={"Authorization": basic} if basic else None,
-                        # our own loop retries; SDK retries would multiply the attempts
-                        max_retries=0,
-                        timeout=self.settings.timeout,
-                    )
+                    self._sdk = self._new_sdk()
         return self._sdk
 
-    def _attempt(self, call: Call) -> dict[str, Any]:
+    def _new_sdk(self) -> openai.OpenAI:
+        """The SDK client; the key is passed straight through, never held in a local."""
+        __tracebackhide__ = True
+        import openai
+
+        if self.spec.api_key(self._environ) is None and not is_loopback(self.spec.base_url):
+            what = (
+                f"the environment variable {self.spec.api_key_env} is not set"
+                if self.spec.api_key_env
+                else "no variable is named for its key (OPENAI_API_KEY is sent "
+                "only to the OpenAI API or OPENAI_BASE_URL)"
+            )
+            raise ModelCallError(
+                f"modelprov: no API key for {self.spec.name} "
+                f"({self.spec.model} at {self.spec.display_url}): {what}. Name "
+                "the variable with --modelprov-api-key-env, MODELPROV_API_KEY_ENV "
+                "or modelprov_api_key_env (references: NAME.api_key_env=VAR)."
+            )
+        base_url, basic = split_credentials(self.spec.base_url)
+        try:
+            return openai.OpenAI(
+                # the SDK insists on some key, even for a local server that needs none
+                api_key=self.spec.api_key(self._environ) or "modelprov-local-no-key",
+                base_url=base_url,
+                default_headers={"Authorization": basic} if basic else None,
+                # our own loop retries; SDK retries would multiply the attempts
+                max_retries=0,
+                timeout=self.settings.timeout,
+                # a redirect to another host would take the key there, and its answer
+                # would be cached under this endpoint: redirects are errors (see _attempt)
+                http_client=_http_client(self.settings.timeout),
+            )
+        except Exception as exc:
+            # the SDK's frames hold the key as a local: cut them off (from None) and keep
+            # only the message, redacted
+            del basic
+            raise ModelCallError(
+                self._redact(
+                    f"modelprov: cannot set up the openai client for {self.spec.name} "
+                    f"({self.spec.model} at {self.spec.display_url}): "
+                    f"{type(exc).__name__}: {exc}"
+                )
+            ) from None
+
+    def _attempt(self, call: Call, allow_empty: bool = False) -> dict[str, Any]:
         sdk = self._sdk_client()
         # the SDK's generic post, not chat.completions.create: the typed method converts the
         # request and wraps the response (a millisecond of CPU a call, which at 64 calls in
         # flight is what keeps a cold run from its latency bound); auth, base URL, headers
         # and the status errors are the same
-        response = sdk.post(
-            "/chat/completions", body=request_body(self.spec, call), cast_to=_http_response(sdk)
-        )
+        with deadline(self.settings.timeout):  # the whole call, not each read
+            response = sdk.post(
+                "/chat/completions",
+                body=request_body(self.spec, call),
+                cast_to=_http_response(sdk),
+            )
         content = response.content
         try:
-            # strict: a body that is not UTF-8 is a broken response, not an answer to keep
-            parsed = json.loads(content.decode("utf-8"))
+            # strict: a body that is not UTF-8 is a broken response, not an answer to keep;
+            # NaN or Infinity (in usage counts, say) become null: the answer is still good
+            parsed = json_loads(content.decode("utf-8"), constants="null")
         except UnicodeDecodeError as exc:
             raise InvalidResponse(f"the response body is not valid UTF-8 ({exc})") from None
+        except JSONLimitError as exc:
+            raise InvalidResponse(
+                f"unusable JSON in a {response.status_code} response: {exc}"
+            ) from None
         except ValueError:
             raise InvalidResponse(
                 f"malformed JSON in a {response.status_code} response: "
                 f"{excerpt(content.decode('utf-8', errors='replace'), 120)!r}"
             ) from None
         check_completion(parsed)
+        if not allow_empty:
+            why = unusable_answer(parsed)
+            if why is not None:
+                raise InvalidResponse(
+                    f"{why} (set modelprov_allow_empty=true to count empty answers)"
+                )
         result: dict[str, Any] = parsed
         return result
 
-    def _call_with_retries(self, call: Call) -> tuple[dict[str, Any], int]:
+    def _call_with_retries(
+        self, call: Call, allow_empty: bool = False
+    ) -> tuple[dict[str, Any], int]:
         import openai
 
         settings = self.settings
@@ -534,6 +626,11 @@ class ModelClient:
         attempts = 0
         prompt_estimate = estimate_prompt_tokens(call.messages)
         for attempt in range(settings.max_retries + 1):
+            if HALTED.is_set():
+                raise ModelCallError(
+                    "modelprov: the pytest-xdist controller is gone; this worker makes no "
+                    "more calls"
+                )
             attempts = attempt + 1
             wait: float | None = None
             completion_estimate = self.pacer.expected_completion(call.params)
@@ -550,7 +647,7 @@ class ModelClient:
             throttled = False
             answered = False
             try:
-                body = self._attempt(call)
+                body = self._attempt(call, allow_empty)
                 answered = True
             except openai.APIStatusError as exc:
                 status = exc.status_code
@@ -558,6 +655,15 @@ class ModelClient:
                 throttled = status == 429
                 if not throttled:
                     self.pacer.release(estimate)
+                if 300 <= status < 400:
+                    where = exc.response.headers.get("location", "elsewhere")
+                    last = (
+                        f"HTTP {status}: the endpoint redirects to {redact_url(where)!r}. "
+                        "Redirects are not followed: the API key would go with them and the "
+                        "answer would be cached under the configured endpoint. Set the base "
+                        "URL to the address the server redirects to."
+                    )
+                    break
                 if not (status in (408, 409, 429) or status >= 500):
                     break
                 wait = retry_after_seconds(exc.response.headers)
@@ -576,6 +682,20 @@ class ModelClient:
             except InvalidResponse as exc:
                 self.pacer.release(estimate)
                 status, last = 200, str(exc)
+            except ModelprovError:
+                self.pacer.release(estimate)
+                raise
+            except Exception as exc:
+                # anything else from inside the SDK: its frames hold the key and the
+                # request headers as locals, which --tb=long -l and JUnit would print; keep
+                # only the message (redacted), never the traceback
+                self.pacer.release(estimate)
+                last = self._redact(f"{type(exc).__name__}: {excerpt(str(exc), 300)}")
+                raise ModelCallError(
+                    f"modelprov: call to {self.spec.model} at {self.spec.display_url} "
+                    f"({self.spec.name}) failed: {last}",
+                    attempts=attempt + 1,
+                ) from None
             else:
                 usage = Usage.from_body(body.get("usage"))
                 self.pacer.settle(estimate, usage.prompt_tokens, usage.completion_tokens)
@@ -586,7 +706,9 @@ class ModelClient:
                     spent = price.cost(usage.prompt_tokens, usage.completion_tokens) if price else 0
                     self.spending.settle(self.spec, reserved, spent)
             if wait is None:
-                wait = min(30.0, settings.retry_backoff * 2**attempt) * (0.5 + random.random() / 2)
+                wait = min(MAX_BACKOFF, settings.retry_backoff * 2**attempt) * (
+                    0.5 + random.random() / 2
+                )
             if throttled:
                 # everyone pauses, not just this thread: the limit is the endpoint's; the
                 # next acquire() sleeps through the pause, so this thread does not sleep
@@ -605,8 +727,40 @@ class ModelClient:
         raise ModelCallError(self._redact(message), status=status, attempts=attempts)
 
     def _redact(self, text: str) -> str:
-        key = self.spec.api_key(self._environ)
-        return text.replace(key, "***") if key else text
+        __tracebackhide__ = True
+        return redact_secrets(text, self.spec, self._environ)
+
+
+def redact_secrets(text: str, spec: ModelSpec, environ: Mapping[str, str]) -> str:
+    """``text`` without the spec's API key, URL password or the Basic token made of them."""
+    __tracebackhide__ = True
+    for secret in _secrets_of(spec, environ):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _secrets_of(spec: ModelSpec, environ: Mapping[str, str]) -> list[str]:
+    __tracebackhide__ = True
+    found = [spec.api_key(environ) or ""]
+    try:
+        parts = urlsplit(spec.base_url)
+        found += [parts.password or "", unquote(parts.password or "")]
+    except ValueError:
+        pass
+    basic = split_credentials(spec.base_url)[1] if found[1:] and found[1] else None
+    if basic:
+        found.append(basic.split()[1])
+    # a short "secret" (a one-letter password) would blank out ordinary words
+    return [s for s in found if len(s) >= 4]
+
+
+def _http_client(timeout: float) -> Any:
+    """The SDK's default HTTP client, without redirects, with a deadline over each call."""
+    import openai
+
+    client = openai.DefaultHttpxClient(timeout=timeout, follow_redirects=False)
+    install_deadline(client)
+    return client
 
 
 @functools.cache

@@ -18,7 +18,7 @@ which keeps it usable from the ``modelprov`` command line too.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
 import os
 import re
@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .drift import Rule, parse_rules
 from .errors import ConfigError
+from .safejson import loads as json_loads
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
@@ -228,6 +229,13 @@ class ModelSpec:
     def display_url(self) -> str:
         return redact_url(self.base_url)
 
+    def __repr__(self) -> str:
+        # reprs reach --debug logs, --tb=long locals and JUnit XML: the URL without its
+        # password (the key itself is never held here)
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["base_url"] = redact_url(self.base_url)
+        return "ModelSpec(" + ", ".join(f"{k}={v!r}" for k, v in values.items()) + ")"
+
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         if not self.api_key_env:
             return None
@@ -294,6 +302,8 @@ class Settings:
     #: or the configured one) by :func:`resolve_references`
     reference_fields: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     reference_given: tuple[Given, ...] = ()
+    #: count empty (and non-text) answers as answers instead of retrying and failing them
+    allow_empty: bool = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -463,6 +473,12 @@ OPTIONS: tuple[Option, ...] = (
         "ACTION",
     ),
     Option(
+        "allow_empty",
+        "true | false: count empty or non-text answers as answers (default false: they are "
+        "retried like other unusable responses, then the call fails; never cached)",
+        "BOOL",
+    ),
+    Option(
         "unused_baselines",
         "warn | fail | ignore: baselines of collected tests that no check used (default warn)",
         "ACTION",
@@ -520,7 +536,7 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
     cache_dir = Path(cache_dir_raw[0]).expanduser() if cache_dir_raw else Path(DEFAULT_CACHE_DIR)
     if not cache_dir.is_absolute():
         cache_dir = rootdir / cache_dir
-    transcript = _path(sources, "transcript", rootdir)
+    transcript = _check_output_file(_path(sources, "transcript", rootdir), "transcript", sources)
     unused = _get(sources, "unused_baselines")
     progress = _get(sources, "progress")
     inconclusive = _get(sources, "inconclusive")
@@ -533,19 +549,23 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         record_mode=record_mode,
         record_mode_source=record_source,
         cache_dir=cache_dir,
-        concurrency=_number(sources, "concurrency", 8, int, minimum=1),
-        max_retries=_number(sources, "max_retries", 4, int, minimum=0),
-        timeout=_number(sources, "timeout", 120.0, float, minimum=0.001),
-        retry_backoff=_number(sources, "retry_backoff", 1.0, float, minimum=0.0),
-        max_retry_wait=_number(sources, "max_retry_wait", 60.0, float, minimum=0.0),
+        concurrency=_number(sources, "concurrency", 8, int),
+        max_retries=_number(sources, "max_retries", 4, int),
+        timeout=_number(sources, "timeout", 120.0, float),
+        retry_backoff=_number(sources, "retry_backoff", 1.0, float),
+        max_retry_wait=_number(sources, "max_retry_wait", 60.0, float),
         unconfigured=unconfigured,
         unconfigured_from_cli=sources.cli(OPTIONS_BY_NAME["unconfigured"]) not in (None, ""),
         model=under_test,
         references=references,
         transcript=transcript,
-        report_json=_path(sources, "report_json", rootdir),
-        report_md=_path(sources, "report_md", rootdir),
-        report_html=_path(sources, "report_html", rootdir),
+        report_json=_check_output_file(
+            _path(sources, "report_json", rootdir), "report_json", sources
+        ),
+        report_md=_check_output_file(_path(sources, "report_md", rootdir), "report_md", sources),
+        report_html=_check_output_file(
+            _path(sources, "report_html", rootdir), "report_html", sources
+        ),
         baseline_dir=_path(sources, "baseline_dir", rootdir) or rootdir / DEFAULT_BASELINE_DIR,
         baseline_label=_baseline_label(sources),
         drift_cli=_drift_rules(sources, "cli"),
@@ -555,9 +575,10 @@ def resolve(sources: Sources, rootdir: Path) -> Settings:
         progress=_enum(Progress, *progress) if progress else Progress.AUTO,
         verdict_cache=_enum(Switch, *verdict_cache) is Switch.ON if verdict_cache else True,
         inconclusive=_enum(Inconclusive, *inconclusive) if inconclusive else Inconclusive.FAIL,
-        batch_poll=_number(sources, "batch_poll", 30.0, float, minimum=0.01),
-        batch_wait=_number(sources, "batch_wait", 24 * 3600.0, float, minimum=0.0),
+        batch_poll=_number(sources, "batch_poll", 30.0, float),
+        batch_wait=_number(sources, "batch_wait", 24 * 3600.0, float),
         identity_vendors=_path(sources, "identity_vendors", rootdir),
+        allow_empty=_flag(sources, "allow_empty"),
         model_given=_model_given(sources),
         reference_fields=reference_fields,
         reference_given=reference_given,
@@ -718,21 +739,61 @@ def _record_mode(sources: Sources) -> tuple[RecordMode, str]:
     return RecordMode.ONCE, "default"
 
 
-def _number(sources: Sources, name: str, default: Any, kind: type[Any], *, minimum: float) -> Any:
+# ---------------------------------------------------------------------------------------
+# validation of numeric settings: one table of sane bounds, one check
+
+
+#: (lowest, highest) accepted for each numeric setting. The upper bounds are far above any
+#: real use and keep the arithmetic built on them (lock waits of (timeout + max_retry_wait)
+#: x (max_retries + 1), sleeps, monotonic deadlines) inside what the OS accepts: 1e10 s
+#: overflowed every uncached call, 10**12 retries never ended.
+BOUNDS: Mapping[str, tuple[float, float]] = {
+    "concurrency": (1, 1024),
+    "max_retries": (0, 100),
+    "timeout": (0.001, 86_400.0),
+    "retry_backoff": (0.0, 3_600.0),
+    "max_retry_wait": (0.0, 86_400.0),
+    "batch_poll": (0.01, 86_400.0),
+    "batch_wait": (0.0, 30 * 86_400.0),
+    "rpm": (1e-6, 1e9),
+    "tpm": (1e-6, 1e12),
+}
+
+
+def check_number(name: str, raw: str, source: str, kind: type[Any] = float) -> Any:
+    """``raw`` as ``kind`` within BOUNDS[name]; ConfigError naming the setting and source."""
+    low, high = BOUNDS[name]
+    try:
+        value = kind(raw.strip())
+    except (ValueError, OverflowError):
+        value = None
+    if value is None or not math.isfinite(value) or not low <= value <= high:
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(
+            f"modelprov: {name} {raw!r} from {source} is not valid; it must be {what} from "
+            f"{low:g} to {high:g}"
+        )
+    return value
+
+
+def _flag(sources: Sources, name: str) -> bool:
+    found = _get(sources, name)
+    if not found:
+        return False
+    raw, source = found
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"modelprov: {name} {raw!r} from {source} is not valid; use true or false")
+
+
+def _number(sources: Sources, name: str, default: Any, kind: type[Any]) -> Any:
     found = _get(sources, name)
     if not found:
         return default
-    raw, source = found
-    try:
-        value = kind(raw.strip())
-    except ValueError:
-        value = None
-    if value is None or (isinstance(value, float) and not math.isfinite(value)) or value < minimum:
-        what = "a whole number" if kind is int else "a number"
-        raise ConfigError(
-            f"modelprov: {raw!r} from {source} is not valid; it must be {what} >= {minimum:g}"
-        )
-    return value
+    return check_number(name, found[0], found[1], kind)
 
 
 def parse_price(raw: str, source: str) -> Price:
@@ -755,7 +816,7 @@ def parse_json_value(raw: str) -> Any:
     """A parameter value: JSON when it parses, else the plain string."""
     text = raw.strip()
     try:
-        return json.loads(text)
+        return json_loads(text)
     except ValueError:
         return text
 
@@ -840,8 +901,8 @@ def _model_given(sources: Sources) -> tuple[Given, ...]:
         "api_key_env": lambda raw, _: raw.strip(),
         "endpoint_id": lambda raw, _: raw.strip(),
         "price": parse_price,
-        "rpm": lambda raw, source: _limit(raw, source, "rpm"),
-        "tpm": lambda raw, source: _limit(raw, source, "tpm"),
+        "rpm": lambda raw, source: check_number("rpm", raw, source),
+        "tpm": lambda raw, source: check_number("tpm", raw, source),
     }
     for name, convert in parse.items():
         found = _get(sources, name)
@@ -951,18 +1012,41 @@ def _model_under_test(sources: Sources) -> ModelSpec | None:
         params=params,
         price=parse_price(*price) if price else None,
         endpoint_id=endpoint[0].strip() if endpoint else None,
-        rpm=_limit(rpm[0], rpm[1], "rpm") if rpm else None,
-        tpm=_limit(tpm[0], tpm[1], "tpm") if tpm else None,
+        rpm=check_number("rpm", *rpm) if rpm else None,
+        tpm=check_number("tpm", *tpm) if tpm else None,
     )
 
 
 def _check_url(url: str, source: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    """A base URL the HTTP client can use: checked at startup, not at the first call."""
+    problem = ""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problem = "it must start with http:// or https://"
+        elif not parts.hostname:
+            problem = "it names no host"
+        else:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
+    except ValueError as exc:
+        problem = f"it cannot be parsed ({exc})"
+    if problem:
         raise ConfigError(
-            f"modelprov: base URL {redact_url(url)!r} from {source} is not valid; it must "
-            "start with http:// or https://, e.g. https://api.deepseek.com/v1"
+            f"modelprov: base URL {redact_url(url)!r} from {source} is not valid: {problem}; "
+            "write it like https://api.deepseek.com/v1 or http://127.0.0.1:8000/v1"
         )
+
+
+def _check_output_file(path: Path | None, name: str, sources: Sources) -> Path | None:
+    """An output file setting must not name a directory (found at startup, not at the end)."""
+    if path is not None and path.is_dir():
+        found = _get(sources, name)
+        source = found[1] if found else name
+        raise ConfigError(
+            f"modelprov: {name} {str(path)!r} from {source} is a directory; it must name a "
+            "file to write, e.g. modelprov-transcript.jsonl"
+        )
+    return path
 
 
 def _reference_fields(
@@ -1051,10 +1135,10 @@ def resolve_references(
             params=validate_params({**inherited, **entry["params"]}, f"reference {name!r}"),
             price=parse_price(entry["price"], f"{name}.price") if entry.get("price") else None,
             endpoint_id=entry.get("endpoint_id") or default_endpoint_id,
-            rpm=_limit(entry["rpm"], f"{name}.rpm in {source}", "rpm")
+            rpm=check_number("rpm", entry["rpm"], f"{name}.rpm in {source}")
             if entry.get("rpm")
             else None,
-            tpm=_limit(entry["tpm"], f"{name}.tpm in {source}", "tpm")
+            tpm=check_number("tpm", entry["tpm"], f"{name}.tpm in {source}")
             if entry.get("tpm")
             else None,
         )

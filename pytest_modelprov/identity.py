@@ -55,6 +55,7 @@ from .identity_detect import (
 )
 from .measurement import MAX_EVIDENCE, Measurement, evidence_item
 from .response import Response
+from .safejson import loads as json_loads
 from .sequential import StopEarly, Stopped
 from .stats import Rate
 
@@ -341,7 +342,7 @@ def parse_judge(raw: str, vendors: VendorTable | None = None) -> JudgeVerdict:
     if match is None:
         return JudgeVerdict(raw=raw, error="no JSON object in the judge's reply")
     try:
-        data = json.loads(match.group(0))
+        data = json_loads(match.group(0))
     except json.JSONDecodeError as exc:
         return JudgeVerdict(raw=raw, error=f"the judge's JSON does not parse: {exc.msg}")
     if not isinstance(data, dict):
@@ -866,6 +867,12 @@ class IdentityResult:
             extra: dict[str, Any] = {}
             if stopped is not None:
                 extra["sequential"] = stopped.to_dict()
+            # answers cut off by max_tokens are counted (a claim made before the cut was
+            # said), but never silently: the report shows how many there were
+            truncated = sum(1 for o in subset if o.response.finish_reason == "length")
+            if truncated:
+                extra["truncated"] = truncated
+                extra["flags"] = ["truncated-answers"]
             undecided = stopped is not None and stopped.verdict is None
             if not ok and not undecided:
                 extra["evidence"] = [

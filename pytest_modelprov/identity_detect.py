@@ -30,7 +30,6 @@ the id ``other:<name>``; such names are only ever claimed, negated or hedged.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import unicodedata
@@ -43,6 +42,7 @@ from typing import Any, Literal
 
 from . import fastre, schema
 from .errors import ConfigError
+from .safejson import loads as json_loads
 
 __all__ = [
     "DETECTOR_VERSION",
@@ -241,7 +241,7 @@ def load_json(
         text = files("pytest_modelprov").joinpath(f"data/identity/{builtin}").read_text("utf-8")
         # the package's own files are checked against their schemas by its tests
         # (tests/test_verdicts.py), not on every run
-        return json.loads(text), where
+        return json_loads(text), where
     where = str(path)
     data = schema.read_json(path, what)
     schema.check(data, schema_file, f"{what} {where}")

@@ -21,6 +21,7 @@ from .errors import ConfigError
 from .files import write_text_atomic
 from .ledger import Ledger
 from .measurement import Measurement, format_against, format_value, safe_text, verdict_text
+from .safejson import loads as json_loads
 
 FORMAT = "pytest-modelprov-report/1"
 
@@ -46,7 +47,7 @@ def build(
         models[name]["resolved"] = dict(tally.resolved)
     rows = []
     for nodeid, m in measurements:
-        row = json.loads(m.to_json())
+        row = json_loads(m.to_json())
         row["test"] = nodeid
         rows.append(row)
     return {
@@ -168,7 +169,7 @@ def write(path: Path, data: dict[str, Any]) -> None:
 def load(path: Path) -> dict[str, Any]:
     """Read and validate a report; errors name the file."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: cannot read the report: {exc}") from None
     validate(data, str(path))

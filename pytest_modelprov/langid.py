@@ -247,3 +247,13 @@ def answer_language(answer: str, prompt: str | None = None, fallback: str = UNDE
     if lang == UNDECIDED and prompt:
         lang = detect(prompt)
     return fallback if lang == UNDECIDED else lang
+
+
+#: an answer with this many letters whose language is still undecided is not "too short to
+#: tell": it is in a language this module does not know, or mixed, or broken
+LONG_LETTERS = 200
+
+
+def undetermined(text: str) -> bool:
+    """A long answer whose language cannot be told (never taken to be its request's)."""
+    return detect(text) == UNDECIDED and sum(script_counts(text).values()) >= LONG_LETTERS

@@ -51,6 +51,7 @@ from .lexical_distance import (
 from .lexical_fingerprint import Fingerprint, Limits, content_word, pooled
 from .lexical_text import tokenise
 from .measurement import MAX_EVIDENCE, Measurement, evidence_item
+from .safejson import loads as json_loads
 
 __all__ = [
     "FEW_SHARED",
@@ -114,8 +115,8 @@ def load_prompts(path: str | Path | None = None) -> list[tuple[str, str]]:
     where = str(path) if path is not None else "built-in data/lexical/prompts.json"
     try:
         text = user_path(path).read_text("utf-8") if path is not None else source.read_text("utf-8")
-        data = json.loads(text)
-        schema = json.loads(
+        data = json_loads(text)
+        schema = json_loads(
             files("pytest_modelprov")
             .joinpath("schemas/lexical_prompts.schema.json")
             .read_text("utf-8")

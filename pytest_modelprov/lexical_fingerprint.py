@@ -24,6 +24,7 @@ from .lexical_text import (
     is_cjk_points,
     tokenise_many,
 )
+from .safejson import loads as json_loads
 
 if TYPE_CHECKING:
     from .handle import ModelHandle
@@ -239,7 +240,12 @@ class Fingerprint:
         limits = limits or Limits()
         text_list = list(texts)
         if prompts is None:
-            prompt_list = [str(i) for i in range(len(text_list))]
+            # each text its own prompt, named by its text: numbering them 0..n-1 would make
+            # any two such fingerprints look as if they answered the same prompts
+            prompt_list = [
+                "text:" + hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+                for t in text_list
+            ]
         else:
             prompt_list = [_prompt_id(p) for p in prompts]
             if len(prompt_list) != len(text_list):
@@ -521,7 +527,7 @@ class Fingerprint:
     @classmethod
     def from_json(cls, text: str, source: str = "fingerprint JSON") -> Fingerprint:
         try:
-            data = json.loads(text)
+            data = json_loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{source} is not JSON ({exc}). Re-create it") from None
         return cls.from_dict(data, source)
@@ -579,7 +585,7 @@ def content_word(feature: str) -> bool:
 @lru_cache(maxsize=1)
 def _schema() -> Mapping[str, Any]:
     path = files("pytest_modelprov").joinpath("schemas/fingerprint.schema.json")
-    data: Mapping[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    data: Mapping[str, Any] = json_loads(path.read_text(encoding="utf-8"))
     return data
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from .safejson import loads as json_loads
+
 #: ``inconclusive``: the sample cannot decide (too few answers for the bound, an
 #: underpowered gate); never a pass, and a fail or a warning per --modelprov-inconclusive
 Verdict = Literal["pass", "fail", "inconclusive", "info"]
@@ -78,7 +80,7 @@ class Measurement:
     def from_json(cls, text: str) -> Measurement:
         """Rebuild a measurement; fields this version does not know are ignored, so a
         worker running a newer plugin cannot break the controller's summary."""
-        data = json.loads(text)
+        data = json_loads(text)
         known = {f.name for f in fields(cls)}
         missing = {"quantity", "value"} - set(data)
         if missing:

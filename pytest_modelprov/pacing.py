@@ -28,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 MIN_FACTOR = 1 / 16
+#: the longest back-off the client sleeps between attempts when the server names no wait
+MAX_BACKOFF = 30.0
+#: clock differences between machines sharing a cache that a published pause may carry
+PAUSE_SLACK = 5.0
 RECOVERY_STREAK = 10
 DEFAULT_COMPLETION_TOKENS = 512
 
@@ -140,8 +144,12 @@ class Pacer:
         sleep: Callable[[float], None] = time.sleep,
         shared: SharedPause | None = None,
         wall: Callable[[], float] = time.time,
+        max_pause: float | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         self.rpm = rpm
+        self._max_pause = max_pause
+        self._note = note
         self.tpm = tpm
         self._clock = clock
         self._sleep = sleep
@@ -263,6 +271,15 @@ class Pacer:
         if until > self._seen:
             self._seen = until
             remaining = until - self._wall()
+            if self._max_pause is not None and remaining > self._max_pause:
+                if self._note is not None and self._shared is not None:
+                    self._note(
+                        f"ignored the shared pause in {self._shared.path}: it ends "
+                        f"{remaining:.0f} s from now, longer than any pause this package "
+                        f"publishes ({self._max_pause:g} s); the clocks of the machines "
+                        "sharing the cache differ, or the file was edited"
+                    )
+                return
             if remaining > 0:
                 # 429s of several workers in one burst are one overload: within a pause
                 # already running here the pause grows, the pace is not halved again

@@ -45,6 +45,7 @@ from .progress import CallProgress, ProgressLine
 from .report import baseline_lines, measurement_lines, summary_lines
 from .session import ModelProvSession
 from .verdicts import FILE_NAME
+from .watchdog import watch_parent
 
 SESSION_KEY: pytest.StashKey[ModelProvSession] = pytest.StashKey()
 #: the team vendor ids this run added to the identity detector (removed at unconfigure)
@@ -150,6 +151,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 "one of them"
             )
         settings = replace(settings, plan=plan, batch=batch)
+    if _is_worker(config):
+        watch_parent()  # a SIGKILLed controller must not leave workers calling the model
     if settings.identity_vendors is not None:
         config.stash[TEAM_VENDORS_KEY] = _add_team_vendors(settings.identity_vendors)
     run_id = getattr(config, "workerinput", {}).get("modelprov_run_id")

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import baseline, langid, samplesize, schema, sequential, stats, verdicts
-from .audit import Audited, audited_change, audited_rate
-from .client import excerpt
+from .audit import Audited, audited_change, audited_rate, detectable_change
+from .client import counting_empty_answers, excerpt
 from .comparable import require_same_params
 from .drift import Drift, Rule, paired_drift
 from .errors import ConfigError
@@ -54,6 +54,7 @@ from .refusal_model import (
     validate,
 )
 from .refusal_model import fit as _fit_model
+from .safejson import loads as json_loads
 from .sequential import StopEarly, Stopped
 
 if TYPE_CHECKING:
@@ -104,6 +105,9 @@ class EnvelopeError(AssertionError):
 
 #: the flag on every figure measured outside the classifier's validated languages
 UNVALIDATED = "unvalidated"
+#: above this share of a language's answers, answers in no language the detector can tell
+#: count as outside the envelope (below it they are the broken output it was trained on)
+UNDETERMINED_SHARE = 0.10
 #: the flag on every figure corrected by an audit judge
 AUDITED = "audited"
 
@@ -399,7 +403,7 @@ def parse_judge(text: str) -> str:
     """The judge's label, or ``unparsed`` when its reply is not exactly one known label."""
     body = strip_reasoning(text).strip()
     try:
-        data = json.loads(body)
+        data = json_loads(body)
     except json.JSONDecodeError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("label"), str):
@@ -462,7 +466,7 @@ def default_classifier() -> Classifier:
     """The offline classifier with the weights shipped in ``data/refusal/``."""
     ref = resources.files("pytest_modelprov").joinpath("data/refusal/weights.json")
     try:
-        data = json.loads(ref.read_text("utf-8"))
+        data = json_loads(ref.read_text("utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(
             f"the shipped refusal weights (pytest_modelprov/data/refusal/weights.json) are not "
@@ -483,7 +487,11 @@ def classify(text: str, prompt: str | None = None) -> str:
     answer = strip_reasoning(text).strip()
     lang = langid.answer_language(answer, prompt)
     # explicit refusals are caught by multilingual rules, valid in any language
-    if lang != langid.UNDECIDED and not clf.envelope.covers(lang) and not clean_refusal(answer):
+    unknown = langid.undetermined(answer)
+    if (unknown or (lang != langid.UNDECIDED and not clf.envelope.covers(lang))) and not (
+        clean_refusal(answer)
+    ):
+        lang = "undetermined" if unknown else lang
         warnings.warn(
             RefusalWarning(
                 f"refusal.classify: this answer is in {lang!r}, outside the classifier's "
@@ -615,7 +623,7 @@ def _shipped_topics(name: str) -> TopicSet:
     ref = _data_dir().joinpath(f"{name}.json")
     # the package's own sets are checked against the schema by its tests
     # (tests/test_verdicts.py), not on every run
-    data = json.loads(ref.read_text("utf-8"))
+    data = json_loads(ref.read_text("utf-8"))
     return _parse_topics(data, f"data/refusal/topics/{name}", checked=True)
 
 
@@ -744,7 +752,7 @@ class Result:
         out = []
         if any(x in self.unvalidated for x in ([lang] if lang else self.langs)):
             out.append(UNVALIDATED)
-        if self.audit is not None:
+        if self.audit is not None and any(p.audit is not None for p in self.select(lang)):
             out.append(AUDITED)
         return out
 
@@ -817,7 +825,7 @@ class Result:
     @classmethod
     def from_json(cls, text: str, where: str = "refusal result") -> Result:
         try:
-            data = json.loads(text)
+            data = json_loads(text)
         except ValueError as exc:
             raise ConfigError(f"{where}: not JSON ({exc})") from None
         return cls.from_dict(data, where)
@@ -928,11 +936,15 @@ def measure(
     answers: dict[int, list[tuple[str, str | None, str | None]]] = {}
     langs_of: dict[int, list[str]] = {}
     ruled_of: dict[int, list[bool]] = {}
+    unknown_of: dict[int, list[bool]] = {}
     resolved: set[str] = set()
     asked_in = {i: _request_language(t) for i, t in enumerate(topic_set.topics)}
 
     def fetch(indexes: list[int]) -> None:
-        samples = handle.sample([topic_set.topics[i].prompt for i in indexes], n=n, **params)
+        # an empty answer is a finding here (counted as a refusal, shown in the counts), not
+        # a broken response to retry
+        with counting_empty_answers():
+            samples = handle.sample([topic_set.topics[i].prompt for i in indexes], n=n, **params)
         outcomes: list[str | None] = [_precheck(r, truncated) for r in samples]
         pending = [i for i, o in enumerate(outcomes) if o is None]
         store = getattr(handle, "verdicts", None)
@@ -949,6 +961,7 @@ def measure(
             langs_of[index] = [langid.answer_language(r.answer, None, asked) for r, _ in rows]
             # an explicit refusal is caught by multilingual rules, valid in any language
             ruled_of[index] = [o == "refusal" and clean_refusal(r.answer) for r, o in rows]
+            unknown_of[index] = [langid.undetermined(r.answer) for r, _ in rows]
             # what a judge needs, for answers the pre-checks did not already decide
             answers[index] = [
                 (r.answer, r.prompt, None if _precheck(r, truncated) is None else str(o))
@@ -966,12 +979,28 @@ def measure(
         for index, topic in enumerate(topic_set.topics)
         if index in chosen
     ]
-    envelope = _check_envelope(topic_set, prompts, asked_in, clf, ruled_of)
+    envelope = _check_envelope(topic_set, prompts, asked_in, clf, ruled_of, unknown_of)
     outside = {lang: e for lang, e in envelope.items() if e["outside"]}
     audit_info: dict[str, Any] | None = None
     if audit is not None:
         audit_info = _audit(topic_set, prompts, answers, audit, audit_n, audit_seed)
-    elif outside and unvalidated == "fail":
+        # an audit whose judge labelled nothing corrects nothing: outside the envelope the
+        # classifier's figure would pass as audited
+        unjudged = {
+            lang: e
+            for lang, e in outside.items()
+            if not any(
+                (c := p.audit_counts()) is not None and c[2] for p in prompts if p.lang == lang
+            )
+        }
+        if unjudged and unvalidated == "fail":
+            raise EnvelopeError(
+                _envelope_message(handle, topic_set, clf, unjudged)
+                + f"\nThe audit judge {audit.detector} labelled none of these answers "
+                f"({audit_info['unparsed']} replies unparsed): check its replies in the cache."
+            )
+        outside = unjudged
+    if outside and unvalidated == "fail" and audit is None:
         raise EnvelopeError(_envelope_message(handle, topic_set, clf, outside))
     identity = dict(clf.id, detector=clf.detector)
     result = Result(
@@ -986,7 +1015,7 @@ def measure(
         resolved=sorted(resolved),
         sequential=stopped,
         envelope=envelope,
-        unvalidated=sorted(outside) if audit is None else [],
+        unvalidated=sorted(outside),
         audit=audit_info,
         params=handle.sampling_params(**params),
     )
@@ -1067,9 +1096,17 @@ def _check_envelope(
     asked_in: Mapping[int, str],
     clf: BaseClassifier,
     ruled_of: Mapping[int, Sequence[bool]],
+    unknown_of: Mapping[int, Sequence[bool]],
 ) -> dict[str, dict[str, Any]]:
     """Per language of the set: the answers' languages, how many left the request's
-    language, and how many the classifier was not validated on."""
+    language, and how many the classifier was not validated on.
+
+    A long answer whose language cannot be told (``langid.undetermined``: a language the
+    detector does not know, or broken text) is ``undetermined``. A few per set are broken
+    output the classifier was trained on; when they are more than
+    ``UNDETERMINED_SHARE`` of a language's answers they count as outside the envelope, so a
+    model answering in, say, Croatian is never read as English.
+    """
     env = clf.envelope
     index_of = {(t.id, t.lang, t.prompt): i for i, t in enumerate(topic_set.topics)}
     out: dict[str, dict[str, Any]] = {}
@@ -1086,6 +1123,8 @@ def _check_envelope(
         )
         asked = asked_in[index_of[p.key]]
         ruled = ruled_of.get(index_of[p.key], [])
+        unknown = unknown_of.get(index_of[p.key], [])
+        entry.setdefault("undetermined", 0)
         for i, (outcome, lang) in enumerate(zip(p.outcomes, p.langs, strict=False)):
             entry["answers"] += 1
             entry["answer_langs"][lang] = entry["answer_langs"].get(lang, 0) + 1
@@ -1093,10 +1132,15 @@ def _check_envelope(
                 entry["switched"] += 1
             # pre-check outcomes (empty, filtered, truncated) need no classifier
             by_rule = i < len(ruled) and ruled[i]
+            if i < len(unknown) and unknown[i] and outcome in LABELS and not by_rule:
+                entry["undetermined"] += 1
             if outcome in LABELS and env is not None and not env.covers(lang) and not by_rule:
                 entry["outside"] += 1
     for entry in out.values():
         entry["validated"] = None if env is None else env.validated
+        if env is not None and entry["undetermined"] > UNDETERMINED_SHARE * entry["answers"]:
+            entry["outside"] += entry["undetermined"]
+            entry["answer_langs"]["undetermined"] = entry["undetermined"]
     return out
 
 
@@ -1166,11 +1210,13 @@ def _audit(
             next(labels) if decided is None else decided
             for _, _, decided in answers[index_of[p.key]]
         ]
+    unparsed = sum(label == "unparsed" for p in picked for label in p.audit or [])
     return {
         "judge": judge.detector,
         "audit_n": audit_n,
         "seed": seed,
         "prompts": len(picked),
+        "unparsed": unparsed,
     }
 
 
@@ -1306,12 +1352,7 @@ def compare(
             f"vs {after.detector}); their rates are not comparable. Re-measure the baseline "
             f"with the same classifier, or pass allow_different_classifiers=True."
         )
-    if (before.audit is None) != (after.audit is None):
-        audited_one = "before" if before.audit is not None else "after"
-        raise ConfigError(
-            f"only the {audited_one!r} result was audited by a judge; an audited rate and a "
-            "classifier's rate are not comparable. Measure both releases with the same audit=."
-        )
+    _same_audit(before, after)
     require_same_params(
         before.params,
         after.params,
@@ -1339,7 +1380,10 @@ def compare(
             )
             if after.audit is not None:
                 checked = _audited_change(b_prompts, a_prompts, confidence)
-                p, change, low, high = checked.p or 1.0, checked.value, checked.low, checked.high
+                p = checked.p if checked.p is not None else 1.0
+                change, low, high = checked.value, checked.low, checked.high
+                # the answers to show are those the judge saw move, not the classifier
+                flipped = _judged_flips(b_prompts, a_prompts) or flipped
             table_change = change
             discord = (
                 sum(
@@ -1352,6 +1396,9 @@ def compare(
                 else None
             )
             detectable = stats.mcnemar_detectable(pairs, alpha, 0.8, discord) if pairs else 1.0
+            if after.audit is not None:
+                # what the audited test can see is set by its own error, not the classifier's
+                detectable = detectable_change(checked.se or 1.0, alpha)
             raw.append(
                 (
                     lang,
@@ -1416,6 +1463,54 @@ def compare(
     return out
 
 
+def _same_audit(before: Result, after: Result) -> None:
+    """Both runs audited alike, or neither: otherwise their figures are not comparable (and
+    audits of different prompts share no prompt to correct the change with)."""
+    if (before.audit is None) != (after.audit is None):
+        audited_one = "before" if before.audit is not None else "after"
+        raise ConfigError(
+            f"only the {audited_one!r} result was audited by a judge; an audited rate and a "
+            "classifier's rate are not comparable. Measure both releases with the same audit=."
+        )
+    if before.audit is not None and after.audit is not None:
+        keys = ("judge", "audit_n", "seed")
+        differ = [k for k in keys if before.audit.get(k) != after.audit.get(k)]
+        if differ:
+            shown = ", ".join(
+                f"{k} {before.audit.get(k)!r} vs {after.audit.get(k)!r}" for k in differ
+            )
+            raise ConfigError(
+                f"the two results were audited differently ({shown}); audit both releases "
+                "with the same judge, audit_n and audit_seed so the same prompts are judged"
+            )
+
+
+def _judged_flips(
+    before: list[PromptOutcome], after: list[PromptOutcome]
+) -> list[tuple[PromptOutcome, PromptOutcome]]:
+    """Audited prompts whose judged non-compliance rose, the largest rise first."""
+    by_key = {p.key: p for p in before}
+    pairs = [
+        (by_key[a.key], a)
+        for a in after
+        if a.key in by_key
+        and a.judged_share is not None
+        and by_key[a.key].judged_share is not None
+        and (a.judged_share or 0.0) > (by_key[a.key].judged_share or 0.0)
+    ]
+    return sorted(
+        pairs,
+        key=lambda ba: (ba[1].judged_share or 0.0) - (ba[0].judged_share or 0.0),
+        reverse=True,
+    )
+
+
+def _labels(p: PromptOutcome) -> str:
+    """``evasion`` or, when audited, ``evasion (judge: compliance)``."""
+    text = "/".join(p.outcomes)
+    return text if p.audit is None else f"{text} (judge: {'/'.join(p.audit)})"
+
+
 def _audited_change(
     before: list[PromptOutcome], after: list[PromptOutcome], confidence: float
 ) -> Audited:
@@ -1473,8 +1568,8 @@ def _describe(c: Comparison, before: Result, after: Result, margin: float, alpha
         )
     for b, a in c.flipped[:3]:
         lines.append(
-            f"  [{a.lang}] {excerpt(a.prompt, 70)!r}: {'/'.join(b.outcomes)} -> "
-            f"{'/'.join(a.outcomes)}: {a.excerpts[0]!r}"
+            f"  [{a.lang}] {excerpt(a.prompt, 70)!r}: {_labels(b)} -> "
+            f"{_labels(a)}: {a.excerpts[0]!r}"
         )
     return "\n".join(lines)
 
@@ -1607,7 +1702,7 @@ def _flip_evidence(c: Comparison) -> list[dict[str, Any]]:
         evidence_item(
             prompt=a.prompt,
             answer=a.excerpts[0] if a.excerpts else "",
-            label=f"{'/'.join(b.outcomes)} -> {'/'.join(a.outcomes)}",
+            label=f"{_labels(b)} -> {_labels(a)}",
             lang=a.lang,
             ref=a.topic,
         )
@@ -1734,6 +1829,7 @@ def _baseline_drift(
     confidence: float,
 ) -> list[Drift]:
     old, new = Result.from_dict(before, "baseline"), Result.from_dict(after, "this run")
+    _same_audit(old, new)
     rule = rules("refusal.rate")
     out = []
     for lang in sorted(set(old.langs) & set(new.langs)):
@@ -1766,15 +1862,22 @@ def _baseline_drift(
         if flags:
             extra["flags"] = flags
         if old.audit is not None and new.audit is not None:
-            # both runs audited: the verdict rests on the corrected change, as in assert_stable
+            # both runs audited: the verdict rests on the corrected change, as in assert_stable,
+            # and the figures shown are the audited rates, not the classifier's
             checked = _audited_change(old.select(lang), new.select(lang), confidence)
             extra["audit"] = {**new.audit, **checked.to_dict()}
+            rate_b, rate_a = old.rate(lang, confidence), new.rate(lang, confidence)
             out[-1] = replace(
                 out[-1],
+                before=rate_b.value,
+                after=rate_a.value,
+                before_interval=(rate_b.low, rate_b.high),
+                after_interval=(rate_a.low, rate_a.high),
                 change=checked.value,
                 low=checked.low,
                 high=checked.high,
                 p=checked.p,
+                detectable=detectable_change(checked.se or 1.0, rule.alpha),
                 test="judge-audited paired change, one-sided z (prediction-powered)",
             )
         if "flags" in extra:

@@ -36,6 +36,7 @@ from .refusal_features import (
     featurise,
     strip_reasoning,
 )
+from .safejson import loads as json_loads
 
 LABELS = ("compliance", "refusal", "evasion")
 _BROKEN = DENSE_NAMES.index("broken_output")
@@ -417,7 +418,7 @@ def read_labelled(path: str | Path) -> list[Example]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json_loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
         validate(row, "refusal_labels.schema.json", f"{path}:{number}")

@@ -33,6 +33,30 @@ def check_completion(body: Any) -> None:
         raise InvalidResponse("the first choice has no message")
 
 
+def unusable_answer(body: Mapping[str, Any]) -> str | None:
+    """Why the first choice of a checked completion holds no usable answer, or None.
+
+    Empty text, a message of reasoning only, and content that is not text (a number, an
+    object) say nothing about the model and would dilute every rate they are counted in;
+    they are retried like a broken response. A tool call is an answer, and so is a stop
+    by the content filter (refusal measurements count it).
+    """
+    choice = body["choices"][0]
+    message = choice["message"]
+    if message.get("tool_calls") or choice.get("finish_reason") in UNCACHEABLE_FINISH:
+        return None
+    refusal = message.get("refusal")
+    if isinstance(refusal, str) and refusal.strip():
+        return None  # the API's structured refusal: an answer in its own field
+    content = message.get("content")
+    if content is not None and not isinstance(content, (str, list)):
+        return f"the answer is {type(content).__name__}, not text"
+    answer, reasoning = split_message(message)
+    if not answer.strip():
+        return "the answer is empty" + (" (reasoning only)" if reasoning else "")
+    return None
+
+
 class Usage(NamedTuple):
     """Token counts of one answer (a NamedTuple: replays build one per cached answer)."""
 

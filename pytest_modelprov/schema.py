@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .files import user_path
+from .safejson import loads as json_loads
 
 
 @cache
@@ -51,8 +52,11 @@ def read_json(path: str | Path, what: str) -> Any:
     except UnicodeDecodeError:
         raise ConfigError(f"{what} {path} is not UTF-8 text") from None
     try:
-        return json.loads(text)
+        # bounded: topic sets and vendor tables come from other people's repositories too
+        return json_loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{what} {path} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
         ) from None
+    except ValueError as exc:  # too deep or too large
+        raise ConfigError(f"{what} {path} is not usable JSON: {exc}") from None

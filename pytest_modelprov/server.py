@@ -44,6 +44,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import schema
 from .files import user_path
+from .safejson import loads as json_loads
 
 __all__ = [
     "BATCH_FAULT_KINDS",
@@ -69,9 +70,18 @@ FAULT_KINDS = (
     "reset",
     "delay",
     "invalid_utf8",
+    "trickle",
+    "redirect",
+    "content",
+    "nan_usage",
+    "deep_json",
 )
+#: how long a ``trickle`` fault dribbles whitespace before the answer, unless hung up on
+TRICKLE_SECONDS = 30.0
+#: how deep a ``deep_json`` fault nests its extra field (Python's decoder recurses per level)
+DEEP_JSON_LEVELS = 100_000
 # Faults whose response has nothing to do with the request, so they skip validation.
-_REPLACING_FAULTS = frozenset({"status", "malformed", "error_200"})
+_REPLACING_FAULTS = frozenset({"status", "malformed", "error_200", "redirect"})
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _CHAT_PATH = "/v1/chat/completions"
 _MODELS_PATH = "/v1/models"
@@ -188,7 +198,7 @@ class Script:
         with open(path, "rb") as handle:
             raw = handle.read()
         try:
-            data = json.loads(raw)
+            data = json_loads(raw)
         except ValueError as exc:  # includes UnicodeDecodeError
             raise ValueError(f"{path}: not valid JSON: {exc}") from None
         try:
@@ -209,7 +219,12 @@ class Fault:
     ``truncated`` (200, completion JSON cut in half), ``empty_choices`` (200, ``choices: []``),
     ``error_200`` (200 with an ``error`` object), ``reset`` (connection dropped unanswered),
     ``delay`` (answer normally after ``delay`` seconds), ``invalid_utf8`` (200, answer bytes
-    not valid UTF-8).
+    not valid UTF-8), ``trickle`` (200, 8 bytes of leading whitespace every ``delay``
+    seconds for up to 30 s, then the answer: each read is quick, the whole call is not),
+    ``redirect`` (a 3xx, 307 unless ``status`` says another, to the URL in ``message``),
+    ``content`` (200, the answer's ``content`` replaced by ``content``: "", None, a number),
+    ``nan_usage`` (200, ``NaN`` and ``Infinity`` as usage counts), ``deep_json`` (200, the
+    completion with an extra field nested 100 000 levels deep).
     """
 
     kind: str
@@ -217,11 +232,20 @@ class Fault:
     retry_after: float | None = None
     delay: float = 0.0
     message: str = "injected fault"
+    #: the answer's content for a ``content`` fault (any JSON value)
+    content: Any = None
+    #: the finish_reason of a ``content`` fault
+    finish_reason: str = "stop"
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"kind: {self.kind!r} is not one of {list(FAULT_KINDS)}")
-        if isinstance(self.status, bool) or not 400 <= self.status <= 599:
+        if self.kind == "redirect":
+            if self.status == 500:
+                self.status = 307
+            if isinstance(self.status, bool) or not 300 <= self.status <= 399:
+                raise ValueError(f"status: a redirect is 300-399, got {self.status!r}")
+        elif isinstance(self.status, bool) or not 400 <= self.status <= 599:
             raise ValueError(f"status: must be an HTTP error status 400-599, got {self.status!r}")
         if self.retry_after is not None and not (
             math.isfinite(self.retry_after) and self.retry_after >= 0
@@ -398,6 +422,8 @@ class LocalServer:
         self._batch_faults: list[BatchFault] = []
         self._batch_endings: deque[BatchEnding] = deque()
         self._batch_lines_served = 0
+        # set by stop(): a trickling answer stops dribbling
+        self._stopping = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -428,6 +454,7 @@ class LocalServer:
             daemon=True,
         )
         self._httpd, self._thread = httpd, thread
+        self._stopping.clear()
         thread.start()
         return self
 
@@ -437,6 +464,7 @@ class LocalServer:
         if httpd is None:
             return
         self._httpd = self._thread = None
+        self._stopping.set()
         httpd.shutdown()
         httpd.close_connections()
         httpd.server_close()
@@ -1188,19 +1216,55 @@ class _Handler(BaseHTTPRequestHandler):
             usage = completion["usage"]
             usage["completion_tokens"] = usage["completion_tokens_details"]["reasoning_tokens"] = 0
             usage["total_tokens"] = usage["prompt_tokens"]
+        if kind == "content" and fault is not None:
+            choice = completion["choices"][0]
+            choice["message"]["content"] = fault.content
+            choice["finish_reason"] = fault.finish_reason
+        if kind == "nan_usage":
+            completion["usage"]["prompt_tokens"] = math.nan
+            completion["usage"]["total_tokens"] = math.inf
         if kind == "truncated":
             text = json.dumps(completion, ensure_ascii=False)
             data = _encode(text[: len(text) // 2])
         elif kind == "invalid_utf8":
             data = _dumps_invalid_utf8(completion)
+        elif kind == "deep_json":
+            completion["extra"] = "@@deep@@"
+            deep = b"[" * DEEP_JSON_LEVELS + b"]" * DEEP_JSON_LEVELS
+            data = _dumps(completion).replace(b'"@@deep@@"', deep, 1)
         else:
             data = _dumps(completion)
+        if kind == "trickle" and fault is not None:
+            self._trickle(data, fault.delay or 0.2, extra)
+            return
         self._send(200, data, extra)
+
+    def _trickle(self, data: bytes, interval: float, headers: dict[str, str]) -> None:
+        """The answer after whitespace (valid leading JSON whitespace) sent 8 bytes at a time."""
+        chunks = max(1, math.ceil(TRICKLE_SECONDS / interval))
+        self._responded = True
+        self.send_response(200)
+        self.send_header("Content-Type", _JSON_CONTENT_TYPE)
+        self.send_header("Content-Length", str(8 * chunks + len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            for _ in range(chunks):
+                self.wfile.write(b" " * 8)
+                self.wfile.flush()
+                if self.server.owner._stopping.wait(interval):
+                    break
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True  # the client gave up: what the fault is for
 
     def _send_fault(self, fault: Fault, extra: dict[str, str]) -> None:
         if fault.kind == "status":
             error_type, code = _error_type(fault.status)
             self._send_error(fault.status, fault.message, error_type, code=code, headers=extra)
+        elif fault.kind == "redirect":
+            self._send(fault.status, b"", {**extra, "Location": fault.message})
         elif fault.kind == "malformed":
             # Proxies in front of real APIs produce exactly this: HTML where JSON was promised.
             html = f"<html><body><h1>modelprov</h1><p>{fault.message}</p></body></html>\n"
@@ -1296,7 +1360,7 @@ def _parse_object(raw: bytes | None) -> tuple[dict[str, Any] | None, str]:
     if raw is None:
         return None, "Unreadable request body."
     try:
-        data = json.loads(raw)
+        data = json_loads(raw)
     except ValueError:
         return None, "We could not parse the JSON body of your request."
     if not isinstance(data, dict):
@@ -1354,7 +1418,7 @@ def _parse_batch_input(data: bytes) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = json_loads(line)
         except ValueError:
             item = None
         problem = None

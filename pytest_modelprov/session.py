@@ -22,7 +22,7 @@ from .client import Call, CallContext, ModelClient
 from .config import ModelSpec, RecordMode, Settings
 from .ledger import Ledger
 from .measurement import Measurement
-from .pacing import Pacer, SharedPause, worker_share
+from .pacing import MAX_BACKOFF, PAUSE_SLACK, Pacer, SharedPause, worker_share
 from .planning import Planner
 from .progress import CallProgress
 from .response import Response
@@ -88,7 +88,7 @@ class ModelProvSession:
 
     def client(self, spec: ModelSpec) -> ModelClient:
         with self._lock:
-            client = self._clients.get(repr(spec))
+            client = self._clients.get(_client_key(spec))
         if client is not None:
             return client
         client = ModelClient(
@@ -103,7 +103,7 @@ class ModelProvSession:
             spending=self.spending,
         )
         with self._lock:
-            client = self._clients.setdefault(repr(spec), client)
+            client = self._clients.setdefault(_client_key(spec), client)
         client.planner, client.progress = self.planner, self.progress
         return client
 
@@ -118,6 +118,10 @@ class ModelProvSession:
                     spec.tpm / share if spec.tpm else None,
                     # a 429 seen by one xdist worker pauses the others too
                     shared=SharedPause(self.settings.cache_dir / "pauses" / name),
+                    # no process publishes a pause longer than this (a longer Retry-After
+                    # fails the call instead): a longer one is clock skew or an edited file
+                    max_pause=max(self.settings.max_retry_wait, MAX_BACKOFF) + PAUSE_SLACK,
+                    note=self.ledger.warn,
                 )
             return self._pacers[key]
 
@@ -270,3 +274,8 @@ class ModelProvSession:
             self.worker_verdicts[0] += counts[0]
             self.worker_verdicts[1] += counts[1]
         self.collected.update(data.get("collected", ()))
+
+
+def _client_key(spec: ModelSpec) -> str:
+    # the repr leaves the URL's password out; two specs differing only there are two clients
+    return f"{spec.base_url}\n{spec!r}"

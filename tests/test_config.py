@@ -117,7 +117,7 @@ def test_references_merge_fields_across_sources():
         ),
         (
             {"env": {"MODELPROV_CONCURRENCY": "0"}},
-            "'0' from MODELPROV_CONCURRENCY is not valid; it must be a whole number >= 1",
+            "'0' from MODELPROV_CONCURRENCY is not valid; it must be a whole number from 1 to 1024",
         ),
         ({"ini": {"modelprov_timeout": "soon"}}, "'soon' from ini modelprov_timeout"),
         ({"ini": {"modelprov_unconfigured": "ignore"}}, "valid values: fail, skip"),

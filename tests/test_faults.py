@@ -33,6 +33,14 @@ FAULT_MIX = [
     Fault("empty_choices"),
     Fault("error_200", message="injected error in a 200"),
     Fault("invalid_utf8"),
+    # issue 16: empty and non-text answers, JSON nested 100 000 deep, a body trickled past
+    # the call's deadline, and NaN usage counts (a good answer, stored with null counts)
+    Fault("content", content=""),
+    Fault("content", content=None),
+    Fault("content", content=7),
+    Fault("deep_json"),
+    Fault("trickle", delay=0.1),
+    Fault("nan_usage"),
 ]
 TIMEOUT = "0.3"
 MAX_RETRIES = 8  # 0.3**9: a call fails on its own about once in 50 000
@@ -75,6 +83,8 @@ def check_cache(cache_dir: Path, expected: int) -> dict[str, str]:
             prompt = entry.request["messages"][-1]["content"]
             answer = entry.response["choices"][0]["message"]["content"]
             assert answer == f'Scripted answer to: "{prompt}"', (digest, answer)
+            # NaN usage is stored as null: exports and `cache stats` stay strict
+            assert all(type(v) is not float for v in entry.usage.values()), entry.usage
             answers[digest] = answer
         assert len(answers) == expected
         return answers
@@ -101,9 +111,10 @@ def test_a_suite_against_a_flaky_server_completes_and_caches_no_fault(
     assert set(kinds) == {f.kind for f in FAULT_MIX}
     assert faults >= len(FAULT_MIX) + 5
     # each fault costs exactly one more request, except a delay that ends in time (the
-    # server does not record which delay it was, so those bound it from below)
-    delays = kinds["delay"]
-    assert calls + faults - delays <= env.server.request_count <= calls + faults
+    # server does not record which delay it was, so those bound it from below) and NaN
+    # usage (the answer is good: stored with null counts)
+    delays, nan = kinds["delay"], kinds["nan_usage"]
+    assert calls + faults - delays - nan <= env.server.request_count <= calls + faults - nan
     per_key = Counter(
         (r.body["messages"][-1]["content"], r.body["seed"]) for r in env.server.requests
     )

@@ -137,7 +137,9 @@ def test_comparisons_across_prompt_sets_warn_and_flag_unless_validated():
     assert lexical.shared_prompts(a, b) == 0 and lexical.shared_prompts(a, c) == 10
     assert lexical.flags(a, b, "profile") == ["few-shared-prompts"]
     assert lexical.flags(a, b, "jaccard") == ["few-shared-prompts"]
-    assert lexical.flags(a, b, "delta") == [] and lexical.flags(a, c, "profile") == []
+    # delta compares across prompt sets by design; the report still says it did
+    assert lexical.flags(a, b, "delta") == ["across-prompt-sets"]
+    assert lexical.flags(a, c, "delta") == [] and lexical.flags(a, c, "profile") == []
     with pytest.warns(LexicalWarning, match="share 0 of 10 and 10 prompts"):
         a.distance(b, method="profile")
     with pytest.warns(LexicalWarning, match="few prompts"):
@@ -409,7 +411,8 @@ def test_fingerprints_from_texts_record_measurements_with_flags(pytester):
     assert set(by_method) == {"delta", "profile", "jaccard"}
     delta, profile, jaccard = by_method["delta"], by_method["profile"], by_method["jaccard"]
     assert delta["model"] == "ours" and delta["verdict"] == "pass" and delta["reference"] == 0.2
-    assert delta["details"]["flags"] == [] and delta["details"]["shared_prompts"] == 0
+    assert delta["details"]["flags"] == ["across-prompt-sets"]
+    assert delta["details"]["shared_prompts"] == 0
     assert "validated on stories" in delta["details"]["envelope"]
     assert "spread over prompts" in delta["details"]["unit"]
     # profile across prompt sets is marked; jaccard says which scale it is on
@@ -429,7 +432,24 @@ def test_modelprov_compare_defaults_to_delta_and_names_flags_and_scale(tmp_path,
     out = capsys.readouterr().out
     assert "delta distance (0 = no difference beyond sampling noise" in out
     assert "few-shared-prompts" not in out
+    assert "note: across-prompt-sets: a/b share few prompts" in out
     assert cli(["compare", str(a), str(b), "--method", "profile"]) == 0
     assert "note: few-shared-prompts: a/b share too few prompts" in capsys.readouterr().out
     assert cli(["compare", str(a), str(b), "--method", "jaccard"]) == 0
     assert lexical_anchor.SCALES[lexical_anchor.scale()] in capsys.readouterr().out
+
+
+def test_fingerprints_of_texts_without_prompts_share_no_prompts_by_accident():
+    sea = [
+        f"The sea was calm and the boat drifted slowly past harbour number {i}." for i in range(12)
+    ]
+    city = [
+        f"The city was loud and the tram rattled quickly past station number {i}."
+        for i in range(12)
+    ]
+    a = lexical.Fingerprint.from_texts(sea, name="a")
+    b = lexical.Fingerprint.from_texts(city, name="b")
+    assert lexical.shared_prompts(a, b) == 0
+    assert lexical.flags(a, b, "profile") == ["few-shared-prompts"]
+    # the same texts are the same prompts
+    assert lexical.shared_prompts(a, lexical.Fingerprint.from_texts(sea, name="again")) == 12

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import uuid
+from pathlib import Path
+
+import pytest
 
 from pytest_modelprov.cli import main as cli
 from pytest_modelprov.server import Fault
@@ -111,3 +114,74 @@ def test_credentials_in_the_base_url_and_the_key_reach_no_file_or_output(
     for secret in (key, password, basic.split()[1]):
         assert not [str(p) for p in written if secret.encode() in p.read_bytes()], secret
         assert not [ln for out in outputs for ln in out.splitlines() if secret in ln], secret
+
+
+FAILING = """
+def test_calls(model_under_test):
+    spec = model_under_test.spec  # a local: -l prints its repr
+    model_under_test.ask("Which bird nests on the old tower?")
+    raise RuntimeError("an uncaught error with the spec in the frame")
+"""
+
+
+def planted_outputs(pytester, tmp_path, *args: str) -> tuple[str, list[Path]]:
+    """Run with every output switched on; the output and every file written."""
+    junit = tmp_path / "junit.xml"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:randomly", "--tb=long", "-l", "-rA", "--log-level=DEBUG",
+        f"--junitxml={junit}", f"--debug={tmp_path / 'debug.log'}",
+        f"--modelprov-report-json={tmp_path / 'report.json'}", *args,
+    )  # fmt: skip
+    output = result.stdout.str() + result.stderr.str()
+    written = [p for root in (tmp_path, pytester.path) for p in root.rglob("*") if p.is_file()]
+    return output, written
+
+
+def assert_nowhere(secret: str, output: str, written: list[Path]) -> None:
+    assert secret not in output, [ln for ln in output.splitlines() if secret in ln][:3]
+    assert not [str(p) for p in written if secret.encode() in p.read_bytes()]
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        # a base URL the HTTP client cannot use: a usage error at startup
+        ("bad-port", "it cannot be parsed"),
+        # an error raised inside the SDK client's construction (a proxy URL it rejects)
+        ("sdk-construction", "cannot set up the openai client"),
+        # an error raised inside the SDK while sending (a key that is not ASCII)
+        ("sdk-request", "failed: UnicodeEncodeError"),
+        # a URL password, with an uncaught error whose frame holds the spec
+        ("url-password", "an uncaught error with the spec in the frame"),
+    ],
+)
+def test_a_planted_key_reaches_no_output_on_any_error_path(
+    pytester, env, tmp_path, monkeypatch, setup, expected
+):
+    key = f"sk-canary-{uuid.uuid4().hex}"
+    password = f"pw{uuid.uuid4().hex[:16]}"
+    monkeypatch.setenv("MODELPROV_API_KEY_ENV", "CANARY_KEY")
+    monkeypatch.setenv("CANARY_KEY", key)
+    monkeypatch.setenv("MODELPROV_MAX_RETRIES", "0")
+    if setup == "bad-port":
+        monkeypatch.setenv("MODELPROV_BASE_URL", "http://127.0.0.1:abc/v1")
+    elif setup == "sdk-construction":
+        monkeypatch.setenv("ALL_PROXY", "bogus://proxy")
+    elif setup == "sdk-request":
+        monkeypatch.setenv("CANARY_KEY", key + "\u00e9")
+    else:
+        monkeypatch.setenv(
+            "MODELPROV_BASE_URL", env.server.url.replace("://", f"://ops:{password}@")
+        )
+    pytester.makepyfile(FAILING)
+    output, written = planted_outputs(pytester, tmp_path)
+    assert_nowhere(key, output, written)
+    assert_nowhere(password, output, written)
+    assert expected in output, output[-3000:]
+    assert "debug.log" in {p.name for p in written}
+    if setup != "bad-port":
+        assert "junit.xml" in {p.name for p in written}
+    if setup == "url-password":
+        basic = base64.b64encode(f"ops:{password}".encode()).decode()
+        assert_nowhere(basic, output, written)
+        assert env.server.request_count == 1  # the password was really in use
