@@ -1024,18 +1024,26 @@ class Detector:
 
         out: list[Claim] = []
         previous: tuple[Status | None, str, Role | None] = (None, "", None)
+        # a name repeated many times in one clause is a repetition loop ("Nova Nova Nova …"):
+        # past _MAX_DECIDED occurrences it takes its last decision again, so one degenerate
+        # answer costs linear, not quadratic, time (no real clause names one model that often)
+        decided: dict[str, tuple[Status | None, str, Role | None]] = {}
+        times: dict[str, int] = {}
         for number, occ in enumerate(occurrences):
             position = sub.index(chr(0xE000 + number))
             left, right = sub[:position], sub[position + 1 :]
+            times[occ.text] = times.get(occ.text, 0) + 1
             if number and _COORDINATED.search(left):
                 # "developed by OpenAI and Microsoft", "like X and Y": the second name shares
                 # the first one's frame
                 status, frame, role = previous
+            elif times[occ.text] > _MAX_DECIDED and occ.text in decided:
+                status, frame, role = decided[occ.text]
             else:
                 status, frame, role = self._decide(
                     occ, left, right, sub, inherited, question, hedged_before, bool(as_frame)
                 )
-            previous = (status, frame, role)
+            previous = decided[occ.text] = (status, frame, role)
             if status is None:
                 continue
             out.append(
@@ -1325,6 +1333,10 @@ _FIELD_LINE = fastre.compile(
     + "|".join(f"(?P<{role}>{keys})" for role, keys in _FIELD_KEYS.items())
     + r")\s*[:|=]\s*(?P<value>[^|,;\n]+)"
 )
+
+
+#: occurrences of one name in one clause decided one by one (see Detector._clause)
+_MAX_DECIDED = 8
 
 
 def _last_marker(text: str) -> int | None:

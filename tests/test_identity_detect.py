@@ -563,3 +563,15 @@ def test_vendor_table_that_is_not_utf8_is_a_config_error(tmp_path):
     path.write_bytes(b'{"version": "1", "vendors": {"acme": {"name": "\xff"}}}')
     with pytest.raises(ConfigError, match=r"vendor table .*vendors\.json is not UTF-8 text"):
         load_vendors(path)
+
+
+def test_a_repetition_loop_is_decided_like_its_first_occurrences():
+    """A name repeated thousands of times in one clause (a decoding loop) takes the decision
+    of its first occurrences instead of being decided again each time (which was quadratic)."""
+    short = detect_claims("I am an AI assistant called ChatGPT " + "ChatGPT " * 20)
+    long = detect_claims("I am an AI assistant called ChatGPT " + "ChatGPT " * 3000)
+    assert short.claimed == long.claimed == frozenset({"openai"})
+    assert len(long.items) == 3001
+    assert {(c.status, c.frame, c.role) for c in long.items} == {
+        (c.status, c.frame, c.role) for c in short.items
+    }
