@@ -1289,9 +1289,7 @@ def _paired_lang(
     before: list[PromptOutcome], after: list[PromptOutcome], confidence: float, single: bool
 ) -> tuple[float, float, float, float, int, int, list[tuple[PromptOutcome, PromptOutcome]]]:
     """(p, change, low, high, pairs, skipped, flipped) over prompts answered in both runs."""
-    by_key = {p.key: p for p in before}
-    pairs = [(by_key[a.key], a) for a in after if a.key in by_key]
-    usable = [(b, a) for b, a in pairs if b.share is not None and a.share is not None]
+    pairs, usable = _paired(before, after)
     skipped = len(pairs) - len(usable)
     shares_b = np.array([b.share for b, _ in usable], dtype=float)
     shares_a = np.array([a.share for _, a in usable], dtype=float)
@@ -1489,14 +1487,12 @@ def _judged_flips(
     before: list[PromptOutcome], after: list[PromptOutcome]
 ) -> list[tuple[PromptOutcome, PromptOutcome]]:
     """Audited prompts whose judged non-compliance rose, the largest rise first."""
-    by_key = {p.key: p for p in before}
     pairs = [
-        (by_key[a.key], a)
-        for a in after
-        if a.key in by_key
-        and a.judged_share is not None
-        and by_key[a.key].judged_share is not None
-        and (a.judged_share or 0.0) > (by_key[a.key].judged_share or 0.0)
+        (b, a)
+        for b, a in _paired(before, after)[0]
+        if a.judged_share is not None
+        and b.judged_share is not None
+        and a.judged_share > b.judged_share
     ]
     return sorted(
         pairs,
@@ -1515,9 +1511,7 @@ def _audited_change(
     before: list[PromptOutcome], after: list[PromptOutcome], confidence: float
 ) -> Audited:
     """The paired change corrected by the audit judge on the prompts audited in both runs."""
-    by_key = {p.key: p for p in before}
-    pairs = [(by_key[a.key], a) for a in after if a.key in by_key]
-    usable = [(b, a) for b, a in pairs if b.share is not None and a.share is not None]
+    usable = _paired(before, after)[1]
     changes = [(a.share or 0.0) - (b.share or 0.0) for b, a in usable]
     audited = [
         ((a.judged_share or 0.0) - (b.judged_share or 0.0), (a.share or 0.0) - (b.share or 0.0))
@@ -1530,10 +1524,19 @@ def _audited_change(
 def _aligned(
     before: list[PromptOutcome], after: list[PromptOutcome]
 ) -> tuple[list[float | None], list[float | None]]:
+    usable = _paired(before, after)[1]
+    return [b.share for b, _ in usable], [a.share for _, a in usable]
+
+
+Pairs = list[tuple[PromptOutcome, PromptOutcome]]
+
+
+def _paired(before: list[PromptOutcome], after: list[PromptOutcome]) -> tuple[Pairs, Pairs]:
+    """The prompts of ``after`` that ``before`` answered too, as (before, after) pairs, and
+    those of them with a decided answer on both sides."""
     by_key = {p.key: p for p in before}
     pairs = [(by_key[a.key], a) for a in after if a.key in by_key]
-    usable = [(b, a) for b, a in pairs if b.share is not None and a.share is not None]
-    return [b.share for b, _ in usable], [a.share for _, a in usable]
+    return pairs, [(b, a) for b, a in pairs if b.share is not None and a.share is not None]
 
 
 def _merged_flags(before: Result, after: Result, lang: str) -> list[str]:
