@@ -11,9 +11,10 @@ intervals over prompts, never single numbers, and record what they measured.
 
 from __future__ import annotations
 
+import itertools
 import json
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib.resources import files
@@ -381,20 +382,24 @@ def _compare(
     return Comparison(ours, dict(refs), chosen, distances, margins, floor)
 
 
-def _excerpt(fp: Fingerprint, words: Sequence[str], limit: int = 2) -> list[str]:
-    out = []
+def _word_hits(fp: Fingerprint, words: Sequence[str]) -> Iterator[tuple[str, str, str, str]]:
+    """(prompt, answer, word, excerpt around it) for each of ``fp``'s example answers that
+    uses one of ``words`` (the first of them it uses)."""
     for prompt, text in fp.examples:
         tokens = set(tokenise(text))
         hit = next((w for w in words if w in tokens), None)
         if hit is None:
             continue
         pos = text.lower().find(hit)
-        start = max(0, pos - 60)
-        snippet = " ".join(text[start : pos + len(hit) + 60].split())
-        out.append(f"    [{prompt[:40]}] ...{snippet}...")
-        if len(out) >= limit:
-            break
-    return out
+        snippet = " ".join(text[max(0, pos - 60) : pos + len(hit) + 60].split())
+        yield prompt, text, hit, snippet
+
+
+def _excerpt(fp: Fingerprint, words: Sequence[str], limit: int = 2) -> list[str]:
+    return [
+        f"    [{prompt[:40]}] ...{snippet}..."
+        for prompt, _, _, snippet in itertools.islice(_word_hits(fp, words), limit)
+    ]
 
 
 def _word_evidence(
@@ -403,22 +408,12 @@ def _word_evidence(
     """Answers of ``fp`` that use the over-used words it shares with ``ref``, for the
     reports (the excerpt around the word is what decided)."""
     words = [w for w, _, _ in shared_words(fp, ref, 12, bg)]
-    out = []
-    for prompt, text in fp.examples:
-        tokens = set(tokenise(text))
-        hit = next((w for w in words if w in tokens), None)
-        if hit is None:
-            continue
-        pos = text.lower().find(hit)
-        snippet = " ".join(text[max(0, pos - 60) : pos + len(hit) + 60].split())
-        out.append(
-            evidence_item(
-                prompt=prompt, answer=text, decided_by=snippet, label=f"shares {hit!r} with {name}"
-            )
+    return [
+        evidence_item(
+            prompt=prompt, answer=text, decided_by=snippet, label=f"shares {hit!r} with {name}"
         )
-        if len(out) >= MAX_EVIDENCE:
-            break
-    return out
+        for prompt, text, hit, snippet in itertools.islice(_word_hits(fp, words), MAX_EVIDENCE)
+    ]
 
 
 def _shared_block(ours: Fingerprint, ref: Fingerprint, name: str, bg: Fingerprint | None) -> str:
