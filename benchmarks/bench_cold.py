@@ -3,7 +3,7 @@
 Run: python benchmarks/bench_cold.py [--latency 0.2] [--concurrency 1 4 16 64] [--attribute]
 
 The server is the package's own, run as a separate process
-(``python -m pytest_modelprov.server --port 0 --latency L``) so that its CPU is not spent in
+(``python -m pytest_modelprov.testing.server --port 0 --latency L``) so that its CPU is not spent in
 the measured client. For each C the client records N = max(64, 8*C) calls into a fresh
 cache through ``ModelProvSession.sample`` with ``MODELPROV_CONCURRENCY=C``; the table gives
 the wall time against the ideal N*L/C, the efficiency ideal/wall (target >= 90%), the
@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest_modelprov
-from pytest_modelprov import cache as cache_module
-from pytest_modelprov.client import plan_calls
+from pytest_modelprov.calls import cache as cache_module
+from pytest_modelprov.calls.client import plan_calls
 from pytest_modelprov.config import ModelSpec, Sources, resolve
 from pytest_modelprov.session import ModelProvSession
 
@@ -88,7 +88,7 @@ def server_process(latency: float, backlog: int | None = None) -> Iterator[tuple
     """The local server in its own process; yields its base URL and pid."""
     cli = ["--port", "0", "--latency", str(latency)]
     if backlog is None:
-        command = [sys.executable, "-m", "pytest_modelprov.server", *cli]
+        command = [sys.executable, "-m", "pytest_modelprov.testing.server", *cli]
     else:  # the same CLI with a longer listen queue
         code = (
             "import sys; from pytest_modelprov import server; "

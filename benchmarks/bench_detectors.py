@@ -40,10 +40,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_modelprov import fastre, identity, refusal, refusal_features
-from pytest_modelprov.identity_detect import Detector, default_detector
-from pytest_modelprov.response import Response, Usage
-from pytest_modelprov.verdicts import VerdictStore
+from pytest_modelprov import fastre, identity, refusal
+from pytest_modelprov.calls.response import Response, Usage
+from pytest_modelprov.calls.verdicts import VerdictStore
+from pytest_modelprov.identity import sampling as identity_sampling
+from pytest_modelprov.identity.detect import Detector, default_detector
+from pytest_modelprov.refusal import features as refusal_features
+from pytest_modelprov.refusal import measuring as refusal_measuring
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,11 +178,11 @@ def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) ->
     for _ in range(runs):
         store = stores.fresh()
         start = time.perf_counter()
-        got = refusal._classified(store, clf, answers)
+        got = refusal_measuring._classified(store, clf, answers)
         cold_times.append(time.perf_counter() - start)
         check("refusal cached (cold)", got, expected)
         start = time.perf_counter()
-        got = refusal._classified(store, clf, answers)
+        got = refusal_measuring._classified(store, clf, answers)
         warm_times.append(time.perf_counter() - start)
         check("refusal cached (warm)", got, expected)
         assert store.computed == len(rows)
@@ -209,17 +212,17 @@ def bench_identity(rows: list[tuple[str, str, str]], runs: int, stores: Store) -
     old, expected = timed(lambda: [scan_all.detect(t) for t in texts], runs)
     per, got = timed(lambda: [rules.detect(t) for t in texts], runs)
     check("identity detect", got, expected)
-    batch, got = timed(lambda: identity._detect_all(None, rules, items), runs)
+    batch, got = timed(lambda: identity_sampling._detect_all(None, rules, items), runs)
     check("identity batch", got, expected)
     cold_times, warm_times = [], []
     for _ in range(runs):
         store = stores.fresh()
         start = time.perf_counter()
-        got = identity._detect_all(store, rules, items)
+        got = identity_sampling._detect_all(store, rules, items)
         cold_times.append(time.perf_counter() - start)
         check("identity cached (cold)", got, expected)
         start = time.perf_counter()
-        got = identity._detect_all(store, rules, items)
+        got = identity_sampling._detect_all(store, rules, items)
         warm_times.append(time.perf_counter() - start)
         check("identity cached (warm)", got, expected)
         assert store.computed == len(rows)

@@ -16,8 +16,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from pytest_modelprov.lexical_distance import bootstrap, distance
-from pytest_modelprov.lexical_fingerprint import Fingerprint
+from pytest_modelprov.lexical.distances import bootstrap, distance
+from pytest_modelprov.lexical.fingerprints import Fingerprint
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lexical" / "outputs.jsonl"
 PAIRS = [

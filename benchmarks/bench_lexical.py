@@ -39,10 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_modelprov import lexical, lexical_anchor, lexical_distance
+from pytest_modelprov import lexical
 from pytest_modelprov.lexical import Fingerprint
-from pytest_modelprov.lexical_distance import _resample_rows, delta_effect
-from pytest_modelprov.lexical_text import function_words
+from pytest_modelprov.lexical import anchor as lexical_anchor
+from pytest_modelprov.lexical import distances as lexical_distance
+from pytest_modelprov.lexical.distances import _resample_rows, delta_effect
+from pytest_modelprov.lexical.text import function_words
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lexical" / "outputs.jsonl"
 ANTISLOP, BASE = "gemma-3-27b-it-antislop", "gemma-3-27b-it"

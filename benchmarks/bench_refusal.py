@@ -52,8 +52,8 @@ import numpy.typing as npt
 
 from pytest_modelprov.audit import audited_rate
 from pytest_modelprov.refusal import Classifier, KeywordClassifier
-from pytest_modelprov.refusal_features import strip_reasoning
-from pytest_modelprov.refusal_model import (
+from pytest_modelprov.refusal.features import strip_reasoning
+from pytest_modelprov.refusal.model import (
     Example,
     LinearModel,
     TrainSettings,

@@ -40,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_modelprov.server import LocalServer, Script
+from pytest_modelprov.testing.server import LocalServer, Script
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FLAGS = ["-p", "no:cacheprovider", "-q"]

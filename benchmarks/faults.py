@@ -37,12 +37,12 @@ from test_faults import FAULT_MIX, MAX_RETRIES, TIMEOUT, check_cache, configure
 from test_faults import suite as fault_suite
 from test_kill import kill_and_resume
 
-from pytest_modelprov.cache import CacheEntry, KeyLocks, ResponseCache
-from pytest_modelprov.server import Fault, LocalServer
+from pytest_modelprov.calls.cache import CacheEntry, KeyLocks, ResponseCache
+from pytest_modelprov.testing.server import Fault, LocalServer
 
 NO_SINGLE_FLIGHT = """
 import contextlib
-from pytest_modelprov.cache import KeyLocks
+from pytest_modelprov.calls.cache import KeyLocks
 
 # control run only: the lock made a no-op, to show the duplicate counter can see duplicates
 KeyLocks.hold = lambda self, key, timeout: contextlib.nullcontext()

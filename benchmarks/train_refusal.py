@@ -22,8 +22,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from pytest_modelprov.langid import answer_language
-from pytest_modelprov.refusal_features import strip_reasoning
-from pytest_modelprov.refusal_model import Example, TrainSettings, featurise_examples, fit_matrix
+from pytest_modelprov.refusal.features import strip_reasoning
+from pytest_modelprov.refusal.model import Example, TrainSettings, featurise_examples, fit_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "refusal" / "labelled.jsonl"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .calls.response import Response, Samples, Usage
 from .config import ModelSpec, Price, RecordMode
 from .errors import (
     CacheCorruptError,
@@ -12,7 +13,6 @@ from .errors import (
     ReplayMissError,
 )
 from .handle import ModelHandle
-from .response import Response, Samples, Usage
 
 __version__ = "0.1.0.dev0"
 

@@ -28,15 +28,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import schema
 from .comparable import require_same_params
 from .config import DEFAULT_BASELINE_LABEL, check_label
 from .drift import Drift, Rule, decide, parse_rules, resolve_rule
 from .errors import ConfigError
-from .files import display_path as _shown
-from .files import write_text_atomic
-from .measurement import Measurement
-from .safejson import loads as json_loads
+from .reports.measurement import Measurement
+from .util import schema
+from .util.files import display_path as _shown
+from .util.files import write_text_atomic
+from .util.safejson import loads as json_loads
 
 __all__ = [
     "FORMAT",
@@ -112,7 +112,11 @@ def _by_kind(kind: str) -> Adapter | None:
 
 #: modules whose adapters ship with the package (imported on first use, not at import time,
 #: because they import this module)
-_BUILTIN = {"refusal": "refusal", "identity": "identity", "lexical": "lexical_baseline"}
+_BUILTIN = {
+    "refusal": "refusal.measuring",
+    "identity": "identity.sampling",
+    "lexical": "lexical.baseline",
+}
 
 
 def _load_builtin() -> None:

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .cache import CacheEntry, ResponseCache
-from .client import plan_calls
+from .calls.cache import CacheEntry, ResponseCache
+from .calls.client import plan_calls
+from .calls.response import Usage
+from .calls.verdicts import VerdictStore
 from .config import DEFAULT_CACHE_DIR, ModelSpec, parse_json_value, validate_params
 from .errors import CacheCorruptError, ModelprovError
-from .response import Usage
-from .safejson import loads as json_loads
-from .verdicts import VerdictStore
+from .util.safejson import loads as json_loads
 
 
 def pytest_setup(
@@ -251,7 +251,7 @@ def _assignment(text: str) -> tuple[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server import main as serve_main
+    from .testing.server import main as serve_main
 
     argv = ["--port", str(args.port)]
     if args.script:
@@ -263,7 +263,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Render the HTML report of a JSON report (``--modelprov-report-json``)."""
-    from . import htmlreport, jsonreport
+    from .reports import htmlreport, jsonreport
 
     source = Path(args.report)
     target = Path(args.output) if args.output else source.with_suffix(".html")
@@ -318,10 +318,10 @@ def _expect_json_report(path: Path) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Print the pairwise distances between saved fingerprints and the tree they form."""
-    from . import lexical_anchor
     from .cluster import upgma
-    from .lexical_distance import distance_matrix, flags
-    from .lexical_fingerprint import Fingerprint
+    from .lexical import anchor as lexical_anchor
+    from .lexical.distances import distance_matrix, flags
+    from .lexical.fingerprints import Fingerprint
 
     if len(args.fingerprints) < 2:
         raise ModelprovError("modelprov compare: give at least two fingerprint files")
@@ -406,8 +406,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_refusal_eval(args: argparse.Namespace) -> int:
     """Agreement of a refusal classifier with labelled answers, per group (model)."""
-    from .refusal import Classifier
-    from .refusal_eval import assert_agrees, evaluate
+    from .refusal.evaluation import assert_agrees, evaluate
+    from .refusal.measuring import Classifier
 
     # paths typed in a shell are the working directory's (in code they are the file's)
     classifier = Classifier.load(Path(args.weights).absolute()) if args.weights else None

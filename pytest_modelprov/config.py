@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .drift import Rule, parse_rules
 from .errors import ConfigError
-from .safejson import loads as json_loads
+from .util.safejson import loads as json_loads
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from .client import Prompt
+from .calls.client import Prompt
+from .calls.response import Response, Samples
+from .calls.verdicts import VerdictStore
 from .comparable import effective_params
 from .config import ModelSpec
 from .errors import ModelprovError
-from .measurement import Measurement
-from .response import Response, Samples
+from .reports.measurement import Measurement
 from .session import ModelProvSession
-from .verdicts import VerdictStore
 
 
 class ModelHandle:

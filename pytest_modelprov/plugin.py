@@ -17,9 +17,13 @@ from typing import Any
 import pytest
 from _pytest.pathlib import bestrelpath
 
-from . import __version__, comparable, jsonreport, recording
+from . import __version__, comparable
 from .baseline import PROPERTY as BASELINE_PROPERTY
 from .baseline import Baseline, BaselineEvent, Options, Store, find_unused
+from .calls.planning import Planner
+from .calls.progress import CallProgress, ProgressLine
+from .calls.verdicts import FILE_NAME
+from .calls.watchdog import watch_parent
 from .config import (
     ENV_NAMES,
     INI_NAMES,
@@ -39,13 +43,10 @@ from .config import (
 from .drift import Rule, parse_rules
 from .errors import ConfigError, UnusedSettingWarning
 from .handle import ModelHandle
-from .measurement import PROPERTY, Measurement, format_value, property_text, safe_text
-from .planning import Planner
-from .progress import CallProgress, ProgressLine
-from .report import baseline_lines, measurement_lines, summary_lines
+from .reports import jsonreport, recording
+from .reports.measurement import PROPERTY, Measurement, format_value, property_text, safe_text
+from .reports.terminal import baseline_lines, measurement_lines, summary_lines
 from .session import ModelProvSession
-from .verdicts import FILE_NAME
-from .watchdog import watch_parent
 
 SESSION_KEY: pytest.StashKey[ModelProvSession] = pytest.StashKey()
 #: the team vendor ids this run added to the identity detector (removed at unconfigure)
@@ -170,7 +171,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _add_team_vendors(path: Path) -> list[str]:
-    from . import identity_detect  # here: a run without identity tests need not load it
+    from .identity import (
+        detect as identity_detect,  # here: a run without identity tests need not load it
+    )
 
     try:
         return identity_detect.add_vendors(path)
@@ -182,7 +185,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # an inline pytester run shares the process: its team vendors must not outlive it
     added = config.stash.get(TEAM_VENDORS_KEY, None)
     if added:
-        from . import identity_detect
+        from .identity import detect as identity_detect
 
         identity_detect.remove_vendors(added)
 
@@ -349,7 +352,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     if mp.settings.plan:
         _plan_pass(session, mp)
         return True  # nothing more runs: the summary prints the plan
-    from .batchfill import MAX_ROUNDS, FillReport, fill_round
+    from .calls.batchfill import MAX_ROUNDS, FillReport, fill_round
 
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
     write = None
@@ -615,7 +618,7 @@ def _write_reports(session: pytest.Session, mp: ModelProvSession) -> None:
 
 
 def _write_html(path: Path, data: dict[str, Any]) -> None:
-    from .htmlreport import write_html
+    from .reports.htmlreport import write_html
 
     write_html(data, path)
 
@@ -824,7 +827,7 @@ def modelprov_baseline(
 @pytest.fixture
 def modelprov_server() -> Iterator[Any]:
     """A started LocalServer (OpenAI-compatible, 127.0.0.1) with an empty script."""
-    from .server import LocalServer
+    from .testing.server import LocalServer
 
     with LocalServer() as server:
         yield server

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import stats
-from .measurement import Measurement, Verdict, safe_text
+from .reports.measurement import Measurement, Verdict, safe_text
 
 __all__ = [
     "Decision",

@@ -16,20 +16,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .baseline import BaselineEvent
-from .budget import Spending
-from .cache import ResponseCache, json_line
-from .client import Call, CallContext, ModelClient
+from .calls.budget import Spending
+from .calls.cache import ResponseCache, json_line
+from .calls.client import Call, CallContext, ModelClient
+from .calls.ledger import Ledger
+from .calls.pacing import MAX_BACKOFF, PAUSE_SLACK, Pacer, SharedPause, worker_share
+from .calls.planning import Planner
+from .calls.progress import CallProgress
+from .calls.response import Response
+from .calls.verdicts import VerdictStore
 from .config import ModelSpec, RecordMode, Settings
-from .ledger import Ledger
-from .measurement import Measurement
-from .pacing import MAX_BACKOFF, PAUSE_SLACK, Pacer, SharedPause, worker_share
-from .planning import Planner
-from .progress import CallProgress
-from .response import Response
-from .verdicts import VerdictStore
+from .reports.measurement import Measurement
 
 if TYPE_CHECKING:
-    from .batchfill import FillReport
+    from .calls.batchfill import FillReport
 
 
 class ModelProvSession:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelprov.server import LocalServer
+from pytest_modelprov.testing.server import LocalServer
 
 # Every integration test also runs under xdist where it matters (syrupy's pattern).
 XDIST_ARGS = [[], ["-n", "0"], ["-n", "2"]]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pytest_modelprov import identity, lexical, refusal
-from pytest_modelprov.cache import ResponseCache
+from pytest_modelprov.calls.cache import ResponseCache
 from pytest_modelprov.errors import ConfigError
 
 SUITE = """

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from test_refusal import COMPLY_EN, COMPLY_ZH, EVADE_ZH
 
-from pytest_modelprov import refusal, schema, stats
+from pytest_modelprov import refusal, stats
+from pytest_modelprov.util import schema
 
 CJK = "[\u4e00-\u9fff]"
 LATIN_ONLY = "^[^\u4e00-\u9fff]*$"

@@ -1,4 +1,4 @@
-"""Batch mode: the engine (pytest_modelprov.batch) against the local server's Batch API.
+"""Batch mode: the engine (pytest_modelprov.calls.batch) against the local server's Batch API.
 
 Real parts only: the LocalServer over HTTP, the openai SDK built by ModelClient, diskcache.
 """
@@ -18,12 +18,12 @@ from typing import Any
 import openai
 import pytest
 
-from pytest_modelprov.batch import BatchProgress, BatchStateError, fill
-from pytest_modelprov.client import Call, CallContext, plan_calls
+from pytest_modelprov.calls.batch import BatchProgress, BatchStateError, fill
+from pytest_modelprov.calls.client import Call, CallContext, plan_calls
 from pytest_modelprov.config import ModelSpec, Price, RecordMode, Sources, resolve
 from pytest_modelprov.errors import ConfigError, ModelCallError
-from pytest_modelprov.server import BatchEnding, BatchFault, LocalServer, Rule, Script
 from pytest_modelprov.session import ModelProvSession
+from pytest_modelprov.testing.server import BatchEnding, BatchFault, LocalServer, Rule, Script
 
 POLL = 0.02
 
@@ -653,8 +653,8 @@ def test_an_unconfirmed_state_without_a_batch_is_submitted_again(server, session
 KILLED_FILL = """
 import sys
 from pathlib import Path
-from pytest_modelprov.batch import fill
-from pytest_modelprov.client import plan_calls
+from pytest_modelprov.calls.batch import fill
+from pytest_modelprov.calls.client import plan_calls
 from pytest_modelprov.config import ModelSpec, Sources, resolve
 from pytest_modelprov.session import ModelProvSession
 

@@ -23,8 +23,9 @@ from test_refusal import (
     REFUSALS,
 )
 
-from pytest_modelprov import fastre, refusal, refusal_features
-from pytest_modelprov.identity_detect import Detector, default_detector
+from pytest_modelprov import fastre, refusal
+from pytest_modelprov.identity.detect import Detector, default_detector
+from pytest_modelprov.refusal import features as refusal_features
 
 ROOT = Path(__file__).resolve().parent.parent
 

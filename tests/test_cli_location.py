@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pytest_modelprov import cli
-from pytest_modelprov.server import LocalServer
+from pytest_modelprov.testing.server import LocalServer
 
 
 @pytest.fixture

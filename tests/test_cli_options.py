@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from pytest_modelprov import __version__, cli
-from pytest_modelprov.server import LocalServer
+from pytest_modelprov.testing.server import LocalServer
 
 
 def _parsers(parser: argparse.ArgumentParser, path: str = "modelprov"):

@@ -11,9 +11,9 @@ from test_htmlreport import parse, sample_report
 from test_lexical import _corpus
 from test_lexical_plugin import VOCAB, _configure
 
-from pytest_modelprov import jsonreport
 from pytest_modelprov.cli import main as cli
 from pytest_modelprov.lexical import Fingerprint, distance
+from pytest_modelprov.reports import jsonreport
 
 # --- modelprov report ----------------------------------------------------------------------
 

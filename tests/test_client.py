@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelprov.client import plan_calls, retry_after_seconds
+from pytest_modelprov.calls.client import plan_calls, retry_after_seconds
+from pytest_modelprov.calls.response import Response
 from pytest_modelprov.config import ModelSpec, Sources, resolve
 from pytest_modelprov.errors import CacheCorruptError, ConfigError, ModelCallError
-from pytest_modelprov.response import Response
-from pytest_modelprov.server import Fault
 from pytest_modelprov.session import ModelProvSession
+from pytest_modelprov.testing.server import Fault
 
 
 def make_session(tmp_path: Path, **env: str) -> ModelProvSession:

@@ -193,7 +193,7 @@ def test_every_result_kind_records_its_parameters(pytester, env):
         """
         import json
         from pytest_modelprov import identity, lexical, refusal
-        from pytest_modelprov.lexical_fingerprint import Fingerprint
+        from pytest_modelprov.lexical.fingerprints import Fingerprint
 
 
         def test_recorded(model_under_test):

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelprov.cache import KeyLocks, ResponseCache
-from pytest_modelprov.client import plan_calls
+from pytest_modelprov.calls.cache import KeyLocks, ResponseCache
+from pytest_modelprov.calls.client import plan_calls
 from pytest_modelprov.config import ModelSpec, Sources, resolve
 from pytest_modelprov.errors import CacheError
-from pytest_modelprov.server import RecordedRequest
 from pytest_modelprov.session import ModelProvSession
+from pytest_modelprov.testing.server import RecordedRequest
 
 PROMPTS = [f"Describe the colour of harbour {i} at dawn." for i in range(12)]
 
@@ -174,7 +174,7 @@ def test_threads_of_one_process_do_not_duplicate(tmp_path, server):
 
 HOLDER = """
 import sys, time
-from pytest_modelprov.cache import KeyLocks
+from pytest_modelprov.calls.cache import KeyLocks
 locks = KeyLocks(sys.argv[1])
 with locks.hold(sys.argv[2], timeout=5):
     print("held", flush=True)

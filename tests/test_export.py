@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pytest_modelprov.cache import ResponseCache
+from pytest_modelprov.calls.cache import ResponseCache
 from pytest_modelprov.cli import main as cli
 
 SUITE = """

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelprov.cache import CacheEntry, ResponseCache
-from pytest_modelprov.server import Fault, LocalServer
+from pytest_modelprov.calls.cache import CacheEntry, ResponseCache
+from pytest_modelprov.testing.server import Fault, LocalServer
 
 # Every kind the issue names: 5xx and 429 with and without Retry-After, timeouts (a delay
 # longer than the client's timeout), slow answers, resets, truncated and malformed JSON,

@@ -9,7 +9,7 @@ import pytest
 CONFTEST = """
 import pytest
 from pytest_modelprov import ModelSpec
-from pytest_modelprov.server import LocalServer
+from pytest_modelprov.testing.server import LocalServer
 
 SERVER = LocalServer().start()
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pytest_modelprov import htmlreport, jsonreport
-from pytest_modelprov.measurement import Measurement
+from pytest_modelprov.reports import htmlreport, jsonreport
+from pytest_modelprov.reports.measurement import Measurement
 
 VENDORS = ["openai", "anthropic", "google"]
 LANGS = ["all", "en", "zh-Hans", "ru"]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from test_htmlreport import LANGS, LEXICAL_MODELS, REFUSAL_LANGS, VENDORS, parse, sample_report
 
-from pytest_modelprov import htmlreport
+from pytest_modelprov.reports import htmlreport
 
 # read at import: the autouse clean_env fixture removes CI from the environment of each test
 IN_CI = bool(os.environ.get("CI"))

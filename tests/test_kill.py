@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_modelprov.cache import CacheEntry, ResponseCache
-from pytest_modelprov.server import LocalServer, RecordedRequest
+from pytest_modelprov.calls.cache import CacheEntry, ResponseCache
+from pytest_modelprov.testing.server import LocalServer, RecordedRequest
 
 Key = tuple[str, object]  # (prompt, seed): what tells two keys apart in these suites
 

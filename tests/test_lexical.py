@@ -14,7 +14,7 @@ import pytest
 from pytest_modelprov import lexical
 from pytest_modelprov.errors import ConfigError
 from pytest_modelprov.lexical import Fingerprint
-from pytest_modelprov.lexical_text import function_words, tokenise
+from pytest_modelprov.lexical.text import function_words, tokenise
 
 # --- synthetic "authors": each has its own habits in common words, each topic its own nouns
 STYLE_WORDS = [
@@ -119,7 +119,7 @@ def test_tokenise_reads_cjk_by_character_and_keeps_other_scripts_as_words():
 
 def _regex_tokenise(text: str) -> list[str]:
     """The tokeniser's specification: one regex over the normalised text."""
-    from pytest_modelprov.lexical_text import _WORD, normalise
+    from pytest_modelprov.lexical.text import _WORD, normalise
 
     return [t[:-2] if t.endswith("'s") else t for t in _WORD.findall(normalise(text))]
 
@@ -127,7 +127,7 @@ def _regex_tokenise(text: str) -> list[str]:
 def test_vectorised_tokeniser_matches_the_regex_rules_on_random_text():
     """Apostrophe chains, possessives, footers, digits, case folding that changes the length
     (sharp s), astral characters and combining marks, against the regex."""
-    from pytest_modelprov.lexical_text import tokenise_many
+    from pytest_modelprov.lexical.text import tokenise_many
 
     pieces = [
         *"abXY'\u2019 _-1.\n",
@@ -150,7 +150,7 @@ def test_partial_normalisation_matches_nfkc_of_the_whole_text():
     """Only texts NFKC changes are normalised, some by replacing single characters: check
     against the regex on fully normalised text, with characters that compose with or
     decompose into their neighbours (Hangul jamo, combining marks, Tamil vowel signs)."""
-    from pytest_modelprov.lexical_text import tokenise_many
+    from pytest_modelprov.lexical.text import tokenise_many
 
     pieces = [
         *"ab e'\n",
@@ -298,7 +298,7 @@ def test_fast_validation_rejects_what_the_full_schema_rejects(tmp_path, mutate, 
     the error must still name the file and the field."""
     import jsonschema
 
-    from pytest_modelprov.lexical_fingerprint import _schema
+    from pytest_modelprov.lexical.fingerprints import _schema
 
     texts, prompts = _corpus(3, ["sea", "farm"], 3, seed=9)
     data = json.loads(Fingerprint.from_texts(texts, prompts).to_json())
@@ -489,8 +489,8 @@ def test_basic_bootstrap_interval_covers_the_population_distance():
 
 
 def test_the_lexical_drift_verdict_is_a_one_sided_test_at_the_rules_alpha():
-    from pytest_modelprov import lexical_baseline
     from pytest_modelprov.drift import Drift, Rule
+    from pytest_modelprov.lexical import baseline as lexical_baseline
 
     topics = list(TOPICS)
     old = Fingerprint.from_texts(*_corpus(1, topics, 4, seed=1))

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from test_lexical import STYLE_WORDS, TOPICS, _author, _corpus, _story
 
-from pytest_modelprov import jsonreport, lexical, lexical_anchor
+from pytest_modelprov import lexical
 from pytest_modelprov.lexical import Fingerprint, LexicalWarning
-from pytest_modelprov.lexical_text import tokenise
+from pytest_modelprov.lexical import anchor as lexical_anchor
+from pytest_modelprov.lexical.text import tokenise
+from pytest_modelprov.reports import jsonreport
 
 
 def _fp(author: int, topics: list[str], per_topic: int, seed: int, name: str = "") -> Fingerprint:

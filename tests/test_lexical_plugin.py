@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 from test_lexical import STYLE_WORDS
 
-from pytest_modelprov.measurement import PROPERTY
+from pytest_modelprov.reports.measurement import PROPERTY
 
 # Three "models" with their own favourite words; the candidate borrowed "ember"'s words.
 VOCAB = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from pytest_modelprov.measurement import PROPERTY, Measurement, format_value
+from pytest_modelprov.reports.measurement import PROPERTY, Measurement, format_value
 
 INNER = """
-from pytest_modelprov.measurement import Measurement
+from pytest_modelprov.reports.measurement import Measurement
 
 
 def test_claims(model_under_test):
@@ -72,7 +72,7 @@ def test_measurement_json_round_trip_and_format():
 
 
 def test_json_report_holds_every_measurement_and_validates(pytester, env, xdist_args):
-    from pytest_modelprov import jsonreport
+    from pytest_modelprov.reports import jsonreport
 
     pytester.makepyfile(
         INNER
@@ -103,8 +103,8 @@ def test_fails_after_measuring(model_under_test):
 def test_a_report_that_is_not_one_is_named(tmp_path):
     import pytest
 
-    from pytest_modelprov import jsonreport
     from pytest_modelprov.errors import ConfigError
+    from pytest_modelprov.reports import jsonreport
 
     bad = tmp_path / "r.json"
     bad.write_text('{"format": "pytest-modelprov-report/1", "measurements": [{"value": "x"}]}')
@@ -143,7 +143,7 @@ def test_a_measurement_recorded_outside_a_test_is_reported_as_lost(pytester, env
         """
         import pytest
         from pytest_modelprov import ModelHandle
-        from pytest_modelprov.measurement import Measurement
+        from pytest_modelprov.reports.measurement import Measurement
 
         @pytest.fixture(scope="session")
         def shared(modelprov_session):

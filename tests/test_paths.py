@@ -10,7 +10,7 @@ import pytest
 CONFTEST = """
 import pytest
 from pytest_modelprov import ModelSpec
-from pytest_modelprov.server import LocalServer, Script
+from pytest_modelprov.testing.server import LocalServer, Script
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ import pytest
 import pytest_modelprov
 from pytest_modelprov.baseline import Baseline
 from pytest_modelprov.handle import ModelHandle
-from pytest_modelprov.server import LocalServer
+from pytest_modelprov.testing.server import LocalServer
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 _BLOCK = re.compile(r"^( *)```python\n(.*?)^\1```", re.S | re.M)
@@ -286,11 +286,12 @@ GEMINI = ["ledger", "granite", "precise", "measured", "concrete", "brisk", "plai
 
 def test_the_lexical_examples_run(pytester, env, monkeypatch):
     from pytest_modelprov import lexical
+    from pytest_modelprov.lexical import checks as lexical_checks
 
     blocks = [b for b in BLOCKS if b.section.startswith("Lexical")]
     assert blocks
     # every built-in prompt gets answers of its own (the server repeats a rule's answers)
-    for i, (_, text) in enumerate(lexical._builtin()):
+    for i, (_, text) in enumerate(lexical_checks._builtin()):
         env.server.add_rule(text[:60], *_style_answers(OURS, 100 + i, 3), model="test-model")
         env.server.add_rule(text[:60], *_style_answers(GEMINI, 200 + i, 3), model="ref-gemini")
     env.server.add_rule(".", *_style_answers(OURS, 1, 3), model="test-model")
@@ -299,7 +300,7 @@ def test_the_lexical_examples_run(pytester, env, monkeypatch):
         "MODELPROV_REFERENCES", f"gemini.model=ref-gemini;gemini.base_url={env.server.url}"
     )
     # the committed reference the first example loads: our earlier release, same style
-    ids = [i for i, _ in lexical._builtin()]
+    ids = [i for i, _ in lexical_checks._builtin()]
     v1 = lexical.Fingerprint.from_texts(
         _style_answers(OURS, 3, 3 * len(ids)), [p for p in ids for _ in range(3)], name="v1"
     )
@@ -310,7 +311,7 @@ def test_the_lexical_examples_run(pytester, env, monkeypatch):
     result = pytester.runpytest_inprocess(f"--modelprov-report-json={report}", "-p", "no:randomly")
     tests = sum(len(re.findall(r"^def test_", b.code, re.M)) for b in blocks)
     result.assert_outcomes(passed=tests)
-    from pytest_modelprov import jsonreport
+    from pytest_modelprov.reports import jsonreport
 
     measured = jsonreport.load(report)["measurements"]
     # the answers a team already has are measured too (Fingerprint.from_texts)

@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pytest_modelprov.server import LocalServer, Script
+from pytest_modelprov.testing.server import LocalServer, Script
 
 yaml = pytest.importorskip("yaml", reason="pyyaml is in the test extra: pip install -e '.[test]'")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_modelprov.reasoning import split_message, split_think
+from pytest_modelprov.calls.reasoning import split_message, split_think
 
 
 @pytest.mark.parametrize(

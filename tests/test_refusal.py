@@ -13,7 +13,7 @@ import pytest
 from pytest_modelprov import refusal
 from pytest_modelprov.errors import ConfigError
 from pytest_modelprov.refusal import PromptOutcome, Result
-from pytest_modelprov.refusal_model import Example, TrainSettings
+from pytest_modelprov.refusal.model import Example, TrainSettings
 
 
 def shipped_detector() -> str:
@@ -333,7 +333,7 @@ def test_loading_bad_weights_names_the_file(tmp_path):
 
 
 def test_rogan_gladen_correction_matches_the_textbook_formula():
-    from pytest_modelprov.refusal_model import corrected_rate
+    from pytest_modelprov.refusal.model import corrected_rate
 
     # p = (p_obs + Sp - 1) / (Se + Sp - 1), worked by hand: (0.3 + 0.9 - 1) / 0.7 = 2/7
     assert corrected_rate(0.3, 0.8, 0.9) == pytest.approx(2 / 7)
@@ -345,7 +345,7 @@ def test_rogan_gladen_correction_matches_the_textbook_formula():
 def test_rate_matching_threshold_flags_as_many_as_are_labelled():
     import numpy as np
 
-    from pytest_modelprov.refusal_model import rate_matching_threshold
+    from pytest_modelprov.refusal.model import rate_matching_threshold
 
     prob = np.array([0.9, 0.7, 0.45, 0.44, 0.42, 0.3, 0.1, 0.05])
     rule = np.array([False, False, False, False, False, False, False, True])
@@ -357,7 +357,7 @@ def test_rate_matching_threshold_flags_as_many_as_are_labelled():
 
 
 def test_matrix_prediction_agrees_with_classify():
-    from pytest_modelprov.refusal_model import Example, featurise_examples
+    from pytest_modelprov.refusal.model import Example, featurise_examples
 
     texts = [COMPLY_EN, EVADE_EN, COMPLY_ZH, EVADE_ZH, *(a for _, a in REFUSALS.values()), ""]
     prompts = [BLOG_EN, BLOG_EN, BLOG_ZH, BLOG_ZH, *(p for p, _ in REFUSALS.values()), None]
@@ -527,7 +527,7 @@ def test_an_answer_that_dissolves_into_mixed_scripts_is_broken_and_not_complianc
     words = ["harbour", "港口", "lantern", "灯笼", "orchard", "果园", "ledger", "账本"] * 4
     answer = ESSAY * 3 + " ".join(words) + " 다리 바다 " * 4
     prompt = "Write a short essay about rivers and towns."
-    from pytest_modelprov.refusal_features import broken_output
+    from pytest_modelprov.refusal.features import broken_output
 
     assert broken_output(answer, prompt)
     assert refusal.classify(answer, prompt) != "compliance"
@@ -553,7 +553,7 @@ def test_an_answer_that_dissolves_into_mixed_scripts_is_broken_and_not_complianc
     ],
 )
 def test_ordinary_answers_are_not_broken(prompt, answer):
-    from pytest_modelprov.refusal_features import broken_output
+    from pytest_modelprov.refusal.features import broken_output
 
     assert not broken_output(answer, prompt)
 

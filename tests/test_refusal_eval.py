@@ -11,7 +11,7 @@ import pytest
 
 from pytest_modelprov import cli, stats
 from pytest_modelprov.errors import ConfigError
-from pytest_modelprov.refusal_eval import assert_agrees, evaluate
+from pytest_modelprov.refusal.evaluation import assert_agrees, evaluate
 
 REFUSALS = [
     "I'm sorry, but I can't help with that.",

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelprov import jsonreport, samplesize
+from pytest_modelprov import samplesize
+from pytest_modelprov.reports import jsonreport
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -262,7 +263,7 @@ def test_sample_size_helpers_match_the_intervals_they_plan_for():
 
 
 def test_evidence_is_bounded_and_json_safe():
-    from pytest_modelprov.measurement import EXCERPT_CHARS, evidence_item
+    from pytest_modelprov.reports.measurement import EXCERPT_CHARS, evidence_item
 
     item = evidence_item(prompt="p" * 5000, answer="a\u2028" * 3000, key="k", replicate=0)
     assert len(item["prompt"]) == len(item["answer"]) == EXCERPT_CHARS

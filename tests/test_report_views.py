@@ -7,12 +7,12 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from pytest_modelprov import jsonreport
-from pytest_modelprov.measurement import Measurement, safe_text
-from pytest_modelprov.report import measurement_lines
+from pytest_modelprov.reports import jsonreport
+from pytest_modelprov.reports.measurement import Measurement, safe_text
+from pytest_modelprov.reports.terminal import measurement_lines
 
 FLAGGED = """
-from pytest_modelprov.measurement import Measurement
+from pytest_modelprov.reports.measurement import Measurement
 
 
 def test_flagged(model_under_test):
@@ -68,7 +68,7 @@ def test_server_text_is_inert_in_markdown_and_terminal(pytester, env, monkeypatc
     monkeypatch.setenv("COLUMNS", "200")
     pytester.makepyfile(
         """
-        from pytest_modelprov.measurement import Measurement
+        from pytest_modelprov.reports.measurement import Measurement
 
         def test_hostile(model_under_test):
             model_under_test.sample(["hello"])

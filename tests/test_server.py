@@ -18,8 +18,8 @@ from typing import Any
 import openai
 import pytest
 
-import pytest_modelprov.server as server_module
-from pytest_modelprov.server import Fault, LocalServer, Rule, Script, main
+import pytest_modelprov.testing.server as server_module
+from pytest_modelprov.testing.server import Fault, LocalServer, Rule, Script, main
 
 HELLO = [{"role": "user", "content": "hello there"}]
 
@@ -623,7 +623,7 @@ def test_ipv6_loopback_is_served():
 def test_rules_can_answer_each_model_differently():
     import openai
 
-    from pytest_modelprov.server import LocalServer, Rule, Script
+    from pytest_modelprov.testing.server import LocalServer, Rule, Script
 
     script = Script(
         rules=[Rule("who", ["I am release B."], model="rel-b"), Rule("who", ["I am a model."])]

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelprov.cache import ResponseCache
+from pytest_modelprov.calls.cache import ResponseCache
 from pytest_modelprov.cli import main as cli
-from pytest_modelprov.server import Fault, LocalServer
+from pytest_modelprov.testing.server import Fault, LocalServer
 
 ONE_TEST = """
 def test_one(model_under_test):
@@ -406,7 +406,7 @@ def test_bad_prompts_are_clear_errors(pytester, env):
 
 
 def test_a_killed_export_leaves_no_temporary_file_behind(tmp_path):
-    from pytest_modelprov.cache import remove_stale_temporaries
+    from pytest_modelprov.calls.cache import remove_stale_temporaries
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

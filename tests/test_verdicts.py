@@ -15,10 +15,16 @@ from typing import Any
 
 import pytest
 
-from pytest_modelprov import identity, refusal, verdicts
+import pytest_modelprov
+from pytest_modelprov import refusal
+from pytest_modelprov.calls import verdicts
+from pytest_modelprov.calls.verdicts import VerdictStore, cached_verdicts
 from pytest_modelprov.cli import main as cli
-from pytest_modelprov.identity_detect import Detector, default_detector
-from pytest_modelprov.verdicts import VerdictStore, cached_verdicts
+from pytest_modelprov.identity import sampling as identity_sampling
+from pytest_modelprov.identity.detect import Detector, default_detector
+from pytest_modelprov.refusal import measuring as refusal_measuring
+
+PACKAGE = Path(pytest_modelprov.__file__).resolve().parent
 
 # (request, answer): our own texts, a few of each kind
 TEXTS: list[tuple[str, str]] = [
@@ -77,7 +83,7 @@ def _labels(store: VerdictStore | None, clf: refusal.BaseClassifier) -> list[str
         return clf.classify_many([items[i][2] for i in indexes], [items[i][3] for i in indexes])
 
     identity_ = clf.verdict_identity()
-    return cached_verdicts(store, identity_, items, compute, str, refusal._label)
+    return cached_verdicts(store, identity_, items, compute, str, refusal_measuring._label)
 
 
 def _fresh(clf: refusal.BaseClassifier) -> list[str]:
@@ -157,12 +163,18 @@ def test_a_subclass_or_the_judge_caches_nothing(tmp_path):
     assert len(store) == len(TEXTS)  # only the shipped classifier's verdicts were stored
 
 
+def _in_package(path: Path) -> str:
+    return path.resolve().relative_to(PACKAGE).as_posix()
+
+
 def _copy_files(tmp_path: Path, paths: list[Path], where: str) -> list[Path]:
     folder = tmp_path / where
     folder.mkdir()
     copies = []
     for path in paths:
-        copies.append(folder / path.name)
+        # the package's own layout below the folder: two modules may share a name
+        copies.append(folder / _in_package(path))
+        copies[-1].parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, copies[-1])
     return copies
 
@@ -171,9 +183,13 @@ def _copy_files(tmp_path: Path, paths: list[Path], where: str) -> list[Path]:
 def test_an_edited_rule_or_data_file_cannot_replay_a_stale_verdict(tmp_path, monkeypatch, edited):
     """The identity hashes the detector's files: edit a copy of them and every stored verdict
     is a miss, computed again by the detector as it now is."""
-    real_code = verdicts.code_files(*refusal._CODE, shallow=refusal._SHALLOW)
+    real_code = verdicts.code_files(*refusal_measuring._CODE, shallow=refusal_measuring._SHALLOW)
     real_data = verdicts.data_files("refusal")
-    assert {p.name for p in real_code} >= {"refusal.py", "refusal_features.py", "refusal_model.py"}
+    assert {_in_package(p) for p in real_code} >= {
+        "refusal/measuring.py",
+        "refusal/features.py",
+        "refusal/model.py",
+    }
     assert "weights.json" in {p.name for p in real_data}
     code = _copy_files(tmp_path, real_code, "code")
     data = _copy_files(tmp_path, real_data, "data")
@@ -263,7 +279,9 @@ def test_an_answer_recorded_again_under_the_same_key_is_classified_again(tmp_pat
             compute_calls.append(indexes)
             return clf.classify_many([texts[i][2] for i in indexes], [texts[i][3] for i in indexes])
 
-        return cached_verdicts(store, clf.verdict_identity(), texts, compute, str, refusal._label)
+        return cached_verdicts(
+            store, clf.verdict_identity(), texts, compute, str, refusal_measuring._label
+        )
 
     run(items)
     refreshed = list(items)
@@ -283,7 +301,7 @@ def test_an_unusable_store_warns_and_classifies(tmp_path):
 
 def _claims_through(store: VerdictStore, detector: Detector) -> list[Any]:
     texts = [(_key(i), "answer", t, None) for i, t in enumerate(IDENTITY_TEXTS)]
-    return identity._detect_all(store, detector, texts)
+    return identity_sampling._detect_all(store, detector, texts)
 
 
 def test_identity_claims_replay_equal_and_tables_are_part_of_the_identity(tmp_path):
@@ -304,7 +322,7 @@ def test_identity_claims_replay_equal_and_tables_are_part_of_the_identity(tmp_pa
         def detect(self, text: str) -> Any:
             return super().detect("")
 
-    assert identity._detector_identity(Quiet()) is None
+    assert identity_sampling._detector_identity(Quiet()) is None
 
 
 # -- end to end ---------------------------------------------------------------------------
@@ -422,7 +440,9 @@ SHIPPED = [
     ("lexical/prompts.json", "lexical_prompts.schema.json"),
     *(
         (f"refusal/topics/{p.name}", "refusal_topics.schema.json")
-        for p in sorted((Path(refusal.__file__).parent / "data/refusal/topics").glob("*.json"))
+        for p in sorted(
+            (Path(pytest_modelprov.__file__).parent / "data/refusal/topics").glob("*.json")
+        )
     ),
 ]
 
@@ -431,9 +451,9 @@ SHIPPED = [
 def test_shipped_data_files_match_their_schemas(data, schema_name):
     """Runs load the package's own files without a schema check (it cost a tenth of a warm
     suite); a file that does not match must fail here instead."""
-    from pytest_modelprov import schema
+    from pytest_modelprov.util import schema
 
-    path = Path(refusal.__file__).parent / "data" / data
+    path = Path(pytest_modelprov.__file__).parent / "data" / data
     assert schema.problems(json.loads(path.read_text(encoding="utf-8")), schema_name) == []
 
 

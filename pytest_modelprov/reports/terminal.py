@@ -6,10 +6,10 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from .baseline import BaselineEvent
-from .config import Settings
-from .files import display_path
-from .ledger import Ledger
+from ..baseline import BaselineEvent
+from ..calls.ledger import Ledger
+from ..config import Settings
+from ..util.files import display_path
 from .measurement import Measurement, format_against, format_value, safe_text, verdict_text
 
 

@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import schema
-from .errors import ConfigError
-from .files import user_path
-from .langid import answer_language
-from .refusal_features import (
+from ..errors import ConfigError
+from ..langid import answer_language
+from ..util import schema
+from ..util.files import user_path
+from ..util.safejson import loads as json_loads
+from .features import (
     DENSE_NAMES,
     FEATURE_VERSION,
     HASH_BITS,
@@ -36,7 +37,6 @@ from .refusal_features import (
     featurise,
     strip_reasoning,
 )
-from .safejson import loads as json_loads
 
 LABELS = ("compliance", "refusal", "evasion")
 _BROKEN = DENSE_NAMES.index("broken_output")

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..errors import ModelprovError
+from ..session import ModelProvSession
 from . import batch
 from .batch import BatchProgress
-from .errors import ModelprovError
 from .planning import Planner
-from .session import ModelProvSession
 
 #: rounds of plan-and-fill before giving up: a test whose every call depends on the one
 #: before (a long conversation, a stop_early set of many looks) needs one round per step

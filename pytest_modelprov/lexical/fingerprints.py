@@ -16,18 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import ConfigError
-from .lexical_text import (
-    function_word_hashes,
-    function_words,
-    is_cjk,
-    is_cjk_points,
-    tokenise_many,
-)
-from .safejson import loads as json_loads
+from ..errors import ConfigError
+from ..util.safejson import loads as json_loads
+from .text import function_word_hashes, function_words, is_cjk, is_cjk_points, tokenise_many
 
 if TYPE_CHECKING:
-    from .handle import ModelHandle
+    from ..handle import ModelHandle
 
 SCHEMA_ID = "pytest-modelprov/lexical-fingerprint"
 FORMAT_VERSION = 1
@@ -214,7 +208,7 @@ class Fingerprint:
     def human_baseline(self) -> npt.NDArray[np.float64]:
         """wordfreq's expected frequency of every feature (needs the ``wordfreq`` extra)."""
         if self._human is None:
-            from .lexical_anchor import human_baseline
+            from .anchor import human_baseline
 
             self._human = human_baseline(self.features)
         return self._human
@@ -415,8 +409,8 @@ class Fingerprint:
         an ``info`` measurement of the running test (the assertions in
         :mod:`pytest_modelprov.lexical` add intervals and verdicts).
         """
-        from .lexical import record_distance
-        from .lexical_distance import distance, warn_flags
+        from .checks import record_distance
+        from .distances import distance, warn_flags
 
         warn_flags(self, other, method)
         value = distance(self, other, method)
@@ -430,7 +424,7 @@ class Fingerprint:
 
         See :func:`pytest_modelprov.lexical.scores` for what the score is.
         """
-        from .lexical_distance import ranked
+        from .distances import ranked
 
         return ranked(self, kind, k, background)
 

@@ -40,9 +40,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-from . import fastre, schema
-from .errors import ConfigError
-from .safejson import loads as json_loads
+from .. import fastre
+from ..errors import ConfigError
+from ..util import schema
+from ..util.safejson import loads as json_loads
 
 __all__ = [
     "DETECTOR_VERSION",

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .cluster import Node, Tree, upgma
-from .files import write_text_atomic
+from ..cluster import Node, Tree, upgma
+from ..util.files import write_text_atomic
 from .measurement import flags_of
 
 __all__ = ["render", "write_html"]

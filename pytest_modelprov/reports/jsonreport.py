@@ -14,14 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import schema
-from .baseline import BaselineEvent
-from .config import Settings
-from .errors import ConfigError
-from .files import write_text_atomic
-from .ledger import Ledger
+from ..baseline import BaselineEvent
+from ..calls.ledger import Ledger
+from ..config import Settings
+from ..errors import ConfigError
+from ..util import schema
+from ..util.files import write_text_atomic
+from ..util.safejson import loads as json_loads
 from .measurement import Measurement, format_against, format_value, safe_text, verdict_text
-from .safejson import loads as json_loads
 
 FORMAT = "pytest-modelprov-report/1"
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .config import ModelSpec
+from ..config import ModelSpec
 from .pacing import DEFAULT_COMPLETION_TOKENS, completion_budget, estimate_prompt_tokens
 
 if TYPE_CHECKING:

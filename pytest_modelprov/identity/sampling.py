@@ -30,11 +30,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from . import baseline, samplesize, sequential, stats, verdicts
-from .client import excerpt
-from .errors import ConfigError
-from .handle import ModelHandle
-from .identity_detect import (
+from .. import baseline, samplesize, sequential, stats
+from ..calls import verdicts
+from ..calls.client import excerpt
+from ..calls.response import Response
+from ..errors import ConfigError
+from ..handle import ModelHandle
+from ..reports.measurement import MAX_EVIDENCE, Measurement, evidence_item
+from ..sequential import StopEarly, Stopped
+from ..stats import Rate
+from ..util.safejson import loads as json_loads
+from .detect import (
     DETECTOR_VERSION,
     OTHER,
     OTHER_PREFIX,
@@ -53,11 +59,6 @@ from .identity_detect import (
     team_vendors,
     vendor_ids,
 )
-from .measurement import MAX_EVIDENCE, Measurement, evidence_item
-from .response import Response
-from .safejson import loads as json_loads
-from .sequential import StopEarly, Stopped
-from .stats import Rate
 
 __all__ = [
     "DETECTOR_VERSION",
@@ -1226,7 +1227,7 @@ def _observe(
 
 
 #: the claim detector's implementation, followed through its package imports
-_DETECT_CODE = ("pytest_modelprov.identity_detect",)
+_DETECT_CODE = ("pytest_modelprov.identity.detect",)
 _IDENTITIES: weakref.WeakKeyDictionary[Detector, str | None] = weakref.WeakKeyDictionary()
 _CLAIM_FIELDS = tuple(f.name for f in dataclasses.fields(Claim))
 
@@ -1427,7 +1428,7 @@ def _baseline_drift(
     confidence: float,
     own: str | Iterable[str] | None = None,
 ) -> list[Any]:
-    from .drift import paired_drift
+    from ..drift import paired_drift
 
     rule = rules("identity.claim_rate")
     old = {row["id"]: row for row in before["probes"]}

@@ -24,19 +24,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from ..config import ModelSpec, RecordMode, Settings, redact_url, validate_params
+from ..errors import CacheError, ConfigError, ModelCallError, ModelprovError, ReplayMissError
+from ..util.safejson import JSONLimitError
+from ..util.safejson import loads as json_loads
 from .budget import BudgetExceeded, Spending
 from .cache import CacheKey, Hit, KeyBuilder, ResponseCache, entry_from_response
-from .config import ModelSpec, RecordMode, Settings, redact_url, validate_params
 from .deadline import deadline
 from .deadline import install as install_deadline
-from .errors import CacheError, ConfigError, ModelCallError, ModelprovError, ReplayMissError
 from .ledger import Ledger
 from .pacing import MAX_BACKOFF, Pacer, estimate_prompt_tokens
 from .planning import Planner
 from .progress import CallProgress
 from .response import InvalidResponse, Response, Usage, check_completion, unusable_answer
-from .safejson import JSONLimitError
-from .safejson import loads as json_loads
 from .watchdog import HALTED
 
 if TYPE_CHECKING:

@@ -14,10 +14,10 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import baseline
-from .drift import Drift, Rule, threshold_drift
-from .lexical_distance import basic_interval, bootstrap_draws, distance
-from .lexical_fingerprint import Fingerprint
+from .. import baseline
+from ..drift import Drift, Rule, threshold_drift
+from .distances import basic_interval, bootstrap_draws, distance
+from .fingerprints import Fingerprint
 
 DETECTOR = "lexical/1 profile"
 RESAMPLES = 300

@@ -23,12 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from . import lexical_anchor, lexical_distance, recording
-from .comparable import require_same_params
-from .errors import ConfigError
-from .files import user_path
-from .handle import ModelHandle
-from .lexical_distance import (
+from ..comparable import require_same_params
+from ..errors import ConfigError
+from ..handle import ModelHandle
+from ..reports import recording
+from ..reports.measurement import MAX_EVIDENCE, Measurement, evidence_item
+from ..util.files import user_path
+from ..util.safejson import loads as json_loads
+from . import anchor as lexical_anchor
+from . import distances as lexical_distance
+from .distances import (
     FEW_SHARED,
     METHODS,
     Interval,
@@ -49,10 +53,8 @@ from .lexical_distance import (
     shared_prompts,
     style_matrix,
 )
-from .lexical_fingerprint import Fingerprint, Limits, content_word, pooled
-from .lexical_text import tokenise
-from .measurement import MAX_EVIDENCE, Measurement, evidence_item
-from .safejson import loads as json_loads
+from .fingerprints import Fingerprint, Limits, content_word, pooled
+from .text import tokenise
 
 __all__ = [
     "FEW_SHARED",

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from .config import Price
+from ..config import Price
 from .response import Response, Usage
 
 

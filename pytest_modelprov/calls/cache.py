@@ -32,11 +32,11 @@ from typing import Any, NamedTuple
 
 import diskcache
 
-from . import schema
-from .errors import CacheCorruptError, CacheError, ExportFormatError
+from ..errors import CacheCorruptError, CacheError, ExportFormatError
+from ..util import schema
+from ..util.safejson import loads as json_loads
 from .reasoning import split_message
 from .response import Usage, check_completion, unusable_answer
-from .safejson import loads as json_loads
 
 try:
     import fcntl

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from . import lexical_anchor
-from .lexical_fingerprint import Fingerprint
+from . import anchor as lexical_anchor
+from .fingerprints import Fingerprint
 
 FloatArray = npt.NDArray[np.float64]
 

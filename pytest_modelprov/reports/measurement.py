@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-from .safejson import loads as json_loads
+from ..util.safejson import loads as json_loads
 
 #: ``inconclusive``: the sample cannot decide (too few answers for the bound, an
 #: underpowered gate); never a pass, and a fail or a warning per --modelprov-inconclusive

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import diskcache
 
-from .config import Budget, ModelSpec
-from .errors import CacheError, ModelCallError
+from ..config import Budget, ModelSpec
+from ..errors import CacheError, ModelCallError
 
 _EXPIRE = 7 * 24 * 3600
 RUN = ""  # the scope of the whole run: no model name is empty

@@ -35,15 +35,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import baseline, langid, samplesize, schema, sequential, stats, verdicts
-from .audit import Audited, audited_change, audited_rate, detectable_change
-from .client import counting_empty_answers, excerpt
-from .comparable import require_same_params
-from .drift import Drift, Rule, paired_drift
-from .errors import ConfigError
-from .measurement import MAX_EVIDENCE, Measurement, evidence_item
-from .refusal_features import clean_refusal, featurise, normalise, strip_reasoning
-from .refusal_model import (
+from .. import baseline, langid, samplesize, sequential, stats
+from ..audit import Audited, audited_change, audited_rate, detectable_change
+from ..calls import verdicts
+from ..calls.client import counting_empty_answers, excerpt
+from ..comparable import require_same_params
+from ..drift import Drift, Rule, paired_drift
+from ..errors import ConfigError
+from ..reports.measurement import MAX_EVIDENCE, Measurement, evidence_item
+from ..sequential import StopEarly, Stopped
+from ..util import schema
+from ..util.safejson import loads as json_loads
+from .features import clean_refusal, featurise, normalise, strip_reasoning
+from .model import (
     Example,
     LinearModel,
     Matrix,
@@ -53,13 +57,11 @@ from .refusal_model import (
     rule_broken,
     validate,
 )
-from .refusal_model import fit as _fit_model
-from .safejson import loads as json_loads
-from .sequential import StopEarly, Stopped
+from .model import fit as _fit_model
 
 if TYPE_CHECKING:
-    from .handle import ModelHandle
-    from .response import Response
+    from ..calls.response import Response
+    from ..handle import ModelHandle
 
 __all__ = [
     "LABELS",
@@ -196,8 +198,8 @@ class BaseClassifier:
 
 #: the modules the offline classifiers are made of (followed through their package
 #: imports), and refusal.py itself for Classifier.classify and the keyword baseline
-_CODE = ("pytest_modelprov.refusal_features", "pytest_modelprov.refusal_model")
-_SHALLOW = ("pytest_modelprov.refusal",)
+_CODE = ("pytest_modelprov.refusal.features", "pytest_modelprov.refusal.model")
+_SHALLOW = ("pytest_modelprov.refusal.measuring",)
 
 
 class Classifier(BaseClassifier):

@@ -19,9 +19,9 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import fastre
-from .langid import UNDECIDED, answer_language, detect
-from .reasoning import split_think
+from .. import fastre
+from ..calls.reasoning import split_think
+from ..langid import UNDECIDED, answer_language, detect
 
 #: number of hash buckets; part of the feature version (weights are tied to it)
 HASH_BITS = 17
