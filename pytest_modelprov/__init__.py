@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._version import __version__
 from .calls.response import Response, Samples, Usage
 from .config import ModelSpec, Price, RecordMode
 from .errors import (
@@ -13,8 +14,6 @@ from .errors import (
     ReplayMissError,
 )
 from .handle import ModelHandle
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "CacheCorruptError",

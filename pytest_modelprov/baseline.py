@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ._version import __version__
 from .comparable import require_same_params
 from .config import DEFAULT_BASELINE_LABEL, check_label
 from .drift import Drift, Rule, decide, parse_rules, resolve_rule
@@ -241,8 +242,6 @@ class Options:
 def _document(
     adapter: Adapter, result: Any, *, label: str, nodeid: str, name: str
 ) -> dict[str, Any]:
-    from . import __version__  # the package imports this module while it initialises
-
     described = adapter.describe(result)
     payload = adapter.payload(result)
     document: dict[str, Any] = {

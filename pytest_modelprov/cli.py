@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .calls.cache import CacheEntry, ResponseCache
 from .calls.client import plan_calls
 from .calls.response import Usage

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from _pytest.pathlib import bestrelpath
 
-from . import __version__, comparable
+from . import comparable
+from ._version import __version__
 from .baseline import PROPERTY as BASELINE_PROPERTY
 from .baseline import Baseline, BaselineEvent, Options, Store, find_unused
 from .calls.planning import Planner
@@ -352,7 +353,8 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     if mp.settings.plan:
         _plan_pass(session, mp)
         return True  # nothing more runs: the summary prints the plan
-    from .calls.batchfill import MAX_ROUNDS, FillReport, fill_round
+    from .calls.batch import FillReport
+    from .calls.batchfill import MAX_ROUNDS, fill_round
 
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
     write = None

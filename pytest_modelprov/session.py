@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from .baseline import BaselineEvent
 from .calls.budget import Spending
 from .calls.cache import ResponseCache, json_line
-from .calls.client import Call, CallContext, ModelClient
+from .calls.client import CallContext, ModelClient
 from .calls.ledger import Ledger
 from .calls.pacing import MAX_BACKOFF, PAUSE_SLACK, Pacer, SharedPause, worker_share
-from .calls.planning import Planner
+from .calls.planning import Call, Planner
 from .calls.progress import CallProgress
 from .calls.response import Response
 from .calls.verdicts import VerdictStore
@@ -29,7 +29,7 @@ from .config import ModelSpec, RecordMode, Settings
 from .reports.measurement import Measurement
 
 if TYPE_CHECKING:
-    from .calls.batchfill import FillReport
+    from .calls.batch import FillReport
 
 
 class ModelProvSession:

@@ -19,7 +19,8 @@ import openai
 import pytest
 
 from pytest_modelprov.calls.batch import BatchProgress, BatchStateError, fill
-from pytest_modelprov.calls.client import Call, CallContext, plan_calls
+from pytest_modelprov.calls.client import CallContext, plan_calls
+from pytest_modelprov.calls.planning import Call
 from pytest_modelprov.config import ModelSpec, Price, RecordMode, Sources, resolve
 from pytest_modelprov.errors import ConfigError, ModelCallError
 from pytest_modelprov.session import ModelProvSession

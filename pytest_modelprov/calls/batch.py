@@ -31,7 +31,8 @@ from ..errors import ConfigError, ModelCallError
 from ..util import schema
 from ..util.safejson import loads as json_loads
 from .cache import CacheKey, ResponseCache, entry_from_response, key_of_components, utc_now
-from .client import Call, excerpt, request_body, server_message
+from .client import excerpt, request_body, server_message
+from .planning import Call
 from .response import InvalidResponse, Response, check_completion
 
 if TYPE_CHECKING:
@@ -193,6 +194,18 @@ class _Tracked:
     state: _State
     resumed: bool
     failures: int = 0
+
+
+@dataclass
+class FillReport:
+    """What a ``--modelprov-batch`` fill did, for the run's summary (here, not in batchfill,
+    so the session can hold one without importing the module that drives the session)."""
+
+    lines: list[str] = field(default_factory=list)
+    complete: bool = True
+    submitted: int = 0
+    filled: int = 0
+    rounds: int = 0
 
 
 def fill(

@@ -12,26 +12,16 @@ which is the surprise the user chose batch mode to avoid.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ..errors import ModelprovError
 from ..session import ModelProvSession
 from . import batch
-from .batch import BatchProgress
+from .batch import BatchProgress, FillReport
 from .planning import Planner
 
 #: rounds of plan-and-fill before giving up: a test whose every call depends on the one
 #: before (a long conversation, a stop_early set of many looks) needs one round per step
 MAX_ROUNDS = 10
-
-
-@dataclass
-class FillReport:
-    lines: list[str] = field(default_factory=list)
-    complete: bool = True
-    submitted: int = 0
-    filled: int = 0
-    rounds: int = 0
 
 
 def fill_round(

@@ -21,7 +21,7 @@ from concurrent.futures import wait as wait_for
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..config import ModelSpec, RecordMode, Settings, redact_url, validate_params
@@ -29,12 +29,12 @@ from ..errors import CacheError, ConfigError, ModelCallError, ModelprovError, Re
 from ..util.safejson import JSONLimitError
 from ..util.safejson import loads as json_loads
 from .budget import BudgetExceeded, Spending
-from .cache import CacheKey, Hit, KeyBuilder, ResponseCache, entry_from_response
+from .cache import Hit, KeyBuilder, ResponseCache, entry_from_response
 from .deadline import deadline
 from .deadline import install as install_deadline
 from .ledger import Ledger
 from .pacing import MAX_BACKOFF, Pacer, estimate_prompt_tokens
-from .planning import Planner
+from .planning import Call, Planner
 from .progress import CallProgress
 from .response import InvalidResponse, Response, Usage, check_completion, unusable_answer
 from .watchdog import HALTED
@@ -171,22 +171,6 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-class Call(NamedTuple):
-    """One planned request: a prompt's replicate, with its cache key.
-
-    A NamedTuple, not a frozen dataclass: a warm run plans thousands of these, and the
-    dataclass ``__init__`` alone cost more than the cache lookup it leads to.
-    """
-
-    key: CacheKey
-    messages: Messages
-    params: dict[str, Any]
-    prompt_index: int
-    replicate: int
-    n: int
-    messages_tuple: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

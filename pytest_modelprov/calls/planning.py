@@ -11,15 +11,29 @@ but their prompts are not; the plan says how many tests made such calls.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, NamedTuple
 
 from ..config import ModelSpec
+from .cache import CacheKey
 from .pacing import DEFAULT_COMPLETION_TOKENS, completion_budget, estimate_prompt_tokens
 
-if TYPE_CHECKING:
-    from .client import Call
+
+class Call(NamedTuple):
+    """One planned request: a prompt's replicate, with its cache key.
+
+    A NamedTuple, not a frozen dataclass: a warm run plans thousands of these, and the
+    dataclass ``__init__`` alone cost more than the cache lookup it leads to.
+    """
+
+    key: CacheKey
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+    prompt_index: int
+    replicate: int
+    n: int
+    messages_tuple: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass

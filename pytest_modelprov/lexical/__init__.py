@@ -9,10 +9,6 @@ The public API of the lexical detector; ``from pytest_modelprov import lexical``
 
 from __future__ import annotations
 
-# importable, as they were from the single module before this package, outside ``__all__``
-from .checks import DELTA_ACROSS_PROMPTS as DELTA_ACROSS_PROMPTS
-from .checks import DELTA_UNIT as DELTA_UNIT
-from .checks import DETECTOR as DETECTOR
 from .checks import (
     FEW_SHARED,
     Comparison,
@@ -51,6 +47,11 @@ from .checks import (
 from .checks import PARTS as PARTS
 from .checks import SCALE_NOTE as SCALE_NOTE
 from .checks import STYLE_MIN_REFS as STYLE_MIN_REFS
+
+# importable, as they were from the single module before this package, outside ``__all__``
+from .record import DELTA_ACROSS_PROMPTS as DELTA_ACROSS_PROMPTS
+from .record import DELTA_UNIT as DELTA_UNIT
+from .record import DETECTOR as DETECTOR
 
 __all__ = [
     "FEW_SHARED",

@@ -14,8 +14,8 @@ from __future__ import annotations
 import itertools
 import json
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -26,11 +26,9 @@ import numpy as np
 from ..comparable import require_same_params
 from ..errors import ConfigError
 from ..handle import ModelHandle
-from ..reports import recording
 from ..reports.measurement import MAX_EVIDENCE, Measurement, evidence_item
 from ..util.files import user_path
 from ..util.safejson import loads as json_loads
-from . import anchor as lexical_anchor
 from . import distances as lexical_distance
 from .distances import (
     FEW_SHARED,
@@ -54,6 +52,13 @@ from .distances import (
     style_matrix,
 )
 from .fingerprints import Fingerprint, Limits, content_word, pooled
+from .record import (
+    DELTA_UNIT,
+    DETECTOR,
+    _context,
+    _recorder,
+    record_distance,
+)
 from .text import tokenise
 
 __all__ = [
@@ -92,17 +97,9 @@ __all__ = [
     "tokenise",
 ]
 
-DETECTOR = "lexical/1"
 PARTS = ("answer", "reasoning")
 #: references needed before ``method="auto"`` pools them (the style distance)
 STYLE_MIN_REFS = 5
-#: what a ``delta`` figure is measured in (shown in reports beside the figure)
-DELTA_UNIT = "delta: RMS difference of widely used words in units of their spread over prompts"
-#: where a delta comparison across prompt sets was validated (benchmarks/bench_lexical.py)
-DELTA_ACROSS_PROMPTS = (
-    "different prompt sets: validated on stories (split-half, settings chosen on essays: 28 "
-    "and 30 of 30 halves found their own model); on short essays 20 and 22 of 30"
-)
 #: the numbers behind a delta threshold (benchmarks/bench_lexical.py, section 4)
 SCALE_NOTE = (
     "measured: two samples of one model 0.00-0.08, a model and its fine-tune 0.16-0.17, "
@@ -205,25 +202,6 @@ def distance(a: Fingerprint, b: Fingerprint, method: str = "delta") -> float:
     value = lexical_distance.distance(a, b, method)
     record_distance(a, b, method, value)
     return value
-
-
-def record_distance(a: Fingerprint, b: Fingerprint, method: str, value: float) -> None:
-    """Record one plain distance (no interval) as an ``info`` measurement of the running
-    test, with its flags: what ``a.distance(b)`` and :func:`distance` leave behind."""
-    record = _recorder(a)
-    if record is None:
-        return
-    record(
-        Measurement(
-            quantity="lexical.distance",
-            value=value,
-            labels={"reference": b.label, "part": a.part, "method": method},
-            n=a.n_prompts,
-            verdict="info",
-            detector=DETECTOR,
-            details=_context(a, b, method),
-        )
-    )
 
 
 def noise_floor(fp: Fingerprint, method: str = "delta") -> float:
@@ -426,38 +404,6 @@ def _shared_block(ours: Fingerprint, ref: Fingerprint, name: str, bg: Fingerprin
     lines = [f"  top shared words with {name} (count ours/theirs): {listed}"]
     lines += _excerpt(ours, [w for w, _, _ in words])
     return "\n".join(lines)
-
-
-def _recorder(ours: Fingerprint) -> Callable[[Measurement], None] | None:
-    """Where ``ours``'s measurements go: its model handle, else the running test (a
-    fingerprint made with ``Fingerprint.from_texts``), else nowhere (outside pytest)."""
-    if ours.handle is not None:
-        return ours.handle.record
-    current = recording.current()
-    if current is None:
-        return None
-    model = ours.name or ours.model or "fingerprint"
-    return lambda m: current(replace(m, model=m.model or model))
-
-
-def _context(ours: Fingerprint, ref: Fingerprint, method: str) -> dict[str, Any]:
-    """What a reader needs to judge one distance: flags, prompts shared, the scale."""
-    out: dict[str, Any] = {
-        "flags": flags(ours, ref, method),
-        "shared_prompts": shared_prompts(ours, ref),
-        "prompts": [ours.n_prompts, ref.n_prompts],
-    }
-    if method == "jaccard":
-        scale = jaccard_scale()
-        out["scale"] = scale
-        out["scale_note"] = lexical_anchor.SCALES[scale]
-        if scale != lexical_anchor.HUMAN:
-            out["flags"] = [*out["flags"], "relative-scale"]
-    if method == "delta":
-        out["unit"] = DELTA_UNIT
-        if lexical_distance.few_shared(ours, ref):
-            out["envelope"] = DELTA_ACROSS_PROMPTS
-    return out
 
 
 def _warn(ours: Fingerprint, refs: Mapping[str, Fingerprint], method: str) -> None:

@@ -6,14 +6,48 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from . import anchor as lexical_anchor
-from .fingerprints import Fingerprint
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class Fingerprint(Protocol):
+    """What the functions here read of a :class:`~pytest_modelprov.lexical.fingerprints.
+    Fingerprint`: a structural type, so that the fingerprint's own ``distance`` and ``top``
+    methods can call this module without the two modules importing each other."""
+
+    features: list[str]
+    counts: IntArray
+    prompt_ids: list[str]
+    tokens: IntArray
+
+    @property
+    def kinds(self) -> npt.NDArray[np.int8]: ...
+
+    @property
+    def _index(self) -> dict[str, int]: ...
+
+    @property
+    def n_prompts(self) -> int: ...
+
+    @property
+    def n_tokens(self) -> int: ...
+
+    @property
+    def label(self) -> str: ...
+
+    def content_mask(self) -> npt.NDArray[np.bool_]: ...
+
+    def human_baseline(self) -> FloatArray: ...
+
+    def subset(self, rows: Sequence[int] | IntArray) -> Fingerprint: ...
+
 
 #: the anchor method's set sizes (comparable with published numbers)
 ANCHOR_SIZES = {1: 120, 2: 40, 3: 40}

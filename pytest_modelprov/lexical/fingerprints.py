@@ -18,6 +18,8 @@ import numpy.typing as npt
 
 from ..errors import ConfigError
 from ..util.safejson import loads as json_loads
+from . import distances
+from .record import record_distance
 from .text import function_word_hashes, function_words, is_cjk, is_cjk_points, tokenise_many
 
 if TYPE_CHECKING:
@@ -409,11 +411,8 @@ class Fingerprint:
         an ``info`` measurement of the running test (the assertions in
         :mod:`pytest_modelprov.lexical` add intervals and verdicts).
         """
-        from .checks import record_distance
-        from .distances import distance, warn_flags
-
-        warn_flags(self, other, method)
-        value = distance(self, other, method)
+        distances.warn_flags(self, other, method)
+        value = distances.distance(self, other, method)
         record_distance(self, other, method, value)
         return value
 
@@ -424,9 +423,7 @@ class Fingerprint:
 
         See :func:`pytest_modelprov.lexical.scores` for what the score is.
         """
-        from .distances import ranked
-
-        return ranked(self, kind, k, background)
+        return distances.ranked(self, kind, k, background)
 
     # -- JSON ----------------------------------------------------------------------------
 
