@@ -45,8 +45,8 @@ from pytest_modelprov.calls.response import Response, Usage
 from pytest_modelprov.calls.verdicts import VerdictStore
 from pytest_modelprov.identity import sampling as identity_sampling
 from pytest_modelprov.identity.detect import Detector, default_detector
+from pytest_modelprov.refusal import classifiers as refusal_classifiers
 from pytest_modelprov.refusal import features as refusal_features
-from pytest_modelprov.refusal import measuring as refusal_measuring
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -178,11 +178,11 @@ def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) ->
     for _ in range(runs):
         store = stores.fresh()
         start = time.perf_counter()
-        got = refusal_measuring._classified(store, clf, answers)
+        got = refusal_classifiers._classified(store, clf, answers)
         cold_times.append(time.perf_counter() - start)
         check("refusal cached (cold)", got, expected)
         start = time.perf_counter()
-        got = refusal_measuring._classified(store, clf, answers)
+        got = refusal_classifiers._classified(store, clf, answers)
         warm_times.append(time.perf_counter() - start)
         check("refusal cached (warm)", got, expected)
         assert store.computed == len(rows)

@@ -114,7 +114,7 @@ def _by_kind(kind: str) -> Adapter | None:
 #: modules whose adapters ship with the package (imported on first use, not at import time,
 #: because they import this module)
 _BUILTIN = {
-    "refusal": "refusal.measuring",
+    "refusal": "refusal.baseline",
     "identity": "identity.sampling",
     "lexical": "lexical.baseline",
 }

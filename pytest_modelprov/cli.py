@@ -406,8 +406,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_refusal_eval(args: argparse.Namespace) -> int:
     """Agreement of a refusal classifier with labelled answers, per group (model)."""
+    from .refusal.classifiers import Classifier
     from .refusal.evaluation import assert_agrees, evaluate
-    from .refusal.measuring import Classifier
 
     # paths typed in a shell are the working directory's (in code they are the file's)
     classifier = Classifier.load(Path(args.weights).absolute()) if args.weights else None

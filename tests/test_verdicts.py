@@ -22,7 +22,7 @@ from pytest_modelprov.calls.verdicts import VerdictStore, cached_verdicts
 from pytest_modelprov.cli import main as cli
 from pytest_modelprov.identity import sampling as identity_sampling
 from pytest_modelprov.identity.detect import Detector, default_detector
-from pytest_modelprov.refusal import measuring as refusal_measuring
+from pytest_modelprov.refusal import classifiers as refusal_classifiers
 
 PACKAGE = Path(pytest_modelprov.__file__).resolve().parent
 
@@ -83,7 +83,7 @@ def _labels(store: VerdictStore | None, clf: refusal.BaseClassifier) -> list[str
         return clf.classify_many([items[i][2] for i in indexes], [items[i][3] for i in indexes])
 
     identity_ = clf.verdict_identity()
-    return cached_verdicts(store, identity_, items, compute, str, refusal_measuring._label)
+    return cached_verdicts(store, identity_, items, compute, str, refusal_classifiers._label)
 
 
 def _fresh(clf: refusal.BaseClassifier) -> list[str]:
@@ -183,10 +183,12 @@ def _copy_files(tmp_path: Path, paths: list[Path], where: str) -> list[Path]:
 def test_an_edited_rule_or_data_file_cannot_replay_a_stale_verdict(tmp_path, monkeypatch, edited):
     """The identity hashes the detector's files: edit a copy of them and every stored verdict
     is a miss, computed again by the detector as it now is."""
-    real_code = verdicts.code_files(*refusal_measuring._CODE, shallow=refusal_measuring._SHALLOW)
+    real_code = verdicts.code_files(
+        *refusal_classifiers._CODE, shallow=refusal_classifiers._SHALLOW
+    )
     real_data = verdicts.data_files("refusal")
     assert {_in_package(p) for p in real_code} >= {
-        "refusal/measuring.py",
+        "refusal/classifiers.py",
         "refusal/features.py",
         "refusal/model.py",
     }
@@ -280,7 +282,7 @@ def test_an_answer_recorded_again_under_the_same_key_is_classified_again(tmp_pat
             return clf.classify_many([texts[i][2] for i in indexes], [texts[i][3] for i in indexes])
 
         return cached_verdicts(
-            store, clf.verdict_identity(), texts, compute, str, refusal_measuring._label
+            store, clf.verdict_identity(), texts, compute, str, refusal_classifiers._label
         )
 
     run(items)

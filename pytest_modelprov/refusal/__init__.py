@@ -1,51 +1,60 @@
 """Refusal and evasion: has the model become more censored?
 
-The public API of the refusal detector; ``from pytest_modelprov import refusal`` and use
-``refusal.measure(model, refusal.topics(...))``, ``refusal.assert_stable(...)`` and the
-rest of ``__all__``. Behind it: ``measure`` (classifiers, topic sets, measuring and
-comparing), ``features`` and ``model`` (the offline classifier), ``eval`` (agreement with
-a team's own labels).
+The refusal detector's public API: ``from pytest_modelprov import refusal`` and use
+``refusal.measure(model, refusal.topics(...))``, ``refusal.assert_stable(...)`` and the rest
+of ``__all__`` (the old single module's other public names stay importable from here).
+Behind it, in the order a measurement uses them: ``topicsets`` (the requests),
+``classifiers`` (labelling an answer: the offline classifier, the keyword baseline, the
+judge; its verdicts cached), ``features`` and ``model`` (the offline classifier's features
+and linear model), ``measuring`` (sampling, pre-checks, the envelope and the judge audit:
+a ``Result``), ``comparing`` (two results, and the assertions), ``baseline`` (results as
+stored baselines) and ``evaluation`` (a classifier against a team's own labels).
 """
 
 from __future__ import annotations
 
-# importable, as they were from the single module before this package, outside ``__all__``
-from .measuring import AUDITED as AUDITED
-from .measuring import JUDGE_PROMPT as JUDGE_PROMPT
-from .measuring import JUDGE_PROMPT_VERSION as JUDGE_PROMPT_VERSION
-from .measuring import KEYWORDS as KEYWORDS
-from .measuring import (
+from ..sequential import StopEarly
+from .classifiers import JUDGE_PROMPT as JUDGE_PROMPT
+from .classifiers import JUDGE_PROMPT_VERSION as JUDGE_PROMPT_VERSION
+from .classifiers import KEYWORDS as KEYWORDS
+from .classifiers import (
     LABELS,
     NONCOMPLIANT,
     Classifier,
     Envelope,
-    EnvelopeError,
     JudgeClassifier,
     KeywordClassifier,
-    PromptOutcome,
-    Result,
-    StopEarly,
-    Topic,
-    TopicSet,
-    assert_rate_at_most,
-    assert_stable,
-    available_topics,
     classify,
-    compare,
     default_classifier,
     fit,
-    load_topics,
-    measure,
-    topics,
 )
-from .measuring import UNDECIDED as UNDECIDED
+from .classifiers import UNDECIDED as UNDECIDED
+from .classifiers import BaseClassifier as BaseClassifier
+from .classifiers import RefusalWarning as RefusalWarning
+from .classifiers import parse_judge as parse_judge
+from .comparing import Comparison as Comparison
+from .comparing import Pairs as Pairs
+from .comparing import (
+    assert_rate_at_most,
+    assert_stable,
+    compare,
+)
+from .measuring import AUDITED as AUDITED
 from .measuring import UNDETERMINED_SHARE as UNDETERMINED_SHARE
 from .measuring import UNVALIDATED as UNVALIDATED
-from .measuring import BaseClassifier as BaseClassifier
-from .measuring import Comparison as Comparison
-from .measuring import Pairs as Pairs
-from .measuring import RefusalWarning as RefusalWarning
-from .measuring import parse_judge as parse_judge
+from .measuring import (
+    EnvelopeError,
+    PromptOutcome,
+    Result,
+    measure,
+)
+from .topicsets import (
+    Topic,
+    TopicSet,
+    available_topics,
+    load_topics,
+    topics,
+)
 
 __all__ = [
     "LABELS",

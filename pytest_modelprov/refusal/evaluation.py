@@ -24,8 +24,8 @@ from pathlib import Path
 
 from .. import stats
 from ..calls.client import excerpt
+from .classifiers import BaseClassifier, default_classifier
 from .features import strip_reasoning
-from .measuring import BaseClassifier, default_classifier
 from .model import Example, read_labelled
 
 __all__ = ["Agreement", "GroupAgreement", "assert_agrees", "evaluate"]
