@@ -115,7 +115,7 @@ def _by_kind(kind: str) -> Adapter | None:
 #: because they import this module)
 _BUILTIN = {
     "refusal": "refusal.baseline",
-    "identity": "identity.sampling",
+    "identity": "identity.baseline",
     "lexical": "lexical.baseline",
 }
 

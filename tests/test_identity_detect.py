@@ -20,7 +20,7 @@ from pytest_modelprov.identity import (
     load_probes,
 )
 from pytest_modelprov.identity.detect import Detector, load_vendors
-from pytest_modelprov.identity.sampling import parse_judge
+from pytest_modelprov.identity.judge import parse_judge
 
 S = frozenset
 NONE: frozenset[str] = frozenset()
@@ -550,7 +550,7 @@ def test_judge_replies_parse_or_report_an_error(raw, claimed, error):
 def test_the_too_few_answers_note_gives_the_wilson_zero_count_size():
     # Independent check: at k = 0 the Wilson upper bound is z^2/(n + z^2); the note's n is
     # the smallest n whose bound is at or below the limit.
-    from pytest_modelprov.identity.sampling import _too_few
+    from pytest_modelprov.identity.result import _too_few
 
     limit = 0.05
     note = _too_few(stats.wilson(0, 10), limit, 0.95)
