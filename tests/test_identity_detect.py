@@ -19,8 +19,9 @@ from pytest_modelprov.identity import (
     detect_claims,
     load_probes,
 )
-from pytest_modelprov.identity.detect import Detector, load_vendors
+from pytest_modelprov.identity.detect import Detector
 from pytest_modelprov.identity.judge import parse_judge
+from pytest_modelprov.identity.vendors import load_vendors
 
 S = frozenset
 NONE: frozenset[str] = frozenset()

@@ -179,6 +179,36 @@ def _copy_files(tmp_path: Path, paths: list[Path], where: str) -> list[Path]:
     return copies
 
 
+#: the modules each detector's verdicts are computed by: its verdict identity must digest
+#: every one of them (a rule edited in any of them changes verdicts); the judge, the
+#: measuring and the assertions around them are not part of a verdict
+DETECTOR_MODULES = {
+    "identity": {
+        "identity/detect.py",
+        "identity/frames.py",
+        "identity/vendors.py",
+        "identity/claims.py",
+    },
+    "refusal": {"refusal/classifiers.py", "refusal/features.py", "refusal/model.py"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DETECTOR_MODULES))
+def test_the_verdict_identity_digests_every_module_of_the_detector(kind):
+    """After the package layout changed (one subpackage per detector), the files a verdict
+    identity digests are still the detector's own modules, and no other module of its
+    subpackage."""
+    if kind == "identity":
+        code = verdicts.code_files(*identity_sampling._DETECT_CODE)
+    else:
+        code = verdicts.code_files(*refusal_classifiers._CODE, shallow=refusal_classifiers._SHALLOW)
+    own = {_in_package(p) for p in code if _in_package(p).startswith(f"{kind}/")}
+    assert own == DETECTOR_MODULES[kind]
+    assert {p.name for p in verdicts.data_files(kind)} >= (
+        {"weights.json"} if kind == "refusal" else {"vendors.json"}
+    )
+
+
 @pytest.mark.parametrize("edited", ["code", "data"])
 def test_an_edited_rule_or_data_file_cannot_replay_a_stale_verdict(tmp_path, monkeypatch, edited):
     """The identity hashes the detector's files: edit a copy of them and every stored verdict

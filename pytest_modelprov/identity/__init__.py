@@ -13,17 +13,17 @@ other public names stay importable from here). Behind it: ``probes`` (the questi
 from __future__ import annotations
 
 from ..sequential import StopEarly
-from .detect import (
-    DETECTOR_VERSION,
+from .claims import (
     Claim,
     Claims,
+)
+from .detect import (
+    DETECTOR_VERSION,
     Detector,
-    VendorTable,
     add_vendor,
     add_vendors,
     canonical_vendor,
     detect_claims,
-    load_vendors,
     remove_vendors,
     team_vendors,
     vendor_ids,
@@ -50,6 +50,10 @@ from .result import (
 from .sampling import DEPLOYMENT as DEPLOYMENT
 from .sampling import (
     probe,
+)
+from .vendors import (
+    VendorTable,
+    load_vendors,
 )
 
 __all__ = [

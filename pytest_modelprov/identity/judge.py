@@ -10,10 +10,8 @@ import re
 from dataclasses import dataclass
 
 from ..util.safejson import loads as json_loads
-from .detect import (
-    VendorTable,
-    default_detector,
-)
+from .detect import default_detector
+from .vendors import VendorTable
 
 __all__ = [
     "JudgeVerdict",

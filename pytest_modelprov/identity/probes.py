@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ConfigError
-from .detect import (
-    canonical_vendor,
-    load_json,
-)
+from .detect import canonical_vendor
+from .vendors import load_json
 
 __all__ = [
     "IDENTITY_KINDS",

@@ -20,13 +20,8 @@ from ..handle import ModelHandle
 from ..reports.measurement import MAX_EVIDENCE, Measurement, evidence_item
 from ..sequential import Stopped
 from ..stats import Rate
-from .detect import (
-    DETECTOR_VERSION,
-    OTHER,
-    OTHER_PREFIX,
-    Claims,
-    canonical_vendor,
-)
+from .claims import Claims
+from .detect import DETECTOR_VERSION, canonical_vendor
 from .judge import JudgeVerdict
 from .probes import (
     IDENTITY_KINDS,
@@ -36,6 +31,7 @@ from .probes import (
     Source,
     _as_set,
 )
+from .vendors import OTHER, OTHER_PREFIX
 
 __all__ = [
     "IdentityResult",

@@ -30,15 +30,8 @@ from ..calls import verdicts
 from ..calls.response import Response
 from ..handle import ModelHandle
 from ..sequential import StopEarly
-from .detect import (
-    DETECTOR_VERSION,
-    Claim,
-    Claims,
-    Detector,
-    VendorTable,
-    canonical_vendor,
-    default_detector,
-)
+from .claims import Claim, Claims
+from .detect import DETECTOR_VERSION, Detector, canonical_vendor, default_detector
 from .judge import JUDGE_PROMPT, parse_judge
 from .probes import (
     IDENTITY_KINDS,
@@ -54,6 +47,7 @@ from .result import (
     _named,
     _own_set,
 )
+from .vendors import VendorTable
 
 __all__ = [
     "probe",
@@ -299,8 +293,14 @@ def _observe(
     return out
 
 
-#: the claim detector's implementation, followed through its package imports
-_DETECT_CODE = ("pytest_modelprov.identity.detect",)
+#: the claim detector's implementation, followed through its package imports (named one by
+#: one: a module whose only names used elsewhere are patterns would not be followed)
+_DETECT_CODE = (
+    "pytest_modelprov.identity.detect",
+    "pytest_modelprov.identity.frames",
+    "pytest_modelprov.identity.vendors",
+    "pytest_modelprov.identity.claims",
+)
 _IDENTITIES: weakref.WeakKeyDictionary[Detector, str | None] = weakref.WeakKeyDictionary()
 _CLAIM_FIELDS = tuple(f.name for f in dataclasses.fields(Claim))
 
