@@ -40,7 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_modelprov.testing.server import LocalServer, Script
+from pytest_modelprov.testing.script import Script
+from pytest_modelprov.testing.server import LocalServer
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FLAGS = ["-p", "no:cacheprovider", "-q"]

@@ -37,7 +37,8 @@ import pytest_modelprov
 from pytest_modelprov.calls.client import plan_calls
 from pytest_modelprov.config import ModelSpec, Sources, resolve
 from pytest_modelprov.session import ModelProvSession
-from pytest_modelprov.testing.server import LocalServer, Script
+from pytest_modelprov.testing.script import Script
+from pytest_modelprov.testing.server import LocalServer
 
 ANSWER = ("The keeper wound the clock, trimmed the wick and wrote the weather down. " * 28)[:2000]
 TARGET_VS_BARE = 2.0

@@ -38,7 +38,8 @@ from test_faults import suite as fault_suite
 from test_kill import kill_and_resume
 
 from pytest_modelprov.calls.cache import CacheEntry, KeyLocks, ResponseCache
-from pytest_modelprov.testing.server import Fault, LocalServer
+from pytest_modelprov.testing.script import Fault
+from pytest_modelprov.testing.server import LocalServer
 
 NO_SINGLE_FLIGHT = """
 import contextlib

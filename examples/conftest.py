@@ -19,7 +19,7 @@ from pytest_modelprov import ModelSpec
 from pytest_modelprov.plugin import modelprov_settings
 
 if TYPE_CHECKING:
-    from pytest_modelprov.testing.server import LocalServer
+    from pytest_modelprov.testing import LocalServer
 
 HERE = Path(__file__).parent
 
@@ -40,7 +40,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 @pytest.fixture(scope="session")
 def local_server() -> Iterator[LocalServer]:
     # imported here: a run against a configured endpoint never loads the server
-    from pytest_modelprov.testing.server import LocalServer, Script
+    from pytest_modelprov.testing import LocalServer, Script
 
     with LocalServer(Script.from_file(HERE / "local_script.json")) as server:
         yield server

@@ -6,7 +6,7 @@ pytest_modelprov.server --script FILE`` keep working.
 
 from __future__ import annotations
 
-from .testing.server import (
+from .testing import (
     BATCH_FAULT_KINDS,
     FAULT_KINDS,
     BatchEnding,
@@ -16,8 +16,8 @@ from .testing.server import (
     RecordedRequest,
     Rule,
     Script,
-    main,
 )
+from .testing.server import main
 
 __all__ = [
     "BATCH_FAULT_KINDS",

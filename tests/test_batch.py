@@ -24,7 +24,8 @@ from pytest_modelprov.calls.planning import Call
 from pytest_modelprov.config import ModelSpec, Price, RecordMode, Sources, resolve
 from pytest_modelprov.errors import ConfigError, ModelCallError
 from pytest_modelprov.session import ModelProvSession
-from pytest_modelprov.testing.server import BatchEnding, BatchFault, LocalServer, Rule, Script
+from pytest_modelprov.testing.script import BatchEnding, BatchFault, Rule, Script
+from pytest_modelprov.testing.server import LocalServer
 
 POLL = 0.02
 

@@ -7,7 +7,7 @@ import json
 import diskcache
 import pytest
 
-from pytest_modelprov.testing.server import Fault
+from pytest_modelprov.testing.script import Fault
 
 SUITE = """
 def test_identity(model_under_test):

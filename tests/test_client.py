@@ -13,7 +13,7 @@ from pytest_modelprov.calls.response import Response
 from pytest_modelprov.config import ModelSpec, Sources, resolve
 from pytest_modelprov.errors import CacheCorruptError, ConfigError, ModelCallError
 from pytest_modelprov.session import ModelProvSession
-from pytest_modelprov.testing.server import Fault
+from pytest_modelprov.testing.script import Fault
 
 
 def make_session(tmp_path: Path, **env: str) -> ModelProvSession:

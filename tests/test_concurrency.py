@@ -24,7 +24,7 @@ from pytest_modelprov.calls.client import plan_calls
 from pytest_modelprov.config import ModelSpec, Sources, resolve
 from pytest_modelprov.errors import CacheError
 from pytest_modelprov.session import ModelProvSession
-from pytest_modelprov.testing.server import RecordedRequest
+from pytest_modelprov.testing.script import RecordedRequest
 
 PROMPTS = [f"Describe the colour of harbour {i} at dawn." for i in range(12)]
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelprov.testing.server import LocalServer, Script
+from pytest_modelprov.testing.script import Script
+from pytest_modelprov.testing.server import LocalServer
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # every example is a plain test function: all of them must pass, none may be skipped

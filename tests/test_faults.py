@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from pytest_modelprov.calls.cache import CacheEntry, ResponseCache
-from pytest_modelprov.testing.server import Fault, LocalServer
+from pytest_modelprov.testing.script import Fault
+from pytest_modelprov.testing.server import LocalServer
 
 # Every kind the issue names: 5xx and 429 with and without Retry-After, timeouts (a delay
 # longer than the client's timeout), slow answers, resets, truncated and malformed JSON,

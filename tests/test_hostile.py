@@ -11,7 +11,7 @@ import json
 
 from pytest_modelprov.calls.cache import ResponseCache
 from pytest_modelprov.cli import main as cli
-from pytest_modelprov.testing.server import Fault
+from pytest_modelprov.testing.script import Fault
 
 CONTROL = "bell\x07 nul\x00 esc\x1b[31mred\x1b[0m cr\r lf\n tab\t del\x7f c1\x85\x9b"
 UNICODE = "rtl\u202eevil\u202c ls\u2028ps\u2029 bom\ufeff zwj\u200d nonchar\ufffe astral\U0001f600"

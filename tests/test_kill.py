@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_modelprov.calls.cache import CacheEntry, ResponseCache
-from pytest_modelprov.testing.server import LocalServer, RecordedRequest
+from pytest_modelprov.testing.script import RecordedRequest
+from pytest_modelprov.testing.server import LocalServer
 
 Key = tuple[str, object]  # (prompt, seed): what tells two keys apart in these suites
 

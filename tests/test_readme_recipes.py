@@ -22,7 +22,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pytest_modelprov.testing.server import LocalServer, Script
+from pytest_modelprov.testing.script import Script
+from pytest_modelprov.testing.server import LocalServer
 
 yaml = pytest.importorskip("yaml", reason="pyyaml is in the test extra: pip install -e '.[test]'")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pytest_modelprov.calls.pacing import Pacer, SharedPause
-from pytest_modelprov.testing.server import Fault
+from pytest_modelprov.testing.script import Fault
 
 LONG_ANSWER = " ".join(f"word{i}" for i in range(200))  # 200 completion tokens at the server
 

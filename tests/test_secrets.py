@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_modelprov.cli import main as cli
-from pytest_modelprov.testing.server import Fault
+from pytest_modelprov.testing.script import Fault
 
 
 def test_planted_key_is_sent_but_never_written(pytester, env, tmp_path, monkeypatch, capsys):

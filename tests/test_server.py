@@ -19,7 +19,8 @@ import openai
 import pytest
 
 import pytest_modelprov.testing.server as server_module
-from pytest_modelprov.testing.server import Fault, LocalServer, Rule, Script, main
+from pytest_modelprov.testing.script import Fault, Rule, Script
+from pytest_modelprov.testing.server import LocalServer, main
 
 HELLO = [{"role": "user", "content": "hello there"}]
 
@@ -623,7 +624,8 @@ def test_ipv6_loopback_is_served():
 def test_rules_can_answer_each_model_differently():
     import openai
 
-    from pytest_modelprov.testing.server import LocalServer, Rule, Script
+    from pytest_modelprov.testing.script import Rule, Script
+    from pytest_modelprov.testing.server import LocalServer
 
     script = Script(
         rules=[Rule("who", ["I am release B."], model="rel-b"), Rule("who", ["I am a model."])]

@@ -23,7 +23,8 @@ import pytest
 
 from pytest_modelprov.calls.cache import ResponseCache
 from pytest_modelprov.cli import main as cli
-from pytest_modelprov.testing.server import Fault, LocalServer
+from pytest_modelprov.testing.script import Fault
+from pytest_modelprov.testing.server import LocalServer
 
 ONE_TEST = """
 def test_one(model_under_test):

@@ -8,17 +8,17 @@ started one. The documented path ``pytest_modelprov.server`` keeps working.
 
 from __future__ import annotations
 
-from .server import (
+from .script import (
     BATCH_FAULT_KINDS,
     FAULT_KINDS,
     BatchEnding,
     BatchFault,
     Fault,
-    LocalServer,
     RecordedRequest,
     Rule,
     Script,
 )
+from .server import LocalServer
 
 __all__ = [
     "BATCH_FAULT_KINDS",

@@ -12,15 +12,18 @@ It also serves the subset of the Files and Batches API that a batch fill uses (u
 file, create a batch, poll it, download its output and error files, cancel it). Batch lines
 are answered by the same rules as live requests, so a cache filled from a batch replays like
 one recorded live. Batches live in memory only: a new server does not know old batch ids.
+
+Over 800 lines: :class:`LocalServer` (its state, the scripted answers, files and batches)
+and its HTTP request handler are one unit: the handler calls ten of the server's methods
+that run under its lock, and a module boundary between them would only restate those
+methods as an interface. The script types are in :mod:`.script`, the request parsing and
+answer encoding in :mod:`.wire`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import email.parser
-import email.policy
 import ipaddress
 import json
 import math
@@ -36,46 +39,44 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from os import PathLike
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from ..util import schema
-from ..util.files import user_path
-from ..util.safejson import loads as json_loads
+from .script import (
+    BatchEnding,
+    BatchFault,
+    Fault,
+    RecordedRequest,
+    Rule,
+    Script,
+)
+from .wire import (
+    _CHAT_PATH,
+    _ApiError,
+    _content_text,
+    _count_tokens,
+    _default_answer,
+    _dumps,
+    _dumps_invalid_utf8,
+    _encode,
+    _error_type,
+    _last_user_text,
+    _list_query,
+    _model_object,
+    _parse_api_object,
+    _parse_batch_input,
+    _parse_multipart,
+    _parse_object,
+    _validate_chat,
+)
 
 __all__ = [
-    "BATCH_FAULT_KINDS",
-    "FAULT_KINDS",
-    "BatchEnding",
-    "BatchFault",
-    "Fault",
     "LocalServer",
-    "RecordedRequest",
-    "Rule",
-    "Script",
     "main",
 ]
 
-REASONING_STYLES = ("field", "think")
-FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls", "function_call")
-FAULT_KINDS = (
-    "status",
-    "malformed",
-    "truncated",
-    "empty_choices",
-    "error_200",
-    "reset",
-    "delay",
-    "invalid_utf8",
-    "trickle",
-    "redirect",
-    "content",
-    "nan_usage",
-    "deep_json",
-)
 #: how long a ``trickle`` fault dribbles whitespace before the answer, unless hung up on
 TRICKLE_SECONDS = 30.0
 #: how deep a ``deep_json`` fault nests its extra field (Python's decoder recurses per level)
@@ -83,263 +84,16 @@ DEEP_JSON_LEVELS = 100_000
 # Faults whose response has nothing to do with the request, so they skip validation.
 _REPLACING_FAULTS = frozenset({"status", "malformed", "error_200", "redirect"})
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-_CHAT_PATH = "/v1/chat/completions"
 _MODELS_PATH = "/v1/models"
 _FILES_PATH = "/v1/files"
 _BATCHES_PATH = "/v1/batches"
-_MAX_N = 16
-_EXCERPT_CHARS = 60
-_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _BATCH_RE = re.compile(r"/v1/batches/([^/]+)")
 _BATCH_CANCEL_RE = re.compile(r"/v1/batches/([^/]+)/cancel")
 _FILE_RE = re.compile(r"/v1/files/([^/]+)")
 _FILE_CONTENT_RE = re.compile(r"/v1/files/([^/]+)/content")
-# the Batch API's limits per input file
-_BATCH_MAX_LINES = 50_000
-_BATCH_MAX_BYTES = 200 * 1024 * 1024
-
-
-@dataclass
-class Rule:
-    """Answers prompts whose last user message matches ``match``."""
-
-    match: str = ""
-    answers: list[str] = field(default_factory=list)
-    reasoning: str | None = None
-    reasoning_style: str = "field"
-    finish_reason: str = "stop"
-    #: regex on the requested model id; empty matches every model (two "releases" of a
-    #: model can then be served differently by one server)
-    model: str = ""
-
-    def __post_init__(self) -> None:
-        self.answers = list(self.answers)
-        if not self.answers or not all(isinstance(a, str) for a in self.answers):
-            raise ValueError("answers: must be a non-empty list of strings")
-        try:
-            re.compile(self.match, re.S | re.I)
-        except re.error as exc:
-            raise ValueError(f"match: invalid regular expression {self.match!r}: {exc}") from None
-        try:
-            re.compile(self.model)
-        except re.error as exc:
-            raise ValueError(f"model: invalid regular expression {self.model!r}: {exc}") from None
-        if self.reasoning_style not in REASONING_STYLES:
-            raise ValueError(
-                f"reasoning_style: {self.reasoning_style!r} is not one of {list(REASONING_STYLES)}"
-            )
-        if self.finish_reason not in FINISH_REASONS:
-            raise ValueError(
-                f"finish_reason: {self.finish_reason!r} is not one of {list(FINISH_REASONS)}"
-            )
-
-    def matches(self, text: str, model: str = "") -> bool:
-        """Whether this rule answers ``text`` (the last user message) asked of ``model``."""
-        if self.model and re.fullmatch(self.model, model) is None:
-            return False
-        return re.search(self.match, text, re.S | re.I) is not None
-
-
-@dataclass
-class Script:
-    """What the server answers; first matching rule wins, else ``default_answer``.
-
-    ``{excerpt}`` in ``default_answer`` is replaced by the first 60 characters of the last user
-    message (whitespace collapsed), so unscripted prompts still get distinguishable answers.
-    """
-
-    rules: list[Rule] = field(default_factory=list)
-    default_answer: str = 'Scripted answer to: "{excerpt}"'
-    model_aliases: dict[str, str] = field(default_factory=dict)
-    system_fingerprint: str | None = "fp_modelprov_local"
-    latency: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not math.isfinite(self.latency) or self.latency < 0:
-            raise ValueError(f"latency: must be a finite number >= 0, got {self.latency!r}")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Script:
-        """Build a script from its JSON form; ValueError names every bad field."""
-        errors = sorted(
-            _schema_validator().iter_errors(data),
-            key=lambda e: (_json_path(e.absolute_path), e.message),
-        )
-        if errors:
-            problems = "; ".join(f"{_json_path(e.absolute_path)}: {e.message}" for e in errors[:5])
-            raise ValueError(f"invalid server script: {problems}")
-        rules = []
-        for index, raw_rule in enumerate(data.get("rules", [])):
-            try:
-                rules.append(Rule(**raw_rule))
-            except ValueError as exc:
-                raise ValueError(f"invalid server script: rules[{index}].{exc}") from None
-        options: dict[str, Any] = {
-            k: data[k] for k in ("default_answer", "system_fingerprint") if k in data
-        }
-        if "model_aliases" in data:
-            options["model_aliases"] = dict(data["model_aliases"])
-        if "latency" in data:
-            options["latency"] = float(data["latency"])
-        try:
-            return cls(rules=rules, **options)
-        except ValueError as exc:
-            raise ValueError(f"invalid server script: {exc}") from None
-
-    @classmethod
-    def from_file(cls, path: str | PathLike[str]) -> Script:
-        """Load a JSON script file; errors name the file.
-
-        A relative path is found beside the file of the code that names it (a conftest.py),
-        not in the working directory.
-        """
-        path = user_path(path)
-        with open(path, "rb") as handle:
-            raw = handle.read()
-        try:
-            data = json_loads(raw)
-        except ValueError as exc:  # includes UnicodeDecodeError
-            raise ValueError(f"{path}: not valid JSON: {exc}") from None
-        try:
-            return cls.from_dict(data)
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form accepted by :meth:`from_dict`."""
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class Fault:
-    """A failure the server serves instead of (or around) a normal answer.
-
-    Kinds: ``status`` (HTTP error with an OpenAI error body), ``malformed`` (200, not JSON),
-    ``truncated`` (200, completion JSON cut in half), ``empty_choices`` (200, ``choices: []``),
-    ``error_200`` (200 with an ``error`` object), ``reset`` (connection dropped unanswered),
-    ``delay`` (answer normally after ``delay`` seconds), ``invalid_utf8`` (200, answer bytes
-    not valid UTF-8), ``trickle`` (200, 8 bytes of leading whitespace every ``delay``
-    seconds for up to 30 s, then the answer: each read is quick, the whole call is not),
-    ``redirect`` (a 3xx, 307 unless ``status`` says another, to the URL in ``message``),
-    ``content`` (200, the answer's ``content`` replaced by ``content``: "", None, a number),
-    ``nan_usage`` (200, ``NaN`` and ``Infinity`` as usage counts), ``deep_json`` (200, the
-    completion with an extra field nested 100 000 levels deep).
-    """
-
-    kind: str
-    status: int = 500
-    retry_after: float | None = None
-    delay: float = 0.0
-    message: str = "injected fault"
-    #: the answer's content for a ``content`` fault (any JSON value)
-    content: Any = None
-    #: the finish_reason of a ``content`` fault
-    finish_reason: str = "stop"
-
-    def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ValueError(f"kind: {self.kind!r} is not one of {list(FAULT_KINDS)}")
-        if self.kind == "redirect":
-            if self.status == 500:
-                self.status = 307
-            if isinstance(self.status, bool) or not 300 <= self.status <= 399:
-                raise ValueError(f"status: a redirect is 300-399, got {self.status!r}")
-        elif isinstance(self.status, bool) or not 400 <= self.status <= 599:
-            raise ValueError(f"status: must be an HTTP error status 400-599, got {self.status!r}")
-        if self.retry_after is not None and not (
-            math.isfinite(self.retry_after) and self.retry_after >= 0
-        ):
-            raise ValueError(f"retry_after: must be >= 0 seconds, got {self.retry_after!r}")
-        if not math.isfinite(self.delay) or self.delay < 0:
-            raise ValueError(f"delay: must be >= 0 seconds, got {self.delay!r}")
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One chat-completions request as the server received it (kept in memory only)."""
-
-    path: str
-    body: dict[str, Any]
-    headers: dict[str, str]
-    fault: str | None
-    received: float = 0.0  # time.monotonic() on arrival: what pacing tests look at
-
-
-BATCH_FAULT_KINDS = (
-    "status",
-    "malformed",
-    "empty_choices",
-    "error_200",
-    "truncated",
-    "unknown_id",
-    "duplicate",
-    "dropped",
-)
-BATCH_ENDINGS = ("completed", "failed", "expired", "refused")
 _BATCH_ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
 _BATCH_STARTED = ("in_progress", "finalizing")
-
-
-@dataclass
-class BatchFault:
-    """What a batch does with the lines whose last user message matches ``match``.
-
-    Kinds: ``status`` (error-file line: HTTP ``status`` with an OpenAI error body),
-    ``malformed`` (output line whose body is a string, not a completion), ``empty_choices``
-    and ``error_200`` (output line, status 200, body not a usable completion), ``truncated``
-    (output line cut in half: not JSON), ``unknown_id`` (output line under a custom_id the
-    input never had), ``duplicate`` (the output line written twice), ``dropped`` (the line
-    is in neither file). Unlike :class:`Fault` these are not consumed: every matching line
-    of every batch gets them until :meth:`LocalServer.reset`.
-    """
-
-    match: str = ""
-    kind: str = "status"
-    status: int = 500
-    message: str = "injected batch fault"
-    #: regex on the requested model id; empty matches every model
-    model: str = ""
-
-    def __post_init__(self) -> None:
-        if self.kind not in BATCH_FAULT_KINDS:
-            raise ValueError(f"kind: {self.kind!r} is not one of {list(BATCH_FAULT_KINDS)}")
-        if isinstance(self.status, bool) or not 400 <= self.status <= 599:
-            raise ValueError(f"status: must be an HTTP error status 400-599, got {self.status!r}")
-        for name in ("match", "model"):
-            try:
-                re.compile(getattr(self, name))
-            except re.error as exc:
-                raise ValueError(f"{name}: invalid regular expression: {exc}") from None
-
-    def matches(self, text: str, model: str) -> bool:
-        if self.model and re.fullmatch(self.model, model) is None:
-            return False
-        return re.search(self.match, text, re.S | re.I) is not None
-
-
-@dataclass
-class BatchEnding:
-    """How the next created batch ends (queued with :meth:`LocalServer.inject_batch`).
-
-    ``completed`` answers every line; ``failed`` fails validation (``errors`` holds
-    ``message``, no output file); ``expired`` answers the first ``processed`` fraction of the
-    lines and puts the rest in the error file with code ``batch_expired``; ``refused`` answers
-    the creation request itself with HTTP ``http_status`` and ``message`` (no batch exists).
-    """
-
-    status: str = "completed"
-    processed: float = 1.0
-    message: str = "injected batch failure"
-    http_status: int = 400
-
-    def __post_init__(self) -> None:
-        if self.status not in BATCH_ENDINGS:
-            raise ValueError(f"status: {self.status!r} is not one of {list(BATCH_ENDINGS)}")
-        if not (math.isfinite(self.processed) and 0.0 <= self.processed <= 1.0):
-            raise ValueError(f"processed: must be a fraction 0-1, got {self.processed!r}")
-        if isinstance(self.http_status, bool) or not 400 <= self.http_status <= 599:
-            raise ValueError(f"http_status: must be 400-599, got {self.http_status!r}")
 
 
 @dataclass
@@ -993,24 +747,6 @@ class LocalServer:
         return obj
 
 
-class _ApiError(Exception):
-    """An OpenAI-style error answer for the files and batches endpoints."""
-
-    def __init__(
-        self,
-        message: str,
-        status: int = 400,
-        *,
-        param: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.param = param
-        self.code = code
-
-
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     # Handler threads may be asleep in a "delay" fault; stop() must not wait for them.
@@ -1345,216 +1081,6 @@ class _Handler(BaseHTTPRequestHandler):
 # -- pure helpers ----------------------------------------------------------------------------
 
 
-def _schema_validator() -> Any:
-    return schema.validator("server_script.schema.json")
-
-
-def _json_path(path: Sequence[Any]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
-    return out or "<script>"
-
-
-def _parse_object(raw: bytes | None) -> tuple[dict[str, Any] | None, str]:
-    if raw is None:
-        return None, "Unreadable request body."
-    try:
-        data = json_loads(raw)
-    except ValueError:
-        return None, "We could not parse the JSON body of your request."
-    if not isinstance(data, dict):
-        return None, "The request body must be a JSON object."
-    return data, ""
-
-
-def _parse_api_object(raw: bytes) -> dict[str, Any]:
-    body, problem = _parse_object(raw)
-    if body is None:
-        raise _ApiError(problem)
-    return body
-
-
-def _list_query(target: str) -> tuple[str | None, int]:
-    query = parse_qs(urlsplit(target).query)
-    after = query.get("after", [None])[-1]
-    try:
-        limit = int(query.get("limit", ["20"])[-1])
-    except ValueError:
-        raise _ApiError("limit must be an integer.", param="limit") from None
-    if not 1 <= limit <= 100:
-        raise _ApiError("limit must be between 1 and 100.", param="limit")
-    return after, limit
-
-
-def _parse_multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
-    """The fields of a multipart/form-data body: name -> (filename, bytes)."""
-    if not content_type.lower().startswith("multipart/form-data"):
-        raise _ApiError(f"Expected a multipart/form-data upload, got {content_type or 'none'!r}.")
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
-    if not message.is_multipart():
-        raise _ApiError("The multipart body could not be parsed.")
-    fields: dict[str, tuple[str | None, bytes]] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if isinstance(name, str):
-            payload = part.get_payload(decode=True)
-            fields[name] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
-    return fields
-
-
-def _parse_batch_input(data: bytes) -> list[dict[str, Any]]:
-    """The request lines of a batch input file; _ApiError names the first bad line."""
-    if len(data) > _BATCH_MAX_BYTES:
-        raise _ApiError(f"A batch input file may hold at most {_BATCH_MAX_BYTES} bytes.", 413)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _ApiError("The batch input file is not UTF-8 text.", param="file") from None
-    lines: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json_loads(line)
-        except ValueError:
-            item = None
-        problem = None
-        if not isinstance(item, dict):
-            problem = "is not a JSON object"
-        elif not isinstance(item.get("custom_id"), str) or not item["custom_id"]:
-            problem = "has no custom_id string"
-        elif item["custom_id"] in seen:
-            problem = f"repeats custom_id {item['custom_id']!r}; each must be unique"
-        elif item.get("method") != "POST":
-            problem = f"has method {item.get('method')!r}; only 'POST' is supported"
-        elif item.get("url") != _CHAT_PATH:
-            problem = f"has url {item.get('url')!r}; this server batches only {_CHAT_PATH}"
-        elif not isinstance(item.get("body"), dict):
-            problem = "has no body object"
-        if problem is not None:
-            raise _ApiError(
-                f"Line {number} of the batch input file {problem}.",
-                param="file",
-                code="invalid_batch_file",
-            )
-        assert isinstance(item, dict)
-        seen.add(item["custom_id"])
-        lines.append(item)
-    if not lines:
-        raise _ApiError("The batch input file has no requests.", param="file")
-    if len(lines) > _BATCH_MAX_LINES:
-        raise _ApiError(f"A batch may hold at most {_BATCH_MAX_LINES} requests.", param="file")
-    return lines
-
-
-def _validate_chat(body: dict[str, Any]) -> tuple[str, str] | None:
-    """(message, param) for the first problem in a chat request, like the real API."""
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return "you must provide a model parameter", "model"
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return "'messages' must be a non-empty array of message objects", "messages"
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            return f"messages[{index}] must be an object", f"messages[{index}]"
-        if not isinstance(message.get("role"), str) or not message["role"]:
-            return f"messages[{index}] is missing the 'role' field", f"messages[{index}].role"
-    n = body.get("n")
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MAX_N):
-        return f"'n' must be an integer between 1 and {_MAX_N}, got {n!r}", "n"
-    seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        return f"'seed' must be an integer, got {seed!r}", "seed"
-    if body.get("stream"):
-        return "stream=true is not supported by the modelprov local server", "stream"
-    return None
-
-
-def _content_text(content: Any) -> str:
-    """Text of a message content given as a string or as a list of content parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [
-            part["text"]
-            for part in content
-            if isinstance(part, dict)
-            and part.get("type") == "text"
-            and isinstance(part.get("text"), str)
-        ]
-        return "\n".join(parts)
-    return ""
-
-
-def _last_user_text(messages: Sequence[dict[str, Any]]) -> str:
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            return _content_text(message.get("content"))
-    return ""
-
-
-def _default_answer(template: str, text: str) -> str:
-    excerpt = " ".join(text.split())[:_EXCERPT_CHARS]
-    # Plain replace, not str.format: user templates may contain other braces.
-    return template.replace("{excerpt}", excerpt)
-
-
-def _count_tokens(text: str) -> int:
-    """A crude, deterministic token count: words and punctuation marks."""
-    count = len(_TOKEN_RE.findall(text))
-    return max(count, 1) if text else 0
-
-
-def _error_type(status: int) -> tuple[str, str | None]:
-    if status == 429:
-        return "requests", "rate_limit_exceeded"
-    if status == 401:
-        return "invalid_request_error", "invalid_api_key"
-    if status >= 500:
-        return "server_error", None
-    return "invalid_request_error", None
-
-
-def _fault_headers(fault: Fault | None) -> dict[str, str]:
-    if fault is None or fault.retry_after is None:
-        return {}
-    seconds = fault.retry_after
-    value = str(int(seconds)) if float(seconds).is_integer() else f"{seconds:.3f}".rstrip("0")
-    return {"Retry-After": value}
-
-
-def _model_object(model: str) -> dict[str, Any]:
-    return {"id": model, "object": "model", "created": 0, "owned_by": "modelprov-local"}
-
-
-def _encode(text: str) -> bytes:
-    # Lone surrogates (legal as JSON escapes in a request) cannot be UTF-8 encoded; re-escaping
-    # them keeps the response valid JSON.
-    return text.encode("utf-8", errors="backslashreplace")
-
-
-def _dumps(payload: Any) -> bytes:
-    return _encode(json.dumps(payload, ensure_ascii=False))
-
-
-def _dumps_invalid_utf8(completion: dict[str, Any]) -> bytes:
-    """The completion as JSON whose answer contents start with bytes that are not UTF-8."""
-    originals = []
-    for index, choice in enumerate(completion["choices"]):
-        originals.append(choice["message"]["content"])
-        choice["message"]["content"] = f"@@modelprov-invalid-utf8-{index}@@"
-    data = _dumps(completion)
-    for index, content in enumerate(originals):
-        escaped = _encode(json.dumps(content, ensure_ascii=False)[1:-1])
-        marker = f"@@modelprov-invalid-utf8-{index}@@".encode()
-        data = data.replace(marker, b"\xff\xfe" + escaped, 1)
-    return data
-
-
 # -- command line ----------------------------------------------------------------------------
 
 
@@ -1616,3 +1142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _fault_headers(fault: Fault | None) -> dict[str, str]:
+    if fault is None or fault.retry_after is None:
+        return {}
+    seconds = fault.retry_after
+    value = str(int(seconds)) if float(seconds).is_integer() else f"{seconds:.3f}".rstrip("0")
+    return {"Retry-After": value}
