@@ -37,7 +37,8 @@ from test_faults import FAULT_MIX, MAX_RETRIES, TIMEOUT, check_cache, configure
 from test_faults import suite as fault_suite
 from test_kill import kill_and_resume
 
-from pytest_modelprov.calls.cache import CacheEntry, KeyLocks, ResponseCache
+from pytest_modelprov.calls.cache import KeyLocks, ResponseCache
+from pytest_modelprov.calls.entries import CacheEntry
 from pytest_modelprov.testing.script import Fault
 from pytest_modelprov.testing.server import LocalServer
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .calls.cache import CacheEntry, ResponseCache
+from .calls.cache import ResponseCache
 from .calls.client import plan_calls
+from .calls.entries import CacheEntry
 from .calls.response import Usage
 from .calls.verdicts import VerdictStore
 from .config import DEFAULT_CACHE_DIR, ModelSpec, parse_json_value, validate_params

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from .baseline import BaselineEvent
 from .calls.budget import Spending
-from .calls.cache import ResponseCache, json_line
+from .calls.cache import ResponseCache
 from .calls.client import CallContext, ModelClient
+from .calls.export import json_line
 from .calls.ledger import Ledger
 from .calls.pacing import MAX_BACKOFF, PAUSE_SLACK, Pacer, SharedPause, worker_share
 from .calls.planning import Call, Planner

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelprov.calls.cache import CacheEntry, ResponseCache
+from pytest_modelprov.calls.cache import ResponseCache
+from pytest_modelprov.calls.entries import CacheEntry
 from pytest_modelprov.testing.script import Fault
 from pytest_modelprov.testing.server import LocalServer
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_modelprov.calls.cache import canonical_json, key_of_components, make_key
 from pytest_modelprov.calls.client import plan_calls
+from pytest_modelprov.calls.keys import canonical_json, key_of_components, make_key
 from pytest_modelprov.config import GENERATION_PARAMS, ModelSpec
 
 MESSAGES = [{"role": "user", "content": "Who are you?"}]

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_modelprov.calls.cache import CacheEntry, ResponseCache
+from pytest_modelprov.calls.cache import ResponseCache
+from pytest_modelprov.calls.entries import CacheEntry
 from pytest_modelprov.testing.script import RecordedRequest
 from pytest_modelprov.testing.server import LocalServer
 

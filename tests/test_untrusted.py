@@ -407,7 +407,7 @@ def test_bad_prompts_are_clear_errors(pytester, env):
 
 
 def test_a_killed_export_leaves_no_temporary_file_behind(tmp_path):
-    from pytest_modelprov.calls.cache import remove_stale_temporaries
+    from pytest_modelprov.calls.export import remove_stale_temporaries
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

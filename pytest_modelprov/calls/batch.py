@@ -30,8 +30,10 @@ from ..config import ModelSpec, Price
 from ..errors import ConfigError, ModelCallError
 from ..util import schema
 from ..util.safejson import loads as json_loads
-from .cache import CacheKey, ResponseCache, entry_from_response, key_of_components, utc_now
+from .cache import ResponseCache
 from .client import excerpt, request_body, server_message
+from .entries import entry_from_response
+from .keys import CacheKey, key_of_components, utc_now
 from .planning import Call
 from .response import InvalidResponse, Response, check_completion
 

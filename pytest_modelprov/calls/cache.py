@@ -1,9 +1,8 @@
-"""The response cache: keys, entries, and their storage in diskcache.
+"""The response cache: entries stored under their keys in diskcache.
 
-A key is the sha256 of canonical JSON over everything that can change an answer: a schema
-version, the endpoint, the model id, the messages, every generation parameter and the
-replicate index. Nothing else goes in: not the API key, headers, timeouts, retry or
-concurrency settings, so changing those never invalidates a recording.
+Keys are made in :mod:`.keys` (the sha256 of canonical JSON over everything that can change
+an answer, nothing else), entries in :mod:`.entries`, exports in :mod:`.export`; here they
+are stored and read back, one flight per key across threads, workers and processes.
 
 Entries are stored as UTF-8 JSON bytes, never pickles: a cache is shared between machines
 and CI jobs, and unpickling someone else's file would run their code.
@@ -12,392 +11,51 @@ and CI jobs, and unpickling someone else's file would run their code.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import io
 import json
-import math
 import os
-import re
 import sqlite3
 import stat
 import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import diskcache
 
-from ..errors import CacheCorruptError, CacheError, ExportFormatError
-from ..util import schema
-from ..util.safejson import loads as json_loads
+from ..errors import CacheCorruptError, CacheError
+from .entries import (
+    _HEADER_MARK,
+    _HEADER_PREFIX,
+    _NEWER_FORM,
+    SPLIT_VERSION,
+    STORE_VERSION,
+    CacheEntry,
+    _check_answer,
+    _first_message,
+    _stored_dict,
+    _unfield,
+)
+from .export import (
+    _EXPORT_TEMP,
+    _UNREADABLE,
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    ImportResult,
+    json_line,
+    read_export,
+    remove_stale_temporaries,
+)
+from .keys import _new_tuple, utc_now
 from .reasoning import split_message
-from .response import Usage, check_completion, unusable_answer
+from .response import Usage, check_completion
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: single flight within one process only
     fcntl = None  # type: ignore[assignment]
-
-KEY_SCHEMA_VERSION = 1
-#: the stored form of an entry (1: one JSON object; 2: header, raw texts, JSON)
-STORE_VERSION = 2
-#: how answers are split from reasoning; a stored split made by other rules is redone
-SPLIT_VERSION = 1
-_HEADER_MARK = f"modelprov-entry/{STORE_VERSION}"
-_HEADER_PREFIX = _HEADER_MARK.encode() + b"\t"
-_NEWER_FORM = re.compile(rb"modelprov-entry/(\d{1,6})\t")
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n"})
-_UNESCAPE = re.compile(r"\\(.)")
-
-
-def _field(value: str | None) -> str:
-    """A header text field: tab, newline and backslash escaped, None as \\N."""
-    return "\\N" if value is None else value.translate(_ESCAPES)
-
-
-def _unfield(text: str) -> str | None:
-    if "\\" not in text:
-        return text
-    if text == "\\N":
-        return None
-    return _UNESCAPE.sub(lambda m: {"t": "\t", "n": "\n"}.get(m[1], m[1]), text)
-
-
-EXPORT_FORMAT = "pytest-modelprov-cache"
-EXPORT_VERSION = 1
-
-Message = Mapping[str, Any]
-
-
-def _normalise(value: Any) -> Any:
-    # exact-type fast paths first: planning a warm run normalises every message
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is dict and all(type(k) is str and type(v) is str for k, v in value.items()):
-        return dict(value)  # a plain text message
-    if kind is list:
-        return [_normalise(v) for v in value]
-    # 1 and 1.0 must give the same key: a temperature typed either way is the same request.
-    if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{value!r} cannot be part of a cache key")
-        return int(value) if value.is_integer() else value
-    if isinstance(value, Mapping):
-        return {str(k): _normalise(v) for k, v in value.items() if v is not None}
-    if isinstance(value, (list, tuple)):
-        return [_normalise(v) for v in value]
-    raise TypeError(f"{type(value).__name__} cannot be part of a cache key: {value!r}")
-
-
-# one encoder for every key: json.dumps with options builds a new encoder per call
-_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-
-
-@functools.lru_cache(maxsize=256)
-def _dumps_str(text: str) -> str:
-    return _dumps(text)
-
-
-_encode_string = json.encoder.encode_basestring  # the C escaper json.dumps uses here
-
-
-def _messages_json(messages: list[Any]) -> str:
-    """``_dumps(messages)``, without the encoder for the usual one-user-message prompt."""
-    if len(messages) == 1:
-        only = messages[0]
-        if (
-            type(only) is dict
-            and len(only) == 2
-            and type(only.get("content")) is str
-            and type(only.get("role")) is str
-        ):
-            return (
-                f'[{{"content":{_encode_string(only["content"])},'
-                f'"role":{_encode_string(only["role"])}}}]'
-            )
-    return str(_dumps(messages))
-
-
-def canonical_json(value: Any) -> str:
-    return str(_dumps(_normalise(value)))
-
-
-class CacheKey:
-    """A key and the components it was computed from (for `modelprov cache key`).
-
-    The components are assembled only when asked for (storing an entry, `cache key`): a
-    replay needs just the digest.
-    """
-
-    __slots__ = ("_components", "_parts", "digest")
-
-    def __init__(
-        self,
-        digest: str,
-        components: dict[str, Any] | None = None,
-        *,
-        parts: tuple[KeyBuilder, Any, int] | None = None,
-    ) -> None:
-        self.digest = digest
-        self._components = components
-        self._parts = parts
-
-    @property
-    def components(self) -> dict[str, Any]:
-        if self._components is None:
-            assert self._parts is not None
-            builder, norm, replicate = self._parts
-            self._components = {
-                "v": KEY_SCHEMA_VERSION,
-                "endpoint": builder.endpoint,
-                "model": builder.model,
-                "messages": builder.messages,
-                "params": norm,
-                "replicate": replicate,
-            }
-        return self._components
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, CacheKey) and other.digest == self.digest
-
-    def __hash__(self) -> int:
-        return hash(self.digest)
-
-    def __repr__(self) -> str:
-        return f"CacheKey({self.digest[:16]}…)"
-
-
-class KeyBuilder:
-    """Keys for the replicates of one prompt; the messages are serialised once.
-
-    The text hashed is exactly ``canonical_json(components)``, assembled from pieces
-    because warm runs spend most of their time here.
-    """
-
-    def __init__(self, endpoint: str, model: str, messages: Sequence[Message]) -> None:
-        self.endpoint = endpoint
-        self.model = model
-        if (
-            len(messages) == 1
-            and type(messages[0]) is dict
-            and all(type(k) is str and type(v) is str for k, v in messages[0].items())
-        ):
-            self.messages = [dict(messages[0])]  # one plain message: nothing to normalise
-        else:
-            self.messages = _normalise(list(messages))
-        # the keys of the components, in sorted order: endpoint, messages, model, params, ...
-        self._head = (
-            f'{{"endpoint":{_dumps_str(endpoint)},"messages":{_messages_json(self.messages)},'
-            f'"model":{_dumps_str(model)},"params":'
-        )
-
-    @staticmethod
-    def params_part(params: Mapping[str, Any]) -> tuple[Any, str]:
-        """The normalised parameters and their canonical JSON, reusable across prompts."""
-        norm = _normalise(dict(params))
-        return norm, str(_dumps(norm))
-
-    def key(self, params: Mapping[str, Any], replicate: int) -> CacheKey:
-        return self.key_of(self.params_part(params), replicate)
-
-    def key_of(self, part: tuple[Any, str], replicate: int) -> CacheKey:
-        norm, text_params = part
-        replicate = int(replicate)
-        text = f'{self._head}{text_params},"replicate":{replicate},"v":{KEY_SCHEMA_VERSION}}}'
-        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        key: CacheKey = _new_object(CacheKey)  # without __init__: one per planned call
-        key.digest, key._components, key._parts = digest, None, (self, norm, replicate)
-        return key
-
-
-def make_key(
-    *,
-    endpoint: str,
-    model: str,
-    messages: Sequence[Message],
-    params: Mapping[str, Any],
-    replicate: int,
-) -> CacheKey:
-    return KeyBuilder(endpoint, model, messages).key(params, replicate)
-
-
-def key_of_components(components: Mapping[str, Any]) -> str:
-    # surrogatepass as in KeyBuilder: a prompt with a lone surrogate has a key there too
-    text = canonical_json(components)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class CacheEntry:
-    """One recorded answer: the request's key components and the response as received."""
-
-    key: str
-    request: dict[str, Any]
-    response: dict[str, Any]
-    recorded_at: str
-    run: str | None = None  # the run that recorded it, so refresh re-records a key once a run
-
-    @property
-    def resolved_model(self) -> str | None:
-        model = self.response.get("model")
-        return model if isinstance(model, str) else None
-
-    @property
-    def system_fingerprint(self) -> str | None:
-        fp = self.response.get("system_fingerprint")
-        return fp if isinstance(fp, str) else None
-
-    @property
-    def usage(self) -> dict[str, Any]:
-        usage = self.response.get("usage")
-        return usage if isinstance(usage, dict) else {}
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {
-            "key": self.key,
-            "request": self.request,
-            "response": self.response,
-            "model": self.resolved_model,
-            "system_fingerprint": self.system_fingerprint,
-            "usage": self.usage,
-            "recorded_at": self.recorded_at,
-        }
-        if self.run is not None:
-            data["run"] = self.run
-        return data
-
-    def to_bytes(self) -> bytes:
-        """The stored form: a header line, the answer and reasoning as raw UTF-8, then the
-        rest of the entry as JSON.
-
-        A replay needs the answer, not the response's dozens of small JSON objects, and
-        JSON-decoding a long answer costs about as much as reading it from SQLite. With the
-        texts stored raw, a warm lookup splits a 200-byte header and slices. The content
-        and reasoning fields are left out of the JSON when the texts give them back exactly
-        (no ``<think>`` block to split), so nothing is stored twice and an entry stays
-        within one SQLite page as long as it can; the JSON is decoded, and those fields put
-        back, only when something asks for the whole response (tool calls, exports).
-        """
-        message = _first_message(self.response)
-        answer, reasoning = split_message(message)
-        stripped = []
-        if message.get("content") == answer:
-            stripped.append("content")
-        for name in ("reasoning_content", "reasoning"):
-            if reasoning is not None and message.get(name) == reasoning:
-                stripped.append(name)
-                break
-        data = self.to_dict()
-        if stripped:
-            data["response"] = response = dict(self.response)
-            response["choices"] = choices = list(response["choices"])
-            choices[0] = first = dict(choices[0])
-            first["message"] = {k: v for k, v in message.items() if k not in stripped}
-        full = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(
-            "utf-8", "surrogatepass"
-        )
-        a = answer.encode("utf-8", "surrogatepass")
-        r = reasoning.encode("utf-8", "surrogatepass") if reasoning is not None else b""
-        choice = self.response["choices"][0]
-        finish = choice.get("finish_reason") if isinstance(choice, Mapping) else None
-        usage = Usage.from_body(self.response.get("usage"))
-        fields = [
-            _HEADER_MARK, self.key, _field(self.run), str(SPLIT_VERSION),
-            _field(finish if isinstance(finish, str) else None), _field(self.resolved_model),
-            _field(self.system_fingerprint), str(usage.prompt_tokens),
-            str(usage.completion_tokens), str(usage.reasoning_tokens), str(len(a)),
-            str(len(r) if reasoning is not None else -1), str(len(full)), ",".join(stripped),
-        ]  # fmt: skip
-        # tab-separated, not JSON: decoding a JSON header cost as much as the lookup itself
-        head = "\t".join(fields).encode("utf-8", "surrogatepass")
-        return head + b"\n" + a + r + full
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CacheEntry:
-        return cls(
-            key=data["key"],
-            request=data["request"],
-            response=data["response"],
-            recorded_at=data["recorded_at"],
-            run=data.get("run"),
-        )
-
-
-def entry_validator() -> Any:
-    return schema.validator("cache_entry.schema.json")
-
-
-def check_entry(data: Any, where: str) -> CacheEntry:
-    """Schema and key check of one entry; raises ExportFormatError naming `where`."""
-    errors = sorted(entry_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        path = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ExportFormatError(f"{where}: field {path}: {err.message}")
-    why = unusable_answer(data["response"]) if isinstance(data["response"], dict) else None
-    if why is not None:
-        raise ExportFormatError(f"{where}: {why}; such answers are never cached")
-    if key_of_components(data["request"]) != data["key"]:
-        raise ExportFormatError(
-            f"{where}: key {data['key'][:12]}… does not match its request fields; the entry "
-            "was edited after it was recorded"
-        )
-    return CacheEntry.from_dict(data)
-
-
-def _check_answer(response: Mapping[str, Any]) -> None:
-    """ValueError for a stored entry without a usable answer: this package never stores one
-    (an empty answer, say), so the entry was edited or imported from elsewhere; replaying it
-    would pass a test on an answer that is not there."""
-    why = unusable_answer(response)
-    if why is not None:
-        raise ValueError(f"{why}, which is never stored")
-
-
-def _first_message(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    message = body["choices"][0]["message"]
-    return message if isinstance(message, Mapping) else {}
-
-
-def _stored_dict(raw: bytes) -> Any:
-    """The whole entry as a dict, from either stored form, with stripped fields restored."""
-    if not raw.startswith(_HEADER_PREFIX):
-        return json_loads(raw, constants="null")  # the one-JSON-object form of version 1
-    end = raw.index(b"\n")
-    h = raw[:end].decode("utf-8", "surrogatepass").split("\t")
-    if len(h) != 14:
-        raise ValueError("entry header is damaged")
-    a, r, f = int(h[10]), int(h[11]), int(h[12])
-    start = end + 1
-    body_start = start + a + max(r, 0)
-    if len(raw) != body_start + f:
-        raise ValueError("entry is truncated")
-    # NaN in an old entry's usage reads as null: stats and exports stay strict JSON
-    data = json_loads(raw[body_start:].decode("utf-8", "surrogatepass"), constants="null")
-    if h[13]:
-        message = data["response"]["choices"][0]["message"]
-        for name in h[13].split(","):
-            if name == "content":
-                message[name] = raw[start : start + a].decode("utf-8", "surrogatepass")
-            else:
-                message[name] = raw[start + a : body_start].decode("utf-8", "surrogatepass")
-    return data
-
-
-_new_tuple: Any = tuple.__new__
-_new_object: Any = object.__new__
 
 _MODE_RAW = diskcache.core.MODE_RAW
 #: the largest stored value read back from its file (answers are far smaller)
@@ -1050,123 +708,3 @@ class ResponseCache:
             else:
                 result.kept += 1
         return result
-
-
-_EXPORT_TEMP = ".modelprov-export-"
-
-
-def remove_stale_temporaries(directory: Path, prefix: str) -> int:
-    """Remove ``prefix<pid>-*`` files in ``directory`` whose process is gone.
-
-    A SIGKILLed export cannot clean up after itself; its temporary file (as large as the
-    export) is removed by the next export into the same directory.
-    """
-    removed = 0
-    try:
-        names = [n for n in os.listdir(directory) if n.startswith(prefix)]
-    except OSError:
-        return 0
-    for name in names:
-        pid_text = name[len(prefix) :].partition("-")[0]
-        if not pid_text.isdigit() or _alive(int(pid_text)):
-            continue
-        with contextlib.suppress(OSError):
-            os.unlink(directory / name)
-            removed += 1
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True  # someone else's process: leave its file alone
-    return True
-
-
-# Line breaks to str.splitlines() and to editors, yet left raw by json.dumps (which escapes
-# the C0 controls itself); escaped, each entry stays on one line for any reader.
-_LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\u2028\u2029\x85"})
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def json_line(data: Any) -> str:
-    """One JSON Lines record: U+2028, U+2029 and U+0085 escaped, so str.splitlines agrees,
-    and lone surrogates (valid in JSON, not encodable as UTF-8) as \\uXXXX escapes."""
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS)
-    if _SURROGATE.search(text):
-        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    return text + "\n"
-
-
-_UNREADABLE = CacheEntry(key="", request={}, response={}, recorded_at="")
-
-
-@dataclass
-class ImportResult:
-    added: int = 0
-    identical: int = 0
-    kept: int = 0  # differing entries left as they were
-    replaced: int = 0
-
-
-def read_export(path: Path) -> list[CacheEntry]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExportFormatError(
-            f"modelprov: cannot read cache export {path}: {exc}; nothing was imported"
-        ) from exc
-    # "\n" only: str.splitlines() also splits inside answers holding U+2028, U+0085, \x1c...
-    lines = text.split("\n")
-    if not text.strip():
-        raise ExportFormatError(
-            f"modelprov: {path} is empty, not a cache export; nothing was imported"
-        )
-    try:
-        header = json_loads(lines[0])
-    except ValueError:
-        header = None
-    if not (
-        isinstance(header, dict)
-        and header.get("format") == EXPORT_FORMAT
-        and header.get("version") == EXPORT_VERSION
-    ):
-        raise ExportFormatError(
-            f"modelprov: {path} line 1 is not a {EXPORT_FORMAT} version {EXPORT_VERSION} "
-            "header (export files are written by `modelprov cache export`); nothing was imported"
-        )
-    entries: list[CacheEntry] = []
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        where = f"modelprov: {path} line {number}"
-        try:
-            data = json_loads(line, constants="null")
-        except ValueError as exc:
-            raise ExportFormatError(
-                f"{where}: not valid JSON ({exc}); nothing was imported"
-            ) from exc
-        try:
-            entries.append(check_entry(data, where))
-        except ExportFormatError as exc:
-            raise ExportFormatError(f"{exc}; nothing was imported") from exc
-    declared = header.get("entries")
-    if isinstance(declared, int) and declared != len(entries):
-        raise ExportFormatError(
-            f"modelprov: {path} declares {declared} entries but holds {len(entries)}; the file "
-            "is truncated or was edited; nothing was imported."
-        )
-    return entries
-
-
-def entry_from_response(key: CacheKey, response: dict[str, Any], run: str | None) -> CacheEntry:
-    return CacheEntry(
-        key=key.digest, request=key.components, response=response, recorded_at=utc_now(), run=run
-    )

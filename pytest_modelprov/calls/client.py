@@ -29,9 +29,11 @@ from ..errors import CacheError, ConfigError, ModelCallError, ModelprovError, Re
 from ..util.safejson import JSONLimitError
 from ..util.safejson import loads as json_loads
 from .budget import BudgetExceeded, Spending
-from .cache import Hit, KeyBuilder, ResponseCache, entry_from_response
+from .cache import Hit, ResponseCache
 from .deadline import deadline
 from .deadline import install as install_deadline
+from .entries import entry_from_response
+from .keys import KeyBuilder
 from .ledger import Ledger
 from .pacing import MAX_BACKOFF, Pacer, estimate_prompt_tokens
 from .planning import Call, Planner

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..config import ModelSpec
-from .cache import CacheKey
+from .keys import CacheKey
 from .pacing import DEFAULT_COMPLETION_TOKENS, completion_budget, estimate_prompt_tokens
 
 
