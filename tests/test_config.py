@@ -9,7 +9,6 @@ import pytest
 from pytest_modelprov.config import (
     ENV_NAMES,
     INI_NAMES,
-    ConfigError,
     Option,
     RecordMode,
     Sources,
@@ -17,6 +16,7 @@ from pytest_modelprov.config import (
     redact_url,
     resolve,
 )
+from pytest_modelprov.errors import ConfigError
 
 
 def sources(cli=None, ini=None, env=None):
