@@ -2,6 +2,10 @@
 
 Hooks only delegate to the ModelProvSession stored on the config; nothing here holds
 state of its own.
+
+Over 800 lines: pytest finds the hooks and fixtures by their names in the one module the
+``pytest11`` entry point names, so all of them are here; what they do is in ``session``,
+``config``, ``calls`` and ``reports``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The package's layout: its modules import each other without cycles.
+"""The package's layout: its modules import each other without cycles, and no module grows
+past ~800 lines without saying why.
 
 An import cycle is found on the graph of every ``import`` statement of the package's
 modules, wherever it stands: at module level, inside a function (a lazy import is still a
@@ -189,3 +190,41 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 def test_the_cycle_check_sees_every_kind_of_import(tmp_path, files, expected):
     root = _write(tmp_path, {"__init__.py": "", **files})
     assert cycles(import_graph(root)) == expected
+
+
+def _code_lines(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
+def unexplained_long_modules(root: Path = ROOT) -> dict[str, int]:
+    """Modules over LIMIT lines whose docstring does not say why: name -> lines."""
+    long = {}
+    for name, path in module_files(root).items():
+        lines = _code_lines(path)
+        if lines > LIMIT:
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+            if REASON not in doc:
+                long[name] = lines
+    return long
+
+
+def test_no_module_is_over_800_lines_without_a_stated_reason():
+    long = unexplained_long_modules()
+    assert not long, (
+        f"modules over {LIMIT} lines without {REASON!r} and a reason in their docstring "
+        f"(split them along a real seam, or say why not): {long}"
+    )
+
+
+def test_the_size_check_finds_a_long_module_without_a_reason(tmp_path):
+    body = "x = 1\n" * (LIMIT + 1)
+    root = _write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "long.py": '"""Long."""\n' + body,
+            "explained.py": f'"""Long. {REASON} one table, read whole."""\n' + body,
+            "short.py": '"""Short."""\n',
+        },
+    )
+    assert unexplained_long_modules(root) == {f"{PACKAGE}.long": LIMIT + 2}

@@ -9,6 +9,11 @@ added once the server confirms it). A fill stopped at any point (Ctrl-C, SIGKILL
 therefore finds its batches on the next run and polls them instead of paying twice. State
 files hold the batch and file ids, the endpoint, the model and the cache-key components of each
 line; never an API key or a header.
+
+Over 800 lines: one fill is one object (``_Fill``, about 600 lines) whose steps (resume,
+upload, create, poll, download, store, clean up) share its state files, counters and
+budget, and the tests drive it through :func:`fill` alone; the types a fill reports are
+the first 250 lines.
 """
 
 from __future__ import annotations
