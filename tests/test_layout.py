@@ -16,6 +16,7 @@ for exactly that reason.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -228,3 +229,35 @@ def test_the_size_check_finds_a_long_module_without_a_reason(tmp_path):
         },
     )
     assert unexplained_long_modules(root) == {f"{PACKAGE}.long": LIMIT + 2}
+
+
+README = ROOT.parent / "README.md"
+
+
+def _architecture() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## Architecture")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def test_the_readme_architecture_map_matches_the_tree():
+    """Every module and subpackage is on the README's map, and the map names nothing else."""
+    section = _architecture()
+    words = set(re.findall(r"[\w/.]+", section))
+    missing = []
+    for name, path in module_files().items():
+        parts = name.split(".")[1:]
+        if not parts or parts[-1].startswith("_"):
+            continue  # the package itself, _version
+        if len(parts) == 1:
+            shown = f"{parts[0]}.py" if path.name != "__init__.py" else f"{parts[0]}/"
+        else:
+            shown = parts[-1] if path.name != "__init__.py" else f"{parts[-1]}/"
+        if shown not in words and f"{'/'.join(parts)}.py" not in words:
+            missing.append(name)
+    assert not missing, f"README's Architecture section does not name: {missing}"
+    named_files = {w for w in words if re.fullmatch(r"(?:[a-z_]+/)?[a-z_]+\.py", w)}
+    named_dirs = {w for w in words if re.fullmatch(r"[a-z_]+/", w)} - {f"{PACKAGE}/"}
+    gone = [w for w in named_files if not (ROOT / w).is_file() and not (ROOT.parent / w).is_file()]
+    gone += [w for w in named_dirs if not (ROOT / w).is_dir()]
+    assert not gone, f"README's Architecture section names what the package does not have: {gone}"
