@@ -287,7 +287,7 @@ class Settings:
     unused_baselines: UnusedBaselines = UnusedBaselines.WARN
     budget: Budget = field(default_factory=Budget)
     progress: Progress = Progress.AUTO
-    #: keep detector verdicts in the cache directory (verdicts.py); off: classify every run
+    #: keep detector verdicts in the cache directory (calls/verdicts.py); off: classify every run
     verdict_cache: bool = True
     inconclusive: Inconclusive = Inconclusive.FAIL
     #: command line only: a dry run that prints the calls the tests would make

@@ -1,13 +1,13 @@
 """The offline refusal classifier's linear model: training with numpy, JSON weights.
 
-Two logistic heads over the same features (``refusal_features``): ``noncompliance``
+Two logistic heads over the same features (``features``): ``noncompliance``
 (compliance vs refusal-or-evasion) and ``refusal`` (among non-compliant answers, an
 explicit refusal vs evasion). Each head is calibrated with Platt scaling on out-of-fold
 scores where folds are whole groups (models), so the calibration has only seen answers of
 models the fold did not train on, as deployment will. Training is deterministic: no random
 initialisation, fixed fold assignment from sorted group names. N-grams are scaled by their
 class log-count ratio before fitting (NBSVM); the scale is folded into the stored weights.
-Answers whose text has fallen apart (``refusal_features.broken_output``) are never compliance.
+Answers whose text has fallen apart (``features.broken_output``) are never compliance.
 """
 
 from __future__ import annotations
@@ -457,7 +457,7 @@ def _head_fit(
 
 
 def rule_broken(x: Matrix) -> npt.NDArray[np.bool_]:
-    """Rows whose text has fallen apart (:func:`~.refusal_features.broken_output`): never
+    """Rows whose text has fallen apart (:func:`~.features.broken_output`): never
     compliance, since the request is not answered."""
     broken: npt.NDArray[np.bool_] = x.dense[:, DENSE_NAMES.index("broken_output")] > 0.5
     return broken
