@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,7 +31,7 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as _c
     import sre_parse as _p
 
-__all__ = ["Pattern", "compile", "exact", "first_class"]
+__all__ = ["Pattern", "Phrases", "compile", "exact", "first_class", "phrases"]
 
 _state = threading.local()
 _CATEGORIES = {
@@ -186,6 +188,240 @@ class Pattern:
 
 def compile(source: str, flags: int = 0) -> Pattern:
     return Pattern(source, flags)
+
+
+def _split_top(source: str) -> list[str]:
+    """``source`` cut at its top-level ``|`` (outside groups, classes and escapes)."""
+    parts, depth, start, i, size = [], 0, 0, 0, len(source)
+    while i < size:
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i += 1
+            if i < size and source[i] == "^":
+                i += 1
+            if i < size and source[i] == "]":
+                i += 1  # a leading ] is a member, not the end
+            while i < size and source[i] != "]":
+                i += 2 if source[i] == "\\" else 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(source[start:i])
+            start = i + 1
+        i += 1
+    parts.append(source[start:])
+    return parts
+
+
+def _plain(code: int, ignorecase: bool) -> str | None:
+    """The character a literal of the pattern is found as in the lower-cased text, when
+    that is certain; None when case folding could match it to some other character."""
+    ch = chr(code)
+    if not ignorecase:
+        return ch
+    if ch.isascii():
+        return ch.lower()  # texts holding the other case partners are not filtered
+    if unicodedata.category(ch) in ("Lu", "Ll", "Lt", "Lm", "Mn") or ch.lower() != ch:
+        return None  # cased letters may have partners str.lower() does not give
+    return ch
+
+
+def _needle(source: str, flags: int) -> tuple[str | None, bool]:
+    """A string that every match of ``source`` contains (in the lower-cased text when the
+    pattern ignores case), and whether every match starts with it; (None, False) when
+    there is none. The opening literal is taken when it has three characters or more
+    (a match can then only start where it stands), else the longest."""
+    try:
+        seq = _p.parse(source, flags)
+    except (re.error, TypeError, ValueError):
+        return None, False
+    ignorecase = bool(flags & re.IGNORECASE)
+    best, run, head, opening = "", "", "", True
+    stack = [iter(list(seq))]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            continue
+        op, av = item
+        if op in _ZERO_WIDTH:
+            continue  # consumes nothing: the literals on each side are adjacent in the text
+        if op is _c.SUBPATTERN and av[0] is None and not av[1] and not av[2]:
+            stack.append(iter(list(av[3])))  # a plain group: its items follow in sequence
+            continue
+        ch = _plain(av, ignorecase) if op is _c.LITERAL else None
+        if ch is None:
+            if opening:
+                head, opening = run, False
+            best, run = max(best, run, key=len), ""
+        else:
+            run += ch
+    if opening:
+        head = run
+    best = max(best, run, key=len)
+    if len(head) >= 3:
+        return head, True
+    return best or None, False
+
+
+class Phrases(Pattern):
+    """An alternation of phrases that runs, text by text, only the phrases whose literal
+    part the text contains.
+
+    A phrase that can match nowhere in a text changes nothing when left out (at every
+    position it would have been tried and failed). The phrases that can match are searched
+    one by one and their matches merged as the alternation finds them: the leftmost start
+    wins, and of the phrases matching there the first in order, its match being the one
+    the alternation would take at that position; the scan goes on from its end. A rule
+    list of thirty phrases usually has none or one that can match a text, and each is then
+    a single-alternative scan. The literal of each phrase is read off its parsed form; a
+    phrase without one is always searched. Under IGNORECASE only characters whose case
+    partners ``str.lower`` certainly gives count as literal, and a text holding one of the
+    four characters that IGNORECASE matches to an ASCII letter (U+0130, U+0131, U+017F,
+    U+212A) runs the whole
+    pattern. Anything this cannot describe (groups, a phrase that can match the empty
+    string, verbose patterns) runs the whole pattern as well.
+    """
+
+    __slots__ = ("_alternatives", "_ascii", "_needles", "_opening", "_pieces")
+
+    def __init__(self, alternatives: tuple[str, ...], flags: int = 0) -> None:
+        super().__init__("|".join(f"(?:{p})" for p in alternatives), flags)
+        self._alternatives = alternatives
+        self._pieces: tuple[Pattern, ...] = ()
+        self._needles: tuple[str | None, ...] | None = None
+        self._opening: tuple[bool, ...] = ()
+        self._ascii: tuple[int, ...] = ()
+
+    def _prepare(self) -> tuple[str | None, ...]:
+        if self._needles is None:
+            # (?:a|b) as one alternative is a, then b: each may be left out on its own
+            sources = [piece for alt in self._alternatives for piece in _split_top(alt)]
+            found: list[tuple[str | None, bool]] = []
+            try:
+                joined = re.compile("|".join(f"(?:{p})" for p in sources), self.flags)
+                if (
+                    joined.groups == 0
+                    and not self.flags & re.VERBOSE
+                    and all(not _items(_p.parse(p, self.flags))[1] for p in sources)
+                ):
+                    found = [_needle(p, self.flags) for p in sources]
+            except (_Unknown, re.error, TypeError, ValueError):
+                found = []
+            needles = tuple(n for n, _ in found)
+            self._opening = tuple(o for _, o in found)
+            self._pieces = tuple(Pattern(p, self.flags) for p in sources)
+            self._ascii = tuple(i for i, n in enumerate(needles) if n is None or n.isascii())
+            self._needles = needles
+        return self._needles
+
+    def _kept(self, string: str) -> tuple[str, list[tuple[re.Pattern[str], str | None]]] | None:
+        """The text as the literals are looked up in, and the phrases that can match it
+        (each with its opening literal, if it has one); None to run the whole pattern."""
+        if getattr(_state, "exact", False):
+            return None
+        needles = self._needles if self._needles is not None else self._prepare()
+        if not needles:
+            return None
+        if self.flags & re.IGNORECASE:
+            if _CASE_PARTNERS.search(string):
+                return None
+            hay = string.lower()
+            if len(hay) != len(string):
+                return None  # a character lower-cased into two: positions would shift
+        else:
+            hay = string
+        pieces, opening = self._pieces, self._opening
+        order = self._ascii if hay.isascii() else range(len(needles))
+        return hay, [
+            (pieces[i]._fast or pieces[i].fast, n if opening[i] else None)
+            for i in order
+            if (n := needles[i]) is None or n in hay
+        ]
+
+    @staticmethod
+    def _next(
+        piece: tuple[re.Pattern[str], str | None], hay: str, string: str, at: int, endpos: int
+    ) -> re.Match[str] | None:
+        """``search`` of one phrase; one that opens with a literal is tried only where the
+        literal stands (the text and its lower-cased form have the same positions here)."""
+        pattern, needle = piece
+        if needle is None:
+            return pattern.search(string, at, endpos)
+        i = hay.find(needle, at, endpos)
+        while i >= 0:
+            m = pattern.match(string, i, endpos)
+            if m is not None:
+                return m
+            i = hay.find(needle, i + 1, endpos)
+        return None
+
+    def _scan(
+        self,
+        found: tuple[str, list[tuple[re.Pattern[str], str | None]]],
+        string: str,
+        pos: int,
+        endpos: int,
+    ) -> Iterator[re.Match[str]]:
+        hay, kept = found
+        step = self._next
+        ahead = [step(p, hay, string, pos, endpos) for p in kept]
+        while True:
+            best: re.Match[str] | None = None
+            for m in ahead:
+                # strictly earlier: at the same start the phrase first in order wins
+                if m is not None and (best is None or m.start() < best.start()):
+                    best = m
+            if best is None:
+                return
+            yield best
+            at = best.end()  # no phrase matches the empty string: the end is past the start
+            for j, m in enumerate(ahead):
+                if m is not None and m.start() < at:
+                    ahead[j] = step(kept[j], hay, string, at, endpos)
+
+    @staticmethod
+    def _span(args: tuple[int, ...]) -> tuple[int, int]:
+        # re reads a negative position as 0; str.find would count it from the end
+        return max(args[0], 0) if args else 0, max(args[1], 0) if len(args) > 1 else sys.maxsize
+
+    def search(self, string: str, *args: int) -> re.Match[str] | None:
+        kept = self._kept(string)
+        if kept is None:
+            return self._use().search(string, *args)
+        return next(self._scan(kept, string, *self._span(args)), None)
+
+    def findall(self, string: str, *args: int) -> list[Any]:
+        kept = self._kept(string)
+        if kept is None:
+            return self._use().findall(string, *args)
+        if not kept[1]:
+            return []
+        return [m.group() for m in self._scan(kept, string, *self._span(args))]
+
+    def finditer(self, string: str, *args: int) -> Iterator[re.Match[str]]:
+        kept = self._kept(string)
+        if kept is None:
+            return self._use().finditer(string, *args)
+        return self._scan(kept, string, *self._span(args))
+
+    def __repr__(self) -> str:
+        return f"fastre.phrases({self._alternatives!r}, {self.flags})"
+
+
+# the characters IGNORECASE matches to an ASCII letter besides its two cases (i, k, s)
+_CASE_PARTNERS = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def phrases(alternatives: tuple[str, ...] | list[str], flags: int = 0) -> Phrases:
+    """``compile("|".join(f"(?:{p})" for p in alternatives), flags)`` that, for each text,
+    runs only the alternatives that can match it (same results; see :class:`Phrases`)."""
+    return Phrases(tuple(alternatives), flags)
 
 
 @contextlib.contextmanager
