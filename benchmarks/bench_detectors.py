@@ -7,10 +7,11 @@ at run time for measuring only; from a git worktree, beside its main checkout; s
 with a message when absent; ``--data`` points elsewhere):
 
 - refusal: ``Classifier.classify`` answer by answer as it was before this work (the
-  baseline: the phrase patterns as written, the quadratic code-stripping regex, no memo
-  of token hashes), as it is now, ``classify_many`` over all answers at once, and the
-  path ``refusal.measure`` takes (``refusal._classified``) through a verdict cache that is
-  empty (cold: classify and store) and full (warm: every verdict replayed);
+  baseline, ``tests/refusal_reference.py``: the phrase patterns as written, the quadratic
+  code-stripping regex, one CRC call per token, no memo), as it is now, ``classify_many``
+  over all answers at once, and the path ``refusal.measure`` takes
+  (``refusal._classified``) through a verdict cache that is empty (cold: classify and
+  store) and full (warm: every verdict replayed);
 - identity: ``Detector.detect`` on the same answers cut to 600 characters (the length of a
   typical self-introduction plus context) with every alias tried at every position (the
   baseline, as before), as it is now, and the path ``identity.probe`` takes
@@ -40,12 +41,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_modelprov import fastre, identity, refusal, refusal_features
+from pytest_modelprov import identity, refusal
 from pytest_modelprov.identity_detect import Detector, default_detector
 from pytest_modelprov.response import Response, Usage
 from pytest_modelprov.verdicts import VerdictStore
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+import refusal_reference  # noqa: E402  (the mechanics as they were, shared with the tests)
 
 
 def shared_data(root: Path) -> Path:
@@ -151,17 +154,10 @@ def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) ->
     clf.classify(texts[0], prompts[0])  # untimed: lazy tables
 
     def before() -> list[str]:
-        # classify() as it was: every pattern as written, the quadratic code-stripping
-        # regex, no memo of token hashes
-        code = refusal_features._CODE
-        saved = refusal_features.strip_code, refusal_features._hashes
-        refusal_features.strip_code = lambda text: code.sub(" ", text)
-        refusal_features._hashes = lambda tokens: [refusal_features._hash(t) for t in tokens]
-        try:
-            with fastre.exact():
-                return [clf.classify(t, p) for t, p in zip(texts, prompts, strict=True)]
-        finally:
-            refusal_features.strip_code, refusal_features._hashes = saved
+        # classify() as it was: tests/refusal_reference.py (every pattern as written, the
+        # quadratic code-stripping regex, one CRC call per token, no memo, ...)
+        with refusal_reference.as_it_was():
+            return [clf.classify(t, p) for t, p in zip(texts, prompts, strict=True)]
 
     old, expected = timed(before, runs)
     per, got = timed(
