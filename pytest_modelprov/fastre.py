@@ -20,7 +20,6 @@ import contextlib
 import re
 import sys
 import threading
-import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,7 +30,7 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as _c
     import sre_parse as _p
 
-__all__ = ["Pattern", "Phrases", "compile", "exact", "first_class", "phrases"]
+__all__ = ["Guarded", "Pattern", "Phrases", "compile", "exact", "first_class", "guarded", "phrases"]
 
 _state = threading.local()
 _CATEGORIES = {
@@ -219,16 +218,16 @@ def _split_top(source: str) -> list[str]:
 
 
 def _plain(code: int, ignorecase: bool) -> str | None:
-    """The character a literal of the pattern is found as in the lower-cased text, when
-    that is certain; None when case folding could match it to some other character."""
+    """The character a literal of the pattern is found as in the text (lower-cased when the
+    pattern ignores case); None when case folding could match it to a character that
+    ``str.lower`` does not turn into it."""
     ch = chr(code)
     if not ignorecase:
         return ch
-    if ch.isascii():
-        return ch.lower()  # texts holding the other case partners are not filtered
-    if unicodedata.category(ch) in ("Lu", "Ll", "Lt", "Lm", "Mn") or ch.lower() != ch:
-        return None  # cased letters may have partners str.lower() does not give
-    return ch
+    low = ch.lower()
+    if len(low) != 1 or low in _CASE_PARTNERS_SET or low.upper().lower() != low:
+        return None
+    return low
 
 
 def _needle(source: str, flags: int) -> tuple[str | None, bool]:
@@ -414,8 +413,21 @@ class Phrases(Pattern):
         return f"fastre.phrases({self._alternatives!r}, {self.flags})"
 
 
-# the characters IGNORECASE matches to an ASCII letter besides its two cases (i, k, s)
-_CASE_PARTNERS = re.compile("[\u0130\u0131\u017f\u212a]")
+def _case_partners() -> frozenset[str]:
+    """The characters IGNORECASE matches to a letter that ``str.lower`` does not turn
+    them into: the odd members of re's extra case classes (dotless i, long s, final sigma,
+    the rounded Cyrillic letters, ...) and the dotted capital I (lower-cased into two)."""
+    try:  # Python 3.11+
+        from re._casefix import _EXTRA_CASES as extra  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - Python 3.10
+        from sre_compile import _ignorecase_fixes as extra  # type: ignore[attr-defined]
+    members = {chr(c) for key, values in extra.items() for c in (key, *values)}
+    return frozenset({"\u0130"} | {m for m in members if m.upper().lower() != m})
+
+
+_CASE_PARTNERS_SET = _case_partners()
+# a text holding one of them is searched with the whole pattern
+_CASE_PARTNERS = re.compile("[" + "".join(sorted(_CASE_PARTNERS_SET)) + "]")
 
 
 def phrases(alternatives: tuple[str, ...] | list[str], flags: int = 0) -> Phrases:
@@ -433,3 +445,119 @@ def exact() -> Iterator[None]:
         yield
     finally:
         _state.exact = before
+
+
+def _required(seq: Any, ignorecase: bool) -> list[tuple[str, bool]] | None:
+    """Strings one of which every match of the parsed ``seq`` contains, each with whether it
+    is looked up case-insensitively (in the lower-cased text); None when none is known.
+    Of the candidates (a run of literals, a group, a choice whose every alternative has
+    some, a repeat taken at least once), the one whose shortest string is longest."""
+    best: list[tuple[str, bool]] | None = None
+
+    def consider(found: list[tuple[str, bool]] | None) -> None:
+        nonlocal best
+        if not found or any(not s.strip() for s, _ in found):
+            return  # a blank is in every text: it rules nothing out
+        if best is None or (min(len(s) for s, _ in found), -len(found)) > (
+            min(len(s) for s, _ in best),
+            -len(best),
+        ):
+            best = found
+
+    run = ""
+    for op, av in seq:
+        if op in _ZERO_WIDTH:
+            continue  # consumes nothing: the literals on each side are adjacent
+        ch = _plain(av, ignorecase) if op is _c.LITERAL else None
+        if ch is not None:
+            run += ch
+            continue
+        consider([(run, ignorecase)] if run else None)
+        run = ""
+        if op is _c.SUBPATTERN:
+            _, add, drop, inner = av
+            inner_case = (ignorecase or bool(add & re.IGNORECASE)) and not drop & re.IGNORECASE
+            consider(_required(inner, inner_case))
+        elif op is _c.BRANCH:
+            options = [_required(alternative, ignorecase) for alternative in av[1]]
+            if all(options):
+                consider([s for option in options for s in option or ()])
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and av[0] >= 1:
+            consider(_required(av[2], ignorecase))
+        elif op is _c.IN and all(kind is _c.LITERAL for kind, _ in av) and len(av) <= 8:
+            chars = [_plain(value, ignorecase) for _, value in av]
+            if all(chars):
+                consider([(c, ignorecase) for c in chars if c])
+    consider([(run, ignorecase)] if run else None)
+    return best
+
+
+class Guarded(Pattern):
+    """A pattern that first checks, with substring tests, that the text holds one of the
+    strings every match must contain, and finds nothing without running when it does not
+    (a frame list over every sentence of an answer mostly meets sentences with none of its
+    words). Wherever the pattern could match, it runs as written (with the lookahead of
+    :class:`Pattern`), groups and all. The strings are read off the parsed pattern; a
+    pattern they cannot be read from always runs."""
+
+    __slots__ = ("_required",)
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        super().__init__(source, flags)
+        self._required: tuple[tuple[str, bool], ...] | None = None
+
+    def _needles(self) -> tuple[tuple[str, bool], ...]:
+        if self._required is None:
+            try:
+                parsed = _p.parse(self.pattern, self.flags)
+                found = _required(parsed, bool(parsed.state.flags & re.IGNORECASE))
+            except (re.error, TypeError, ValueError, AttributeError):
+                found = None
+            self._required = tuple(dict.fromkeys(found or ()))
+        return self._required
+
+    def possible(self, string: str) -> bool:
+        """False only when the pattern cannot match anywhere in ``string``."""
+        if getattr(_state, "exact", False):
+            return True
+        needles = self._required if self._required is not None else self._needles()
+        if not needles:
+            return True
+        lowered: str | None = None
+        for needle, folded in needles:
+            if folded:
+                if lowered is None:
+                    if _CASE_PARTNERS.search(string):
+                        return True  # a character IGNORECASE folds past str.lower
+                    lowered = string.lower()
+                if needle in lowered:
+                    return True
+            elif needle in string:
+                return True
+        return False
+
+    def search(self, string: str, *args: int) -> re.Match[str] | None:
+        return super().search(string, *args) if self.possible(string) else None
+
+    def match(self, string: str, *args: int) -> re.Match[str] | None:
+        return super().match(string, *args) if self.possible(string) else None
+
+    def findall(self, string: str, *args: int) -> list[Any]:
+        return super().findall(string, *args) if self.possible(string) else []
+
+    def finditer(self, string: str, *args: int) -> Iterator[re.Match[str]]:
+        return super().finditer(string, *args) if self.possible(string) else iter(())
+
+    def sub(self, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0) -> str:
+        return super().sub(repl, string, count) if self.possible(string) else string
+
+    def split(self, string: str, maxsplit: int = 0) -> list[str | Any]:
+        return super().split(string, maxsplit) if self.possible(string) else [string]
+
+    def __repr__(self) -> str:
+        return f"fastre.guarded({self.pattern!r}, {self.flags})"
+
+
+def guarded(source: str, flags: int = 0) -> Guarded:
+    """:func:`compile` that skips texts holding none of the strings every match contains."""
+    return Guarded(source, flags)

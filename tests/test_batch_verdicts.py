@@ -279,9 +279,29 @@ SAMPLES = [
 ]
 
 
+PATTERNS += [
+    (r"(?i:\bmy name is|call me)\s+(?P<n>\w+)|(?:私は|[яЯ])\s*(?P<m>\w+)", 0),  # scoped flags
+    (r"\bsocial stability\b|criti(?:cism|cise)|\bkritisoi", re.I),
+    (r"мо[её] имя|σοφία|\bstraße", re.I),  # letters with case partners beyond ASCII
+]
+SAMPLES += [
+    "MY NAME IS Nova. Call me Ada; 私は Kimi, Я Бот",
+    "SOCIAL STABILITY and Crıtıcısm, ſocial ſtability, \u212aRITISOI",
+    "МОЁ ИМЯ, мое имя, ΣΟΦΊΑ σοφία σοφίας, STRASSE, Straße",
+]
+MAKERS = {
+    "compile": fastre.compile,
+    "guarded": fastre.guarded,
+    "phrases": lambda source, flags: fastre.phrases((source,), flags),
+}
+
+
+@pytest.mark.parametrize("make", list(MAKERS))
 @pytest.mark.parametrize(("source", "flags"), PATTERNS)
-def test_fastre_finds_what_the_pattern_as_written_finds(source, flags):
-    fast = fastre.compile(source, flags)
+def test_fastre_finds_what_the_pattern_as_written_finds(source, flags, make):
+    if make == "phrases" and source.startswith("(?i)"):
+        pytest.skip("a phrase list wraps each phrase in a group: no global flags inside")
+    fast = MAKERS[make](source, flags)
     written = re.compile(source, flags)
     for text in [*SAMPLES, " ".join(SAMPLES)]:
         assert fast.findall(text) == written.findall(text)
@@ -290,6 +310,33 @@ def test_fastre_finds_what_the_pattern_as_written_finds(source, flags):
         for at in range(len(text) + 1):
             a, b = fast.match(text, at), written.match(text, at)
             assert (a and a.span()) == (b and b.span())
+
+
+def test_case_folding_reaches_no_literal_the_filters_look_up_by_str_lower():
+    """Every character a pattern literal may be looked up as: IGNORECASE matches it only to
+    characters that ``str.lower`` turns into it, or to ones that send the text to the whole
+    pattern (checked against every character of the BMP)."""
+    every = "".join(chr(i) for i in range(0x10000) if not 0xD800 <= i < 0xE000)
+    checked = 0
+    for code in [*range(0x20, 0x250), *range(0x370, 0x530), 0x1E9E, 0x212A, 0x2126]:
+        low = fastre._plain(code, True)
+        if low is None:
+            continue
+        checked += 1
+        for t in re.findall(re.escape(chr(code)), every, re.I):
+            assert t.lower() == low or t in fastre._CASE_PARTNERS_SET, (chr(code), t)
+    assert checked > 300
+
+
+def test_a_guard_reads_the_strings_every_match_needs():
+    g = fastre.guarded(r"(?i:\bi am|my name is)\s+\w+|我是|[яЯ] ")
+    assert set(g._needles()) == {("i am", True), ("my name is", True), ("我是", False),
+                                 ("я", False), ("Я", False)}  # fmt: skip
+    assert not g.possible("nothing to see here")
+    assert g.possible("I AM Nova") and g.possible("Я бот")
+    assert g.possible("\u0130 AM")  # a character str.lower turns into two: the pattern runs
+    assert fastre.guarded(r"\w+ing")._needles() == (("ing", False),)
+    assert fastre.guarded(r"[^a]x?")._needles() == ()  # nothing required: always runs
 
 
 def test_fastre_adds_a_lookahead_only_where_it_can():
