@@ -1,7 +1,7 @@
 """The refusal features' mechanics as they were before the batch work (issue 19), for the
 tests that check the faster code computes the same values and for the benchmark's
 baseline: every phrase pattern as written, the quadratic code-stripping regex, one CRC call
-per token, script runs as tuples, trigram sets, no memo of normalised text."""
+per token, script runs as tuples, trigram sets, no memo of normalised text or language."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import itertools
 import zlib
 from collections.abc import Iterator
 
-from pytest_modelprov import fastre, refusal, refusal_features
+from pytest_modelprov import fastre, langid, refusal, refusal_features
 
 F = refusal_features
 
@@ -79,9 +79,10 @@ def as_it_was() -> Iterator[None]:
             "clean_refusal",
             "strip_code",
             "_hashes",
+            "detect",
         )
     }
-    saved_clean = refusal.clean_refusal
+    saved_clean, saved_detect = refusal.clean_refusal, langid.detect
     F._cjk_share = cjk_share
     F._shared_trigrams = shared_trigrams
     F.broken_signals = broken_signals
@@ -91,10 +92,11 @@ def as_it_was() -> Iterator[None]:
     F.strip_code = lambda text: F._CODE.sub(" ", text)
     F._hashes = lambda tokens: [zlib.crc32(t.encode("utf-8")) & F._MASK for t in tokens]
     refusal.clean_refusal = clean_refusal
+    F.detect = langid.detect = saved_detect.__wrapped__  # no memo of languages either
     try:
         with fastre.exact():
             yield
     finally:
         for name, value in saved.items():
             setattr(F, name, value)
-        refusal.clean_refusal = saved_clean
+        refusal.clean_refusal, langid.detect = saved_clean, saved_detect
