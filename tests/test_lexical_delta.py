@@ -38,9 +38,12 @@ def _rates_by_hand(texts: list[str], prompts: list[str]) -> tuple[list[str], dic
     return list(per_prompt), per_prompt
 
 
-def _delta_by_hand(a: tuple[list[str], list[str]], b: tuple[list[str], list[str]]) -> float:
+def _delta_by_hand(
+    a: tuple[list[str], list[str]], b: tuple[list[str], list[str]], frequency: bool = False
+) -> float:
     """The delta effect from the definition, with Counters (words in >= 10% of a side's
-    prompts, the 100 most frequent of each side; spread floored at the median's)."""
+    prompts, the 100 most frequent of each side; spread floored at the median's); with
+    ``frequency``, times the median over the words of spread / squared mean frequency."""
     sides = [_rates_by_hand(*a), _rates_by_hand(*b)]
     names: list[str] = []
     for order, counts in sides:
@@ -66,8 +69,9 @@ def _delta_by_hand(a: tuple[list[str], list[str]], b: tuple[list[str], list[str]
             )
         )
     x, y = mats
-    spread = (x.var(0, ddof=1) + y.var(0, ddof=1)) / 2
-    spread = spread + np.median(spread)
+    raw = (x.var(0, ddof=1) + y.var(0, ddof=1)) / 2
+    spread = raw + np.median(raw)
+    factor = float(np.median(raw / np.vstack([x, y]).mean(0) ** 2)) if frequency else 1.0
     shared = [p for p in sides[0][0] if p in sides[1][1]]
     if len(shared) >= 8:
         d = np.array([x[sides[0][0].index(p)] - y[sides[1][0].index(p)] for p in shared])
@@ -75,7 +79,7 @@ def _delta_by_hand(a: tuple[list[str], list[str]], b: tuple[list[str], list[str]
     else:
         diff = x.mean(0) - y.mean(0)
         noise = x.var(0, ddof=1) / len(x) + y.var(0, ddof=1) / len(y)
-    return float(np.mean((diff**2 - noise) / spread))
+    return float(np.mean((diff**2 - noise) / spread)) * factor
 
 
 @pytest.mark.parametrize(
@@ -87,6 +91,8 @@ def test_delta_matches_an_independent_computation(topics_b):
     fa, fb = Fingerprint.from_texts(*a), Fingerprint.from_texts(*b)
     assert lexical.delta_effect(fa, fb) == pytest.approx(_delta_by_hand(a, b), rel=1e-9)
     assert lexical.distance(fa, fb) == min(max(_delta_by_hand(a, b), 0.0), 1.0)
+    by_hand = min(max(_delta_by_hand(a, b, frequency=True), 0.0), 1.0)
+    assert fa.distance(fb, unit="frequency") == pytest.approx(by_hand, rel=1e-9)
 
 
 def test_delta_finds_each_authors_other_half_on_other_prompts_without_a_pool():
