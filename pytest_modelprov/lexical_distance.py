@@ -261,8 +261,9 @@ def warn_flags(a: Fingerprint, b: Fingerprint, method: str, stacklevel: int = 3)
 def _delta_terms(
     a: Fingerprint, b: Fingerprint, min_spread: float, words: int, floor: float
 ) -> tuple[FloatArray, FloatArray]:
-    """Per compared word: its delta effect, and its spread over prompts relative to its
-    squared mean frequency (what :func:`frequency_factor` takes the median of)."""
+    """Per compared word: its delta effect, and its spread over prompts (at least its count
+    noise) relative to its squared mean frequency (what :func:`frequency_factor` takes the
+    median of)."""
     if a.n_prompts < 2 or b.n_prompts < 2:
         raise ValueError(
             f"delta distance: {a.label} has {a.n_prompts} and {b.label} {b.n_prompts} prompt(s);"
@@ -284,7 +285,12 @@ def _delta_terms(
     else:
         diff, noise = x.mean(0) - y.mean(0), vx / len(x) + vy / len(y)
     mean = np.concatenate([x, y]).mean(0)
-    relative = raw / np.maximum(mean, 1e-9) ** 2
+    # a word's spread over prompts is at least its count noise (a Poisson count's variance,
+    # per 1000 words): answers that repeat word for word on every prompt have no spread at
+    # all, and a factor of 0 would report any two of them as identical
+    tokens = np.maximum(np.concatenate([a.tokens, b.tokens]), 1).astype(np.float64)
+    counting = mean * 1000.0 * float(np.mean(1.0 / tokens))
+    relative = np.maximum(raw, counting) / np.maximum(mean, 1e-9) ** 2
     return np.asarray((diff**2 - noise) / spread, np.float64), np.asarray(relative, np.float64)
 
 

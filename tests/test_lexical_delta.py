@@ -43,7 +43,8 @@ def _delta_by_hand(
 ) -> float:
     """The delta effect from the definition, with Counters (words in >= 10% of a side's
     prompts, the 100 most frequent of each side; spread floored at the median's); with
-    ``frequency``, times the median over the words of spread / squared mean frequency."""
+    ``frequency``, times the median over the words of the spread (at least the Poisson
+    count noise) / squared mean frequency."""
     sides = [_rates_by_hand(*a), _rates_by_hand(*b)]
     names: list[str] = []
     for order, counts in sides:
@@ -71,7 +72,10 @@ def _delta_by_hand(
     x, y = mats
     raw = (x.var(0, ddof=1) + y.var(0, ddof=1)) / 2
     spread = raw + np.median(raw)
-    factor = float(np.median(raw / np.vstack([x, y]).mean(0) ** 2)) if frequency else 1.0
+    mean = np.vstack([x, y]).mean(0)
+    tokens = [sum(c.values()) for _, counts in sides for c in counts.values()]
+    counting = mean * 1000 * np.mean([1 / t for t in tokens])
+    factor = float(np.median(np.maximum(raw, counting) / mean**2)) if frequency else 1.0
     shared = [p for p in sides[0][0] if p in sides[1][1]]
     if len(shared) >= 8:
         d = np.array([x[sides[0][0].index(p)] - y[sides[1][0].index(p)] for p in shared])
