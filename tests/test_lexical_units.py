@@ -143,3 +143,41 @@ def test_the_unit_is_in_the_measurement(pytester):
     assert "spread over prompts" in spread[0]["details"]["unit"]
     # the two scales measure the same pair differently, and the record says which is which
     assert freq[0]["value"] != spread[0]["value"]
+
+
+def test_the_html_report_keeps_frequency_units_out_of_the_spread_unit_chart():
+    from test_htmlreport import _row, sample_report
+
+    from pytest_modelprov import htmlreport
+    from pytest_modelprov.measurement import Measurement
+
+    report = sample_report()
+    matrix_test = next(
+        m["test"] for m in report["measurements"] if m["quantity"] == "lexical.matrix"
+    )
+    labels = {"reference": "gemini", "part": "answer", "method": "profile", "unit": "frequency"}
+    report["measurements"].append(
+        _row(
+            matrix_test,
+            Measurement(
+                "lexical.distance",
+                0.61,
+                model="model",
+                labels=labels,
+                low=0.5,
+                high=0.7,
+                n=36,
+                reference=0.17,
+                verdict="pass",
+            ),
+        )
+    )
+    html = htmlreport.render(report)
+    figures = html.split("<figure>")
+    own = [f for f in figures if "Distance to each reference" in f]
+    loose = [f for f in figures if "Lexical distances" in f]
+    assert len(own) == 1 and len(loose) == 1
+    # the sample matrix is a profile one: the unit label alone must keep them apart; the same
+    # test's spread-unit distances keep their chart, the other scale gets its own
+    assert "gemini" not in own[0] and "ember" in own[0]
+    assert "gemini (frequency units)" in loose[0]
