@@ -373,6 +373,28 @@ def section_threshold(groups, resamples: int) -> None:
                     f"{np.median(rows['same-vendor']):.3f}"
                 )
     print(
+        "  two samples of one model (odd against even paragraphs of each answer, same prompts) "
+        "and unrelated vendors on those half-length answers:"
+    )
+    for source in ("slopscore", "speechmap"):
+        halves_, owners = split_halves(groups[source], "same", 36, 1)
+        for unit in UNITS:
+            own = [
+                lexical.distance(halves_[i], halves_[i + 1], "delta", unit)
+                for i in range(0, len(halves_), 2)
+            ]
+            unrelated = [
+                lexical.distance(halves_[i], halves_[j], "delta", unit)
+                for i in range(0, len(halves_), 2)
+                for j in range(i + 2, len(halves_), 2)
+                if vendor(owners[i]) != vendor(owners[j])
+            ]
+            print(
+                f"   36 prompts {source:<10} {unit:<9} same model {min(own):.3f}-{max(own):.3f} "
+                f"(median {np.median(own):.3f}); unrelated median {np.median(unrelated):.3f} "
+                "on half-length answers"
+            )
+    print(
         "  for contrast, units of the split-half noise floor: profile distance between halves "
         "(odd/even prompts) of the two models over that between each model's own halves"
     )

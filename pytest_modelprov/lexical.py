@@ -104,9 +104,9 @@ STYLE_MIN_REFS = 5
 DELTA_UNIT = "delta: RMS difference of widely used words in units of their spread over prompts"
 #: the same, for ``unit="frequency"`` (the scale for a threshold that holds in every genre)
 FREQUENCY_UNIT = (
-    "delta in frequency units: mean squared difference of widely used words relative to "
-    "their own frequency (the spread unit times the words' median squared variation over "
-    "prompts)"
+    "delta in frequency units: squared difference of widely used words relative to their "
+    "own frequency (the spread-unit figure times the words' median ratio of spread over "
+    "prompts to squared frequency)"
 )
 #: the numbers behind a frequency-unit threshold (benchmarks/bench_lexical.py, section 3)
 FREQUENCY_NOTE = (
