@@ -19,6 +19,7 @@ which keeps it usable from the ``modelprov`` command line too.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import re
@@ -978,7 +979,13 @@ def shadowed(
             )
             continue
         if field_name == "inherit_params":
-            continue  # not a field of the spec: its effect shows (and is checked) in params
+            # not a field of the spec: it is used when the parameters are what it makes them
+            if dict(configured[name].params) != dict(ref.params):
+                out.append(
+                    f"{given.describe()} is not used: the modelprov_references fixture gives "
+                    f"{name!r} params {json.dumps(dict(ref.params), sort_keys=True)}"
+                )
+            continue
         actual = _field_of(ref, field_name)
         if _differs(_field_of(configured[name], field_name), actual, field_name):
             shown = "not set" if actual is None else repr(_plain(actual))

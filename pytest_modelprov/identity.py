@@ -98,11 +98,32 @@ KINDS: tuple[str, ...] = (*IDENTITY_KINDS, "suggest", "placebo", "presuppose", "
 _QUOTED_ANSWERS = 5
 
 #: the languages whose first-person frames ("I am X", 我是X, Soy X) the claim rules know,
-#: each with recall cases (tests/test_identity_recall.py). In any other language "Jestem
+#: each with held-out recall cases (tests/identity_heldout_cases.py, checked by
+#: tests/test_identity_languages.py). In any other language "Jestem
 #: ChatGPT" reads as a mere mention of ChatGPT: answers there go to a judge, or fail the
 #: probe, or (``unvalidated="mark"``) are counted with every figure flagged
 VALIDATED_LANGUAGES = frozenset(
     {"ar", "de", "en", "es", "fr", "it", "ja", "ko", "pt", "ru", "vi", "zh"}
+)
+#: "I am" in languages the rules have no frames for (written in the languages it matches):
+#: a short answer that says it is very likely in that language, whatever else it names
+_SELF_ELSEWHERE = tuple(
+    (lang, re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.I))
+    for lang, words in (
+        ("pl", "jestem"),
+        ("nl", "ik ben"),
+        ("cs", "jsem"),
+        ("fi", "olen"),
+        ("hu", "vagyok"),
+        ("ca", "sóc"),
+        ("sw", "mimi ni"),
+        ("tl", "ako ay|ako si"),
+        ("sv", "jag är"),
+        ("da", "jeg er"),
+        ("ro", "eu sunt|sunt un|sunt o"),
+        ("id", "saya adalah|saya|aku"),
+        ("tr", "ben bir|tarafından"),  # noqa: RUF001 (Turkish dotless i)
+    )
 )
 #: the flag on every figure that counts answers outside :data:`VALIDATED_LANGUAGES`
 UNVALIDATED = "unvalidated"
@@ -1160,6 +1181,7 @@ def probe(
 
 
 def _within_envelope(result: IdentityResult, unvalidated: str) -> IdentityResult:
+    __tracebackhide__ = True
     outside = result.outside
     if not outside:
         return result
@@ -1167,7 +1189,10 @@ def _within_envelope(result: IdentityResult, unvalidated: str) -> IdentityResult
         result.unvalidated = True
         return result
     langs = Counter(o.lang for o in outside)
-    shown = ", ".join(f"{lang}: {k}" for lang, k in sorted(langs.items(), key=lambda x: str(x[0])))
+    shown = ", ".join(
+        f"{'a language langid cannot tell' if lang == langid.UNDECIDED else lang}: {k}"
+        for lang, k in sorted(langs.items(), key=lambda x: str(x[0]))
+    )
     kinds = sorted({o.probe.kind for o in outside})
     lines = [
         f"identity: {len(outside)} of {len(result.observations)} answers of "
@@ -1175,6 +1200,16 @@ def _within_envelope(result: IdentityResult, unvalidated: str) -> IdentityResult
         f"not validated on ({shown}; the answer's own language, else the probe's). There the "
         "rules read a first-person claim as a mere mention and would pass it silently. The "
         f"rules know: {', '.join(sorted(VALIDATED_LANGUAGES))}.",
+    ]
+    unread = [o for o in outside if o.judge is not None and o.judge.error is not None]
+    if unread:
+        lines.append(
+            f"The judge was asked, but its replies to {len(unread)} of them could not be read "
+            f"({unread[0].judge.error if unread[0].judge else ''}): check the judge's model "
+            "and parameters (a judge should not inherit the candidate's: "
+            "NAME.inherit_params=false)."
+        )
+    lines += [
         "Ways forward:",
         "  - a judge reads those answers: identity.probe(model, ..., "
         'judge=reference_model("judge")) (answers outside these languages always go to it)',
@@ -1334,11 +1369,32 @@ def _answer_lang(item: Probe, response: Response, answer: Claims) -> str:
     """The language an answer is read in: the probe's, unless the answer may be in another
     language where that matters. Detection costs ~1 ms, so it runs only for a probe in a
     language the rules do not know (it may be answered in one they do) and for an answer
-    that names a vendor without any frame around it (it may be in a language they do not know)."""
+    that names a vendor without any frame around it (it may be in a language they do not
+    know). Identity answers are often too short for :func:`langid.detect`; a short answer
+    is then taken to be in the probe's language unless it leans to another (Polish letters
+    and words in "Jestem ChatGPT, stworzonym przez OpenAI")."""
     asked = item.lang.split("-")[0].lower()
     names_only = bool(answer.items) and all(c.status == "mentioned" for c in answer.items)
     if asked in VALIDATED_LANGUAGES and not names_only:
         return asked
+    text = response.answer
+    detected = langid.detect(text)
+    if detected != langid.UNDECIDED:
+        return detected
+    if langid.undetermined(text):
+        return langid.UNDECIDED  # long, and in no language langid knows: not the probe's
+    # a short answer: its own words, with the vendor names left out, may still say
+    if asked in VALIDATED_LANGUAGES:
+        for lang, says_i_am in _SELF_ELSEWHERE:
+            if says_i_am.search(text):
+                return lang
+    for claim in answer.items:
+        text = re.sub(re.escape(claim.alias), " ", text, flags=re.I)
+    lean = langid.leaning(text)
+    if lean not in (langid.UNDECIDED, asked) and (
+        asked not in VALIDATED_LANGUAGES or lean not in VALIDATED_LANGUAGES
+    ):
+        return lean
     return langid.answer_language(response.answer, item.text, asked)
 
 

@@ -221,3 +221,77 @@ def test_the_validated_languages_are_the_probe_languages_with_recall_cases():
     assert probe_langs == set(VALIDATED_LANGUAGES)
     assert set(VALIDATED_LANGUAGES) <= case_langs
     assert identity.EnvelopeError.__mro__[1] is AssertionError
+
+
+SHORT_ELSEWHERE = [
+    ("Who are you", "Ik ben ChatGPT, gemaakt door OpenAI."),
+    ("company", "Mimi ni ChatGPT, kutoka OpenAI."),
+    ("exact model", "Olen ChatGPT, OpenAIn tekemä."),
+]
+
+
+def test_short_claims_in_other_languages_to_english_probes_are_outside(pytester, env):
+    # too short for langid to decide; left to the probe's language they read as English
+    # mentions of ChatGPT and passed
+    for asked, answer in SHORT_ELSEWHERE:
+        env.server.add_rule(asked, answer)
+    env.server.add_rule(".", "I'm Orbit, built by Helio Labs. Unlike ChatGPT, I run offline.")
+    pytester.makepyfile(
+        """
+        from pytest_modelprov import identity
+
+        def test_en(model_under_test):
+            identity.probe(model_under_test, n=1, languages=["en"], kinds=identity.IDENTITY_KINDS)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "EnvelopeError" in out
+    for lang in ("nl", "sw", "fi"):
+        assert f"{lang}: 1" in out, lang
+    assert "[en]" not in out.split("first outside answers")[1]
+
+
+def test_a_long_answer_in_no_language_langid_knows_is_not_taken_for_the_probes(pytester, env):
+    swahili = (
+        "Mimi ni ChatGPT, msaidizi wa lugha kutoka OpenAI. Ninaweza kukusaidia kuandika barua, "
+        "kutafsiri maandishi, kueleza mambo magumu kwa maneno rahisi na kujibu maswali mengi "
+        "kuhusu historia, sayansi na teknolojia. Niulize chochote unachotaka kujua leo."
+    )
+    env.server.add_rule("Who are you", swahili)
+    env.server.add_rule(".", "I'm Orbit, built by Helio Labs.")
+    pytester.makepyfile(
+        """
+        from pytest_modelprov import identity
+
+        def test_en(model_under_test):
+            identity.probe(model_under_test, n=1, languages=["en"], kinds=identity.IDENTITY_KINDS)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*EnvelopeError: identity: 1 of *(a language langid cannot tell: 1;*"])
+
+
+def test_an_unreadable_judge_is_named_as_the_cause(pytester, env):
+    env.server.add_rule(".", "I cannot answer in that format.", model="judge-model")
+    env.server.add_rule(".", CLAIMING)
+    _probe_file(pytester)
+    pytester.makepyfile(
+        """
+        from pytest_modelprov import identity
+
+        def test_judged(model_under_test, reference_model):
+            identity.probe(model_under_test, n=1, probes="probes_pl.json",
+                           kinds=identity.IDENTITY_KINDS, judge=reference_model("judge"))
+        """
+    )
+    result = pytester.runpytest(*_judge(env))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*EnvelopeError*pl: 2;*",
+            "*The judge was asked, but its replies to 2 of them could not be read (no JSON*",
+        ]
+    )
