@@ -20,8 +20,9 @@ with a message when absent; ``--data`` points elsewhere):
 Answers are every k-th row of the file (a fixed stride over all sources and languages).
 Each figure is the median of ``--runs`` passes in this process, in wall time and in CPU
 time of the process (on a shared machine the CPU figure moves far less with the other
-load); ratios are against the baseline ("before") of the same run. Every path must return the per-answer verdicts exactly
-(compared with ``==``; a difference stops the benchmark). ``--profile`` prints where the
+load); ratios are against the baseline ("before") of the same run. Every path must
+return the per-answer verdicts exactly (compared with ``==``; a difference stops the
+benchmark). ``--profile`` prints where the
 per-answer time goes (cProfile, top functions by own time).
 """
 
