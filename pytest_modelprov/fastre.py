@@ -500,11 +500,12 @@ class Guarded(Pattern):
     :class:`Pattern`), groups and all. The strings are read off the parsed pattern; a
     pattern they cannot be read from always runs."""
 
-    __slots__ = ("_required",)
+    __slots__ = ("_ascii_required", "_required")
 
     def __init__(self, source: str, flags: int = 0) -> None:
         super().__init__(source, flags)
         self._required: tuple[tuple[str, bool], ...] | None = None
+        self._ascii_required: tuple[tuple[str, bool], ...] = ()
 
     def _needles(self) -> tuple[tuple[str, bool], ...]:
         if self._required is None:
@@ -513,7 +514,17 @@ class Guarded(Pattern):
                 found = _required(parsed, bool(parsed.state.flags & re.IGNORECASE))
             except (re.error, TypeError, ValueError, AttributeError):
                 found = None
-            self._required = tuple(dict.fromkeys(found or ()))
+            unique = list(dict.fromkeys(found or ()))
+            # a string holding another of the same kind adds nothing: where it is, so is
+            # the shorter one
+            kept = tuple(
+                (s, f)
+                for s, f in unique
+                if not any(f == g and t != s and t in s for t, g in unique)
+            )
+            # an ASCII text can hold only the ASCII strings
+            self._ascii_required = tuple((s, f) for s, f in kept if s.isascii())
+            self._required = kept
         return self._required
 
     def possible(self, string: str) -> bool:
@@ -523,6 +534,8 @@ class Guarded(Pattern):
         needles = self._required if self._required is not None else self._needles()
         if not needles:
             return True
+        if string.isascii():
+            needles = self._ascii_required
         lowered: str | None = None
         for needle, folded in needles:
             if folded:
