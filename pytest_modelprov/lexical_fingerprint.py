@@ -420,7 +420,7 @@ class Fingerprint:
         from .lexical_distance import distance, warn_flags
 
         value = distance(self, other, method, unit)
-        warn_flags(self, other, method)
+        warn_flags(self, other, method, unit=unit)
         record_distance(self, other, method, value, unit)
         return value
 
