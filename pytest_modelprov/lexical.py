@@ -226,10 +226,10 @@ def fingerprint(
 
 
 def distance(a: Fingerprint, b: Fingerprint, method: str = "delta", unit: str = SPREAD) -> float:
-    """Distance in [0, 1] between two fingerprints (the same as ``a.distance(b, method)``):
-    ``delta`` (default; ``unit="frequency"`` for the genre-free scale), ``profile`` or
-    ``jaccard``. Warns (:class:`LexicalWarning`) when a method not validated across prompt
-    sets compares fingerprints sharing few prompts."""
+    """Distance between two fingerprints (the same as ``a.distance(b, method)``), in [0, 1]:
+    ``delta`` (default; ``unit="frequency"`` for the genre-free scale, not capped at 1),
+    ``profile`` or ``jaccard``. Warns (:class:`LexicalWarning`) when a method not validated
+    across prompt sets compares fingerprints sharing few prompts."""
     value = lexical_distance.distance(a, b, method, unit)
     lexical_distance.warn_flags(a, b, method, unit=unit)
     record_distance(a, b, method, value, unit)
