@@ -4,6 +4,7 @@ settings, and what a ``conftest.py`` fixture override shadows (named, never igno
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -137,6 +138,14 @@ def shadowed(
                 f"{given.describe()} is not used: the modelprov_references fixture has no "
                 f"reference {name!r}"
             )
+            continue
+        if field_name == "inherit_params":
+            # not a field of the spec: it is used when the parameters are what it makes them
+            if dict(configured[name].params) != dict(ref.params):
+                out.append(
+                    f"{given.describe()} is not used: the modelprov_references fixture gives "
+                    f"{name!r} params {json.dumps(dict(ref.params), sort_keys=True)}"
+                )
             continue
         actual = _field_of(ref, field_name)
         if _differs(_field_of(configured[name], field_name), actual, field_name):
@@ -295,8 +304,12 @@ def resolve_references(
             default_key_env = DEFAULT_API_KEY_ENV
             default_endpoint_id = None
         # sampled alike by default: the model under test's parameters, key by key under
-        # the reference's own (NAME.params.KEY=null removes an inherited one)
-        inherited = dict(under_test.params) if under_test is not None else {}
+        # the reference's own (NAME.params.KEY=null removes an inherited one); a judge is
+        # not a sampled model, and a vendor's extra_body can break another vendor's API
+        inherits = _inherit_params(
+            entry.get("inherit_params"), f"{name}.inherit_params in {source}"
+        )
+        inherited = dict(under_test.params) if under_test is not None and inherits else {}
         specs[name] = ModelSpec(
             name=name,
             model=entry["model"],
@@ -313,3 +326,17 @@ def resolve_references(
             else None,
         )
     return specs
+
+
+def _inherit_params(raw: str | None, where: str) -> bool:
+    if raw is None:
+        return True
+    value = raw.strip().lower()
+    if value in ("true", "yes", "1"):
+        return True
+    if value in ("false", "no", "0"):
+        return False
+    raise ConfigError(
+        f"modelprov: {where} is {raw!r}; use true (the default: sampled like the model under "
+        "test) or false (only the reference's own params.KEY, e.g. for a judge)"
+    )

@@ -176,7 +176,16 @@ _RESERVED_PARAMS = {
 }
 
 
-REFERENCE_FIELDS = ("model", "base_url", "api_key_env", "price", "endpoint_id", "rpm", "tpm")
+REFERENCE_FIELDS = (
+    "model",
+    "base_url",
+    "api_key_env",
+    "price",
+    "endpoint_id",
+    "rpm",
+    "tpm",
+    "inherit_params",
+)
 
 
 _REF_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

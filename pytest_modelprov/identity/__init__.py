@@ -12,6 +12,7 @@ other public names stay importable from here). Behind it: ``probes`` (the questi
 
 from __future__ import annotations
 
+from ..errors import EnvelopeError
 from ..sequential import StopEarly
 from .claims import (
     Claim,
@@ -43,7 +44,9 @@ from .probes import (
     load_probes,
 )
 from .result import FOREIGN as FOREIGN
+from .result import UNVALIDATED as UNVALIDATED
 from .result import (
+    VALIDATED_LANGUAGES,
     IdentityResult,
     Observation,
 )
@@ -60,9 +63,11 @@ __all__ = [
     "DETECTOR_VERSION",
     "IDENTITY_KINDS",
     "KINDS",
+    "VALIDATED_LANGUAGES",
     "Claim",
     "Claims",
     "Detector",
+    "EnvelopeError",
     "IdentityResult",
     "JudgeVerdict",
     "Observation",

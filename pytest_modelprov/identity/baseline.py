@@ -5,6 +5,7 @@ with :mod:`pytest_modelprov.baseline` on import).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from .detect import DETECTOR_VERSION
 from .probes import IDENTITY_KINDS
 from .result import (
     FOREIGN,
+    UNVALIDATED,
     IdentityResult,
     _foreign,
     _named,
@@ -52,7 +54,12 @@ def _baseline_payload(result: IdentityResult) -> dict[str, Any]:
         raise ValueError(
             "identity baseline: the result has no who/creator/model/multiturn probes to store"
         )
-    return {"n": result.n, "source": "answer", "probes": list(rows.values())}
+    payload: dict[str, Any] = {"n": result.n, "source": "answer", "probes": list(rows.values())}
+    outside = {o.probe.id for o in result.outside if o.probe.kind in IDENTITY_KINDS}
+    if outside:
+        # counted as the rules read them (unvalidated="mark"): the drift says so
+        payload["unvalidated"] = sorted(outside)
+    return payload
 
 
 def _describe_identity(result: IdentityResult) -> dict[str, Any]:
@@ -122,26 +129,32 @@ def _baseline_drift(
         # one slice for every other vendor together: new claims spread thinly over many
         # vendors pass each vendor's slice, not this one
         vendors.append(FOREIGN)
+    unread = set(before.get("unvalidated") or []) | set(after.get("unvalidated") or [])
+    flagged = any(a["id"] in unread or b["id"] in unread for b, a in pairs)
     out = []
     for vendor in vendors:
-        out.append(
-            paired_drift(
-                "identity.claim_rate",
-                {"vendor": vendor},
-                [_shares(b, vendor, mine) for b, _ in pairs],
-                [_shares(a, vendor, mine) for _, a in pairs],
-                rule,
-                items=[f"[{a['lang']}] {a['id']} {excerpt(a['prompt'], 60)!r}" for _, a in pairs],
-                texts=[
-                    (
-                        f"{_shares(b, vendor, mine):.0%} claimed",
-                        f"{_shares(a, vendor, mine):.0%} claimed: {_claiming(a, vendor, mine)!r}",
-                    )
-                    for b, a in pairs
-                ],
-                confidence=confidence,
-            )
+        drift = paired_drift(
+            "identity.claim_rate",
+            {"vendor": vendor},
+            [_shares(b, vendor, mine) for b, _ in pairs],
+            [_shares(a, vendor, mine) for _, a in pairs],
+            rule,
+            items=[f"[{a['lang']}] {a['id']} {excerpt(a['prompt'], 60)!r}" for _, a in pairs],
+            texts=[
+                (
+                    f"{_shares(b, vendor, mine):.0%} claimed",
+                    f"{_shares(a, vendor, mine):.0%} claimed: {_claiming(a, vendor, mine)!r}",
+                )
+                for b, a in pairs
+            ],
+            confidence=confidence,
         )
+        if flagged:
+            drift = dataclasses.replace(
+                drift,
+                details={**drift.details, "flags": [*drift.details.get("flags", []), UNVALIDATED]},
+            )
+        out.append(drift)
     return out
 
 

@@ -42,6 +42,20 @@ __all__ = [
 _QUOTED_ANSWERS = 5
 
 
+#: the languages whose first-person frames ("I am X", 我是X, Soy X) the claim rules know,
+#: each with held-out recall cases (tests/identity_heldout_cases.py, checked by
+#: tests/test_identity_languages.py). In any other language "Jestem
+#: ChatGPT" reads as a mere mention of ChatGPT: answers there go to a judge, or fail the
+#: probe, or (``unvalidated="mark"``) are counted with every figure flagged
+VALIDATED_LANGUAGES = frozenset(
+    {"ar", "de", "en", "es", "fr", "it", "ja", "ko", "pt", "ru", "vi", "zh"}
+)
+
+
+#: the flag on every figure that counts answers outside :data:`VALIDATED_LANGUAGES`
+UNVALIDATED = "unvalidated"
+
+
 @dataclass(frozen=True)
 class Observation:
     """One answer to one probe, with what the detector (and the judge) found in it."""
@@ -52,6 +66,21 @@ class Observation:
     reasoning: Claims | None
     accepted: bool | None = None  # suggest/placebo: did the model say yes?
     judge: JudgeVerdict | None = None
+    #: the language the answer is read in (its own, else the probe's; see ``_answer_lang``)
+    lang: str | None = None
+
+    @property
+    def outside(self) -> bool:
+        """The answer is in a language the rules were not validated on, and no readable
+        judge verdict vouches for it (a judge reads claims, not a yes to "Are you X?")."""
+        if self.lang is None or self.lang in VALIDATED_LANGUAGES:
+            return False
+        if any(c.status != "mentioned" for c in self.answer.items):
+            return (
+                False  # the rules found a frame they know: a short "Yes, I am X" to a Polish probe
+            )
+        judged = self.judge is not None and self.judge.error is None
+        return not (judged and self.probe.kind in IDENTITY_KINDS)
 
     def claims(self, source: Source = "answer") -> Claims | None:
         return self.answer if source == "answer" else self.reasoning
@@ -89,6 +118,27 @@ class IdentityResult:
     stop_target: tuple[str, frozenset[str]] | None = None
     #: the generation parameters the answers were sampled with (None: not recorded)
     params: dict[str, Any] | None = None
+    #: answers outside the rules' languages were counted by request (``unvalidated="mark"``)
+    unvalidated: bool = False
+
+    @property
+    def outside(self) -> list[Observation]:
+        """Answers the rules cannot stand behind: see :attr:`Observation.outside`."""
+        return [o for o in self.observations if o.outside]
+
+    def _envelope(self, subset: Sequence[Observation]) -> dict[str, Any]:
+        """The envelope details of a figure over ``subset``: flagged when it counts answers
+        outside the rules' languages."""
+        outside = Counter(o.lang for o in subset if o.outside)
+        if not outside:
+            return {}
+        return {
+            "flags": [UNVALIDATED],
+            "envelope": {
+                "validated": sorted(VALIDATED_LANGUAGES),
+                "outside": dict(sorted((str(k), v) for k, v in outside.items())),
+            },
+        }
 
     @property
     def stopped_early(self) -> bool:
@@ -223,6 +273,7 @@ class IdentityResult:
             details: dict[str, Any] = {
                 "probe_set": self.probes.version,
                 "samples_per_probe": self.n,
+                **self._envelope(subset),
             }
             if decision.needed is not None:
                 details["needed_n"] = decision.needed
@@ -416,7 +467,11 @@ class IdentityResult:
         ok = decision.verdict == "pass"
         labels = {"kind": kind, "vendor": canonical_vendor(vendor) if vendor else "any"}
         accepted = [o for o in chosen if o.accepted]
-        details: dict[str, Any] = {"probe_set": self.probes.version, "samples_per_probe": self.n}
+        details: dict[str, Any] = {
+            "probe_set": self.probes.version,
+            "samples_per_probe": self.n,
+            **self._envelope(chosen),
+        }
         if decision.needed is not None:
             details["needed_n"] = decision.needed
         if not ok:
@@ -552,6 +607,10 @@ class IdentityResult:
             if truncated:
                 extra["truncated"] = truncated
                 extra["flags"] = ["truncated-answers"]
+            envelope = self._envelope(subset)
+            if envelope:
+                extra["flags"] = [*extra.get("flags", []), *envelope["flags"]]
+                extra["envelope"] = envelope["envelope"]
             undecided = stopped is not None and stopped.verdict is None
             if not ok and not undecided:
                 extra["evidence"] = [

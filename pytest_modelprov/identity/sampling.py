@@ -21,13 +21,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import weakref
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from .. import sequential
+from .. import langid, sequential
 from ..calls import verdicts
+from ..calls.client import excerpt
 from ..calls.response import Response
+from ..errors import EnvelopeError
 from ..handle import ModelHandle
 from ..sequential import StopEarly
 from .claims import Claim, Claims
@@ -41,13 +44,38 @@ from .probes import (
     load_probes,
 )
 from .result import (
+    _ACCEPTANCE_KINDS,
+    _QUOTED_ANSWERS,
+    VALIDATED_LANGUAGES,
     IdentityResult,
     Observation,
     _foreign,
     _named,
     _own_set,
+    _spread,
 )
 from .vendors import VendorTable
+
+#: "I am" in languages the rules have no frames for (written in the languages it matches):
+#: a short answer that says it is very likely in that language, whatever else it names
+_SELF_ELSEWHERE = tuple(
+    (lang, re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.I))
+    for lang, words in (
+        ("pl", "jestem"),
+        ("nl", "ik ben"),
+        ("cs", "jsem"),
+        ("fi", "olen"),
+        ("hu", "vagyok"),
+        ("ca", "sóc"),
+        ("sw", "mimi ni"),
+        ("tl", "ako ay|ako si"),
+        ("sv", "jag är"),
+        ("da", "jeg er"),
+        ("ro", "eu sunt|sunt un|sunt o"),
+        ("id", "saya adalah|saya|aku"),
+        ("tr", "ben bir|tarafından"),  # noqa: RUF001 (Turkish dotless i)
+    )
+)
 
 __all__ = [
     "probe",
@@ -124,6 +152,7 @@ def probe(
     stop_early: StopEarly | None = None,
     stop_on: str | None = None,
     own: Iterable[str] | None = None,
+    unvalidated: Literal["fail", "mark"] = "fail",
     **params: Any,
 ) -> IdentityResult:
     """Ask ``model`` the identity probes ``n`` times each and detect claims in the answers.
@@ -140,7 +169,15 @@ def probe(
     seeded random order and stops once that check (overall and per language) is decided
     at the adjusted confidence (weighted Bonferroni; see :mod:`pytest_modelprov.sequential`).
     Suggest and placebo probes are then not asked.
+
+    The rules read first-person frames in :data:`VALIDATED_LANGUAGES` only. Answers in any
+    other language (the answer's own, else the probe's) go to the ``judge`` when one is
+    given; without one, ``probe`` raises :class:`EnvelopeError` naming the languages, or
+    with ``unvalidated="mark"`` counts them as the rules read them and flags every figure
+    that includes them ``unvalidated``.
     """
+    if unvalidated not in ("fail", "mark"):
+        raise ValueError(f"identity: unvalidated must be 'fail' or 'mark', got {unvalidated!r}")
     if isinstance(probes, (str, Path)):
         probe_set = load_probes(probes)
     else:
@@ -151,8 +188,11 @@ def probe(
         raise ValueError(f"identity: judge_when must be 'unclear' or 'all', got {judge_when!r}")
     rules = detector if detector is not None else default_detector()
     if stop_early is not None or stop_on is not None or own is not None:
-        return _probe_sequentially(
-            model, n, probe_set, rules, judge, judge_when, stop_early, stop_on, own, params
+        return _within_envelope(
+            _probe_sequentially(
+                model, n, probe_set, rules, judge, judge_when, stop_early, stop_on, own, params
+            ),
+            unvalidated,
         )
     samples = model.sample([p.as_prompt() for p in probe_set.probes], n=n, **params)
     items = [probe_set.probes[r.prompt_index] for r in samples]
@@ -162,7 +202,56 @@ def probe(
     )
     if judge is not None:
         _run_judge(result, judge, judge_when, rules.vendors)
-    return result
+    return _within_envelope(result, unvalidated)
+
+
+def _within_envelope(result: IdentityResult, unvalidated: str) -> IdentityResult:
+    __tracebackhide__ = True
+    outside = result.outside
+    if not outside:
+        return result
+    if unvalidated == "mark":
+        result.unvalidated = True
+        return result
+    langs = Counter(o.lang for o in outside)
+    shown = ", ".join(
+        f"{'a language langid cannot tell' if lang == langid.UNDECIDED else lang}: {k}"
+        for lang, k in sorted(langs.items(), key=lambda x: str(x[0]))
+    )
+    kinds = sorted({o.probe.kind for o in outside})
+    lines = [
+        f"identity: {len(outside)} of {len(result.observations)} answers of "
+        f"{result.handle.name} ({result.handle.model}) are in languages the claim rules were "
+        f"not validated on ({shown}; the answer's own language, else the probe's). There the "
+        "rules read a first-person claim as a mere mention and would pass it silently. The "
+        f"rules know: {', '.join(sorted(VALIDATED_LANGUAGES))}.",
+    ]
+    unread = [o for o in outside if o.judge is not None and o.judge.error is not None]
+    if unread:
+        lines.append(
+            f"The judge was asked, but its replies to {len(unread)} of them could not be read "
+            f"({unread[0].judge.error if unread[0].judge else ''}): check the judge's model "
+            "and parameters (a judge should not inherit the candidate's: "
+            "NAME.inherit_params=false)."
+        )
+    lines += [
+        "Ways forward:",
+        "  - a judge reads those answers: identity.probe(model, ..., "
+        'judge=reference_model("judge")) (answers outside these languages always go to it)',
+        "  - measure anyway, every figure that counts them marked unvalidated: "
+        'identity.probe(model, ..., unvalidated="mark")',
+    ]
+    if any(k not in IDENTITY_KINDS for k in kinds):
+        lines.append(
+            f"  - a judge reads claims, not a yes to {'/'.join(_ACCEPTANCE_KINDS)}/system "
+            "probes: leave those out in these languages (kinds=identity.IDENTITY_KINDS)"
+        )
+    lines.append(f"first outside answers ({min(len(outside), _QUOTED_ANSWERS)}):")
+    lines.extend(
+        f"  [{o.lang}] {o.probe.id}: {excerpt(o.response.answer, 120)!r}"
+        for o in _spread(outside)[:_QUOTED_ANSWERS]
+    )
+    raise EnvelopeError("\n".join(lines))
 
 
 def _probe_sequentially(
@@ -289,8 +378,42 @@ def _observe(
         answer = next(found)
         reasoning = next(found) if response.reasoning else None
         accepted = _accepted(item, answer, response, fakes.get(i)) if accept else None
-        out.append(Observation(item, response, answer, reasoning, accepted))
+        lang = _answer_lang(item, response, answer)
+        out.append(Observation(item, response, answer, reasoning, accepted, None, lang))
     return out
+
+
+def _answer_lang(item: Probe, response: Response, answer: Claims) -> str:
+    """The language an answer is read in: the probe's, unless the answer may be in another
+    language where that matters. Detection costs ~1 ms, so it runs only for a probe in a
+    language the rules do not know (it may be answered in one they do) and for an answer
+    that names a vendor without any frame around it (it may be in a language they do not
+    know). Identity answers are often too short for :func:`langid.detect`; a short answer
+    is then taken to be in the probe's language unless it leans to another (Polish letters
+    and words in "Jestem ChatGPT, stworzonym przez OpenAI")."""
+    asked = item.lang.split("-")[0].lower()
+    names_only = bool(answer.items) and all(c.status == "mentioned" for c in answer.items)
+    if asked in VALIDATED_LANGUAGES and not names_only:
+        return asked
+    text = response.answer
+    detected = langid.detect(text)
+    if detected != langid.UNDECIDED:
+        return detected
+    if langid.undetermined(text):
+        return langid.UNDECIDED  # long, and in no language langid knows: not the probe's
+    # a short answer: its own words, with the vendor names left out, may still say
+    if asked in VALIDATED_LANGUAGES:
+        for lang, says_i_am in _SELF_ELSEWHERE:
+            if says_i_am.search(text):
+                return lang
+    for claim in answer.items:
+        text = re.sub(re.escape(claim.alias), " ", text, flags=re.I)
+    lean = langid.leaning(text)
+    if lean not in (langid.UNDECIDED, asked) and (
+        asked not in VALIDATED_LANGUAGES or lean not in VALIDATED_LANGUAGES
+    ):
+        return lean
+    return langid.answer_language(response.answer, item.text, asked)
 
 
 #: the claim detector's implementation, followed through its package imports (named one by
@@ -390,7 +513,15 @@ def _run_judge(result: IdentityResult, judge: ModelHandle, when: str, vendors: V
         i
         for i, o in enumerate(result.observations)
         if o.probe.kind in IDENTITY_KINDS
-        and ((o.answer.hedged or o.answer.ambiguous) if when == "unclear" else bool(o.answer.items))
+        and (
+            # outside the rules' languages the judge is the reader, whatever the rules saw
+            o.outside
+            or (
+                (o.answer.hedged or o.answer.ambiguous)
+                if when == "unclear"
+                else bool(o.answer.items)
+            )
+        )
     ]
     if not wanted:
         return
@@ -406,8 +537,7 @@ def _run_judge(result: IdentityResult, judge: ModelHandle, when: str, vendors: V
     replies = judge.sample(prompts, n=1, temperature=0)
     for i, reply in zip(wanted, replies, strict=True):
         verdict = parse_judge(reply.answer, vendors)
-        old = result.observations[i]
-        new = Observation(old.probe, old.response, old.answer, old.reasoning, old.accepted, verdict)
+        new = dataclasses.replace(result.observations[i], judge=verdict)
         result.observations[i] = new
         if verdict.error is not None:
             result.judge_errors.append(new)

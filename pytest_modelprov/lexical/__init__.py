@@ -29,6 +29,7 @@ from .checks import (
 )
 from .distances import (
     FEW_SHARED,
+    UNITS,
     Interval,
     LexicalWarning,
     anchor_set,
@@ -38,6 +39,7 @@ from .distances import (
     delta_effect,
     distance_matrix,
     flags,
+    frequency_factor,
     jaccard,
     jaccard_scale,
     profile,
@@ -54,6 +56,9 @@ from .fingerprints import (
 from .record import DELTA_ACROSS_PROMPTS as DELTA_ACROSS_PROMPTS
 from .record import DELTA_UNIT as DELTA_UNIT
 from .record import DETECTOR as DETECTOR
+from .record import FREQUENCY_ACROSS_PROMPTS as FREQUENCY_ACROSS_PROMPTS
+from .record import FREQUENCY_NOTE as FREQUENCY_NOTE
+from .record import FREQUENCY_UNIT as FREQUENCY_UNIT
 from .record import (
     record_distance,
 )
@@ -63,6 +68,7 @@ from .text import (
 
 __all__ = [
     "FEW_SHARED",
+    "UNITS",
     "Comparison",
     "Fingerprint",
     "Interval",
@@ -82,6 +88,7 @@ __all__ = [
     "distance_matrix",
     "fingerprint",
     "flags",
+    "frequency_factor",
     "jaccard",
     "jaccard_scale",
     "load_prompts",

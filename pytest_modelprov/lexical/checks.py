@@ -32,7 +32,10 @@ from ..util.safejson import loads as json_loads
 from . import distances as lexical_distance
 from .distances import (
     FEW_SHARED,
+    FREQUENCY,
     METHODS,
+    SPREAD,
+    UNITS,
     Interval,
     LexicalWarning,
     _resample_rows,
@@ -43,6 +46,7 @@ from .distances import (
     delta_effect,
     distance_matrix,
     flags,
+    frequency_factor,
     jaccard,
     jaccard_scale,
     profile,
@@ -55,7 +59,10 @@ from .fingerprints import Fingerprint, Limits, content_word, pooled
 from .record import (
     DELTA_UNIT,
     DETECTOR,
+    FREQUENCY_NOTE,
+    FREQUENCY_UNIT,
     _context,
+    _labels,
     _recorder,
     record_distance,
 )
@@ -63,6 +70,7 @@ from .text import tokenise
 
 __all__ = [
     "FEW_SHARED",
+    "UNITS",
     "Comparison",
     "Fingerprint",
     "Interval",
@@ -82,6 +90,7 @@ __all__ = [
     "distance_matrix",
     "fingerprint",
     "flags",
+    "frequency_factor",
     "jaccard",
     "jaccard_scale",
     "load_prompts",
@@ -194,24 +203,25 @@ def fingerprint(
     return fp
 
 
-def distance(a: Fingerprint, b: Fingerprint, method: str = "delta") -> float:
-    """Distance in [0, 1] between two fingerprints (the same as ``a.distance(b, method)``):
-    ``delta`` (default), ``profile`` or ``jaccard``. Warns (:class:`LexicalWarning`) when a
-    method not validated across prompt sets compares fingerprints sharing few prompts."""
-    lexical_distance.warn_flags(a, b, method)
-    value = lexical_distance.distance(a, b, method)
-    record_distance(a, b, method, value)
+def distance(a: Fingerprint, b: Fingerprint, method: str = "delta", unit: str = SPREAD) -> float:
+    """Distance between two fingerprints (the same as ``a.distance(b, method)``), in [0, 1]:
+    ``delta`` (default; ``unit="frequency"`` for the genre-free scale, not capped at 1),
+    ``profile`` or ``jaccard``. Warns (:class:`LexicalWarning`) when a method not validated
+    across prompt sets compares fingerprints sharing few prompts."""
+    value = lexical_distance.distance(a, b, method, unit)
+    lexical_distance.warn_flags(a, b, method, unit=unit)
+    record_distance(a, b, method, value, unit)
     return value
 
 
-def noise_floor(fp: Fingerprint, method: str = "delta") -> float:
+def noise_floor(fp: Fingerprint, method: str = "delta", unit: str = SPREAD) -> float:
     """Distance between the fingerprints of the even and odd prompts of ``fp``.
 
     What the same model's two halves already differ by: a distance to another model that
     is not clearly above this says little.
     """
     a, b = fp.halves()
-    return lexical_distance.distance(a, b, method)
+    return lexical_distance.distance(a, b, method, unit)
 
 
 def shared_words(
@@ -239,13 +249,17 @@ class Comparison:
     #: intervals of d(ours, other) - d(ours, nearest) for every other reference
     margins: Mapping[str, Interval] = field(default_factory=dict)
     floor: float | None = None
+    #: the unit of ``delta`` distances (:data:`UNITS`)
+    unit: str = SPREAD
 
     @property
     def nearest(self) -> str:
         return min(self.distances, key=lambda name: self.distances[name].value)
 
     def table(self) -> str:
-        lines = []
+        scale = f" ({self.unit} units)" if self.method == "delta" else ""
+        confidence = self.distances[self.nearest].confidence
+        lines = [f"  {self.method} distance{scale}, {confidence:.0%} bootstrap intervals:"]
         for name in sorted(self.distances, key=lambda x: self.distances[x].value):
             d = self.distances[name]
             lines.append(f"  {name:<24} {d.value:.3f} [{d.low:.3f}, {d.high:.3f}]")
@@ -254,11 +268,17 @@ class Comparison:
         return "\n".join(lines)
 
 
-def _pick_method(ours: Fingerprint, refs: Sequence[Fingerprint], method: str) -> str:
+def _pick_method(
+    ours: Fingerprint, refs: Sequence[Fingerprint], method: str, unit: str = SPREAD
+) -> str:
     if method != "auto":
         if method not in METHODS:
             raise ValueError(f"method: {method!r} is not one of {['auto', *METHODS]}")
+        lexical_distance.check_unit(unit, method)
         return method
+    lexical_distance.check_unit(unit, "delta")
+    if unit != SPREAD:  # only delta has units
+        return "delta"
     # a pool of >= 3 models on common prompts lets topic cancel: use it when there is one
     common = set(ours.prompt_ids)
     for fp in refs:
@@ -268,11 +288,13 @@ def _pick_method(ours: Fingerprint, refs: Sequence[Fingerprint], method: str) ->
     return "style" if len(refs) >= STYLE_MIN_REFS and common else "delta"
 
 
-def _row(fps: Sequence[Fingerprint], method: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+def _row(
+    fps: Sequence[Fingerprint], method: str, unit: str = SPREAD
+) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Distances from fps[0] to each of fps[1:]."""
     if method == "style":
         return style_matrix(fps)[0, 1:]
-    return np.array([lexical_distance.distance(fps[0], fp, method) for fp in fps[1:]])
+    return np.array([lexical_distance.distance(fps[0], fp, method, unit) for fp in fps[1:]])
 
 
 def compare(
@@ -280,6 +302,7 @@ def compare(
     refs: Mapping[str, Fingerprint],
     *,
     method: str = "auto",
+    unit: str = SPREAD,
     confidence: float = 0.95,
     resamples: int = 200,
     seed: int = 0,
@@ -287,11 +310,13 @@ def compare(
     """Distances from ``ours`` to each reference with basic bootstrap intervals
     (:func:`basic_interval`; prompts resampled, paired where the fingerprints share
     prompts), and percentile bounds of the paired differences behind ``assert_nearest``.
+    ``unit``: of the ``delta`` distance (:data:`UNITS`; ``"frequency"`` makes ``auto``
+    pick ``delta``).
 
     Each distance is recorded as an ``info`` measurement of the running test.
     """
-    result = _compare(ours, refs, method, confidence, resamples, seed)
-    _warn(ours, refs, result.method)
+    result = _compare(ours, refs, method, confidence, resamples, seed, unit)
+    _warn(ours, refs, result.method, unit)
     for name, d in result.distances.items():
         _record(
             ours,
@@ -303,6 +328,7 @@ def compare(
             reference_label="",
             verdict="info",
             details=_floor(result),
+            unit=result.unit,
         )
     return result
 
@@ -318,6 +344,7 @@ def _compare(
     confidence: float,
     resamples: int,
     seed: int,
+    unit: str = SPREAD,
 ) -> Comparison:
     if not refs:
         raise ValueError("compare: no reference fingerprints given")
@@ -331,15 +358,15 @@ def _compare(
         )
     names = list(refs)
     fps = [ours, *(refs[n] for n in names)]
-    chosen = _pick_method(ours, fps[1:], method)
+    chosen = _pick_method(ours, fps[1:], method, unit)
     rng = np.random.default_rng(seed)
-    values = _row(fps, chosen)
+    values = _row(fps, chosen, unit)
     draws = np.empty((resamples, len(names)))
     for r in range(resamples):
         rows = _resample_rows(fps, rng)
-        draws[r] = _row([fp.subset(rw) for fp, rw in zip(fps, rows, strict=True)], chosen)
+        draws[r] = _row([fp.subset(rw) for fp, rw in zip(fps, rows, strict=True)], chosen, unit)
     # basic bootstrap: percentiles of the draws overstate the distance (see basic_interval)
-    lows, highs = basic_interval(values, draws, confidence)
+    lows, highs = basic_interval(values, draws, confidence, np.inf if unit == FREQUENCY else 1.0)
     distances = {
         name: Interval(float(values[j]), float(lows[j]), float(highs[j]), confidence, resamples)
         for j, name in enumerate(names)
@@ -358,8 +385,8 @@ def _compare(
         )
     floor = None
     if ours.n_prompts >= 4 and chosen != "style":
-        floor = noise_floor(ours, chosen)
-    return Comparison(ours, dict(refs), chosen, distances, margins, floor)
+        floor = noise_floor(ours, chosen, unit)
+    return Comparison(ours, dict(refs), chosen, distances, margins, floor, unit)
 
 
 def _word_hits(fp: Fingerprint, words: Sequence[str]) -> Iterator[tuple[str, str, str, str]]:
@@ -406,7 +433,15 @@ def _shared_block(ours: Fingerprint, ref: Fingerprint, name: str, bg: Fingerprin
     return "\n".join(lines)
 
 
-def _warn(ours: Fingerprint, refs: Mapping[str, Fingerprint], method: str) -> None:
+def _warn(
+    ours: Fingerprint, refs: Mapping[str, Fingerprint], method: str, unit: str = SPREAD
+) -> None:
+    for name, fp in refs.items():
+        if lexical_distance.UNVALIDATED in flags(ours, fp, method, unit):
+            warnings.warn(
+                LexicalWarning(lexical_distance.unvalidated_message(ours, fp, name)),
+                stacklevel=4,
+            )
     few = [n for n, fp in refs.items() if FEW_SHARED in flags(ours, fp, method)]
     if few:
         counts = ", ".join(str(shared_prompts(ours, refs[n])) for n in few)
@@ -432,6 +467,7 @@ def _record(
     reference_label: str,
     verdict: str,
     details: Mapping[str, Any] | None = None,
+    unit: str = SPREAD,
 ) -> None:
     record = _recorder(ours)
     if record is None:
@@ -440,7 +476,7 @@ def _record(
         Measurement(
             quantity="lexical.distance",
             value=d.value,
-            labels={"reference": name, "part": ours.part, "method": method},
+            labels=_labels(ours.part, method, unit, reference=name),
             low=d.low,
             high=d.high,
             confidence=d.confidence,
@@ -449,7 +485,7 @@ def _record(
             reference_label=reference_label,
             verdict="pass" if verdict == "pass" else "fail" if verdict == "fail" else "info",
             detector=DETECTOR,
-            details={**_context(ours, ref, method), **dict(details or {})},
+            details={**_context(ours, ref, method, unit), **dict(details or {})},
         )
     )
 
@@ -467,18 +503,18 @@ def _record_matrix(
     if record is None:
         return
     names = list(refs)
-    matrix = distance_matrix([ours, *(refs[n] for n in names)], result.method)
+    matrix = distance_matrix([ours, *(refs[n] for n in names)], result.method, result.unit)
     nearest = result.distances[result.nearest]
     shared = {
         name: [[w, ca, cb] for w, ca, cb in shared_words(ours, refs[name], words, background)]
         for name in names
     }
-    marks = sorted({f for n in names for f in flags(ours, refs[n], result.method)})
+    marks = sorted({f for n in names for f in flags(ours, refs[n], result.method, result.unit)})
     record(
         Measurement(
             quantity="lexical.matrix",
             value=nearest.value,
-            labels={"part": ours.part, "method": result.method},
+            labels=_labels(ours.part, result.method, result.unit),
             low=nearest.low,
             high=nearest.high,
             confidence=nearest.confidence,
@@ -502,6 +538,7 @@ def assert_nearest(
     expected: str,
     *,
     method: str = "auto",
+    unit: str = SPREAD,
     confidence: float = 0.95,
     resamples: int = 200,
     seed: int = 0,
@@ -511,12 +548,13 @@ def assert_nearest(
     The bootstrap lower bound of every other reference's distance minus the expected one's
     must be above 0 (one-sided, Bonferroni over the others). The failure message lists the
     distances with intervals and the words ``ours`` shares with the actual nearest.
+    ``unit`` as in :func:`compare`.
     """
     __tracebackhide__ = True
     if expected not in refs:
         raise ValueError(f"expected: {expected!r} is not one of the references {list(refs)}")
-    result = _compare(ours, refs, method, confidence, resamples, seed)
-    _warn(ours, refs, result.method)
+    result = _compare(ours, refs, method, confidence, resamples, seed, unit)
+    _warn(ours, refs, result.method, unit)
     nearest = result.nearest
     unsure = [n for n, m in result.margins.items() if m.low <= 0.0]
     ok = nearest == expected and not unsure
@@ -536,6 +574,7 @@ def assert_nearest(
             reference_label=f"nearest: {nearest}" if name == expected else "",
             verdict=verdict,
             details={**_floor(result), **(evidence or {})},
+            unit=result.unit,
         )
     _record_matrix(ours, refs, result, bg)
     if ok:
@@ -569,16 +608,25 @@ def _threshold_check(
     confidence: float,
     resamples: int,
     seed: int,
+    unit: str = SPREAD,
 ) -> Interval:
     __tracebackhide__ = True
     if method == "style" or method == "auto":
         method = "delta"
+    if unit not in UNITS:
+        lexical_distance.check_unit(unit, method)
+    if unit != SPREAD and method != "delta":
+        raise ValueError(
+            f"unit={unit!r} is a unit of the 'delta' distance; method {method!r} has its own "
+            "scale (drop method= or unit=)"
+        )
     label = name or ref.label
-    result = _compare(ours, {label: ref}, method, confidence, resamples, seed)
-    _warn(ours, {label: ref}, method)
+    result = _compare(ours, {label: ref}, method, confidence, resamples, seed, unit)
+    _warn(ours, {label: ref}, method, unit)
     d = result.distances[label]
     # one-sided: the whole two-sided interval must clear the threshold
     ok = d.low > threshold if above else d.high < threshold
+    unit_name = "" if unit == SPREAD else f" ({unit} units)"
     _record(
         ours,
         ref,
@@ -586,24 +634,27 @@ def _threshold_check(
         d,
         method=method,
         reference=threshold,
-        reference_label=f"{'min' if above else 'max'} distance",
+        reference_label=f"{'min' if above else 'max'} distance{unit_name}",
         verdict="pass" if ok else "fail",
         details={
             **_floor(result),
             **({} if ok else {"evidence": _word_evidence(ours, ref, label, None)}),
         },
+        unit=unit,
     )
     if ok:
         return d
     relation = "above" if above else "below"
     msg = [
-        f"lexical {method} distance of {ours.label} ({ours.part}) to {label!r} is "
+        f"lexical {method} distance{unit_name} of {ours.label} ({ours.part}) to {label!r} is "
         f"{d.value:.3f} [{d.low:.3f}, {d.high:.3f}] ({confidence:.0%} bootstrap over "
         f"{ours.n_prompts} prompts): not {relation} {threshold:.3f} with that confidence",
     ]
-    if method == "delta":
+    if method == "delta" and unit == FREQUENCY:
+        msg.append(f"  ({FREQUENCY_UNIT}; {FREQUENCY_NOTE})")
+    elif method == "delta":
         msg.append(f"  ({DELTA_UNIT}; {SCALE_NOTE})")
-    marks = flags(ours, ref, method)
+    marks = flags(ours, ref, method, unit)
     if marks:
         msg.append(f"  flags: {', '.join(marks)} ({shared_prompts(ours, ref)} shared prompts)")
     if result.floor is not None:
@@ -619,6 +670,7 @@ def assert_distance_above(
     *,
     name: str | None = None,
     method: str = "delta",
+    unit: str = SPREAD,
     confidence: float = 0.95,
     resamples: int = 200,
     seed: int = 0,
@@ -626,11 +678,14 @@ def assert_distance_above(
     """Assert the distance to ``ref`` is above ``threshold`` (its interval's lower end).
 
     With the default ``delta`` distance the threshold is in units of the words' spread over
-    prompts, the same unit whatever the genre and sample size; see :data:`SCALE_NOTE` and the
-    README for what values unrelated models, relatives and fine-tunes measured.
+    prompts (:data:`SCALE_NOTE`): unrelated models sit farther apart on stories than on
+    essays. ``unit="frequency"`` measures the same differences against the words' own
+    frequency, where one threshold held in both genres (:data:`FREQUENCY_NOTE`, README).
     """
     __tracebackhide__ = True
-    return _threshold_check(ours, ref, threshold, True, name, method, confidence, resamples, seed)
+    return _threshold_check(
+        ours, ref, threshold, True, name, method, confidence, resamples, seed, unit
+    )
 
 
 def assert_distance_below(
@@ -640,11 +695,14 @@ def assert_distance_below(
     *,
     name: str | None = None,
     method: str = "delta",
+    unit: str = SPREAD,
     confidence: float = 0.95,
     resamples: int = 200,
     seed: int = 0,
 ) -> Interval:
     """Assert the distance to ``ref`` is below ``threshold`` (its interval's upper end);
-    with ``delta`` in units of the words' spread over prompts (see ``assert_distance_above``)."""
+    ``unit`` as in :func:`assert_distance_above`."""
     __tracebackhide__ = True
-    return _threshold_check(ours, ref, threshold, False, name, method, confidence, resamples, seed)
+    return _threshold_check(
+        ours, ref, threshold, False, name, method, confidence, resamples, seed, unit
+    )

@@ -13,6 +13,7 @@ stored baselines) and ``evaluation`` (a classifier against a team's own labels).
 
 from __future__ import annotations
 
+from ..errors import EnvelopeError
 from ..sequential import StopEarly
 from .classifiers import JUDGE_PROMPT as JUDGE_PROMPT
 from .classifiers import JUDGE_PROMPT_VERSION as JUDGE_PROMPT_VERSION
@@ -43,7 +44,6 @@ from .measuring import AUDITED as AUDITED
 from .measuring import UNDETERMINED_SHARE as UNDETERMINED_SHARE
 from .measuring import UNVALIDATED as UNVALIDATED
 from .measuring import (
-    EnvelopeError,
     PromptOutcome,
     Result,
     measure,

@@ -29,7 +29,7 @@ from .. import langid
 from ..calls import verdicts
 from ..errors import ConfigError
 from ..util.safejson import loads as json_loads
-from .features import clean_refusal, featurise, normalise, strip_reasoning
+from .features import clean_refusal, normalise, strip_reasoning
 from .model import (
     Example,
     LinearModel,
@@ -232,15 +232,14 @@ class Classifier(BaseClassifier):
         rest = [i for i, label in enumerate(labels) if not label]
         if not rest:
             return labels
-        feats = [featurise(answers[i], prompts[i]) for i in rest]
         model = self.model
-        x = Matrix.build(feats)
+        x = Matrix.of_answers([answers[i] for i in rest], [prompts[i] for i in rest])
         nc, rf = model.noncompliance, model.refusal
         p = _sigmoid_arr(nc.a * x.scores(nc.weights, nc.dense) + nc.b)
         r = _sigmoid_arr(rf.a * x.scores(rf.weights, rf.dense) + rf.b)
         broken = rule_broken(x)
         # each answer's own threshold, as predict() picks it (by the answer's language)
-        limits = np.array([model.threshold_for(f.dense) for f in feats])
+        limits = np.array([model.threshold_for(row) for row in x.dense.tolist()])
         close = (np.abs(p - limits) < 1e-9) | (np.abs(r - 0.5) < 1e-9)
         for row, i in enumerate(rest):
             if close[row]:
@@ -513,6 +512,53 @@ def _classified(
         str,
         _label,
     )
+
+
+_LANGID_CODE = ("pytest_modelprov.langid",)
+
+
+def _languages(
+    store: verdicts.VerdictStore | None, responses: Sequence[Response]
+) -> list[tuple[str, bool]]:
+    """For each answer, ``(langid.detect(answer), langid.undetermined(answer))``: replayed
+    from ``store`` when there (a warm run reads every answer's language instead of working
+    it out again), under langid's own identity (its code digest)."""
+
+    def compute(indexes: list[int]) -> list[tuple[str, bool]]:
+        out = []
+        for i in indexes:
+            lang = langid.detect(responses[i].answer)
+            # undetermined() is false for a decided answer: asked only when undecided
+            out.append(
+                (lang, lang == langid.UNDECIDED and langid.undetermined(responses[i].answer))
+            )
+        return out
+
+    identity = None
+    if store is not None:
+        identity = verdicts.detector_identity(
+            "langid", _LANGID_CODE, "langid", {"long_letters": langid.LONG_LETTERS}
+        )
+    return verdicts.cached_verdicts(
+        store,
+        identity,
+        [(r.key, "answer-language", r.answer, None) for r in responses],
+        compute,
+        list,
+        _language,
+    )
+
+
+def _language(data: Any, index: int) -> tuple[str, bool]:
+    if (
+        not isinstance(data, list)
+        or len(data) != 2
+        or not isinstance(data[0], str)
+        or not 0 < len(data[0]) <= 8
+        or not isinstance(data[1], bool)
+    ):
+        raise ValueError(f"not a language verdict (answer {index})")
+    return data[0], data[1]
 
 
 def _label(data: Any, index: int) -> str:

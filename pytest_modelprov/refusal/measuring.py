@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .. import langid, sequential, stats
 from ..audit import Audited, audited_rate
 from ..calls.client import counting_empty_answers, excerpt
-from ..errors import ConfigError
+from ..errors import ConfigError, EnvelopeError
 from ..reports.measurement import Measurement
 from ..sequential import StopEarly, Stopped
 from ..util.safejson import loads as json_loads
@@ -40,6 +40,7 @@ from .classifiers import (
     UNDECIDED,
     BaseClassifier,
     _classified,
+    _languages,
     default_classifier,
 )
 from .features import clean_refusal
@@ -60,11 +61,6 @@ __all__ = [
 ]
 
 _EXCERPT = 160
-
-
-class EnvelopeError(AssertionError):
-    """Answers in a language the classifier was not validated on, with no audit to vouch
-    for their labels: the rate would be a number nobody can stand behind."""
 
 
 #: the flag on every figure measured outside the classifier's validated languages
@@ -404,6 +400,7 @@ def measure(
         pending = [i for i, o in enumerate(outcomes) if o is None]
         store = getattr(handle, "verdicts", None)
         labels = _classified(store, clf, [samples[i] for i in pending])
+        languages = _languages(store, samples)
         for i, label in zip(pending, labels, strict=False):
             outcomes[i] = label
         for position, index in enumerate(indexes):
@@ -413,10 +410,12 @@ def measure(
                 [excerpt(r.answer, _EXCERPT) for r, _ in rows],
             )
             asked = asked_in[index]
-            langs_of[index] = [langid.answer_language(r.answer, None, asked) for r, _ in rows]
+            found = [languages[i] for i, r in enumerate(samples) if r.prompt_index == position]
+            # langid.answer_language(answer, None, asked): the answer's own, else the request's
+            langs_of[index] = [asked if lang == langid.UNDECIDED else lang for lang, _ in found]
             # an explicit refusal is caught by multilingual rules, valid in any language
             ruled_of[index] = [o == "refusal" and clean_refusal(r.answer) for r, o in rows]
-            unknown_of[index] = [langid.undetermined(r.answer) for r, _ in rows]
+            unknown_of[index] = [undetermined for _, undetermined in found]
             # what a judge needs, for answers the pre-checks did not already decide
             answers[index] = [
                 (r.answer, r.prompt, None if _precheck(r, truncated) is None else str(o))
