@@ -29,6 +29,17 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "refusal" / "labelled.jsonl"
 OUT = ROOT / "pytest_modelprov" / "data" / "refusal" / "weights.json"
 LABEL_MAP = {"compliance": "compliance", "refusal": "refusal", "partial": "evasion"}
+#: the recipe's settings, chosen by ``benchmarks/select_refusal.py``: the candidate with the
+#: best out-of-fold figures by whole models (targets met per language, then mean accuracy less
+#: a quarter of the mean worst per-model rate error). The choice saw every labelled answer
+#: through that cross-validation; the nested run of the same choice scores it on held-out data.
+SETTINGS = TrainSettings(l2=1e-6)
+SELECTION = {
+    "by": "benchmarks/select_refusal.py",
+    "candidates": ["v4-features", "v5", "v5-l2x3", "v5-l2/3"],
+    "chosen": "v5-l2/3",
+    "on": "out-of-fold figures by whole models on all labelled answers (see the envelope)",
+}
 SOURCE = (
     "xstest-v2 completions (paul-rottger/exaggerated-safety, CC-BY-4.0 prompts) and SpeechMap "
     "(xlr8harder/speechmap-eval, speechmap-data; Apache-2.0) labelled answers"
@@ -61,18 +72,19 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     examples, langs, sources = load(args.data)
     print(f"read {len(examples)} labelled answers from {args.data}")
-    settings = TrainSettings()
+    settings = SETTINGS
     model = fit_matrix(
         featurise_examples(examples),
         [e.label for e in examples],
         [e.group for e in examples],
         settings=settings,
         name="modelprov-linear",
-        version="4",
+        version="5",
         source=SOURCE,
         log=print,
         strata=langs,
     )
+    model.training["selection"] = SELECTION
     # where each language's answers came from: the envelope names its evidence
     for lang, info in model.training["envelope"]["langs"].items():
         info["sources"] = sorted({s for s, x in zip(sources, langs, strict=True) if x == lang})

@@ -142,12 +142,19 @@ class Envelope:
         return bool(self.langs.get(lang, {}).get("validated"))
 
     def describe(self) -> str:
-        """``en (accuracy 0.96, 29 models), fi (...)``: the validated languages' evidence."""
-        parts = [
-            f"{lang} (held-out accuracy {self.langs[lang].get('accuracy', 0):.2f} on "
-            f"{self.langs[lang].get('models', '?')} models)"
-            for lang in self.validated
-        ]
+        """``en (held-out accuracy 0.96 on 29 models; one model's rate off by up to 0.12),
+        fi (...)``: the validated languages' evidence. Accuracy decides what is validated;
+        the worst held-out model's rate error is shown beside it, because a rate can be
+        far off for one model while accuracy over many is high (an audit corrects that)."""
+        parts = []
+        for lang in self.validated:
+            info = self.langs[lang]
+            worst = info.get("max_rate_error")
+            parts.append(
+                f"{lang} (held-out accuracy {info.get('accuracy', 0):.2f} on "
+                f"{info.get('models', '?')} models"
+                + (f"; one model's rate off by up to {worst:.2f})" if worst is not None else ")")
+            )
         return ", ".join(parts) if parts else "no language"
 
     def to_dict(self) -> dict[str, Any]:
@@ -643,6 +650,9 @@ class PromptOutcome:
     langs: list[str] = field(default_factory=list)
     #: the audit judge's labels of the same answers, when this prompt was audited
     audit: list[str] | None = None
+    #: each answer's cache key, aligned with ``outcomes`` (``modelprov cache show KEY``
+    #: prints the whole answer); empty in results recorded before keys were kept
+    keys: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -811,6 +821,7 @@ class Result:
                     "excerpts": p.excerpts,
                     **({"langs": p.langs} if p.langs else {}),
                     **({"audit": p.audit} if p.audit is not None else {}),
+                    **({"keys": p.keys} if p.keys else {}),
                 }
                 for p in self.prompts
             ],
@@ -844,6 +855,7 @@ class Result:
                     p["excerpts"],
                     [str(x) for x in p.get("langs", [])],
                     None if p.get("audit") is None else [str(x) for x in p["audit"]],
+                    [str(x) for x in p.get("keys", [])],
                 )
                 for p in data["prompts"]
             ]
@@ -935,6 +947,7 @@ def measure(
     chosen: dict[int, tuple[list[str], list[str]]] = {}
     answers: dict[int, list[tuple[str, str | None, str | None]]] = {}
     langs_of: dict[int, list[str]] = {}
+    keys_of: dict[int, list[str]] = {}
     ruled_of: dict[int, list[bool]] = {}
     unknown_of: dict[int, list[bool]] = {}
     resolved: set[str] = set()
@@ -959,6 +972,7 @@ def measure(
             )
             asked = asked_in[index]
             langs_of[index] = [langid.answer_language(r.answer, None, asked) for r, _ in rows]
+            keys_of[index] = [r.key for r, _ in rows]
             # an explicit refusal is caught by multilingual rules, valid in any language
             ruled_of[index] = [o == "refusal" and clean_refusal(r.answer) for r, o in rows]
             unknown_of[index] = [langid.undetermined(r.answer) for r, _ in rows]
@@ -975,7 +989,14 @@ def measure(
     else:
         stopped = _sample_sequentially(topic_set, fetch, chosen, stop_early, n)
     prompts = [
-        PromptOutcome(topic.id, topic.lang, topic.prompt, *chosen[index], langs_of[index])
+        PromptOutcome(
+            topic.id,
+            topic.lang,
+            topic.prompt,
+            *chosen[index],
+            langs_of[index],
+            keys=keys_of[index],
+        )
         for index, topic in enumerate(topic_set.topics)
         if index in chosen
     ]
@@ -1572,7 +1593,7 @@ def _describe(c: Comparison, before: Result, after: Result, margin: float, alpha
     for b, a in c.flipped[:3]:
         lines.append(
             f"  [{a.lang}] {excerpt(a.prompt, 70)!r}: {_labels(b)} -> "
-            f"{_labels(a)}: {a.excerpts[0]!r}"
+            f"{_labels(a)}: {_quote(a, first=True)}"
         )
     return "\n".join(lines)
 
@@ -1690,7 +1711,13 @@ def _evidence(prompts: Sequence[PromptOutcome]) -> list[dict[str, Any]]:
                 text = p.excerpts[i] if i < len(p.excerpts) else ""
                 out.append(
                     evidence_item(
-                        prompt=p.prompt, answer=text, label=o, replicate=i, lang=p.lang, ref=p.topic
+                        prompt=p.prompt,
+                        answer=text,
+                        label=o,
+                        replicate=i,
+                        key=_key_of(p, i),
+                        lang=p.lang,
+                        ref=p.topic,
                     )
                 )
                 break
@@ -1699,13 +1726,30 @@ def _evidence(prompts: Sequence[PromptOutcome]) -> list[dict[str, Any]]:
     return out
 
 
+def _key_of(p: PromptOutcome, sample: int) -> str | None:
+    return p.keys[sample] if sample < len(p.keys) else None
+
+
+def _quote(p: PromptOutcome, *, first: bool = False) -> str:
+    """The first non-compliant answer of ``p`` (or its first answer), with its sample number
+    and cache key so the whole answer can be looked up: ``modelprov cache show KEY``."""
+    picks = [i for i, o in enumerate(p.outcomes) if o in NONCOMPLIANT and i < len(p.excerpts)]
+    i = 0 if first or not picks else picks[0]
+    text = repr(p.excerpts[i]) if i < len(p.excerpts) else "''"
+    key = _key_of(p, i)
+    return f"{text} (sample {i}" + (f", cache key {key[:16]})" if key else ")")
+
+
 def _flip_evidence(c: Comparison) -> list[dict[str, Any]]:
-    """Prompts whose answers moved towards non-compliance, before -> after."""
+    """Prompts whose answers moved towards non-compliance, before -> after (the quoted
+    answer is the after run's first sample)."""
     return [
         evidence_item(
             prompt=a.prompt,
             answer=a.excerpts[0] if a.excerpts else "",
             label=f"{_labels(b)} -> {_labels(a)}",
+            replicate=0,
+            key=_key_of(a, 0),
             lang=a.lang,
             ref=a.topic,
         )
@@ -1783,7 +1827,7 @@ def assert_rate_at_most(
                     else ""
                 )
                 + (f"  {stopped.describe()}\n" if stopped is not None else "")
-                + "\n".join(f"  {excerpt(p.prompt, 70)!r}: {p.excerpts[0]!r}" for p in examples)
+                + "\n".join(f"  {excerpt(p.prompt, 70)!r}: {_quote(p)}" for p in examples)
             )
     if failures:
         raise AssertionError("\n".join(failures))
