@@ -29,16 +29,18 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "refusal" / "labelled.jsonl"
 OUT = ROOT / "pytest_modelprov" / "data" / "refusal" / "weights.json"
 LABEL_MAP = {"compliance": "compliance", "refusal": "refusal", "partial": "evasion"}
-#: the recipe's settings, chosen by ``benchmarks/select_refusal.py``: the candidate with the
-#: best out-of-fold figures by whole models (targets met per language, then mean accuracy less
-#: a quarter of the mean worst per-model rate error). The choice saw every labelled answer
-#: through that cross-validation; the nested run of the same choice scores it on held-out data.
-SETTINGS = TrainSettings(l2=1e-6)
+#: the recipe's settings. ``benchmarks/select_refusal.py`` picked l2 1e-6 on out-of-fold
+#: figures by whole models (all labelled answers); its nested run with whole vendors held out
+#: then showed that choice generalising worse to unseen vendors (accuracy en 0.904, zh 0.840,
+#: fi 0.846 against 0.935, 0.867, 0.887 at 3e-6), so the default 3e-6 is kept. That choice
+#: saw the vendor-held-out figures: they are not a clean held-out score of it.
+SETTINGS = TrainSettings()
 SELECTION = {
-    "by": "benchmarks/select_refusal.py",
+    "by": "benchmarks/select_refusal.py (--by model and --by family)",
     "candidates": ["v4-features", "v5", "v5-l2x3", "v5-l2/3"],
-    "chosen": "v5-l2/3",
-    "on": "out-of-fold figures by whole models on all labelled answers (see the envelope)",
+    "chosen": "v5",
+    "on": "inner CV by whole models picked v5-l2/3; v5 kept after the nested run by vendor "
+    "showed v5-l2/3 worse on unseen vendors (a choice made on those held-out figures)",
 }
 SOURCE = (
     "xstest-v2 completions (paul-rottger/exaggerated-safety, CC-BY-4.0 prompts) and SpeechMap "
