@@ -14,10 +14,13 @@ Two groups of 15 models answered the same 150 prompts each: ``slopscore`` (stori
 2. the anchor-scale check: the ``jaccard`` split-half figures on the published method's
    split (odd/even prompts, 75 a half) with and without the ``wordfreq`` extra, against the
    published ones;
-3. the threshold of the README example (``assert_distance_above(ours, gemini, 0.17)``) on
-   two unrelated vendors on stories and on essays and on a model against its own fine-tune
-   (gemma-3-27b-it against gemma-3-27b-it-antislop), and how many unrelated-vendor and
-   related pairs clear it per genre;
+3. a threshold for every genre: the ``delta`` distance in spread units and in frequency
+   units (``unit="frequency"``) between unrelated vendors, fine-tunes/post-trainings/merges
+   of one model and later checkpoints, at 36 and 150 prompts; the split-half noise-floor
+   ratio for contrast; a threshold chosen on one group and scored on the other, both ways
+   round and in both units; the README example (``assert_distance_above(ours, gemini, 0.17,
+   unit="frequency")``) on two unrelated vendors on stories and on essays and on a model
+   against its own fine-tune (gemma-3-27b-it against gemma-3-27b-it-antislop);
 4. speed (MB/s) and peak memory against a pure-Python implementation of the anchor method;
 5. (``--neighbours``) each model's three nearest with bootstrap intervals.
 
@@ -29,11 +32,13 @@ section 4). ``pip install -e '.[wordfreq]'`` for the anchor-scale check.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import sys
 import time
 import tracemalloc
+import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -258,66 +263,214 @@ VENDORS = {
     "gemini": "google", "gemma": "google", "glm": "zhipu", "kimi": "moonshot",
     "llama": "meta", "mistral": "mistral", "grok": "xai", "qwen": "alibaba",
 }  # fmt: skip
+#: the README example's threshold: ``delta`` in frequency units, chosen on slopscore (stories,
+#: where the de-slopped fine-tune is) by :func:`choose_threshold`, scored on speechmap (essays).
+#: Chosen on essays it would be 0.06: their derived models (post-trainings of R1) kept R1's
+#: words, which the de-slopped gemma was trained not to do, so it passes the fine-tune.
 README_THRESHOLD = 0.17
+#: the spread-unit threshold the README used before (three pairs, both genres), for contrast
+OLD_THRESHOLD = 0.17
 EXAMPLES = {
     "slopscore": [("deepseek-r1", "gemini-2.5-flash", "unrelated vendors: pass"),
                   (BASE, ANTISLOP, "a model and its own fine-tune: fail")],
     "speechmap": [("deepseek-v3-0324", "gemini-1.5-pro-002", "unrelated vendors: pass")],
 }  # fmt: skip
+#: fine-tunes, post-trainings and merges of one model's weights (their model cards): a
+#: threshold should put these below it, unrelated vendors above it
+DERIVED = {
+    "slopscore": [(BASE, ANTISLOP)],
+    "speechmap": [("deepseek-r1", "r1-1776"), ("deepseek-r1", "mai-ds-r1"),
+                  ("deepseek-r1", "deepseek-r1t-chimera")],
+}  # fmt: skip
+#: later checkpoints of one model: reported, not used to choose
+CHECKPOINTS = {
+    "slopscore": [],
+    "speechmap": [("deepseek-v3", "deepseek-v3-0324"), ("deepseek-r1", "deepseek-r1-0528")],
+}
+UNITS = ("spread", "frequency")
 
 
 def vendor(model: str) -> str:
     return next(v for k, v in VENDORS.items() if model.startswith(k))
 
 
+def _fingerprints(models: dict[str, list[dict[str, str]]], prompts: int) -> dict[str, Fingerprint]:
+    keys = sorted({r["shared_prompt_key"] for rows in models.values() for r in rows})
+    drawn = set(np.random.default_rng(1).permutation(keys)[:prompts])
+    return {
+        m: Fingerprint.from_texts(
+            [r["response"] for r in rows if r["shared_prompt_key"] in drawn],
+            [r["shared_prompt_key"] for r in rows if r["shared_prompt_key"] in drawn],
+            name=m,
+        )
+        for m, rows in sorted(models.items())
+    }
+
+
+def pair_kinds(source: str, names: list[str]) -> dict[tuple[str, str], str]:
+    """``unrelated`` (other vendors), ``derived``, ``checkpoint`` or ``same-vendor``."""
+    derived = {frozenset(p) for p in DERIVED[source]}
+    later = {frozenset(p) for p in CHECKPOINTS[source]}
+    out = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            pair = frozenset((a, b))
+            out[(a, b)] = (
+                "derived" if pair in derived
+                else "checkpoint" if pair in later
+                else "unrelated" if vendor(a) != vendor(b)
+                else "same-vendor"
+            )  # fmt: skip
+    return out
+
+
+def choose_threshold(below: list[float], above: list[float]) -> float:
+    """The threshold that best separates ``below`` from ``above`` (balanced accuracy); of
+    equally good ones, the middle of the widest gap between measured values."""
+    values = sorted(set(below) | set(above))
+    cuts = [(x + y) / 2 for x, y in itertools.pairwise(values)]
+    lo, hi = np.array(below), np.array(above)
+
+    def key(t: float) -> tuple[float, float]:
+        accuracy = ((lo < t).mean() + (hi > t).mean()) / 2
+        gap = min(abs(v - t) for v in values)
+        return float(accuracy), gap
+
+    return max(cuts, key=key)
+
+
 def section_threshold(groups, resamples: int) -> None:
     print(
-        f"\n== 3. README threshold: assert_distance_above(ours, ref, {README_THRESHOLD}) "
-        f"(delta, 95% basic bootstrap, {resamples} resamples) =="
+        "\n== 3. a threshold for every genre: delta in spread units (the plain distance) and "
+        "in frequency units (unit='frequency') =="
     )
+    print(
+        "  pairs: unrelated = other vendors; derived = fine-tunes/post-trainings/merges of one "
+        "model's weights (slopscore: gemma-3-27b-it/antislop; speechmap: deepseek-r1 against "
+        "r1-1776, mai-ds-r1, r1t-chimera); checkpoints = later releases (v3/v3-0324, r1/r1-0528)"
+    )
+    values: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    fingerprints = {}
     for prompts in (36, 150):
-        for source, pairs in EXAMPLES.items():
-            models = groups[source]
-            keys = sorted({r["shared_prompt_key"] for rows in models.values() for r in rows})
-            drawn = set(np.random.default_rng(1).permutation(keys)[:prompts])
-            fps = {
-                m: Fingerprint.from_texts(
-                    [r["response"] for r in rows if r["shared_prompt_key"] in drawn],
-                    [r["shared_prompt_key"] for r in rows if r["shared_prompt_key"] in drawn],
-                    name=m,
+        for source in ("slopscore", "speechmap"):
+            fps = _fingerprints(groups[source], prompts)
+            fingerprints[(prompts, source)] = fps
+            names = list(fps)
+            kinds = pair_kinds(source, names)
+            for unit in UNITS:
+                rows = defaultdict(list)
+                for (a, b), kind in kinds.items():
+                    d = lexical.distance(fps[a], fps[b], "delta", unit)
+                    rows[kind].append(d)
+                    values[(unit, source, kind)].append(d)
+                u = np.array(rows["unrelated"])
+                derived = ", ".join(f"{x:.3f}" for x in rows["derived"])
+                later = ", ".join(f"{x:.3f}" for x in rows["checkpoint"]) or "-"
+                print(
+                    f"  {prompts:>3} prompts {source:<10} {unit:<9} unrelated median "
+                    f"{np.median(u):.3f} (10th pct {np.quantile(u, 0.1):.3f}, n={u.size}); "
+                    f"derived {derived}; checkpoints {later}; other same-vendor median "
+                    f"{np.median(rows['same-vendor']):.3f}"
                 )
-                for m, rows in sorted(models.items())
+    print(
+        "  two samples of one model (odd against even paragraphs of each answer, same prompts) "
+        "and unrelated vendors on those half-length answers:"
+    )
+    for source in ("slopscore", "speechmap"):
+        halves_, owners = split_halves(groups[source], "same", 36, 1)
+        for unit in UNITS:
+            own = [
+                lexical.distance(halves_[i], halves_[i + 1], "delta", unit)
+                for i in range(0, len(halves_), 2)
+            ]
+            unrelated = [
+                lexical.distance(halves_[i], halves_[j], "delta", unit)
+                for i in range(0, len(halves_), 2)
+                for j in range(i + 2, len(halves_), 2)
+                if vendor(owners[i]) != vendor(owners[j])
+            ]
+            print(
+                f"   36 prompts {source:<10} {unit:<9} same model {min(own):.3f}-{max(own):.3f} "
+                f"(median {np.median(own):.3f}); unrelated median {np.median(unrelated):.3f} "
+                "on half-length answers"
+            )
+    print(
+        "  for contrast, units of the split-half noise floor: profile distance between halves "
+        "(odd/even prompts) of the two models over that between each model's own halves"
+    )
+    for (prompts, source), fps in fingerprints.items():
+        split = {m: fp.halves() for m, fp in fps.items()}
+        rows = defaultdict(list)
+        with warnings.catch_warnings():  # halves share no prompt: that is the measurement
+            warnings.simplefilter("ignore", lexical.LexicalWarning)
+            ratios = {
+                pair: _floor_ratio(split[pair[0]], split[pair[1]])
+                for pair in pair_kinds(source, list(fps))
             }
-            for a, b, what in pairs:
+        for pair, kind in pair_kinds(source, list(fps)).items():
+            rows[kind].append(ratios[pair])
+        derived = ", ".join(f"{x:.2f}" for x in rows["derived"])
+        print(
+            f"  {prompts:>3} prompts {source:<10} noise-floor ratio: unrelated median "
+            f"{np.median(rows['unrelated']):.2f}; derived {derived}"
+        )
+    print("  threshold chosen on one group (36 and 150 prompts pooled), scored on the other:")
+    chosen = {}
+    for unit in UNITS:
+        for source, other in (("slopscore", "speechmap"), ("speechmap", "slopscore")):
+            t = choose_threshold(
+                values[(unit, source, "derived")], values[(unit, source, "unrelated")]
+            )
+            chosen[(unit, source)] = t
+            own_u = np.array(values[(unit, source, "unrelated")])
+            own_d = np.array(values[(unit, source, "derived")])
+            u = np.array(values[(unit, other, "unrelated")])
+            dv = np.array(values[(unit, other, "derived")])
+            cp = np.array(values[(unit, other, "checkpoint")])
+            later = f", checkpoints below {int((cp < t).sum())}/{cp.size}" if cp.size else ""
+            print(
+                f"  {unit:<9} chosen on {source:<9} {t:.3f} (there: unrelated above "
+                f"{int((own_u > t).sum())}/{own_u.size}, derived below "
+                f"{int((own_d < t).sum())}/{own_d.size}) | scored on {other:<9}: unrelated "
+                f"above {int((u > t).sum())}/{u.size}, derived below {int((dv < t).sum())}/"
+                f"{dv.size}{later}"
+            )
+    t = round(chosen[("frequency", "slopscore")], 2)
+    if t != README_THRESHOLD:
+        print(f"NOTE: README_THRESHOLD {README_THRESHOLD} is not the chosen {t}")
+    print(
+        f"  README example: assert_distance_above(ours, ref, {README_THRESHOLD}, "
+        f"unit='frequency') (95% basic bootstrap, {resamples} resamples; spread-unit "
+        f"{OLD_THRESHOLD} for contrast)"
+    )
+    for (prompts, source), fps in fingerprints.items():
+        for a, b, what in EXAMPLES[source]:
+            cells = []
+            for unit, threshold in (("frequency", README_THRESHOLD), ("spread", OLD_THRESHOLD)):
                 try:
                     d = lexical.assert_distance_above(
-                        fps[a], fps[b], README_THRESHOLD, resamples=resamples
+                        fps[a], fps[b], threshold, unit=unit, resamples=resamples
                     )
                     verdict = "passes"
                 except AssertionError:
-                    d = lexical.compare(fps[a], {b: fps[b]}, method="delta", resamples=resamples)
-                    d = d.distances[b]
                     verdict = "FAILS"
-                print(
-                    f"  {prompts:>3} prompts {source:<10} {a} vs {b}: {d.value:.3f} "
-                    f"[{d.low:.3f}, {d.high:.3f}] {verdict} ({what})"
-                )
-            names = list(fps)
-            matrix = lexical.distance_matrix(list(fps.values()), "delta")
-            unrelated, related = [], []
-            for i in range(len(names)):
-                for j in range(i + 1, len(names)):
-                    same = vendor(names[i]) == vendor(names[j])
-                    (related if same else unrelated).append(matrix[i, j])
-            floors = [lexical.noise_floor(fp) for fp in fps.values()]
-            u, r = np.array(unrelated), np.array(related)
-            print(
-                f"  {prompts:>3} prompts {source:<10} unrelated-vendor pairs above "
-                f"{README_THRESHOLD}: {int((u > README_THRESHOLD).sum())}/{u.size} (median "
-                f"{np.median(u):.3f}); same-vendor pairs {int((r > README_THRESHOLD).sum())}/"
-                f"{r.size} (median {np.median(r):.3f}); split-half floors "
-                f"{min(floors):.3f}-{max(floors):.3f}"
-            )
+                    d = _interval(fps[a], fps[b], unit, resamples)
+                cells.append(f"{unit} {d.value:.3f} [{d.low:.3f}, {d.high:.3f}] {verdict}")
+            print(f"  {prompts:>3} prompts {source:<10} {a} vs {b} ({what}): " + "; ".join(cells))
+
+
+def _floor_ratio(a: tuple[Fingerprint, Fingerprint], b: tuple[Fingerprint, Fingerprint]) -> float:
+    """Profile distance between two models' halves over that between each model's own."""
+    (a1, a2), (b1, b2) = a, b
+    cross = lexical.distance(a1, b2, "profile") + lexical.distance(a2, b1, "profile")
+    own = lexical.distance(a1, a2, "profile") + lexical.distance(b1, b2, "profile")
+    return cross / own
+
+
+def _interval(a: Fingerprint, b: Fingerprint, unit: str, resamples: int) -> lexical.Interval:
+    """The interval an assertion saw (the same seed and resamples, so the same draws): a
+    distance is at most 1, so this assertion always passes and returns it."""
+    return lexical.assert_distance_below(a, b, 1.01, unit=unit, resamples=resamples)
 
 
 def section_neighbours(groups: dict[str, dict[str, list[dict[str, str]]]], resamples: int) -> None:

@@ -144,7 +144,8 @@ def require_same_params(
         f"  {a_name}: {describe(a)}\n"
         f"  {b_name}: {describe(b)}\n"
         "  Sample both alike: a reference inherits the model under test's parameters unless "
-        "it sets NAME.params.KEY, and sample(..., **params) overrides apply to one call "
+        "it sets NAME.params.KEY or NAME.inherit_params=false (meant for a judge), and "
+        "sample(..., **params) overrides apply to one call "
         "only. If the difference is intended, mark the test "
         f"@pytest.mark.{MARKER}(reason=...)." + (f"\n  {hint}" if hint else "")
     )

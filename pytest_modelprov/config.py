@@ -19,6 +19,7 @@ which keeps it usable from the ``modelprov`` command line too.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import re
@@ -178,7 +179,16 @@ _RESERVED_PARAMS = {
     "model": "set the model id with --modelprov-model or the reference's .model field",
 }
 
-REFERENCE_FIELDS = ("model", "base_url", "api_key_env", "price", "endpoint_id", "rpm", "tpm")
+REFERENCE_FIELDS = (
+    "model",
+    "base_url",
+    "api_key_env",
+    "price",
+    "endpoint_id",
+    "rpm",
+    "tpm",
+    "inherit_params",
+)
 _REF_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SENSITIVE_QUERY = re.compile(r"(key|token|secret|sig|signature|password|auth)", re.I)
 
@@ -968,6 +978,14 @@ def shadowed(
                 f"reference {name!r}"
             )
             continue
+        if field_name == "inherit_params":
+            # not a field of the spec: it is used when the parameters are what it makes them
+            if dict(configured[name].params) != dict(ref.params):
+                out.append(
+                    f"{given.describe()} is not used: the modelprov_references fixture gives "
+                    f"{name!r} params {json.dumps(dict(ref.params), sort_keys=True)}"
+                )
+            continue
         actual = _field_of(ref, field_name)
         if _differs(_field_of(configured[name], field_name), actual, field_name):
             shown = "not set" if actual is None else repr(_plain(actual))
@@ -1125,8 +1143,12 @@ def resolve_references(
             default_key_env = DEFAULT_API_KEY_ENV
             default_endpoint_id = None
         # sampled alike by default: the model under test's parameters, key by key under
-        # the reference's own (NAME.params.KEY=null removes an inherited one)
-        inherited = dict(under_test.params) if under_test is not None else {}
+        # the reference's own (NAME.params.KEY=null removes an inherited one); a judge is
+        # not a sampled model, and a vendor's extra_body can break another vendor's API
+        inherits = _inherit_params(
+            entry.get("inherit_params"), f"{name}.inherit_params in {source}"
+        )
+        inherited = dict(under_test.params) if under_test is not None and inherits else {}
         specs[name] = ModelSpec(
             name=name,
             model=entry["model"],
@@ -1143,6 +1165,20 @@ def resolve_references(
             else None,
         )
     return specs
+
+
+def _inherit_params(raw: str | None, where: str) -> bool:
+    if raw is None:
+        return True
+    value = raw.strip().lower()
+    if value in ("true", "yes", "1"):
+        return True
+    if value in ("false", "no", "0"):
+        return False
+    raise ConfigError(
+        f"modelprov: {where} is {raw!r}; use true (the default: sampled like the model under "
+        "test) or false (only the reference's own params.KEY, e.g. for a judge)"
+    )
 
 
 def redact_url(url: str) -> str:

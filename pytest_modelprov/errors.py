@@ -44,5 +44,11 @@ class ModelNotConfiguredError(ModelprovError):
     """A test asked for a model that the configuration does not define."""
 
 
+class EnvelopeError(AssertionError):
+    """Answers outside what a detector was validated on (a language its rules or weights do
+    not know), with no judge to vouch for them: the figure would be one nobody can stand
+    behind. An AssertionError, so the test fails rather than errors."""
+
+
 class UnusedSettingWarning(UserWarning):
     """A CLI/env/ini setting has no effect: a conftest.py fixture supplies that model."""

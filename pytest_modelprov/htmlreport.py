@@ -800,6 +800,7 @@ def _lexical_section(ms: Sequence[Mapping[str, Any]]) -> str:
         "fingerprints (0 = same profile, 1 = nothing in common), the tree they form and the "
         "over-used words shared with each reference.</p>",
     ]
+    charted: set[int] = set()
     for m in matrices:
         got = _matrix_of(m)
         if got is None:
@@ -859,15 +860,18 @@ def _lexical_section(ms: Sequence[Mapping[str, Any]]) -> str:
             )
         )
         parts.append("</div>")
+        # a distance on another scale (lexical unit="frequency") is not drawn beside these
         own = [
             x
             for x in distances
             if x.get("test") == m.get("test")
             and _labels(x).get("part") == labels.get("part")
             and _labels(x).get("method") == labels.get("method")
+            and _labels(x).get("unit") == labels.get("unit")
         ]
+        charted.update(id(x) for x in own)
         if own:
-            bars = [b for x in own if (b := _bar(x, _labels(x).get("reference", "?"))) is not None]
+            bars = [b for x in own if (b := _bar(x, _distance_label(x))) is not None]
             bars.sort(key=lambda b: b.value)
             parts.append(
                 _figure(
@@ -882,9 +886,9 @@ def _lexical_section(ms: Sequence[Mapping[str, Any]]) -> str:
                 )
             )
         parts.append(_shared_words(_details(m).get("shared_words"), names, d, ours))
-    loose = [x for x in distances if not any(x.get("test") == m.get("test") for m in matrices)]
+    loose = [x for x in distances if id(x) not in charted]
     if loose:
-        bars = [b for x in loose if (b := _bar(x, _labels(x).get("reference", "?"))) is not None]
+        bars = [b for x in loose if (b := _bar(x, _distance_label(x))) is not None]
         parts.append(
             _figure(
                 interval_chart(
@@ -895,6 +899,13 @@ def _lexical_section(ms: Sequence[Mapping[str, Any]]) -> str:
         )
     parts.append("</section>")
     return "".join(parts)
+
+
+def _distance_label(m: Mapping[str, Any]) -> str:
+    """A distance bar's label: the reference, and the unit when it is not the default."""
+    labels = _labels(m)
+    unit = labels.get("unit")
+    return str(labels.get("reference", "?")) + (f" ({unit} units)" if unit else "")
 
 
 def _shared_words(shared: Any, names: Sequence[str], d: Any, ours: str) -> str:

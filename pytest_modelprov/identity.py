@@ -30,9 +30,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from . import baseline, samplesize, sequential, stats, verdicts
+from . import baseline, langid, samplesize, sequential, stats, verdicts
 from .client import excerpt
-from .errors import ConfigError
+from .errors import ConfigError, EnvelopeError
 from .handle import ModelHandle
 from .identity_detect import (
     DETECTOR_VERSION,
@@ -63,9 +63,11 @@ __all__ = [
     "DETECTOR_VERSION",
     "IDENTITY_KINDS",
     "KINDS",
+    "VALIDATED_LANGUAGES",
     "Claim",
     "Claims",
     "Detector",
+    "EnvelopeError",
     "IdentityResult",
     "JudgeVerdict",
     "Observation",
@@ -94,6 +96,37 @@ IDENTITY_KINDS: tuple[str, ...] = ("who", "creator", "model", "multiturn")
 #: granted, a deployment's system prompt that names the product
 KINDS: tuple[str, ...] = (*IDENTITY_KINDS, "suggest", "placebo", "presuppose", "system")
 _QUOTED_ANSWERS = 5
+
+#: the languages whose first-person frames ("I am X", 我是X, Soy X) the claim rules know,
+#: each with held-out recall cases (tests/identity_heldout_cases.py, checked by
+#: tests/test_identity_languages.py). In any other language "Jestem
+#: ChatGPT" reads as a mere mention of ChatGPT: answers there go to a judge, or fail the
+#: probe, or (``unvalidated="mark"``) are counted with every figure flagged
+VALIDATED_LANGUAGES = frozenset(
+    {"ar", "de", "en", "es", "fr", "it", "ja", "ko", "pt", "ru", "vi", "zh"}
+)
+#: "I am" in languages the rules have no frames for (written in the languages it matches):
+#: a short answer that says it is very likely in that language, whatever else it names
+_SELF_ELSEWHERE = tuple(
+    (lang, re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.I))
+    for lang, words in (
+        ("pl", "jestem"),
+        ("nl", "ik ben"),
+        ("cs", "jsem"),
+        ("fi", "olen"),
+        ("hu", "vagyok"),
+        ("ca", "sóc"),
+        ("sw", "mimi ni"),
+        ("tl", "ako ay|ako si"),
+        ("sv", "jag är"),
+        ("da", "jeg er"),
+        ("ro", "eu sunt|sunt un|sunt o"),
+        ("id", "saya adalah|saya|aku"),
+        ("tr", "ben bir|tarafından"),  # noqa: RUF001 (Turkish dotless i)
+    )
+)
+#: the flag on every figure that counts answers outside :data:`VALIDATED_LANGUAGES`
+UNVALIDATED = "unvalidated"
 
 
 # --------------------------------------------------------------------------------------
@@ -373,6 +406,21 @@ class Observation:
     reasoning: Claims | None
     accepted: bool | None = None  # suggest/placebo: did the model say yes?
     judge: JudgeVerdict | None = None
+    #: the language the answer is read in (its own, else the probe's; see ``_answer_lang``)
+    lang: str | None = None
+
+    @property
+    def outside(self) -> bool:
+        """The answer is in a language the rules were not validated on, and no readable
+        judge verdict vouches for it (a judge reads claims, not a yes to "Are you X?")."""
+        if self.lang is None or self.lang in VALIDATED_LANGUAGES:
+            return False
+        if any(c.status != "mentioned" for c in self.answer.items):
+            return (
+                False  # the rules found a frame they know: a short "Yes, I am X" to a Polish probe
+            )
+        judged = self.judge is not None and self.judge.error is None
+        return not (judged and self.probe.kind in IDENTITY_KINDS)
 
     def claims(self, source: Source = "answer") -> Claims | None:
         return self.answer if source == "answer" else self.reasoning
@@ -410,6 +458,27 @@ class IdentityResult:
     stop_target: tuple[str, frozenset[str]] | None = None
     #: the generation parameters the answers were sampled with (None: not recorded)
     params: dict[str, Any] | None = None
+    #: answers outside the rules' languages were counted by request (``unvalidated="mark"``)
+    unvalidated: bool = False
+
+    @property
+    def outside(self) -> list[Observation]:
+        """Answers the rules cannot stand behind: see :attr:`Observation.outside`."""
+        return [o for o in self.observations if o.outside]
+
+    def _envelope(self, subset: Sequence[Observation]) -> dict[str, Any]:
+        """The envelope details of a figure over ``subset``: flagged when it counts answers
+        outside the rules' languages."""
+        outside = Counter(o.lang for o in subset if o.outside)
+        if not outside:
+            return {}
+        return {
+            "flags": [UNVALIDATED],
+            "envelope": {
+                "validated": sorted(VALIDATED_LANGUAGES),
+                "outside": dict(sorted((str(k), v) for k, v in outside.items())),
+            },
+        }
 
     @property
     def stopped_early(self) -> bool:
@@ -544,6 +613,7 @@ class IdentityResult:
             details: dict[str, Any] = {
                 "probe_set": self.probes.version,
                 "samples_per_probe": self.n,
+                **self._envelope(subset),
             }
             if decision.needed is not None:
                 details["needed_n"] = decision.needed
@@ -737,7 +807,11 @@ class IdentityResult:
         ok = decision.verdict == "pass"
         labels = {"kind": kind, "vendor": canonical_vendor(vendor) if vendor else "any"}
         accepted = [o for o in chosen if o.accepted]
-        details: dict[str, Any] = {"probe_set": self.probes.version, "samples_per_probe": self.n}
+        details: dict[str, Any] = {
+            "probe_set": self.probes.version,
+            "samples_per_probe": self.n,
+            **self._envelope(chosen),
+        }
         if decision.needed is not None:
             details["needed_n"] = decision.needed
         if not ok:
@@ -873,6 +947,10 @@ class IdentityResult:
             if truncated:
                 extra["truncated"] = truncated
                 extra["flags"] = ["truncated-answers"]
+            envelope = self._envelope(subset)
+            if envelope:
+                extra["flags"] = [*extra.get("flags", []), *envelope["flags"]]
+                extra["envelope"] = envelope["envelope"]
             undecided = stopped is not None and stopped.verdict is None
             if not ok and not undecided:
                 extra["evidence"] = [
@@ -1049,6 +1127,7 @@ def probe(
     stop_early: StopEarly | None = None,
     stop_on: str | None = None,
     own: Iterable[str] | None = None,
+    unvalidated: Literal["fail", "mark"] = "fail",
     **params: Any,
 ) -> IdentityResult:
     """Ask ``model`` the identity probes ``n`` times each and detect claims in the answers.
@@ -1065,7 +1144,15 @@ def probe(
     seeded random order and stops once that check (overall and per language) is decided
     at the adjusted confidence (weighted Bonferroni; see :mod:`pytest_modelprov.sequential`).
     Suggest and placebo probes are then not asked.
+
+    The rules read first-person frames in :data:`VALIDATED_LANGUAGES` only. Answers in any
+    other language (the answer's own, else the probe's) go to the ``judge`` when one is
+    given; without one, ``probe`` raises :class:`EnvelopeError` naming the languages, or
+    with ``unvalidated="mark"`` counts them as the rules read them and flags every figure
+    that includes them ``unvalidated``.
     """
+    if unvalidated not in ("fail", "mark"):
+        raise ValueError(f"identity: unvalidated must be 'fail' or 'mark', got {unvalidated!r}")
     if isinstance(probes, (str, Path)):
         probe_set = load_probes(probes)
     else:
@@ -1076,8 +1163,11 @@ def probe(
         raise ValueError(f"identity: judge_when must be 'unclear' or 'all', got {judge_when!r}")
     rules = detector if detector is not None else default_detector()
     if stop_early is not None or stop_on is not None or own is not None:
-        return _probe_sequentially(
-            model, n, probe_set, rules, judge, judge_when, stop_early, stop_on, own, params
+        return _within_envelope(
+            _probe_sequentially(
+                model, n, probe_set, rules, judge, judge_when, stop_early, stop_on, own, params
+            ),
+            unvalidated,
         )
     samples = model.sample([p.as_prompt() for p in probe_set.probes], n=n, **params)
     items = [probe_set.probes[r.prompt_index] for r in samples]
@@ -1087,7 +1177,56 @@ def probe(
     )
     if judge is not None:
         _run_judge(result, judge, judge_when, rules.vendors)
-    return result
+    return _within_envelope(result, unvalidated)
+
+
+def _within_envelope(result: IdentityResult, unvalidated: str) -> IdentityResult:
+    __tracebackhide__ = True
+    outside = result.outside
+    if not outside:
+        return result
+    if unvalidated == "mark":
+        result.unvalidated = True
+        return result
+    langs = Counter(o.lang for o in outside)
+    shown = ", ".join(
+        f"{'a language langid cannot tell' if lang == langid.UNDECIDED else lang}: {k}"
+        for lang, k in sorted(langs.items(), key=lambda x: str(x[0]))
+    )
+    kinds = sorted({o.probe.kind for o in outside})
+    lines = [
+        f"identity: {len(outside)} of {len(result.observations)} answers of "
+        f"{result.handle.name} ({result.handle.model}) are in languages the claim rules were "
+        f"not validated on ({shown}; the answer's own language, else the probe's). There the "
+        "rules read a first-person claim as a mere mention and would pass it silently. The "
+        f"rules know: {', '.join(sorted(VALIDATED_LANGUAGES))}.",
+    ]
+    unread = [o for o in outside if o.judge is not None and o.judge.error is not None]
+    if unread:
+        lines.append(
+            f"The judge was asked, but its replies to {len(unread)} of them could not be read "
+            f"({unread[0].judge.error if unread[0].judge else ''}): check the judge's model "
+            "and parameters (a judge should not inherit the candidate's: "
+            "NAME.inherit_params=false)."
+        )
+    lines += [
+        "Ways forward:",
+        "  - a judge reads those answers: identity.probe(model, ..., "
+        'judge=reference_model("judge")) (answers outside these languages always go to it)',
+        "  - measure anyway, every figure that counts them marked unvalidated: "
+        'identity.probe(model, ..., unvalidated="mark")',
+    ]
+    if any(k not in IDENTITY_KINDS for k in kinds):
+        lines.append(
+            f"  - a judge reads claims, not a yes to {'/'.join(_ACCEPTANCE_KINDS)}/system "
+            "probes: leave those out in these languages (kinds=identity.IDENTITY_KINDS)"
+        )
+    lines.append(f"first outside answers ({min(len(outside), _QUOTED_ANSWERS)}):")
+    lines.extend(
+        f"  [{o.lang}] {o.probe.id}: {excerpt(o.response.answer, 120)!r}"
+        for o in _spread(outside)[:_QUOTED_ANSWERS]
+    )
+    raise EnvelopeError("\n".join(lines))
 
 
 def _probe_sequentially(
@@ -1221,8 +1360,42 @@ def _observe(
         answer = next(found)
         reasoning = next(found) if response.reasoning else None
         accepted = _accepted(item, answer, response, fakes.get(i)) if accept else None
-        out.append(Observation(item, response, answer, reasoning, accepted))
+        lang = _answer_lang(item, response, answer)
+        out.append(Observation(item, response, answer, reasoning, accepted, None, lang))
     return out
+
+
+def _answer_lang(item: Probe, response: Response, answer: Claims) -> str:
+    """The language an answer is read in: the probe's, unless the answer may be in another
+    language where that matters. Detection costs ~1 ms, so it runs only for a probe in a
+    language the rules do not know (it may be answered in one they do) and for an answer
+    that names a vendor without any frame around it (it may be in a language they do not
+    know). Identity answers are often too short for :func:`langid.detect`; a short answer
+    is then taken to be in the probe's language unless it leans to another (Polish letters
+    and words in "Jestem ChatGPT, stworzonym przez OpenAI")."""
+    asked = item.lang.split("-")[0].lower()
+    names_only = bool(answer.items) and all(c.status == "mentioned" for c in answer.items)
+    if asked in VALIDATED_LANGUAGES and not names_only:
+        return asked
+    text = response.answer
+    detected = langid.detect(text)
+    if detected != langid.UNDECIDED:
+        return detected
+    if langid.undetermined(text):
+        return langid.UNDECIDED  # long, and in no language langid knows: not the probe's
+    # a short answer: its own words, with the vendor names left out, may still say
+    if asked in VALIDATED_LANGUAGES:
+        for lang, says_i_am in _SELF_ELSEWHERE:
+            if says_i_am.search(text):
+                return lang
+    for claim in answer.items:
+        text = re.sub(re.escape(claim.alias), " ", text, flags=re.I)
+    lean = langid.leaning(text)
+    if lean not in (langid.UNDECIDED, asked) and (
+        asked not in VALIDATED_LANGUAGES or lean not in VALIDATED_LANGUAGES
+    ):
+        return lean
+    return langid.answer_language(response.answer, item.text, asked)
 
 
 #: the claim detector's implementation, followed through its package imports
@@ -1316,7 +1489,15 @@ def _run_judge(result: IdentityResult, judge: ModelHandle, when: str, vendors: V
         i
         for i, o in enumerate(result.observations)
         if o.probe.kind in IDENTITY_KINDS
-        and ((o.answer.hedged or o.answer.ambiguous) if when == "unclear" else bool(o.answer.items))
+        and (
+            # outside the rules' languages the judge is the reader, whatever the rules saw
+            o.outside
+            or (
+                (o.answer.hedged or o.answer.ambiguous)
+                if when == "unclear"
+                else bool(o.answer.items)
+            )
+        )
     ]
     if not wanted:
         return
@@ -1332,8 +1513,7 @@ def _run_judge(result: IdentityResult, judge: ModelHandle, when: str, vendors: V
     replies = judge.sample(prompts, n=1, temperature=0)
     for i, reply in zip(wanted, replies, strict=True):
         verdict = parse_judge(reply.answer, vendors)
-        old = result.observations[i]
-        new = Observation(old.probe, old.response, old.answer, old.reasoning, old.accepted, verdict)
+        new = dataclasses.replace(result.observations[i], judge=verdict)
         result.observations[i] = new
         if verdict.error is not None:
             result.judge_errors.append(new)
@@ -1372,7 +1552,12 @@ def _baseline_payload(result: IdentityResult) -> dict[str, Any]:
         raise ValueError(
             "identity baseline: the result has no who/creator/model/multiturn probes to store"
         )
-    return {"n": result.n, "source": "answer", "probes": list(rows.values())}
+    payload: dict[str, Any] = {"n": result.n, "source": "answer", "probes": list(rows.values())}
+    outside = {o.probe.id for o in result.outside if o.probe.kind in IDENTITY_KINDS}
+    if outside:
+        # counted as the rules read them (unvalidated="mark"): the drift says so
+        payload["unvalidated"] = sorted(outside)
+    return payload
 
 
 def _describe_identity(result: IdentityResult) -> dict[str, Any]:
@@ -1442,26 +1627,32 @@ def _baseline_drift(
         # one slice for every other vendor together: new claims spread thinly over many
         # vendors pass each vendor's slice, not this one
         vendors.append(FOREIGN)
+    unread = set(before.get("unvalidated") or []) | set(after.get("unvalidated") or [])
+    flagged = any(a["id"] in unread or b["id"] in unread for b, a in pairs)
     out = []
     for vendor in vendors:
-        out.append(
-            paired_drift(
-                "identity.claim_rate",
-                {"vendor": vendor},
-                [_shares(b, vendor, mine) for b, _ in pairs],
-                [_shares(a, vendor, mine) for _, a in pairs],
-                rule,
-                items=[f"[{a['lang']}] {a['id']} {excerpt(a['prompt'], 60)!r}" for _, a in pairs],
-                texts=[
-                    (
-                        f"{_shares(b, vendor, mine):.0%} claimed",
-                        f"{_shares(a, vendor, mine):.0%} claimed: {_claiming(a, vendor, mine)!r}",
-                    )
-                    for b, a in pairs
-                ],
-                confidence=confidence,
-            )
+        drift = paired_drift(
+            "identity.claim_rate",
+            {"vendor": vendor},
+            [_shares(b, vendor, mine) for b, _ in pairs],
+            [_shares(a, vendor, mine) for _, a in pairs],
+            rule,
+            items=[f"[{a['lang']}] {a['id']} {excerpt(a['prompt'], 60)!r}" for _, a in pairs],
+            texts=[
+                (
+                    f"{_shares(b, vendor, mine):.0%} claimed",
+                    f"{_shares(a, vendor, mine):.0%} claimed: {_claiming(a, vendor, mine)!r}",
+                )
+                for b, a in pairs
+            ],
+            confidence=confidence,
         )
+        if flagged:
+            drift = dataclasses.replace(
+                drift,
+                details={**drift.details, "flags": [*drift.details.get("flags", []), UNVALIDATED]},
+            )
+        out.append(drift)
     return out
 
 

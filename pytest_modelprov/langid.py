@@ -115,7 +115,8 @@ MIN_LEAD = 1.5
 _SCAN = 2000  # characters read: enough words for a verdict, bounded cost on long answers
 _WORD = re.compile(r"[^\W\d_]+", re.U)
 _UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
-_PERSIAN = re.compile(r"[پچژگ]")
+# Persian letters, and the Persian forms of yeh and kaf (Arabic writes ي and ك)
+_PERSIAN = re.compile(r"[پچژگیک]")
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|https?://\S+", re.S)
 
 # Word shapes that mark a language where its function words are few (Finnish and
@@ -233,6 +234,36 @@ def _latin(text: str) -> str:
     if first < MIN_HITS or first < MIN_SHARE * len(words) or first < MIN_LEAD * second:
         return UNDECIDED
     return best
+
+
+def leaning(text: str) -> str:
+    """The language a text too short for :func:`detect` leans to, or ``"und"``: its
+    dominant non-Latin script, else the Latin-script language with the most function-word
+    and word-shape hits, when one leads outright. Weak evidence, for a caller that only needs
+    to know whether a short text may be in another language than the one it assumes."""
+    counts = script_counts(text)
+    if not counts:
+        return UNDECIDED
+    script, _ = counts.most_common(1)[0]
+    if script in ("han", "kana"):
+        return "ja" if counts["kana"] else "zh"
+    if script != "latin":
+        if script == "cyrillic":
+            return "uk" if _UKRAINIAN.search(text[:_SCAN]) else "ru"
+        if script == "arabic":
+            return "fa" if _PERSIAN.search(text[:_SCAN]) else "ar"
+        named = {"hangul": "ko", "greek": "el", "hebrew": "he", "devanagari": "hi", "thai": "th"}
+        return named.get(script, UNDECIDED)
+    words = _WORD.findall(_CODE.sub(" ", text[:_SCAN]).lower())
+    hits: Counter[str] = Counter()
+    lexicon = _lexicon()
+    for w in words:
+        hits.update(lang for lang, lex in lexicon.items() if w in lex)
+        hits.update(_shapes_of(w))
+    ranked = hits.most_common(2)
+    if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
+        return UNDECIDED
+    return ranked[0][0]
 
 
 def detect_many(texts: list[str]) -> list[str]:

@@ -29,6 +29,10 @@ STYLE_MIN_SPREAD, STYLE_WORDS, STYLE_FLOOR = 0.3, 500, 1e-4
 #: benchmarks/bench_lexical.py); PAIRED_MIN shared prompts make the comparison paired.
 DELTA_MIN_SPREAD, DELTA_WORDS, DELTA_FLOOR = 0.1, 100, 1.0
 PAIRED_MIN = 8
+#: units of the ``delta`` distance: the words' spread over prompts (the default of a plain
+#: distance) or their own frequency (one threshold for every genre; see :func:`delta`)
+SPREAD, FREQUENCY = "spread", "frequency"
+UNITS = (SPREAD, FREQUENCY)
 METHODS = ("delta", "profile", "jaccard", "style")
 PAIRWISE = ("delta", "profile", "jaccard")
 
@@ -254,6 +258,42 @@ def warn_flags(a: Fingerprint, b: Fingerprint, method: str, stacklevel: int = 3)
     return marks
 
 
+def _delta_terms(
+    a: Fingerprint, b: Fingerprint, min_spread: float, words: int, floor: float
+) -> tuple[FloatArray, FloatArray]:
+    """Per compared word: its delta effect, and its spread over prompts (at least its count
+    noise) relative to its squared mean frequency (what :func:`frequency_factor` takes the
+    median of)."""
+    if a.n_prompts < 2 or b.n_prompts < 2:
+        raise ValueError(
+            f"delta distance: {a.label} has {a.n_prompts} and {b.label} {b.n_prompts} prompt(s);"
+            " each needs at least 2 to measure how much a word varies from prompt to prompt"
+        )
+    names = list(
+        dict.fromkeys(_widely_used(a, min_spread, words) + _widely_used(b, min_spread, words))
+    )
+    if not names:
+        return np.zeros(0), np.zeros(0)
+    x, y = _rates(a, names), _rates(b, names)
+    vx, vy = x.var(0, ddof=1), y.var(0, ddof=1)
+    raw = (vx + vy) / 2.0
+    spread = raw + floor * max(float(np.median(raw)), 1e-12)
+    rows_a, rows_b = paired_rows(a, b)
+    if len(rows_a) >= PAIRED_MIN:
+        d = x[rows_a] - y[rows_b]
+        diff, noise = d.mean(0), d.var(0, ddof=1) / len(rows_a)
+    else:
+        diff, noise = x.mean(0) - y.mean(0), vx / len(x) + vy / len(y)
+    mean = np.concatenate([x, y]).mean(0)
+    # a word's spread over prompts is at least its count noise (a Poisson count's variance,
+    # per 1000 words): answers that repeat word for word on every prompt have no spread at
+    # all, and a factor of 0 would report any two of them as identical
+    tokens = np.maximum(np.concatenate([a.tokens, b.tokens]), 1).astype(np.float64)
+    counting = mean * 1000.0 * float(np.mean(1.0 / tokens))
+    relative = np.maximum(raw, counting) / np.maximum(mean, 1e-9) ** 2
+    return np.asarray((diff**2 - noise) / spread, np.float64), np.asarray(relative, np.float64)
+
+
 def delta_effect(
     a: Fingerprint,
     b: Fingerprint,
@@ -271,38 +311,49 @@ def delta_effect(
     prompts (``PAIRED_MIN`` or more) the difference is taken prompt by prompt (paired);
     otherwise the two means are compared and the expected sampling term is the unpaired one.
     """
-    if a.n_prompts < 2 or b.n_prompts < 2:
-        raise ValueError(
-            f"delta distance: {a.label} has {a.n_prompts} and {b.label} {b.n_prompts} prompt(s);"
-            " each needs at least 2 to measure how much a word varies from prompt to prompt"
-        )
-    names = list(
-        dict.fromkeys(_widely_used(a, min_spread, words) + _widely_used(b, min_spread, words))
-    )
-    if not names:
-        return 0.0
-    x, y = _rates(a, names), _rates(b, names)
-    vx, vy = x.var(0, ddof=1), y.var(0, ddof=1)
-    spread = (vx + vy) / 2.0
-    spread = spread + floor * max(float(np.median(spread)), 1e-12)
-    rows_a, rows_b = paired_rows(a, b)
-    if len(rows_a) >= PAIRED_MIN:
-        d = x[rows_a] - y[rows_b]
-        diff, noise = d.mean(0), d.var(0, ddof=1) / len(rows_a)
-    else:
-        diff, noise = x.mean(0) - y.mean(0), vx / len(x) + vy / len(y)
-    return float(np.mean((diff**2 - noise) / spread))
+    effects, _ = _delta_terms(a, b, min_spread, words, floor)
+    return float(np.mean(effects)) if effects.size else 0.0
 
 
-def delta(a: Fingerprint, b: Fingerprint) -> float:
+def frequency_factor(
+    a: Fingerprint,
+    b: Fingerprint,
+    *,
+    min_spread: float = DELTA_MIN_SPREAD,
+    words: int = DELTA_WORDS,
+) -> float:
+    """How large the compared words' spread over prompts is against their frequency: the
+    median over the words of (variance over prompts) / (mean frequency)^2.
+
+    A genre with strong topics (short essays on set questions) has a large spread, so the
+    same difference in how often two models use a word is fewer spreads there: multiplying
+    a ``delta`` effect by this factor turns it back into a relative difference of
+    frequencies, which unrelated models show to the same degree in stories and essays
+    (``benchmarks/bench_lexical.py``, section 3).
+    """
+    _, relative = _delta_terms(a, b, min_spread, words, DELTA_FLOOR)
+    return float(np.median(relative)) if relative.size else 0.0
+
+
+def delta(a: Fingerprint, b: Fingerprint, unit: str = "spread") -> float:
     """The default distance: the :func:`delta_effect`, the mean squared difference of a
     widely used word's frequency in units of its spread over prompts, in [0, 1].
 
     0 when the difference is no more than sampling noise (it is not square-rooted, which
     would magnify that noise); capped at 1, a difference of one spread on the average word
-    (the largest measured between two real models was 0.72).
+    (the largest measured between two real models was 0.72). ``unit="frequency"`` expresses
+    the effect in units of the words' own frequency instead (:func:`frequency_factor`): the
+    scale on which one threshold means the same in every genre measured.
     """
-    return float(min(max(delta_effect(a, b), 0.0), 1.0))
+    if unit not in UNITS:
+        raise ValueError(f"unit: {unit!r} is not one of {list(UNITS)}")
+    effects, relative = _delta_terms(a, b, DELTA_MIN_SPREAD, DELTA_WORDS, DELTA_FLOOR)
+    if not effects.size:
+        return 0.0
+    value = float(np.mean(effects))
+    if unit == FREQUENCY:
+        value *= float(np.median(relative))
+    return float(min(max(value, 0.0), 1.0))
 
 
 def style_matrix(fps: Sequence[Fingerprint], min_pool: int = 3) -> FloatArray:
@@ -362,11 +413,16 @@ def style_matrix(fps: Sequence[Fingerprint], min_pool: int = 3) -> FloatArray:
     return np.asarray(np.clip((1.0 - unit @ unit.T) / 2.0, 0.0, 1.0), np.float64)
 
 
-def distance(a: Fingerprint, b: Fingerprint, method: str = "delta") -> float:
-    """Pairwise distance in [0, 1]: ``delta`` (default), ``profile`` or the anchor's
-    ``jaccard``."""
+def distance(a: Fingerprint, b: Fingerprint, method: str = "delta", unit: str = SPREAD) -> float:
+    """Pairwise distance in [0, 1]: ``delta`` (default; in either of :data:`UNITS`),
+    ``profile`` or the anchor's ``jaccard``."""
+    if unit != SPREAD and method != "delta":
+        raise ValueError(
+            f"unit: {unit!r} is a unit of the 'delta' distance only; {method!r} has its own "
+            "scale (leave unit at its default, or use method='delta')"
+        )
     if method == "delta":
-        return delta(a, b)
+        return delta(a, b, unit)
     if method == "profile":
         return profile(a, b)
     if method == "jaccard":

@@ -408,8 +408,9 @@ class Fingerprint:
             raise ValueError(f"{self.label}: a split-half needs at least 2 prompts")
         return self.subset(rows[0::2]), self.subset(rows[1::2])
 
-    def distance(self, other: Fingerprint, method: str = "delta") -> float:
-        """Distance to ``other`` in [0, 1]: ``delta`` (default), ``profile`` or ``jaccard``.
+    def distance(self, other: Fingerprint, method: str = "delta", unit: str = "spread") -> float:
+        """Distance to ``other`` in [0, 1]: ``delta`` (default; ``unit="frequency"`` for the
+        scale that means the same in every genre), ``profile`` or ``jaccard``.
 
         The same as :func:`pytest_modelprov.lexical.distance`: a single number, recorded as
         an ``info`` measurement of the running test (the assertions in
@@ -418,9 +419,9 @@ class Fingerprint:
         from .lexical import record_distance
         from .lexical_distance import distance, warn_flags
 
+        value = distance(self, other, method, unit)
         warn_flags(self, other, method)
-        value = distance(self, other, method)
-        record_distance(self, other, method, value)
+        record_distance(self, other, method, value, unit)
         return value
 
     def top(

@@ -40,7 +40,7 @@ from .audit import Audited, audited_change, audited_rate, detectable_change
 from .client import counting_empty_answers, excerpt
 from .comparable import require_same_params
 from .drift import Drift, Rule, paired_drift
-from .errors import ConfigError
+from .errors import ConfigError, EnvelopeError
 from .measurement import MAX_EVIDENCE, Measurement, evidence_item
 from .refusal_features import clean_refusal, featurise, normalise, strip_reasoning
 from .refusal_model import (
@@ -96,11 +96,6 @@ _EXCERPT = 160
 
 class RefusalWarning(UserWarning):
     """A refusal assertion passed but could not have detected the margin it was given."""
-
-
-class EnvelopeError(AssertionError):
-    """Answers in a language the classifier was not validated on, with no audit to vouch
-    for their labels: the rate would be a number nobody can stand behind."""
 
 
 #: the flag on every figure measured outside the classifier's validated languages

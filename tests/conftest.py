@@ -61,6 +61,9 @@ def env(monkeypatch: pytest.MonkeyPatch, server: LocalServer, tmp_path: Path) ->
     monkeypatch.setenv("MODELPROV_BASE_URL", server.url)
     monkeypatch.setenv("MODELPROV_CACHE_DIR", str(cache))
     monkeypatch.setenv("MODELPROV_RETRY_BACKOFF", "0")
+    # xdist workers set COLUMNS=80, which fits the inner run's tables to 80 columns; the
+    # tests read the whole-line form a log file gets, under xdist or not
+    monkeypatch.delenv("COLUMNS", raising=False)
     return Env(server=server, cache=cache)
 
 

@@ -93,6 +93,42 @@ def test_a_reference_overrides_one_parameter_and_null_removes_an_inherited_one(p
     assert body["temperature"] == 0 and "max_tokens" not in body
 
 
+def test_a_judge_that_inherits_no_parameters_gets_only_its_own(pytester, env):
+    # a judge is not a sampled model: the candidate's vendor-specific extra_body and its
+    # sampling temperature must not reach another vendor's endpoint
+    pytester.makepyfile(
+        """
+        def test_judged(reference_model, model_under_test):
+            reference_model("judge").sample("is this a refusal?")
+            reference_model("last").sample("hello")
+        """
+    )
+    result = pytester.runpytest(
+        "--modelprov-param=temperature=0.6",
+        '--modelprov-param=extra_body={"thinking": {"type": "enabled"}}',
+        "--modelprov-reference=judge.model=judge-model",
+        "--modelprov-reference=judge.inherit_params=false",
+        "--modelprov-reference=judge.params.temperature=0",
+        "--modelprov-reference=last.model=old-model",
+    )
+    result.assert_outcomes(passed=1)
+    [judged] = _bodies(env.server, "judge-model")
+    assert {k: v for k, v in judged.items() if k not in {"model", "messages"}} == {"temperature": 0}
+    # the other reference is still sampled alike
+    [old] = _bodies(env.server, "old-model")
+    assert old["temperature"] == 0.6 and "thinking" in json.dumps(old)
+
+
+def test_a_bad_inherit_params_value_is_a_usage_error_naming_the_field(pytester, env):
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest(
+        "--modelprov-reference=judge.model=judge-model",
+        "--modelprov-reference=judge.inherit_params=sometimes",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*judge.inherit_params*'sometimes'*use true*or false*"])
+
+
 def test_the_marker_says_the_difference_is_intended(pytester, env):
     pytester.makepyfile(
         test_gate=GATE.replace(

@@ -125,6 +125,39 @@ def modelprov_references():
     )
 
 
+def test_inherit_params_a_fixture_overrides_is_named_unless_the_params_agree(suite):
+    suite.makeconftest(
+        CONFTEST
+        + """
+
+@pytest.fixture(scope="session")
+def modelprov_references():
+    judge = ModelSpec(name="judge", model="scripted-judge", base_url=SERVER.url,
+                      params={"temperature": 0.7})
+    return {"judge": judge}
+"""
+    )
+    suite.makepyfile(test_it="def test_nothing(model_under_test):\n    pass\n")
+    args = ["--modelprov-reference=judge.model=scripted-judge"]
+    # the fixture's judge carries the inherited temperature: the setting did nothing
+    result = suite.runpytest(*args, "--modelprov-reference=judge.inherit_params=false")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*judge.inherit_params=false (from --modelprov-reference) is not used: the "
+            "modelprov_references fixture gives 'judge' params {\"temperature\": 0.7}*"
+        ]
+    )
+    # inheriting (the default) gives the fixture's params: nothing unused
+    result = suite.runpytest(
+        *args,
+        "--modelprov-reference=judge.inherit_params=true",
+        "-W",
+        "error::pytest_modelprov.errors.UnusedSettingWarning",
+    )
+    result.assert_outcomes(passed=1)
+
+
 def test_the_plan_shows_the_unused_price(suite):
     result = suite.runpytest("--modelprov-plan", "--modelprov-price=0.27/1.10")
     result.stdout.fnmatch_lines(

@@ -3,6 +3,7 @@ measurements of fingerprints built from texts."""
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections import Counter
@@ -14,6 +15,9 @@ from test_lexical import STYLE_WORDS, TOPICS, _author, _corpus, _story
 from pytest_modelprov import jsonreport, lexical, lexical_anchor
 from pytest_modelprov.lexical import Fingerprint, LexicalWarning
 from pytest_modelprov.lexical_text import tokenise
+
+# read at import: the autouse clean_env fixture removes CI from the environment of each test
+IN_CI = bool(os.environ.get("CI"))
 
 
 def _fp(author: int, topics: list[str], per_topic: int, seed: int, name: str = "") -> Fingerprint:
@@ -38,9 +42,13 @@ def _rates_by_hand(texts: list[str], prompts: list[str]) -> tuple[list[str], dic
     return list(per_prompt), per_prompt
 
 
-def _delta_by_hand(a: tuple[list[str], list[str]], b: tuple[list[str], list[str]]) -> float:
+def _delta_by_hand(
+    a: tuple[list[str], list[str]], b: tuple[list[str], list[str]], frequency: bool = False
+) -> float:
     """The delta effect from the definition, with Counters (words in >= 10% of a side's
-    prompts, the 100 most frequent of each side; spread floored at the median's)."""
+    prompts, the 100 most frequent of each side; spread floored at the median's); with
+    ``frequency``, times the median over the words of the spread (at least the Poisson
+    count noise) / squared mean frequency."""
     sides = [_rates_by_hand(*a), _rates_by_hand(*b)]
     names: list[str] = []
     for order, counts in sides:
@@ -66,8 +74,12 @@ def _delta_by_hand(a: tuple[list[str], list[str]], b: tuple[list[str], list[str]
             )
         )
     x, y = mats
-    spread = (x.var(0, ddof=1) + y.var(0, ddof=1)) / 2
-    spread = spread + np.median(spread)
+    raw = (x.var(0, ddof=1) + y.var(0, ddof=1)) / 2
+    spread = raw + np.median(raw)
+    mean = np.vstack([x, y]).mean(0)
+    tokens = [sum(c.values()) for _, counts in sides for c in counts.values()]
+    counting = mean * 1000 * np.mean([1 / t for t in tokens])
+    factor = float(np.median(np.maximum(raw, counting) / mean**2)) if frequency else 1.0
     shared = [p for p in sides[0][0] if p in sides[1][1]]
     if len(shared) >= 8:
         d = np.array([x[sides[0][0].index(p)] - y[sides[1][0].index(p)] for p in shared])
@@ -75,7 +87,7 @@ def _delta_by_hand(a: tuple[list[str], list[str]], b: tuple[list[str], list[str]
     else:
         diff = x.mean(0) - y.mean(0)
         noise = x.var(0, ddof=1) / len(x) + y.var(0, ddof=1) / len(y)
-    return float(np.mean((diff**2 - noise) / spread))
+    return float(np.mean((diff**2 - noise) / spread)) * factor
 
 
 @pytest.mark.parametrize(
@@ -87,6 +99,8 @@ def test_delta_matches_an_independent_computation(topics_b):
     fa, fb = Fingerprint.from_texts(*a), Fingerprint.from_texts(*b)
     assert lexical.delta_effect(fa, fb) == pytest.approx(_delta_by_hand(a, b), rel=1e-9)
     assert lexical.distance(fa, fb) == min(max(_delta_by_hand(a, b), 0.0), 1.0)
+    by_hand = min(max(_delta_by_hand(a, b, frequency=True), 0.0), 1.0)
+    assert fa.distance(fb, unit="frequency") == pytest.approx(by_hand, rel=1e-9)
 
 
 def test_delta_finds_each_authors_other_half_on_other_prompts_without_a_pool():
@@ -338,7 +352,10 @@ def _mixed_corpus(seed: int) -> tuple[list[str], list[str]]:
 
 
 def test_jaccard_on_wordfreqs_scale_ranks_words_against_human_english():
-    wordfreq = pytest.importorskip("wordfreq")
+    if IN_CI:  # .ci/run installs the extra: a missing wordfreq there is a failure
+        import wordfreq
+    else:
+        wordfreq = pytest.importorskip("wordfreq")
     # the frequency table gives what wordfreq's own lookup gives (floored for unknown words)
     for word in ["whispered", "don't", "naïve", "the", "zorvath", "tapestry", "elara"]:
         expected = max(wordfreq.word_frequency(word, "en"), lexical_anchor.FLOOR)
