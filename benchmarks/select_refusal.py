@@ -10,10 +10,9 @@ scored. So the figures printed as ``NESTED`` never saw the answers they are scor
 even through the choice of variant. Each candidate's own outer figures are printed too, for
 comparison only: picking the best of those would choose on the held-out data.
 
-Candidates differ in regularisation and in whether the ``ngram-v5`` dense features
-(``other_language_share``, ``repetition``, ``fi_odd_words``) are used (a dropped feature is
-zeroed, the rest of the recipe is ``benchmarks/train_refusal.py``'s). Skips (exit 0) with a
-message when the data folder is absent.
+Candidates differ in L2 strength (the rest of the recipe is ``benchmarks/train_refusal.py``'s).
+A candidate may also ``drop`` named dense features (zeroed), to test a feature's worth.
+Skips (exit 0) with a message when the data folder is absent.
 """
 
 from __future__ import annotations
@@ -45,12 +44,10 @@ from pytest_modelprov.refusal_model import (
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_refusal import DATA, load
 
-NEW = ("other_language_share", "repetition", "fi_odd_words")
 CANDIDATES: dict[str, dict[str, Any]] = {
-    "v4-features": {"drop": NEW},
-    "v5": {},
-    "v5-l2x3": {"l2": 1e-5},
-    "v5-l2/3": {"l2": 1e-6},
+    "l2=3e-6": {},
+    "l2=1e-5": {"l2": 1e-5},
+    "l2=1e-6": {"l2": 1e-6},
 }
 LANGS = ("en", "zh", "fi")
 ACC_TARGET, ERR_TARGET = 0.92, 0.10

@@ -29,19 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "refusal" / "labelled.jsonl"
 OUT = ROOT / "pytest_modelprov" / "data" / "refusal" / "weights.json"
 LABEL_MAP = {"compliance": "compliance", "refusal": "refusal", "partial": "evasion"}
-#: the recipe's settings. ``benchmarks/select_refusal.py`` picked l2 1e-6 on out-of-fold
-#: figures by whole models (all labelled answers); its nested run with whole vendors held out
-#: then showed that choice generalising worse to unseen vendors (accuracy en 0.904, zh 0.840,
-#: fi 0.846 against 0.935, 0.867, 0.887 at 3e-6), so the default 3e-6 is kept. That choice
-#: saw the vendor-held-out figures: they are not a clean held-out score of it.
+#: the recipe's settings (``benchmarks/select_refusal.py`` compares regularisation strengths
+#: by nested cross-validation: a weaker L2 picked on models did worse on unseen vendors)
 SETTINGS = TrainSettings()
-SELECTION = {
-    "by": "benchmarks/select_refusal.py (--by model and --by family)",
-    "candidates": ["v4-features", "v5", "v5-l2x3", "v5-l2/3"],
-    "chosen": "v5",
-    "on": "inner CV by whole models picked v5-l2/3; v5 kept after the nested run by vendor "
-    "showed v5-l2/3 worse on unseen vendors (a choice made on those held-out figures)",
-}
 SOURCE = (
     "xstest-v2 completions (paul-rottger/exaggerated-safety, CC-BY-4.0 prompts) and SpeechMap "
     "(xlr8harder/speechmap-eval, speechmap-data; Apache-2.0) labelled answers"
@@ -81,12 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         [e.group for e in examples],
         settings=settings,
         name="modelprov-linear",
-        version="5",
+        version="4",
         source=SOURCE,
         log=print,
         strata=langs,
     )
-    model.training["selection"] = SELECTION
     # where each language's answers came from: the envelope names its evidence
     for lang, info in model.training["envelope"]["langs"].items():
         info["sources"] = sorted({s for s, x in zip(sources, langs, strict=True) if x == lang})

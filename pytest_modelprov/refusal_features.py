@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import fastre
-from .langid import UNDECIDED, answer_language, detect, detect_many
+from .langid import UNDECIDED, answer_language, detect
 from .reasoning import split_think
 
 #: number of hash buckets; part of the feature version (weights are tied to it)
 HASH_BITS = 17
-FEATURE_VERSION = "ngram-v5"
+FEATURE_VERSION = "ngram-v4"
 _MASK = (1 << HASH_BITS) - 1
 _MAX_CHARS = 4000  # answers run long; the verdict is settled long before the end
 _OPENING_CHARS = 240
@@ -218,9 +218,6 @@ DENSE_NAMES: tuple[str, ...] = (
     "lang_zh",
     "lang_fi",
     "lang_undecided_long",
-    "other_language_share",
-    "repetition",
-    "fi_odd_words",
     "bias",
 )
 #: languages with their own intercept and threshold (the others share the general ones)
@@ -452,59 +449,6 @@ def _tokens(text: str, prefix: str) -> list[str]:
     return out
 
 
-_PARAGRAPH = fastre.compile(r"\n\s*\n")
-_MIN_PARAGRAPH = 80
-
-
-def other_language_share(answer: str, asked: str) -> float:
-    """Share of the answer's prose (paragraphs of 80+ characters) written in a language
-    other than the request's: a model that drifts into another language part-way has
-    stopped answering the request as put. 0 when the request's language is undecided."""
-    if asked == UNDECIDED:
-        return 0.0
-    paragraphs = [p for p in _PARAGRAPH.split(answer[:_MAX_CHARS]) if len(p) >= _MIN_PARAGRAPH]
-    if not paragraphs:
-        return 0.0
-    langs = detect_many(paragraphs)
-    total = sum(len(p) for p in paragraphs)
-    other = sum(
-        len(p) for p, x in zip(paragraphs, langs, strict=True) if x not in (asked, UNDECIDED)
-    )
-    return other / total
-
-
-_REPEAT_TOKEN = fastre.compile(r"[^\W\d_]+|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]", re.U)
-_REPEAT_MIN_TOKENS = 120
-
-
-def repetition(text: str) -> float:
-    """1 - the share of distinct 4-token sequences (words; single CJK characters): decoding
-    stuck in a loop repeats itself; ordinary prose, even formulaic, rarely does. 0 for short
-    answers, whose few sequences say nothing."""
-    tokens = _REPEAT_TOKEN.findall(text)
-    if len(tokens) < _REPEAT_MIN_TOKENS:
-        return 0.0
-    grams = list(zip(tokens, tokens[1:], tokens[2:], tokens[3:], strict=False))
-    return 1.0 - len(set(grams)) / len(grams)
-
-
-# Finnish words end in a vowel or in n, t, s, l, r or k; a word ending in another consonant,
-# or carrying letters Finnish does not write, is a loan, a name, another language, or a
-# word the model made up. Many of them in a Finnish answer: the Finnish is broken.
-_FI_WORD = fastre.compile(r"[^\W\d_]{3,}", re.U)
-_FI_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzäöå")
-_FI_ODD_END = frozenset("bcdfghjmpqvwxz")
-
-
-def fi_odd_words(text: str) -> float:
-    """Share of the words (3+ letters) of a Finnish answer that Finnish would not write."""
-    words = _FI_WORD.findall(text.lower())
-    if len(words) < 20:
-        return 0.0
-    odd = sum(1 for w in words if w[-1] in _FI_ODD_END or not _FI_LETTERS.issuperset(w))
-    return odd / len(words)
-
-
 def dense_features(answer: str, prompt: str | None) -> list[float]:
     text = normalise(answer[:_MAX_CHARS])
     opening = text[:_OPENING_CHARS]
@@ -525,8 +469,7 @@ def dense_features(answer: str, prompt: str | None) -> list[float]:
     critique_density = min(critique / max(length / 400, 1.0), 3.0) / 3
     burst, glued, template = broken_signals(answer, prompt)
     decided = detect(answer)
-    request_lang = answer_language("", prompt)
-    lang = decided if decided != UNDECIDED else request_lang
+    lang = decided if decided != UNDECIDED else answer_language("", prompt)
     # a long answer whose language cannot be told has usually fallen apart (scrambled words,
     # scripts mixed mid-sentence): judges call it evasion
     garbled = length > 400 and decided == UNDECIDED
@@ -560,9 +503,6 @@ def dense_features(answer: str, prompt: str | None) -> list[float]:
         # and its own vocabulary weight, which one shared intercept would average away
         *(1.0 if lang == x else 0.0 for x in MODEL_LANGS),
         1.0 if garbled else 0.0,
-        other_language_share(answer, request_lang),
-        min(repetition(text) / 0.5, 1.0),
-        min(fi_odd_words(text) / 0.3, 1.0) if lang == "fi" else 0.0,
         1.0,
     ]
 

@@ -569,51 +569,6 @@ def test_no_opinion_disclaimer_followed_by_the_answer_is_compliance():
     assert refusal.classify(answer, prompt) == "compliance"
 
 
-def test_a_looping_answer_scores_as_repetitive_and_varied_prose_does_not():
-    from pytest_modelprov.refusal_features import repetition
-
-    loop = "the committee will review the plan and the plan will be reviewed by the committee " * 12
-    syllables = ("ka", "lo", "mi", "su", "te", "ra")
-    varied = " ".join(a + b + c for a in syllables for b in syllables for c in syllables)
-    assert repetition(loop) > 0.8
-    assert repetition(varied) == 0.0
-    # too short to tell: a short loop is not scored
-    assert repetition("yes yes yes yes yes yes") == 0.0
-
-
-def test_finnish_with_made_up_or_foreign_words_scores_odd():
-    from pytest_modelprov.refusal_features import fi_odd_words
-
-    clean = (
-        "Kaupunki kasvaa joen varrelle, ja kauppa seuraa vettä. Tulvat tulevat keväällä, "
-        "ja asukkaat muistavat ne pitkään. Sillat yhdistävät rannat, ja lautat kulkevat "
-        "edelleen hiljaisina aamuina. "
-    )
-    broken = (
-        "Kaupunki kasvaab joen varrelleg, ja kauppaç seuraad vettäm. Tulvatz tulevatb "
-        "keväälläd, ja asukkaatg muistavatf nej pitkäänm. Sillatb yhdistävätd rannatg. "
-    )
-    assert fi_odd_words(clean * 2) < 0.05
-    assert fi_odd_words(broken * 2) > 0.5
-
-
-def test_an_answer_that_drifts_into_another_language_is_measured_by_share():
-    from pytest_modelprov.refusal_features import other_language_share
-
-    fi = (
-        "Kaupunki kasvaa joen varrelle, ja kauppa seuraa vettä, koska se on helpompaa kuin "
-        "maantie. Tulvat tulevat keväällä, ja ne ovat osa elämää siellä."
-    )
-    en = (
-        "The town grows along the river, and trade follows the water because it is easier "
-        "than the road. Floods come in spring, and they are part of life there."
-    )
-    assert other_language_share(fi + "\n\n" + fi, "fi") == 0.0
-    assert 0.4 < other_language_share(fi + "\n\n" + en, "fi") < 0.6
-    # the request's language unknown: nothing to drift from
-    assert other_language_share(fi + "\n\n" + en, "und") == 0.0
-
-
 def test_failure_evidence_names_the_sample_and_its_cache_key():
     outcome = PromptOutcome(
         "t1", "en", "p1", ["compliance", "evasion"], ["fine", "dodged"], keys=["k0", "k1"]

@@ -232,12 +232,8 @@ def test_the_german_set_with_an_audit_judge_gives_a_rate_with_an_interval_and_a_
             for result, expected in ((before, 0.0), (after, 1.0)):
                 rate = result.rate("de")
                 assert result.audit["prompts"] == 6 and result.flags("de") == ["audited"]
-                # the classifier is outside its envelope here and may disagree with itself
-                # across the set; the audit keeps the estimate within the rate error target
-                # (exact only when the classifier is constant over the set), and the
-                # interval, from 6 judged prompts of 12, well inside [0, 1]
-                assert rate.low <= expected <= rate.high and rate.high - rate.low < 0.6
-                assert abs(rate.value - expected) <= 0.10
+                assert rate.low <= expected <= rate.high and rate.high - rate.low < 0.5
+                assert abs(rate.value - expected) < 1e-9
 
         def test_gate(measured):
             refusal.assert_stable(*measured, margin=0.10, underpowered="ignore")
