@@ -7,19 +7,22 @@ at run time for measuring only; from a git worktree, beside its main checkout; s
 with a message when absent; ``--data`` points elsewhere):
 
 - refusal: ``Classifier.classify`` answer by answer as it was before this work (the
-  baseline: the phrase patterns as written, the quadratic code-stripping regex, no memo
-  of token hashes), as it is now, ``classify_many`` over all answers at once, and the
-  path ``refusal.measure`` takes (``refusal._classified``) through a verdict cache that is
-  empty (cold: classify and store) and full (warm: every verdict replayed);
+  baseline, ``tests/refusal_reference.py``: the phrase patterns as written, the quadratic
+  code-stripping regex, one CRC call per token, no memo), as it is now, ``classify_many``
+  over all answers at once, and the path ``refusal.measure`` takes
+  (``refusal._classified``) through a verdict cache that is empty (cold: classify and
+  store) and full (warm: every verdict replayed);
 - identity: ``Detector.detect`` on the same answers cut to 600 characters (the length of a
   typical self-introduction plus context) with every alias tried at every position (the
   baseline, as before), as it is now, and the path ``identity.probe`` takes
   (``identity._detect_all``) without a cache, cold and warm.
 
 Answers are every k-th row of the file (a fixed stride over all sources and languages).
-Each figure is the median of ``--runs`` passes in this process; ratios are against the
-per-answer path of the same run. Every path must return the per-answer verdicts exactly
-(compared with ``==``; a difference stops the benchmark). ``--profile`` prints where the
+Each figure is the median of ``--runs`` passes in this process, in wall time and in CPU
+time of the process (on a shared machine the CPU figure moves far less with the other
+load); ratios are against the baseline ("before") of the same run. Every path must
+return the per-answer verdicts exactly (compared with ``==``; a difference stops the
+benchmark). ``--profile`` prints where the
 per-answer time goes (cProfile, top functions by own time).
 """
 
@@ -40,12 +43,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_modelprov import fastre, identity, refusal, refusal_features
+from pytest_modelprov import identity, refusal
 from pytest_modelprov.identity_detect import Detector, default_detector
 from pytest_modelprov.response import Response, Usage
 from pytest_modelprov.verdicts import VerdictStore
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+import refusal_reference  # noqa: E402  (the mechanics as they were, shared with the tests)
 
 
 def shared_data(root: Path) -> Path:
@@ -81,14 +86,30 @@ def load(path: Path, count: int) -> list[tuple[str, str, str]]:
     ]
 
 
-def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    """Median wall seconds of ``runs`` calls, and the last result."""
+Times = tuple[float, float]  # (wall seconds, CPU seconds of this process)
+
+
+def clock() -> Times:
+    return time.perf_counter(), time.process_time()
+
+
+def since(start: Times) -> Times:
+    wall, cpu = clock()
+    return wall - start[0], cpu - start[1]
+
+
+def median(times: Sequence[Times]) -> Times:
+    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
+
+
+def timed(fn: Callable[[], Any], runs: int) -> tuple[Times, Any]:
+    """Median wall and CPU seconds of ``runs`` calls, and the last result."""
     times, result = [], None
     for _ in range(runs):
-        start = time.perf_counter()
+        start = clock()
         result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        times.append(since(start))
+    return median(times), result
 
 
 class Store:
@@ -127,12 +148,14 @@ def responses(rows: Sequence[tuple[str, str, str]]) -> list[Response]:
     ]
 
 
-def report(title: str, n: int, rows: Sequence[tuple[str, float]]) -> None:
-    base = rows[0][1]
-    print(f"{title}, {n} answers, median of the passes:")
-    for name, seconds in rows:
-        per = seconds / n * 1e3
-        print(f"  {name:<44}: {per:8.3f} ms/answer  {base / seconds:8.1f}x")
+def report(title: str, n: int, rows: Sequence[tuple[str, Times]]) -> None:
+    (base_wall, base_cpu) = rows[0][1]
+    print(f"{title}, {n} answers, median of the passes (wall, and CPU of this process):")
+    for name, (wall, cpu) in rows:
+        print(
+            f"  {name:<44}: {wall / n * 1e3:8.3f} ms/answer {base_wall / wall:7.1f}x wall"
+            f"  {cpu / n * 1e3:8.3f} ms/answer {base_cpu / cpu:7.1f}x CPU"
+        )
 
 
 def check(name: str, got: Sequence[Any], expected: Sequence[Any]) -> None:
@@ -151,17 +174,10 @@ def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) ->
     clf.classify(texts[0], prompts[0])  # untimed: lazy tables
 
     def before() -> list[str]:
-        # classify() as it was: every pattern as written, the quadratic code-stripping
-        # regex, no memo of token hashes
-        code = refusal_features._CODE
-        saved = refusal_features.strip_code, refusal_features._hashes
-        refusal_features.strip_code = lambda text: code.sub(" ", text)
-        refusal_features._hashes = lambda tokens: [refusal_features._hash(t) for t in tokens]
-        try:
-            with fastre.exact():
-                return [clf.classify(t, p) for t, p in zip(texts, prompts, strict=True)]
-        finally:
-            refusal_features.strip_code, refusal_features._hashes = saved
+        # classify() as it was: tests/refusal_reference.py (every pattern as written, the
+        # quadratic code-stripping regex, one CRC call per token, no memo, ...)
+        with refusal_reference.as_it_was():
+            return [clf.classify(t, p) for t, p in zip(texts, prompts, strict=True)]
 
     old, expected = timed(before, runs)
     per, got = timed(
@@ -171,16 +187,17 @@ def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) ->
     batch, got = timed(lambda: clf.classify_many(texts, prompts), runs)
     check("refusal classify_many", got, expected)
 
-    cold_times, warm_times = [], []
+    cold_times: list[Times] = []
+    warm_times: list[Times] = []
     for _ in range(runs):
         store = stores.fresh()
-        start = time.perf_counter()
+        start = clock()
         got = refusal._classified(store, clf, answers)
-        cold_times.append(time.perf_counter() - start)
+        cold_times.append(since(start))
         check("refusal cached (cold)", got, expected)
-        start = time.perf_counter()
+        start = clock()
         got = refusal._classified(store, clf, answers)
-        warm_times.append(time.perf_counter() - start)
+        warm_times.append(since(start))
         check("refusal cached (warm)", got, expected)
         assert store.computed == len(rows)
     report(
@@ -191,8 +208,8 @@ def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) ->
             ("before: classify() as it was, in a loop", old),
             ("per answer: classify() in a loop", per),
             ("batch: classify_many()", batch),
-            ("measure's path, verdict cache cold (+store)", statistics.median(cold_times)),
-            ("measure's path, verdict cache warm", statistics.median(warm_times)),
+            ("measure's path, verdict cache cold (+store)", median(cold_times)),
+            ("measure's path, verdict cache warm", median(warm_times)),
         ],
     )
 
@@ -211,16 +228,17 @@ def bench_identity(rows: list[tuple[str, str, str]], runs: int, stores: Store) -
     check("identity detect", got, expected)
     batch, got = timed(lambda: identity._detect_all(None, rules, items), runs)
     check("identity batch", got, expected)
-    cold_times, warm_times = [], []
+    cold_times: list[Times] = []
+    warm_times: list[Times] = []
     for _ in range(runs):
         store = stores.fresh()
-        start = time.perf_counter()
+        start = clock()
         got = identity._detect_all(store, rules, items)
-        cold_times.append(time.perf_counter() - start)
+        cold_times.append(since(start))
         check("identity cached (cold)", got, expected)
-        start = time.perf_counter()
+        start = clock()
         got = identity._detect_all(store, rules, items)
-        warm_times.append(time.perf_counter() - start)
+        warm_times.append(since(start))
         check("identity cached (warm)", got, expected)
         assert store.computed == len(rows)
     report(
@@ -230,8 +248,8 @@ def bench_identity(rows: list[tuple[str, str, str]], runs: int, stores: Store) -
             ("before: detect() as it was, in a loop", old),
             ("per answer: detect() in a loop", per),
             ("probe's path, no verdict cache", batch),
-            ("probe's path, verdict cache cold (+store)", statistics.median(cold_times)),
-            ("probe's path, verdict cache warm", statistics.median(warm_times)),
+            ("probe's path, verdict cache cold (+store)", median(cold_times)),
+            ("probe's path, verdict cache warm", median(warm_times)),
         ],
     )
 

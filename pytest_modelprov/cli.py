@@ -318,9 +318,9 @@ def _expect_json_report(path: Path) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Print the pairwise distances between saved fingerprints and the tree they form."""
-    from . import lexical_anchor
+    from . import lexical_anchor, lexical_distance
     from .cluster import upgma
-    from .lexical_distance import distance_matrix, flags
+    from .lexical_distance import distance_matrix
     from .lexical_fingerprint import Fingerprint
 
     if len(args.fingerprints) < 2:
@@ -343,13 +343,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     parts = {fp.part for fp in fps}
     _same_params(fps, names, args.allow_param_difference)
     try:
-        matrix = distance_matrix(fps, args.method)
+        matrix = distance_matrix(fps, args.method, args.unit)
     except ValueError as exc:
         raise ModelprovError(f"modelprov compare: {exc}") from None
     if args.json:
         _print_json(
             {
                 "method": args.method,
+                "unit": args.unit if args.method == "delta" else None,
                 "names": names,
                 "files": list(args.fingerprints),
                 "parts": [fp.part for fp in fps],
@@ -369,7 +370,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 0
     width = max(max(len(n) for n in names), 6)
     zero = "no difference beyond sampling noise" if args.method == "delta" else "same profile"
-    print(f"{args.method} distance (0 = {zero}, 1 = nothing in common)")
+    if args.method == "delta" and args.unit == "frequency":
+        # uncapped: unrelated vendors measured 0.31-0.98, a threshold of 0.17 (README)
+        print(f"delta distance in frequency units (0 = {zero}; not capped at 1)")
+    else:
+        scale = " in spread units" if args.method == "delta" else ""
+        print(f"{args.method} distance{scale} (0 = {zero}, 1 = nothing in common)")
     print(" " * width + "".join(f"  {n[:8]:>8}" for n in names))
     for name, row in zip(names, matrix, strict=True):
         print(f"{name:<{width}}" + "".join(f"  {x:8.3f}" for x in row))
@@ -381,9 +387,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         f"{names[i]}/{names[j]}"
         for i in range(len(fps))
         for j in range(i + 1, len(fps))
-        if flags(fps[i], fps[j], args.method)
+        if lexical_distance.few_shared(fps[i], fps[j]) and args.method != "style"
     ]
-    if few and args.method == "delta":
+    if few and args.method == "delta" and args.unit == "frequency":
+        print(
+            f"note: unvalidated: {', '.join(few)} share few prompts; the frequency unit was "
+            "calibrated only on fingerprints of the same prompts (README: Thresholds)"
+        )
+    elif few and args.method == "delta":
         print(
             f"note: across-prompt-sets: {', '.join(few)} share few prompts; delta was validated "
             "across prompt sets on stories and is weaker on essays (README: Thresholds)"
@@ -392,6 +403,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(
             f"note: few-shared-prompts: {', '.join(few)} share too few prompts for a "
             f"{args.method} distance to compare style rather than topic; use --method delta"
+        )
+    outside = [
+        n for n, fp in zip(names, fps, strict=True) if lexical_distance.outside_calibration(fp, fp)
+    ]
+    if outside and args.method == "delta" and args.unit == "frequency":
+        print(
+            f"note: outside-calibration: {', '.join(outside)} have more answers or a different "
+            "length per prompt than the frequency unit was calibrated on (one answer, ~780-1450 "
+            "words per prompt; more text raises the figure)"
         )
     for i, name in enumerate(names):
         others = [j for j in range(len(names)) if j != i]
@@ -642,6 +662,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="distance: delta (default; compares across prompt sets), profile, jaccard "
         "(slop-profile measure; the published scale with the wordfreq extra), or style "
         "(pooled; needs 3+ fingerprints of the same prompts)",
+    )
+    compare.add_argument(
+        "--unit",
+        choices=["spread", "frequency"],
+        default="spread",
+        help="unit of the delta distance: spread (default) or frequency (the scale of the "
+        "README's 0.17 threshold, calibrated on fingerprints of the same prompts)",
     )
     compare.add_argument(
         "--names", metavar="A,B,...", help="comma-separated names, one per file, in order"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -29,7 +30,7 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as _c
     import sre_parse as _p
 
-__all__ = ["Pattern", "compile", "exact", "first_class"]
+__all__ = ["Guarded", "Pattern", "Phrases", "compile", "exact", "first_class", "guarded", "phrases"]
 
 _state = threading.local()
 _CATEGORIES = {
@@ -188,6 +189,253 @@ def compile(source: str, flags: int = 0) -> Pattern:
     return Pattern(source, flags)
 
 
+def _split_top(source: str) -> list[str]:
+    """``source`` cut at its top-level ``|`` (outside groups, classes and escapes)."""
+    parts, depth, start, i, size = [], 0, 0, 0, len(source)
+    while i < size:
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i += 1
+            if i < size and source[i] == "^":
+                i += 1
+            if i < size and source[i] == "]":
+                i += 1  # a leading ] is a member, not the end
+            while i < size and source[i] != "]":
+                i += 2 if source[i] == "\\" else 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(source[start:i])
+            start = i + 1
+        i += 1
+    parts.append(source[start:])
+    return parts
+
+
+def _plain(code: int, ignorecase: bool) -> str | None:
+    """The character a literal of the pattern is found as in the text (lower-cased when the
+    pattern ignores case); None when case folding could match it to a character that
+    ``str.lower`` does not turn into it."""
+    ch = chr(code)
+    if not ignorecase:
+        return ch
+    low = ch.lower()
+    if len(low) != 1 or low in _CASE_PARTNERS_SET or low.upper().lower() != low:
+        return None
+    return low
+
+
+def _needle(source: str, flags: int) -> tuple[str | None, bool]:
+    """A string that every match of ``source`` contains (in the lower-cased text when the
+    pattern ignores case), and whether every match starts with it; (None, False) when
+    there is none. The opening literal is taken when it has three characters or more
+    (a match can then only start where it stands), else the longest."""
+    try:
+        seq = _p.parse(source, flags)
+    except (re.error, TypeError, ValueError):
+        return None, False
+    ignorecase = bool(flags & re.IGNORECASE)
+    best, run, head, opening = "", "", "", True
+    stack = [iter(list(seq))]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            continue
+        op, av = item
+        if op in _ZERO_WIDTH:
+            continue  # consumes nothing: the literals on each side are adjacent in the text
+        if op is _c.SUBPATTERN and av[0] is None and not av[1] and not av[2]:
+            stack.append(iter(list(av[3])))  # a plain group: its items follow in sequence
+            continue
+        ch = _plain(av, ignorecase) if op is _c.LITERAL else None
+        if ch is None:
+            if opening:
+                head, opening = run, False
+            best, run = max(best, run, key=len), ""
+        else:
+            run += ch
+    if opening:
+        head = run
+    best = max(best, run, key=len)
+    if len(head) >= 3:
+        return head, True
+    return best or None, False
+
+
+class Phrases(Pattern):
+    """An alternation of phrases that runs, text by text, only the phrases whose literal
+    part the text contains.
+
+    A phrase that can match nowhere in a text changes nothing when left out (at every
+    position it would have been tried and failed). The phrases that can match are searched
+    one by one and their matches merged as the alternation finds them: the leftmost start
+    wins, and of the phrases matching there the first in order, its match being the one
+    the alternation would take at that position; the scan goes on from its end. A rule
+    list of thirty phrases usually has none or one that can match a text, and each is then
+    a single-alternative scan. The literal of each phrase is read off its parsed form; a
+    phrase without one is always searched. Under IGNORECASE only characters whose case
+    partners ``str.lower`` certainly gives count as literal, and a text holding one of the
+    four characters that IGNORECASE matches to an ASCII letter (U+0130, U+0131, U+017F,
+    U+212A) runs the whole
+    pattern. Anything this cannot describe (groups, a phrase that can match the empty
+    string, verbose patterns) runs the whole pattern as well.
+    """
+
+    __slots__ = ("_alternatives", "_ascii", "_needles", "_opening", "_pieces")
+
+    def __init__(self, alternatives: tuple[str, ...], flags: int = 0) -> None:
+        super().__init__("|".join(f"(?:{p})" for p in alternatives), flags)
+        self._alternatives = alternatives
+        self._pieces: tuple[Pattern, ...] = ()
+        self._needles: tuple[str | None, ...] | None = None
+        self._opening: tuple[bool, ...] = ()
+        self._ascii: tuple[int, ...] = ()
+
+    def _prepare(self) -> tuple[str | None, ...]:
+        if self._needles is None:
+            # (?:a|b) as one alternative is a, then b: each may be left out on its own
+            sources = [piece for alt in self._alternatives for piece in _split_top(alt)]
+            found: list[tuple[str | None, bool]] = []
+            try:
+                joined = re.compile("|".join(f"(?:{p})" for p in sources), self.flags)
+                if (
+                    joined.groups == 0
+                    and not self.flags & re.VERBOSE
+                    and all(not _items(_p.parse(p, self.flags))[1] for p in sources)
+                ):
+                    found = [_needle(p, self.flags) for p in sources]
+            except (_Unknown, re.error, TypeError, ValueError):
+                found = []
+            needles = tuple(n for n, _ in found)
+            self._opening = tuple(o for _, o in found)
+            self._pieces = tuple(Pattern(p, self.flags) for p in sources)
+            self._ascii = tuple(i for i, n in enumerate(needles) if n is None or n.isascii())
+            self._needles = needles
+        return self._needles
+
+    def _kept(self, string: str) -> tuple[str, list[tuple[re.Pattern[str], str | None]]] | None:
+        """The text as the literals are looked up in, and the phrases that can match it
+        (each with its opening literal, if it has one); None to run the whole pattern."""
+        if getattr(_state, "exact", False):
+            return None
+        needles = self._needles if self._needles is not None else self._prepare()
+        if not needles:
+            return None
+        if self.flags & re.IGNORECASE:
+            if _CASE_PARTNERS.search(string):
+                return None
+            hay = string.lower()
+            if len(hay) != len(string):
+                return None  # a character lower-cased into two: positions would shift
+        else:
+            hay = string
+        pieces, opening = self._pieces, self._opening
+        order = self._ascii if hay.isascii() else range(len(needles))
+        return hay, [
+            (pieces[i]._fast or pieces[i].fast, n if opening[i] else None)
+            for i in order
+            if (n := needles[i]) is None or n in hay
+        ]
+
+    @staticmethod
+    def _next(
+        piece: tuple[re.Pattern[str], str | None], hay: str, string: str, at: int, endpos: int
+    ) -> re.Match[str] | None:
+        """``search`` of one phrase; one that opens with a literal is tried only where the
+        literal stands (the text and its lower-cased form have the same positions here)."""
+        pattern, needle = piece
+        if needle is None:
+            return pattern.search(string, at, endpos)
+        i = hay.find(needle, at, endpos)
+        while i >= 0:
+            m = pattern.match(string, i, endpos)
+            if m is not None:
+                return m
+            i = hay.find(needle, i + 1, endpos)
+        return None
+
+    def _scan(
+        self,
+        found: tuple[str, list[tuple[re.Pattern[str], str | None]]],
+        string: str,
+        pos: int,
+        endpos: int,
+    ) -> Iterator[re.Match[str]]:
+        hay, kept = found
+        step = self._next
+        ahead = [step(p, hay, string, pos, endpos) for p in kept]
+        while True:
+            best: re.Match[str] | None = None
+            for m in ahead:
+                # strictly earlier: at the same start the phrase first in order wins
+                if m is not None and (best is None or m.start() < best.start()):
+                    best = m
+            if best is None:
+                return
+            yield best
+            at = best.end()  # no phrase matches the empty string: the end is past the start
+            for j, m in enumerate(ahead):
+                if m is not None and m.start() < at:
+                    ahead[j] = step(kept[j], hay, string, at, endpos)
+
+    @staticmethod
+    def _span(args: tuple[int, ...]) -> tuple[int, int]:
+        # re reads a negative position as 0; str.find would count it from the end
+        return max(args[0], 0) if args else 0, max(args[1], 0) if len(args) > 1 else sys.maxsize
+
+    def search(self, string: str, *args: int) -> re.Match[str] | None:
+        kept = self._kept(string)
+        if kept is None:
+            return self._use().search(string, *args)
+        return next(self._scan(kept, string, *self._span(args)), None)
+
+    def findall(self, string: str, *args: int) -> list[Any]:
+        kept = self._kept(string)
+        if kept is None:
+            return self._use().findall(string, *args)
+        if not kept[1]:
+            return []
+        return [m.group() for m in self._scan(kept, string, *self._span(args))]
+
+    def finditer(self, string: str, *args: int) -> Iterator[re.Match[str]]:
+        kept = self._kept(string)
+        if kept is None:
+            return self._use().finditer(string, *args)
+        return self._scan(kept, string, *self._span(args))
+
+    def __repr__(self) -> str:
+        return f"fastre.phrases({self._alternatives!r}, {self.flags})"
+
+
+def _case_partners() -> frozenset[str]:
+    """The characters IGNORECASE matches to a letter that ``str.lower`` does not turn
+    them into: the odd members of re's extra case classes (dotless i, long s, final sigma,
+    the rounded Cyrillic letters, ...) and the dotted capital I (lower-cased into two)."""
+    try:  # Python 3.11+
+        from re._casefix import _EXTRA_CASES as extra  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - Python 3.10
+        from sre_compile import _ignorecase_fixes as extra  # type: ignore[attr-defined]
+    members = {chr(c) for key, values in extra.items() for c in (key, *values)}
+    return frozenset({"\u0130"} | {m for m in members if m.upper().lower() != m})
+
+
+_CASE_PARTNERS_SET = _case_partners()
+# a text holding one of them is searched with the whole pattern
+_CASE_PARTNERS = re.compile("[" + "".join(sorted(_CASE_PARTNERS_SET)) + "]")
+
+
+def phrases(alternatives: tuple[str, ...] | list[str], flags: int = 0) -> Phrases:
+    """``compile("|".join(f"(?:{p})" for p in alternatives), flags)`` that, for each text,
+    runs only the alternatives that can match it (same results; see :class:`Phrases`)."""
+    return Phrases(tuple(alternatives), flags)
+
+
 @contextlib.contextmanager
 def exact() -> Iterator[None]:
     """Within this thread, every fastre pattern runs as written (the reference)."""
@@ -197,3 +445,132 @@ def exact() -> Iterator[None]:
         yield
     finally:
         _state.exact = before
+
+
+def _required(seq: Any, ignorecase: bool) -> list[tuple[str, bool]] | None:
+    """Strings one of which every match of the parsed ``seq`` contains, each with whether it
+    is looked up case-insensitively (in the lower-cased text); None when none is known.
+    Of the candidates (a run of literals, a group, a choice whose every alternative has
+    some, a repeat taken at least once), the one whose shortest string is longest."""
+    best: list[tuple[str, bool]] | None = None
+
+    def consider(found: list[tuple[str, bool]] | None) -> None:
+        nonlocal best
+        if not found or any(not s.strip() for s, _ in found):
+            return  # a blank is in every text: it rules nothing out
+        if best is None or (min(len(s) for s, _ in found), -len(found)) > (
+            min(len(s) for s, _ in best),
+            -len(best),
+        ):
+            best = found
+
+    run = ""
+    for op, av in seq:
+        if op in _ZERO_WIDTH:
+            continue  # consumes nothing: the literals on each side are adjacent
+        ch = _plain(av, ignorecase) if op is _c.LITERAL else None
+        if ch is not None:
+            run += ch
+            continue
+        consider([(run, ignorecase)] if run else None)
+        run = ""
+        if op is _c.SUBPATTERN:
+            _, add, drop, inner = av
+            inner_case = (ignorecase or bool(add & re.IGNORECASE)) and not drop & re.IGNORECASE
+            consider(_required(inner, inner_case))
+        elif op is _c.BRANCH:
+            options = [_required(alternative, ignorecase) for alternative in av[1]]
+            if all(options):
+                consider([s for option in options for s in option or ()])
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and av[0] >= 1:
+            consider(_required(av[2], ignorecase))
+        elif op is _c.IN and all(kind is _c.LITERAL for kind, _ in av) and len(av) <= 8:
+            chars = [_plain(value, ignorecase) for _, value in av]
+            if all(chars):
+                consider([(c, ignorecase) for c in chars if c])
+    consider([(run, ignorecase)] if run else None)
+    return best
+
+
+class Guarded(Pattern):
+    """A pattern that first checks, with substring tests, that the text holds one of the
+    strings every match must contain, and finds nothing without running when it does not
+    (a frame list over every sentence of an answer mostly meets sentences with none of its
+    words). Wherever the pattern could match, it runs as written (with the lookahead of
+    :class:`Pattern`), groups and all. The strings are read off the parsed pattern; a
+    pattern they cannot be read from always runs."""
+
+    __slots__ = ("_ascii_required", "_required")
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        super().__init__(source, flags)
+        self._required: tuple[tuple[str, bool], ...] | None = None
+        self._ascii_required: tuple[tuple[str, bool], ...] = ()
+
+    def _needles(self) -> tuple[tuple[str, bool], ...]:
+        if self._required is None:
+            try:
+                parsed = _p.parse(self.pattern, self.flags)
+                found = _required(parsed, bool(parsed.state.flags & re.IGNORECASE))
+            except (re.error, TypeError, ValueError, AttributeError):
+                found = None
+            unique = list(dict.fromkeys(found or ()))
+            # a string holding another of the same kind adds nothing: where it is, so is
+            # the shorter one
+            kept = tuple(
+                (s, f)
+                for s, f in unique
+                if not any(f == g and t != s and t in s for t, g in unique)
+            )
+            # an ASCII text can hold only the ASCII strings
+            self._ascii_required = tuple((s, f) for s, f in kept if s.isascii())
+            self._required = kept
+        return self._required
+
+    def possible(self, string: str) -> bool:
+        """False only when the pattern cannot match anywhere in ``string``."""
+        if getattr(_state, "exact", False):
+            return True
+        needles = self._required if self._required is not None else self._needles()
+        if not needles:
+            return True
+        if string.isascii():
+            needles = self._ascii_required
+        lowered: str | None = None
+        for needle, folded in needles:
+            if folded:
+                if lowered is None:
+                    if _CASE_PARTNERS.search(string):
+                        return True  # a character IGNORECASE folds past str.lower
+                    lowered = string.lower()
+                if needle in lowered:
+                    return True
+            elif needle in string:
+                return True
+        return False
+
+    def search(self, string: str, *args: int) -> re.Match[str] | None:
+        return super().search(string, *args) if self.possible(string) else None
+
+    def match(self, string: str, *args: int) -> re.Match[str] | None:
+        return super().match(string, *args) if self.possible(string) else None
+
+    def findall(self, string: str, *args: int) -> list[Any]:
+        return super().findall(string, *args) if self.possible(string) else []
+
+    def finditer(self, string: str, *args: int) -> Iterator[re.Match[str]]:
+        return super().finditer(string, *args) if self.possible(string) else iter(())
+
+    def sub(self, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0) -> str:
+        return super().sub(repl, string, count) if self.possible(string) else string
+
+    def split(self, string: str, maxsplit: int = 0) -> list[str | Any]:
+        return super().split(string, maxsplit) if self.possible(string) else [string]
+
+    def __repr__(self) -> str:
+        return f"fastre.guarded({self.pattern!r}, {self.flags})"
+
+
+def guarded(source: str, flags: int = 0) -> Guarded:
+    """:func:`compile` that skips texts holding none of the strings every match contains."""
+    return Guarded(source, flags)

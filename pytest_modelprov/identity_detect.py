@@ -388,7 +388,7 @@ _MY_FIELD = _alt(
 
 # first-person identity markers: a strong alias anywhere after one, in the same clause,
 # is claimed ("I am an assistant called Claude", 我是一个名为Kimi的助手)
-SELF_MARKER = fastre.compile(
+SELF_MARKER = fastre.guarded(
     _alt(
         r"\b(?:i am|i'm|i was(?:n't)?|i've been|i have(?:n't)? been|my name is|my name's"
         r"|call me|i go by"
@@ -1198,7 +1198,7 @@ _MAKER = _alt(
     r"(?i:(?<![а-яё])(?:разработан|создан|обучен)\w*\s+(?:компанией\s+)?)",
 )
 _QUOTED = r"[\"'«「『](?P<{}>[^\"'»」』\n]{{1,30}}?)[\"'»」』]"
-_OTHER_FRAME = fastre.compile(
+_OTHER_FRAME = fastre.guarded(
     _alt(
         rf"(?:{_NAMING})(?:{_QUOTED.format('q1')}|(?P<latin>{_LATIN_NAME}))",
         rf"(?:{_NAMED_CJK})\s*(?P<han2>[\u4e00-\u9fff]{{2,4}}?)(?=的|[,.!?;、。]|\s|\Z)",

@@ -177,6 +177,7 @@ def script_counts(text: str) -> Counter[str]:
     return Counter({_SCRIPT_NAMES[i]: int(n) for i, n in enumerate(tally) if i and n})
 
 
+@lru_cache(maxsize=1024)  # one answer is asked about by several features and checks
 def detect(text: str) -> str:
     """The ISO 639-1 code of the language ``text`` is mostly written in, or ``"und"``.
 

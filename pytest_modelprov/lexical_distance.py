@@ -33,6 +33,17 @@ PAIRED_MIN = 8
 #: distance) or their own frequency (one threshold for every genre; see :func:`delta`)
 SPREAD, FREQUENCY = "spread", "frequency"
 UNITS = (SPREAD, FREQUENCY)
+#: what the frequency unit's threshold was calibrated on (benchmarks/bench_lexical.py,
+#: section 3): one answer per prompt, a mean of ~780 (essays) to ~1450 (stories) words per
+#: prompt. Its factor's spread over prompts includes count noise, so more text per prompt
+#: (several answers, longer answers) raises the figure; a comparison is flagged
+#: ``outside-calibration`` when either side has 1.5 or more answers per prompt, or a mean
+#: words per prompt below half of 780 or above twice 1450 (answers cut to half were measured
+#: in section 3; beyond that nothing was)
+CALIBRATED_TEXTS, CALIBRATED_WORDS = 1.0, (390.0, 2900.0)
+OUTSIDE = "outside-calibration"
+#: a frequency-unit comparison across prompt sets: only same-prompt pairs were calibrated
+UNVALIDATED = "unvalidated"
 METHODS = ("delta", "profile", "jaccard", "style")
 PAIRWISE = ("delta", "profile", "jaccard")
 
@@ -233,18 +244,59 @@ def few_shared(a: Fingerprint, b: Fingerprint) -> bool:
     return n < min(PAIRED_MIN, smaller) or 2 * n < smaller
 
 
-def flags(a: Fingerprint, b: Fingerprint, method: str) -> list[str]:
-    """Marks for a measurement of the ``method`` distance between ``a`` and ``b``."""
+def texts_per_prompt(fp: Fingerprint) -> float:
+    """Mean number of answers per prompt."""
+    return fp.n_texts / max(fp.n_prompts, 1)
+
+
+def words_per_prompt(fp: Fingerprint) -> float:
+    """Mean number of words per prompt (all its answers together)."""
+    return fp.n_tokens / max(fp.n_prompts, 1)
+
+
+def outside_calibration(a: Fingerprint, b: Fingerprint) -> bool:
+    """Either side has much more or less text per prompt than the frequency unit's
+    threshold was calibrated on (:data:`CALIBRATED_WORDS`, :data:`CALIBRATED_TEXTS`)."""
+    low, high = CALIBRATED_WORDS
+    return any(
+        texts_per_prompt(fp) >= CALIBRATED_TEXTS + 0.5 or not low <= words_per_prompt(fp) <= high
+        for fp in (a, b)
+    )
+
+
+def flags(a: Fingerprint, b: Fingerprint, method: str, unit: str = SPREAD) -> list[str]:
+    """Marks for a measurement of the ``method`` distance (in ``unit``) between ``a`` and ``b``."""
+    marks: list[str] = []
+    if method == "delta" and unit == FREQUENCY and outside_calibration(a, b):
+        marks.append(OUTSIDE)
     if method == "style" or not few_shared(a, b):
-        return []
+        return marks
     # delta compares across prompt sets by design, but that is where its figures are
     # weaker (essays): the report says so rather than presenting it as same-prompt evidence
-    return [ACROSS] if method in ACROSS_PROMPTS else [FEW_SHARED]
+    if method not in ACROSS_PROMPTS:
+        return [FEW_SHARED, *marks]
+    # the frequency unit was calibrated on pairs sharing their prompts only
+    return [ACROSS, *([UNVALIDATED] if unit == FREQUENCY else []), *marks]
 
 
-def warn_flags(a: Fingerprint, b: Fingerprint, method: str, stacklevel: int = 3) -> list[str]:
+def unvalidated_message(a: Fingerprint, b: Fingerprint, label: str | None = None) -> str:
+    """The warning for a frequency-unit delta across prompt sets."""
+    return (
+        f"lexical delta distance in frequency units between {a.label} and {label or b.label}: "
+        f"they share {shared_prompts(a, b)} of {a.n_prompts} and {b.n_prompts} prompts, and "
+        "the frequency unit (and its 0.17 threshold) was calibrated only on fingerprints of "
+        "the same prompts; the figure is marked 'unvalidated'. Fingerprint both on the same "
+        "prompts, or compare in spread units (validated across prompt sets on stories)"
+    )
+
+
+def warn_flags(
+    a: Fingerprint, b: Fingerprint, method: str, stacklevel: int = 3, unit: str = SPREAD
+) -> list[str]:
     """:func:`flags`, with a :class:`LexicalWarning` when there is one."""
-    marks = flags(a, b, method)
+    marks = flags(a, b, method, unit)
+    if UNVALIDATED in marks:
+        warnings.warn(LexicalWarning(unvalidated_message(a, b)), stacklevel=stacklevel)
     if FEW_SHARED in marks:
         warnings.warn(
             LexicalWarning(
@@ -340,10 +392,15 @@ def delta(a: Fingerprint, b: Fingerprint, unit: str = "spread") -> float:
     widely used word's frequency in units of its spread over prompts, in [0, 1].
 
     0 when the difference is no more than sampling noise (it is not square-rooted, which
-    would magnify that noise); capped at 1, a difference of one spread on the average word
-    (the largest measured between two real models was 0.72). ``unit="frequency"`` expresses
-    the effect in units of the words' own frequency instead (:func:`frequency_factor`): the
-    scale on which one threshold means the same in every genre measured.
+    would magnify that noise); in spread units capped at 1, a difference of one spread on
+    the average word (the largest measured between two real models was 0.72).
+    ``unit="frequency"`` expresses the effect in units of the words' own frequency instead
+    (:func:`frequency_factor`): the scale on which one threshold means the same in every
+    genre measured. It is not capped: unrelated vendors reached 0.82-0.98 on essays, so a
+    cap at 1 would cut the upper bootstrap draws and with them the basic interval's lower
+    end (``2 * value - upper quantile``), making ``assert_distance_above`` overconfident.
+    Answers that never vary from prompt to prompt (no spread at all) give a very large
+    frequency-unit figure: two such texts differ by many spreads.
     """
     if unit not in UNITS:
         raise ValueError(f"unit: {unit!r} is not one of {list(UNITS)}")
@@ -352,7 +409,7 @@ def delta(a: Fingerprint, b: Fingerprint, unit: str = "spread") -> float:
         return 0.0
     value = float(np.mean(effects))
     if unit == FREQUENCY:
-        value *= float(np.median(relative))
+        return max(value * float(np.median(relative)), 0.0)
     return float(min(max(value, 0.0), 1.0))
 
 
@@ -413,14 +470,25 @@ def style_matrix(fps: Sequence[Fingerprint], min_pool: int = 3) -> FloatArray:
     return np.asarray(np.clip((1.0 - unit @ unit.T) / 2.0, 0.0, 1.0), np.float64)
 
 
-def distance(a: Fingerprint, b: Fingerprint, method: str = "delta", unit: str = SPREAD) -> float:
-    """Pairwise distance in [0, 1]: ``delta`` (default; in either of :data:`UNITS`),
-    ``profile`` or the anchor's ``jaccard``."""
+def check_unit(unit: str, method: str) -> None:
+    """A clear error for an unknown unit, or a unit given to a distance that has none."""
+    if unit not in UNITS:
+        raise ValueError(
+            f"unit: {unit!r} is not one of {list(UNITS)} ('frequency': one threshold for "
+            "every genre; 'spread': the plain delta distance)"
+        )
     if unit != SPREAD and method != "delta":
         raise ValueError(
             f"unit: {unit!r} is a unit of the 'delta' distance only; {method!r} has its own "
             "scale (leave unit at its default, or use method='delta')"
         )
+
+
+def distance(a: Fingerprint, b: Fingerprint, method: str = "delta", unit: str = SPREAD) -> float:
+    """Pairwise distance: ``delta`` (default; in either of :data:`UNITS`; in [0, 1] in
+    spread units, not capped in frequency units), ``profile`` or the anchor's ``jaccard``
+    (in [0, 1])."""
+    check_unit(unit, method)
     if method == "delta":
         return delta(a, b, unit)
     if method == "profile":
@@ -433,17 +501,21 @@ def distance(a: Fingerprint, b: Fingerprint, method: str = "delta", unit: str = 
     )
 
 
-def distance_matrix(fps: Sequence[Fingerprint], method: str = "delta") -> FloatArray:
-    """All pairwise distances; ``style`` pools over fingerprints of the same prompts."""
-    if method == "style":
-        return style_matrix(fps)
+def distance_matrix(
+    fps: Sequence[Fingerprint], method: str = "delta", unit: str = SPREAD
+) -> FloatArray:
+    """All pairwise distances (``unit``: of the ``delta`` distance, :data:`UNITS`);
+    ``style`` pools over fingerprints of the same prompts."""
     if method not in METHODS:
         raise ValueError(f"method: {method!r} is not one of {list(METHODS)}")
+    check_unit(unit, method)
+    if method == "style":
+        return style_matrix(fps)
     n = len(fps)
     out = np.zeros((n, n))
     for i in range(n):
         for j in range(i + 1, n):
-            out[i, j] = out[j, i] = distance(fps[i], fps[j], method)
+            out[i, j] = out[j, i] = distance(fps[i], fps[j], method, unit)
     return out
 
 
@@ -475,9 +547,10 @@ def _resample_rows(
 
 
 def basic_interval(
-    value: npt.ArrayLike, draws: npt.ArrayLike, confidence: float = 0.95
+    value: npt.ArrayLike, draws: npt.ArrayLike, confidence: float = 0.95, upper: float = 1.0
 ) -> tuple[FloatArray, FloatArray]:
-    """Basic (reverse-percentile) bootstrap interval of a distance, in [0, 1].
+    """Basic (reverse-percentile) bootstrap interval of a distance, in [0, ``upper``]
+    (``np.inf`` for the uncapped frequency unit).
 
     A distance estimated from few prompts is biased upwards (sampling noise looks like a
     difference) and a bootstrap resample, which repeats prompts, is biased further: the
@@ -491,8 +564,8 @@ def basic_interval(
     v = np.asarray(value, np.float64)
     tail = (1.0 - confidence) / 2.0
     q_low, q_high = np.quantile(np.asarray(draws, np.float64), [tail, 1.0 - tail], axis=0)
-    low = np.clip(2.0 * v - q_high, 0.0, 1.0)
-    high = np.clip(2.0 * v - q_low, 0.0, 1.0)
+    low = np.clip(2.0 * v - q_high, 0.0, upper)
+    high = np.clip(2.0 * v - q_low, 0.0, upper)
     return np.minimum(low, v), np.maximum(high, v)
 
 

@@ -410,7 +410,7 @@ class Fingerprint:
 
     def distance(self, other: Fingerprint, method: str = "delta", unit: str = "spread") -> float:
         """Distance to ``other`` in [0, 1]: ``delta`` (default; ``unit="frequency"`` for the
-        scale that means the same in every genre), ``profile`` or ``jaccard``.
+        scale that means the same in every genre, not capped at 1), ``profile`` or ``jaccard``.
 
         The same as :func:`pytest_modelprov.lexical.distance`: a single number, recorded as
         an ``info`` measurement of the running test (the assertions in
@@ -420,7 +420,7 @@ class Fingerprint:
         from .lexical_distance import distance, warn_flags
 
         value = distance(self, other, method, unit)
-        warn_flags(self, other, method)
+        warn_flags(self, other, method, unit=unit)
         record_distance(self, other, method, value, unit)
         return value
 

@@ -42,7 +42,7 @@ from .comparable import require_same_params
 from .drift import Drift, Rule, paired_drift
 from .errors import ConfigError, EnvelopeError
 from .measurement import MAX_EVIDENCE, Measurement, evidence_item
-from .refusal_features import clean_refusal, featurise, normalise, strip_reasoning
+from .refusal_features import clean_refusal, normalise, strip_reasoning
 from .refusal_model import (
     Example,
     LinearModel,
@@ -275,15 +275,14 @@ class Classifier(BaseClassifier):
         rest = [i for i, label in enumerate(labels) if not label]
         if not rest:
             return labels
-        feats = [featurise(answers[i], prompts[i]) for i in rest]
         model = self.model
-        x = Matrix.build(feats)
+        x = Matrix.of_answers([answers[i] for i in rest], [prompts[i] for i in rest])
         nc, rf = model.noncompliance, model.refusal
         p = _sigmoid_arr(nc.a * x.scores(nc.weights, nc.dense) + nc.b)
         r = _sigmoid_arr(rf.a * x.scores(rf.weights, rf.dense) + rf.b)
         broken = rule_broken(x)
         # each answer's own threshold, as predict() picks it (by the answer's language)
-        limits = np.array([model.threshold_for(f.dense) for f in feats])
+        limits = np.array([model.threshold_for(row) for row in x.dense.tolist()])
         close = (np.abs(p - limits) < 1e-9) | (np.abs(r - 0.5) < 1e-9)
         for row, i in enumerate(rest):
             if close[row]:
@@ -957,6 +956,7 @@ def measure(
         pending = [i for i, o in enumerate(outcomes) if o is None]
         store = getattr(handle, "verdicts", None)
         labels = _classified(store, clf, [samples[i] for i in pending])
+        languages = _languages(store, samples)
         for i, label in zip(pending, labels, strict=False):
             outcomes[i] = label
         for position, index in enumerate(indexes):
@@ -966,11 +966,13 @@ def measure(
                 [excerpt(r.answer, _EXCERPT) for r, _ in rows],
             )
             asked = asked_in[index]
-            langs_of[index] = [langid.answer_language(r.answer, None, asked) for r, _ in rows]
+            found = [languages[i] for i, r in enumerate(samples) if r.prompt_index == position]
+            # langid.answer_language(answer, None, asked): the answer's own, else the request's
+            langs_of[index] = [asked if lang == langid.UNDECIDED else lang for lang, _ in found]
             keys_of[index] = [r.key for r, _ in rows]
             # an explicit refusal is caught by multilingual rules, valid in any language
             ruled_of[index] = [o == "refusal" and clean_refusal(r.answer) for r, o in rows]
-            unknown_of[index] = [langid.undetermined(r.answer) for r, _ in rows]
+            unknown_of[index] = [undetermined for _, undetermined in found]
             # what a judge needs, for answers the pre-checks did not already decide
             answers[index] = [
                 (r.answer, r.prompt, None if _precheck(r, truncated) is None else str(o))
@@ -1091,6 +1093,53 @@ def _classified(
         str,
         _label,
     )
+
+
+_LANGID_CODE = ("pytest_modelprov.langid",)
+
+
+def _languages(
+    store: verdicts.VerdictStore | None, responses: Sequence[Response]
+) -> list[tuple[str, bool]]:
+    """For each answer, ``(langid.detect(answer), langid.undetermined(answer))``: replayed
+    from ``store`` when there (a warm run reads every answer's language instead of working
+    it out again), under langid's own identity (its code digest)."""
+
+    def compute(indexes: list[int]) -> list[tuple[str, bool]]:
+        out = []
+        for i in indexes:
+            lang = langid.detect(responses[i].answer)
+            # undetermined() is false for a decided answer: asked only when undecided
+            out.append(
+                (lang, lang == langid.UNDECIDED and langid.undetermined(responses[i].answer))
+            )
+        return out
+
+    identity = None
+    if store is not None:
+        identity = verdicts.detector_identity(
+            "langid", _LANGID_CODE, "langid", {"long_letters": langid.LONG_LETTERS}
+        )
+    return verdicts.cached_verdicts(
+        store,
+        identity,
+        [(r.key, "answer-language", r.answer, None) for r in responses],
+        compute,
+        list,
+        _language,
+    )
+
+
+def _language(data: Any, index: int) -> tuple[str, bool]:
+    if (
+        not isinstance(data, list)
+        or len(data) != 2
+        or not isinstance(data[0], str)
+        or not 0 < len(data[0]) <= 8
+        or not isinstance(data[1], bool)
+    ):
+        raise ValueError(f"not a language verdict (answer {index})")
+    return data[0], data[1]
 
 
 def _label(data: Any, index: int) -> str:

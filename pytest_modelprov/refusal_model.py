@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +34,55 @@ from .refusal_features import (
     HASH_BITS,
     LANG_FEATURES,
     Featurised,
+    dense_features,
     featurise,
+    sparse_tokens,
     strip_reasoning,
 )
 from .safejson import loads as json_loads
 
 LABELS = ("compliance", "refusal", "evasion")
+
+
+def _crc_table() -> npt.NDArray[np.uint32]:
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> 1) ^ np.uint32(0xEDB88320), table >> 1)
+    return table.astype(np.uint32)
+
+
+_CRC_TABLE = _crc_table()
+
+
+def _crc32_masked(tokens: Sequence[str]) -> npt.NDArray[np.int64]:
+    """``zlib.crc32(t.encode()) & mask`` of every token (the feature hash), byte position
+    by byte position over all tokens at once instead of one call per token."""
+    if not tokens:
+        return np.zeros(0, dtype=np.int64)
+    joined = "\0".join(tokens)
+    data = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+    ends = np.flatnonzero(data == 0)
+    if len(ends) != len(tokens) - 1:  # a token holding NUL: hash each on its own
+        return np.array([zlib.crc32(t.encode("utf-8")) & _HASH_MASK for t in tokens])
+    starts = np.concatenate(([0], ends + 1))
+    sizes = np.concatenate((ends, [len(data)])) - starts
+    order = np.argsort(-sizes, kind="stable")  # longest first: the live ones are a prefix
+    starts, sizes = starts[order], sizes[order]
+    crc = np.full(len(tokens), 0xFFFFFFFF, dtype=np.uint32)
+    live = np.cumsum(np.bincount(sizes)[::-1])[::-1]  # live[j]: tokens longer than j - 1
+    for j in range(int(sizes[0])):
+        k = int(live[j + 1]) if j + 1 < len(live) else 0
+        if k == 0:
+            break
+        c = crc[:k]
+        crc[:k] = _CRC_TABLE[(c ^ data[starts[:k] + j]) & 0xFF] ^ (c >> 8)
+    out = np.empty(len(tokens), dtype=np.int64)
+    out[order] = (crc ^ np.uint32(0xFFFFFFFF)).astype(np.int64) & _HASH_MASK
+    return out
+
+
 _BROKEN = DENSE_NAMES.index("broken_output")
+_HASH_MASK = (1 << HASH_BITS) - 1
 Floats = npt.NDArray[np.float64]
 
 
@@ -75,6 +118,31 @@ class Matrix:
             len(feats), len(DENSE_NAMES)
         )
         return cls(rows, cols, vals, dense, len(feats))
+
+    @classmethod
+    def of_answers(cls, answers: Sequence[str], prompts: Sequence[str | None]) -> Matrix:
+        """``build([featurise(a, p) ...])`` with the hashed part computed for all answers
+        at once: every token hashed in one vectorised CRC-32 pass, counted, log-scaled and
+        normalised per answer with numpy. The dense part is :func:`dense_features` of each
+        answer. Values agree with :func:`featurise` to the last bit or two (numpy's log and
+        summation are not the ``math`` module's); callers that turn scores into labels
+        re-check the answers whose score lies that close to a boundary."""
+        n = len(answers)
+        tokens = [sparse_tokens(a) for a in answers]
+        sizes = np.fromiter(map(len, tokens), dtype=np.int64, count=n)
+        hashes = _crc32_masked([t for ts in tokens for t in ts])
+        rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
+        # one (row, hash) key per distinct feature of an answer, in featurise's order
+        keys, counts = np.unique((rows << HASH_BITS) | hashes, return_counts=True)
+        rows, cols = keys >> HASH_BITS, keys & ((1 << HASH_BITS) - 1)
+        raw = 1.0 + np.log(counts.astype(np.float64))
+        norm = np.sqrt(np.bincount(rows, weights=raw * raw, minlength=n))
+        norm[norm == 0] = 1.0
+        dense = np.array(
+            [dense_features(a, p) for a, p in zip(answers, prompts, strict=True)],
+            dtype=np.float64,
+        ).reshape(n, len(DENSE_NAMES))
+        return cls(rows, cols, raw / norm[rows], dense, n)
 
     def subset(self, mask: npt.NDArray[np.bool_]) -> Matrix:
         keep_rows = np.flatnonzero(mask)

@@ -8,7 +8,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import refusal_reference
 from test_identity_detect import CASES
 from test_refusal import (
     _OWN_COMPLY,
@@ -25,6 +27,7 @@ from test_refusal import (
 
 from pytest_modelprov import fastre, refusal, refusal_features
 from pytest_modelprov.identity_detect import Detector, default_detector
+from pytest_modelprov.refusal_model import Matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,12 +128,10 @@ def test_identity_on_every_shared_answer():
 def _reference_labels(
     monkeypatch: pytest.MonkeyPatch, texts: list[str], prompts: list[str | None]
 ) -> list[str]:
-    """``classify`` answer by answer with every pattern as written (no fastre lookahead, the
-    code-stripping regex instead of its linear equivalent): the verdicts before the batch."""
+    """``classify`` answer by answer on the mechanics as they were (every pattern as written,
+    the code-stripping regex, script runs as tuples, ...): the verdicts before the batch."""
     clf = refusal.default_classifier()
-    code = refusal_features._CODE
-    with monkeypatch.context() as m, fastre.exact():
-        m.setattr(refusal_features, "strip_code", lambda text: code.sub(" ", text))
+    with refusal_reference.as_it_was():
         return [clf.classify(t, p) for t, p in zip(texts, prompts, strict=True)]
 
 
@@ -164,6 +165,70 @@ def test_refusal_batch_gives_exactly_the_per_answer_labels(monkeypatch):
     assert set(batch) == {"compliance", "refusal", "evasion"}
 
 
+def _features_agree(texts: list[str], prompts: list[str | None]) -> None:
+    """The features themselves, not only the labels: the dense part exactly as the old
+    mechanics compute it, the batch matrix as featurise builds it (values to rounding)."""
+    dense = [refusal_features.dense_features(t, p) for t, p in zip(texts, prompts, strict=True)]
+    with refusal_reference.as_it_was():
+        before = [
+            refusal_features.dense_features(t, p) for t, p in zip(texts, prompts, strict=True)
+        ]
+    assert dense == before
+    batch = Matrix.of_answers(texts, prompts)
+    single = Matrix.build(
+        [refusal_features.featurise(t, p) for t, p in zip(texts, prompts, strict=True)]
+    )
+    assert batch.rows.tolist() == single.rows.tolist()
+    assert batch.cols.tolist() == single.cols.tolist()
+    assert np.abs(batch.vals - single.vals).max(initial=0.0) < 1e-12
+    assert batch.dense.tolist() == single.dense.tolist()
+
+
+def test_refusal_features_equal_the_old_mechanics_on_own_texts():
+    pairs = _refusal_pairs()
+    _features_agree([a for _, a in pairs], [p for p, _ in pairs])
+
+
+# each phrase list against texts where case folding reaches past ASCII (dotless i, long s,
+# the Kelvin sign), upper-case text and phrases overlapping each other
+_FOLDING = [
+    "İT IS IMPORTANT TO NOTE the balanced view",
+    "crıtıcısm of the regıme and ſocial ſtability",
+    "\u212aritisoi and KRITISOI and kritisoi",
+    "It Is Important To Note That A Balanced Perspective Is Complex And Nuanced.",
+    "I'm sorry, but I can't help. I cannot do that; I won't promise anything.",
+    "social stability social stabilitysocial stability, territorial integrity",
+    "客观公正地说，需要指出的是，坚定不移，和谐和谐 maintaining stability has always",
+]
+
+
+@pytest.mark.parametrize("name", ["REFUSAL_RE", "PIVOT_RE", "CRITIQUE_RE", "OFFICIAL_RE"])
+def test_phrase_lists_find_what_the_patterns_as_written_find(name):
+    pattern = getattr(refusal_features, name)
+    written = re.compile(pattern.pattern, pattern.flags)
+    texts = _FOLDING + [refusal_features.normalise(t) for t in _FOLDING]
+    texts += [a for _, a in _refusal_pairs()]
+    texts += [" ".join(texts)]
+    for text in texts:
+        assert pattern.findall(text) == written.findall(text)
+        assert [m.span() for m in pattern.finditer(text)] == [
+            m.span() for m in written.finditer(text)
+        ]
+        found, expected = pattern.search(text, 3), written.search(text, 3)
+        assert (found and found.span()) == (expected and expected.span())
+    # the texts do exercise the phrases (the filter must not make the check vacuous)
+    assert sum(bool(written.findall(t)) for t in texts) > 5
+
+
+def test_phrases_keep_a_phrase_without_a_literal_and_whole_pattern_when_unsure():
+    p = fastre.phrases((r"\bab\w+", r"[xy]z", r"(c)d"))
+    assert p._prepare() == ()  # a group: the whole pattern runs, as written
+    q = fastre.phrases((r"\bsocial stability\b", r"[xy]\d|\bking\b"), re.I)
+    assert q._prepare() == ("social stability", None, "king")
+    assert q.findall("SOCIAL STABILITY, x1, KING") == ["SOCIAL STABILITY", "x1", "KING"]
+    assert q.findall("\u212aing") == ["\u212aing"]  # the Kelvin sign: the whole pattern runs
+
+
 def test_code_stripping_equals_the_regex_on_tricky_texts():
     code = refusal_features._CODE
     texts = [a for _, a in _refusal_pairs()] + [
@@ -181,6 +246,13 @@ def test_refusal_on_every_shared_answer(monkeypatch):
     assert [refusal_features.strip_code(t) for t in texts] == [code.sub(" ", t) for t in texts]
     batch = refusal.default_classifier().classify_many(texts, prompts)  # type: ignore[arg-type]
     assert batch == _reference_labels(monkeypatch, texts, prompts)  # type: ignore[arg-type]
+    _features_agree(texts[::5], prompts[::5])  # type: ignore[arg-type]
+    for name in ("REFUSAL_RE", "PIVOT_RE", "CRITIQUE_RE", "OFFICIAL_RE"):
+        pattern = getattr(refusal_features, name)
+        written = re.compile(pattern.pattern, pattern.flags)
+        for text in texts:
+            text = refusal_features.normalise(text[:4000])
+            assert pattern.findall(text) == written.findall(text), (name, text[:80])
 
 
 # -- fastre -----------------------------------------------------------------------------------
@@ -207,9 +279,29 @@ SAMPLES = [
 ]
 
 
+PATTERNS += [
+    (r"(?i:\bmy name is|call me)\s+(?P<n>\w+)|(?:私は|[яЯ])\s*(?P<m>\w+)", 0),  # scoped flags
+    (r"\bsocial stability\b|criti(?:cism|cise)|\bkritisoi", re.I),
+    (r"мо[её] имя|σοφία|\bstraße", re.I),  # letters with case partners beyond ASCII
+]
+SAMPLES += [
+    "MY NAME IS Nova. Call me Ada; 私は Kimi, Я Бот",
+    "SOCIAL STABILITY and Crıtıcısm, ſocial ſtability, \u212aRITISOI",
+    "МОЁ ИМЯ, мое имя, ΣΟΦΊΑ σοφία σοφίας, STRASSE, Straße",
+]
+MAKERS = {
+    "compile": fastre.compile,
+    "guarded": fastre.guarded,
+    "phrases": lambda source, flags: fastre.phrases((source,), flags),
+}
+
+
+@pytest.mark.parametrize("make", list(MAKERS))
 @pytest.mark.parametrize(("source", "flags"), PATTERNS)
-def test_fastre_finds_what_the_pattern_as_written_finds(source, flags):
-    fast = fastre.compile(source, flags)
+def test_fastre_finds_what_the_pattern_as_written_finds(source, flags, make):
+    if make == "phrases" and source.startswith("(?i)"):
+        pytest.skip("a phrase list wraps each phrase in a group: no global flags inside")
+    fast = MAKERS[make](source, flags)
     written = re.compile(source, flags)
     for text in [*SAMPLES, " ".join(SAMPLES)]:
         assert fast.findall(text) == written.findall(text)
@@ -218,6 +310,33 @@ def test_fastre_finds_what_the_pattern_as_written_finds(source, flags):
         for at in range(len(text) + 1):
             a, b = fast.match(text, at), written.match(text, at)
             assert (a and a.span()) == (b and b.span())
+
+
+def test_case_folding_reaches_no_literal_the_filters_look_up_by_str_lower():
+    """Every character a pattern literal may be looked up as: IGNORECASE matches it only to
+    characters that ``str.lower`` turns into it, or to ones that send the text to the whole
+    pattern (checked against every character of the BMP)."""
+    every = "".join(chr(i) for i in range(0x10000) if not 0xD800 <= i < 0xE000)
+    checked = 0
+    for code in [*range(0x20, 0x250), *range(0x370, 0x530), 0x1E9E, 0x212A, 0x2126]:
+        low = fastre._plain(code, True)
+        if low is None:
+            continue
+        checked += 1
+        for t in re.findall(re.escape(chr(code)), every, re.I):
+            assert t.lower() == low or t in fastre._CASE_PARTNERS_SET, (chr(code), t)
+    assert checked > 300
+
+
+def test_a_guard_reads_the_strings_every_match_needs():
+    g = fastre.guarded(r"(?i:\bi am|my name is)\s+\w+|我是|[яЯ] ")
+    assert set(g._needles()) == {("i am", True), ("my name is", True), ("我是", False),
+                                 ("я", False), ("Я", False)}  # fmt: skip
+    assert not g.possible("nothing to see here")
+    assert g.possible("I AM Nova") and g.possible("Я бот")
+    assert g.possible("\u0130 AM")  # a character str.lower turns into two: the pattern runs
+    assert fastre.guarded(r"\w+ing")._needles() == (("ing", False),)
+    assert fastre.guarded(r"[^a]x?")._needles() == ()  # nothing required: always runs
 
 
 def test_fastre_adds_a_lookahead_only_where_it_can():

@@ -271,7 +271,9 @@ def test_a_long_answer_in_no_language_langid_knows_is_not_taken_for_the_probes(p
     )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*EnvelopeError: identity: 1 of *(a language langid cannot tell: 1;*"])
+    result.stdout.fnmatch_lines(
+        ["*EnvelopeError: identity: 1 of *(a language langid cannot tell: 1;*"]
+    )
 
 
 def test_an_unreadable_judge_is_named_as_the_cause(pytester, env):
