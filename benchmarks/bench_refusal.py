@@ -56,12 +56,14 @@ from pytest_modelprov.refusal.features import strip_reasoning
 from pytest_modelprov.refusal.model import (
     Example,
     LinearModel,
-    TrainSettings,
     corrected_rate,
     featurise_examples,
     fit_matrix,
     group_folds,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_refusal import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "refusal" / "labelled.jsonl"
@@ -105,15 +107,16 @@ def report(name: str, rows: list[dict[str, Any]], pred: Bools) -> None:
 
 def per_model(
     rows: list[dict[str, Any]], estimates: dict[str, npt.NDArray[np.float64]], source: str
-) -> None:
-    """Per model rate table; ``estimates`` holds one per-row estimate column per method."""
+) -> dict[str, list[float]]:
+    """Per model rate table; ``estimates`` holds one per-row estimate column per method.
+    Returns each method's per-model absolute rate errors."""
     truth = np.array([r["label"] != "compliance" for r in rows], dtype=np.float64)
     models = np.array([r["model"] for r in rows])
     m_src = np.array([r["source"] == source for r in rows])
     counts = {m: int((m_src & (models == m)).sum()) for m in set(models[m_src].tolist())}
     if max(counts.values()) < MIN_ANSWERS_PER_MODEL:
         print(f"\n### {source}: no model has {MIN_ANSWERS_PER_MODEL}+ answers; no per-model rates")
-        return
+        return {}
     print(f"\n### {source}: labelled vs estimated non-compliance rate per model")
     print(f"{'model':46} {'n':>4} {'label':>6} " + " ".join(f"{k:>9}" for k in estimates))
     errors: dict[str, list[float]] = {k: [] for k in estimates}
@@ -140,13 +143,15 @@ def per_model(
         for e in errors.values()
     )
     print(f"{'models within ' + str(RATE_TARGET):46} {'':4} {'':6} {within}")
+    return errors
 
 
 def release_pairs(
     rows: list[dict[str, Any]], estimates: dict[str, npt.NDArray[np.float64]], source: str
-) -> None:
+) -> dict[str, tuple[int, int]]:
     """What a drift gate sees: the change in rate between two models of one vendor (stand-ins
-    for two releases) on the same prompts, estimated against labelled."""
+    for two releases) on the same prompts, estimated against labelled. Returns, per method,
+    (changes of 0.1 or more with the right sign, changes of 0.1 or more)."""
     truth = np.array([r["label"] != "compliance" for r in rows], dtype=np.float64)
     models = np.array([r["model"] for r in rows])
     m_src = np.array([r["source"] == source for r in rows])
@@ -157,12 +162,13 @@ def release_pairs(
     ]
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :] if family(a) == family(b)]
     if not pairs:
-        return
+        return {}
     print(f"\n### {source}: change between two models of one vendor, {len(pairs)} pairs")
     print(
         f"{'':30} {'max |err|':>10} {'median':>8} {'within ' + str(RATE_TARGET):>12} "
         f"{'sign right (|change| >= 0.1)':>30}"
     )
+    signs: dict[str, tuple[int, int]] = {}
     for name, est in estimates.items():
         if np.isnan(est[m_src]).any():
             continue
@@ -180,6 +186,8 @@ def release_pairs(
             f"{name:30} {max(errs):10.3f} {float(np.median(errs)):8.3f} "
             f"{within:>9}/{len(errs):<2} {right:>25}/{big:<3}"
         )
+        signs[name] = (int(right), big)
+    return signs
 
 
 AUDIT_SIZES = (20, 40, 80)
@@ -253,6 +261,46 @@ def confusion(rows: list[dict[str, Any]], labels: Sequence[str], source: str) ->
         print(f"{name:12} " + " ".join(f"{v:10d}" for v in line))
 
 
+def targets(
+    rows: list[dict[str, Any]],
+    offline: Bools,
+    model_errors: dict[str, list[float]],
+    pair_signs: dict[str, tuple[int, int]],
+    by: str,
+) -> None:
+    """Issue 15's targets, met or missed, per language of the China sets (held-out ``by``)."""
+    truth = np.array([r["label"] != "compliance" for r in rows])
+    sources = np.array([r["source"] for r in rows])
+    print(f"\n## targets (offline recipe, held-out {by}s)")
+    print(
+        f"{'source':32} {'accuracy':>16} {'max model |err|':>18} {'median':>7} {'pair signs':>16}"
+    )
+    for source in sorted(TARGETS):
+        if not source.startswith("speechmap-china"):
+            continue
+        m = sources == source
+        if not m.any():
+            continue
+        acc = float(np.mean(offline[m] == truth[m]))
+        errs = model_errors.get(source, [])
+        worst = max(errs) if errs else float("nan")
+        right, big = pair_signs.get(source, (0, 0))
+
+        def mark(ok: bool) -> str:
+            return "ok" if ok else "MISSED"
+
+        print(
+            f"{source:32} {acc:7.3f} {mark(acc >= TARGETS[source]):>8} "
+            f"{worst:9.3f} {mark(worst <= RATE_TARGET + 1e-9):>8} "
+            f"{float(np.median(errs)) if errs else float('nan'):7.3f} "
+            f"{right:>6}/{big:<3} {mark(right == big):>6}"
+        )
+    print(
+        f"targets: accuracy >= {TARGETS['speechmap-china_criticism-en']}, per-model rate error "
+        f"<= {RATE_TARGET}, every labelled same-vendor change >= 0.1 with the right sign"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="refusal classifier benchmark")
     parser.add_argument("--data", type=Path, default=DATA)
@@ -268,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows = [json.loads(x) for x in args.data.read_text(encoding="utf-8").splitlines() if x]
     print(f"{len(rows)} labelled answers from {args.data}")
-    settings = TrainSettings()
+    settings = SETTINGS
     if args.iterations is not None:
         settings = replace(settings, iterations=args.iterations)
         print(f"NOTE: iterations overridden to {args.iterations}; not the shipped recipe")
@@ -360,8 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     second = np.array(
         [float(r["label_judge2"] != "COMPLETE") if "label_judge2" in r else np.nan for r in rows]
     )
+    model_errors: dict[str, list[float]] = {}
     for source in sorted(set(sources.tolist())):
-        per_model(
+        model_errors[source] = per_model(
             rows,
             {
                 "keyword": kw.astype(np.float64),
@@ -371,9 +420,10 @@ def main(argv: list[str] | None = None) -> int:
                 "judge-2": second,
             },
             source,
-        )
+        ).get("offline", [])
+    pair_signs: dict[str, tuple[int, int]] = {}
     for source in sorted(set(sources.tolist())):
-        release_pairs(
+        pair_signs[source] = release_pairs(
             rows,
             {
                 "keyword": kw.astype(np.float64),
@@ -381,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                 "judge-2": second,
             },
             source,
-        )
+        ).get("offline", (0, 0))
     for source in sorted(set(sources.tolist())):
         if source.startswith("speechmap-china"):
             audit_table(rows, offline, source)
@@ -393,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\nChina-set evasive answers caught: offline {float(offline[evasive & china].mean()):.2f},"
         f" keyword {float(kw[evasive & china].mean()):.2f}"
     )
+    targets(rows, offline, model_errors, pair_signs, args.by)
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0
 

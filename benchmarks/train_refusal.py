@@ -29,6 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "refusal" / "labelled.jsonl"
 OUT = ROOT / "pytest_modelprov" / "data" / "refusal" / "weights.json"
 LABEL_MAP = {"compliance": "compliance", "refusal": "refusal", "partial": "evasion"}
+#: the recipe's settings (``benchmarks/select_refusal.py`` compares regularisation strengths
+#: by nested cross-validation: a weaker L2 picked on models did worse on unseen vendors)
+SETTINGS = TrainSettings()
 SOURCE = (
     "xstest-v2 completions (paul-rottger/exaggerated-safety, CC-BY-4.0 prompts) and SpeechMap "
     "(xlr8harder/speechmap-eval, speechmap-data; Apache-2.0) labelled answers"
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     examples, langs, sources = load(args.data)
     print(f"read {len(examples)} labelled answers from {args.data}")
-    settings = TrainSettings()
+    settings = SETTINGS
     model = fit_matrix(
         featurise_examples(examples),
         [e.label for e in examples],

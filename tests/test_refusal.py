@@ -13,6 +13,7 @@ import pytest
 from pytest_modelprov import refusal
 from pytest_modelprov.errors import ConfigError
 from pytest_modelprov.refusal import PromptOutcome, Result
+from pytest_modelprov.refusal import comparing as refusal_comparing
 from pytest_modelprov.refusal.model import Example, TrainSettings
 
 
@@ -567,3 +568,18 @@ def test_no_opinion_disclaimer_followed_by_the_answer_is_compliance():
         + ESSAY
     )
     assert refusal.classify(answer, prompt) == "compliance"
+
+
+def test_failure_evidence_names_the_sample_and_its_cache_key():
+    outcome = PromptOutcome(
+        "t1", "en", "p1", ["compliance", "evasion"], ["fine", "dodged"], keys=["k0", "k1"]
+    )
+    item = refusal_comparing._evidence([outcome])[0]
+    assert (item["answer"], item["replicate"], item["key"]) == ("dodged", 1, "k1")
+    assert refusal_comparing._quote(outcome) == "'dodged' (sample 1, cache key k1)"
+    # results recorded before keys were kept still quote their answers
+    old = PromptOutcome("t1", "en", "p1", ["evasion"], ["dodged"])
+    assert "key" not in refusal_comparing._evidence([old])[0]
+    keyed = Result("m", "m", "set", "1", dict(CLF), 2, [outcome])
+    assert Result.from_json(keyed.to_json()).prompts[0].keys == ["k0", "k1"]
+    assert Result.from_json(_result({"en": ["evasion"]}).to_json()).prompts[0].keys == []

@@ -162,7 +162,11 @@ def test_a_german_topic_set_fails_with_the_envelope_message(pytester, env):
         ]
     )
     out = result.stdout.str()
-    assert re.search(r"validated for .*en \(held-out accuracy 0\.\d\d on \d+ models\)", out)
+    assert re.search(
+        r"validated for .*en \(held-out accuracy 0\.\d\d on \d+ models; one model's rate off by "
+        r"up to 0\.\d\d\)",
+        out,
+    )
 
 
 def test_a_compliant_german_answer_is_never_silently_evasion():

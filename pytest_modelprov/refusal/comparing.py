@@ -351,7 +351,7 @@ def _describe(c: Comparison, before: Result, after: Result, margin: float, alpha
     for b, a in c.flipped[:3]:
         lines.append(
             f"  [{a.lang}] {excerpt(a.prompt, 70)!r}: {_labels(b)} -> "
-            f"{_labels(a)}: {a.excerpts[0]!r}"
+            f"{_labels(a)}: {_quote(a, first=True)}"
         )
     return "\n".join(lines)
 
@@ -469,7 +469,13 @@ def _evidence(prompts: Sequence[PromptOutcome]) -> list[dict[str, Any]]:
                 text = p.excerpts[i] if i < len(p.excerpts) else ""
                 out.append(
                     evidence_item(
-                        prompt=p.prompt, answer=text, label=o, replicate=i, lang=p.lang, ref=p.topic
+                        prompt=p.prompt,
+                        answer=text,
+                        label=o,
+                        replicate=i,
+                        key=_key_of(p, i),
+                        lang=p.lang,
+                        ref=p.topic,
                     )
                 )
                 break
@@ -478,13 +484,30 @@ def _evidence(prompts: Sequence[PromptOutcome]) -> list[dict[str, Any]]:
     return out
 
 
+def _key_of(p: PromptOutcome, sample: int) -> str | None:
+    return p.keys[sample] if sample < len(p.keys) else None
+
+
+def _quote(p: PromptOutcome, *, first: bool = False) -> str:
+    """The first non-compliant answer of ``p`` (or its first answer), with its sample number
+    and cache key so the whole answer can be looked up: ``modelprov cache show KEY``."""
+    picks = [i for i, o in enumerate(p.outcomes) if o in NONCOMPLIANT and i < len(p.excerpts)]
+    i = 0 if first or not picks else picks[0]
+    text = repr(p.excerpts[i]) if i < len(p.excerpts) else "''"
+    key = _key_of(p, i)
+    return f"{text} (sample {i}" + (f", cache key {key[:16]})" if key else ")")
+
+
 def _flip_evidence(c: Comparison) -> list[dict[str, Any]]:
-    """Prompts whose answers moved towards non-compliance, before -> after."""
+    """Prompts whose answers moved towards non-compliance, before -> after (the quoted
+    answer is the after run's first sample)."""
     return [
         evidence_item(
             prompt=a.prompt,
             answer=a.excerpts[0] if a.excerpts else "",
             label=f"{_labels(b)} -> {_labels(a)}",
+            replicate=0,
+            key=_key_of(a, 0),
             lang=a.lang,
             ref=a.topic,
         )
@@ -562,7 +585,7 @@ def assert_rate_at_most(
                     else ""
                 )
                 + (f"  {stopped.describe()}\n" if stopped is not None else "")
-                + "\n".join(f"  {excerpt(p.prompt, 70)!r}: {p.excerpts[0]!r}" for p in examples)
+                + "\n".join(f"  {excerpt(p.prompt, 70)!r}: {_quote(p)}" for p in examples)
             )
     if failures:
         raise AssertionError("\n".join(failures))

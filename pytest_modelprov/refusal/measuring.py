@@ -94,6 +94,9 @@ class PromptOutcome:
     langs: list[str] = field(default_factory=list)
     #: the audit judge's labels of the same answers, when this prompt was audited
     audit: list[str] | None = None
+    #: each answer's cache key, aligned with ``outcomes`` (``modelprov cache show KEY``
+    #: prints the whole answer); empty in results recorded before keys were kept
+    keys: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -262,6 +265,7 @@ class Result:
                     "excerpts": p.excerpts,
                     **({"langs": p.langs} if p.langs else {}),
                     **({"audit": p.audit} if p.audit is not None else {}),
+                    **({"keys": p.keys} if p.keys else {}),
                 }
                 for p in self.prompts
             ],
@@ -295,6 +299,7 @@ class Result:
                     p["excerpts"],
                     [str(x) for x in p.get("langs", [])],
                     None if p.get("audit") is None else [str(x) for x in p["audit"]],
+                    [str(x) for x in p.get("keys", [])],
                 )
                 for p in data["prompts"]
             ]
@@ -386,6 +391,7 @@ def measure(
     chosen: dict[int, tuple[list[str], list[str]]] = {}
     answers: dict[int, list[tuple[str, str | None, str | None]]] = {}
     langs_of: dict[int, list[str]] = {}
+    keys_of: dict[int, list[str]] = {}
     ruled_of: dict[int, list[bool]] = {}
     unknown_of: dict[int, list[bool]] = {}
     resolved: set[str] = set()
@@ -413,6 +419,7 @@ def measure(
             found = [languages[i] for i, r in enumerate(samples) if r.prompt_index == position]
             # langid.answer_language(answer, None, asked): the answer's own, else the request's
             langs_of[index] = [asked if lang == langid.UNDECIDED else lang for lang, _ in found]
+            keys_of[index] = [r.key for r, _ in rows]
             # an explicit refusal is caught by multilingual rules, valid in any language
             ruled_of[index] = [o == "refusal" and clean_refusal(r.answer) for r, o in rows]
             unknown_of[index] = [undetermined for _, undetermined in found]
@@ -429,7 +436,14 @@ def measure(
     else:
         stopped = _sample_sequentially(topic_set, fetch, chosen, stop_early, n)
     prompts = [
-        PromptOutcome(topic.id, topic.lang, topic.prompt, *chosen[index], langs_of[index])
+        PromptOutcome(
+            topic.id,
+            topic.lang,
+            topic.prompt,
+            *chosen[index],
+            langs_of[index],
+            keys=keys_of[index],
+        )
         for index, topic in enumerate(topic_set.topics)
         if index in chosen
     ]
