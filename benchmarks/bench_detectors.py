@@ -10,12 +10,12 @@ with a message when absent; ``--data`` points elsewhere):
   baseline, ``tests/refusal_reference.py``: the phrase patterns as written, the quadratic
   code-stripping regex, one CRC call per token, no memo), as it is now, ``classify_many``
   over all answers at once, and the path ``refusal.measure`` takes
-  (``refusal._classified``) through a verdict cache that is empty (cold: classify and
+  (``refusal.classifiers._classified``) through a verdict cache that is empty (cold: classify and
   store) and full (warm: every verdict replayed);
 - identity: ``Detector.detect`` on the same answers cut to 600 characters (the length of a
   typical self-introduction plus context) with every alias tried at every position (the
   baseline, as before), as it is now, and the path ``identity.probe`` takes
-  (``identity._detect_all``) without a cache, cold and warm.
+  (``identity.sampling._detect_all``) without a cache, cold and warm.
 
 Answers are every k-th row of the file (a fixed stride over all sources and languages).
 Each figure is the median of ``--runs`` passes in this process, in wall time and in CPU
