@@ -216,10 +216,12 @@ def test_a_429_pauses_the_other_calls_until_the_retry_after(pytester, env):
     throttled = [r.received for r in requests if r.fault]
     assert len(throttled) == 1 and len(requests) == 17
     t429 = throttled[0]
-    # calls already sent go on; nothing new leaves until the 0.8 s are over (a new call
-    # cannot start before its thread's first one took its 0.2 s, hence the window's start)
-    during = [r.received for r in requests if t429 + 0.15 < r.received < t429 + 0.75]
-    assert during == []
+    # calls already sent go on; nothing new leaves until the 0.8 s are over. Decided on a
+    # count, not on arrival times (a loaded machine delays an already-sent call past any
+    # fixed gap): at most the other 3 threads' calls in flight at the 429 can arrive in the
+    # pause; a client that did not pause sends ~3 per thread in it (0.75 s / 0.2 s), ~9 more
+    during = [r.received for r in requests if t429 < r.received < t429 + 0.75]
+    assert len(during) <= 3, during
     result.stdout.fnmatch_lines(["*1 rate-limit answer (429); every call to it paused*"])
 
 
