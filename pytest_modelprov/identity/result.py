@@ -17,7 +17,7 @@ from .. import samplesize, stats
 from ..calls.client import excerpt
 from ..calls.response import Response
 from ..handle import ModelHandle
-from ..reports.measurement import MAX_EVIDENCE, Measurement, evidence_item
+from ..reports.measurement import MAX_EVIDENCE, Measurement, Verdict, evidence_item
 from ..sequential import Stopped
 from ..stats import Rate
 from .claims import Claims
@@ -243,6 +243,34 @@ class IdentityResult:
         chosen = self._select(["system"], lang, "answer")
         return self._clustered(chosen, lambda o: o.accepted is False, confidence)
 
+    def _record_rate(
+        self,
+        quantity: str,
+        rate: Rate,
+        labels: Mapping[str, str],
+        limit: float,
+        verdict: Verdict,
+        details: Mapping[str, Any],
+        reference_label: str = "max upper bound",
+    ) -> None:
+        """Record a rate checked against an upper limit (every identity check is one)."""
+        self.handle.record(
+            Measurement(
+                quantity=quantity,
+                value=rate.value,
+                labels=dict(labels),
+                low=rate.low,
+                high=rate.high,
+                confidence=rate.confidence,
+                n=rate.n,
+                reference=limit,
+                reference_label=reference_label,
+                verdict=verdict,
+                detector=DETECTOR_VERSION,
+                details=dict(details),
+            )
+        )
+
     def assert_max_contradiction(
         self, max_rate: float, *, per_language: bool = True, confidence: float = 0.95
     ) -> None:
@@ -283,21 +311,13 @@ class IdentityResult:
                     _evidence(o, None, "answer", label="contradicted")
                     for o in _spread(contradicting)[:MAX_EVIDENCE]
                 ]
-            self.handle.record(
-                Measurement(
-                    quantity="identity.contradiction_rate",
-                    value=rate.value,
-                    labels={"kind": "system", "lang": lang},
-                    low=rate.low,
-                    high=rate.high,
-                    confidence=confidence,
-                    n=rate.n,
-                    reference=max_rate,
-                    reference_label="max upper bound",
-                    verdict=decision.verdict,
-                    detector=DETECTOR_VERSION,
-                    details=details,
-                )
+            self._record_rate(
+                "identity.contradiction_rate",
+                rate,
+                {"kind": "system", "lang": lang},
+                max_rate,
+                decision.verdict,
+                details,
             )
             if decision.verdict == "fail":
                 failed.append((lang, rate))
@@ -479,21 +499,8 @@ class IdentityResult:
                 _evidence(o, None, "answer", label="accepted")
                 for o in _spread(accepted)[:MAX_EVIDENCE]
             ]
-        self.handle.record(
-            Measurement(
-                quantity="identity.acceptance_rate",
-                value=rate.value,
-                labels=labels,
-                low=rate.low,
-                high=rate.high,
-                confidence=confidence,
-                n=rate.n,
-                reference=max_rate,
-                reference_label="max upper bound",
-                verdict=decision.verdict,
-                detector=DETECTOR_VERSION,
-                details=details,
-            )
+        self._record_rate(
+            "identity.acceptance_rate", rate, labels, max_rate, decision.verdict, details
         )
         if decision.verdict != "fail":
             return  # an inconclusive check fails or warns in the plugin, per the setting
@@ -619,36 +626,27 @@ class IdentityResult:
                 ]
             if decision.needed is not None:
                 extra["needed_n"] = decision.needed
-            self.handle.record(
-                Measurement(
-                    quantity="identity.claim_rate",
-                    value=rate.value,
-                    labels={**labels, "lang": lang, "source": source},
-                    low=rate.low,
-                    high=rate.high,
-                    confidence=rate.confidence,
-                    n=rate.n,
-                    reference=limit,
-                    reference_label="max upper bound"
-                    if stopped is None
-                    else _sequential_label(stopped),
-                    verdict="info" if undecided else decision.verdict,
-                    detector=DETECTOR_VERSION,
-                    details={
-                        "kinds": ",".join(kind_list),
-                        "probe_set": self.probes.version,
-                        "samples_per_probe": self.n,
-                        "effective_n": rate.effective_n,
-                        "judged": judged,
-                        "judge_errors": sum(1 for o in subset if o in self.judge_errors),
-                        # which ids the counted answers claimed: "foreign" and "other" are
-                        # buckets, and a reader wants to see other:<name> in them
-                        "claimed": dict(
-                            sorted(Counter(v for o in subset for v in named(o)).items())
-                        ),
-                        **extra,
-                    },
-                )
+            self._record_rate(
+                "identity.claim_rate",
+                rate,
+                {**labels, "lang": lang, "source": source},
+                limit,
+                "info" if undecided else decision.verdict,
+                {
+                    "kinds": ",".join(kind_list),
+                    "probe_set": self.probes.version,
+                    "samples_per_probe": self.n,
+                    "effective_n": rate.effective_n,
+                    "judged": judged,
+                    "judge_errors": sum(1 for o in subset if o in self.judge_errors),
+                    # which ids the counted answers claimed: "foreign" and "other" are
+                    # buckets, and a reader wants to see other:<name> in them
+                    "claimed": dict(sorted(Counter(v for o in subset for v in named(o)).items())),
+                    **extra,
+                },
+                reference_label="max upper bound"
+                if stopped is None
+                else _sequential_label(stopped),
             )
             if decision.verdict == "inconclusive" and not undecided:
                 open_.append((lang, rate, decision.needed))

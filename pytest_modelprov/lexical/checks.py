@@ -39,23 +39,14 @@ from .distances import (
     Interval,
     LexicalWarning,
     _resample_rows,
-    anchor_set,
     basic_interval,
-    bootstrap,
-    delta,
-    delta_effect,
     distance_matrix,
     flags,
-    frequency_factor,
-    jaccard,
-    jaccard_scale,
-    profile,
     ranked,
-    scores,
     shared_prompts,
     style_matrix,
 )
-from .fingerprints import Fingerprint, Limits, content_word, pooled
+from .fingerprints import Fingerprint, Limits, pooled
 from .record import (
     DELTA_UNIT,
     DETECTOR,
@@ -68,42 +59,19 @@ from .record import (
 )
 from .text import tokenise
 
+# the package (pytest_modelprov.lexical) is the public face; these are defined here
 __all__ = [
-    "FEW_SHARED",
-    "UNITS",
     "Comparison",
-    "Fingerprint",
-    "Interval",
-    "LexicalWarning",
-    "Limits",
-    "anchor_set",
     "assert_distance_above",
     "assert_distance_below",
     "assert_nearest",
-    "basic_interval",
-    "bootstrap",
     "compare",
-    "content_word",
-    "delta",
-    "delta_effect",
     "distance",
-    "distance_matrix",
     "fingerprint",
-    "flags",
-    "frequency_factor",
-    "jaccard",
-    "jaccard_scale",
     "load_prompts",
     "noise_floor",
-    "pooled",
-    "profile",
     "prompts",
-    "record_distance",
-    "scores",
-    "shared_prompts",
     "shared_words",
-    "style_matrix",
-    "tokenise",
 ]
 
 PARTS = ("answer", "reasoning")
