@@ -17,7 +17,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-class Fingerprint(Protocol):
+class Counts(Protocol):
     """What the functions here read of a :class:`~pytest_modelprov.lexical.fingerprints.
     Fingerprint`: a structural type, so that the fingerprint's own ``distance`` and ``top``
     methods can call this module without the two modules importing each other."""
@@ -49,7 +49,7 @@ class Fingerprint(Protocol):
 
     def human_baseline(self) -> FloatArray: ...
 
-    def subset(self, rows: Sequence[int] | IntArray) -> Fingerprint: ...
+    def subset(self, rows: Sequence[int] | IntArray) -> Counts: ...
 
 
 #: the anchor method's set sizes (comparable with published numbers)
@@ -85,7 +85,7 @@ METHODS = ("delta", "profile", "jaccard", "style")
 PAIRWISE = ("delta", "profile", "jaccard")
 
 
-def scores(fp: Fingerprint, background: Fingerprint | None = None) -> FloatArray:
+def scores(fp: Counts, background: Counts | None = None) -> FloatArray:
     """Over-use score of every feature.
 
     Against a ``background`` (e.g. the pooled text of other models) it is the ratio of
@@ -108,7 +108,7 @@ def scores(fp: Fingerprint, background: Fingerprint | None = None) -> FloatArray
 
 
 def _eligible(
-    fp: Fingerprint,
+    fp: Counts,
     kind: int,
     total: npt.NDArray[np.int64] | None = None,
     spread: npt.NDArray[np.int64] | None = None,
@@ -123,7 +123,7 @@ def _eligible(
 
 
 def ranked(
-    fp: Fingerprint, kind: str, k: int, background: Fingerprint | None = None
+    fp: Counts, kind: str, k: int, background: Counts | None = None
 ) -> list[tuple[str, float, int]]:
     kinds = {"word": 1, "bigram": 2, "trigram": 3}
     if kind not in kinds:
@@ -135,7 +135,7 @@ def ranked(
     return [(fp.features[i], float(s[i]), int(total[i])) for i in idx]
 
 
-def _anchor_scale(scale: str | None, background: Fingerprint | None) -> str:
+def _anchor_scale(scale: str | None, background: Counts | None) -> str:
     if background is not None:
         return "background"
     if scale is None:
@@ -146,7 +146,7 @@ def _anchor_scale(scale: str | None, background: Fingerprint | None) -> str:
 
 
 def anchor_set(
-    fp: Fingerprint, background: Fingerprint | None = None, *, scale: str | None = None
+    fp: Counts, background: Counts | None = None, *, scale: str | None = None
 ) -> frozenset[str]:
     """{top 120 words + 40 bigrams + 40 trigrams} as the anchor method picks them.
 
@@ -176,9 +176,9 @@ def anchor_set(
 
 
 def jaccard(
-    a: Fingerprint,
-    b: Fingerprint,
-    background: Fingerprint | None = None,
+    a: Counts,
+    b: Counts,
+    background: Counts | None = None,
     *,
     scale: str | None = None,
 ) -> float:
@@ -194,7 +194,7 @@ def jaccard_scale() -> str:
     return lexical_anchor.scale()
 
 
-def _widely_used(fp: Fingerprint, min_spread: float, k: int) -> list[str]:
+def _widely_used(fp: Counts, min_spread: float, k: int) -> list[str]:
     total = fp.counts.sum(0)
     spread = (fp.counts > 0).mean(0)
     idx = np.flatnonzero((fp.kinds == 1) & (spread >= min_spread))
@@ -202,7 +202,7 @@ def _widely_used(fp: Fingerprint, min_spread: float, k: int) -> list[str]:
     return [fp.features[i] for i in idx]
 
 
-def _frequencies(fp: Fingerprint, names: Sequence[str]) -> FloatArray:
+def _frequencies(fp: Counts, names: Sequence[str]) -> FloatArray:
     """Per-word frequency of each named feature, 0 where ``fp`` did not keep it."""
     cols = np.fromiter((fp._index.get(f, -1) for f in names), np.int64, len(names))
     out = np.zeros(len(names))
@@ -211,7 +211,7 @@ def _frequencies(fp: Fingerprint, names: Sequence[str]) -> FloatArray:
     return out / max(fp.n_tokens, 1)
 
 
-def profile(a: Fingerprint, b: Fingerprint) -> float:
+def profile(a: Counts, b: Counts) -> float:
     """Hellinger distance between the two frequency profiles of widely used words.
 
     The words (function words and punctuation included) that each text set uses in at
@@ -231,7 +231,7 @@ def profile(a: Fingerprint, b: Fingerprint) -> float:
     return float(np.sqrt(max(0.0, 1.0 - bc)))
 
 
-def _rates(fp: Fingerprint, names: Sequence[str]) -> FloatArray:
+def _rates(fp: Counts, names: Sequence[str]) -> FloatArray:
     """Per-prompt frequency (per 1000 words) of each named word: prompts x words."""
     cols = np.fromiter((fp._index.get(f, -1) for f in names), np.int64, len(names))
     mat = np.zeros((fp.n_prompts, len(names)))
@@ -240,7 +240,7 @@ def _rates(fp: Fingerprint, names: Sequence[str]) -> FloatArray:
     return np.asarray(mat / np.maximum(fp.tokens, 1)[:, None] * 1000.0, np.float64)
 
 
-def paired_rows(a: Fingerprint, b: Fingerprint) -> tuple[list[int], list[int]]:
+def paired_rows(a: Counts, b: Counts) -> tuple[list[int], list[int]]:
     """Rows of ``a`` and ``b`` answering the same prompt, matched in order of occurrence
     (a bootstrap resample repeats a prompt: its k-th copy in ``a`` pairs with its k-th in ``b``)."""
     where: dict[str, list[int]] = {}
@@ -257,7 +257,7 @@ def paired_rows(a: Fingerprint, b: Fingerprint) -> tuple[list[int], list[int]]:
     return rows_a, rows_b
 
 
-def shared_prompts(a: Fingerprint, b: Fingerprint) -> int:
+def shared_prompts(a: Counts, b: Counts) -> int:
     """How many distinct prompts both fingerprints answered."""
     return len(set(a.prompt_ids) & set(b.prompt_ids))
 
@@ -273,7 +273,7 @@ class LexicalWarning(UserWarning):
     """A lexical comparison whose figure means less than it seems (e.g. mostly topic)."""
 
 
-def few_shared(a: Fingerprint, b: Fingerprint) -> bool:
+def few_shared(a: Counts, b: Counts) -> bool:
     """The two fingerprints share too few prompts for a pairwise distance to compare like
     with like: fewer than half of the smaller one's prompts, or fewer than PAIRED_MIN."""
     n = shared_prompts(a, b)
@@ -281,17 +281,17 @@ def few_shared(a: Fingerprint, b: Fingerprint) -> bool:
     return n < min(PAIRED_MIN, smaller) or 2 * n < smaller
 
 
-def texts_per_prompt(fp: Fingerprint) -> float:
+def texts_per_prompt(fp: Counts) -> float:
     """Mean number of answers per prompt."""
     return fp.n_texts / max(fp.n_prompts, 1)
 
 
-def words_per_prompt(fp: Fingerprint) -> float:
+def words_per_prompt(fp: Counts) -> float:
     """Mean number of words per prompt (all its answers together)."""
     return fp.n_tokens / max(fp.n_prompts, 1)
 
 
-def outside_calibration(a: Fingerprint, b: Fingerprint) -> bool:
+def outside_calibration(a: Counts, b: Counts) -> bool:
     """Either side has much more or less text per prompt than the frequency unit's
     threshold was calibrated on (:data:`CALIBRATED_WORDS`, :data:`CALIBRATED_TEXTS`)."""
     low, high = CALIBRATED_WORDS
@@ -301,7 +301,7 @@ def outside_calibration(a: Fingerprint, b: Fingerprint) -> bool:
     )
 
 
-def flags(a: Fingerprint, b: Fingerprint, method: str, unit: str = SPREAD) -> list[str]:
+def flags(a: Counts, b: Counts, method: str, unit: str = SPREAD) -> list[str]:
     """Marks for a measurement of the ``method`` distance (in ``unit``) between ``a`` and ``b``."""
     marks: list[str] = []
     if method == "delta" and unit == FREQUENCY and outside_calibration(a, b):
@@ -316,19 +316,19 @@ def flags(a: Fingerprint, b: Fingerprint, method: str, unit: str = SPREAD) -> li
     return [ACROSS, *([UNVALIDATED] if unit == FREQUENCY else []), *marks]
 
 
-def unvalidated_message(a: Fingerprint, b: Fingerprint, label: str | None = None) -> str:
+def unvalidated_message(a: Counts, b: Counts, label: str | None = None) -> str:
     """The warning for a frequency-unit delta across prompt sets."""
     return (
         f"lexical delta distance in frequency units between {a.label} and {label or b.label}: "
         f"they share {shared_prompts(a, b)} of {a.n_prompts} and {b.n_prompts} prompts, and "
         "the frequency unit (and its 0.17 threshold) was calibrated only on fingerprints of "
-        "the same prompts; the figure is marked 'unvalidated'. Fingerprint both on the same "
+        "the same prompts; the figure is marked 'unvalidated'. Counts both on the same "
         "prompts, or compare in spread units (validated across prompt sets on stories)"
     )
 
 
 def warn_flags(
-    a: Fingerprint, b: Fingerprint, method: str, stacklevel: int = 3, unit: str = SPREAD
+    a: Counts, b: Counts, method: str, stacklevel: int = 3, unit: str = SPREAD
 ) -> list[str]:
     """:func:`flags`, with a :class:`LexicalWarning` when there is one."""
     marks = flags(a, b, method, unit)
@@ -348,7 +348,7 @@ def warn_flags(
 
 
 def _delta_terms(
-    a: Fingerprint, b: Fingerprint, min_spread: float, words: int, floor: float
+    a: Counts, b: Counts, min_spread: float, words: int, floor: float
 ) -> tuple[FloatArray, FloatArray]:
     """Per compared word: its delta effect, and its spread over prompts (at least its count
     noise) relative to its squared mean frequency (what :func:`frequency_factor` takes the
@@ -384,8 +384,8 @@ def _delta_terms(
 
 
 def delta_effect(
-    a: Fingerprint,
-    b: Fingerprint,
+    a: Counts,
+    b: Counts,
     *,
     min_spread: float = DELTA_MIN_SPREAD,
     words: int = DELTA_WORDS,
@@ -405,8 +405,8 @@ def delta_effect(
 
 
 def frequency_factor(
-    a: Fingerprint,
-    b: Fingerprint,
+    a: Counts,
+    b: Counts,
     *,
     min_spread: float = DELTA_MIN_SPREAD,
     words: int = DELTA_WORDS,
@@ -424,7 +424,7 @@ def frequency_factor(
     return float(np.median(relative)) if relative.size else 0.0
 
 
-def delta(a: Fingerprint, b: Fingerprint, unit: str = "spread") -> float:
+def delta(a: Counts, b: Counts, unit: str = "spread") -> float:
     """The default distance: the :func:`delta_effect`, the mean squared difference of a
     widely used word's frequency in units of its spread over prompts, in [0, 1].
 
@@ -450,7 +450,7 @@ def delta(a: Fingerprint, b: Fingerprint, unit: str = "spread") -> float:
     return float(min(max(value, 0.0), 1.0))
 
 
-def style_matrix(fps: Sequence[Fingerprint], min_pool: int = 3) -> FloatArray:
+def style_matrix(fps: Sequence[Counts], min_pool: int = 3) -> FloatArray:
     """Pooled style distance between every pair of fingerprints.
 
     Per-prompt normalisation: each fingerprint's word frequencies are compared with what
@@ -521,7 +521,7 @@ def check_unit(unit: str, method: str) -> None:
         )
 
 
-def distance(a: Fingerprint, b: Fingerprint, method: str = "delta", unit: str = SPREAD) -> float:
+def distance(a: Counts, b: Counts, method: str = "delta", unit: str = SPREAD) -> float:
     """Pairwise distance: ``delta`` (default; in either of :data:`UNITS`; in [0, 1] in
     spread units, not capped in frequency units), ``profile`` or the anchor's ``jaccard``
     (in [0, 1])."""
@@ -538,9 +538,7 @@ def distance(a: Fingerprint, b: Fingerprint, method: str = "delta", unit: str = 
     )
 
 
-def distance_matrix(
-    fps: Sequence[Fingerprint], method: str = "delta", unit: str = SPREAD
-) -> FloatArray:
+def distance_matrix(fps: Sequence[Counts], method: str = "delta", unit: str = SPREAD) -> FloatArray:
     """All pairwise distances (``unit``: of the ``delta`` distance, :data:`UNITS`);
     ``style`` pools over fingerprints of the same prompts."""
     if method not in METHODS:
@@ -565,9 +563,7 @@ class Interval:
     resamples: int
 
 
-def _resample_rows(
-    fps: Sequence[Fingerprint], rng: np.random.Generator
-) -> list[npt.NDArray[np.int64]]:
+def _resample_rows(fps: Sequence[Counts], rng: np.random.Generator) -> list[npt.NDArray[np.int64]]:
     """One bootstrap draw of prompts per fingerprint; prompts all of them answered are drawn
     together (a paired bootstrap), so one prompt's answers stay matched across models."""
     shared = set(fps[0].prompt_ids).intersection(*(fp.prompt_ids for fp in fps[1:]))
@@ -607,8 +603,8 @@ def basic_interval(
 
 
 def bootstrap(
-    fps: Sequence[Fingerprint],
-    stat: Callable[[Sequence[Fingerprint]], float],
+    fps: Sequence[Counts],
+    stat: Callable[[Sequence[Counts]], float],
     *,
     resamples: int = 300,
     confidence: float = 0.95,
@@ -622,8 +618,8 @@ def bootstrap(
 
 
 def bootstrap_draws(
-    fps: Sequence[Fingerprint],
-    stat: Callable[[Sequence[Fingerprint]], float],
+    fps: Sequence[Counts],
+    stat: Callable[[Sequence[Counts]], float],
     *,
     resamples: int = 300,
     seed: int = 0,

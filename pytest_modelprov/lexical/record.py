@@ -15,7 +15,7 @@ from ..reports import recording
 from ..reports.measurement import Measurement
 from . import anchor as lexical_anchor
 from . import distances as lexical_distance
-from .distances import FREQUENCY, SPREAD, Fingerprint, flags, jaccard_scale, shared_prompts
+from .distances import FREQUENCY, SPREAD, Counts, flags, jaccard_scale, shared_prompts
 
 if TYPE_CHECKING:
     from ..handle import ModelHandle
@@ -65,7 +65,7 @@ DELTA_ACROSS_PROMPTS = (
 )
 
 
-class Recorded(Fingerprint, Protocol):
+class Recorded(Counts, Protocol):
     """A fingerprint as recorded: where its measurements go and what it is called."""
 
     name: str
@@ -83,9 +83,7 @@ def _labels(part: str, method: str, unit: str, **extra: str) -> dict[str, str]:
     return out
 
 
-def record_distance(
-    a: Recorded, b: Fingerprint, method: str, value: float, unit: str = SPREAD
-) -> None:
+def record_distance(a: Recorded, b: Counts, method: str, value: float, unit: str = SPREAD) -> None:
     """Record one plain distance (no interval) as an ``info`` measurement of the running
     test, with its flags: what ``a.distance(b)`` and :func:`distance` leave behind."""
     record = _recorder(a)
@@ -116,7 +114,7 @@ def _recorder(ours: Recorded) -> Callable[[Measurement], None] | None:
     return lambda m: current(replace(m, model=m.model or model))
 
 
-def _context(ours: Recorded, ref: Fingerprint, method: str, unit: str = SPREAD) -> dict[str, Any]:
+def _context(ours: Recorded, ref: Counts, method: str, unit: str = SPREAD) -> dict[str, Any]:
     """What a reader needs to judge one distance: flags, prompts shared, the scale."""
     out: dict[str, Any] = {
         "flags": flags(ours, ref, method, unit),
