@@ -322,7 +322,7 @@ def unvalidated_message(a: Counts, b: Counts, label: str | None = None) -> str:
         f"lexical delta distance in frequency units between {a.label} and {label or b.label}: "
         f"they share {shared_prompts(a, b)} of {a.n_prompts} and {b.n_prompts} prompts, and "
         "the frequency unit (and its 0.17 threshold) was calibrated only on fingerprints of "
-        "the same prompts; the figure is marked 'unvalidated'. Counts both on the same "
+        "the same prompts; the figure is marked 'unvalidated'. Fingerprint both on the same "
         "prompts, or compare in spread units (validated across prompt sets on stories)"
     )
 
