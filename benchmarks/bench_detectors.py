@@ -114,6 +114,32 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[Times, Any]:
     return median(times), result
 
 
+def cold_then_warm(
+    name: str,
+    stores: Store,
+    compute: Callable[[Any], Any],
+    expected: Any,
+    runs: int,
+    answers: int,
+) -> tuple[Times, Times]:
+    """Median times of a detector's cached path on a fresh verdict store (every verdict
+    computed and stored), then on the same store again (every verdict replayed)."""
+    cold: list[Times] = []
+    warm: list[Times] = []
+    for _ in range(runs):
+        store = stores.fresh()
+        start = clock()
+        got = compute(store)
+        cold.append(since(start))
+        check(f"{name} cached (cold)", got, expected)
+        start = clock()
+        got = compute(store)
+        warm.append(since(start))
+        check(f"{name} cached (warm)", got, expected)
+        assert store.computed == answers
+    return median(cold), median(warm)
+
+
 class Store:
     """A verdict store in a temporary directory, emptied for each cold pass."""
 
@@ -189,19 +215,14 @@ def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) ->
     batch, got = timed(lambda: clf.classify_many(texts, prompts), runs)
     check("refusal classify_many", got, expected)
 
-    cold_times: list[Times] = []
-    warm_times: list[Times] = []
-    for _ in range(runs):
-        store = stores.fresh()
-        start = clock()
-        got = refusal_classifiers._classified(store, clf, answers)
-        cold_times.append(since(start))
-        check("refusal cached (cold)", got, expected)
-        start = clock()
-        got = refusal_classifiers._classified(store, clf, answers)
-        warm_times.append(since(start))
-        check("refusal cached (warm)", got, expected)
-        assert store.computed == len(rows)
+    cold, warm = cold_then_warm(
+        "refusal",
+        stores,
+        lambda store: refusal_classifiers._classified(store, clf, answers),
+        expected,
+        runs,
+        len(rows),
+    )
     report(
         f"refusal ({clf.detector}), answers of median "
         f"{statistics.median(map(len, texts)):.0f} chars",
@@ -210,8 +231,8 @@ def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) ->
             ("before: classify() as it was, in a loop", old),
             ("per answer: classify() in a loop", per),
             ("batch: classify_many()", batch),
-            ("measure's path, verdict cache cold (+store)", median(cold_times)),
-            ("measure's path, verdict cache warm", median(warm_times)),
+            ("measure's path, verdict cache cold (+store)", cold),
+            ("measure's path, verdict cache warm", warm),
         ],
     )
 
@@ -230,19 +251,14 @@ def bench_identity(rows: list[tuple[str, str, str]], runs: int, stores: Store) -
     check("identity detect", got, expected)
     batch, got = timed(lambda: identity_sampling._detect_all(None, rules, items), runs)
     check("identity batch", got, expected)
-    cold_times: list[Times] = []
-    warm_times: list[Times] = []
-    for _ in range(runs):
-        store = stores.fresh()
-        start = clock()
-        got = identity_sampling._detect_all(store, rules, items)
-        cold_times.append(since(start))
-        check("identity cached (cold)", got, expected)
-        start = clock()
-        got = identity_sampling._detect_all(store, rules, items)
-        warm_times.append(since(start))
-        check("identity cached (warm)", got, expected)
-        assert store.computed == len(rows)
+    cold, warm = cold_then_warm(
+        "identity",
+        stores,
+        lambda store: identity_sampling._detect_all(store, rules, items),
+        expected,
+        runs,
+        len(rows),
+    )
     report(
         f"identity ({identity.DETECTOR_VERSION}), answers cut to {IDENTITY_CHARS} chars",
         len(rows),
@@ -250,8 +266,8 @@ def bench_identity(rows: list[tuple[str, str, str]], runs: int, stores: Store) -
             ("before: detect() as it was, in a loop", old),
             ("per answer: detect() in a loop", per),
             ("probe's path, no verdict cache", batch),
-            ("probe's path, verdict cache cold (+store)", median(cold_times)),
-            ("probe's path, verdict cache warm", median(warm_times)),
+            ("probe's path, verdict cache cold (+store)", cold),
+            ("probe's path, verdict cache warm", warm),
         ],
     )
 
