@@ -53,21 +53,7 @@ from pytest_modelprov.refusal import classifiers as refusal_classifiers
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 import refusal_reference  # noqa: E402  (the mechanics as they were, shared with the tests)
-
-
-def shared_data(root: Path) -> Path:
-    """``../shared/data`` beside the repository; from a git worktree, beside its main
-    checkout (the worktree's ``.git`` file names it)."""
-    beside = root.parent / "shared" / "data"
-    git = root / ".git"
-    if not beside.is_dir() and git.is_file():
-        text = git.read_text("utf-8")
-        if text.startswith("gitdir:"):
-            # <main>/.git/worktrees/<name>
-            main = Path(text.split(":", 1)[1].strip()).parent.parent.parent
-            return main.parent / "shared" / "data"
-    return beside
-
+from shared_data import shared_data  # noqa: E402
 
 SHARED = shared_data(ROOT) / "refusal" / "labelled.jsonl"
 IDENTITY_CHARS = 600

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import refusal_reference
+from shared_data import shared_data
 from test_identity_detect import CASES
 from test_refusal import (
     _OWN_COMPLY,
@@ -31,20 +32,6 @@ from pytest_modelprov.refusal import features as refusal_features
 from pytest_modelprov.refusal.model import Matrix
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def shared_data(root: Path) -> Path:
-    """``../shared/data`` beside the repository; from a git worktree, beside its main
-    checkout (the worktree's ``.git`` file names it)."""
-    beside = root.parent / "shared" / "data"
-    git = root / ".git"
-    if not beside.is_dir() and git.is_file():
-        text = git.read_text("utf-8")
-        if text.startswith("gitdir:"):
-            # <main>/.git/worktrees/<name>
-            main = Path(text.split(":", 1)[1].strip()).parent.parent.parent
-            return main.parent / "shared" / "data"
-    return beside
 
 
 SHARED = shared_data(ROOT)
