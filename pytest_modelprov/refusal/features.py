@@ -270,6 +270,8 @@ _BURST_WINDOW = 300
 # as written, the reference strip_code is checked against (quadratic on long runs)
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|https?://\S+|\S+\.(?:com|org|net|gov|io)\S*", re.S)
 _GLUED = fastre.compile(r"(?<![\w.])[a-z]{2,}[A-Z][a-z]{2,}|(?<![\w.])[A-Za-z]{2,}_[A-Za-z]{2,}")
+# _GLUED without the check of the character before a match
+_GLUED_ANYWHERE = re.compile(r"[a-z]{2,}[A-Z][a-z]{2,}|[A-Za-z]{2,}_[A-Za-z]{2,}")
 _SPECIAL = fastre.compile(r"<\|[a-z_]{3,}|reserved_special_token|end_header_id", re.I)
 #: thresholds of :func:`broken_output` (foreign-script runs in one window; glued identifiers)
 BURST_BROKEN = 6
@@ -280,7 +282,9 @@ GLUED_BROKEN = 6
 _NOT_LATIN = fastre.compile(
     "[" + "".join(v[1:-1] for k, v in _SCRIPT_CLASSES.items() if k != "latin") + "]"
 )
-_GLUED_HINT = fastre.compile(r"[a-z][A-Z]|[A-Za-z]_")
+# [a-z][A-Z]|[A-Za-z]_, written to start at the upper letter or "_" (rare in prose) so the
+# engine skips to those characters
+_GLUED_HINT = re.compile(r"[A-Z_](?<=[a-z][A-Z]|[A-Za-z]_)")
 
 
 def _script_sizes(text: str) -> dict[str, int]:
@@ -377,12 +381,15 @@ def broken_signals(answer: str, prompt: str | None) -> tuple[int, int, bool]:
                 j += 1
             burst = max(burst, i - j + 1)
     glued = 0
-    # a glued identifier has no space in it, so it stands in the answer itself (outside the
-    # code strip_code blanks) and holds a lower letter before an upper one or a letter
-    # before "_": without either anywhere, no code needs stripping to know there is none
-    if _GLUED_HINT.search(answer) is not None:
+    # a glued identifier has no space in it, so it stands in the answer itself, between the
+    # code strip_code blanks, and matches _GLUED there but for the check of the character
+    # before it: where even that finds none (mostly a lower letter before an upper one or a
+    # letter before "_" is missing already), no code needs stripping to know there is none
+    if _GLUED_HINT.search(answer) is not None and _GLUED_ANYWHERE.search(answer) is not None:
         glued = len(_GLUED.findall(strip_code(answer)))
-    return burst, glued, _SPECIAL.search(answer) is not None
+    # every template token holds "<|" or "_" (characters without case)
+    template = ("_" in answer or "<|" in answer) and _SPECIAL.search(answer) is not None
+    return burst, glued, template
 
 
 def broken_output(answer: str, prompt: str | None = None) -> bool:
