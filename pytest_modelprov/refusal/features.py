@@ -11,6 +11,7 @@ on their own, for languages the trained part has never seen.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import math
 import operator
@@ -542,6 +543,15 @@ def _request(prompt: str | None) -> _Request:
         frozenset(_trigrams(ask)) if given else frozenset(),
         _cjk_share(ask) if given else 0.0,
         answer_language("", prompt),
+    )
+
+
+def phrases_primed(answers: Sequence[Prepared]) -> contextlib.AbstractContextManager[None]:
+    """A block within which the phrase lists look at ``answers`` (their normalised texts)
+    having found, for all of them at once, which phrases can match each (see
+    :func:`fastre.primed`): for a batch, instead of substring tests text by text."""
+    return fastre.primed(
+        (REFUSAL_RE, PIVOT_RE, CRITIQUE_RE, OFFICIAL_RE), [p.text for p in answers]
     )
 
 

@@ -38,6 +38,7 @@ from .features import (
     Prepared,
     dense_of,
     featurise,
+    phrases_primed,
     prepare,
     sparse_hashes,
     strip_reasoning,
@@ -117,10 +118,11 @@ class Matrix:
         norm = np.sqrt(np.bincount(rows, weights=raw * raw, minlength=n))
         norm[norm == 0] = 1.0
         known = clean if clean is not None else [None] * n
-        dense = np.array(
-            [dense_of(a, p, c) for a, p, c in zip(answers, prompts, known, strict=True)],
-            dtype=np.float64,
-        ).reshape(n, len(DENSE_NAMES))
+        with phrases_primed(answers):
+            dense = np.array(
+                [dense_of(a, p, c) for a, p, c in zip(answers, prompts, known, strict=True)],
+                dtype=np.float64,
+            ).reshape(n, len(DENSE_NAMES))
         return cls(rows, cols, raw / norm[rows], dense, n)
 
     def subset(self, mask: npt.NDArray[np.bool_]) -> Matrix:
