@@ -114,6 +114,8 @@ MIN_SHARE = 0.15
 MIN_LEAD = 1.5
 _SCAN = 2000  # characters read: enough words for a verdict, bounded cost on long answers
 _WORD = re.compile(r"[^\W\d_]+", re.U)
+_ASCII_WORD = re.compile(r"[A-Za-z]+")
+_WIDE_WORD = re.compile(r"[^\x00-\x7f\W]")  # a word character that is not ASCII
 _UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
 # Persian letters, and the Persian forms of yeh and kaf (Arabic writes ي and ك)
 _PERSIAN = re.compile(r"[پچژگیک]")
@@ -235,7 +237,9 @@ def detect(text: str) -> str:
 
 def _latin(text: str) -> str:
     body = _without_code(text[:_SCAN]).lower()
-    words = _WORD.findall(body)
+    # where every word character is ASCII, the words are the runs of ASCII letters (a plain
+    # class is several times faster than one with categories taken out)
+    words = (_ASCII_WORD if _WIDE_WORD.search(body) is None else _WORD).findall(body)
     if not words:
         return UNDECIDED
     # per distinct word, the lexicons and word shapes it is in (cached: words repeat), added
