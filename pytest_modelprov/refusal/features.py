@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from .. import fastre
+from .. import fastbatch, fastre
 from ..calls.reasoning import split_think
 from ..langid import UNDECIDED, answer_language, detect
 
@@ -549,8 +549,8 @@ def _request(prompt: str | None) -> _Request:
 def phrases_primed(answers: Sequence[Prepared]) -> contextlib.AbstractContextManager[None]:
     """A block within which the phrase lists look at ``answers`` (their normalised texts)
     having found, for all of them at once, which phrases can match each (see
-    :func:`fastre.primed`): for a batch, instead of substring tests text by text."""
-    return fastre.primed(
+    :func:`fastbatch.primed`): for a batch, instead of substring tests text by text."""
+    return fastbatch.primed(
         (REFUSAL_RE, PIVOT_RE, CRITIQUE_RE, OFFICIAL_RE), [p.text for p in answers]
     )
 
