@@ -14,7 +14,8 @@ Candidates differ from the recipe (``benchmarks/train_refusal.py``'s) in named w
 (or any other ``TrainSettings`` field); ``drop``: dense features zeroed, to test a feature's
 worth; ``extra``: a candidate featuriser from ``EXTRA`` whose tokens join the hashed part, so a
 feature is tried here before anything in the package changes; ``weight``: per-language row
-weights in training (a weight of 2 trains on each such answer twice; scoring is unchanged).
+weights in training (a weight of 2 trains on each such answer twice; scoring is unchanged);
+``interact``: the dense features get a second copy for answers in that language.
 ``--only`` runs a subset of the candidates (the machine is shared). Skips (exit 0) with a
 message when the data folder is absent.
 """
@@ -100,9 +101,23 @@ EXTRA: dict[str, tuple[Callable[[str], list[str]], tuple[str, ...]]] = {
 CANDIDATES: dict[str, dict[str, Any]] = {
     "base": {},
     "char-fi": {"extra": "char-fi"},
-    "suffix-fi": {"extra": "suffix-fi"},
     "fi-x2": {"weight": {"fi": 2}},
+    "char-fi+x2": {"extra": "char-fi", "weight": {"fi": 2}},
+    "fi-x3": {"weight": {"fi": 3}},
+    "dense-fi": {"interact": "fi"},
 }
+#: the dense features a language of its own may re-weigh (those before the language flags)
+_INTERACTED = DENSE_NAMES.index("lang_en")
+
+
+def interact(dense: npt.NDArray[np.float64], lang: str) -> npt.NDArray[np.float64]:
+    """A copy of the dense features that is non-zero only on answers in ``lang`` (its own
+    sub-model for them: Daume's feature augmentation), inserted before the unshrunk bias,
+    which training expects last."""
+    own = dense[:, :_INTERACTED] * dense[:, LANG_FEATURES[lang]][:, None]
+    return np.hstack([dense[:, :-1], own, dense[:, -1:]])
+
+
 LANGS = ("en", "zh", "fi")
 ACC_TARGET, ERR_TARGET = 0.92, 0.10
 
@@ -249,12 +264,18 @@ def main(argv: list[str] | None = None) -> int:
         inner: dict[str, tuple[int, float]] = {}
         for name, spec in candidates.items():
             xv = masked(matrices[spec.get("extra")], tuple(spec.get("drop", ())))
+            if spec.get("interact"):
+                xv = Matrix(xv.rows, xv.cols, xv.vals, interact(xv.dense, spec["interact"]), xv.n)
             index = np.flatnonzero(train)
             for lang, times in spec.get("weight", {}).items():
                 again = index[lang_arr[index] == lang]
                 index = np.concatenate([index, *[again] * (times - 1)])
             settings = TrainSettings(
-                **{a: b for a, b in spec.items() if a not in ("drop", "extra", "weight")}
+                **{
+                    a: b
+                    for a, b in spec.items()
+                    if a not in ("drop", "extra", "weight", "interact")
+                }
             )
             fitted = fit_matrix(
                 take(xv, index),
@@ -263,7 +284,13 @@ def main(argv: list[str] | None = None) -> int:
                 settings=settings,
                 strata=[langs[i] for i in index.tolist()],
             )
-            model = LinearModel.from_dict(fitted.to_dict(), f"fold {k}", checked=True)
+            # the stored form (int16 weights) is what ships; the weights file holds only the
+            # package's dense features, so a candidate with more is scored unstored
+            model = (
+                fitted
+                if spec.get("interact")
+                else LinearModel.from_dict(fitted.to_dict(), f"fold {k}", checked=True)
+            )
             fold_labels, _ = model.predict_matrix(xv.subset(~train))
             preds[name][~train] = [lab != "compliance" for lab in fold_labels]
             inner[name] = inner_score(model.training["envelope"]["langs"])
