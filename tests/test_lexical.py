@@ -170,6 +170,20 @@ def test_partial_normalisation_matches_nfkc_of_the_whole_text():
         assert mine == _regex_tokenise(text), repr(text)
 
 
+def test_stored_composition_table_is_what_this_pythons_unicode_data_gives():
+    """The tokeniser reads the characters that compose with their neighbour from a constant
+    for the Unicode versions it was worked out on; under the running one it must equal what
+    unicodedata gives, and an unknown version works it out."""
+    import unicodedata
+
+    from pytest_modelprov.lexical import text
+
+    computed = text._computed_seconds()
+    assert text._composition_seconds() == computed
+    if unicodedata.unidata_version in text._SECONDS_VERSIONS:
+        assert {c for a, b in text._SECONDS_RANGES for c in range(a, b + 1)} == computed
+
+
 def test_every_bmp_character_is_classified_as_the_regex_does():
     chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c < 0xE000]
     for k in range(0, len(chars), 4000):
