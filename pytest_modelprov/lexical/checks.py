@@ -30,15 +30,16 @@ from ..reports.measurement import MAX_EVIDENCE, Measurement, evidence_item
 from ..util.files import user_path
 from ..util.safejson import loads as json_loads
 from . import distances as lexical_distance
+from .delta import Resampler
 from .distances import (
     FEW_SHARED,
     FREQUENCY,
     METHODS,
     SPREAD,
     UNITS,
+    DeltaRow,
     Interval,
     LexicalWarning,
-    _resample_rows,
     basic_interval,
     distance_matrix,
     flags,
@@ -330,9 +331,15 @@ def _compare(
     rng = np.random.default_rng(seed)
     values = _row(fps, chosen, unit)
     draws = np.empty((resamples, len(names)))
-    for r in range(resamples):
-        rows = _resample_rows(fps, rng)
-        draws[r] = _row([fp.subset(rw) for fp, rw in zip(fps, rows, strict=True)], chosen, unit)
+    resampler = Resampler(fps)
+    rows = [resampler.draw(rng) for _ in range(resamples)]
+    if chosen == "delta":
+        # the default method's resamples together, without building their fingerprints
+        draws[:] = DeltaRow(fps, unit).draws(rows)
+    else:
+        for r, draw in enumerate(rows):
+            subsets = [fp.subset(rw) for fp, rw in zip(fps, draw, strict=True)]
+            draws[r] = _row(subsets, chosen, unit)
     # basic bootstrap: percentiles of the draws overstate the distance (see basic_interval)
     lows, highs = basic_interval(values, draws, confidence, np.inf if unit == FREQUENCY else 1.0)
     distances = {
