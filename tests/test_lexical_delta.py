@@ -122,10 +122,13 @@ def _one_word_fp(seed: int, prompts: list[str]) -> Fingerprint:
 @pytest.mark.parametrize(
     "case", ["paired", "unpaired", "three-with-partial-overlap", "frequency", "one-word"]
 )
-def test_bootstrap_draws_of_delta_together_equal_one_resample_at_a_time(case):
-    """The comparison's bootstrap computes the delta of all resamples together: every draw
-    must be the very figure (to the last bit) of the resample's own fingerprints."""
-    from pytest_modelprov.lexical.delta import DeltaPair, Resampler
+@pytest.mark.parametrize("block", ["whole", "one-resample-blocks"])
+def test_bootstrap_draws_of_delta_together_equal_one_resample_at_a_time(case, block, monkeypatch):
+    """The comparison's bootstrap computes the delta of all resamples together (in blocks
+    of resamples when they are large): every draw must be the very figure (to the last bit)
+    of the resample's own fingerprints."""
+    from pytest_modelprov.lexical import deltaterms
+    from pytest_modelprov.lexical.deltaterms import DeltaPair, Resampler
     from pytest_modelprov.lexical.distances import (
         DELTA_FLOOR,
         DELTA_MIN_SPREAD,
@@ -149,6 +152,8 @@ def test_bootstrap_draws_of_delta_together_equal_one_resample_at_a_time(case):
         fps = [_one_word_fp(6, ids), _one_word_fp(7, ids)]
     else:
         fps = [_fp(1, ["sea", "city"], 6, seed=8), _fp(3, ["sea", "city"], 6, seed=9)]
+    if block != "whole":
+        monkeypatch.setattr(deltaterms, "_BLOCK", 1)
     rng = np.random.default_rng(0)
     resampler = Resampler(fps)
     rows = [resampler.draw(rng) for _ in range(60)]

@@ -30,7 +30,7 @@ from ..reports.measurement import MAX_EVIDENCE, Measurement, evidence_item
 from ..util.files import user_path
 from ..util.safejson import loads as json_loads
 from . import distances as lexical_distance
-from .delta import Resampler
+from .deltaterms import Resampler
 from .distances import (
     FEW_SHARED,
     FREQUENCY,

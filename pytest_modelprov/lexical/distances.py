@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import anchor as lexical_anchor
-from .delta import PAIRED_MIN, Counts, DeltaPair, Resampler, paired, widely_used_columns
+from .deltaterms import PAIRED_MIN, Counts, DeltaPair, Resampler, paired, widely_used_columns
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -15,7 +15,7 @@ from ..reports import recording
 from ..reports.measurement import Measurement
 from . import anchor as lexical_anchor
 from . import distances as lexical_distance
-from .delta import Counts
+from .deltaterms import Counts
 from .distances import FREQUENCY, SPREAD, flags, jaccard_scale, shared_prompts
 
 if TYPE_CHECKING:

@@ -20,8 +20,8 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 #: shared prompts from which the delta distance compares prompt by prompt (paired)
 PAIRED_MIN = 8
-#: resamples x prompts x words held at once by the batched path (~16 MB of float64)
-_BLOCK = 2_000_000
+#: elements (float64) of each resamples x prompts x words array the batched path holds at once
+_BLOCK = 1_000_000
 
 
 class Counts(Protocol):
