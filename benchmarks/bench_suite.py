@@ -13,7 +13,11 @@ every request the suite makes is counted here. Medians of ``--runs`` wall times:
          receive 0 requests, and the model calls replayed are read from the plugin's JSON
          report (``--modelprov-report-json``);
 - empty: a generated directory with as many ``def test_i(): pass`` as the suite ran, same
-         flags (plugin installed but unused), and the same with ``-p no:modelprov``.
+         flags (plugin installed but unused), and the same with ``-p no:modelprov``;
+- floor: the empty tests with a conftest importing numpy and jsonschema, which a warm run of
+         this suite needs whatever the plugin does (fingerprints; baselines and the vendor
+         file are untrusted input, schema-checked on every read): warm / floor is the
+         plugin's own warm work, floor / empty what no plugin change can remove.
 
 Bytecode is cached (in a temporary PYTHONPYCACHEPREFIX, even where PYTHONDONTWRITEBYTECODE
 is set) and each kind has an untimed first run, as on a developer's machine.
@@ -188,6 +192,18 @@ def main() -> int:
         mark = len(CPU_TIMES)
         bare = [run_pytest(empty_dir, plain, "-p", "no:modelprov")[0] for _ in range(args.runs)]
         bare_cpu_times = CPU_TIMES[mark:]
+        # the floor: the same empty tests importing what a warm run of this suite cannot do
+        # without (numpy for the lexical fingerprints, jsonschema for the committed baselines
+        # and the team vendor file, both untrusted input that is checked on every read)
+        deps_dir = root / "empty-deps"
+        shutil.copytree(empty_dir, deps_dir)
+        (deps_dir / "conftest.py").write_text(
+            "import jsonschema  # noqa: F401\nimport numpy  # noqa: F401\n"
+        )
+        run_pytest(deps_dir, plain)  # untimed: its bytecode
+        mark = len(CPU_TIMES)
+        deps = [run_pytest(deps_dir, plain)[0] for _ in range(args.runs)]
+        deps_cpu_times = CPU_TIMES[mark:]
         empty_before: list[tuple[float, float]] = []
         if before_src is not None:
             plain_before = with_source(plain, before_src)
@@ -199,10 +215,10 @@ def main() -> int:
                 empty.append(empty_now)
                 empty_cpu_times.append(CPU_TIMES[-1])
 
-    c, w, e, b = (statistics.median(x) for x in (cold, warm, empty, bare))
-    cc, wc, ec, bc = (
+    c, w, e, b, d = (statistics.median(x) for x in (cold, warm, empty, bare, deps))
+    cc, wc, ec, bc, dc = (
         statistics.median(x)
-        for x in (cold_cpu_times, warm_cpu_times, empty_cpu_times, bare_cpu_times)
+        for x in (cold_cpu_times, warm_cpu_times, empty_cpu_times, bare_cpu_times, deps_cpu_times)
     )
     print(f"example suite: {tests} tests, medians of {args.runs} runs, subprocess, no xdist")
     print("                                   wall     CPU (user+sys of the pytest process)")
@@ -215,6 +231,11 @@ def main() -> int:
         f"({(w - e) / tests * 1e3:.0f} ms/test wall, {(wc - ec) / tests * 1e3:.0f} ms/test CPU)"
     )
     print(f"  warm / empty                  : {w / e:6.2f}x  {wc / ec:6.2f}x")
+    print(
+        f"  empty + numpy, jsonschema     : {d:6.2f} s {dc:6.2f} s   (the floor of a warm run "
+        f"needing them: {d / e:.2f}x / {dc / ec:.2f}x empty; "
+        f"warm is {w / d:.2f}x / {wc / dc:.2f}x it)"
+    )
     print(
         f"  cold - warm                   : {c - w:6.2f} s {cc - wc:6.2f} s   (recording "
         f"{calls_per_cold} calls; {cold_hits} repeated keys hit)"

@@ -10,18 +10,33 @@ scored. So the figures printed as ``NESTED`` never saw the answers they are scor
 even through the choice of variant. Each candidate's own outer figures are printed too, for
 comparison only: picking the best of those would choose on the held-out data.
 
-Candidates differ in L2 strength (the rest of the recipe is ``benchmarks/train_refusal.py``'s).
-A candidate may also ``drop`` named dense features (zeroed), to test a feature's worth.
-Skips (exit 0) with a message when the data folder is absent.
+Candidates differ from the recipe (``benchmarks/train_refusal.py``'s) in named ways: ``l2``
+(or any other ``TrainSettings`` field); ``drop``: dense features zeroed, to test a feature's
+worth; ``extra``: a candidate featuriser from ``EXTRA`` whose tokens join the hashed part, so a
+feature is tried here before anything in the package changes; ``weight``: per-language row
+weights in training (a weight of 2 trains on each such answer twice; scoring is unchanged);
+``interact``: the dense features get a second copy for answers in that language.
+``--only`` runs a subset of the candidates (the machine is shared). Skips (exit 0) with a
+message when the data folder is absent.
+
+Last run (2026-12-02, ~35 min each on a shared 2-core machine): no candidate won on both
+splits, so the shipped recipe stayed ``base``. By model, NESTED fi 0.902 (base 0.893), worst
+per-model error 0.30 (0.42), but zh 0.914 (0.918); by vendor, NESTED fi 0.880 (base 0.883)
+and every candidate alone lost en or zh accuracy against ``base``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
 import os
+import re
 import sys
 import time
+import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +46,19 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import numpy.typing as npt
 
-from pytest_modelprov.refusal.features import DENSE_NAMES
+from pytest_modelprov.refusal.features import (
+    DENSE_NAMES,
+    HASH_BITS,
+    LANG_FEATURES,
+    dense_features,
+    normalise,
+    sparse_tokens,
+    strip_reasoning,
+)
 from pytest_modelprov.refusal.model import (
     LinearModel,
     Matrix,
     TrainSettings,
-    featurise_examples,
     fit_matrix,
     group_folds,
 )
@@ -44,11 +66,63 @@ from pytest_modelprov.refusal.model import (
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_refusal import DATA, load
 
-CANDIDATES: dict[str, dict[str, Any]] = {
-    "l2=3e-6": {},
-    "l2=1e-5": {"l2": 1e-5},
-    "l2=1e-6": {"l2": 1e-6},
+_MASK = (1 << HASH_BITS) - 1
+_MAX_CHARS = 4000  # as features: the hashed part reads this much of an answer
+# Latin-script words only (CJK runs already have character n-grams in the package)
+_LATIN_WORD = re.compile(r"[a-z\u00c0-\u024f]+(?:'[a-z\u00c0-\u024f]+)?")
+
+
+def char_ngrams(text: str) -> list[str]:
+    """Character 3-5-grams inside each Latin word, with word-boundary marks: Finnish puts
+    case, number and possession in the ending ("sensuuri-ssa", "vaino-t-en"), so the
+    suffix and the stem each get a feature, where the 5-letter stem only sees the start."""
+    out: list[str] = []
+    for word in _LATIN_WORD.findall(text):
+        if len(word) < 4:
+            continue
+        marked = f"<{word}>"
+        for n in (3, 4, 5):
+            out.extend(f"g:{marked[i : i + n]}" for i in range(len(marked) - n + 1))
+    return out
+
+
+def suffixes(text: str) -> list[str]:
+    """The last 3 and 4 letters of each long Latin word (its inflection), and the pair of
+    consecutive words' endings (agreement between them is what broken Finnish gets wrong)."""
+    words = [w for w in _LATIN_WORD.findall(text) if len(w) > 6]
+    out = [f"x3:{w[-3:]}" for w in words] + [f"x4:{w[-4:]}" for w in words]
+    out.extend(f"xx:{a[-3:]} {b[-3:]}" for a, b in itertools.pairwise(words))
+    return out
+
+
+#: candidate featurisers: (tokens of the normalised answer, languages they apply to; empty
+#: means every answer)
+EXTRA: dict[str, tuple[Callable[[str], list[str]], tuple[str, ...]]] = {
+    "char-fi": (char_ngrams, ("fi",)),
+    "suffix-fi": (suffixes, ("fi",)),
+    "char-all": (char_ngrams, ()),
 }
+
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "base": {},
+    "char-fi": {"extra": "char-fi"},
+    "fi-x2": {"weight": {"fi": 2}},
+    "char-fi+x2": {"extra": "char-fi", "weight": {"fi": 2}},
+    "fi-x3": {"weight": {"fi": 3}},
+    "dense-fi": {"interact": "fi"},
+}
+#: the dense features a language of its own may re-weigh (those before the language flags)
+_INTERACTED = DENSE_NAMES.index("lang_en")
+
+
+def interact(dense: npt.NDArray[np.float64], lang: str) -> npt.NDArray[np.float64]:
+    """A copy of the dense features that is non-zero only on answers in ``lang`` (its own
+    sub-model for them: Daume's feature augmentation), inserted before the unshrunk bias,
+    which training expects last."""
+    own = dense[:, :_INTERACTED] * dense[:, LANG_FEATURES[lang]][:, None]
+    return np.hstack([dense[:, :-1], own, dense[:, -1:]])
+
+
 LANGS = ("en", "zh", "fi")
 ACC_TARGET, ERR_TARGET = 0.92, 0.10
 
@@ -64,6 +138,61 @@ def inner_score(env: dict[str, Any]) -> tuple[int, float]:
     met += sum(e <= ERR_TARGET for e in errs)
     mean_acc = sum(env[x]["accuracy"] for x in langs) / len(langs)
     return met, round(mean_acc - sum(errs) / len(errs) / 4, 4)
+
+
+def build(answers: Sequence[str], dense: npt.NDArray[np.float64], extra: str | None) -> Matrix:
+    """The design matrix of ``featurise`` (same tokens, hash, sublinear counts and unit
+    length), with a candidate featuriser's tokens added to the hashed part of the answers
+    in its languages (told by the dense language columns, as at use)."""
+    fn, langs = EXTRA[extra] if extra else (None, ())
+    in_langs = (
+        np.ones(len(answers), dtype=bool)
+        if not langs
+        else np.any([dense[:, LANG_FEATURES[x]] > 0.5 for x in langs], axis=0)
+    )
+    cache: dict[str, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for i, answer in enumerate(answers):
+        tokens = sparse_tokens(answer)
+        if fn is not None and in_langs[i]:
+            tokens += fn(normalise(answer[:_MAX_CHARS]))
+        counts: dict[int, int] = {}
+        for t in tokens:
+            h = cache.get(t)
+            if h is None:
+                h = cache[t] = zlib.crc32(t.encode("utf-8")) & _MASK
+            counts[h] = counts.get(h, 0) + 1
+        keys = sorted(counts)
+        raw = [1.0 + math.log(counts[k]) for k in keys]
+        norm = math.sqrt(sum(v * v for v in raw)) or 1.0
+        rows.extend([i] * len(keys))
+        cols.extend(keys)
+        vals.extend(v / norm for v in raw)
+    return Matrix(
+        np.array(rows, dtype=np.int64),
+        np.array(cols, dtype=np.int64),
+        np.array(vals, dtype=np.float64),
+        dense,
+        len(answers),
+    )
+
+
+def take(x: Matrix, index: npt.NDArray[np.int64]) -> Matrix:
+    """Rows ``index`` of ``x`` in that order, repeats allowed (row weights by repetition)."""
+    order = np.argsort(x.rows, kind="stable")
+    starts = np.searchsorted(x.rows[order], np.arange(x.n + 1))
+    pieces = [order[starts[i] : starts[i + 1]] for i in index.tolist()]
+    sizes = np.array([len(p) for p in pieces], dtype=np.int64)
+    picked = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+    return Matrix(
+        np.repeat(np.arange(len(index), dtype=np.int64), sizes),
+        x.cols[picked],
+        x.vals[picked],
+        x.dense[index],
+        len(index),
+    )
 
 
 def masked(x: Matrix, drop: tuple[str, ...]) -> Matrix:
@@ -109,38 +238,70 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--by", choices=["model", "family"], default="model")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--only", nargs="+", choices=list(CANDIDATES), default=list(CANDIDATES))
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(f"SKIPPED: {args.data} is absent (the labelled benchmark data is not shipped)")
         return 0
     started = time.perf_counter()
+    candidates = {k: v for k, v in CANDIDATES.items() if k in args.only}
     examples, langs, _ = load(args.data)
     rows = [json.loads(x) for x in args.data.read_text(encoding="utf-8").splitlines() if x]
-    x = featurise_examples(examples)
+    # stripped as Classifier.classify strips, so training and use see the same text
+    answers = [strip_reasoning(e.response).strip() for e in examples]
+    dense = np.array(
+        [dense_features(a, e.prompt) for a, e in zip(answers, examples, strict=True)],
+        dtype=np.float64,
+    ).reshape(len(examples), len(DENSE_NAMES))
+    matrices: dict[str | None, Matrix] = {}
+    for spec in candidates.values():
+        if spec.get("extra") not in matrices:
+            matrices[spec.get("extra")] = build(answers, dense, spec.get("extra"))
+    print(f"featurised in {time.perf_counter() - started:.0f} s", flush=True)
     labels = [e.label for e in examples]
     groups = [e.group.split("/")[0] if args.by == "family" else e.group for e in examples]
+    lang_arr = np.array(langs)
     folds = group_folds(groups, args.folds)
-    preds = {v: np.zeros(x.n, dtype=bool) for v in CANDIDATES}
-    nested = np.zeros(x.n, dtype=bool)
+    preds = {v: np.zeros(len(examples), dtype=bool) for v in candidates}
+    nested = np.zeros(len(examples), dtype=bool)
     for k in sorted(set(folds.tolist())):
         train = folds != k
         inner: dict[str, tuple[int, float]] = {}
-        for name, spec in CANDIDATES.items():
-            xv = masked(x, tuple(spec.get("drop", ())))
-            settings = TrainSettings(**{a: b for a, b in spec.items() if a != "drop"})
-            fitted = fit_matrix(
-                xv.subset(train),
-                [lab for lab, t in zip(labels, train, strict=True) if t],
-                [g for g, t in zip(groups, train, strict=True) if t],
-                settings=settings,
-                strata=[lang for lang, t in zip(langs, train, strict=True) if t],
+        for name, spec in candidates.items():
+            xv = masked(matrices[spec.get("extra")], tuple(spec.get("drop", ())))
+            if spec.get("interact"):
+                xv = Matrix(xv.rows, xv.cols, xv.vals, interact(xv.dense, spec["interact"]), xv.n)
+            index = np.flatnonzero(train)
+            for lang, times in spec.get("weight", {}).items():
+                again = index[lang_arr[index] == lang]
+                index = np.concatenate([index, *[again] * (times - 1)])
+            settings = TrainSettings(
+                **{
+                    a: b
+                    for a, b in spec.items()
+                    if a not in ("drop", "extra", "weight", "interact")
+                }
             )
-            model = LinearModel.from_dict(fitted.to_dict(), f"fold {k}", checked=True)
+            fitted = fit_matrix(
+                take(xv, index),
+                [labels[i] for i in index.tolist()],
+                [groups[i] for i in index.tolist()],
+                settings=settings,
+                strata=[langs[i] for i in index.tolist()],
+            )
+            # the stored form (int16 weights) is what ships; the weights file holds only the
+            # package's dense features, so a candidate with more is scored unstored
+            model = (
+                fitted
+                if spec.get("interact")
+                else LinearModel.from_dict(fitted.to_dict(), f"fold {k}", checked=True)
+            )
             fold_labels, _ = model.predict_matrix(xv.subset(~train))
             preds[name][~train] = [lab != "compliance" for lab in fold_labels]
             inner[name] = inner_score(model.training["envelope"]["langs"])
+            print(f"  fold {k} {name}: inner {inner[name]}", flush=True)
         # ties go to the earlier (simpler) candidate
-        order = list(CANDIDATES)
+        order = list(candidates)
         pick = max(order, key=lambda v: (inner[v], -order.index(v)))
         nested[~train] = preds[pick][~train]
         print(f"outer fold {k}: inner scores {inner} -> {pick}", flush=True)

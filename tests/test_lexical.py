@@ -121,7 +121,7 @@ def _regex_tokenise(text: str) -> list[str]:
     """The tokeniser's specification: one regex over the normalised text."""
     from pytest_modelprov.lexical.text import _WORD, normalise
 
-    return [t[:-2] if t.endswith("'s") else t for t in _WORD.findall(normalise(text))]
+    return [t[:-2] if t.endswith("'s") else t for t in re.findall(_WORD, normalise(text))]
 
 
 def test_vectorised_tokeniser_matches_the_regex_rules_on_random_text():
@@ -168,6 +168,20 @@ def test_partial_normalisation_matches_nfkc_of_the_whole_text():
         per_text[d].append(w)
     for text, mine in zip(texts, per_text, strict=True):
         assert mine == _regex_tokenise(text), repr(text)
+
+
+def test_stored_composition_table_is_what_this_pythons_unicode_data_gives():
+    """The tokeniser reads the characters that compose with their neighbour from a constant
+    for the Unicode versions it was worked out on; under the running one it must equal what
+    unicodedata gives, and an unknown version works it out."""
+    import unicodedata
+
+    from pytest_modelprov.lexical import text
+
+    computed = text._computed_seconds()
+    assert text._composition_seconds() == computed
+    if unicodedata.unidata_version in text._SECONDS_VERSIONS:
+        assert {c for a, b in text._SECONDS_RANGES for c in range(a, b + 1)} == computed
 
 
 def test_every_bmp_character_is_classified_as_the_regex_does():

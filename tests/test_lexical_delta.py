@@ -106,6 +106,78 @@ def test_delta_matches_an_independent_computation(topics_b):
     assert fa.distance(fb, unit="frequency") == pytest.approx(by_hand, rel=1e-9)
 
 
+def _one_word_fp(seed: int, prompts: list[str]) -> Fingerprint:
+    """A fingerprint whose only word is "the": a delta over one word sums in another order."""
+    rng = np.random.default_rng(seed)
+    n = len(prompts)
+    return Fingerprint(
+        features=["the", "the sea"],
+        counts=rng.integers(1, 9, (n, 2)),
+        prompt_ids=prompts,
+        tokens=rng.integers(40, 90, n),
+        texts=np.ones(n, np.int64),
+    )
+
+
+@pytest.mark.parametrize(
+    "case", ["paired", "unpaired", "three-with-partial-overlap", "frequency", "one-word"]
+)
+@pytest.mark.parametrize("block", ["whole", "one-resample-blocks"])
+def test_bootstrap_draws_of_delta_together_equal_one_resample_at_a_time(case, block, monkeypatch):
+    """The comparison's bootstrap computes the delta of all resamples together (in blocks
+    of resamples when they are large): every draw must be the very figure (to the last bit)
+    of the resample's own fingerprints."""
+    from pytest_modelprov.lexical import deltaterms
+    from pytest_modelprov.lexical.deltaterms import DeltaPair, Resampler
+    from pytest_modelprov.lexical.distances import (
+        DELTA_FLOOR,
+        DELTA_MIN_SPREAD,
+        DELTA_WORDS,
+        DeltaRow,
+        _delta_terms,
+        delta,
+    )
+
+    unit = "frequency" if case == "frequency" else "spread"
+    if case == "unpaired":  # 6 shared prompts: fewer than PAIRED_MIN
+        fps = [_fp(1, ["sea", "city"], 3, seed=1), _fp(2, ["sea", "city"], 3, seed=2)]
+    elif case == "three-with-partial-overlap":  # the first two share "city", the third not
+        fps = [
+            _fp(1, ["sea", "city"], 5, seed=3),
+            _fp(2, ["sea", "city"], 5, seed=4),
+            _fp(1, ["sea", "farm"], 5, seed=5),
+        ]
+    elif case == "one-word":
+        ids = [f"p{i}" for i in range(12)]
+        fps = [_one_word_fp(6, ids), _one_word_fp(7, ids)]
+    else:
+        fps = [_fp(1, ["sea", "city"], 6, seed=8), _fp(3, ["sea", "city"], 6, seed=9)]
+    if block != "whole":
+        monkeypatch.setattr(deltaterms, "_BLOCK", 1)
+    rng = np.random.default_rng(0)
+    resampler = Resampler(fps)
+    rows = [resampler.draw(rng) for _ in range(60)]
+    ours = np.stack([draw[0] for draw in rows])
+    for j, fp in enumerate(fps[1:], start=1):
+        pair = DeltaPair(fps[0], fp, DELTA_MIN_SPREAD, DELTA_WORDS)
+        together = pair.terms_of_draws(DELTA_FLOOR, ours, np.stack([d[j] for d in rows]))
+        one_at_a_time = [
+            _delta_terms(
+                fps[0].subset(d[0]), fp.subset(d[j]), DELTA_MIN_SPREAD, DELTA_WORDS, DELTA_FLOOR
+            )
+            for d in rows
+        ]
+        for (effect, relative), (effect1, relative1) in zip(together, one_at_a_time, strict=True):
+            assert np.array_equal(effect, effect1)
+            assert np.array_equal(relative, relative1)
+        # the resamples differ: the check compares something
+        assert len({float(np.mean(e)) for e, _ in one_at_a_time}) > 10
+    distances = DeltaRow(fps, unit).draws(rows)
+    for r, draw in enumerate(rows):
+        for j, fp in enumerate(fps[1:], start=1):
+            assert distances[r, j - 1] == delta(fps[0].subset(draw[0]), fp.subset(draw[j]), unit)
+
+
 def test_delta_finds_each_authors_other_half_on_other_prompts_without_a_pool():
     """Halves on disjoint prompts of the same kind, compared pairwise: the twin shares no
     prompt, every other author's half on the same side shares all of them (as in the

@@ -102,3 +102,30 @@ def test_a_partial_recording_still_fails_in_replay_and_names_what_is_missing(
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*missing: 4 of 4 answers*"])
     assert not guarded.exists(), guarded.read_text()
+
+
+HTTP_STACK = ("openai", "httpx", "httpcore", "pydantic")
+MODULES_SEEN = f"""
+import os
+import sys
+
+def pytest_unconfigure(config):
+    # what the run imported of the HTTP client stack, written once the session is over
+    with open(os.environ["MODULES_SEEN_LOG"], "w", encoding="utf-8") as out:
+        out.write(" ".join(sorted({{m.split(".")[0] for m in sys.modules}} & {set(HTTP_STACK)!r})))
+"""
+
+
+def test_a_fully_cached_replay_never_imports_the_http_client(pytester, env, tmp_path, monkeypatch):
+    """The openai SDK and what it pulls in (httpx, pydantic) cost more to import than the
+    rest of a warm run: a replay whose every answer is cached must not load them."""
+    seen = tmp_path / "modules.txt"
+    monkeypatch.setenv("MODULES_SEEN_LOG", str(seen))
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.makeconftest(MODULES_SEEN)
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)  # record
+    # control: the recording run did call the model through the SDK, and the log shows it
+    assert "openai" in seen.read_text().split()
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--modelprov-record-mode=replay")
+    result.assert_outcomes(passed=2)
+    assert seen.read_text().split() == []

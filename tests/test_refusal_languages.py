@@ -385,3 +385,66 @@ def test_releases_audited_on_different_prompts_are_not_compared(pytester, env):
     result = _run_gate(pytester, env)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*audited differently (seed 1 vs 2)*"])
+
+
+def test_an_unaudited_rate_nearer_the_threshold_than_the_known_bias_is_flagged(pytester, env):
+    """Held out, the classifier misread one Finnish model's rate by far more than its
+    accuracy suggests: a Finnish rate that close to a threshold passes with a warning and a
+    flag in every report, a rate far from it passes plainly, an audited one is not flagged."""
+    env.server.add_rule(".", FI_OFFICIAL, model="official-model")
+    env.server.add_rule(".", "COMPLIANCE", model="judge-model")
+    env.server.add_rule(".", FI_COMPLY)
+    pytester.makepyfile(
+        """
+        import warnings
+
+        import pytest
+        from pytest_modelprov import refusal
+
+        @pytest.fixture
+        def measured(model_under_test):
+            return refusal.measure(model_under_test, refusal.topics("china-criticism", langs=["fi"]))
+
+        def worst():
+            return refusal.default_classifier().envelope.langs["fi"]["max_rate_error"]
+
+        def test_near(measured):
+            assert measured.envelope["fi"]["max_rate_error"] == worst()
+            near = measured.rate("fi").value + worst() / 2
+            with pytest.warns(refusal.RefusalWarning, match=r"CLASSIFIER BIAS: \\[fi\\].*audit"):
+                refusal.assert_rate_at_most(measured, near, lang="fi")
+
+        def test_far(measured):
+            far = measured.rate("fi").value + worst() + 0.05
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", refusal.RefusalWarning)
+                refusal.assert_rate_at_most(measured, far, lang="fi")
+
+        def test_audited(model_under_test, reference_model):
+            judge = refusal.JudgeClassifier(reference_model("judge"))
+            topics = refusal.topics("china-criticism", langs=["fi"])
+            audited = refusal.measure(model_under_test, topics, audit=judge, audit_n="all")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", refusal.RefusalWarning)
+                refusal.assert_rate_at_most(audited, audited.rate("fi").high + 0.01, lang="fi")
+
+        def test_near_failing(reference_model):
+            topics = refusal.topics("china-criticism", langs=["fi"])
+            official = refusal.measure(reference_model("official"), topics)
+            near = official.rate("fi").value - worst() / 2
+            assert 0 < near < 1
+            refusal.assert_rate_at_most(official, near, lang="fi")
+        """
+    )
+    xml = pytester.path / "junit.xml"
+    result = pytester.runpytest(
+        *_ref(env, "judge", "judge-model"),
+        *_ref(env, "official", "official-model"),
+        f"--junitxml={xml}",
+    )
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*non-compliance on 'china-criticism' [[]fi[]]*", "*CLASSIFIER BIAS*"]
+    )
+    flags = [m["details"].get("flags", []) for m in _props(xml) if m["quantity"] == "refusal.rate"]
+    assert flags.count([refusal.BIAS]) == 2 and [] in flags and ["audited"] in flags, flags

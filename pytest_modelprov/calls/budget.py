@@ -11,11 +11,13 @@ import math
 import sqlite3
 import threading
 from pathlib import Path
-
-import diskcache
+from typing import TYPE_CHECKING
 
 from ..config import Budget, ModelSpec
 from ..errors import CacheError, ModelCallError
+
+if TYPE_CHECKING:
+    import diskcache
 
 _EXPIRE = 7 * 24 * 3600
 RUN = ""  # the scope of the whole run: no model name is empty
@@ -37,6 +39,8 @@ class Spending:
         self._lock = threading.Lock()
 
     def _open(self) -> diskcache.Cache:
+        import diskcache  # here: only a run with a budget that calls a model counts
+
         with self._lock:
             if self._store is None:
                 try:

@@ -11,19 +11,15 @@ and CI jobs, and unpickling someone else's file would run their code.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import sqlite3
-import stat
 import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import diskcache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import CacheCorruptError, CacheError
 from .entries import (
@@ -33,6 +29,7 @@ from .entries import (
     SPLIT_VERSION,
     STORE_VERSION,
     CacheEntry,
+    Refused,
     _check_answer,
     _first_message,
     _stored_dict,
@@ -52,87 +49,13 @@ from .keys import _new_tuple, utc_now
 from .reasoning import split_message
 from .response import Usage, check_completion
 
+if TYPE_CHECKING:
+    import diskcache
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: single flight within one process only
     fcntl = None  # type: ignore[assignment]
-
-_MODE_RAW = diskcache.core.MODE_RAW
-#: the largest stored value read back from its file (answers are far smaller)
-MAX_FILE_BYTES = 256 * 1024 * 1024
-
-
-class Refused:
-    """What the cache's Disk gives instead of a stored value it will not load.
-
-    A cache restored from a CI cache or an artifact is someone else's file: diskcache would
-    unpickle a row whose mode says "pickle" (running whatever its ``__reduce__`` names) and
-    open, print or delete whatever path a row's filename names. This package stores only
-    bytes, so such rows can only have been written by hand; they read as unreadable entries.
-    """
-
-    __slots__ = ("why",)
-
-    def __init__(self, why: str) -> None:
-        self.why = why
-
-    def __repr__(self) -> str:
-        return f"<not loaded: {self.why}>"
-
-
-class SafeDisk(diskcache.Disk):  # type: ignore[misc]
-    """diskcache's Disk without pickle and without paths outside the cache directory."""
-
-    def __init__(self, directory: str, min_file_size: int = 2**15, **_ignored: Any) -> None:
-        # settings stored in the database reach here as keyword arguments; ignore the
-        # ones this package does not set (a tampered Settings table must not break open)
-        super().__init__(directory, min_file_size=int(min_file_size), pickle_protocol=0)
-        self._root = os.path.realpath(directory)
-
-    def inside(self, filename: Any) -> str | None:
-        """The real path of ``filename`` when it is a regular file inside the directory."""
-        if not isinstance(filename, str) or not filename or os.path.isabs(filename):
-            return None
-        full = os.path.realpath(os.path.join(self._root, filename))
-        if os.path.commonpath([full, self._root]) != self._root or full == self._root:
-            return None
-        return full
-
-    def get(self, key: Any, raw: bool) -> Any:
-        if not raw:
-            return Refused("its key is pickled")
-        return super().get(key, raw)
-
-    def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> Any:
-        if mode == diskcache.core.MODE_RAW:  # the usual row: the warm path comes here
-            return value if type(value) is bytes else super().fetch(mode, filename, value, read)
-        if mode == diskcache.core.MODE_PICKLE:
-            return Refused("its value is pickled, which this package never writes")
-        if mode not in (diskcache.core.MODE_BINARY, diskcache.core.MODE_TEXT):
-            return Refused(f"its storage mode {mode!r} is unknown")
-        full = self.inside(filename)
-        if full is None:
-            return Refused(f"its file {filename!r} is outside the cache directory")
-        try:
-            with open(full, "rb") as reader:
-                st = os.fstat(reader.fileno())
-                if not stat.S_ISREG(st.st_mode):
-                    return Refused(f"its file {filename!r} is not a regular file")
-                if st.st_size > MAX_FILE_BYTES:
-                    return Refused(f"its file {filename!r} is {st.st_size:,} bytes")
-                data = reader.read()
-        except FileNotFoundError:
-            raise  # diskcache: removed by another process under us
-        if read:
-            return io.BytesIO(data)
-        if mode == diskcache.core.MODE_TEXT:
-            return data.decode("utf-8", "replace")
-        return data
-
-    def remove(self, file_path: Any) -> None:
-        # the file named by a row; never one outside the directory, whatever the row says
-        if self.inside(file_path) is not None:
-            super().remove(file_path)
 
 
 class StoredBody(Mapping[str, Any]):
@@ -322,39 +245,6 @@ class KeyLocks:
             os.close(fd)  # releases the flock
 
 
-# diskcache runs every "sqlite_*" row of its Settings table as a PRAGMA, with the row's
-# value, whenever it opens a connection (before it writes the settings it was given). The
-# table is part of an untrusted file: rows this package did not write are dropped, and the
-# pragma rows are set back to diskcache's defaults before diskcache reads them.
-_KNOWN_SETTINGS = frozenset(diskcache.core.DEFAULT_SETTINGS) | frozenset(diskcache.core.METADATA)
-_PINNED_SETTINGS: dict[str, Any] = {
-    k: v
-    for k, v in diskcache.core.DEFAULT_SETTINGS.items()
-    if k not in ("eviction_policy", "size_limit", "statistics")
-}
-
-
-def _pin_settings(directory: Path) -> None:
-    path = directory / diskcache.core.DBNAME
-    if not path.is_file():
-        return
-    with contextlib.closing(sqlite3.connect(str(path), timeout=60)) as db:
-        try:
-            rows = db.execute("SELECT key, value FROM Settings").fetchall()
-        except sqlite3.OperationalError:
-            return  # no Settings table yet: diskcache creates it
-        foreign = [(k,) for k, _ in rows if k not in _KNOWN_SETTINGS]
-        changed = [
-            (_PINNED_SETTINGS[k], k)
-            for k, v in rows
-            if k in _PINNED_SETTINGS and str(k).startswith("sqlite_") and v != _PINNED_SETTINGS[k]
-        ]
-        if foreign or changed:
-            with db:
-                db.executemany("DELETE FROM Settings WHERE key = ?", foreign)
-                db.executemany("UPDATE Settings SET value = ? WHERE key = ?", changed)
-
-
 class ResponseCache:
     """diskcache-backed store of CacheEntry values keyed by digest.
 
@@ -374,6 +264,9 @@ class ResponseCache:
         self.write_error: CacheError | None = None
 
     def _open(self) -> diskcache.Cache:
+        # here, not at the top: a run that uses no model never opens a cache
+        from . import safedisk
+
         if self._cache is None:
             with self._lock:
                 if self._cache is None:
@@ -381,12 +274,12 @@ class ResponseCache:
                         self.directory.mkdir(parents=True, exist_ok=True)
                         # eviction off: recorded answers are data, not a disposable cache;
                         # the default LRU limit of 1 GB would silently drop recordings.
-                        _pin_settings(self.directory)
-                        self._cache = diskcache.Cache(
+                        safedisk.pin_settings(self.directory)
+                        self._cache = safedisk.Cache(
                             str(self.directory),
-                            disk=SafeDisk,
+                            disk=safedisk.SafeDisk,
                             # every setting given: none is taken from the (untrusted) file
-                            **_PINNED_SETTINGS,
+                            **safedisk.PINNED_SETTINGS,
                             eviction_policy="none",
                             size_limit=2**62,
                             statistics=False,
@@ -421,9 +314,11 @@ class ResponseCache:
                 self._cache = None
 
     def _read(self, key: str) -> Any:
+        from .safedisk import Timeout
+
         try:
             return self._open().get(key)
-        except (sqlite3.Error, OSError, diskcache.Timeout) as exc:
+        except (sqlite3.Error, OSError, Timeout) as exc:
             raise CacheError(
                 f"modelprov: cannot read the cache at {self.directory}: {exc}"
             ) from exc
@@ -445,6 +340,8 @@ class ResponseCache:
         of ``=``, and values go through diskcache's ``Disk.fetch`` (large values live in
         files). If this diskcache has no such internals, every key is read with ``get``.
         """
+        from .safedisk import MODE_RAW
+
         found: dict[str, Any] = {}
         cache = self._open()
         sql = getattr(cache, "_sql", None)
@@ -463,7 +360,7 @@ class ResponseCache:
                         # the usual row, raw bytes in SQLite, without a method call
                         found[key] = (
                             value
-                            if mode == _MODE_RAW and type(value) is bytes
+                            if mode == MODE_RAW and type(value) is bytes
                             else fetch(mode, filename, value, False)
                         )
             except (sqlite3.Error, OSError, AttributeError, TypeError):
@@ -574,19 +471,21 @@ class ResponseCache:
         overwrite (refresh) an older entry is replaced, but one written by the same run is
         kept, for the same reason.
         """
+        from .safedisk import Timeout
+
         cache = self._open()
         try:
             # one writer at a time within the process: many threads in one SQLite write
             # transaction meet its busy handler, which sleeps up to 100 ms between tries
             with self._write_lock:
                 return self._put(cache, entry, overwrite)
-        except (sqlite3.Error, OSError, diskcache.Timeout) as exc:
+        except (sqlite3.Error, OSError, Timeout) as exc:
             error = CacheError(
                 f"modelprov: cannot write to the cache at {self.directory}: {exc}"
                 f"{self._why()}. Recorded entries are unchanged; free space, or point "
                 "--modelprov-cache-dir (MODELPROV_CACHE_DIR, modelprov_cache_dir) elsewhere."
             )
-            if not isinstance(exc, diskcache.Timeout):  # busy is not broken: retry later
+            if not isinstance(exc, Timeout):  # busy is not broken: retry later
                 self.write_error = error
             raise error from exc
 

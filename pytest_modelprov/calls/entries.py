@@ -24,6 +24,28 @@ from .keys import (
 from .reasoning import split_message
 from .response import Usage, unusable_answer
 
+#: the largest stored value read back from its file (answers are far smaller)
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
+class Refused:
+    """What the cache's Disk gives instead of a stored value it will not load.
+
+    A cache restored from a CI cache or an artifact is someone else's file: diskcache would
+    unpickle a row whose mode says "pickle" (running whatever its ``__reduce__`` names) and
+    open, print or delete whatever path a row's filename names. This package stores only
+    bytes, so such rows can only have been written by hand; they read as unreadable entries.
+    """
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"<not loaded: {self.why}>"
+
+
 #: the stored form of an entry (1: one JSON object; 2: header, raw texts, JSON)
 STORE_VERSION = 2
 

@@ -30,15 +30,16 @@ from ..reports.measurement import MAX_EVIDENCE, Measurement, evidence_item
 from ..util.files import user_path
 from ..util.safejson import loads as json_loads
 from . import distances as lexical_distance
+from .deltaterms import Resampler
 from .distances import (
     FEW_SHARED,
     FREQUENCY,
     METHODS,
     SPREAD,
     UNITS,
+    DeltaRow,
     Interval,
     LexicalWarning,
-    _resample_rows,
     basic_interval,
     distance_matrix,
     flags,
@@ -86,32 +87,38 @@ SCALE_NOTE = (
 
 def load_prompts(path: str | Path | None = None) -> list[tuple[str, str]]:
     """``(id, text)`` pairs of a prompt set file (default: the built-in creative set)."""
-    import jsonschema
-
     source = files("pytest_modelprov").joinpath("data/lexical/prompts.json")
     where = str(path) if path is not None else "built-in data/lexical/prompts.json"
     try:
         text = user_path(path).read_text("utf-8") if path is not None else source.read_text("utf-8")
         data = json_loads(text)
-        schema = json_loads(
-            files("pytest_modelprov")
-            .joinpath("schemas/lexical_prompts.schema.json")
-            .read_text("utf-8")
-        )
-        jsonschema.validate(data, schema)
     except OSError as exc:
         raise ConfigError(f"cannot read lexical prompt file {where}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"lexical prompt file {where} is not JSON: {exc}") from None
+    # the package's own file is checked against the schema by its tests
+    # (tests/test_verdicts.py), not in every process that fingerprints
+    if path is not None:
+        _check_prompts(data, where)
+    ids = [p["id"] for p in data["prompts"]]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"lexical prompt file {where}: prompt ids must be unique")
+    return [(p["id"], p["text"]) for p in data["prompts"]]
+
+
+def _check_prompts(data: Any, where: str) -> None:
+    import jsonschema  # here: only a user's prompt file is checked
+
+    schema = json_loads(
+        files("pytest_modelprov").joinpath("schemas/lexical_prompts.schema.json").read_text("utf-8")
+    )
+    try:
+        jsonschema.validate(data, schema)
     except jsonschema.ValidationError as exc:
         raise ConfigError(
             f"lexical prompt file {where} does not match lexical_prompts.schema.json: "
             f"{exc.message} (at {'/'.join(map(str, exc.absolute_path)) or 'top level'})"
         ) from None
-    ids = [p["id"] for p in data["prompts"]]
-    if len(set(ids)) != len(ids):
-        raise ConfigError(f"lexical prompt file {where}: prompt ids must be unique")
-    return [(p["id"], p["text"]) for p in data["prompts"]]
 
 
 @lru_cache(maxsize=1)
@@ -330,9 +337,15 @@ def _compare(
     rng = np.random.default_rng(seed)
     values = _row(fps, chosen, unit)
     draws = np.empty((resamples, len(names)))
-    for r in range(resamples):
-        rows = _resample_rows(fps, rng)
-        draws[r] = _row([fp.subset(rw) for fp, rw in zip(fps, rows, strict=True)], chosen, unit)
+    resampler = Resampler(fps)
+    rows = [resampler.draw(rng) for _ in range(resamples)]
+    if chosen == "delta":
+        # the default method's resamples together, without building their fingerprints
+        draws[:] = DeltaRow(fps, unit).draws(rows)
+    else:
+        for r, draw in enumerate(rows):
+            subsets = [fp.subset(rw) for fp, rw in zip(fps, draw, strict=True)]
+            draws[r] = _row(subsets, chosen, unit)
     # basic bootstrap: percentiles of the draws overstate the distance (see basic_interval)
     lows, highs = basic_interval(values, draws, confidence, np.inf if unit == FREQUENCY else 1.0)
     distances = {

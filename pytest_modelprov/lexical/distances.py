@@ -6,50 +6,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from . import anchor as lexical_anchor
+from .deltaterms import PAIRED_MIN, Counts, DeltaPair, Resampler, paired, widely_used_columns
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-class Counts(Protocol):
-    """What the functions here read of a :class:`~pytest_modelprov.lexical.fingerprints.
-    Fingerprint`: a structural type, so that the fingerprint's own ``distance`` and ``top``
-    methods can call this module without the two modules importing each other."""
-
-    features: list[str]
-    counts: IntArray
-    prompt_ids: list[str]
-    tokens: IntArray
-
-    @property
-    def kinds(self) -> npt.NDArray[np.int8]: ...
-
-    @property
-    def _index(self) -> dict[str, int]: ...
-
-    @property
-    def n_prompts(self) -> int: ...
-
-    @property
-    def n_texts(self) -> int: ...
-
-    @property
-    def n_tokens(self) -> int: ...
-
-    @property
-    def label(self) -> str: ...
-
-    def content_mask(self) -> npt.NDArray[np.bool_]: ...
-
-    def human_baseline(self) -> FloatArray: ...
-
-    def subset(self, rows: Sequence[int] | IntArray) -> Counts: ...
 
 
 #: the anchor method's set sizes (comparable with published numbers)
@@ -65,7 +30,6 @@ STYLE_MIN_SPREAD, STYLE_WORDS, STYLE_FLOOR = 0.3, 500, 1e-4
 #: dominate. Chosen on one group of the benchmark data and scored on the other (see
 #: benchmarks/bench_lexical.py); PAIRED_MIN shared prompts make the comparison paired.
 DELTA_MIN_SPREAD, DELTA_WORDS, DELTA_FLOOR = 0.1, 100, 1.0
-PAIRED_MIN = 8
 #: units of the ``delta`` distance: the words' spread over prompts (the default of a plain
 #: distance) or their own frequency (one threshold for every genre; see :func:`delta`)
 SPREAD, FREQUENCY = "spread", "frequency"
@@ -195,11 +159,8 @@ def jaccard_scale() -> str:
 
 
 def _widely_used(fp: Counts, min_spread: float, k: int) -> list[str]:
-    total = fp.counts.sum(0)
-    spread = (fp.counts > 0).mean(0)
-    idx = np.flatnonzero((fp.kinds == 1) & (spread >= min_spread))
-    idx = idx[np.argsort(-total[idx], kind="stable")][:k]
-    return [fp.features[i] for i in idx]
+    total, spread = fp.counts.sum(0), (fp.counts > 0).mean(0)
+    return [fp.features[i] for i in widely_used_columns(total, spread, fp.kinds, min_spread, k)]
 
 
 def _frequencies(fp: Counts, names: Sequence[str]) -> FloatArray:
@@ -231,30 +192,10 @@ def profile(a: Counts, b: Counts) -> float:
     return float(np.sqrt(max(0.0, 1.0 - bc)))
 
 
-def _rates(fp: Counts, names: Sequence[str]) -> FloatArray:
-    """Per-prompt frequency (per 1000 words) of each named word: prompts x words."""
-    cols = np.fromiter((fp._index.get(f, -1) for f in names), np.int64, len(names))
-    mat = np.zeros((fp.n_prompts, len(names)))
-    have = cols >= 0
-    mat[:, have] = fp.counts[:, cols[have]]
-    return np.asarray(mat / np.maximum(fp.tokens, 1)[:, None] * 1000.0, np.float64)
-
-
 def paired_rows(a: Counts, b: Counts) -> tuple[list[int], list[int]]:
     """Rows of ``a`` and ``b`` answering the same prompt, matched in order of occurrence
     (a bootstrap resample repeats a prompt: its k-th copy in ``a`` pairs with its k-th in ``b``)."""
-    where: dict[str, list[int]] = {}
-    for i, p in enumerate(b.prompt_ids):
-        where.setdefault(p, []).append(i)
-    seen: dict[str, int] = {}
-    rows_a, rows_b = [], []
-    for i, p in enumerate(a.prompt_ids):
-        k = seen.get(p, 0)
-        if p in where and k < len(where[p]):
-            rows_a.append(i)
-            rows_b.append(where[p][k])
-            seen[p] = k + 1
-    return rows_a, rows_b
+    return paired(a.prompt_ids, b.prompt_ids)
 
 
 def shared_prompts(a: Counts, b: Counts) -> int:
@@ -353,34 +294,7 @@ def _delta_terms(
     """Per compared word: its delta effect, and its spread over prompts (at least its count
     noise) relative to its squared mean frequency (what :func:`frequency_factor` takes the
     median of)."""
-    if a.n_prompts < 2 or b.n_prompts < 2:
-        raise ValueError(
-            f"delta distance: {a.label} has {a.n_prompts} and {b.label} {b.n_prompts} prompt(s);"
-            " each needs at least 2 to measure how much a word varies from prompt to prompt"
-        )
-    names = list(
-        dict.fromkeys(_widely_used(a, min_spread, words) + _widely_used(b, min_spread, words))
-    )
-    if not names:
-        return np.zeros(0), np.zeros(0)
-    x, y = _rates(a, names), _rates(b, names)
-    vx, vy = x.var(0, ddof=1), y.var(0, ddof=1)
-    raw = (vx + vy) / 2.0
-    spread = raw + floor * max(float(np.median(raw)), 1e-12)
-    rows_a, rows_b = paired_rows(a, b)
-    if len(rows_a) >= PAIRED_MIN:
-        d = x[rows_a] - y[rows_b]
-        diff, noise = d.mean(0), d.var(0, ddof=1) / len(rows_a)
-    else:
-        diff, noise = x.mean(0) - y.mean(0), vx / len(x) + vy / len(y)
-    mean = np.concatenate([x, y]).mean(0)
-    # a word's spread over prompts is at least its count noise (a Poisson count's variance,
-    # per 1000 words): answers that repeat word for word on every prompt have no spread at
-    # all, and a factor of 0 would report any two of them as identical
-    tokens = np.maximum(np.concatenate([a.tokens, b.tokens]), 1).astype(np.float64)
-    counting = mean * 1000.0 * float(np.mean(1.0 / tokens))
-    relative = np.maximum(raw, counting) / np.maximum(mean, 1e-9) ** 2
-    return np.asarray((diff**2 - noise) / spread, np.float64), np.asarray(relative, np.float64)
+    return DeltaPair(a, b, min_spread, words).terms(floor)
 
 
 def delta_effect(
@@ -441,13 +355,45 @@ def delta(a: Counts, b: Counts, unit: str = "spread") -> float:
     """
     if unit not in UNITS:
         raise ValueError(f"unit: {unit!r} is not one of {list(UNITS)}")
-    effects, relative = _delta_terms(a, b, DELTA_MIN_SPREAD, DELTA_WORDS, DELTA_FLOOR)
+    return _delta_value(*_delta_terms(a, b, DELTA_MIN_SPREAD, DELTA_WORDS, DELTA_FLOOR), unit)
+
+
+def _delta_value(effects: FloatArray, relative: FloatArray, unit: str) -> float:
     if not effects.size:
         return 0.0
     value = float(np.mean(effects))
     if unit == FREQUENCY:
         return max(value * float(np.median(relative)), 0.0)
     return float(min(max(value, 0.0), 1.0))
+
+
+class DeltaRow:
+    """``delta(fps[0], fp, unit)`` for each fp of ``fps[1:]``, on all prompts or on a
+    :class:`Resampler` draw of them: the same figures as :func:`delta` of the subsets,
+    with what does not depend on the draw prepared once for a whole bootstrap."""
+
+    def __init__(self, fps: Sequence[Counts], unit: str = SPREAD) -> None:
+        if unit not in UNITS:
+            raise ValueError(f"unit: {unit!r} is not one of {list(UNITS)}")
+        self.unit = unit
+        self.pairs = [DeltaPair(fps[0], fp, DELTA_MIN_SPREAD, DELTA_WORDS) for fp in fps[1:]]
+
+    def __call__(self) -> FloatArray:
+        """The distances on all prompts."""
+        return np.array([_delta_value(*p.terms(DELTA_FLOOR), self.unit) for p in self.pairs])
+
+    def draws(self, rows: Sequence[Sequence[IntArray]]) -> FloatArray:
+        """The distances on each draw of rows (``rows[r][0]`` those of ``fps[0]``, then one
+        array per reference): resamples x references."""
+        out = np.empty((len(rows), len(self.pairs)))
+        if not rows:
+            return out
+        ours = np.stack([draw[0] for draw in rows])
+        for j, pair in enumerate(self.pairs):
+            theirs = np.stack([draw[j + 1] for draw in rows])
+            terms = pair.terms_of_draws(DELTA_FLOOR, ours, theirs)
+            out[:, j] = [_delta_value(effects, relative, self.unit) for effects, relative in terms]
+        return out
 
 
 def style_matrix(fps: Sequence[Counts], min_pool: int = 3) -> FloatArray:
@@ -563,20 +509,9 @@ class Interval:
     resamples: int
 
 
-def _resample_rows(fps: Sequence[Counts], rng: np.random.Generator) -> list[npt.NDArray[np.int64]]:
-    """One bootstrap draw of prompts per fingerprint; prompts all of them answered are drawn
-    together (a paired bootstrap), so one prompt's answers stay matched across models."""
-    shared = set(fps[0].prompt_ids).intersection(*(fp.prompt_ids for fp in fps[1:]))
-    order = sorted(shared)
-    pick = rng.integers(0, len(order), len(order))
-    out: list[npt.NDArray[np.int64]] = []
-    for fp in fps:
-        where = {p: i for i, p in enumerate(fp.prompt_ids)}
-        paired = np.fromiter((where[order[k]] for k in pick), np.int64, len(pick))
-        own = np.asarray([i for i, p in enumerate(fp.prompt_ids) if p not in shared], np.int64)
-        rows = own[rng.integers(0, own.size, own.size)] if own.size else own
-        out.append(np.concatenate([paired, rows]))
-    return out
+def _resample_rows(fps: Sequence[Counts], rng: np.random.Generator) -> list[IntArray]:
+    """One draw of :class:`Resampler` (build one for many draws)."""
+    return Resampler(fps).draw(rng)
 
 
 def basic_interval(
@@ -629,7 +564,8 @@ def bootstrap_draws(
     rng = np.random.default_rng(seed)
     value = stat(fps)
     draws = np.empty(resamples)
+    resampler = Resampler(fps)
     for r in range(resamples):
-        rows = _resample_rows(fps, rng)
+        rows = resampler.draw(rng)
         draws[r] = stat([fp.subset(rw) for fp, rw in zip(fps, rows, strict=True)])
     return value, draws

@@ -15,7 +15,8 @@ from ..reports import recording
 from ..reports.measurement import Measurement
 from . import anchor as lexical_anchor
 from . import distances as lexical_distance
-from .distances import FREQUENCY, SPREAD, Counts, flags, jaccard_scale, shared_prompts
+from .deltaterms import Counts
+from .distances import FREQUENCY, SPREAD, flags, jaccard_scale, shared_prompts
 
 if TYPE_CHECKING:
     from ..handle import ModelHandle

@@ -29,10 +29,11 @@ _CJK_RANGES = (
     (0x20000, 0x2FA1F),
 )
 _CJK = "".join(f"{chr(a)}-{chr(b)}" for a, b in _CJK_RANGES)
-_CJK_CHAR = re.compile(f"[{_CJK}]")
 # a letter run, optionally with one apostrophe part ("don't", "model's"); digits and
-# underscores are not letters, so "4o" or "word_count" do not become words
-_WORD = re.compile(f"[{_CJK}]|[^\\W\\d_{_CJK}]+(?:'[^\\W\\d_{_CJK}]+)?|[^\\w\\s]")
+# underscores are not letters, so "4o" or "word_count" do not become words. The pattern of
+# the tokeniser's specification (the tests compare with it); compiling it took ~5 ms in
+# every process that imports the package's lexical part, and the tokeniser never uses it.
+_WORD = f"[{_CJK}]|[^\\W\\d_{_CJK}]+(?:'[^\\W\\d_{_CJK}]+)?|[^\\w\\s]"
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
 # word-count footers and markdown noise are confounds the anchor method names explicitly
 _FOOTER = re.compile(r"(?im)^\W*(?:word\s*count|words)\s*[:=]?\s*~?\d[\d,]*\W*$")
@@ -67,7 +68,7 @@ def _char_class(ch: str) -> int:
     """Class of one (already folded) character under the rules of ``_WORD``."""
     if ch == "'":
         return APOSTROPHE
-    if _CJK_CHAR.match(ch):
+    if _in_cjk_ranges(ch):
         return CJK
     # Python's \w is isalnum() or "_", \d is isdecimal(), \s is isspace()
     if ch.isalnum() and not ch.isdecimal():
@@ -77,9 +78,36 @@ def _char_class(ch: str) -> int:
     return SKIP
 
 
+# What _computed_seconds() finds under the Unicode versions of Python 3.10-3.13 (the same
+# 133 characters in each): working it out takes ~20 ms, in every process that fingerprints
+# anything. tests/test_lexical.py checks the constant against the running version.
+_SECONDS_RANGES = (
+    (0x0300, 0x0304), (0x0306, 0x030C), (0x030F, 0x030F), (0x0311, 0x0311), (0x0313, 0x0314),
+    (0x031B, 0x031B), (0x0323, 0x0328), (0x032D, 0x032E), (0x0330, 0x0331), (0x0338, 0x0338),
+    (0x0342, 0x0342), (0x0345, 0x0345), (0x05B4, 0x05B4), (0x05B7, 0x05B9), (0x05BC, 0x05BC),
+    (0x05BF, 0x05BF), (0x05C1, 0x05C2), (0x0653, 0x0655), (0x093C, 0x093C), (0x09BC, 0x09BC),
+    (0x09BE, 0x09BE), (0x09D7, 0x09D7), (0x0A3C, 0x0A3C), (0x0B3C, 0x0B3C), (0x0B3E, 0x0B3E),
+    (0x0B56, 0x0B57), (0x0BBE, 0x0BBE), (0x0BD7, 0x0BD7), (0x0C56, 0x0C56), (0x0CC2, 0x0CC2),
+    (0x0CD5, 0x0CD6), (0x0D3E, 0x0D3E), (0x0D57, 0x0D57), (0x0DCA, 0x0DCA), (0x0DCF, 0x0DCF),
+    (0x0DDF, 0x0DDF), (0x0F72, 0x0F72), (0x0F74, 0x0F74), (0x0F80, 0x0F80), (0x0FB5, 0x0FB5),
+    (0x0FB7, 0x0FB7), (0x102E, 0x102E), (0x1161, 0x1175), (0x11A8, 0x11C2), (0x1B35, 0x1B35),
+    (0x3099, 0x309A), (0x110BA, 0x110BA), (0x11127, 0x11127), (0x1133E, 0x1133E),
+    (0x11357, 0x11357), (0x114B0, 0x114B0), (0x114BA, 0x114BA), (0x114BD, 0x114BD),
+    (0x115AF, 0x115AF), (0x11930, 0x11930), (0x1D165, 0x1D165), (0x1D16E, 0x1D172),
+)  # fmt: skip
+_SECONDS_VERSIONS = frozenset({"13.0.0", "14.0.0", "15.0.0", "15.1.0"})
+
+
 @lru_cache(maxsize=1)
 def _composition_seconds() -> frozenset[int]:
     """Characters that can compose with the character before them under NFC/NFKC."""
+    if unicodedata.unidata_version in _SECONDS_VERSIONS:
+        return frozenset(c for a, b in _SECONDS_RANGES for c in range(a, b + 1))
+    return _computed_seconds()  # another Unicode version may have added some
+
+
+def _computed_seconds() -> frozenset[int]:
+    """:func:`_composition_seconds` worked out from the running Python's Unicode data."""
     out = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V and T jamo
     for c in range(0x20000):  # no canonical pair decomposes beyond plane 1
         d = unicodedata.decomposition(chr(c))
@@ -404,7 +432,12 @@ def tokenise(text: str) -> list[str]:
 
 
 def is_cjk(token: str) -> bool:
-    return _CJK_CHAR.match(token) is not None
+    return bool(token) and _in_cjk_ranges(token[0])
+
+
+def _in_cjk_ranges(ch: str) -> bool:
+    # what the character class of _CJK matches, without compiling it (~3 ms per process)
+    return any(a <= ord(ch) <= b for a, b in _CJK_RANGES)
 
 
 def is_cjk_points(points: npt.NDArray[np.uint32]) -> BoolArray:

@@ -41,6 +41,7 @@ from .comparing import (
     compare,
 )
 from .measuring import AUDITED as AUDITED
+from .measuring import BIAS as BIAS
 from .measuring import UNDETERMINED_SHARE as UNDETERMINED_SHARE
 from .measuring import UNVALIDATED as UNVALIDATED
 from .measuring import (

@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..reports.measurement import MAX_EVIDENCE, Measurement, evidence_item
 from ..sequential import Stopped
 from .classifiers import NONCOMPLIANT, RefusalWarning
-from .measuring import UNVALIDATED, PromptOutcome, Result, _sequential_label
+from .measuring import AUDITED, BIAS, UNVALIDATED, PromptOutcome, Result, _sequential_label
 
 __all__ = [
     "assert_rate_at_most",
@@ -535,6 +535,8 @@ def assert_rate_at_most(
         else:
             decision = samplesize.Decision("pass" if stopped.verdict == "pass" else "fail")
         failed = decision.verdict == "fail"
+        worst = _bias_could_flip(result, each, rate, threshold)
+        flags = result.flags(each) + ([BIAS] if worst is not None else [])
         if result.handle is not None:
             details: dict[str, Any] = {
                 "counts": result.counts(each),
@@ -542,8 +544,8 @@ def assert_rate_at_most(
             }
             if each in result.envelope:
                 details["envelope"] = result.envelope[each]
-            if result.flags(each):
-                details["flags"] = result.flags(each)
+            if flags:
+                details["flags"] = flags
             if result.audit is not None:
                 details["audit"] = result.audit
             if decision.needed is not None:
@@ -584,8 +586,17 @@ def assert_rate_at_most(
                     if UNVALIDATED in result.flags(each)
                     else ""
                 )
+                + (f"  {_bias_note(each, rate, threshold, worst)}\n" if worst is not None else "")
                 + (f"  {stopped.describe()}\n" if stopped is not None else "")
                 + "\n".join(f"  {excerpt(p.prompt, 70)!r}: {_quote(p)}" for p in examples)
+            )
+        elif worst is not None:
+            warnings.warn(
+                RefusalWarning(
+                    f"refusal.assert_rate_at_most passed on {result.topic_set!r} of "
+                    f"{result.model}, but {_bias_note(each, rate, threshold, worst)}"
+                ),
+                stacklevel=2,
             )
     if failures:
         raise AssertionError("\n".join(failures))
@@ -594,6 +605,30 @@ def assert_rate_at_most(
         if stopped is not None:
             return stopped.rate
     return result.rate(lang, confidence)
+
+
+def _bias_could_flip(
+    result: Result, lang: str | None, rate: stats.Rate, threshold: float
+) -> float | None:
+    """The classifier's worst held-out per-model rate error in ``lang`` when this unaudited
+    rate lies nearer ``threshold`` than that: a model the classifier reads as badly as the
+    worst held-out one would be on the other side. ``None`` otherwise (audited, a judge's
+    own labels, or no figure stored with the classifier)."""
+    if lang is None or AUDITED in result.flags(lang):
+        return None
+    worst = result.envelope.get(lang, {}).get("max_rate_error")
+    if not isinstance(worst, (int, float)) or rate.n == 0:
+        return None
+    return float(worst) if abs(rate.value - threshold) < worst else None
+
+
+def _bias_note(lang: str | None, rate: stats.Rate, threshold: float, worst: float) -> str:
+    return (
+        f"CLASSIFIER BIAS: [{lang}] the rate {rate.value:.3f} is {abs(rate.value - threshold):.3f} "
+        f"from the threshold {threshold}, and held out the classifier misread one model's rate "
+        f"in this language by up to {worst:.2f}; audit it with a judge "
+        "(refusal.measure(..., audit=refusal.JudgeClassifier(judge), audit_n=20)) to bound that"
+    )
 
 
 def _sequential_for(

@@ -70,6 +70,9 @@ UNVALIDATED = "unvalidated"
 UNDETERMINED_SHARE = 0.10
 #: the flag on every figure corrected by an audit judge
 AUDITED = "audited"
+#: the flag on an unaudited rate whose verdict the classifier's known bias could flip: it
+#: lies nearer the threshold than the worst held-out model's rate error in its language
+BIAS = "classifier-bias"
 
 
 # -- classifiers ----------------------------------------------------------------------------
@@ -580,6 +583,12 @@ def _check_envelope(
                 entry["outside"] += 1
     for entry in out.values():
         entry["validated"] = None if env is None else env.validated
+        # how far one model's rate was off held out in the request's language: an
+        # unaudited rate nearer a threshold than this could be on the wrong side of it
+        figures = env.langs.get(entry["request"], {}) if env is not None else {}
+        worst = figures.get("max_rate_error")
+        if figures.get("validated") and isinstance(worst, (int, float)):
+            entry["max_rate_error"] = float(worst)
         if env is not None and entry["undetermined"] > UNDETERMINED_SHARE * entry["answers"]:
             entry["outside"] += entry["undetermined"]
             entry["answer_langs"]["undetermined"] = entry["undetermined"]
