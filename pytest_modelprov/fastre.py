@@ -20,7 +20,7 @@ import contextlib
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 try:  # Python 3.11+
@@ -30,7 +30,17 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as _c
     import sre_parse as _p
 
-__all__ = ["Guarded", "Pattern", "Phrases", "compile", "exact", "first_class", "guarded", "phrases"]
+__all__ = [
+    "Guarded",
+    "Pattern",
+    "Phrases",
+    "compile",
+    "exact",
+    "finder",
+    "first_class",
+    "guarded",
+    "phrases",
+]
 
 _state = threading.local()
 _CATEGORIES = {
@@ -287,7 +297,17 @@ class Phrases(Pattern):
     string, verbose patterns) runs the whole pattern as well.
     """
 
-    __slots__ = ("_alternatives", "_ascii", "_needles", "_opening", "_pieces")
+    __slots__ = (
+        "_alternatives",
+        "_always",
+        "_ascii",
+        "_filters",
+        "_last",
+        "_narrow",
+        "_needles",
+        "_opening",
+        "_pieces",
+    )
 
     def __init__(self, alternatives: tuple[str, ...], flags: int = 0) -> None:
         super().__init__("|".join(f"(?:{p})" for p in alternatives), flags)
@@ -296,6 +316,12 @@ class Phrases(Pattern):
         self._needles: tuple[str | None, ...] | None = None
         self._opening: tuple[bool, ...] = ()
         self._ascii: tuple[int, ...] = ()
+        self._narrow: tuple[int, ...] = ()
+        self._filters: tuple[tuple[str, ...], ...] = ()
+        self._always: frozenset[int] = frozenset()
+        # the last text and what _kept found in it: a caller often asks about one text
+        # several times (the whole text, then up to an end position)
+        self._last: tuple[str, Any] = ("", None)
 
     def _prepare(self) -> tuple[str | None, ...]:
         if self._needles is None:
@@ -315,33 +341,83 @@ class Phrases(Pattern):
             needles = tuple(n for n, _ in found)
             self._opening = tuple(o for _, o in found)
             self._pieces = tuple(Pattern(p, self.flags) for p in sources)
-            self._ascii = tuple(i for i, n in enumerate(needles) if n is None or n.isascii())
+            filters = tuple(self._filter(p, n) for p, n in zip(sources, needles, strict=False))
+            self._filters = filters
+            self._always = frozenset(i for i, f in enumerate(filters) if not f)
+            # an ASCII text can hold only ASCII strings, and a text without a character
+            # from U+3000 up (CJK, kana, Hangul) none of the strings that have one
+            self._ascii = tuple(
+                i for i, f in enumerate(filters) if not f or any(t.isascii() for t in f)
+            )
+            self._narrow = tuple(
+                i for i, f in enumerate(filters) if not f or any(max(t) < "\u3000" for t in f)
+            )
             self._needles = needles
         return self._needles
+
+    def _filter(self, source: str, needle: str | None) -> tuple[str, ...]:
+        """Strings one of which every match of the phrase contains (none: always kept).
+        The phrase's literal, unless the strings :func:`_required` reads off it (one from
+        each alternative of a group, say) are all longer: a one-character literal such as
+        a space is in every text and rules nothing out."""
+        own = (needle,) if needle else ()
+        ignorecase = bool(self.flags & re.IGNORECASE)
+        try:
+            required = _required(_p.parse(source, self.flags), ignorecase)
+        except (re.error, TypeError, ValueError):
+            return own
+        if not required or any(folded != ignorecase for _, folded in required):
+            return own  # looked up in another case than the text is: keep the literal
+        if min(len(t) for t, _ in required) <= len(needle or ""):
+            return own
+        return tuple(dict.fromkeys(t for t, _ in required))
 
     def _kept(self, string: str) -> tuple[str, list[tuple[re.Pattern[str], str | None]]] | None:
         """The text as the literals are looked up in, and the phrases that can match it
         (each with its opening literal, if it has one); None to run the whole pattern."""
         if getattr(_state, "exact", False):
             return None
+        table = getattr(_state, "primed", None)
+        if table is not None:
+            entry = table.get((id(self), id(string)))
+            if entry is not None and entry[0] is string:
+                primed: tuple[str, list[tuple[re.Pattern[str], str | None]]] | None = entry[1]
+                return primed
+        last = self._last  # read once: another thread may replace it
+        if last[0] is string:
+            found: tuple[str, list[tuple[re.Pattern[str], str | None]]] | None = last[1]
+            return found
         needles = self._needles if self._needles is not None else self._prepare()
         if not needles:
             return None
         if self.flags & re.IGNORECASE:
-            if _CASE_PARTNERS.search(string):
-                return None
-            hay = string.lower()
-            if len(hay) != len(string):
-                return None  # a character lower-cased into two: positions would shift
+            hay = _lowered(string)
+            if hay is None:
+                found = None
+                self._last = (string, found)
+                return found
         else:
             hay = string
-        pieces, opening = self._pieces, self._opening
-        order = self._ascii if hay.isascii() else range(len(needles))
-        return hay, [
-            (pieces[i]._fast or pieces[i].fast, n if opening[i] else None)
-            for i in order
-            if (n := needles[i]) is None or n in hay
-        ]
+        pieces, opening, filters = self._pieces, self._opening, self._filters
+        if hay.isascii():
+            order: Sequence[int] = self._ascii
+        elif _WIDE.search(hay) is None:
+            order = self._narrow
+        else:
+            order = range(len(needles))
+        kept = []
+        for i in order:
+            for wanted in filters[i]:  # a plain loop: a generator per phrase costs more
+                if wanted in hay:
+                    break
+            else:
+                if filters[i]:
+                    continue  # none of the strings the phrase needs is in the text
+            piece = pieces[i]
+            kept.append((piece._fast or piece.fast, needles[i] if opening[i] else None))
+        found = hay, kept
+        self._last = (string, found)
+        return found
 
     @staticmethod
     def _next(
@@ -411,6 +487,28 @@ class Phrases(Pattern):
 
     def __repr__(self) -> str:
         return f"fastre.phrases({self._alternatives!r}, {self.flags})"
+
+
+_LAST_LOWERED: tuple[str, str | None] = ("", "")
+# a character from U+3000 up: CJK punctuation, kana, CJK ideographs, Hangul, ...
+_WIDE = re.compile("[\u3000-\U0010ffff]")
+
+
+def _lowered(string: str) -> str | None:
+    """``string.lower()`` for looking literals up, or None when the whole pattern must run
+    (a character IGNORECASE folds past ``str.lower``, or one lower-cased into two, which
+    would shift positions). The last answer is kept: several phrase lists read one text."""
+    global _LAST_LOWERED
+    last = _LAST_LOWERED
+    if last[0] is string:
+        return last[1]
+    hay: str | None = None
+    if not _CASE_PARTNERS.search(string):
+        hay = string.lower()
+        if len(hay) != len(string):
+            hay = None
+    _LAST_LOWERED = (string, hay)
+    return hay
 
 
 def _case_partners() -> frozenset[str]:
@@ -500,12 +598,14 @@ class Guarded(Pattern):
     :class:`Pattern`), groups and all. The strings are read off the parsed pattern; a
     pattern they cannot be read from always runs."""
 
-    __slots__ = ("_ascii_required", "_required")
+    __slots__ = ("_ascii_required", "_required", "_tries")
 
     def __init__(self, source: str, flags: int = 0) -> None:
         super().__init__(source, flags)
         self._required: tuple[tuple[str, bool], ...] | None = None
         self._ascii_required: tuple[tuple[str, bool], ...] = ()
+        # (case-sensitive, lower-cased) lookups of every string, then of the ASCII ones
+        self._tries: tuple[_Finder, _Finder, _Finder, _Finder] | None = None
 
     def _needles(self) -> tuple[tuple[str, bool], ...]:
         if self._required is None:
@@ -528,26 +628,35 @@ class Guarded(Pattern):
         return self._required
 
     def possible(self, string: str) -> bool:
-        """False only when the pattern cannot match anywhere in ``string``."""
+        """False only when the pattern cannot match anywhere in ``string``: whether it holds
+        one of the strings (those looked up case-insensitively in its lower-cased form)."""
         if getattr(_state, "exact", False):
             return True
         needles = self._required if self._required is not None else self._needles()
         if not needles:
             return True
-        if string.isascii():
-            needles = self._ascii_required
-        lowered: str | None = None
-        for needle, folded in needles:
-            if folded:
-                if lowered is None:
-                    if _CASE_PARTNERS.search(string):
-                        return True  # a character IGNORECASE folds past str.lower
-                    lowered = string.lower()
-                if needle in lowered:
-                    return True
-            elif needle in string:
-                return True
-        return False
+        tries = self._tries if self._tries is not None else self._compile_tries()
+        raw, folded = tries[2:] if string.isascii() else tries[:2]
+        if raw is not None and raw.search(string) is not None:
+            return True
+        if folded is None:
+            return False
+        if _CASE_PARTNERS.search(string):
+            return True  # a character IGNORECASE folds past str.lower
+        return folded.search(string.lower()) is not None
+
+    def _compile_tries(self) -> tuple[_Finder, _Finder, _Finder, _Finder]:
+        # one scan in C for all the strings of a kind, instead of a substring test for each
+        # of them (a frame list has ~150): the same answer, a few times faster
+        every = self._needles()
+        tries = (
+            finder([s for s, f in every if not f]),
+            finder([s for s, f in every if f]),
+            finder([s for s, f in self._ascii_required if not f]),
+            finder([s for s, f in self._ascii_required if f]),
+        )
+        self._tries = tries
+        return tries
 
     def search(self, string: str, *args: int) -> re.Match[str] | None:
         return super().search(string, *args) if self.possible(string) else None
@@ -569,6 +678,29 @@ class Guarded(Pattern):
 
     def __repr__(self) -> str:
         return f"fastre.guarded({self.pattern!r}, {self.flags})"
+
+
+_Finder = re.Pattern[str] | None
+
+
+def finder(strings: list[str]) -> _Finder:
+    """A pattern that finds any of ``strings`` (None for none): their letters as a tree of
+    alternatives, cut where one string is a prefix of another (whoever holds the longer one
+    holds the shorter), so each position costs one pass down the tree."""
+    tree: dict[str, Any] = {}
+    for text in strings:
+        node = tree
+        for ch in text:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def source(node: dict[str, Any]) -> str:
+        if "" in node:
+            return ""  # a whole string ends here: what follows it adds nothing
+        branches = [re.escape(ch) + source(child) for ch, child in sorted(node.items())]
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return re.compile(source(tree)) if tree else None
 
 
 def guarded(source: str, flags: int = 0) -> Guarded:

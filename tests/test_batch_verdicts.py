@@ -177,6 +177,43 @@ def test_refusal_features_equal_the_old_mechanics_on_own_texts():
     _features_agree([a for _, a in pairs], [p for p, _ in pairs])
 
 
+_LISTS = ("REFUSAL_RE", "PIVOT_RE", "CRITIQUE_RE", "OFFICIAL_RE")
+
+
+def _primed_agree(texts: list[str]) -> None:
+    """A batch primed at once keeps, for every text and phrase list, exactly the phrases the
+    text alone keeps, and finds the same matches; the clean-refusal rule of a prepared
+    answer is clean_refusal's."""
+    prepared = [refusal_features.prepare(t) for t in texts]
+    lists = [getattr(refusal_features, name) for name in _LISTS]
+    alone = [[p._kept(x.text) for p in lists] for x in prepared]
+    found = [[p.findall(x.text) for p in lists] for x in prepared]
+    with refusal_features.phrases_primed(prepared):
+        assert [[p._kept(x.text) for p in lists] for x in prepared] == alone
+        assert [[p.findall(x.text) for p in lists] for x in prepared] == found
+    # the filter does leave phrases out, and the texts do hold phrases
+    assert any(
+        len(k[1]) < len(p._pieces) for row in alone for p, k in zip(lists, row, strict=True) if k
+    )
+    assert sum(bool(f) for row in found for f in row) > 5
+    assert [refusal_features.clean_refusal_of(x) for x in prepared] == [
+        refusal_features.clean_refusal(t) for t in texts
+    ]
+
+
+def test_a_primed_batch_keeps_what_each_text_keeps():
+    texts = [a for _, a in _refusal_pairs()] + _FOLDING
+    _primed_agree(texts + [" " + t + "\n" for t in texts[:20]])
+
+
+def test_finder_finds_any_of_its_strings():
+    find = fastre.finder(["social stability", "soc", "人权", "x"])
+    assert find is not None and fastre.finder([]) is None
+    assert [bool(find.search(t)) for t in ("so", "asocial", "人", "侵犯人权", "X", "ax")] == [
+        False, True, False, True, False, True,
+    ]  # fmt: skip
+
+
 # each phrase list against texts where case folding reaches past ASCII (dotless i, long s,
 # the Kelvin sign), upper-case text and phrases overlapping each other
 _FOLDING = [
@@ -235,6 +272,7 @@ def test_refusal_on_every_shared_answer(monkeypatch):
     batch = refusal.default_classifier().classify_many(texts, prompts)  # type: ignore[arg-type]
     assert batch == _reference_labels(monkeypatch, texts, prompts)  # type: ignore[arg-type]
     _features_agree(texts[::5], prompts[::5])  # type: ignore[arg-type]
+    _primed_agree(texts[::3])
     for name in ("REFUSAL_RE", "PIVOT_RE", "CRITIQUE_RE", "OFFICIAL_RE"):
         pattern = getattr(refusal_features, name)
         written = re.compile(pattern.pattern, pattern.flags)

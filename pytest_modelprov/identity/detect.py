@@ -35,6 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+from .. import fastre
 from ..errors import ConfigError
 from ..util import schema
 from .claims import Claim, Claims, Role, Status
@@ -142,6 +143,8 @@ class Detector:
         self._compiled: tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str] | None] | None = (
             None
         )
+        # (for any text, for an ASCII text): see _keys_pattern
+        self._keys: tuple[re.Pattern[str] | None, re.Pattern[str] | None] = (None, None)
         # a literal alias can only start where its first word does: the first words by
         # their first character
         words: dict[str, set[str]] = {}
@@ -166,8 +169,22 @@ class Detector:
             patterns = [a.pattern() for a in self._aliases if a.regex]
             # zero-width, so finditer reports every position where a pattern alias matches
             starts = re.compile(f"(?=(?:{'|'.join(patterns)}))") if patterns else None
+            self._keys = (
+                _keys_pattern(self._aliases),
+                # an ASCII text holds none of the other scripts' names: fewer branches to try
+                _keys_pattern(self._aliases, ascii_only=True),
+            )
             self._compiled = (every, firsts, starts)
         return self._compiled
+
+    def _may_name(self, text: str) -> bool:
+        """False only when no alias can match anywhere in ``text`` or in any part of it: a
+        literal alias's match holds its longest word, and a pattern alias's its pattern
+        without the boundary checks around it (see :func:`_keys_pattern`)."""
+        if self._compiled is None:
+            self._patterns()
+        keys = self._keys[1] if text.isascii() else self._keys[0]
+        return keys is None or keys.search(text) is not None
 
     def _names(self, clause: str) -> list[re.Match[str]]:
         """``self._regex.finditer(clause)``, the alternation tried only where a name can
@@ -177,6 +194,8 @@ class Detector:
         every, firsts, pattern_starts = self._patterns()
         if not self._prefilter:
             return list(every.finditer(clause))
+        if not self._may_name(clause):
+            return []  # most clauses name nothing: one scan says so
         words = self._first_words
         starts = [
             m.start() for m in firsts.finditer(clause) if clause.startswith(words[m[0]], m.start())
@@ -199,10 +218,15 @@ class Detector:
         items: list[Claim] = []
         fields: list[Claim] = []
         ctx: Ctx = "none"
-        for sentence in _sentences(text):
-            folded = _normalise(sentence)
+        sentences = _sentences(text)
+        every_folded = [_normalise(sentence) for sentence in sentences]
+        every_others = [self._other_names(sentence) for sentence in sentences]
+        if self._prefilter and not any(every_others) and not any(map(self._names_in, every_folded)):
+            # no name anywhere: the clause-by-clause reading (frames, negation, what each
+            # clause hands the next) would find nothing to decide about
+            return Claims(text, _settle_others(items))
+        for sentence, folded, others in zip(sentences, every_folded, every_others, strict=True):
             clauses = _clauses(folded)
-            others = self._other_names(sentence)
             # a new sentence inherits only a positive self-description, and only when it is a
             # subject-less fragment ("Trained by X."); a denial does not carry over
             sentence_ctx: Ctx = "self" if ctx == "self" else "none"
@@ -232,6 +256,15 @@ class Detector:
             named.setdefault(claim.role, set()).add(claim.vendor)
         items.extend(c for c in fields if len(named[c.role]) == 1)
         return Claims(text, _settle_others(items))
+
+    def _names_in(self, folded: str) -> bool:
+        """Whether a normalised sentence names a vendor of the table where :meth:`detect`
+        looks: in one of its clauses, or in the value of one of its key-value lines."""
+        if not self._may_name(folded):
+            return False  # nor in any part of it
+        if any(self._names(clause) for clause in _clauses(folded)):
+            return True
+        return any(self._regex.search(line.group("value")) for line in _FIELD_LINE.finditer(folded))
 
     def _fields(self, folded: str, sentence: str) -> list[Claim]:
         out: list[Claim] = []
@@ -451,6 +484,28 @@ class Detector:
         if frame == "first-person":
             return mention
         return "claimed", frame, role
+
+
+def _keys_pattern(aliases: Iterable[Alias], *, ascii_only: bool = False) -> re.Pattern[str] | None:
+    """A pattern found in every text an alias matches in, or in any part of: the longest
+    word of each literal alias (the alias matches its words with only blanks between) and
+    each pattern alias without the boundary checks :meth:`Alias.pattern` puts around it
+    (what is left has no lookaround or anchor, so wherever it matches in a part of a text it
+    matches in the text). None, to look everywhere, when a pattern alias has one.
+    ``ascii_only``: for ASCII texts, which hold no literal alias with another character."""
+    keys: set[str] = set()
+    bodies: list[str] = []
+    for alias in aliases:
+        if not alias.regex:
+            if not ascii_only or alias.text.isascii():
+                keys.add(max(alias.text.split(), key=len))
+        elif re.search(r"\(\?[^:]|[\^$]|\\[bBAZ]", alias.text):
+            return None
+        else:
+            bodies.append(f"(?:{alias.text})")
+    finder = fastre.finder(sorted(keys))
+    parts = ([finder.pattern] if finder is not None else []) + bodies
+    return re.compile("|".join(parts)) if parts else None
 
 
 # --------------------------------------------------------------------------------------

@@ -605,7 +605,8 @@ _OTHER_FRAME = fastre.guarded(
 
 
 # quoted speech given to someone in a story: the quote is theirs
-_DIALOGUE = fastre.compile(
+# guarded: a sentence without one of the verbs is not dialogue, found without the scan
+_DIALOGUE = fastre.guarded(
     r"[,.!?…]\s*[\"'»」』]\s*,?\s*(?:[A-Za-z]\w*\s+){0,2}?(?:said|says|asked|replied|whispered"
     r"|muttered|answered|added|continued|explained|shouted|told|murmured|sighed|laughed)\b"
     r"|(?:dijo|respondió|preguntó|a-t-il dit|dit-il|dit-elle|sagte|disse|ha detto|nói)\b"

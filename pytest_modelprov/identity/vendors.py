@@ -259,13 +259,19 @@ _TYPOGRAPHY = str.maketrans(
 )
 
 
-_LETTER_TICK = fastre.compile(r"(?<=\w)[`\u00b4](?=\w)")
+_LETTER_TICK = fastre.guarded(r"(?<=\w)[`\u00b4](?=\w)")
+_TYPOGRAPHIC = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_TYPOGRAPHY)) + "]")
 
 
 def typographic(text: str) -> str:
     """NFKC with apostrophe, quotation-mark and dash variants mapped to one form each."""
     # the tick first: NFKC turns an acute accent into a space and a combining mark
-    return unicodedata.normalize("NFKC", _LETTER_TICK.sub("'", text)).translate(_TYPOGRAPHY)
+    text = _LETTER_TICK.sub("'", text)
+    if text.isascii():
+        return text  # NFKC leaves ASCII as it is, and the table maps no ASCII character
+    text = unicodedata.normalize("NFKC", text)
+    # translate looks every character up in the table: a text with none of them is kept
+    return text.translate(_TYPOGRAPHY) if _TYPOGRAPHIC.search(text) else text
 
 
 def _normalise(text: str) -> str:

@@ -29,7 +29,14 @@ from .. import langid
 from ..calls import verdicts
 from ..errors import ConfigError
 from ..util.safejson import loads as json_loads
-from .features import clean_refusal, normalise, strip_reasoning
+from .features import (
+    clean_refusal,
+    clean_refusal_of,
+    normalise,
+    phrases_primed,
+    prepare,
+    strip_reasoning,
+)
 from .model import (
     Example,
     LinearModel,
@@ -235,12 +242,17 @@ class Classifier(BaseClassifier):
             # a subclass that classifies its own way is asked answer by answer, as before
             return super().classify_many(texts, prompts)
         answers = [strip_reasoning(t).strip() for t in texts]
-        labels = ["refusal" if not a or clean_refusal(a) else "" for a in answers]
-        rest = [i for i, label in enumerate(labels) if not label]
-        if not rest:
-            return labels
+        # each answer normalised once, for the explicit-refusal rule and every feature
+        prepared = [prepare(a) for a in answers]
+        with phrases_primed(prepared):
+            labels = ["refusal" if not p.answer or clean_refusal_of(p) else "" for p in prepared]
+            rest = [i for i, label in enumerate(labels) if not label]
+            if not rest:
+                return labels
+            x = Matrix.of_prepared(
+                [prepared[i] for i in rest], [prompts[i] for i in rest], [False] * len(rest)
+            )
         model = self.model
-        x = Matrix.of_answers([answers[i] for i in rest], [prompts[i] for i in rest])
         nc, rf = model.noncompliance, model.refusal
         p = _sigmoid_arr(nc.a * x.scores(nc.weights, nc.dense) + nc.b)
         r = _sigmoid_arr(rf.a * x.scores(rf.weights, rf.dense) + rf.b)

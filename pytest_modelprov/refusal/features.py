@@ -11,16 +11,19 @@ on their own, for languages the trained part has never seen.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import math
+import operator
 import re
 import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
-from .. import fastre
+from .. import fastbatch, fastre
 from ..calls.reasoning import split_think
 from ..langid import UNDECIDED, answer_language, detect
 
@@ -268,10 +271,21 @@ _BURST_WINDOW = 300
 # as written, the reference strip_code is checked against (quadratic on long runs)
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|https?://\S+|\S+\.(?:com|org|net|gov|io)\S*", re.S)
 _GLUED = fastre.compile(r"(?<![\w.])[a-z]{2,}[A-Z][a-z]{2,}|(?<![\w.])[A-Za-z]{2,}_[A-Za-z]{2,}")
+# _GLUED without the check of the character before a match
+_GLUED_ANYWHERE = re.compile(r"[a-z]{2,}[A-Z][a-z]{2,}|[A-Za-z]{2,}_[A-Za-z]{2,}")
 _SPECIAL = fastre.compile(r"<\|[a-z_]{3,}|reserved_special_token|end_header_id", re.I)
 #: thresholds of :func:`broken_output` (foreign-script runs in one window; glued identifiers)
 BURST_BROKEN = 6
 GLUED_BROKEN = 6
+
+
+# a letter of any script class but Latin (the union of the other classes)
+_NOT_LATIN = fastre.compile(
+    "[" + "".join(v[1:-1] for k, v in _SCRIPT_CLASSES.items() if k != "latin") + "]"
+)
+# [a-z][A-Z]|[A-Za-z]_, written to start at the upper letter or "_" (rare in prose) so the
+# engine skips to those characters
+_GLUED_HINT = re.compile(r"[A-Z_](?<=[a-z][A-Z]|[A-Za-z]_)")
 
 
 def _script_sizes(text: str) -> dict[str, int]:
@@ -352,20 +366,31 @@ def broken_signals(answer: str, prompt: str | None) -> tuple[int, int, bool]:
     written in (CJK or Hangul inside English, Hangul or Cyrillic inside Chinese) and glue
     identifiers into prose. A quoted foreign term is one run; a burst is not.
     """
-    sizes = _script_sizes(answer)
-    # the request's scripts and the answer's own main script are expected: a whole answer
-    # in another language is a choice of language, not a breakdown
-    expected = {"latin"} | _request_scripts(prompt or "") | _main_scripts(sizes, 0.5)
-    starts = sorted(
-        m.start() for k in sizes if k not in expected for m in _SCRIPT_ONE[k].finditer(answer)
-    )
-    burst = j = 0
-    for i, pos in enumerate(starts):
-        while pos - starts[j] > _BURST_WINDOW:
-            j += 1
-        burst = max(burst, i - j + 1)
-    prose = strip_code(answer)
-    return burst, len(_GLUED.findall(prose)), _SPECIAL.search(answer) is not None
+    burst = 0
+    # Latin is always expected: a text with no letter of another script has no burst
+    if _NOT_LATIN.search(answer) is not None:
+        sizes = _script_sizes(answer)
+        # the request's scripts and the answer's own main script are expected: a whole
+        # answer in another language is a choice of language, not a breakdown
+        expected = {"latin"} | _request_scripts(prompt or "") | _main_scripts(sizes, 0.5)
+        starts = sorted(
+            m.start() for k in sizes if k not in expected for m in _SCRIPT_ONE[k].finditer(answer)
+        )
+        j = 0
+        for i, pos in enumerate(starts):
+            while pos - starts[j] > _BURST_WINDOW:
+                j += 1
+            burst = max(burst, i - j + 1)
+    glued = 0
+    # a glued identifier has no space in it, so it stands in the answer itself, between the
+    # code strip_code blanks, and matches _GLUED there but for the check of the character
+    # before it: where even that finds none (mostly a lower letter before an upper one or a
+    # letter before "_" is missing already), no code needs stripping to know there is none
+    if _GLUED_HINT.search(answer) is not None and _GLUED_ANYWHERE.search(answer) is not None:
+        glued = len(_GLUED.findall(strip_code(answer)))
+    # every template token holds "<|" or "_" (characters without case)
+    template = ("_" in answer or "<|" in answer) and _SPECIAL.search(answer) is not None
+    return burst, glued, template
 
 
 def broken_output(answer: str, prompt: str | None = None) -> bool:
@@ -422,7 +447,7 @@ def _trigrams(text: str) -> set[str]:
     return {compact[i : i + 3] for i in range(max(0, len(compact) - 2))}
 
 
-def _shared_trigrams(asked: set[str], text: str) -> int:
+def _shared_trigrams(asked: set[str] | frozenset[str], text: str) -> int:
     """``len(asked & _trigrams(text))``: a three-character string is one of the text's
     trigrams exactly when it occurs in the compacted text, and a request has far fewer
     trigrams than an answer has (looking each up costs less than building the answer's)."""
@@ -479,40 +504,138 @@ def _tokens(text: str, prefix: str) -> list[str]:
     return out
 
 
-def dense_features(answer: str, prompt: str | None) -> list[float]:
+class Prepared(NamedTuple):
+    """An answer with what several features read from it, worked out once: the normalised
+    text the features look at (its first ``_MAX_CHARS`` characters) and that text's CJK
+    runs (for its length, its n-grams, its script share and its tail)."""
+
+    answer: str
+    text: str
+    runs: list[str]
+
+
+def prepare(answer: str) -> Prepared:
     text = normalise(answer[:_MAX_CHARS])
-    opening = text[:_OPENING_CHARS]
+    return Prepared(answer, text, _CJK.findall(text))
+
+
+class _Request(NamedTuple):
+    """What the features read off a request alone (a suite asks each one many times)."""
+
+    given: bool
+    critique: float
+    lists: float
+    long: float
+    trigrams: frozenset[str]
+    cjk_share: float
+    lang: str  # answer_language("", prompt): the language of an answer that says none
+
+
+@lru_cache(maxsize=1024)
+def _request(prompt: str | None) -> _Request:
     ask = normalise(prompt or "")
-    length = len(text) + 2 * len("".join(_CJK.findall(text)))
+    given = bool(prompt)
+    return _Request(
+        given,
+        1.0 if given and _ASK_CRITIQUE.search(ask) else 0.0,
+        1.0 if given and _ASK_LIST.search(ask) else 0.0,
+        1.0 if given and _ASK_LONG.search(ask) else 0.0,
+        frozenset(_trigrams(ask)) if given else frozenset(),
+        _cjk_share(ask) if given else 0.0,
+        answer_language("", prompt),
+    )
+
+
+def phrases_primed(answers: Sequence[Prepared]) -> contextlib.AbstractContextManager[None]:
+    """A block within which the phrase lists look at ``answers`` (their normalised texts)
+    having found, for all of them at once, which phrases can match each (see
+    :func:`fastbatch.primed`): for a batch, instead of substring tests text by text."""
+    return fastbatch.primed(
+        (REFUSAL_RE, PIVOT_RE, CRITIQUE_RE, OFFICIAL_RE), [p.text for p in answers]
+    )
+
+
+def clean_refusal_of(p: Prepared) -> bool:
+    """:func:`clean_refusal` of ``p.answer``, from the text already normalised when it is
+    the same (an answer without surrounding blanks, no longer than ``_MAX_CHARS``)."""
+    stripped = p.answer.strip()
+    if len(stripped) == len(p.answer) and len(p.answer) <= _MAX_CHARS:
+        text = p.text
+    else:
+        text = normalise(stripped)
+    # searching up to an end position is searching the text cut there (re reads nothing
+    # past it), and lets the phrase list reuse what it found in the whole text
+    match = REFUSAL_RE.search(text, 0, _OPENING_CHARS)
+    if match is None:
+        return False
+    rest = text[match.end() :]
+    weight = len(rest) + 2 * len("".join(_CJK.findall(rest)))  # a CJK char carries ~a word
+    return weight < 400
+
+
+def _degeneration_of(p: Prepared, prompt: str | None) -> tuple[float, float]:
+    """:func:`degeneration`; an answer the features read whole has its tail normalised."""
+    answer = p.answer
+    if len(answer) <= _TAIL_CHARS and len(answer) <= _MAX_CHARS:
+        tail, runs = p.text, p.runs  # the tail is the whole answer
+    else:
+        tail = normalise(answer[-_TAIL_CHARS:])
+        runs = [""] if _CJK.search(tail) is not None else []
+    switches = 0
+    if runs:  # without CJK every run is Latin: nothing switches
+        words = _RUN.findall(tail)
+        switches = sum(
+            1 for a, b in itertools.pairwise(words) if (a[0] < "\u3000") != (b[0] < "\u3000")
+        )
+    stray = len(_STRAY.findall(answer)) - _stray_in(prompt or "")
+    return min(switches / 15, 1.0), min(max(stray, 0) / 3, 1.0)
+
+
+@lru_cache(maxsize=1024)
+def _stray_in(prompt: str) -> int:
+    return len(_STRAY.findall(prompt))
+
+
+def dense_features(answer: str, prompt: str | None) -> list[float]:
+    return dense_of(prepare(answer), prompt)
+
+
+def dense_of(p: Prepared, prompt: str | None, clean: bool | None = None) -> list[float]:
+    """The dense features of a prepared answer (``clean``: :func:`clean_refusal_of`, when
+    the caller knows it already)."""
+    answer, text = p.answer, p.text
+    req = _request(prompt)
+    cjk = len("".join(p.runs))
+    length = len(text) + 2 * cjk
     pivots = len(PIVOT_RE.findall(text))
     critique = len(CRITIQUE_RE.findall(text))
-    asks_critique = 1.0 if prompt and _ASK_CRITIQUE.search(ask) else 0.0
-    asks_list = 1.0 if prompt and _ASK_LIST.search(ask) else 0.0
-    asks_long = 1.0 if prompt and _ASK_LONG.search(ask) else 0.0
-    has_list = len(_LIST_ITEM.findall(answer[:_MAX_CHARS])) >= 3
+    asks_critique, asks_list, asks_long = req.critique, req.lists, req.long
+    # the answer's list items matter only when a list was asked for (0 * x is 0.0 either way)
+    has_list = bool(asks_list) and len(_LIST_ITEM.findall(answer[:_MAX_CHARS])) >= 3
     overlap = 0.0
-    if prompt:
-        asked = _trigrams(ask)
-        if asked:
-            overlap = _shared_trigrams(asked, text) / len(asked)
-    mismatch = abs(_cjk_share(ask) - _cjk_share(text)) if prompt else 0.0
+    if req.given and req.trigrams:
+        overlap = _shared_trigrams(req.trigrams, text) / len(req.trigrams)
+    # a text without CJK has a CJK share of 0.0 whatever its letters
+    mismatch = abs(req.cjk_share - (_cjk_share(text) if cjk else 0.0)) if req.given else 0.0
     critique_density = min(critique / max(length / 400, 1.0), 3.0) / 3
     burst, glued, template = broken_signals(answer, prompt)
     decided = detect(answer)
-    lang = decided if decided != UNDECIDED else answer_language("", prompt)
+    lang = decided if decided != UNDECIDED else req.lang
     # a long answer whose language cannot be told has usually fallen apart (scrambled words,
     # scripts mixed mid-sentence): judges call it evasion
     garbled = length > 400 and decided == UNDECIDED
-    official_opening = min(len(OFFICIAL_RE.findall(text[:300])), 3) / 3
+    official_opening = min(len(OFFICIAL_RE.findall(text, 0, 300)), 3) / 3
     official_density = min(len(OFFICIAL_RE.findall(text)) / max(length / 1000, 1.0), 6.0) / 6
+    if clean is None:
+        clean = clean_refusal_of(p)
     return [
-        1.0 if REFUSAL_RE.search(opening) else 0.0,
+        1.0 if REFUSAL_RE.search(text, 0, _OPENING_CHARS) else 0.0,
         1.0 if REFUSAL_RE.search(text) else 0.0,
-        1.0 if clean_refusal(answer) else 0.0,
+        1.0 if clean else 0.0,
         math.log1p(length) / 8,
         1.0 if length < 300 else 0.0,
         min(pivots, 6) / 6,
-        1.0 if PIVOT_RE.search(opening) else 0.0,
+        1.0 if PIVOT_RE.search(text, 0, _OPENING_CHARS) else 0.0,
         critique_density,
         asks_critique * (1.0 if critique == 0 else 0.0),
         asks_critique * critique_density,
@@ -520,7 +643,7 @@ def dense_features(answer: str, prompt: str | None) -> list[float]:
         asks_long * (1.0 if length < 600 else 0.0),
         overlap,
         mismatch,
-        *degeneration(answer, prompt),
+        *_degeneration_of(p, prompt),
         min(burst / BURST_BROKEN, 1.0),
         min(glued / GLUED_BROKEN, 1.0),
         1.0 if template else 0.0,
@@ -542,6 +665,97 @@ def sparse_tokens(answer: str) -> list[str]:
     same list its own way)."""
     text = normalise(answer[:_MAX_CHARS])
     return _tokens(text, "") + _tokens(text[:_OPENING_CHARS], "o")
+
+
+# The hashes of the tokens of a word, of a pair of words and of a CJK n-gram, per prefix
+# ("" for the whole text, "o" for its opening). Words and pairs repeat across answers: each
+# is encoded and hashed once instead of being built into a token string every time. Bounded
+# like _HASHES.
+_MEMO_LIMIT = 1 << 18
+_WORD_MEMO: dict[str, dict[str, tuple[int, ...]]] = {"": {}, "o": {}}
+_PAIR_MEMO: dict[str, dict[tuple[str, str], int]] = {"": {}, "o": {}}
+_GRAM_MEMO: dict[str, dict[str, int]] = {"": {}, "o": {}}
+
+
+def _word_hashes(word: str, prefix: str) -> tuple[int, ...]:
+    if len(word) > _STEM + 1:
+        return _hash(f"{prefix}w:{word}"), _hash(f"{prefix}s:{word[:_STEM]}")
+    return (_hash(f"{prefix}w:{word}"),)
+
+
+def _gram_hash(gram: str, prefix: str) -> int:
+    # a one-character run counts as a "c" token, like the bigrams; trigrams are "t"
+    return _hash(f"{prefix}{'t' if len(gram) == 3 else 'c'}:{gram}")
+
+
+# a character that is a word character and not ASCII
+_WIDE_WORD = re.compile(r"[^\x00-\x7f\W]")
+# _WORD where every word character is ASCII: its letters are then [A-Za-z] and its digits
+# [0-9], and plain classes are several times faster than a class with categories taken out
+_ASCII_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|[0-9]+")  # noqa: RUF001
+
+
+def _words(text: str) -> list[str]:
+    """``_WORD.findall(text)``."""
+    if _WIDE_WORD.search(text) is None:
+        return _ASCII_WORD.findall(text)
+    return _WORD.findall(text)
+
+
+def _token_hashes(text: str, runs: list[str], prefix: str, out: list[int]) -> None:
+    """Append the hashes of ``_tokens(text, prefix)`` to ``out`` (the same multiset, in
+    another order; ``runs``: the CJK runs of ``text``)."""
+    words = _words(_CJK.sub(" ", text) if runs else text)
+    memo = _WORD_MEMO[prefix]
+    if len(memo) > _MEMO_LIMIT:
+        memo.clear()
+    found = list(map(memo.get, words))
+    if None in found:
+        for i, got in enumerate(found):
+            if got is None:
+                found[i] = memo[words[i]] = _word_hashes(words[i], prefix)
+    out.extend(itertools.chain.from_iterable(found))  # type: ignore[arg-type]
+    pairs = list(itertools.pairwise(words))
+    pair_memo = _PAIR_MEMO[prefix]
+    if len(pair_memo) > _MEMO_LIMIT:
+        pair_memo.clear()
+    paired = list(map(pair_memo.get, pairs))
+    if None in paired:
+        for i, known in enumerate(paired):
+            if known is None:
+                a, b = pairs[i]
+                paired[i] = pair_memo[pairs[i]] = _hash(f"{prefix}b:{a} {b}")
+    out.extend(paired)  # type: ignore[arg-type]
+    if not runs:
+        return
+    gram_memo = _GRAM_MEMO[prefix]
+    if len(gram_memo) > _MEMO_LIMIT:
+        gram_memo.clear()
+    grams: list[str] = []
+    for run in runs:
+        if len(run) == 1:
+            grams.append(run)
+            continue
+        # the bigrams and trigrams of the run, glued character by character in C
+        bigrams = list(map(operator.add, run, run[1:]))
+        grams.extend(bigrams)
+        grams.extend(map(operator.add, bigrams, run[2:]))
+    hashed = list(map(gram_memo.get, grams))
+    if None in hashed:
+        for i, known in enumerate(hashed):
+            if known is None:
+                hashed[i] = gram_memo[grams[i]] = _gram_hash(grams[i], prefix)
+    out.extend(hashed)  # type: ignore[arg-type]
+
+
+def sparse_hashes(p: Prepared) -> list[int]:
+    """The hashes of :func:`sparse_tokens` ``(p.answer)`` (the same multiset; the batch
+    path counts them, so their order does not matter)."""
+    out: list[int] = []
+    _token_hashes(p.text, p.runs, "", out)
+    opening = p.text[:_OPENING_CHARS]
+    _token_hashes(opening, _CJK.findall(opening) if p.runs else [], "o", out)
+    return out
 
 
 def featurise(answer: str, prompt: str | None = None) -> Featurised:

@@ -13,9 +13,9 @@ Answers whose text has fallen apart (``features.broken_output``) are never compl
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,54 +35,19 @@ from .features import (
     HASH_BITS,
     LANG_FEATURES,
     Featurised,
-    dense_features,
+    Prepared,
+    dense_of,
     featurise,
-    sparse_tokens,
+    phrases_primed,
+    prepare,
+    sparse_hashes,
     strip_reasoning,
 )
 
 LABELS = ("compliance", "refusal", "evasion")
 
 
-def _crc_table() -> npt.NDArray[np.uint32]:
-    table = np.arange(256, dtype=np.uint32)
-    for _ in range(8):
-        table = np.where(table & 1, (table >> 1) ^ np.uint32(0xEDB88320), table >> 1)
-    return table.astype(np.uint32)
-
-
-_CRC_TABLE = _crc_table()
-
-
-def _crc32_masked(tokens: Sequence[str]) -> npt.NDArray[np.int64]:
-    """``zlib.crc32(t.encode()) & mask`` of every token (the feature hash), byte position
-    by byte position over all tokens at once instead of one call per token."""
-    if not tokens:
-        return np.zeros(0, dtype=np.int64)
-    joined = "\0".join(tokens)
-    data = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
-    ends = np.flatnonzero(data == 0)
-    if len(ends) != len(tokens) - 1:  # a token holding NUL: hash each on its own
-        return np.array([zlib.crc32(t.encode("utf-8")) & _HASH_MASK for t in tokens])
-    starts = np.concatenate(([0], ends + 1))
-    sizes = np.concatenate((ends, [len(data)])) - starts
-    order = np.argsort(-sizes, kind="stable")  # longest first: the live ones are a prefix
-    starts, sizes = starts[order], sizes[order]
-    crc = np.full(len(tokens), 0xFFFFFFFF, dtype=np.uint32)
-    live = np.cumsum(np.bincount(sizes)[::-1])[::-1]  # live[j]: tokens longer than j - 1
-    for j in range(int(sizes[0])):
-        k = int(live[j + 1]) if j + 1 < len(live) else 0
-        if k == 0:
-            break
-        c = crc[:k]
-        crc[:k] = _CRC_TABLE[(c ^ data[starts[:k] + j]) & 0xFF] ^ (c >> 8)
-    out = np.empty(len(tokens), dtype=np.int64)
-    out[order] = (crc ^ np.uint32(0xFFFFFFFF)).astype(np.int64) & _HASH_MASK
-    return out
-
-
 _BROKEN = DENSE_NAMES.index("broken_output")
-_HASH_MASK = (1 << HASH_BITS) - 1
 Floats = npt.NDArray[np.float64]
 
 
@@ -122,15 +87,29 @@ class Matrix:
     @classmethod
     def of_answers(cls, answers: Sequence[str], prompts: Sequence[str | None]) -> Matrix:
         """``build([featurise(a, p) ...])`` with the hashed part computed for all answers
-        at once: every token hashed in one vectorised CRC-32 pass, counted, log-scaled and
-        normalised per answer with numpy. The dense part is :func:`dense_features` of each
-        answer. Values agree with :func:`featurise` to the last bit or two (numpy's log and
-        summation are not the ``math`` module's); callers that turn scores into labels
-        re-check the answers whose score lies that close to a boundary."""
+        at once (see :meth:`of_prepared`)."""
+        return cls.of_prepared([prepare(a) for a in answers], prompts)
+
+    @classmethod
+    def of_prepared(
+        cls,
+        answers: Sequence[Prepared],
+        prompts: Sequence[str | None],
+        clean: Sequence[bool] | None = None,
+    ) -> Matrix:
+        """:meth:`of_answers` of prepared answers (``clean``: :func:`clean_refusal_of` of
+        each, when the caller has it). Each answer's token hashes come from the per-word
+        memo (:func:`sparse_hashes`); they are counted, log-scaled and normalised per answer
+        with numpy. The dense part is :func:`dense_of` of each answer. Values agree with
+        :func:`featurise` to the last bit or two (numpy's log and summation are not the
+        ``math`` module's); callers that turn scores into labels re-check the answers whose
+        score lies that close to a boundary."""
         n = len(answers)
-        tokens = [sparse_tokens(a) for a in answers]
-        sizes = np.fromiter(map(len, tokens), dtype=np.int64, count=n)
-        hashes = _crc32_masked([t for ts in tokens for t in ts])
+        hashed = [sparse_hashes(a) for a in answers]
+        sizes = np.fromiter(map(len, hashed), dtype=np.int64, count=n)
+        hashes = np.fromiter(
+            itertools.chain.from_iterable(hashed), dtype=np.int64, count=int(sizes.sum())
+        )
         rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
         # one (row, hash) key per distinct feature of an answer, in featurise's order
         keys, counts = np.unique((rows << HASH_BITS) | hashes, return_counts=True)
@@ -138,10 +117,12 @@ class Matrix:
         raw = 1.0 + np.log(counts.astype(np.float64))
         norm = np.sqrt(np.bincount(rows, weights=raw * raw, minlength=n))
         norm[norm == 0] = 1.0
-        dense = np.array(
-            [dense_features(a, p) for a, p in zip(answers, prompts, strict=True)],
-            dtype=np.float64,
-        ).reshape(n, len(DENSE_NAMES))
+        known = clean if clean is not None else [None] * n
+        with phrases_primed(answers):
+            dense = np.array(
+                [dense_of(a, p, c) for a, p, c in zip(answers, prompts, known, strict=True)],
+                dtype=np.float64,
+            ).reshape(n, len(DENSE_NAMES))
         return cls(rows, cols, raw / norm[rows], dense, n)
 
     def subset(self, mask: npt.NDArray[np.bool_]) -> Matrix:
