@@ -251,7 +251,7 @@ class DeltaPair:
         for start in range(0, rows_a.shape[0], block):
             ra, rb = rows_a[start : start + block], rows_b[start : start + block]
             chosen = self._chosen(ra, rb, words_a, words_b, place_b, all_a.size)
-            out += _block_terms(
+            terms = _block_terms(
                 floor,
                 rates_a[ra],
                 rates_b[rb],
@@ -259,6 +259,10 @@ class DeltaPair:
                 n_pairs,
                 chosen,
             )
+            for r, got in enumerate(terms):
+                # one word or none: numpy sums a single column pairwise, not row by row as
+                # in the block, and the median of no word warns; :meth:`terms` does both
+                out.append(got if got is not None else self.terms(floor, ra[r], rb[r]))
         return out
 
     def _chosen(
@@ -303,9 +307,11 @@ def _block_terms(
     tokens: IntArray,
     n_pairs: int,
     chosen: Sequence[IntArray],
-) -> list[tuple[FloatArray, FloatArray]]:
+) -> list[tuple[FloatArray, FloatArray] | None]:
     """:func:`_terms` of each resample of rates (resamples x prompts x all words), on the
-    words ``chosen[r]``; the sums over prompts of every word of every resample at once."""
+    words ``chosen[r]``; the sums over prompts of every word of every resample at once.
+    None for a resample comparing fewer than two words (its caller computes those on
+    their own)."""
     vx, vy = x.var(1, ddof=1), y.var(1, ddof=1)
     raw_all = (vx + vy) / 2.0
     if n_pairs >= PAIRED_MIN:
@@ -316,8 +322,11 @@ def _block_terms(
         noise_all = vx / x.shape[1] + vy / y.shape[1]
     mean_all = np.concatenate([x, y], axis=1).mean(1)
     inverse = 1.0 / np.maximum(tokens, 1).astype(np.float64)
-    out: list[tuple[FloatArray, FloatArray]] = []
+    out: list[tuple[FloatArray, FloatArray] | None] = []
     for r, sel in enumerate(chosen):
+        if sel.size < 2:
+            out.append(None)
+            continue
         raw = raw_all[r, sel]
         spread = raw + floor * max(float(np.median(raw)), 1e-12)
         mean = mean_all[r, sel]
