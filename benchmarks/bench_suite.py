@@ -201,9 +201,14 @@ def main() -> int:
             "import jsonschema  # noqa: F401\nimport numpy  # noqa: F401\n"
         )
         run_pytest(deps_dir, plain)  # untimed: its bytecode
-        mark = len(CPU_TIMES)
-        deps = [run_pytest(deps_dir, plain)[0] for _ in range(args.runs)]
-        deps_cpu_times = CPU_TIMES[mark:]
+        deps: list[float] = []
+        deps_cpu_times: list[float] = []
+        for _ in range(args.runs):
+            # interleaved with the empty tests, which the floor is read against
+            deps.append(run_pytest(deps_dir, plain)[0])
+            deps_cpu_times.append(CPU_TIMES[-1])
+            empty.append(run_pytest(empty_dir, plain)[0])
+            empty_cpu_times.append(CPU_TIMES[-1])
         empty_before: list[tuple[float, float]] = []
         if before_src is not None:
             plain_before = with_source(plain, before_src)

@@ -179,6 +179,26 @@ def build(answers: Sequence[str], dense: npt.NDArray[np.float64], extra: str | N
     )
 
 
+def same_recipe(
+    answers: Sequence[str], prompts: Sequence[str | None], dense: npt.NDArray[np.float64]
+) -> None:
+    """Stop unless :func:`build` without a candidate is the shipped featuriser: ``base`` must
+    stay the shipped recipe when the package's features change (they are optimised apart)."""
+    shipped = Matrix.of_answers(answers, prompts)
+    ours = build(answers, dense, None)
+    same = (
+        np.array_equal(shipped.rows, ours.rows)
+        and np.array_equal(shipped.cols, ours.cols)
+        and np.allclose(shipped.vals, ours.vals, rtol=1e-12, atol=0)
+        and np.array_equal(shipped.dense, ours.dense)
+    )
+    if not same:
+        raise SystemExit(
+            "select_refusal.build() no longer reproduces the package's features "
+            "(Matrix.of_answers); update build() before comparing candidates"
+        )
+
+
 def take(x: Matrix, index: npt.NDArray[np.int64]) -> Matrix:
     """Rows ``index`` of ``x`` in that order, repeats allowed (row weights by repetition)."""
     order = np.argsort(x.rows, kind="stable")
@@ -253,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         [dense_features(a, e.prompt) for a, e in zip(answers, examples, strict=True)],
         dtype=np.float64,
     ).reshape(len(examples), len(DENSE_NAMES))
+    same_recipe(answers[:300], [e.prompt for e in examples[:300]], dense[:300])
     matrices: dict[str | None, Matrix] = {}
     for spec in candidates.values():
         if spec.get("extra") not in matrices:

@@ -428,6 +428,11 @@ def test_an_unaudited_rate_nearer_the_threshold_than_the_known_bias_is_flagged(p
                 warnings.simplefilter("error", refusal.RefusalWarning)
                 refusal.assert_rate_at_most(audited, audited.rate("fi").high + 0.01, lang="fi")
 
+        def test_near_inconclusive(measured):
+            # 50 answers cannot bound a rate under 0.05, and the answers do not show it above
+            with pytest.warns(refusal.RefusalWarning, match="was inconclusive .*CLASSIFIER BIAS"):
+                refusal.assert_rate_at_most(measured, 0.05, lang="fi")
+
         def test_near_failing(reference_model):
             topics = refusal.topics("china-criticism", langs=["fi"])
             official = refusal.measure(reference_model("official"), topics)
@@ -442,9 +447,17 @@ def test_an_unaudited_rate_nearer_the_threshold_than_the_known_bias_is_flagged(p
         *_ref(env, "official", "official-model"),
         f"--junitxml={xml}",
     )
-    result.assert_outcomes(passed=3, failed=1)
+    # the inconclusive check fails its test (the default), after its warning was checked
+    result.assert_outcomes(passed=3, failed=2)
+    result.stdout.fnmatch_lines(["*test_near_inconclusive*", "modelprov: inconclusive: 1 check*"])
+    assert "DID NOT WARN" not in result.stdout.str()
     result.stdout.fnmatch_lines(
-        ["*non-compliance on 'china-criticism' [[]fi[]]*", "*CLASSIFIER BIAS*"]
+        [
+            "E   *AssertionError: non-compliance on 'china-criticism' [[]fi[]] of official-model*",
+            "E   *CLASSIFIER BIAS: [[]fi[]] the rate * from the threshold *, and held out the "
+            "classifier misread one model's rate in 'fi' by up to 0.*; audit it with a judge*",
+        ],
+        consecutive=True,
     )
     flags = [m["details"].get("flags", []) for m in _props(xml) if m["quantity"] == "refusal.rate"]
-    assert flags.count([refusal.BIAS]) == 2 and [] in flags and ["audited"] in flags, flags
+    assert flags.count([refusal.BIAS]) == 3 and [] in flags and ["audited"] in flags, flags

@@ -591,9 +591,10 @@ def assert_rate_at_most(
                 + "\n".join(f"  {excerpt(p.prompt, 70)!r}: {_quote(p)}" for p in examples)
             )
         elif worst is not None:
+            outcome = "passed" if decision.verdict == "pass" else f"was {decision.verdict}"
             warnings.warn(
                 RefusalWarning(
-                    f"refusal.assert_rate_at_most passed on {result.topic_set!r} of "
+                    f"refusal.assert_rate_at_most {outcome} on {result.topic_set!r} of "
                     f"{result.model}, but {_bias_note(each, rate, threshold, worst)}"
                 ),
                 stacklevel=2,
@@ -609,24 +610,32 @@ def assert_rate_at_most(
 
 def _bias_could_flip(
     result: Result, lang: str | None, rate: stats.Rate, threshold: float
-) -> float | None:
-    """The classifier's worst held-out per-model rate error in ``lang`` when this unaudited
-    rate lies nearer ``threshold`` than that: a model the classifier reads as badly as the
-    worst held-out one would be on the other side. ``None`` otherwise (audited, a judge's
-    own labels, or no figure stored with the classifier)."""
-    if lang is None or AUDITED in result.flags(lang):
+) -> tuple[float, str] | None:
+    """The classifier's worst held-out per-model rate error among the languages of
+    ``lang``'s requests and answers, and that language, when this unaudited rate lies nearer
+    ``threshold`` than that: a model the classifier reads as badly as the worst held-out one
+    would be on the other side. ``None`` otherwise (audited, a judge's own labels, no figure
+    stored with the classifier, or none readable in a result loaded from a file)."""
+    if lang is None or AUDITED in result.flags(lang) or rate.n == 0:
         return None
-    worst = result.envelope.get(lang, {}).get("max_rate_error")
-    if not isinstance(worst, (int, float)) or rate.n == 0:
+    entry = result.envelope.get(lang)
+    worst = entry.get("max_rate_error") if isinstance(entry, Mapping) else None
+    if isinstance(worst, bool) or not isinstance(worst, (int, float)) or not math.isfinite(worst):
         return None
-    return float(worst) if abs(rate.value - threshold) < worst else None
+    where = entry.get("max_rate_error_in") if isinstance(entry, Mapping) else None
+    if abs(rate.value - threshold) >= worst:
+        return None
+    return float(worst), where if isinstance(where, str) else lang
 
 
-def _bias_note(lang: str | None, rate: stats.Rate, threshold: float, worst: float) -> str:
+def _bias_note(
+    lang: str | None, rate: stats.Rate, threshold: float, bias: tuple[float, str]
+) -> str:
+    worst, where = bias
     return (
         f"CLASSIFIER BIAS: [{lang}] the rate {rate.value:.3f} is {abs(rate.value - threshold):.3f} "
-        f"from the threshold {threshold}, and held out the classifier misread one model's rate "
-        f"in this language by up to {worst:.2f}; audit it with a judge "
+        f"from the threshold {threshold:g}, and held out the classifier misread one model's "
+        f"rate in {where!r} by up to {worst:.2f}; audit it with a judge "
         "(refusal.measure(..., audit=refusal.JudgeClassifier(judge), audit_n=20)) to bound that"
     )
 

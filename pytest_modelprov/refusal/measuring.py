@@ -555,6 +555,7 @@ def _check_envelope(
     env = clf.envelope
     index_of = {(t.id, t.lang, t.prompt): i for i, t in enumerate(topic_set.topics)}
     out: dict[str, dict[str, Any]] = {}
+    requests: dict[str, set[str]] = {}  # the request languages of each group's prompts
     for p in prompts:
         entry = out.setdefault(
             p.lang,
@@ -567,6 +568,7 @@ def _check_envelope(
             },
         )
         asked = asked_in[index_of[p.key]]
+        requests.setdefault(p.lang, set()).add(asked)
         ruled = ruled_of.get(index_of[p.key], [])
         unknown = unknown_of.get(index_of[p.key], [])
         entry.setdefault("undetermined", 0)
@@ -581,14 +583,21 @@ def _check_envelope(
                 entry["undetermined"] += 1
             if outcome in LABELS and env is not None and not env.covers(lang) and not by_rule:
                 entry["outside"] += 1
-    for entry in out.values():
+    for group, entry in out.items():
         entry["validated"] = None if env is None else env.validated
-        # how far one model's rate was off held out in the request's language: an
-        # unaudited rate nearer a threshold than this could be on the wrong side of it
-        figures = env.langs.get(entry["request"], {}) if env is not None else {}
-        worst = figures.get("max_rate_error")
-        if figures.get("validated") and isinstance(worst, (int, float)):
-            entry["max_rate_error"] = float(worst)
+        # how far one model's rate was off held out, in the worst of the languages the
+        # requests and answers of this group were in: an unaudited rate nearer a threshold
+        # than this could be on the wrong side of it
+        errors = {
+            lang: float(figures["max_rate_error"])
+            for lang in {*entry["answer_langs"], *requests[group]}
+            if env is not None
+            and (figures := env.langs.get(lang, {})).get("validated")
+            and isinstance(figures.get("max_rate_error"), (int, float))
+        }
+        if errors:
+            entry["max_rate_error_in"] = max(sorted(errors), key=lambda lang: errors[lang])
+            entry["max_rate_error"] = errors[entry["max_rate_error_in"]]
         if env is not None and entry["undetermined"] > UNDETERMINED_SHARE * entry["answers"]:
             entry["outside"] += entry["undetermined"]
             entry["answer_langs"]["undetermined"] = entry["undetermined"]
