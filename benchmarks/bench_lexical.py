@@ -22,6 +22,8 @@ Two groups of 15 models answered the same 150 prompts each: ``slopscore`` (stori
    unit="frequency")``) on two unrelated vendors on stories and on essays and on a model
    against its own fine-tune (gemma-3-27b-it against gemma-3-27b-it-antislop);
 4. speed (MB/s) and peak memory against a pure-Python implementation of the anchor method;
+   a comparison's bootstrap (200 delta draws to 2 references, 3 story models at 36 and 150
+   prompts) computed together against one resample's fingerprints at a time, same figures;
 5. (``--neighbours``) each model's three nearest with bootstrap intervals.
 
 Run: ``python benchmarks/bench_lexical.py [--quick] [--speed] [--neighbours] [--choose]`` from
@@ -643,6 +645,51 @@ def section_speed(groups: dict[str, dict[str, list[dict[str, str]]]], repeats: i
     Fingerprint.from_json(text)
     seconds = time.perf_counter() - start
     print(f"  Fingerprint.from_json of a {len(text) / 1e6:.2f} MB fingerprint: {seconds:.3f} s")
+    section_bootstrap_speed(groups["slopscore"], repeats)
+
+
+def _together(fps: list[Fingerprint], rows: list[list[np.ndarray]]) -> np.ndarray:
+    return lexical_distance.DeltaRow(fps).draws(rows)
+
+
+def _one_at_a_time(fps: list[Fingerprint], rows: list[list[np.ndarray]]) -> np.ndarray:
+    return np.array(
+        [
+            [lexical.delta(fps[0].subset(d[0]), fp.subset(d[j])) for j, fp in enumerate(fps[1:], 1)]
+            for d in rows
+        ]
+    )
+
+
+def section_bootstrap_speed(models: dict[str, list[dict[str, str]]], repeats: int) -> None:
+    """A comparison's 200 bootstrap draws of the delta distance to 2 references, computed
+    together (``DeltaRow.draws``, what ``lexical.compare`` runs) against one resample's
+    fingerprints at a time (the baseline, as before the batched path), in the same run."""
+    from pytest_modelprov.lexical.deltaterms import Resampler
+
+    names = ["chatgpt-4o-latest", "claude-sonnet-4-20250514", "deepseek-r1"]
+    print("\n  a comparison's bootstrap (delta, 200 resamples, 2 references; stories):")
+    for prompts in (36, 150):
+        built = _fingerprints({m: models[m] for m in names}, prompts)
+        fps = [built[m] for m in names]
+        rng = np.random.default_rng(0)
+        resampler = Resampler(fps)
+        rows = [resampler.draw(rng) for _ in range(200)]
+
+        # CPU time (numpy may start threads), best of a few, the two taking turns
+        times: dict[str, list[float]] = {"together": [], "one at a time": []}
+        figures = {}
+        for _ in range(repeats):
+            for name, fn in (("together", _together), ("one at a time", _one_at_a_time)):
+                start = time.process_time()
+                figures[name] = fn(fps, rows)
+                times[name].append(time.process_time() - start)
+        same = np.array_equal(figures["together"], figures["one at a time"])
+        fast, slow = min(times["together"]), min(times["one at a time"])
+        print(
+            f"    {prompts:>3} prompts: together {fast:.3f} s CPU, one resample at a time "
+            f"{slow:.3f} s ({slow / fast:.1f}x; best of {repeats}); the same figures: {same}"
+        )
 
 
 def main() -> int:

@@ -119,14 +119,45 @@ def _one_word_fp(seed: int, prompts: list[str]) -> Fingerprint:
     )
 
 
+def _rare_words_fp(seed: int, prompts: list[str], wide: bool) -> Fingerprint:
+    """Words each in 2 of the prompts (a tenth of them: in a resample, in that share of its
+    rows or fewer), with ``wide`` two of them and "the" in every prompt, else one alone:
+    resamples compare one word, or none, or several."""
+    rng = np.random.default_rng(seed)
+    n = len(prompts)
+    rare = ["ink", "owl"] if wide else ["ink"]
+    counts = np.zeros((n, len(rare) + 1), np.int64)
+    for j in range(len(rare)):
+        counts[[2 * j, 2 * j + 1], j] = rng.integers(1, 4, 2)
+    counts[:, -1] = rng.integers(1, 9, n)
+    keep = len(rare) + 1 if wide else len(rare)
+    return Fingerprint(
+        features=[*rare, "the"][:keep],
+        counts=counts[:, :keep],
+        prompt_ids=prompts,
+        tokens=rng.integers(40, 90, n),
+        texts=np.ones(n, np.int64),
+    )
+
+
 @pytest.mark.parametrize(
-    "case", ["paired", "unpaired", "three-with-partial-overlap", "frequency", "one-word"]
+    "case",
+    [
+        "paired",
+        "unpaired",
+        "three-with-partial-overlap",
+        "frequency",
+        "one-word",
+        "one-wide-word-and-rare-ones",
+        "rare-words-only",
+    ],
 )
 @pytest.mark.parametrize("block", ["whole", "one-resample-blocks"])
+@pytest.mark.filterwarnings("error")  # a resample comparing no word must not warn either
 def test_bootstrap_draws_of_delta_together_equal_one_resample_at_a_time(case, block, monkeypatch):
     """The comparison's bootstrap computes the delta of all resamples together (in blocks
     of resamples when they are large): every draw must be the very figure (to the last bit)
-    of the resample's own fingerprints."""
+    of the resample's own fingerprints, also when a resample compares one word or none."""
     from pytest_modelprov.lexical import deltaterms
     from pytest_modelprov.lexical.deltaterms import DeltaPair, Resampler
     from pytest_modelprov.lexical.distances import (
@@ -150,6 +181,10 @@ def test_bootstrap_draws_of_delta_together_equal_one_resample_at_a_time(case, bl
     elif case == "one-word":
         ids = [f"p{i}" for i in range(12)]
         fps = [_one_word_fp(6, ids), _one_word_fp(7, ids)]
+    elif case in ("one-wide-word-and-rare-ones", "rare-words-only"):
+        ids = [f"p{i}" for i in range(20)]
+        wide = case == "one-wide-word-and-rare-ones"
+        fps = [_rare_words_fp(10, ids, wide), _rare_words_fp(11, ids, wide)]
     else:
         fps = [_fp(1, ["sea", "city"], 6, seed=8), _fp(3, ["sea", "city"], 6, seed=9)]
     if block != "whole":
@@ -171,11 +206,28 @@ def test_bootstrap_draws_of_delta_together_equal_one_resample_at_a_time(case, bl
             assert np.array_equal(effect, effect1)
             assert np.array_equal(relative, relative1)
         # the resamples differ: the check compares something
-        assert len({float(np.mean(e)) for e, _ in one_at_a_time}) > 10
+        sizes = Counter(e.size for e, _ in one_at_a_time)
+        if case == "rare-words-only":  # some compare no word, others one or more
+            assert sizes[0] and len(sizes) > 1
+        else:
+            assert len({float(np.mean(e)) for e, _ in one_at_a_time}) > 10
+        if case == "one-wide-word-and-rare-ones":  # some compare "the" alone, some more
+            assert sizes[1] and len(sizes) > 1
     distances = DeltaRow(fps, unit).draws(rows)
     for r, draw in enumerate(rows):
         for j, fp in enumerate(fps[1:], start=1):
             assert distances[r, j - 1] == delta(fps[0].subset(draw[0]), fp.subset(draw[j]), unit)
+
+
+def test_a_comparison_whose_resamples_compare_no_word_does_not_warn():
+    """Two fingerprints whose only words are each in 2 of 20 prompts: many resamples draw
+    a word into fewer than a tenth of their prompts and so compare no word at all."""
+    ids = [f"p{i}" for i in range(20)]
+    a, b = _rare_words_fp(12, ids, wide=False), _rare_words_fp(13, ids, wide=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = lexical.compare(a, {"b": b}, resamples=50).distances["b"]
+    assert 0.0 <= got.low <= got.value <= got.high <= 1.0
 
 
 def test_delta_finds_each_authors_other_half_on_other_prompts_without_a_pool():

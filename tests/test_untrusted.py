@@ -21,8 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from pytest_modelprov.calls.budget import Spending
 from pytest_modelprov.calls.cache import ResponseCache
 from pytest_modelprov.cli import main as cli
+from pytest_modelprov.config import Budget, ModelSpec
+from pytest_modelprov.errors import CacheError
 from pytest_modelprov.testing.script import Fault
 from pytest_modelprov.testing.server import LocalServer
 
@@ -147,6 +150,79 @@ def test_foreign_settings_rows_run_no_pragma(pytester, env):
         assert db.execute("PRAGMA user_version").fetchone() == (0,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     db.close()
+
+
+BUDGETED = """
+def test_budgeted(model_under_test):
+    assert model_under_test.ask({prompt!r}).answer
+"""
+
+
+def test_a_budget_store_from_elsewhere_deletes_nothing_outside_and_runs_no_pragma(
+    pytester, env, tmp_path
+):
+    """The budget counters sit in the cache folder too (``<cache>/budget``): a restored
+    folder's rows there are as untrusted as the responses'."""
+    pytester.makepyfile(BUDGETED.format(prompt="Which bird nests on the old tower?"))
+    pytester.runpytest_inprocess("-p", "no:randomly", "--modelprov-budget=calls=5")
+    store = env.cache / "budget" / "cache.db"
+    assert store.is_file()
+    victims = [tmp_path / "victim-relative.txt", tmp_path / "victim-absolute.txt"]
+    for victim in victims:
+        victim.write_text("the victim's private text", encoding="utf-8")
+    with sqlite3.connect(store) as db:
+        # expired rows naming a file: diskcache's cull deletes the files of expired rows
+        # on the next write, whatever key the write is for
+        for i, name in enumerate([os.path.relpath(victims[0], store.parent), str(victims[1])]):
+            db.execute(
+                "INSERT INTO Cache (key, raw, store_time, expire_time, access_time, mode,"
+                " filename, value) VALUES (?, 1, 0, 1, 0, 2, ?, NULL)",
+                (f"old:{i}", name),
+            )
+        db.execute("INSERT INTO Settings VALUES ('sqlite_user_version', 4242)")
+    db.close()
+    pytester.makepyfile(BUDGETED.format(prompt="How many stones are in the wall?"))
+    result = pytester.runpytest_inprocess("-p", "no:randomly", "--modelprov-budget=calls=5")
+    result.assert_outcomes(passed=1)
+    assert env.server.request_count == 2  # the second run did call, so it wrote a counter
+    result.stdout.fnmatch_lines(["*budget: whole run: 1 of 5 requests*"])
+    for victim in victims:
+        assert victim.read_text(encoding="utf-8") == "the victim's private text"
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (0,)
+        # the expired rows were dropped all the same: only their files were kept
+        assert db.execute("SELECT count(*) FROM Cache WHERE key LIKE 'old:%'").fetchone() == (0,)
+    db.close()
+
+
+@pytest.mark.parametrize("planted", ["pickled", "text"])
+def test_a_budget_counter_that_is_not_a_count_is_a_clear_error(tmp_path, planted):
+    directory = tmp_path / "cache" / "budget"
+    marker = tmp_path / "pwned.txt"
+    spending = Spending(Budget(calls=5, source="the test"), directory, "run1")
+    spec = ModelSpec(name="model under test", model="m")
+    spending.reserve(spec)  # a real counter, written by the package
+    spending.close()
+    value = pickle.dumps(Payload(marker)) if planted == "pickled" else "three"
+    mode = 4 if planted == "pickled" else 3
+    with sqlite3.connect(directory / "cache.db") as db:
+        assert (
+            db.execute(
+                "UPDATE Cache SET mode = ?, value = ? WHERE key = 'run1:all:calls'", (mode, value)
+            ).rowcount
+            == 1
+        )
+    db.close()
+    spending = Spending(Budget(calls=5, source="the test"), directory, "run1")
+    for attempt in (spending.status, lambda: spending.reserve(spec)):
+        with pytest.raises(CacheError) as caught:
+            attempt()
+        message = str(caught.value)
+        assert "budget counter 'run1:all:calls'" in message
+        assert str(directory / "cache.db") in message
+        assert f"Delete {directory}" in message
+    spending.close()
+    assert not marker.exists(), "code ran from the budget store"
 
 
 def strict(text: str) -> object:

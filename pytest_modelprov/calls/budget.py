@@ -39,12 +39,14 @@ class Spending:
         self._lock = threading.Lock()
 
     def _open(self) -> diskcache.Cache:
-        import diskcache  # here: only a run with a budget that calls a model counts
+        # here: only a run with a budget that calls a model counts
+        from . import safedisk
 
         with self._lock:
             if self._store is None:
                 try:
-                    self._store = diskcache.Cache(str(self.directory), timeout=60)
+                    # the folder may be restored from another machine, like the responses
+                    self._store = safedisk.open_cache(self.directory)
                 except (OSError, sqlite3.Error) as exc:
                     raise CacheError(
                         f"modelprov: cannot open the budget counters in {self.directory}: "
@@ -61,12 +63,30 @@ class Spending:
     def _incr(self, key: str, delta: int) -> int:
         store = self._open()
         store.add(key, 0, expire=_EXPIRE)
-        return int(store.incr(key, delta))
+        try:
+            # diskcache adds to the row's stored value as it is, whatever its mode says
+            return self._count(key, store.incr(key, delta))
+        except TypeError:
+            raise self._unreadable(key) from None
 
     def _get(self, key: str) -> int:
         if not self.budget:
             return 0
-        return int(self._open().get(key, 0))
+        return self._count(key, self._open().get(key, 0))
+
+    def _count(self, key: str, value: object) -> int:
+        # the store is a file from elsewhere too: a counter this package wrote is an int
+        if type(value) is not int:
+            raise self._unreadable(key)
+        return value
+
+    def _unreadable(self, key: str) -> CacheError:
+        return CacheError(
+            f"modelprov: the budget counter {key!r} in {self.directory / 'cache.db'} is not "
+            "a count this package wrote (the file was changed or copied from elsewhere), so "
+            f"the spending of this run cannot be counted. Delete {self.directory}: it holds "
+            "only the counts of runs, never a recorded answer."
+        )
 
     def _scope(self, spec: ModelSpec) -> str:
         return "model" if spec.name == "model under test" else spec.name

@@ -272,19 +272,7 @@ class ResponseCache:
                 if self._cache is None:
                     try:
                         self.directory.mkdir(parents=True, exist_ok=True)
-                        # eviction off: recorded answers are data, not a disposable cache;
-                        # the default LRU limit of 1 GB would silently drop recordings.
-                        safedisk.pin_settings(self.directory)
-                        self._cache = safedisk.Cache(
-                            str(self.directory),
-                            disk=safedisk.SafeDisk,
-                            # every setting given: none is taken from the (untrusted) file
-                            **safedisk.PINNED_SETTINGS,
-                            eviction_policy="none",
-                            size_limit=2**62,
-                            statistics=False,
-                            timeout=60,
-                        )
+                        self._cache = safedisk.open_cache(self.directory)
                     except (OSError, sqlite3.Error) as exc:
                         raise CacheError(
                             f"modelprov: cannot open the response cache at {self.directory}: "

@@ -109,3 +109,24 @@ def pin_settings(directory: Path) -> None:
             with db:
                 db.executemany("DELETE FROM Settings WHERE key = ?", foreign)
                 db.executemany("UPDATE Settings SET value = ? WHERE key = ?", changed)
+
+
+def open_cache(directory: Path, **overrides: Any) -> diskcache.Cache:
+    """A diskcache.Cache on ``directory``, whose files may come from another machine.
+
+    Every store of this package opens through here: a folder restored from a CI cache is
+    someone else's file, and stock diskcache would unpickle its values, run its Settings
+    rows as PRAGMAs and delete whatever path an expired row names. Every setting is given
+    (none is taken from the file); eviction is off, because what the stores hold (recorded
+    answers, a run's spending) must not be dropped to make room.
+    """
+    pin_settings(directory)
+    settings: dict[str, Any] = {
+        **PINNED_SETTINGS,
+        "eviction_policy": "none",
+        "size_limit": 2**62,
+        "statistics": False,
+        "timeout": 60,
+        **overrides,
+    }
+    return Cache(str(directory), disk=SafeDisk, **settings)

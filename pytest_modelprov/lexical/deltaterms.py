@@ -1,16 +1,20 @@
 """The ``delta`` distance's per-word terms, on all prompts or on many bootstrap resamples.
 
-A comparison's bootstrap computes the distance on 200 resamples of the prompts; building a
-fingerprint per resample and computing each distance on its own took ~0.5 ms a resample,
-most of it numpy's per-call overhead on small arrays. :class:`DeltaPair` prepares what does
-not depend on the resample once and computes the per-word sums of a whole block of resamples
-in one pass, giving the same figures, to the last bit, as one resample at a time
-(``tests/test_lexical_delta.py`` checks it). The distances themselves are in ``distances``.
+A comparison's bootstrap computes the distance on 200 resamples of the prompts. One
+resample at a time, most of the work is finding the widely used words: summing every word
+over the resample's prompts, thousands of words of which at most 200 are compared.
+:class:`DeltaPair` prepares what does not depend on the resample once, finds the compared
+words of many resamples at once from each prompt's used words and how often it was drawn,
+and sums over prompts only the words some resample of a block compares. The figures are the
+same, to the last bit, as one resample at a time (``tests/test_lexical_delta.py`` checks it,
+also for resamples comparing one word or none, which are computed on their own). The
+distances themselves are in ``distances``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -94,6 +98,11 @@ def paired(ids_a: Sequence[str], ids_b: Sequence[str]) -> tuple[list[int], list[
     return rows_a, rows_b
 
 
+def _columns(features: Sequence[str], index: dict[str, int]) -> IntArray:
+    """The column of each of ``features`` in the fingerprint of ``index`` (-1: not kept)."""
+    return np.fromiter((index.get(f, -1) for f in features), np.int64, len(features))
+
+
 class Resampler:
     """Bootstrap draws of prompts, one set of rows per fingerprint; prompts all of them
     answered are drawn together (a paired bootstrap), so one prompt's answers stay matched
@@ -156,9 +165,17 @@ class DeltaPair:
     def __init__(self, a: Counts, b: Counts, min_spread: float, words: int) -> None:
         self.a, self.b = a, b
         self.min_spread, self.words = min_spread, words
-        # each side's column of every feature of the other (-1: not kept there)
-        self.b_in_a = np.fromiter((a._index.get(f, -1) for f in b.features), np.int64)
-        self.a_in_b = np.fromiter((b._index.get(f, -1) for f in a.features), np.int64)
+
+    # each side's column of every feature of the other (-1: not kept there), for the
+    # resamples together; one distance looks up only the words it compares (thousands of
+    # lookups would be most of a single ``delta`` call)
+    @cached_property
+    def b_in_a(self) -> IntArray:
+        return _columns(self.b.features, self.a._index)
+
+    @cached_property
+    def a_in_b(self) -> IntArray:
+        return _columns(self.a.features, self.b._index)
 
     def _compared(self, counts_a: IntArray, counts_b: IntArray) -> tuple[IntArray, IntArray]:
         """Columns in ``a`` and in ``b`` of the words compared: a's widely used ones, then
@@ -170,10 +187,12 @@ class DeltaPair:
         own_b = widely_used_columns(
             counts_b.sum(0), (counts_b > 0).mean(0), b.kinds, self.min_spread, self.words
         )
-        own_b = own_b[~np.isin(self.b_in_a[own_b], own_a)]
+        b_in_a = _columns([b.features[i] for i in own_b.tolist()], a._index)
+        others = ~np.isin(b_in_a, own_a)
+        own_b = own_b[others]
         return (
-            np.concatenate([own_a, self.b_in_a[own_b]]),
-            np.concatenate([self.a_in_b[own_a], own_b]),
+            np.concatenate([own_a, b_in_a[others]]),
+            np.concatenate([_columns([a.features[i] for i in own_a.tolist()], b._index), own_b]),
         )
 
     def terms(
@@ -225,9 +244,11 @@ class DeltaPair:
     def terms_of_draws(
         self, floor: float, rows_a: IntArray, rows_b: IntArray
     ) -> list[tuple[FloatArray, FloatArray]]:
-        """:meth:`terms` of each resample ``(rows_a[r], rows_b[r])``: the sums over prompts
-        of a block of resamples at once, in the order of additions :meth:`terms` uses (so
-        the figures are the same), the rest per resample."""
+        """:meth:`terms` of each resample ``(rows_a[r], rows_b[r])``: when the resamples
+        pair up as a :class:`Resampler` draws them, the sums over prompts of a block of
+        resamples at once, in the order of additions :meth:`terms` uses (so the figures are
+        the same); otherwise, and for a resample comparing fewer than two words, one
+        resample at a time."""
         n_pairs = self._aligned(rows_a, rows_b)
         if n_pairs is None or rows_a.shape[1] < 2 or rows_b.shape[1] < 2:
             return [self.terms(floor, ra, rb) for ra, rb in zip(rows_a, rows_b, strict=True)]
@@ -243,37 +264,51 @@ class DeltaPair:
         place_b = np.where(only_b, words_a.size + np.cumsum(only_b) - 1, at[in_a])
         all_a = np.concatenate([words_a, np.full(int(only_b.sum()), -1, np.int64)])
         all_b = np.concatenate([self.a_in_b[words_a], words_b[only_b]])
-        # a row's rates do not depend on the resample it is drawn into
-        rates_a, rates_b = rates(a.counts, a.tokens, all_a), rates(b.counts, b.tokens, all_b)
+        side_a, side_b = _Used(a.counts[:, words_a]), _Used(b.counts[:, words_b])
+        # which words each resample compares, for as many resamples at once as fit
+        chunk = max(1, _BLOCK // max(1, words_a.size, words_b.size))
+        chosen: list[IntArray] = []
+        for start in range(0, rows_a.shape[0], chunk):
+            ra, rb = rows_a[start : start + chunk], rows_b[start : start + chunk]
+            chosen += self._chosen(ra, rb, side_a, side_b, place_b, all_a.size)
+        # a block's rates cover the words its resamples compare: about ``words`` for each
+        # side, most of them the same in every resample
         width = rows_a.shape[1] + rows_b.shape[1]
-        block = max(1, _BLOCK // max(1, width * all_a.size))
+        block = max(1, _BLOCK // max(1, width * 2 * self.words))
         out: list[tuple[FloatArray, FloatArray]] = []
         for start in range(0, rows_a.shape[0], block):
             ra, rb = rows_a[start : start + block], rows_b[start : start + block]
-            chosen = self._chosen(ra, rb, words_a, words_b, place_b, all_a.size)
-            out += _block_terms(
+            picked = chosen[start : start + block]
+            # only the words some resample of the block compares: the rest (thousands of
+            # rare words) would be summed over prompts for nothing
+            cols = np.unique(np.concatenate(picked))
+            terms = _block_terms(
                 floor,
-                rates_a[ra],
-                rates_b[rb],
+                rates(a.counts, a.tokens, all_a[cols])[ra],
+                rates(b.counts, b.tokens, all_b[cols])[rb],
                 np.concatenate([a.tokens[ra], b.tokens[rb]], axis=1),
                 n_pairs,
-                chosen,
+                [np.searchsorted(cols, sel) for sel in picked],
             )
+            for r, got in enumerate(terms):
+                # one word or none: numpy sums a single column pairwise, not row by row as
+                # in the block, and the median of no word warns; :meth:`terms` does both
+                out.append(got if got is not None else self.terms(floor, ra[r], rb[r]))
         return out
 
     def _chosen(
         self,
         rows_a: IntArray,
         rows_b: IntArray,
-        words_a: IntArray,
-        words_b: IntArray,
+        side_a: _Used,
+        side_b: _Used,
         place_b: IntArray,
         n_words: int,
     ) -> list[IntArray]:
         """The words each resample compares, as places among all words, in the order
         :meth:`_compared` gives them (a's widely used ones, then b's that a's do not hold)."""
-        top_a = self._top(self.a.counts[:, words_a][rows_a])
-        top_b = self._top(self.b.counts[:, words_b][rows_b])
+        top_a = self._top(rows_a, side_a)
+        top_b = self._top(rows_b, side_b)
         out: list[IntArray] = []
         held = np.zeros(n_words, bool)
         for own_a, own_b in zip(top_a, top_b, strict=True):
@@ -283,17 +318,53 @@ class DeltaPair:
             held[own_a] = False
         return out
 
-    def _top(self, counts: IntArray) -> list[IntArray]:
-        """:func:`widely_used_columns` of each resample of word columns (resamples x prompts
-        x words), as positions among those columns."""
-        total = counts.sum(1)
-        eligible = (counts > 0).mean(1) >= self.min_spread
-        # a stable sort of -total puts ties in column order, as the per-resample sort does;
-        # words not eligible sort last
-        key = np.where(eligible, -total, np.iinfo(np.int64).max)
-        order = np.argsort(key, axis=1, kind="stable")
-        n = np.minimum(eligible.sum(1), self.words)
-        return [order[r, : n[r]] for r in range(order.shape[0])]
+    def _top(self, rows: IntArray, side: _Used) -> list[IntArray]:
+        """:func:`widely_used_columns` of each resample ``rows[r]`` of a side's words, as
+        positions among those words."""
+        total, used = side.sums(rows)
+        # the share of rows using a word, as ``(counts > 0).mean(0)`` gives it: n / rows
+        eligible = used / rows.shape[1] >= self.min_spread
+        out: list[IntArray] = []
+        for r in range(rows.shape[0]):
+            # sorting only the eligible words (a few hundred of thousands); a stable sort
+            # keeps ties in column order, as :func:`widely_used_columns` does
+            idx = np.flatnonzero(eligible[r])
+            out.append(idx[np.argsort(-total[r, idx], kind="stable")][: self.words])
+        return out
+
+
+class _Used:
+    """A side's word counts (prompts x words) as each prompt's used words and their counts,
+    for the sums over the rows of many resamples at once."""
+
+    def __init__(self, counts: IntArray) -> None:
+        self.n_words = counts.shape[1]
+        self.cols = [np.flatnonzero(row) for row in counts]
+        self.counts = [
+            row[cols].astype(np.float64)[:, None]
+            for row, cols in zip(counts, self.cols, strict=True)
+        ]
+
+    def sums(self, rows: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Each resample's (``rows[r]``) total count of each word and how many of its rows
+        use it: resamples x words, twice.
+
+        A resample's sum over its rows is each prompt's counts times how often the prompt
+        was drawn. Adding only a prompt's used words (a few hundred of thousands) costs less
+        than copying resamples x prompts x words, and, unlike a matrix product, starts no
+        BLAS threads (they spin for a while after each product: more CPU than they save on
+        products this small). Sums of counts as floats are exact integers far below 2**53.
+        """
+        times = np.zeros((len(self.cols), rows.shape[0]))
+        np.add.at(times, (rows, np.arange(rows.shape[0])[:, None]), 1.0)
+        total = np.zeros((self.n_words, rows.shape[0]))
+        used = np.zeros((self.n_words, rows.shape[0]))
+        for p, (cols, counts) in enumerate(zip(self.cols, self.counts, strict=True)):
+            drawn = times[p]
+            if drawn.any():
+                total[cols] += counts * drawn
+                used[cols] += drawn
+        return total.T, used.T
 
 
 def _block_terms(
@@ -303,9 +374,11 @@ def _block_terms(
     tokens: IntArray,
     n_pairs: int,
     chosen: Sequence[IntArray],
-) -> list[tuple[FloatArray, FloatArray]]:
-    """:func:`_terms` of each resample of rates (resamples x prompts x all words), on the
-    words ``chosen[r]``; the sums over prompts of every word of every resample at once."""
+) -> list[tuple[FloatArray, FloatArray] | None]:
+    """:func:`_terms` of each resample of rates (resamples x prompts x words), on the words
+    ``chosen[r]`` (columns of the rates); the sums over prompts of every word of every
+    resample at once. None for a resample comparing fewer than two words (its caller
+    computes those on their own)."""
     vx, vy = x.var(1, ddof=1), y.var(1, ddof=1)
     raw_all = (vx + vy) / 2.0
     if n_pairs >= PAIRED_MIN:
@@ -316,8 +389,11 @@ def _block_terms(
         noise_all = vx / x.shape[1] + vy / y.shape[1]
     mean_all = np.concatenate([x, y], axis=1).mean(1)
     inverse = 1.0 / np.maximum(tokens, 1).astype(np.float64)
-    out: list[tuple[FloatArray, FloatArray]] = []
+    out: list[tuple[FloatArray, FloatArray] | None] = []
     for r, sel in enumerate(chosen):
+        if sel.size < 2:
+            out.append(None)
+            continue
         raw = raw_all[r, sel]
         spread = raw + floor * max(float(np.median(raw)), 1e-12)
         mean = mean_all[r, sel]
