@@ -187,13 +187,18 @@ def check(name: str, got: Sequence[Any], expected: Sequence[Any]) -> None:
 
 
 def forget_texts() -> None:
-    """Empty the memos keyed by a whole answer (normalised text, clean-refusal rule,
-    language), which the per-answer passes fill with these very answers: the batch is timed
-    as on answers it meets for the first time. Memos of words, word pairs and requests stay
-    (a suite's answers share them)."""
+    """Empty the memos the per-answer passes filled with these very answers: whole answers
+    (normalised text, clean-refusal rule, language), word pairs and CJK n-grams (mostly one
+    answer's own) and token hashes. The batch is timed as on answers it meets for the first
+    time; only the word memo stays, as a suite's vocabulary fills it after a few answers."""
     refusal_features.normalise.cache_clear()
     refusal_features.clean_refusal.cache_clear()
     langid.detect.cache_clear()
+    for pairs in refusal_features._PAIR_MEMO.values():
+        pairs.clear()
+    for grams in refusal_features._GRAM_MEMO.values():
+        grams.clear()
+    refusal_features._HASHES.clear()
 
 
 def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) -> None:

@@ -69,9 +69,10 @@ def primed(patterns: Sequence[Phrases], strings: Sequence[str]) -> Iterator[None
     (the same objects) with the phrases :class:`Phrases` would keep for it, found for all
     strings at once instead of one substring test per phrase and text (most of the cost of
     a phrase list over short answers). Every bigram and trigram of every text is looked up,
-    with numpy, among those of the phrases' strings; a string is looked for in a text (with
-    ``in``, as before) only when the text holds all of its trigrams, which every text
-    holding it does. The phrases kept are exactly those :meth:`Phrases._kept` keeps."""
+    with numpy, among the keys of the phrases' strings (for each string its rarest trigram,
+    or the string itself when shorter); a string is looked for in a text (with ``in``, as
+    before) only when the text holds its key, which every text holding the string does. The
+    phrases kept are exactly those :meth:`Phrases._kept` keeps."""
     import numpy as np
 
     before = getattr(_state, "primed", None)

@@ -288,8 +288,10 @@ class Phrases(Pattern):
     wins, and of the phrases matching there the first in order, its match being the one
     the alternation would take at that position; the scan goes on from its end. A rule
     list of thirty phrases usually has none or one that can match a text, and each is then
-    a single-alternative scan. The literal of each phrase is read off its parsed form; a
-    phrase without one is always searched. Under IGNORECASE only characters whose case
+    a single-alternative scan. Which phrases can match is told by strings one of which every
+    match of the phrase contains (:meth:`_filter`: its literal, or the strings
+    :func:`_required` reads off its parsed form, one per alternative of a group, when those
+    are longer); a phrase with none is always searched. Under IGNORECASE only characters whose case
     partners ``str.lower`` certainly gives count as literal, and a text holding one of the
     four characters that IGNORECASE matches to an ASCII letter (U+0130, U+0131, U+017F,
     U+212A) runs the whole

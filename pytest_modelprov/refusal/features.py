@@ -526,9 +526,12 @@ class _Request(NamedTuple):
     critique: float
     lists: float
     long: float
-    trigrams: frozenset[str]
+    trigrams: frozenset[str] | None  # None: a long request, its trigrams not kept
     cjk_share: float
     lang: str  # answer_language("", prompt): the language of an answer that says none
+
+
+_KEPT_REQUEST_CHARS = 2000
 
 
 @lru_cache(maxsize=1024)
@@ -540,7 +543,11 @@ def _request(prompt: str | None) -> _Request:
         1.0 if given and _ASK_CRITIQUE.search(ask) else 0.0,
         1.0 if given and _ASK_LIST.search(ask) else 0.0,
         1.0 if given and _ASK_LONG.search(ask) else 0.0,
-        frozenset(_trigrams(ask)) if given else frozenset(),
+        # a long request's trigrams are worked out at each use instead: kept for 1,024
+        # requests of ~12,000 characters they would hold ~400 MB
+        (frozenset(_trigrams(ask)) if len(ask) <= _KEPT_REQUEST_CHARS else None)
+        if given
+        else frozenset(),
         _cjk_share(ask) if given else 0.0,
         answer_language("", prompt),
     )
@@ -574,9 +581,10 @@ def clean_refusal_of(p: Prepared) -> bool:
 
 
 def _degeneration_of(p: Prepared, prompt: str | None) -> tuple[float, float]:
-    """:func:`degeneration`; an answer the features read whole has its tail normalised."""
+    """:func:`degeneration`, reusing the normalised text when the answer is short enough to
+    be its own tail."""
     answer = p.answer
-    if len(answer) <= _TAIL_CHARS and len(answer) <= _MAX_CHARS:
+    if len(answer) <= _TAIL_CHARS:  # _TAIL_CHARS < _MAX_CHARS: p.text is all of it
         tail, runs = p.text, p.runs  # the tail is the whole answer
     else:
         tail = normalise(answer[-_TAIL_CHARS:])
@@ -613,8 +621,9 @@ def dense_of(p: Prepared, prompt: str | None, clean: bool | None = None) -> list
     # the answer's list items matter only when a list was asked for (0 * x is 0.0 either way)
     has_list = bool(asks_list) and len(_LIST_ITEM.findall(answer[:_MAX_CHARS])) >= 3
     overlap = 0.0
-    if req.given and req.trigrams:
-        overlap = _shared_trigrams(req.trigrams, text) / len(req.trigrams)
+    asked = req.trigrams if req.trigrams is not None else _trigrams(normalise(prompt or ""))
+    if req.given and asked:
+        overlap = _shared_trigrams(asked, text) / len(asked)
     # a text without CJK has a CJK share of 0.0 whatever its letters
     mismatch = abs(req.cjk_share - (_cjk_share(text) if cjk else 0.0)) if req.given else 0.0
     critique_density = min(critique / max(length / 400, 1.0), 3.0) / 3
@@ -669,9 +678,12 @@ def sparse_tokens(answer: str) -> list[str]:
 
 # The hashes of the tokens of a word, of a pair of words and of a CJK n-gram, per prefix
 # ("" for the whole text, "o" for its opening). Words and pairs repeat across answers: each
-# is encoded and hashed once instead of being built into a token string every time. Bounded
-# like _HASHES.
-_MEMO_LIMIT = 1 << 18
+# is encoded and hashed once instead of being built into a token string every time.
+# Bounded, and emptied when full: a vocabulary fits in the word memo, but pairs and n-grams
+# are mostly one answer's own, so their memos are kept small (at 2^18 entries each the six
+# grew a long session by ~230 MB; at these sizes they stay under ~40 MB together).
+_MEMO_LIMIT = 1 << 16
+_PAIR_LIMIT = 1 << 14
 _WORD_MEMO: dict[str, dict[str, tuple[int, ...]]] = {"": {}, "o": {}}
 _PAIR_MEMO: dict[str, dict[tuple[str, str], int]] = {"": {}, "o": {}}
 _GRAM_MEMO: dict[str, dict[str, int]] = {"": {}, "o": {}}
@@ -688,7 +700,7 @@ def _gram_hash(gram: str, prefix: str) -> int:
     return _hash(f"{prefix}{'t' if len(gram) == 3 else 'c'}:{gram}")
 
 
-# a character that is a word character and not ASCII
+# without one, the ASCII classes below find the same words (the usual case, and faster)
 _WIDE_WORD = re.compile(r"[^\x00-\x7f\W]")
 # _WORD where every word character is ASCII: its letters are then [A-Za-z] and its digits
 # [0-9], and plain classes are several times faster than a class with categories taken out
@@ -717,7 +729,7 @@ def _token_hashes(text: str, runs: list[str], prefix: str, out: list[int]) -> No
     out.extend(itertools.chain.from_iterable(found))  # type: ignore[arg-type]
     pairs = list(itertools.pairwise(words))
     pair_memo = _PAIR_MEMO[prefix]
-    if len(pair_memo) > _MEMO_LIMIT:
+    if len(pair_memo) > _PAIR_LIMIT:
         pair_memo.clear()
     paired = list(map(pair_memo.get, pairs))
     if None in paired:
@@ -729,7 +741,7 @@ def _token_hashes(text: str, runs: list[str], prefix: str, out: list[int]) -> No
     if not runs:
         return
     gram_memo = _GRAM_MEMO[prefix]
-    if len(gram_memo) > _MEMO_LIMIT:
+    if len(gram_memo) > _PAIR_LIMIT:
         gram_memo.clear()
     grams: list[str] = []
     for run in runs:
