@@ -7,10 +7,11 @@ Each case: (lang, text, claimed, negated, mentioned, hedged), vendor ids as sets
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
-from pytest_modelprov import identity, stats
+from pytest_modelprov import fastre, identity, stats
 from pytest_modelprov.errors import ConfigError
 from pytest_modelprov.identity import (
     IDENTITY_KINDS,
@@ -19,9 +20,9 @@ from pytest_modelprov.identity import (
     detect_claims,
     load_probes,
 )
-from pytest_modelprov.identity.detect import Detector
+from pytest_modelprov.identity.detect import Detector, default_detector
 from pytest_modelprov.identity.judge import parse_judge
-from pytest_modelprov.identity.vendors import load_vendors
+from pytest_modelprov.identity.vendors import Alias, VendorTable, load_vendors
 
 S = frozenset
 NONE: frozenset[str] = frozenset()
@@ -576,3 +577,70 @@ def test_a_repetition_loop_is_decided_like_its_first_occurrences():
     assert {(c.status, c.frame, c.role) for c in long.items} == {
         (c.status, c.frame, c.role) for c in short.items
     }
+
+
+def _team_tables() -> list[tuple[str, VendorTable]]:
+    """The built-in table, one a team extended with names in other scripts, full-width
+    letters and typographic apostrophes plus two pattern aliases, and one whose pattern
+    alias has a word boundary (the no-name shortcut is then off)."""
+    base = default_detector().vendors
+    extended = base.merged({"acme": ["Nova Lab", "小智助手", "Ньютон", "ｎｏｖａ", "o’brien"]})
+    patterns = (
+        Alias("zeta", r"zeta-?[0-9]+(?:x|y)?", False, True),
+        Alias("zeta", r"(?:qq|zz)[0-9]{2}", False, True),
+    )
+    with_patterns = VendorTable(
+        extended.version,
+        dict(extended.names, zeta="Zeta"),
+        dict(extended.synonyms),
+        extended.aliases + patterns,
+    )
+    bounded = VendorTable(
+        extended.version,
+        dict(extended.names, zeta="Zeta"),
+        dict(extended.synonyms),
+        (*extended.aliases, Alias("zeta", r"\bfoo[0-9]+", False, True)),
+    )
+    return [("built-in", base), ("team", with_patterns), ("boundary", bounded)]
+
+
+@pytest.mark.parametrize("which", ["built-in", "team", "boundary"])
+def test_the_no_name_shortcut_finds_what_reading_every_clause_finds(which):
+    """Texts written for this test: names in frames of several languages, with zero-width
+    and soft-hyphen characters, typographic marks, full-width letters and case changes
+    spliced in; the detector with its shortcuts against trying every alias everywhere."""
+    table = dict(_team_tables())[which]
+    fast, slow = Detector(table), Detector(table)
+    slow._prefilter = False
+    rng = random.Random(7)
+    frames = [
+        "I am {}.", "我是{}。", "私は{}です。", "저는 {}입니다.", "Я — {}.", "Model name: {}\n",
+        "| Made by | {} |", "I'm not {}, but I was developed by {}.", "As an AI developed by {}, I help.",
+        "{}", '"I am {}," she said.', "I was trained by {} — not by anyone else.", "**{}**",
+        "I AM {}!", "Built on {}‑based tech", "i am {}\u200b.",
+    ]  # fmt: skip
+    odd = ["\u200b", "\u00ad", "\u2019", "\u2011", "\u00a0", "ﬁ", "Ａ", "\u0301", "", "", ""]
+    names = [a.text for a in table.aliases if not a.regex] + [
+        "gpt-4o", "zeta-12x", "qq42", "foo12", "llama3", "o3-mini", "glm4.5", "ernie4",
+    ]  # fmt: skip
+    texts = ["Nothing to see here.", "我是一个助手。", "I am Nova, made by Helix Labs.", "ok"]
+    for _ in range(400):
+        name = rng.choice(names)
+        if rng.random() < 0.3:
+            at = rng.randrange(len(name) + 1)
+            name = name[:at] + rng.choice(odd) + name[at:]
+        if rng.random() < 0.3:
+            name = name.upper()
+        frame = rng.choice(frames)
+        text = frame.format(*([name] * frame.count("{}")))
+        if rng.random() < 0.3:
+            text = "A sentence before. " + text + " And one after."
+        texts.append(text)
+    got = [fast.detect(t) for t in texts]
+    with fastre.exact():
+        expected = [slow.detect(t) for t in texts]
+    differ = [(t, g, e) for t, g, e in zip(texts, got, expected, strict=True) if g != e]
+    assert not differ, differ[:3]
+    # not vacuous: most texts name someone, and some name no one
+    named = sum(bool(c.items) for c in got)
+    assert len(texts) // 2 < named < len(texts), named
