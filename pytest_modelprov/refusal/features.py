@@ -18,10 +18,10 @@ import operator
 import re
 import unicodedata
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from .. import fastbatch, fastre
 from ..calls.reasoning import split_think
@@ -684,6 +684,8 @@ def sparse_tokens(answer: str) -> list[str]:
 # grew a long session by ~230 MB; at these sizes they stay under ~40 MB together).
 _MEMO_LIMIT = 1 << 16
 _PAIR_LIMIT = 1 << 14
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 _WORD_MEMO: dict[str, dict[str, tuple[int, ...]]] = {"": {}, "o": {}}
 _PAIR_MEMO: dict[str, dict[tuple[str, str], int]] = {"": {}, "o": {}}
 _GRAM_MEMO: dict[str, dict[str, int]] = {"": {}, "o": {}}
@@ -714,35 +716,37 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+def _looked_up(
+    memo: dict[_K, _V], keys: list[_K], limit: int, make: Callable[[_K], _V]
+) -> list[_V]:
+    """``[memo[k] for k in keys]``, making and keeping what ``memo`` lacks (emptied first
+    when over ``limit``): the lookups run in C, only the misses in Python."""
+    if len(memo) > limit:
+        memo.clear()
+    found = list(map(memo.get, keys))
+    if None in found:
+        for i, got in enumerate(found):
+            if got is None:
+                found[i] = memo[keys[i]] = make(keys[i])
+    return found  # type: ignore[return-value]  # no None is left
+
+
 def _token_hashes(text: str, runs: list[str], prefix: str, out: list[int]) -> None:
     """Append the hashes of ``_tokens(text, prefix)`` to ``out`` (the same multiset, in
     another order; ``runs``: the CJK runs of ``text``)."""
     words = _words(_CJK.sub(" ", text) if runs else text)
-    memo = _WORD_MEMO[prefix]
-    if len(memo) > _MEMO_LIMIT:
-        memo.clear()
-    found = list(map(memo.get, words))
-    if None in found:
-        for i, got in enumerate(found):
-            if got is None:
-                found[i] = memo[words[i]] = _word_hashes(words[i], prefix)
-    out.extend(itertools.chain.from_iterable(found))  # type: ignore[arg-type]
-    pairs = list(itertools.pairwise(words))
-    pair_memo = _PAIR_MEMO[prefix]
-    if len(pair_memo) > _PAIR_LIMIT:
-        pair_memo.clear()
-    paired = list(map(pair_memo.get, pairs))
-    if None in paired:
-        for i, known in enumerate(paired):
-            if known is None:
-                a, b = pairs[i]
-                paired[i] = pair_memo[pairs[i]] = _hash(f"{prefix}b:{a} {b}")
-    out.extend(paired)  # type: ignore[arg-type]
+    found = _looked_up(_WORD_MEMO[prefix], words, _MEMO_LIMIT, lambda w: _word_hashes(w, prefix))
+    out.extend(itertools.chain.from_iterable(found))
+    out.extend(
+        _looked_up(
+            _PAIR_MEMO[prefix],
+            list(itertools.pairwise(words)),
+            _PAIR_LIMIT,
+            lambda ab: _hash(f"{prefix}b:{ab[0]} {ab[1]}"),
+        )
+    )
     if not runs:
         return
-    gram_memo = _GRAM_MEMO[prefix]
-    if len(gram_memo) > _PAIR_LIMIT:
-        gram_memo.clear()
     grams: list[str] = []
     for run in runs:
         if len(run) == 1:
@@ -752,12 +756,7 @@ def _token_hashes(text: str, runs: list[str], prefix: str, out: list[int]) -> No
         bigrams = list(map(operator.add, run, run[1:]))
         grams.extend(bigrams)
         grams.extend(map(operator.add, bigrams, run[2:]))
-    hashed = list(map(gram_memo.get, grams))
-    if None in hashed:
-        for i, known in enumerate(hashed):
-            if known is None:
-                hashed[i] = gram_memo[grams[i]] = _gram_hash(grams[i], prefix)
-    out.extend(hashed)  # type: ignore[arg-type]
+    out.extend(_looked_up(_GRAM_MEMO[prefix], grams, _PAIR_LIMIT, lambda g: _gram_hash(g, prefix)))
 
 
 def sparse_hashes(p: Prepared) -> list[int]:
