@@ -142,7 +142,6 @@ def _terms(
     spread over prompts (at least its count noise) relative to its squared mean frequency."""
     vx, vy = x.var(0, ddof=1), y.var(0, ddof=1)
     raw = (vx + vy) / 2.0
-    spread = raw + floor * max(float(np.median(raw)), 1e-12)
     rows_a, rows_b = pairs
     if len(rows_a) >= PAIRED_MIN:
         d = x[rows_a] - y[rows_b]
@@ -150,11 +149,26 @@ def _terms(
     else:
         diff, noise = x.mean(0) - y.mean(0), vx / len(x) + vy / len(y)
     mean = np.concatenate([x, y]).mean(0)
+    tokens = np.maximum(np.concatenate([tokens_a, tokens_b]), 1).astype(np.float64)
+    return _effects(raw, diff, noise, mean, float(np.mean(1.0 / tokens)), floor)
+
+
+def _effects(
+    raw: FloatArray,
+    diff: FloatArray,
+    noise: FloatArray,
+    mean: FloatArray,
+    per_token: float,
+    floor: float,
+) -> tuple[FloatArray, FloatArray]:
+    """The terms from each compared word's spread over prompts (``raw``), difference of
+    means and its noise, and mean rate; ``per_token``: the mean of 1 / each text's tokens.
+    Element by element, so the one-resample and the batched paths agree to the last bit."""
+    spread = raw + floor * max(float(np.median(raw)), 1e-12)
     # a word's spread over prompts is at least its count noise (a Poisson count's variance,
     # per 1000 words): answers that repeat word for word on every prompt have no spread at
     # all, and a factor of 0 would report any two of them as identical
-    tokens = np.maximum(np.concatenate([tokens_a, tokens_b]), 1).astype(np.float64)
-    counting = mean * 1000.0 * float(np.mean(1.0 / tokens))
+    counting = mean * 1000.0 * per_token
     relative = np.maximum(raw, counting) / np.maximum(mean, 1e-9) ** 2
     return np.asarray((diff**2 - noise) / spread, np.float64), np.asarray(relative, np.float64)
 
@@ -394,11 +408,7 @@ def _block_terms(
         if sel.size < 2:
             out.append(None)
             continue
-        raw = raw_all[r, sel]
-        spread = raw + floor * max(float(np.median(raw)), 1e-12)
-        mean = mean_all[r, sel]
-        counting = mean * 1000.0 * float(np.mean(inverse[r]))
-        relative = np.maximum(raw, counting) / np.maximum(mean, 1e-9) ** 2
-        effect = (diff_all[r, sel] ** 2 - noise_all[r, sel]) / spread
-        out.append((np.asarray(effect, np.float64), np.asarray(relative, np.float64)))
+        per_token = float(np.mean(inverse[r]))
+        raw, mean = raw_all[r, sel], mean_all[r, sel]
+        out.append(_effects(raw, diff_all[r, sel], noise_all[r, sel], mean, per_token, floor))
     return out
