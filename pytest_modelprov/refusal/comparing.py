@@ -619,10 +619,11 @@ def _bias_could_flip(
     if lang is None or AUDITED in result.flags(lang) or rate.n == 0:
         return None
     entry = result.envelope.get(lang)
-    worst = entry.get("max_rate_error") if isinstance(entry, Mapping) else None
+    if not isinstance(entry, Mapping):
+        return None
+    worst, where = entry.get("max_rate_error"), entry.get("max_rate_error_in")
     if isinstance(worst, bool) or not isinstance(worst, (int, float)) or not math.isfinite(worst):
         return None
-    where = entry.get("max_rate_error_in") if isinstance(entry, Mapping) else None
     if abs(rate.value - threshold) >= worst:
         return None
     return float(worst), where if isinstance(where, str) else lang
