@@ -427,7 +427,11 @@ def clean_refusal(answer: str) -> bool:
     the refusal sentence must be short.
     """
     text = normalise(answer.strip())
-    match = REFUSAL_RE.search(text[:_OPENING_CHARS])
+    return _little_after(text, REFUSAL_RE.search(text[:_OPENING_CHARS]))
+
+
+def _little_after(text: str, match: re.Match[str] | None) -> bool:
+    """Whether ``match`` (an explicit refusal in ``text``'s opening) leaves little after it."""
     if match is None:
         return False
     rest = text[match.end() :]
@@ -572,12 +576,7 @@ def clean_refusal_of(p: Prepared) -> bool:
         text = normalise(stripped)
     # searching up to an end position is searching the text cut there (re reads nothing
     # past it), and lets the phrase list reuse what it found in the whole text
-    match = REFUSAL_RE.search(text, 0, _OPENING_CHARS)
-    if match is None:
-        return False
-    rest = text[match.end() :]
-    weight = len(rest) + 2 * len("".join(_CJK.findall(rest)))  # a CJK char carries ~a word
-    return weight < 400
+    return _little_after(text, REFUSAL_RE.search(text, 0, _OPENING_CHARS))
 
 
 def _degeneration_of(p: Prepared, prompt: str | None) -> tuple[float, float]:
