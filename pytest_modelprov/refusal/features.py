@@ -241,15 +241,7 @@ def degeneration(answer: str, prompt: str | None) -> tuple[float, float]:
     Decoding that falls apart mixes Latin and CJK word by word and strays into unrelated
     scripts, mostly at the end of long answers, past where the other features look.
     """
-    tail = normalise(answer[-_TAIL_CHARS:])
-    switches = 0
-    if _CJK.search(tail) is not None:  # without CJK every run is Latin: nothing switches
-        runs = _RUN.findall(tail)
-        switches = sum(
-            1 for a, b in itertools.pairwise(runs) if (a[0] < "\u3000") != (b[0] < "\u3000")
-        )
-    stray = len(_STRAY.findall(answer)) - len(_STRAY.findall(prompt or ""))
-    return min(switches / 15, 1.0), min(max(stray, 0) / 3, 1.0)
+    return _degeneration_of(prepare(answer), prompt)
 
 
 # Runs of one script each. Latin is allowed everywhere (names, terms, code); the request's
@@ -580,8 +572,8 @@ def clean_refusal_of(p: Prepared) -> bool:
 
 
 def _degeneration_of(p: Prepared, prompt: str | None) -> tuple[float, float]:
-    """:func:`degeneration`, reusing the normalised text when the answer is short enough to
-    be its own tail."""
+    """:func:`degeneration` of a prepared answer, reusing its normalised text when the
+    answer is short enough to be its own tail."""
     answer = p.answer
     if len(answer) <= _TAIL_CHARS:  # _TAIL_CHARS < _MAX_CHARS: p.text is all of it
         tail, runs = p.text, p.runs  # the tail is the whole answer
