@@ -112,6 +112,7 @@ def kill_and_resume(
             start_new_session=True,  # its own process group: xdist workers die with it
         )
         last = attempt == kills
+        killed = False
         if last:
             out, _ = proc.communicate(timeout=120)
             stats.final_returncode, stats.final_output = proc.returncode, out.decode()
@@ -124,6 +125,7 @@ def kill_and_resume(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 stats.kills += 1
+                killed = True
             proc.communicate()
         asked = served(server.requests[first_request:])
         after = stored_keys(cache_dir)
@@ -133,7 +135,7 @@ def kill_and_resume(
         if not last and len(after) - len(before) > 0 and len(after) < prompts * n:
             stats.killed_mid_recording += 1
         stats.log.append(
-            f"run {attempt}: {'completed' if last else 'killed'}, asked {len(asked)}, "
+            f"run {attempt}: {'killed' if killed else 'completed'}, asked {len(asked)}, "
             f"stored {len(after) - len(before)} new, {len(after)} total"
         )
         before = after
@@ -145,10 +147,13 @@ def test_killed_recording_runs_lose_nothing_and_the_next_run_finishes(pytester, 
     env.server.script.latency = 0.05
     monkeypatch.setenv("MODELPROV_CONCURRENCY", "4")
     started = time.monotonic()
-    stats = kill_and_resume(env.server, pytester.path, env.cache, kills=4, prompts=60, seed=8)
+    # 200 prompts: a run answers at most ~44 calls (4 at a time for 0.5 s, plus those in
+    # flight) before its kill, so four runs cannot finish them between them and every kill
+    # lands mid-recording (with 60, a faster warm start let the fourth run finish first)
+    stats = kill_and_resume(env.server, pytester.path, env.cache, kills=4, prompts=200, seed=8)
     print("\n".join(stats.log), f"\n{time.monotonic() - started:.1f} s")
     assert stats.final_returncode == 0, stats.final_output
-    assert stats.kills == 4, stats.log  # 60 calls take 0.75 s: every run dies before the end
+    assert stats.kills == 4, stats.log  # 200 calls take 2.5 s: every run dies before the end
     assert stats.killed_mid_recording >= 2, stats.log
     assert stats.recalled_recorded == 0
     assert stats.entries_lost == 0
