@@ -28,7 +28,7 @@ return the per-answer verdicts exactly (compared with ``==``; a difference stops
 benchmark). ``--profile`` prints where the
 batch's time goes (cProfile, top functions by own time). Before each batch pass the memos
 keyed by a whole answer are emptied (the per-answer passes have filled them with the same
-answers); memos of words, word pairs and requests stay, as in a suite.
+answers); memos of requests stay, as in a suite.
 """
 
 from __future__ import annotations
@@ -188,16 +188,12 @@ def check(name: str, got: Sequence[Any], expected: Sequence[Any]) -> None:
 
 def forget_texts() -> None:
     """Empty the memos the per-answer passes filled with these very answers: whole answers
-    (normalised text, clean-refusal rule, language), word pairs and CJK n-grams (mostly one
-    answer's own) and token hashes. The batch is timed as on answers it meets for the first
-    time; only the word memo stays, as a suite's vocabulary fills it after a few answers."""
+    (normalised text, clean-refusal rule, language) and token hashes. The batch is timed as
+    on answers it meets for the first time (it hashes every token itself, with numpy: it
+    keeps no memo of words); memos of requests stay, as in a suite."""
     refusal_features.normalise.cache_clear()
     refusal_features.clean_refusal.cache_clear()
     langid.detect.cache_clear()
-    for pairs in refusal_features._PAIR_MEMO.values():
-        pairs.clear()
-    for grams in refusal_features._GRAM_MEMO.values():
-        grams.clear()
     refusal_features._HASHES.clear()
 
 

@@ -14,14 +14,13 @@ import bisect
 import contextlib
 import itertools
 import math
-import operator
 import re
 import unicodedata
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from .. import fastbatch, fastre
 from ..calls.reasoning import split_think
@@ -661,36 +660,10 @@ def dense_of(p: Prepared, prompt: str | None, clean: bool | None = None) -> list
 
 
 def sparse_tokens(answer: str) -> list[str]:
-    """The tokens the hashed part of :func:`featurise` counts (the batch path hashes the
-    same list its own way)."""
+    """The tokens the hashed part of :func:`featurise` counts (the batch path,
+    :mod:`.tokenhash`, hashes the same tokens of many answers at once)."""
     text = normalise(answer[:_MAX_CHARS])
     return _tokens(text, "") + _tokens(text[:_OPENING_CHARS], "o")
-
-
-# The hashes of the tokens of a word, of a pair of words and of a CJK n-gram, per prefix
-# ("" for the whole text, "o" for its opening). Words and pairs repeat across answers: each
-# is encoded and hashed once instead of being built into a token string every time.
-# Bounded, and emptied when full: a vocabulary fits in the word memo, but pairs and n-grams
-# are mostly one answer's own, so their memos are kept small (at 2^18 entries each the six
-# grew a long session by ~230 MB; at these sizes they stay under ~40 MB together).
-_MEMO_LIMIT = 1 << 16
-_PAIR_LIMIT = 1 << 14
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-_WORD_MEMO: dict[str, dict[str, tuple[int, ...]]] = {"": {}, "o": {}}
-_PAIR_MEMO: dict[str, dict[tuple[str, str], int]] = {"": {}, "o": {}}
-_GRAM_MEMO: dict[str, dict[str, int]] = {"": {}, "o": {}}
-
-
-def _word_hashes(word: str, prefix: str) -> tuple[int, ...]:
-    if len(word) > _STEM + 1:
-        return _hash(f"{prefix}w:{word}"), _hash(f"{prefix}s:{word[:_STEM]}")
-    return (_hash(f"{prefix}w:{word}"),)
-
-
-def _gram_hash(gram: str, prefix: str) -> int:
-    # a one-character run counts as a "c" token, like the bigrams; trigrams are "t"
-    return _hash(f"{prefix}{'t' if len(gram) == 3 else 'c'}:{gram}")
 
 
 # without one, the ASCII classes below find the same words (the usual case, and faster)
@@ -705,59 +678,6 @@ def _words(text: str) -> list[str]:
     if _WIDE_WORD.search(text) is None:
         return _ASCII_WORD.findall(text)
     return _WORD.findall(text)
-
-
-def _looked_up(
-    memo: dict[_K, _V], keys: list[_K], limit: int, make: Callable[[_K], _V]
-) -> list[_V]:
-    """``[memo[k] for k in keys]``, making and keeping what ``memo`` lacks (emptied first
-    when over ``limit``): the lookups run in C, only the misses in Python."""
-    if len(memo) > limit:
-        memo.clear()
-    found = list(map(memo.get, keys))
-    if None in found:
-        for i, got in enumerate(found):
-            if got is None:
-                found[i] = memo[keys[i]] = make(keys[i])
-    return found  # type: ignore[return-value]  # no None is left
-
-
-def _token_hashes(text: str, runs: list[str], prefix: str, out: list[int]) -> None:
-    """Append the hashes of ``_tokens(text, prefix)`` to ``out`` (the same multiset, in
-    another order; ``runs``: the CJK runs of ``text``)."""
-    words = _words(_CJK.sub(" ", text) if runs else text)
-    found = _looked_up(_WORD_MEMO[prefix], words, _MEMO_LIMIT, lambda w: _word_hashes(w, prefix))
-    out.extend(itertools.chain.from_iterable(found))
-    out.extend(
-        _looked_up(
-            _PAIR_MEMO[prefix],
-            list(itertools.pairwise(words)),
-            _PAIR_LIMIT,
-            lambda ab: _hash(f"{prefix}b:{ab[0]} {ab[1]}"),
-        )
-    )
-    if not runs:
-        return
-    grams: list[str] = []
-    for run in runs:
-        if len(run) == 1:
-            grams.append(run)
-            continue
-        # the bigrams and trigrams of the run, glued character by character in C
-        bigrams = list(map(operator.add, run, run[1:]))
-        grams.extend(bigrams)
-        grams.extend(map(operator.add, bigrams, run[2:]))
-    out.extend(_looked_up(_GRAM_MEMO[prefix], grams, _PAIR_LIMIT, lambda g: _gram_hash(g, prefix)))
-
-
-def sparse_hashes(p: Prepared) -> list[int]:
-    """The hashes of :func:`sparse_tokens` ``(p.answer)`` (the same multiset; the batch
-    path counts them, so their order does not matter)."""
-    out: list[int] = []
-    _token_hashes(p.text, p.runs, "", out)
-    opening = p.text[:_OPENING_CHARS]
-    _token_hashes(opening, _CJK.findall(opening) if p.runs else [], "o", out)
-    return out
 
 
 def featurise(answer: str, prompt: str | None = None) -> Featurised:
