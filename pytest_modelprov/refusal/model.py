@@ -37,6 +37,7 @@ from .features import (
     Prepared,
     dense_of,
     featurise,
+    letters_of,
     phrases_primed,
     prepare,
     strip_reasoning,
@@ -112,9 +113,13 @@ class Matrix:
         norm = np.sqrt(np.bincount(rows, weights=raw * raw, minlength=n))
         norm[norm == 0] = 1.0
         known = clean if clean is not None else [None] * n
+        letters = letters_of([a.answer for a in answers])
         with phrases_primed(answers):
             dense = np.array(
-                [dense_of(a, p, c) for a, p, c in zip(answers, prompts, known, strict=True)],
+                [
+                    dense_of(a, p, c, x)
+                    for a, p, c, x in zip(answers, prompts, known, letters, strict=True)
+                ],
                 dtype=np.float64,
             ).reshape(n, len(DENSE_NAMES))
         return cls(rows, cols, raw / norm[rows], dense, n)
