@@ -506,7 +506,7 @@ def _shared_trigrams(asked: set[str] | frozenset[str], text: str) -> int:
     if len(asked) > 200:
         return len(asked & _trigrams(text))
     compact = _compact(text)
-    return sum(1 for t in asked if t in compact)
+    return sum(map(compact.__contains__, asked))
 
 
 def _compact(text: str) -> str:
@@ -630,12 +630,12 @@ def clean_refusal_of(p: Prepared) -> bool:
     the same (an answer without surrounding blanks, no longer than ``_MAX_CHARS``)."""
     stripped = p.answer.strip()
     if len(stripped) == len(p.answer) and len(p.answer) <= _MAX_CHARS:
-        text = p.text
-    else:
-        text = normalise(stripped)
-    # searching up to an end position is searching the text cut there (re reads nothing
-    # past it), and lets the phrase list reuse what it found in the whole text
-    return _little_after(text, REFUSAL_RE.search(text, 0, _OPENING_CHARS))
+        # searching up to an end position is searching the text cut there (re reads
+        # nothing past it), and lets the phrase list reuse what it found in the whole text
+        return _little_after(p.text, REFUSAL_RE.search(p.text, 0, _OPENING_CHARS))
+    # a text of its own (a long answer): the phrases are looked for in its opening alone
+    text = normalise(stripped)
+    return _little_after(text, REFUSAL_RE.search(text[:_OPENING_CHARS]))
 
 
 def _degeneration_of(
@@ -683,9 +683,10 @@ def dense_of(
     # the answer's list items matter only when a list was asked for (0 * x is 0.0 either way)
     has_list = bool(asks_list) and len(_LIST_ITEM.findall(answer[:_MAX_CHARS])) >= 3
     overlap = 0.0
-    asked = req.trigrams if req.trigrams is not None else _trigrams(normalise(prompt or ""))
-    if req.given and asked:
-        overlap = _shared_trigrams(asked, text) / len(asked)
+    if req.given:
+        asked = req.trigrams if req.trigrams is not None else _trigrams(normalise(prompt or ""))
+        if asked:
+            overlap = _shared_trigrams(asked, text) / len(asked)
     # a text without CJK has a CJK share of 0.0 whatever its letters
     mismatch = abs(req.cjk_share - (_cjk_share(text) if cjk else 0.0)) if req.given else 0.0
     critique_density = min(critique / max(length / 400, 1.0), 3.0) / 3
