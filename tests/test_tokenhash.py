@@ -25,7 +25,8 @@ TRICKY = [
     "e\u0301te\u0301 cafe\u0301s re\u0301sume\u0301 na\u0308ive naïve",
     "𝔘𝔫𝔦𝔠𝔬𝔡𝔢𝔰 𝐛𝐨𝐥𝐝 letters and 𝒮𝒸𝓇𝒾𝓅𝓉 ones",
     "ääkkösiä sisältävät suomalaiset sanat, ja lyhyet",
-    "don't can't rock'n'roll o'clock 'quoted' it’s",
+    "don't can't rock'n'roll o'clock 'quoted' it’s a'b'c'd'e x''y ' z' 'w 1'2 é'ü",
+    "under_score snake_case_words __dunder__ x_1",
     "abc123def 42 ٣٤ ²³ x²",
     "привет мир, здравствуйте товарищи",
     "x" * 39 + " " + "y" * 40 + " " + "z" * 41 + " " + "é" * 21 + " short",
@@ -60,8 +61,10 @@ def test_batch_buckets_equal_the_crc_of_every_token_string():
     assert {"w", "b", "s", "c", "t", "ow", "ob", "os", "oc", "ot"} <= set(kinds)
 
 
-def test_each_answer_alone_and_in_a_batch_hash_alike():
+def test_each_answer_alone_and_in_a_batch_hash_alike(monkeypatch):
     alone = [_got([t])[0] for t in TRICKY]
+    assert _got(TRICKY) == alone
+    monkeypatch.setattr(tokenhash, "_CHUNK", 3)  # a large batch goes through in chunks
     assert _got(TRICKY) == alone
     assert _got([]) == []
     rows, buckets = tokenhash.token_buckets([features.prepare("")])

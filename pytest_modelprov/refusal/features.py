@@ -380,9 +380,12 @@ def _letter_table() -> Any:
 
 
 def letters_of(answers: Sequence[str]) -> list[Letters]:
-    """:class:`Letters` of every answer, from one numpy pass over all their characters."""
+    """:class:`Letters` of every answer, from one numpy pass over all their characters (a
+    large batch in chunks: a few integers per character are held at a time)."""
     import numpy as np
 
+    if len(answers) > 512:
+        return [x for at in range(0, len(answers), 512) for x in letters_of(answers[at : at + 512])]
     if not answers:
         return []
     n, kinds = len(answers), 2 * _STRAY_BIT

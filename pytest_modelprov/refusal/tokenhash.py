@@ -19,13 +19,15 @@ and stems are read off their words' registers on the way.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
-from .features import _CJK, _MASK, _OPENING_CHARS, _STEM, Prepared, _words
+from .features import _CJK, _MASK, _OPENING_CHARS, _STEM, Prepared
 
 Ints = npt.NDArray[np.int64]
 Words = npt.NDArray[np.uint32]
@@ -105,27 +107,40 @@ def _bucket(reg: Words) -> Ints:
     return ((~reg) & _MASK).astype(np.int64)
 
 
+# answers hashed together: numpy's fixed costs shared, a few arrays of a few integers per
+# character held at a time (a large batch goes through in chunks)
+_CHUNK = 512
+
+
 def token_buckets(answers: Sequence[Prepared]) -> tuple[Ints, Ints]:
     """(answer index, hash bucket) of every token of :func:`~.features.sparse_tokens` of
     every answer: for each answer, the multiset of buckets its token strings hash to."""
-    words: list[str] = []
+    if len(answers) <= _CHUNK:
+        return _chunk_buckets(answers)
+    rows, buckets = [], []
+    for at in range(0, len(answers), _CHUNK):
+        got = _chunk_buckets(answers[at : at + _CHUNK])
+        rows.append(got[0] + at)
+        buckets.append(got[1])
+    return np.concatenate(rows), np.concatenate(buckets)
+
+
+def _chunk_buckets(answers: Sequence[Prepared]) -> tuple[Ints, Ints]:
+    texts: list[str] = []  # per segment: each answer's whole text, then its opening
     runs: list[str] = []
-    word_counts: list[int] = []  # per segment: each answer's whole text, then its opening
     run_counts: list[int] = []
     for p in answers:
         opening = p.text[:_OPENING_CHARS]
         opening_runs = _CJK.findall(opening) if p.runs else []
-        for text, text_runs in ((p.text, p.runs), (opening, opening_runs)):
-            found = _words(_CJK.sub(" ", text) if text_runs else text)
-            words += found
-            runs += text_runs
-            word_counts.append(len(found))
-            run_counts.append(len(text_runs))
-    segments = np.arange(2 * len(answers), dtype=np.int64)
+        texts += (p.text, opening)
+        runs += p.runs
+        runs += opening_runs
+        run_counts += (len(p.runs), len(opening_runs))
     parts = []
-    if words:
-        parts.append(_word_tokens(words, np.repeat(segments, word_counts)))
+    if answers:
+        parts.append(_word_tokens(texts))
     if runs:
+        segments = np.arange(2 * len(answers), dtype=np.int64)
         parts.append(_gram_tokens(runs, np.repeat(segments, run_counts)))
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
@@ -134,25 +149,89 @@ def token_buckets(answers: Sequence[Prepared]) -> tuple[Ints, Ints]:
     return segment >> 1, buckets
 
 
-def _word_tokens(words: list[str], segment: Ints) -> tuple[Ints, Ints]:
-    """(segment, bucket) of the word, pair and stem tokens of ``words`` (``segment``: of each
-    word; an odd segment is an opening)."""
-    raw = " ".join(words).encode("utf-8")
+# What _WORD reads: runs of letters ([^\W\d_]) of which two separated by one apostrophe
+# make one word, and runs of digits; CJK characters are blanked before (features._tokens).
+# Each character's class is read off those same classes, over the BMP once and beyond it
+# per character met.
+_LETTER, _DIGIT, _APOSTROPHE = 1, 2, 3
+_CLASSES = ((_LETTER, r"[^\W\d_]+"), (_DIGIT, r"\d+"), (_APOSTROPHE, "['\u2019]+"))
+_BEYOND: dict[int, int] = {}
+
+
+@lru_cache(maxsize=1)
+def _bmp_classes() -> npt.NDArray[np.uint8]:
+    bmp = np.arange(0x10000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    table = np.zeros(0x10000, dtype=np.uint8)
+    for kind, pattern in _CLASSES:
+        for m in re.finditer(pattern, bmp):
+            table[m.start() : m.end()] = kind
+    for m in _CJK.finditer(bmp):
+        table[m.start() : m.end()] = 0
+    return table
+
+
+def _classes(points: Words) -> npt.NDArray[np.uint8]:
+    kinds: npt.NDArray[np.uint8] = _bmp_classes()[points & 0xFFFF]
+    beyond = np.flatnonzero(points > 0xFFFF)
+    if len(beyond):
+        for point in np.unique(points[beyond]).tolist():
+            if point not in _BEYOND:
+                ch = chr(point)
+                found = [k for k, pattern in _CLASSES if re.fullmatch(pattern, ch)]
+                _BEYOND[point] = found[0] if found and not _CJK.match(ch) else 0
+        kinds[beyond] = [_BEYOND[x] for x in points[beyond].tolist()]
+    return kinds
+
+
+def _runs(mask: npt.NDArray[np.bool_]) -> tuple[Ints, Ints]:
+    """Start and end (exclusive) of each run of true values."""
+    edges = np.diff(mask.astype(np.int8), prepend=0, append=0)
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _word_tokens(texts: list[str]) -> tuple[Ints, Ints]:
+    """(segment, bucket) of the word, pair and stem tokens of each text (its segment: its
+    place in ``texts``; an odd segment is an opening)."""
+    joined = "\0".join(texts)  # no word holds "\0": none runs from one text into the next
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    kinds = _classes(points)
+    letters, letters_end = _runs(kinds == _LETTER)
+    # a letter run takes the next one in when one apostrophe lies between them, unless it
+    # was itself taken in: along a chain of such runs, every other one begins a word
+    linked = np.zeros(len(letters), dtype=bool)
+    if len(letters) > 1:
+        linked[1:] = (letters[1:] == letters_end[:-1] + 1) & (
+            kinds[letters_end[:-1]] == _APOSTROPHE
+        )
+    index = np.arange(len(letters))
+    in_chain = index - np.maximum.accumulate(np.where(linked, 0, index))
+    begins = in_chain % 2 == 0
+    takes = begins & np.append(linked[1:], False)
+    ends = np.where(takes, np.append(letters_end[1:], 0), letters_end)
+    digits, digits_end = _runs(kinds == _DIGIT)
+    starts = np.concatenate((letters[begins], digits))
+    order = np.argsort(starts, kind="stable")  # two sorted runs: merged in linear time
+    starts, ends = starts[order], np.concatenate((ends[begins], digits_end))[order]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    segment = np.searchsorted(np.cumsum(lengths + 1), starts, side="right")
+    # UTF-8 offset of every character (and of the end)
+    size = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
+    offset = np.concatenate(([0], np.cumsum(size)))
+    raw = joined.encode("utf-8", "surrogatepass")
+    chars = ends - starts
+    stem_ends = offset[np.minimum(starts + _STEM, len(points))]
+    return _word_hashes(raw, offset[starts], offset[ends], chars, stem_ends, segment)
+
+
+def _word_hashes(
+    raw: bytes, starts: Ints, ends: Ints, chars: Ints, stem_ends: Ints, segment: Ints
+) -> tuple[Ints, Ints]:
+    """(segment, bucket) of the word, pair and stem tokens of the words at ``starts`` to
+    ``ends`` of ``raw`` (``chars``: their lengths in characters; ``stem_ends``: where their
+    first ``_STEM`` characters end), in order, each in its ``segment``."""
     buf = np.frombuffer(raw, dtype=np.uint8)
-    # a word holds no space, and no byte of a multi-byte UTF-8 character is one
-    gaps = np.flatnonzero(buf == _SPACE)
-    starts = np.concatenate(([0], gaps + 1))
-    size = np.concatenate((gaps, [len(buf)])) - starts
-    if raw.isascii():
-        chars = size
-        stem_size = np.full(len(words), _STEM)
-    else:
-        # characters begin at the bytes that do not continue one (not 0b10xxxxxx)
-        begins = (buf & 0xC0) != 0x80
-        first = np.flatnonzero(begins)
-        index = np.cumsum(begins) - 1  # the character each byte belongs to
-        chars = np.append(index, len(first))[starts + size] - index[starts]
-        stem_size = first[np.minimum(index[starts] + _STEM, len(first) - 1)] - starts
+    size = ends - starts
+    stem_size = stem_ends - starts
     stemmed = chars > _STEM + 1
     opening = segment & 1
     paired = np.flatnonzero(segment[:-1] == segment[1:])
@@ -176,20 +255,20 @@ def _word_tokens(words: list[str], segment: Ints) -> tuple[Ints, Ints]:
         _bucket(stem_reg[short_stem]),
     ]
     kept = [segment[~long], segment[paired[short_pair]], segment[short_stem]]
-    # the tokens of long words, by zlib from the joined words (a pair is a span of them too)
+    # the tokens of long words (rare), by zlib
     seeds = {k: (zlib.crc32(f"{k}:".encode()), zlib.crc32(f"o{k}:".encode())) for k in "wbs"}
-    slow: list[tuple[int, int, int, str]] = []  # (segment, start, end, kind)
+    slow: list[tuple[int, bytes, str]] = []  # (word, token text after the prefix, kind)
     for i in np.flatnonzero(long).tolist():
-        slow.append((i, int(starts[i]), int(starts[i] + size[i]), "w"))
+        slow.append((i, raw[starts[i] : ends[i]], "w"))
         if stemmed[i]:
-            slow.append((i, int(starts[i]), int(starts[i] + stem_size[i]), "s"))
+            slow.append((i, raw[starts[i] : stem_ends[i]], "s"))
     for i in paired[~short_pair].tolist():
-        slow.append((i, int(starts[i]), int(starts[i + 1] + size[i + 1]), "b"))
+        slow.append((i, raw[starts[i] : ends[i]] + b" " + raw[starts[i + 1] : ends[i + 1]], "b"))
     if slow:
-        kept.append(np.array([segment[i] for i, _, _, _ in slow], dtype=np.int64))
+        kept.append(np.array([segment[i] for i, _, _ in slow], dtype=np.int64))
         buckets.append(
             np.array(
-                [zlib.crc32(raw[s:e], seeds[k][segment[i] & 1]) & _MASK for i, s, e, k in slow],
+                [zlib.crc32(text, seeds[k][segment[i] & 1]) & _MASK for i, text, k in slow],
                 dtype=np.int64,
             )
         )
