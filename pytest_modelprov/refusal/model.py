@@ -107,7 +107,11 @@ class Matrix:
         n = len(answers)
         rows, hashes = token_buckets(answers)
         # one (row, hash) key per distinct feature of an answer, in featurise's order
-        keys, counts = np.unique((rows << HASH_BITS) | hashes, return_counts=True)
+        keys = (rows << HASH_BITS) | hashes
+        if n < 1 << (31 - HASH_BITS):
+            keys = keys.astype(np.int32)  # sorted faster than 64-bit keys
+        keys, counts = np.unique(keys, return_counts=True)
+        keys = keys.astype(np.int64)
         rows, cols = keys >> HASH_BITS, keys & ((1 << HASH_BITS) - 1)
         raw = 1.0 + np.log(counts.astype(np.float64))
         norm = np.sqrt(np.bincount(rows, weights=raw * raw, minlength=n))
