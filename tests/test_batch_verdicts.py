@@ -396,3 +396,16 @@ def test_letters_of_a_batch_equal_each_answers_patterns():
     ]
     assert F.letters_of(texts * 300) == F.letters_of(texts) * 300  # in chunks
     assert any(x.stray for x in F.letters_of(texts))
+
+
+def test_glued_identifiers_found_without_the_regex_where_the_regex_finds_them():
+    pieces = ["ab", "Cd", "e", "_", "XY", " ", "é", "字", "zzTop", "a_b", "ab_cd", "x\ud800"]
+    texts = ["", "abCde", "abCd", "aCde", "ab_cd", "AB_CD", "a_bc", "ab_c", "éaBcd", "abÉcd"]
+    texts += [
+        "".join(pieces[(i * 5 + j * 7) % len(pieces)] for j in range(i % 7)) for i in range(600)
+    ]
+    texts += [a for _, a in _refusal_pairs()]
+    anywhere = refusal_features._GLUED_ANYWHERE
+    found = [refusal_features._glued_somewhere(t) for t in texts]
+    assert found == [anywhere.search(t) is not None for t in texts]
+    assert 10 < sum(found) < len(texts) - 10

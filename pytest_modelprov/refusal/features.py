@@ -274,9 +274,26 @@ GLUED_BROKEN = 6
 _NOT_LATIN = fastre.compile(
     "[" + "".join(v[1:-1] for k, v in _SCRIPT_CLASSES.items() if k != "latin") + "]"
 )
-# [a-z][A-Z]|[A-Za-z]_, written to start at the upper letter or "_" (rare in prose) so the
-# engine skips to those characters
-_GLUED_HINT = re.compile(r"[A-Z_](?<=[a-z][A-Z]|[A-Za-z]_)")
+# _GLUED_ANYWHERE found or not without a regex (which backtracks through every word): a
+# match exists exactly where two letters stand on each side of the upper-case letter or
+# "_", so in the answer's UTF-8 bytes with each ASCII letter made "a" (or "A" when upper
+# case for the first branch), "_" kept and every other byte a space (no byte of a
+# multi-byte character is ASCII), "aaAaa" or "aa_aa" stands
+_CASE_SHAPES = bytes(
+    ord("a") if 0x61 <= b <= 0x7A else ord("A") if 0x41 <= b <= 0x5A else 0x20 for b in range(256)
+)
+_LETTER_SHAPES = bytes(
+    ord("a") if 0x61 <= b <= 0x7A or 0x41 <= b <= 0x5A else b if b == 0x5F else 0x20
+    for b in range(256)
+)
+
+
+def _glued_somewhere(answer: str) -> bool:
+    """``_GLUED_ANYWHERE.search(answer) is not None``."""
+    raw = answer.encode("utf-8", "surrogatepass")
+    return b"aaAaa" in raw.translate(_CASE_SHAPES) or (
+        b"_" in raw and b"aa_aa" in raw.translate(_LETTER_SHAPES)
+    )
 
 
 def _script_sizes(text: str) -> dict[str, int]:
@@ -435,9 +452,9 @@ def broken_signals(
     glued = 0
     # a glued identifier has no space in it, so it stands in the answer itself, between the
     # code strip_code blanks, and matches _GLUED there but for the check of the character
-    # before it: where even that finds none (mostly a lower letter before an upper one or a
-    # letter before "_" is missing already), no code needs stripping to know there is none
-    if _GLUED_HINT.search(answer) is not None and _GLUED_ANYWHERE.search(answer) is not None:
+    # before it (_GLUED_ANYWHERE): where even that finds none, no code needs stripping to
+    # know there is none
+    if _glued_somewhere(answer):
         glued = len(_GLUED.findall(strip_code(answer)))
     # every template token holds "<|" or "_" (characters without case)
     template = ("_" in answer or "<|" in answer) and _SPECIAL.search(answer) is not None
