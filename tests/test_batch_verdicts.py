@@ -409,3 +409,18 @@ def test_glued_identifiers_found_without_the_regex_where_the_regex_finds_them():
     found = [refusal_features._glued_somewhere(t) for t in texts]
     assert found == [anywhere.search(t) is not None for t in texts]
     assert 10 < sum(found) < len(texts) - 10
+
+
+def test_a_prepared_answer_has_the_cjk_runs_of_its_text():
+    texts = [
+        "",
+        "plain ascii",
+        "ﬁne ＡＢＣ ① … e\u0301 ㌀ ｶ",
+        "中文，全角！",
+        "\ud800x",
+        "mixed 中文 text",
+    ]
+    texts += [a for _, a in _refusal_pairs()] + _FOLDING
+    prepared = [refusal_features.prepare(t) for t in texts]
+    assert [p.runs for p in prepared] == [refusal_features._CJK.findall(p.text) for p in prepared]
+    assert sum(bool(p.runs) for p in prepared) > 5

@@ -599,7 +599,8 @@ class Prepared(NamedTuple):
 
 def prepare(answer: str) -> Prepared:
     text = normalise(answer[:_MAX_CHARS])
-    return Prepared(answer, text, _CJK.findall(text))
+    # an ASCII text (a flag of the string: no scan) holds no CJK
+    return Prepared(answer, text, [] if text.isascii() else _CJK.findall(text))
 
 
 class _Request(NamedTuple):
