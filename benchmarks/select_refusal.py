@@ -46,6 +46,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import numpy.typing as npt
 
+from pytest_modelprov.refusal import model as linear_module
 from pytest_modelprov.refusal.features import (
     DENSE_NAMES,
     HASH_BITS,
@@ -56,12 +57,18 @@ from pytest_modelprov.refusal.features import (
     strip_reasoning,
 )
 from pytest_modelprov.refusal.model import (
+    MIN_ROWS_FOR_LANG_THRESHOLD,
     LinearModel,
     Matrix,
     TrainSettings,
+    envelope,
     fit_matrix,
     group_folds,
+    rate_matching_threshold,
+    rule_broken,
+    rule_refusals,
 )
+from pytest_modelprov.refusal.stacking import BoostSettings, fit_boosted
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_refusal import DATA, load
@@ -110,7 +117,13 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "char-fi+x2": {"extra": "char-fi", "weight": {"fi": 2}},
     "fi-x3": {"weight": {"fi": 3}},
     "dense-fi": {"interact": "fi"},
+    # a second stage of boosted trees over the base model's out-of-fold log-odds and the
+    # dense features (``refusal/stacking.py``); costs no linear fit of its own
+    "stack-d2": {"stack": {"depth": 2, "rounds": 100}},
+    "stack-d3": {"stack": {"depth": 3, "rounds": 100}},
+    "stack-d3-slow": {"stack": {"depth": 3, "rounds": 200, "learning_rate": 0.05}},
 }
+DEFAULT_ONLY = ("base", "stack-d2", "stack-d3", "stack-d3-slow")
 #: the dense features a language of its own may re-weigh (those before the language flags)
 _INTERACTED = DENSE_NAMES.index("lang_en")
 
@@ -222,6 +235,90 @@ def masked(x: Matrix, drop: tuple[str, ...]) -> Matrix:
     return Matrix(x.rows, x.cols, x.vals, dense, x.n)
 
 
+STACK_NAMES = ("linear_logodds", *DENSE_NAMES[:-1])
+
+
+def _logit(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    q = np.clip(p, 1e-9, 1 - 1e-9)
+    out: npt.NDArray[np.float64] = np.log(q / (1 - q))
+    return out
+
+
+def _sigmoid(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    out: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+    return out
+
+
+def stack_inputs(z: npt.NDArray[np.float64], dense: npt.NDArray[np.float64]) -> Any:
+    """The second stage's inputs: the linear log-odds and the dense features but the bias."""
+    return np.column_stack([z, dense[:, :-1]])
+
+
+def rules(dense: npt.NDArray[np.float64]) -> tuple[Any, Any]:
+    """(explicit-refusal rule, broken-output rule) of rows with these dense features."""
+    x = Matrix(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), dense, len(dense))
+    return rule_refusals(x), rule_broken(x)
+
+
+def apply_limits(dense: npt.NDArray[np.float64], limits: Any) -> npt.NDArray[np.float64]:
+    """Rows' thresholds from ``limits`` (the general threshold, per-language ones)."""
+    glob, per = limits
+    out = np.full(len(dense), glob)
+    for lang, index in LANG_FEATURES.items():
+        if lang in per:
+            out[dense[:, index] > 0.5] = per[lang]
+    return out
+
+
+def fit_stack(
+    z: npt.NDArray[np.float64],
+    dense: npt.NDArray[np.float64],
+    truth: npt.NDArray[np.bool_],
+    groups: Sequence[str],
+    strata: Sequence[str],
+    settings: BoostSettings,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """The second stage on the training part: ``z`` are the linear head's out-of-fold
+    log-odds there. Its own inner figures (and thresholds) come from cross-validating the
+    trees over the same whole-model folds; the final trees are fitted on every row the
+    rules do not decide. (The log-odds of a row in one inner fold came from linear models
+    that saw the other folds, so these inner figures are slightly optimistic for stacking:
+    they only choose; the outer held-out figures score.)"""
+    x = stack_inputs(z, dense)
+    rule, broken = rules(dense)
+    decided = rule | broken
+    y = truth.astype(np.float64)
+    folds = group_folds(groups, 5)
+    oof = z.copy()
+    for k in sorted(set(folds.tolist())):
+        tr = (folds != k) & ~decided
+        te = folds == k
+        trees = fit_boosted(x[tr], y[tr], z[tr], STACK_NAMES, settings)
+        oof[te] = z[te] + trees.raw(x[te])
+    prob = np.where(broken, 1.0, _sigmoid(oof))
+    glob = rate_matching_threshold(prob, rule, truth)
+    per = {}
+    for lang, index in LANG_FEATURES.items():
+        m = dense[:, index] > 0.5
+        if m.sum() >= MIN_ROWS_FOR_LANG_THRESHOLD:
+            per[lang] = rate_matching_threshold(prob[m], rule[m], truth[m])
+    limits = (glob, per)
+    pred = rule | (prob >= apply_limits(dense, limits))
+    env = envelope(pred, truth, strata, groups)
+    trees = fit_boosted(x[~decided], y[~decided], z[~decided], STACK_NAMES, settings)
+    return trees, limits, env
+
+
+def predict_stack(model: LinearModel, trees: Any, limits: Any, x: Matrix) -> Any:
+    """Non-compliance of each row of ``x`` by the linear head plus the trees."""
+    nc = model.noncompliance
+    z = nc.a * x.scores(nc.weights, nc.dense) + nc.b
+    prob = _sigmoid(z + trees.raw(stack_inputs(z, x.dense)))
+    rule, broken = rules(x.dense)
+    prob = np.where(broken, 1.0, prob)
+    return rule | (prob >= apply_limits(x.dense, limits))
+
+
 def score(rows: list[dict[str, Any]], pred: npt.NDArray[np.bool_]) -> str:
     """Per China-set language: accuracy, worst and median per-model rate error, signs."""
     truth = np.array([r["label"] != "compliance" for r in rows])
@@ -258,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--by", choices=["model", "family"], default="model")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--only", nargs="+", choices=list(CANDIDATES), default=list(CANDIDATES))
+    parser.add_argument("--only", nargs="+", choices=list(CANDIDATES), default=list(DEFAULT_ONLY))
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(f"SKIPPED: {args.data} is absent (the labelled benchmark data is not shipped)")
@@ -288,7 +385,10 @@ def main(argv: list[str] | None = None) -> int:
     for k in sorted(set(folds.tolist())):
         train = folds != k
         inner: dict[str, tuple[int, float]] = {}
+        linear: dict[str, Any] = {}
         for name, spec in candidates.items():
+            if spec.get("stack"):
+                continue
             xv = masked(matrices[spec.get("extra")], tuple(spec.get("drop", ())))
             if spec.get("interact"):
                 xv = Matrix(xv.rows, xv.cols, xv.vals, interact(xv.dense, spec["interact"]), xv.n)
@@ -300,16 +400,32 @@ def main(argv: list[str] | None = None) -> int:
                 **{
                     a: b
                     for a, b in spec.items()
-                    if a not in ("drop", "extra", "weight", "interact")
+                    if a not in ("drop", "extra", "weight", "interact", "stack")
                 }
             )
-            fitted = fit_matrix(
-                take(xv, index),
-                [labels[i] for i in index.tolist()],
-                [groups[i] for i in index.tolist()],
-                settings=settings,
-                strata=[langs[i] for i in index.tolist()],
-            )
+            captured: list[Any] = []
+            head_fit = linear_module._head_fit
+
+            def capture(
+                *args: Any, _fit: Any = head_fit, _into: list[Any] = captured, **kwargs: Any
+            ) -> Any:
+                out = _fit(*args, **kwargs)
+                _into.append(out[1])
+                return out
+
+            # the non-compliance head's out-of-fold probabilities (its first fit), which
+            # fit_matrix computes for calibration: the second stage trains on them
+            linear_module._head_fit = capture  # type: ignore[assignment]
+            try:
+                fitted = fit_matrix(
+                    take(xv, index),
+                    [labels[i] for i in index.tolist()],
+                    [groups[i] for i in index.tolist()],
+                    settings=settings,
+                    strata=[langs[i] for i in index.tolist()],
+                )
+            finally:
+                linear_module._head_fit = head_fit  # type: ignore[assignment]
             # the stored form (int16 weights) is what ships; the weights file holds only the
             # package's dense features, so a candidate with more is scored unstored
             model = (
@@ -321,6 +437,26 @@ def main(argv: list[str] | None = None) -> int:
             preds[name][~train] = [lab != "compliance" for lab in fold_labels]
             inner[name] = inner_score(model.training["envelope"]["langs"])
             print(f"  fold {k} {name}: inner {inner[name]}", flush=True)
+            if not spec:
+                linear = {"model": model, "oof": captured[0], "x": xv}
+        for name, spec in candidates.items():
+            if not spec.get("stack"):
+                continue
+            if not linear:
+                raise SystemExit("a stack candidate needs the base candidate in --only")
+            index = np.flatnonzero(train)
+            xb = linear["x"]
+            trees, limits, env = fit_stack(
+                _logit(linear["oof"]),
+                xb.dense[index],
+                np.array([labels[i] != "compliance" for i in index.tolist()]),
+                [groups[i] for i in index.tolist()],
+                [langs[i] for i in index.tolist()],
+                BoostSettings(**spec["stack"]),
+            )
+            preds[name][~train] = predict_stack(linear["model"], trees, limits, xb.subset(~train))
+            inner[name] = inner_score(env)
+            print(f"  fold {k} {name}: inner {inner[name]} limits {limits}", flush=True)
         # ties go to the earlier (simpler) candidate
         order = list(candidates)
         pick = max(order, key=lambda v: (inner[v], -order.index(v)))
