@@ -46,6 +46,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import numpy.typing as npt
 
+from pytest_modelprov.langid import UNDECIDED, detect, leaning
 from pytest_modelprov.refusal import model as linear_module
 from pytest_modelprov.refusal.features import (
     DENSE_NAMES,
@@ -122,8 +123,14 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "stack-d2": {"stack": {"depth": 2, "rounds": 100}},
     "stack-d3": {"stack": {"depth": 3, "rounds": 100}},
     "stack-d3-slow": {"stack": {"depth": 3, "rounds": 200, "learning_rate": 0.05}},
+    # + the request's language (answering a Finnish request in Chinese is a known evasion)
+    "stack-d2-req": {"stack": {"depth": 2, "rounds": 100}, "req": True},
+    # ... and broken output is one more input for the trees instead of a rule
+    "stack-d2-req-nb": {"stack": {"depth": 2, "rounds": 100}, "req": True, "unforced": True},
+    # no trees: the linear head, broken output not forced (the rule alone)
+    "lin-nb": {"stack": {"rounds": 0}, "unforced": True},
 }
-DEFAULT_ONLY = ("base", "stack-d2", "stack-d3", "stack-d3-slow")
+DEFAULT_ONLY = ("base", "stack-d2", "stack-d2-req", "stack-d2-req-nb", "lin-nb")
 #: the dense features a language of its own may re-weigh (those before the language flags)
 _INTERACTED = DENSE_NAMES.index("lang_en")
 
@@ -236,6 +243,17 @@ def masked(x: Matrix, drop: tuple[str, ...]) -> Matrix:
 
 
 STACK_NAMES = ("linear_logodds", *DENSE_NAMES[:-1])
+REQUEST_LANGS = ("en", "zh", "fi")
+REQ_NAMES = (*STACK_NAMES, *(f"request_{x}" for x in REQUEST_LANGS))
+
+
+def request_flags(prompts: Sequence[str | None]) -> npt.NDArray[np.float64]:
+    """One column per language: the request (prompt) is written in it (requests are short:
+    :func:`leaning` decides those :func:`detect` cannot)."""
+    found = [(detect(p) if detect(p) != UNDECIDED else leaning(p)) if p else "" for p in prompts]
+    return np.array([[float(f == x) for x in REQUEST_LANGS] for f in found]).reshape(
+        len(prompts), len(REQUEST_LANGS)
+    )
 
 
 def _logit(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -249,9 +267,12 @@ def _sigmoid(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return out
 
 
-def stack_inputs(z: npt.NDArray[np.float64], dense: npt.NDArray[np.float64]) -> Any:
-    """The second stage's inputs: the linear log-odds and the dense features but the bias."""
-    return np.column_stack([z, dense[:, :-1]])
+def stack_inputs(
+    z: npt.NDArray[np.float64], dense: npt.NDArray[np.float64], req: Any = None
+) -> Any:
+    """The second stage's inputs: the linear log-odds and the dense features but the bias
+    (and the request-language flags ``req``, when given)."""
+    return np.column_stack([z, dense[:, :-1]] + ([] if req is None else [req]))
 
 
 def rules(dense: npt.NDArray[np.float64]) -> tuple[Any, Any]:
@@ -277,6 +298,8 @@ def fit_stack(
     groups: Sequence[str],
     strata: Sequence[str],
     settings: BoostSettings,
+    req: Any = None,
+    forced: bool = True,
 ) -> tuple[Any, Any, dict[str, Any]]:
     """The second stage on the training part: ``z`` are the linear head's out-of-fold
     log-odds there. Its own inner figures (and thresholds) come from cross-validating the
@@ -284,8 +307,11 @@ def fit_stack(
     rules do not decide. (The log-odds of a row in one inner fold came from linear models
     that saw the other folds, so these inner figures are slightly optimistic for stacking:
     they only choose; the outer held-out figures score.)"""
-    x = stack_inputs(z, dense)
+    x = stack_inputs(z, dense, req)
+    names = STACK_NAMES if req is None else REQ_NAMES
     rule, broken = rules(dense)
+    if not forced:
+        broken = np.zeros_like(broken)
     decided = rule | broken
     y = truth.astype(np.float64)
     folds = group_folds(groups, 5)
@@ -293,7 +319,7 @@ def fit_stack(
     for k in sorted(set(folds.tolist())):
         tr = (folds != k) & ~decided
         te = folds == k
-        trees = fit_boosted(x[tr], y[tr], z[tr], STACK_NAMES, settings)
+        trees = fit_boosted(x[tr], y[tr], z[tr], names, settings)
         oof[te] = z[te] + trees.raw(x[te])
     prob = np.where(broken, 1.0, _sigmoid(oof))
     glob = rate_matching_threshold(prob, rule, truth)
@@ -305,17 +331,20 @@ def fit_stack(
     limits = (glob, per)
     pred = rule | (prob >= apply_limits(dense, limits))
     env = envelope(pred, truth, strata, groups)
-    trees = fit_boosted(x[~decided], y[~decided], z[~decided], STACK_NAMES, settings)
+    trees = fit_boosted(x[~decided], y[~decided], z[~decided], names, settings)
     return trees, limits, env
 
 
-def predict_stack(model: LinearModel, trees: Any, limits: Any, x: Matrix) -> Any:
+def predict_stack(
+    model: LinearModel, trees: Any, limits: Any, x: Matrix, req: Any = None, forced: bool = True
+) -> Any:
     """Non-compliance of each row of ``x`` by the linear head plus the trees."""
     nc = model.noncompliance
     z = nc.a * x.scores(nc.weights, nc.dense) + nc.b
-    prob = _sigmoid(z + trees.raw(stack_inputs(z, x.dense)))
+    prob = _sigmoid(z + trees.raw(stack_inputs(z, x.dense, req)))
     rule, broken = rules(x.dense)
-    prob = np.where(broken, 1.0, prob)
+    if forced:
+        prob = np.where(broken, 1.0, prob)
     return rule | (prob >= apply_limits(x.dense, limits))
 
 
@@ -356,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by", choices=["model", "family"], default="model")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--only", nargs="+", choices=list(CANDIDATES), default=list(DEFAULT_ONLY))
+    parser.add_argument(
+        "--dump", type=Path, help="write each candidate's held-out predictions here (.npz)"
+    )
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(f"SKIPPED: {args.data} is absent (the labelled benchmark data is not shipped)")
@@ -377,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             matrices[spec.get("extra")] = build(answers, dense, spec.get("extra"))
     print(f"featurised in {time.perf_counter() - started:.0f} s", flush=True)
     labels = [e.label for e in examples]
+    req = request_flags([e.prompt for e in examples])
     groups = [e.group.split("/")[0] if args.by == "family" else e.group for e in examples]
     lang_arr = np.array(langs)
     folds = group_folds(groups, args.folds)
@@ -400,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
                 **{
                     a: b
                     for a, b in spec.items()
-                    if a not in ("drop", "extra", "weight", "interact", "stack")
+                    if a not in ("drop", "extra", "weight", "interact", "stack", "req", "unforced")
                 }
             )
             captured: list[Any] = []
@@ -453,8 +486,17 @@ def main(argv: list[str] | None = None) -> int:
                 [groups[i] for i in index.tolist()],
                 [langs[i] for i in index.tolist()],
                 BoostSettings(**spec["stack"]),
+                req[index] if spec.get("req") else None,
+                not spec.get("unforced"),
             )
-            preds[name][~train] = predict_stack(linear["model"], trees, limits, xb.subset(~train))
+            preds[name][~train] = predict_stack(
+                linear["model"],
+                trees,
+                limits,
+                xb.subset(~train),
+                req[~train] if spec.get("req") else None,
+                not spec.get("unforced"),
+            )
             inner[name] = inner_score(env)
             print(f"  fold {k} {name}: inner {inner[name]} limits {limits}", flush=True)
         # ties go to the earlier (simpler) candidate
@@ -466,6 +508,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'NESTED':12} {score(rows, nested)}")
     for name, pred in preds.items():
         print(f"{name:12} {score(rows, pred)}  (one candidate: for comparison only)")
+    if args.dump:
+        np.savez(args.dump, nested=nested, folds=folds, **preds)
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0
 
