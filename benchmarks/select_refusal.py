@@ -130,9 +130,17 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # no trees: the linear head, broken output not forced (the rule alone)
     "lin-nb": {"stack": {"rounds": 0}, "unforced": True},
 }
-DEFAULT_ONLY = ("base", "stack-d2", "stack-d2-req", "stack-d2-req-nb", "lin-nb")
+# a Finnish expert: a linear head of its own trained on the Finnish answers only (its
+# out-of-fold log-odds one more input of the trees): words, or words and character n-grams
+CANDIDATES["stack-fi-words"] = {"stack": {"depth": 2, "rounds": 100}, "expert": "words"}
+CANDIDATES["stack-fi-char"] = {"stack": {"depth": 2, "rounds": 100}, "expert": "char-fi"}
+DEFAULT_ONLY = ("base", "stack-d2", "stack-fi-words", "stack-fi-char")
 #: the dense features a language of its own may re-weigh (those before the language flags)
 _INTERACTED = DENSE_NAMES.index("lang_en")
+
+
+#: candidate keys that are not ``TrainSettings`` fields
+_NOT_SETTINGS = ("drop", "extra", "weight", "interact", "stack", "req", "unforced", "expert")
 
 
 def interact(dense: npt.NDArray[np.float64], lang: str) -> npt.NDArray[np.float64]:
@@ -244,7 +252,6 @@ def masked(x: Matrix, drop: tuple[str, ...]) -> Matrix:
 
 STACK_NAMES = ("linear_logodds", *DENSE_NAMES[:-1])
 REQUEST_LANGS = ("en", "zh", "fi")
-REQ_NAMES = (*STACK_NAMES, *(f"request_{x}" for x in REQUEST_LANGS))
 
 
 def request_flags(prompts: Sequence[str | None]) -> npt.NDArray[np.float64]:
@@ -308,7 +315,7 @@ def fit_stack(
     that saw the other folds, so these inner figures are slightly optimistic for stacking:
     they only choose; the outer held-out figures score.)"""
     x = stack_inputs(z, dense, req)
-    names = STACK_NAMES if req is None else REQ_NAMES
+    names = STACK_NAMES + tuple(f"more_{i}" for i in range(x.shape[1] - len(STACK_NAMES)))
     rule, broken = rules(dense)
     if not forced:
         broken = np.zeros_like(broken)
@@ -333,6 +340,25 @@ def fit_stack(
     env = envelope(pred, truth, strata, groups)
     trees = fit_boosted(x[~decided], y[~decided], z[~decided], names, settings)
     return trees, limits, env
+
+
+def expert_logodds(
+    x: Matrix, train: npt.NDArray[np.bool_], labels: Sequence[str], groups: Sequence[str]
+) -> npt.NDArray[np.float64]:
+    """A non-compliance head trained on the Finnish answers of the training part only: its
+    out-of-fold log-odds there (whole models held out), its log-odds on the held-out part,
+    zero on answers in other languages (one column)."""
+    fi = x.dense[:, LANG_FEATURES["fi"]] > 0.5
+    idx = np.flatnonzero(train & fi)
+    y = np.array([labels[i] != "compliance" for i in idx.tolist()], dtype=np.float64)
+    head, oof = linear_module._head_fit(
+        take(x, idx), y, [groups[i] for i in idx.tolist()], TrainSettings()
+    )
+    out = np.zeros((x.n, 1))
+    out[idx, 0] = _logit(oof)
+    held = ~train & fi
+    out[held, 0] = head.a * x.subset(held).scores(head.weights, head.dense) + head.b
+    return out
 
 
 def predict_stack(
@@ -405,8 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     same_recipe(answers[:300], [e.prompt for e in examples[:300]], dense[:300])
     matrices: dict[str | None, Matrix] = {}
     for spec in candidates.values():
-        if spec.get("extra") not in matrices:
-            matrices[spec.get("extra")] = build(answers, dense, spec.get("extra"))
+        for extra in (spec.get("extra"), spec.get("expert")):
+            extra = None if extra == "words" else extra
+            if extra not in matrices:
+                matrices[extra] = build(answers, dense, extra)
     print(f"featurised in {time.perf_counter() - started:.0f} s", flush=True)
     labels = [e.label for e in examples]
     req = request_flags([e.prompt for e in examples])
@@ -429,13 +457,7 @@ def main(argv: list[str] | None = None) -> int:
             for lang, times in spec.get("weight", {}).items():
                 again = index[lang_arr[index] == lang]
                 index = np.concatenate([index, *[again] * (times - 1)])
-            settings = TrainSettings(
-                **{
-                    a: b
-                    for a, b in spec.items()
-                    if a not in ("drop", "extra", "weight", "interact", "stack", "req", "unforced")
-                }
-            )
+            settings = TrainSettings(**{a: b for a, b in spec.items() if a not in _NOT_SETTINGS})
             captured: list[Any] = []
             head_fit = linear_module._head_fit
 
@@ -479,6 +501,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit("a stack candidate needs the base candidate in --only")
             index = np.flatnonzero(train)
             xb = linear["x"]
+            more = req if spec.get("req") else None
+            if spec.get("expert"):
+                expert_x = matrices[None if spec["expert"] == "words" else spec["expert"]]
+                more = expert_logodds(expert_x, train, labels, groups)
             trees, limits, env = fit_stack(
                 _logit(linear["oof"]),
                 xb.dense[index],
@@ -486,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
                 [groups[i] for i in index.tolist()],
                 [langs[i] for i in index.tolist()],
                 BoostSettings(**spec["stack"]),
-                req[index] if spec.get("req") else None,
+                None if more is None else more[index],
                 not spec.get("unforced"),
             )
             preds[name][~train] = predict_stack(
@@ -494,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
                 trees,
                 limits,
                 xb.subset(~train),
-                req[~train] if spec.get("req") else None,
+                None if more is None else more[~train],
                 not spec.get("unforced"),
             )
             inner[name] = inner_score(env)
