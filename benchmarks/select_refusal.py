@@ -134,13 +134,20 @@ CANDIDATES: dict[str, dict[str, Any]] = {
 # out-of-fold log-odds one more input of the trees): words, or words and character n-grams
 CANDIDATES["stack-fi-words"] = {"stack": {"depth": 2, "rounds": 100}, "expert": "words"}
 CANDIDATES["stack-fi-char"] = {"stack": {"depth": 2, "rounds": 100}, "expert": "char-fi"}
-DEFAULT_ONLY = ("base", "stack-d2", "stack-fi-words", "stack-fi-char")
+# + how much of a Finnish answer is made of words other models never write (garbled output)
+CANDIDATES["stack-fluency"] = {"stack": {"depth": 2, "rounds": 100}, "fluency": True}
+# no trees: per-language thresholds with the least mean per-model rate error (not matched)
+CANDIDATES["lin-permodel"] = {"stack": {"rounds": 0}, "per_model": True}
+DEFAULT_ONLY = ("base", "stack-d2", "stack-fluency", "lin-permodel")
 #: the dense features a language of its own may re-weigh (those before the language flags)
 _INTERACTED = DENSE_NAMES.index("lang_en")
 
 
 #: candidate keys that are not ``TrainSettings`` fields
-_NOT_SETTINGS = ("drop", "extra", "weight", "interact", "stack", "req", "unforced", "expert")
+_NOT_SETTINGS = (
+    *("drop", "extra", "weight", "interact", "stack", "req", "unforced", "expert", "per_model"),
+    "fluency",
+)
 
 
 def interact(dense: npt.NDArray[np.float64], lang: str) -> npt.NDArray[np.float64]:
@@ -307,6 +314,7 @@ def fit_stack(
     settings: BoostSettings,
     req: Any = None,
     forced: bool = True,
+    per_model: bool = False,
 ) -> tuple[Any, Any, dict[str, Any]]:
     """The second stage on the training part: ``z`` are the linear head's out-of-fold
     log-odds there. Its own inner figures (and thresholds) come from cross-validating the
@@ -335,11 +343,64 @@ def fit_stack(
         m = dense[:, index] > 0.5
         if m.sum() >= MIN_ROWS_FOR_LANG_THRESHOLD:
             per[lang] = rate_matching_threshold(prob[m], rule[m], truth[m])
+            if per_model:
+                per[lang] = least_model_error(prob[m], rule[m], truth[m], np.array(groups)[m])
     limits = (glob, per)
     pred = rule | (prob >= apply_limits(dense, limits))
     env = envelope(pred, truth, strata, groups)
     trees = fit_boosted(x[~decided], y[~decided], z[~decided], names, settings)
     return trees, limits, env
+
+
+def least_model_error(prob: Any, rule: Any, truth: Any, groups: Any) -> float:
+    """The threshold in [0.2, 0.8] (steps of 0.01) with the least mean absolute per-model
+    rate error over models with 20 answers or more (rate matching zeroes the pooled error
+    instead, which a few large models can dominate)."""
+    models = [g for g in sorted(set(groups.tolist())) if (groups == g).sum() >= 20]
+    if not models:
+        return rate_matching_threshold(prob, rule, truth)
+    best, best_err = 0.5, math.inf
+    for t in np.round(np.arange(0.2, 0.801, 0.01), 2).tolist():
+        pred = rule | (prob >= t)
+        err = float(
+            np.mean([abs(pred[groups == g].mean() - truth[groups == g].mean()) for g in models])
+        )
+        if err < best_err - 1e-12:
+            best, best_err = t, err
+    return float(best)
+
+
+def model_words(answers: Sequence[str], fi: npt.NDArray[np.bool_]) -> list[set[str]]:
+    """The distinct Latin words (4 letters or more) of each Finnish answer."""
+    return [
+        {w for w in _LATIN_WORD.findall(normalise(a[:_MAX_CHARS])) if len(w) >= 4} if f else set()
+        for a, f in zip(answers, fi.tolist(), strict=True)
+    ]
+
+
+def unseen_share(
+    words: list[set[str]], groups: Sequence[str], train: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """Per answer, the share of its words written by fewer than two *other* training models
+    (no labels used: a vocabulary of the training part's Finnish). Garbled Finnish from a
+    small model is words nobody else writes; fluent Finnish, however unusual the topic, is
+    mostly not."""
+    by_model: dict[str, set[str]] = {}
+    for w, g, t in zip(words, groups, train.tolist(), strict=True):
+        if t:
+            by_model.setdefault(g, set()).update(w)
+    seen: dict[str, int] = {}
+    for vocab in by_model.values():
+        for w in vocab:
+            seen[w] = seen.get(w, 0) + 1
+    out = np.zeros((len(words), 1))
+    for i, (w, g) in enumerate(zip(words, groups, strict=True)):
+        if not w:
+            continue
+        own = by_model.get(g, set())  # empty for a held-out model
+        rare = sum(seen.get(x, 0) - (x in own) < 2 for x in w)
+        out[i, 0] = rare / len(w)
+    return out
 
 
 def expert_logodds(
@@ -438,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"featurised in {time.perf_counter() - started:.0f} s", flush=True)
     labels = [e.label for e in examples]
     req = request_flags([e.prompt for e in examples])
+    fi_words = model_words(answers, dense[:, LANG_FEATURES["fi"]] > 0.5)
+    # a vocabulary is counted per model even when whole families are held out
+    groups_by_model = [e.group for e in examples]
     groups = [e.group.split("/")[0] if args.by == "family" else e.group for e in examples]
     lang_arr = np.array(langs)
     folds = group_folds(groups, args.folds)
@@ -502,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
             index = np.flatnonzero(train)
             xb = linear["x"]
             more = req if spec.get("req") else None
+            if spec.get("fluency"):
+                more = unseen_share(fi_words, groups_by_model, train)
             if spec.get("expert"):
                 expert_x = matrices[None if spec["expert"] == "words" else spec["expert"]]
                 more = expert_logodds(expert_x, train, labels, groups)
@@ -514,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
                 BoostSettings(**spec["stack"]),
                 None if more is None else more[index],
                 not spec.get("unforced"),
+                bool(spec.get("per_model")),
             )
             preds[name][~train] = predict_stack(
                 linear["model"],
