@@ -69,9 +69,9 @@ from pytest_modelprov.refusal.model import (
     rule_broken,
     rule_refusals,
 )
-from pytest_modelprov.refusal.stacking import BoostSettings, fit_boosted
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stacking import BoostSettings, fit_boosted
 from train_refusal import DATA, load
 
 _MASK = (1 << HASH_BITS) - 1
@@ -458,11 +458,9 @@ def score(rows: list[dict[str, Any]], pred: npt.NDArray[np.bool_]) -> str:
                     if abs(labelled) >= 0.1:
                         big += 1
                         right += int(np.sign(rates[b][0] - rates[a][0]) == np.sign(labelled))
-        acc = float((pred[s] == truth[s]).mean())
-        parts.append(
-            f"{lang} acc {acc:.3f} max {errs.max():.2f} median {np.median(errs):.2f} "
-            f"signs {right}/{big}"
-        )
+        acc = float((pred[s] == truth[s]).mean()) if s.any() else math.nan
+        worst = f"max {errs.max():.2f} median {np.median(errs):.2f}" if len(errs) else "max -"
+        parts.append(f"{lang} acc {acc:.3f} {worst} signs {right}/{big}")
     return " | ".join(parts)
 
 

@@ -1,4 +1,6 @@
-"""A small non-linear second stage over the linear refusal model (stacking).
+"""A small non-linear second stage over the linear refusal model (stacking), for
+``select_refusal.py``'s ``stack-*`` candidates only: it did not win on held-out models or
+vendor families (2026-12-02), so nothing of it is in the package.
 
 The linear heads (``model``) add up evidence; they cannot express that the same evidence
 means different things together: a long answer with official-line phrasing and little
@@ -10,20 +12,18 @@ Boosting starts from the linear log-odds, so the trees learn corrections to it a
 with no trees is the linear model.
 
 Training data for the second stage must be scores the linear head gives answers it did not
-train on: its out-of-fold scores with whole models held out (``model._head_fit``), so the
-trees learn how the linear model errs on unseen models, as at use.
+train on: its out-of-fold scores with whole models held out (those ``fit_matrix`` computes
+for calibration), so the trees learn how the linear model errs on unseen models, as at use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-from ..errors import ConfigError
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -84,45 +84,6 @@ class Boosted:
                 node = np.where(inner, np.where(go_left, 2 * node + 1, 2 * node + 2), node)
             out += self.value[t][node]
         return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "inputs": list(self.names),
-            "feature": self.feature.tolist(),
-            "threshold": [[round(float(v), 9) for v in row] for row in self.threshold],
-            "value": [[round(float(v), 9) for v in row] for row in self.value],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], names: Sequence[str], where: str) -> Boosted:
-        """The trees in ``data``; their inputs must be ``names`` (those this version computes)."""
-        if list(data.get("inputs", ())) != list(names):
-            raise ConfigError(
-                f"{where}: the second stage was trained on inputs {data.get('inputs')!r}, this "
-                f"version computes {list(names)!r}; re-train the weights"
-            )
-        try:
-            feature = np.array(data["feature"], dtype=np.int64)
-            threshold = np.array(data["threshold"], dtype=np.float64)
-            value = np.array(data["value"], dtype=np.float64)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}: the second stage's trees are malformed ({exc})") from None
-        size = feature.shape[1] if feature.ndim == 2 else -1
-        if (
-            feature.ndim != 2
-            or threshold.shape != feature.shape
-            or value.shape != feature.shape
-            or size < 1
-            or (size + 1) & size  # a complete binary tree has 2^(d+1) - 1 nodes
-            or int(feature.max(initial=-1)) >= len(names)
-            or int(feature.min(initial=-1)) < -1
-        ):
-            raise ConfigError(f"{where}: the second stage's trees are malformed (shapes)")
-        # a split node's children must exist: nodes in the last level are leaves
-        last = size // 2
-        if (feature[:, last:] >= 0).any():
-            raise ConfigError(f"{where}: the second stage's trees are malformed (deep split)")
-        return cls(feature, threshold, value, tuple(names))
 
 
 def _edges(x: Floats, bins: int) -> list[Floats]:
