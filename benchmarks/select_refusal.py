@@ -16,13 +16,33 @@ worth; ``extra``: a candidate featuriser from ``EXTRA`` whose tokens join the ha
 feature is tried here before anything in the package changes; ``weight``: per-language row
 weights in training (a weight of 2 trains on each such answer twice; scoring is unchanged);
 ``interact``: the dense features get a second copy for answers in that language.
-``--only`` runs a subset of the candidates (the machine is shared). Skips (exit 0) with a
-message when the data folder is absent.
+``stack``: another model class, a second stage of boosted shallow trees (``stacking.py``)
+over ``base``'s out-of-fold log-odds (those ``fit_matrix`` computes for calibration, so the
+trees learn how the linear head errs on unseen models) and the dense features, with its own
+per-language rate-matched thresholds from cross-validating the trees over the same inner
+folds; ``req``: the request's language as an input; ``unforced``: broken output is an input,
+not a rule; ``expert``: a Finnish-only linear head's out-of-fold log-odds as an input;
+``fluency``: the share of a Finnish answer's words fewer than two other training models
+write; ``per_model``: per-language thresholds with the least mean per-model rate error
+instead of matched rates (with ``rounds`` 0: no trees). Stack candidates need ``base`` and
+cost no linear fit of their own. ``--only`` runs a subset of the candidates (the machine is
+shared; the default is the last set compared); ``--dump`` writes each candidate's held-out
+predictions. Skips (exit 0) with a message when the data folder is absent.
 
-Last run (2026-12-02, ~35 min each on a shared 2-core machine): no candidate won on both
-splits, so the shipped recipe stayed ``base``. By model, NESTED fi 0.902 (base 0.893), worst
-per-model error 0.30 (0.42), but zh 0.914 (0.918); by vendor, NESTED fi 0.880 (base 0.883)
-and every candidate alone lost en or zh accuracy against ``base``.
+Runs of 2026-12-02 (~35 min each with the feature candidates; ~3 min with ``base`` and stack
+candidates only). Session 1, feature candidates: no candidate won on both splits, so the
+shipped recipe stayed ``base``. By model, NESTED fi 0.902 (base 0.893), worst per-model error
+0.30 (0.42), but zh 0.914 (0.918); by vendor, NESTED fi 0.880 (base 0.883) and every
+candidate alone lost en or zh accuracy against ``base``. Session 2, model classes (stacking
+with 2 or 3-deep trees, the request's language, broken output unforced, a Finnish expert
+head on words or character n-grams, fluency; per-model-error thresholds): none won. By
+model, NESTED of {base, stack-d2, stack-fluency, lin-permodel}: en 0.963/0.12, zh 0.923/0.10,
+fi 0.890/0.42 (base alone 0.962/0.12, 0.918/0.14, 0.893/0.42); by vendor: en 0.935/0.26, zh
+0.879/0.28, fi 0.890/0.40 (base 0.935/0.26, 0.867/0.28, 0.883/0.40), and every stack
+candidate alone lost zh accuracy by vendor (0.846-0.850). The worst Finnish errors are models,
+not answers: garbled Finnish from a small model that the source's single judge calls evasive
+(-0.36 to -0.42) and a larger one of the same vendor whose Finnish answers the broken-output
+rule forces to non-compliance though judged compliant (+0.28 to +0.30).
 """
 
 from __future__ import annotations
