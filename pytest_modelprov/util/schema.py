@@ -11,15 +11,19 @@ from typing import Any
 from ..errors import ConfigError
 from .files import user_path
 from .safejson import loads as json_loads
+from .strictschema import Validator
 
 
 @cache
-def validator(name: str) -> Any:
-    """A Draft 2020-12 validator for ``schemas/<name>``, built once per process."""
-    import jsonschema  # here, not at the top: every pytest run imports the plugin
+def validator(name: str) -> Validator:
+    """A validator for ``schemas/<name>``, built once per process.
 
+    :mod:`.strictschema`, not jsonschema: it implements exactly the keywords our schemas
+    use (with jsonschema's messages) and refuses a schema that uses any other, and it costs
+    no import of attrs, referencing and the format checkers on a warm run.
+    """
     text = files("pytest_modelprov").joinpath("schemas").joinpath(name).read_text(encoding="utf-8")
-    return jsonschema.Draft202012Validator(json.loads(text))
+    return Validator(json.loads(text), f"schemas/{name}")
 
 
 def problems(data: Any, name: str) -> list[tuple[str, str]]:
