@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import ConfigError
 from .files import user_path
 from .safejson import loads as json_loads
-from .strictschema import Validator
+from .strictschema import Validator as Validator
 
 
 @cache
@@ -28,9 +28,12 @@ def validator(name: str) -> Validator:
 
 def problems(data: Any, name: str) -> list[tuple[str, str]]:
     """Every mismatch as ``(json path, message)``, in document order; empty when valid."""
-    errors = sorted(
-        validator(name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
-    )
+    return problems_of(validator(name), data)
+
+
+def problems_of(checker: Validator, data: Any) -> list[tuple[str, str]]:
+    """:func:`problems` against a validator built from a schema of one's own."""
+    errors = sorted(checker.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     return [("/".join(str(p) for p in e.absolute_path) or "(top level)", e.message) for e in errors]
 
 
