@@ -448,3 +448,26 @@ def test_the_warm_path_modules_do_not_import_jsonschema(pytester):
     result = pytester.runpython(pytester.path / "check.py")
     assert result.outlines[-1] == "False"
     assert "is a required property" in result.outlines[-2]
+
+
+def test_the_package_needs_no_jsonschema_installed(pytester):
+    """jsonschema is a test dependency only: every module imports and every schema checks
+    with it unimportable."""
+    pytester.makepyfile(
+        check="""
+        import importlib, pkgutil, sys
+        sys.modules["jsonschema"] = None  # import jsonschema now raises ImportError
+        import pytest_modelprov
+        from pytest_modelprov.util import schema
+        names = [m.name for m in pkgutil.walk_packages(pytest_modelprov.__path__, "pytest_modelprov.")]
+        for name in names:
+            importlib.import_module(name)
+        from importlib.resources import files
+        for path in files("pytest_modelprov").joinpath("schemas").iterdir():
+            assert schema.problems(None, path.name), path.name
+        print(len(names), "modules")
+        """
+    )
+    result = pytester.runpython(pytester.path / "check.py")
+    assert result.ret == 0, result.errlines[-5:]
+    assert int(result.outlines[-1].split()[0]) > 50
