@@ -19,6 +19,7 @@ import numpy.typing as npt
 from ..errors import ConfigError
 from ..util import schema
 from ..util.safejson import loads as json_loads
+from ..util.strictschema import Validator
 from . import distances
 from .record import record_distance
 from .text import function_word_hashes, function_words, is_cjk, is_cjk_points, tokenise_many
@@ -584,8 +585,8 @@ _FEATURE = re.compile(r"[^ ]+(?: [^ ]+){0,2}")
 
 
 @lru_cache(maxsize=1)
-def _light_validator() -> schema.Validator:
-    return schema.Validator(_light_schema(), "schemas/fingerprint.schema.json (light)")
+def _light_validator() -> Validator:
+    return Validator(_light_schema(), "schemas/fingerprint.schema.json (light)")
 
 
 @lru_cache(maxsize=1)

@@ -6,12 +6,14 @@ import json
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .files import user_path
 from .safejson import loads as json_loads
-from .strictschema import Validator as Validator
+
+if TYPE_CHECKING:
+    from .strictschema import Validator
 
 
 @cache
@@ -22,6 +24,8 @@ def validator(name: str) -> Validator:
     use (with jsonschema's messages) and refuses a schema that uses any other, and it costs
     no import of attrs, referencing and the format checkers on a warm run.
     """
+    from .strictschema import Validator  # here: every pytest start imports this module
+
     text = files("pytest_modelprov").joinpath("schemas").joinpath(name).read_text(encoding="utf-8")
     return Validator(json.loads(text), f"schemas/{name}")
 
