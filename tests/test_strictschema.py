@@ -471,3 +471,23 @@ def test_the_package_needs_no_jsonschema_installed(pytester):
     result = pytester.runpython(pytester.path / "check.py")
     assert result.ret == 0, result.errlines[-5:]
     assert int(result.outlines[-1].split()[0]) > 50
+
+
+def test_a_pytest_start_with_the_plugin_imports_no_validator_and_no_numpy(pytester, monkeypatch):
+    """Every pytest start imports the plugin (and util.schema): the validator is imported
+    when something is first checked, numpy and jsonschema not at all."""
+    log = pytester.path / "modules.txt"
+    monkeypatch.setenv("MODULES_LOG", str(log))
+    pytester.makepyfile(
+        modules_seen="""
+        import os, sys
+        def pytest_unconfigure(config):
+            with open(os.environ["MODULES_LOG"], "w", encoding="utf-8") as out:
+                out.write(" ".join(sorted(sys.modules)))
+        """,
+        test_nothing="def test_nothing():\n    pass\n",
+    )
+    pytester.runpytest_subprocess("-p", "modules_seen").assert_outcomes(passed=1)
+    modules = set(log.read_text(encoding="utf-8").split())
+    assert "pytest_modelprov.util.schema" in modules  # control: the plugin was loaded
+    assert not modules & {"pytest_modelprov.util.strictschema", "numpy", "jsonschema"}
