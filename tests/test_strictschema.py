@@ -412,6 +412,13 @@ def test_each_keyword_agrees_with_jsonschema_on_edge_cases(root):
         ({"pattern": "("}, "is not a regular expression"),
         ({"dependentRequired": {"a": ["b"]}}, "'dependentRequired' is not implemented"),
         ({"unevaluatedProperties": False}, "'unevaluatedProperties' is not implemented"),
+        ({"properties": {"a": {"$id": "urn:x", "$ref": "#/$defs/y"}}}, "$id below the root"),
+        ({"items": {"$schema": "https://json-schema.org/draft/2020-12/schema"}}, "below the root"),
+        ({"$defs": {"unused": {"minContains": 1}}}, "#/$defs/unused/minContains"),
+        ({"items": {"$defs": {"deep": {"uniqueItems": True}}}}, "#/items/$defs/deep/uniqueItems"),
+        ({"$defs": []}, "must be an object of schemas"),
+        ({"properties": {"a": {}}, "$ref": "#/properties"}, "not a schema"),
+        ({"$anchor": "a"}, "'$anchor' is not implemented"),
     ],
 )
 def test_a_schema_with_anything_it_does_not_enforce_is_refused_at_load(root, refused):

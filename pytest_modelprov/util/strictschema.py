@@ -26,7 +26,7 @@ import operator
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["Problem", "SchemaError", "Validator"]
 
@@ -147,15 +147,9 @@ class Validator:
         self.name = name
         self._nodes: dict[int, _Node] = {}
         self._refs: list[tuple[list[_Node], str, str]] = []
+        if isinstance(schema, Mapping) and schema.get("$schema", DRAFT) != DRAFT:
+            self._refuse("#/$schema", f"only {DRAFT} is implemented")
         self._root = self._compile(schema, "#")
-        if isinstance(schema, Mapping):
-            if schema.get("$schema", DRAFT) != DRAFT:
-                self._refuse("#/$schema", f"only {DRAFT} is implemented")
-            defs = schema.get("$defs", {})
-            if not isinstance(defs, Mapping):
-                self._refuse("#/$defs", "must be an object")
-            for key, sub in defs.items():
-                self._compile(sub, f"#/$defs/{key}")  # checked even when nothing refers to it
         for target, ref, where in self._refs:
             target.append(self._nodes[id(self._resolve(ref, where))])
 
@@ -168,7 +162,7 @@ class Validator:
 
     # -- compiling -------------------------------------------------------------------------
 
-    def _refuse(self, where: str, why: str) -> None:
+    def _refuse(self, where: str, why: str) -> NoReturn:
         raise SchemaError(f"{self.name} at {where}: {why}; this validator does not enforce it")
 
     def _resolve(self, ref: str, where: str) -> Any:
@@ -198,6 +192,15 @@ class Validator:
             self._refuse(where, "'then'/'else' without 'if' would be ignored")
         for keyword, value in schema.items():
             at = f"{where}/{keyword}"
+            if keyword in ("$id", "$schema") and where != "#":
+                # a nested $id would start a resource of its own, moving what "#/..." means
+                self._refuse(at, f"{keyword} below the root")
+            if keyword == "$defs":
+                if not isinstance(value, Mapping):
+                    self._refuse(at, "must be an object of schemas")
+                for key, sub in value.items():
+                    self._compile(sub, f"{at}/{key}")  # checked even when nothing uses it
+                continue
             if keyword in _ANNOTATIONS or keyword in ("then", "else"):
                 continue
             if keyword.startswith("x-"):
@@ -209,7 +212,6 @@ class Validator:
             build = _BUILDERS.get(keyword)
             if build is None:
                 self._refuse(at, f"keyword {keyword!r} is not implemented")
-                raise AssertionError  # unreachable: _refuse raises
             node.checks.append(build(self, value, schema, at))
         return node
 
@@ -353,7 +355,6 @@ def _pattern(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Ch
         compiled = re.compile(value)
     except re.error as exc:
         v._refuse(at, f"{value!r} is not a regular expression ({exc})")
-        raise AssertionError from None  # unreachable: _refuse raises
 
     def check(instance: Any) -> Errors:
         # re.search, as jsonschema: a pattern is not anchored unless it says so
