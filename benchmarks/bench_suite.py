@@ -14,10 +14,12 @@ every request the suite makes is counted here. Medians of ``--runs`` wall times:
          report (``--modelprov-report-json``);
 - empty: a generated directory with as many ``def test_i(): pass`` as the suite ran, same
          flags (plugin installed but unused), and the same with ``-p no:modelprov``;
-- floor: the empty tests with a conftest importing numpy and jsonschema, which a warm run of
-         this suite needs whatever the plugin does (fingerprints; baselines and the vendor
-         file are untrusted input, schema-checked on every read): warm / floor is the
-         plugin's own warm work, floor / empty what no plugin change can remove.
+- floor: the empty tests with a conftest importing the third-party modules a warm run of
+         the suite imports and the empty tests do not (found by one untimed warm run that
+         lists ``sys.modules``; today numpy, for the lexical fingerprints and their bootstrap,
+         which are computed on every run, and diskcache): warm / floor is the plugin's own
+         warm work, floor / empty what the plugin cannot remove without dropping a library.
+         The warm run's list is printed, so a library that creeps onto the warm path shows.
 
 Bytecode is cached (in a temporary PYTHONPYCACHEPREFIX, even where PYTHONDONTWRITEBYTECODE
 is set) and each kind has an untimed first run, as on a developer's machine.
@@ -32,6 +34,7 @@ warm suite runs also with ``--modelprov-verdict-cache=off``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -83,6 +86,48 @@ def run_pytest(target: Path, env: dict[str, str], *extra: str) -> tuple[float, s
         tail = "\n".join(done.stdout.splitlines()[-15:])
         raise RuntimeError(f"pytest {target} failed ({done.returncode}):\n{tail}\n{done.stderr}")
     return wall, done.stdout, int(passed.group(1))
+
+
+#: a pytest plugin (``-p``) writing the top-level names in sys.modules at the end of the run
+MODULES_PLUGIN = """
+import os
+import sys
+
+def pytest_unconfigure(config):
+    with open(os.environ["MODELPROV_BENCH_MODULES"], "w", encoding="utf-8") as out:
+        out.write("\\n".join(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def imported(target: Path, env: dict[str, str], root: Path, *extra: str) -> set[str]:
+    """The top-level modules one (untimed) pytest run of ``target`` has imported at its end."""
+    probe = root / "modules-probe"
+    probe.mkdir(exist_ok=True)
+    (probe / "modelprov_bench_modules.py").write_text(MODULES_PLUGIN, encoding="utf-8")
+    log = probe / "modules.txt"
+    env = dict(
+        env,
+        MODELPROV_BENCH_MODULES=str(log),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(probe), env.get("PYTHONPATH")])),
+    )
+    run_pytest(target, env, "-p", "modelprov_bench_modules", *extra)
+    CPU_TIMES.pop()  # not one of the timed runs
+    return set(log.read_text(encoding="utf-8").split())
+
+
+def third_party(names: set[str]) -> list[str]:
+    """The names installed as distributions (site-packages), not the standard library, this
+    package or the suite's own test modules."""
+    found = []
+    for name in sorted(names - set(sys.stdlib_module_names)):
+        if name.startswith(("_", "pytest_modelprov")):
+            continue
+        spec = importlib.util.find_spec(name)
+        origin = (spec.origin or "") if spec is not None else ""
+        locations = list(spec.submodule_search_locations or []) if spec is not None else []
+        if any("-packages" in p for p in [origin, *locations]):
+            found.append(name)
+    return found
 
 
 def base_env(server: LocalServer, cache: Path) -> dict[str, str]:
@@ -192,13 +237,14 @@ def main() -> int:
         mark = len(CPU_TIMES)
         bare = [run_pytest(empty_dir, plain, "-p", "no:modelprov")[0] for _ in range(args.runs)]
         bare_cpu_times = CPU_TIMES[mark:]
-        # the floor: the same empty tests importing what a warm run of this suite cannot do
-        # without (numpy for the lexical fingerprints, jsonschema for the committed baselines
-        # and the team vendor file, both untrusted input that is checked on every read)
+        # the floor: the same empty tests importing the libraries a warm run imports and
+        # the empty tests do not, as found by listing sys.modules at the end of each
+        warm_modules = imported(suite, env, root, "--modelprov-record-mode=replay")
+        floor_libs = third_party(warm_modules - imported(empty_dir, plain, root))
         deps_dir = root / "empty-deps"
         shutil.copytree(empty_dir, deps_dir)
         (deps_dir / "conftest.py").write_text(
-            "import jsonschema  # noqa: F401\nimport numpy  # noqa: F401\n"
+            "".join(f"import {name}  # noqa: F401\n" for name in floor_libs)
         )
         run_pytest(deps_dir, plain)  # untimed: its bytecode
         deps: list[float] = []
@@ -237,9 +283,14 @@ def main() -> int:
     )
     print(f"  warm / empty                  : {w / e:6.2f}x  {wc / ec:6.2f}x")
     print(
-        f"  empty + numpy, jsonschema     : {d:6.2f} s {dc:6.2f} s   (the floor of a warm run "
-        f"needing them: {d / e:.2f}x / {dc / ec:.2f}x empty; "
-        f"warm is {w / d:.2f}x / {wc / dc:.2f}x it)"
+        f"  floor (empty + imports)       : {d:6.2f} s {dc:6.2f} s   (import "
+        f"{', '.join(floor_libs) or 'nothing'}: the libraries the warm run imports beyond "
+        "the empty tests)"
+    )
+    print(f"  floor / empty                 : {d / e:6.2f}x  {dc / ec:6.2f}x")
+    print(
+        f"  warm / floor                  : {w / d:6.2f}x  {wc / dc:6.2f}x   "
+        "(the plugin's own warm work)"
     )
     print(
         f"  cold - warm                   : {c - w:6.2f} s {cc - wc:6.2f} s   (recording "
@@ -262,6 +313,13 @@ def main() -> int:
             f"(plugin import then {eb - b:.2f} s / {ebc - bc:.2f} s CPU)"
         )
     print(f"  model calls replayed warm     : {statistics.median(replayed):.0f} per run")
+    shown = [
+        m for m in ("numpy", "jsonschema", "diskcache", "openai", "httpx") if m in warm_modules
+    ]
+    print(
+        f"  warm run imported             : {', '.join(shown)} (of numpy, jsonschema, "
+        "diskcache, openai, httpx)"
+    )
     print(f"  requests the server got warm  : {warm_requests}")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0

@@ -93,3 +93,41 @@ def test_examples_fit_80_columns_and_warn_about_nothing(pytester, examples, monk
     assert "INCONCLUSIVE" not in text and "FAIL" not in text
     # the verdicts are in the table, one per measurement checked against something
     assert sum(line.rstrip().endswith(" pass") for line in tables) >= 8
+
+
+#: jsonschema and what it imports: a warm run that reads committed baselines and the team
+#: vendor file checks them with util/strictschema instead (~40-80 ms of import saved)
+SCHEMA_STACK = ("jsonschema", "jsonschema_specifications", "referencing", "attrs", "rpds")
+MODULES_SEEN = """
+import os
+import sys
+
+def pytest_unconfigure(config):
+    with open(os.environ["MODULES_SEEN_LOG"], "w", encoding="utf-8") as out:
+        out.write(" ".join(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def test_a_warm_run_of_the_examples_checks_its_baselines_without_jsonschema(
+    pytester, examples, tmp_path, monkeypatch
+):
+    (pytester.path / "modules_seen.py").write_text(MODULES_SEEN, encoding="utf-8")
+    seen = tmp_path / "modules.txt"
+    monkeypatch.setenv("MODULES_SEEN_LOG", str(seen))
+    with LocalServer(Script.from_file(EXAMPLES / "local_script.json")) as server:
+        monkeypatch.setenv("MODELPROV_MODEL", "demo-model")
+        monkeypatch.setenv("MODELPROV_BASE_URL", server.url)
+        monkeypatch.setenv("MODELPROV_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.setenv(
+            "MODELPROV_REFERENCES",
+            f"previous-release.model=demo-model-previous;previous-release.base_url={server.url}",
+        )
+        run = ("-p", "modules_seen", "-p", "no:randomly", str(examples))
+        pytester.runpytest_subprocess(*run).assert_outcomes(passed=EXAMPLE_TESTS)
+        result = pytester.runpytest_subprocess(*run, "--modelprov-record-mode=replay")
+    result.assert_outcomes(passed=EXAMPLE_TESTS)
+    # control: the run did read and compare the committed baselines (schema-checked reads)
+    result.stdout.fnmatch_lines(["*modelprov-baselines (default): 2 compared*"])
+    modules = set(seen.read_text(encoding="utf-8").split())
+    assert "pytest_modelprov" in modules
+    assert modules.isdisjoint(SCHEMA_STACK), sorted(modules & set(SCHEMA_STACK))

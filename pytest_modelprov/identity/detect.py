@@ -221,12 +221,27 @@ class Detector:
         sentences = _sentences(text)
         every_folded = [_normalise(sentence) for sentence in sentences]
         every_others = [self._other_names(sentence) for sentence in sentences]
-        if self._prefilter and not any(every_others) and not any(map(self._names_in, every_folded)):
-            # no name anywhere: the clause-by-clause reading (frames, negation, what each
-            # clause hands the next) would find nothing to decide about
-            return Claims(text, _settle_others(items))
-        for sentence, folded, others in zip(sentences, every_folded, every_others, strict=True):
-            clauses = _clauses(folded)
+        names: dict[str, list[re.Match[str]]] = {}
+        # a sentence's clauses, split once for both readings (None: not split yet)
+        every_clauses: list[list[str] | None] = [None] * len(sentences)
+        if self._prefilter:
+            naming = [
+                bool(others) or self._names_in(every_folded, every_clauses, at, names)
+                for at, others in enumerate(every_others)
+            ]
+            if not any(naming):
+                # no name anywhere: the clause-by-clause reading (frames, negation, what each
+                # clause hands the next) would find nothing to decide about
+                return Claims(text, _settle_others(items))
+            # what a clause hands the next flows forward only, and the sentences after the
+            # last one naming a vendor (in a clause or a field line) hold nothing to decide
+            # about: the reading stops there
+            read = len(naming) - naming[::-1].index(True)
+            sentences, every_folded = sentences[:read], every_folded[:read]
+        for sentence, folded, split, others in zip(
+            sentences, every_folded, every_clauses, every_others, strict=False
+        ):
+            clauses = _clauses(folded) if split is None else split
             # a new sentence inherits only a positive self-description, and only when it is a
             # subject-less fragment ("Trained by X."); a denial does not carry over
             sentence_ctx: Ctx = "self" if ctx == "self" else "none"
@@ -245,6 +260,7 @@ class Detector:
                     sentence,
                     index == 0,
                     others,
+                    names,
                 )
                 items.extend(found)
                 if not found and HEDGE.search(clause):
@@ -257,12 +273,27 @@ class Detector:
         items.extend(c for c in fields if len(named[c.role]) == 1)
         return Claims(text, _settle_others(items))
 
-    def _names_in(self, folded: str) -> bool:
-        """Whether a normalised sentence names a vendor of the table where :meth:`detect`
-        looks: in one of its clauses, or in the value of one of its key-value lines."""
+    def _names_in(
+        self,
+        every_folded: list[str],
+        every_clauses: list[list[str] | None],
+        at: int,
+        names: dict[str, list[re.Match[str]]],
+    ) -> bool:
+        """Whether normalised sentence ``at`` names a vendor of the table where
+        :meth:`detect` looks: in one of its clauses, or in the value of one of its key-value
+        lines. Its clauses (``every_clauses[at]``) and the names found in each (``names``)
+        are kept for the reading that follows."""
+        folded = every_folded[at]
         if not self._may_name(folded):
             return False  # nor in any part of it
-        if any(self._names(clause) for clause in _clauses(folded)):
+        found = False
+        every_clauses[at] = clauses = _clauses(folded)
+        for clause in clauses:
+            if clause not in names:
+                names[clause] = self._names(clause)
+            found = found or bool(names[clause])
+        if found:
             return True
         return any(self._regex.search(line.group("value")) for line in _FIELD_LINE.finditer(folded))
 
@@ -308,9 +339,15 @@ class Detector:
             found[name] = Alias(OTHER_PREFIX + name, name, weak=False)
         return tuple(sorted(found.values(), key=lambda a: -len(a.text)))
 
-    def _matches(self, clause: str, others: tuple[Alias, ...]) -> list[tuple[int, int, Alias]]:
+    def _matches(
+        self,
+        clause: str,
+        others: tuple[Alias, ...],
+        names: dict[str, list[re.Match[str]]] | None = None,
+    ) -> list[tuple[int, int, Alias]]:
         spans: list[tuple[int, int, Alias]] = []
-        for match in self._names(clause):
+        known = None if names is None else names.get(clause)
+        for match in self._names(clause) if known is None else known:
             alias = self._aliases[(match.lastindex or 1) - 1]
             spans.append((match.start(), match.end(), alias))
         for alias in others:
@@ -333,11 +370,12 @@ class Detector:
         sentence: str,
         first: bool,
         others: tuple[Alias, ...] = (),
+        names: dict[str, list[re.Match[str]]] | None = None,
     ) -> tuple[list[Claim], Ctx]:
         occurrences: list[_Occurrence] = []
         parts: list[str] = []
         last = 0
-        for start, end, alias in self._matches(clause, others):
+        for start, end, alias in self._matches(clause, others, names):
             parts.append(clause[last:start])
             parts.append(chr(0xE000 + len(occurrences)))
             occurrences.append(_Occurrence(alias, clause[start:end]))

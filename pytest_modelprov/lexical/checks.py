@@ -27,6 +27,7 @@ from ..comparable import require_same_params
 from ..errors import ConfigError
 from ..handle import ModelHandle
 from ..reports.measurement import MAX_EVIDENCE, Measurement, evidence_item
+from ..util import schema
 from ..util.files import user_path
 from ..util.safejson import loads as json_loads
 from . import distances as lexical_distance
@@ -107,18 +108,13 @@ def load_prompts(path: str | Path | None = None) -> list[tuple[str, str]]:
 
 
 def _check_prompts(data: Any, where: str) -> None:
-    import jsonschema  # here: only a user's prompt file is checked
-
-    schema = json_loads(
-        files("pytest_modelprov").joinpath("schemas/lexical_prompts.schema.json").read_text("utf-8")
-    )
-    try:
-        jsonschema.validate(data, schema)
-    except jsonschema.ValidationError as exc:
+    found = schema.problems(data, "lexical_prompts.schema.json")
+    if found:
+        at, message = found[0]
         raise ConfigError(
             f"lexical prompt file {where} does not match lexical_prompts.schema.json: "
-            f"{exc.message} (at {'/'.join(map(str, exc.absolute_path)) or 'top level'})"
-        ) from None
+            f"{message} (at {'top level' if at == '(top level)' else at})"
+        )
 
 
 @lru_cache(maxsize=1)

@@ -17,7 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError
+from ..util import schema
 from ..util.safejson import loads as json_loads
+from ..util.strictschema import Validator
 from . import distances
 from .record import record_distance
 from .text import function_word_hashes, function_words, is_cjk, is_cjk_points, tokenise_many
@@ -461,11 +463,10 @@ class Fingerprint:
     def from_dict(cls, data: Any, source: str = "fingerprint JSON") -> Fingerprint:
         """Validate against ``schemas/fingerprint.schema.json`` and rebuild.
 
-        jsonschema checks the structure; the large arrays (feature strings, per-prompt
-        indices and counts) are checked with numpy against the same rules, because
-        jsonschema took ~2 s per MB on them.
+        The schema checks the structure; the large arrays (feature strings, per-prompt
+        indices and counts) are checked with numpy against the same rules, because a schema
+        validator took ~2 s per MB on them (jsonschema did).
         """
-        import jsonschema
 
         def bad(where: str, message: str) -> ConfigError:
             return ConfigError(
@@ -473,11 +474,9 @@ class Fingerprint:
                 "Re-create it with Fingerprint.save()"
             )
 
-        try:
-            jsonschema.validate(data, _light_schema())
-        except jsonschema.ValidationError as exc:
-            where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
-            raise bad(where, exc.message) from None
+        found = schema.problems_of(_light_validator(), data)
+        if found:
+            raise bad(*found[0])
         features = data["features"]
         _check_features(features, bad)
         prompts = data["prompts"]
@@ -583,6 +582,11 @@ def _schema() -> Mapping[str, Any]:
 
 #: the arrays the schema marks ``"x-checked-by": "numpy"``: validated in from_dict instead
 _FEATURE = re.compile(r"[^ ]+(?: [^ ]+){0,2}")
+
+
+@lru_cache(maxsize=1)
+def _light_validator() -> Validator:
+    return Validator(_light_schema(), "schemas/fingerprint.schema.json (light)")
 
 
 @lru_cache(maxsize=1)

@@ -6,27 +6,38 @@ import json
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .files import user_path
 from .safejson import loads as json_loads
 
+if TYPE_CHECKING:
+    from .strictschema import Validator
+
 
 @cache
-def validator(name: str) -> Any:
-    """A Draft 2020-12 validator for ``schemas/<name>``, built once per process."""
-    import jsonschema  # here, not at the top: every pytest run imports the plugin
+def validator(name: str) -> Validator:
+    """A validator for ``schemas/<name>``, built once per process.
+
+    :mod:`.strictschema`, not jsonschema: it implements exactly the keywords our schemas
+    use (with jsonschema's messages) and refuses a schema that uses any other, and it costs
+    no import of attrs, referencing and the format checkers on a warm run.
+    """
+    from .strictschema import Validator  # here: every pytest start imports this module
 
     text = files("pytest_modelprov").joinpath("schemas").joinpath(name).read_text(encoding="utf-8")
-    return jsonschema.Draft202012Validator(json.loads(text))
+    return Validator(json.loads(text), f"schemas/{name}")
 
 
 def problems(data: Any, name: str) -> list[tuple[str, str]]:
     """Every mismatch as ``(json path, message)``, in document order; empty when valid."""
-    errors = sorted(
-        validator(name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
-    )
+    return problems_of(validator(name), data)
+
+
+def problems_of(checker: Validator, data: Any) -> list[tuple[str, str]]:
+    """:func:`problems` against a validator built from a schema of one's own."""
+    errors = sorted(checker.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     return [("/".join(str(p) for p in e.absolute_path) or "(top level)", e.message) for e in errors]
 
 
