@@ -386,7 +386,7 @@ _STRAY_BIT = 8
 def _letter_table() -> Any:
     import numpy as np
 
-    bmp = "".join(map(chr, range(0x10000)))
+    bmp = np.arange(0x10000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     table = np.zeros(0x110000, dtype=np.uint8)
     for k, pattern in enumerate(_SCRIPT_ONE.values(), 1):
         for m in pattern.finditer(bmp):
@@ -549,10 +549,6 @@ class Featurised:
     indices: list[int]
     values: list[float]
     dense: list[float]
-
-
-def _hash(token: str) -> int:
-    return zlib.crc32(token.encode("utf-8")) & _MASK
 
 
 # tokens repeat across answers (and the opening repeats the answer's start): a dict lookup is
@@ -760,20 +756,6 @@ def sparse_tokens(answer: str) -> list[str]:
     :mod:`.tokenhash`, hashes the same tokens of many answers at once)."""
     text = normalise(answer[:_MAX_CHARS])
     return _tokens(text, "") + _tokens(text[:_OPENING_CHARS], "o")
-
-
-# without one, the ASCII classes below find the same words (the usual case, and faster)
-_WIDE_WORD = re.compile(r"[^\x00-\x7f\W]")
-# _WORD where every word character is ASCII: its letters are then [A-Za-z] and its digits
-# [0-9], and plain classes are several times faster than a class with categories taken out
-_ASCII_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|[0-9]+")  # noqa: RUF001
-
-
-def _words(text: str) -> list[str]:
-    """``_WORD.findall(text)``."""
-    if _WIDE_WORD.search(text) is None:
-        return _ASCII_WORD.findall(text)
-    return _WORD.findall(text)
 
 
 def featurise(answer: str, prompt: str | None = None) -> Featurised:
