@@ -59,14 +59,16 @@ def _zero_step(x: Words) -> Words:
 def _shift_tables() -> Words:
     """``L^n`` for every ``n`` below ``_SHIFTS``, as four tables of 256 entries: the image of
     each byte of the register (``L^n`` is linear, so images of parts combine by xor)."""
+    images = np.empty((_SHIFTS, 32), dtype=np.uint32)  # the image of each bit of a register
     basis = np.uint32(1) << np.arange(32, dtype=np.uint32)
-    out = np.zeros((_SHIFTS, 4, 256), dtype=np.uint32)
     for n in range(_SHIFTS):
-        images = basis.reshape(4, 8)  # the image of each bit, by byte of the register
-        for bit in range(8):
-            low = 1 << bit
-            out[n, :, low : 2 * low] = out[n, :, :low] ^ images[:, bit, None]
+        images[n] = basis
         basis = _zero_step(basis)
+    by_byte = images.reshape(_SHIFTS, 4, 8)
+    out = np.zeros((_SHIFTS, 4, 256), dtype=np.uint32)
+    for bit in range(8):
+        low = 1 << bit
+        out[:, :, low : 2 * low] = out[:, :, :low] ^ by_byte[:, :, bit, None]
     return out
 
 
@@ -85,20 +87,21 @@ def _shifted(x: Words, n: Ints | int) -> Words:
     return out
 
 
-def _starts(kind: str) -> Words:
-    """``L^n`` of the register after the prefix of a token kind, for every ``n``: row 0 over
-    the whole text, row 1 over its opening (prefix ``"o"``)."""
-    out = np.zeros((2, _SHIFTS), dtype=np.uint32)
-    for row, prefix in enumerate((f"{kind}:", f"o{kind}:")):
-        # zlib hands out the complement of the register
-        reg = np.array([~zlib.crc32(prefix.encode()) & 0xFFFFFFFF], dtype=np.uint32)
-        for n in range(_SHIFTS):
-            out[row, n] = reg[0]
-            reg = _zero_step(reg)
-    return out
+def _starts(kinds: str) -> Words:
+    """``L^n`` of the register after the prefix of each token kind, for every ``n``: per
+    kind, row 0 over the whole text, row 1 over its opening (prefix ``"o"``)."""
+    prefixes = [f"{o}{kind}:" for kind in kinds for o in ("", "o")]
+    # zlib hands out the complement of the register
+    reg = np.array([~zlib.crc32(p.encode()) & 0xFFFFFFFF for p in prefixes], dtype=np.uint32)
+    out = np.empty((_SHIFTS, len(prefixes)), dtype=np.uint32)
+    for n in range(_SHIFTS):
+        out[n] = reg
+        reg = _zero_step(reg)
+    starts: Words = out.T.reshape(len(kinds), 2, _SHIFTS)
+    return starts
 
 
-_WORD, _PAIR, _STEMS, _BIGRAM, _TRIGRAM = (_starts(k) for k in ("w", "b", "s", "c", "t"))
+_WORD, _PAIR, _STEMS, _BIGRAM, _TRIGRAM = _starts("wbsct")
 _SPACE = 0x20
 _CJK_BYTES = 3  # every character of the CJK class is in the BMP above U+07FF
 
