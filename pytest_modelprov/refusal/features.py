@@ -479,6 +479,10 @@ def strip_reasoning(text: str) -> str:
 @lru_cache(maxsize=256)
 def normalise(text: str) -> str:
     # an answer is normalised by several features (and by classify before them): once
+    if text.isascii():
+        # NFKC leaves every ASCII character as it is, and neither lowering ASCII nor the
+        # apostrophe below leaves ASCII: skip the normaliser's check of every character
+        return text.lower()
     return unicodedata.normalize("NFKC", text).lower().replace("’", "'")  # noqa: RUF001
 
 

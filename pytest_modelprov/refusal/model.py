@@ -61,6 +61,23 @@ class Example:
     group: str = ""
 
 
+def _counted(keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``np.unique(keys, return_counts=True)`` of non-negative keys. Below 2^32 they are
+    sorted as two 16-bit halves, low then high, each by numpy's stable sort (a radix sort
+    for 16-bit values): about half the time of its comparison sort of ~600,000 keys."""
+    if not len(keys) or int(keys.max()) >= 1 << 32:
+        found, counts = np.unique(keys, return_counts=True)
+        return found, counts
+    low = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
+    order = low[np.argsort((keys[low] >> 16).astype(np.uint16), kind="stable")]
+    ordered = keys[order]
+    starts = np.empty(len(ordered) + 1, dtype=np.bool_)
+    starts[0] = starts[-1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:-1])
+    at = np.flatnonzero(starts)
+    return ordered[at[:-1]], np.diff(at)
+
+
 @dataclass
 class Matrix:
     """A sparse design matrix as coordinate arrays plus its dense columns."""
@@ -107,11 +124,7 @@ class Matrix:
         n = len(answers)
         rows, hashes = token_buckets(answers)
         # one (row, hash) key per distinct feature of an answer, in featurise's order
-        keys = (rows << HASH_BITS) | hashes
-        if n < 1 << (31 - HASH_BITS):
-            keys = keys.astype(np.int32)  # sorted faster than 64-bit keys
-        keys, counts = np.unique(keys, return_counts=True)
-        keys = keys.astype(np.int64)
+        keys, counts = _counted((rows << HASH_BITS) | hashes)
         rows, cols = keys >> HASH_BITS, keys & ((1 << HASH_BITS) - 1)
         raw = 1.0 + np.log(counts.astype(np.float64))
         norm = np.sqrt(np.bincount(rows, weights=raw * raw, minlength=n))
