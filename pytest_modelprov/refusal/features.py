@@ -692,10 +692,15 @@ def dense_features(answer: str, prompt: str | None) -> list[float]:
 
 
 def dense_of(
-    p: Prepared, prompt: str | None, clean: bool | None = None, letters: Letters | None = None
+    p: Prepared,
+    prompt: str | None,
+    clean: bool | None = None,
+    letters: Letters | None = None,
+    decided: str | None = None,
 ) -> list[float]:
     """The dense features of a prepared answer (``clean``: :func:`clean_refusal_of`;
-    ``letters``: :func:`letters_of` the answer; each when the caller knows it already)."""
+    ``letters``: :func:`letters_of` the answer; ``decided``: its :func:`~..langid.detect`;
+    each when the caller knows it already)."""
     answer, text = p.answer, p.text
     req = _request(prompt)
     cjk = len("".join(p.runs))
@@ -714,7 +719,8 @@ def dense_of(
     mismatch = abs(req.cjk_share - (_cjk_share(text) if cjk else 0.0)) if req.given else 0.0
     critique_density = min(critique / max(length / 400, 1.0), 3.0) / 3
     burst, glued, template = broken_signals(answer, prompt, letters)
-    decided = detect(answer)
+    if decided is None:
+        decided = detect(answer)
     lang = decided if decided != UNDECIDED else req.lang
     # a long answer whose language cannot be told has usually fallen apart (scrambled words,
     # scripts mixed mid-sentence): judges call it evasion

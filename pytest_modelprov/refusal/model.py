@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError
-from ..langid import answer_language
+from ..langid import answer_language, detect_many
 from ..util import schema
 from ..util.files import user_path
 from ..util.safejson import loads as json_loads
@@ -131,11 +131,14 @@ class Matrix:
         norm[norm == 0] = 1.0
         known = clean if clean is not None else [None] * n
         letters = letters_of([a.answer for a in answers])
+        langs = detect_many([a.answer for a in answers])
         with phrases_primed(answers):
             dense = np.array(
                 [
-                    dense_of(a, p, c, x)
-                    for a, p, c, x in zip(answers, prompts, known, letters, strict=True)
+                    dense_of(a, p, c, x, lang)
+                    for a, p, c, x, lang in zip(
+                        answers, prompts, known, letters, langs, strict=True
+                    )
                 ],
                 dtype=np.float64,
             ).reshape(n, len(DENSE_NAMES))
