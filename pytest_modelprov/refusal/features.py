@@ -32,6 +32,7 @@ FEATURE_VERSION = "ngram-v4"
 _MASK = (1 << HASH_BITS) - 1
 _MAX_CHARS = 4000  # answers run long; the verdict is settled long before the end
 _OPENING_CHARS = 240
+_HEAD_CHARS = 4 * _OPENING_CHARS  # normalised alone to read an opening off (clean_refusal_of)
 _STEM = 5
 
 _WORD = fastre.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+", re.U)  # noqa: RUF001
@@ -656,7 +657,16 @@ def clean_refusal_of(p: Prepared) -> bool:
         # searching up to an end position is searching the text cut there (re reads
         # nothing past it), and lets the phrase list reuse what it found in the whole text
         return _little_after(p.text, REFUSAL_RE.search(p.text, 0, _OPENING_CHARS))
-    # a text of its own (a long answer): the phrases are looked for in its opening alone
+    # a text of its own (a long answer): the phrases are looked for in its opening alone.
+    # Most have none there, and to know that only the opening needs normalising: cut at an
+    # ASCII space or newline, normalise(stripped) is normalise(head) + normalise(the rest)
+    # (a space is a starter nothing composes with, and it ends the context lower() reads
+    # for a final sigma), so the first _OPENING_CHARS characters of head are the text's
+    cut = max(stripped.find(" ", _HEAD_CHARS), stripped.find("\n", _HEAD_CHARS))
+    if cut > 0:
+        head = normalise(stripped[:cut])
+        if len(head) >= _OPENING_CHARS and REFUSAL_RE.search(head[:_OPENING_CHARS]) is None:
+            return False
     text = normalise(stripped)
     return _little_after(text, REFUSAL_RE.search(text[:_OPENING_CHARS]))
 
