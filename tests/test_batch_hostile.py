@@ -144,6 +144,28 @@ def test_primed_phrases_find_what_the_patterns_as_written_find():
     assert sum(bool(s) for row in exact for s in row) > 300
 
 
+def test_priming_a_large_batch_scans_it_in_bounded_parts(monkeypatch):
+    """Memory: the numpy scan of a batch holds some tens of bytes a character; a large batch
+    is scanned in parts of at most _SCAN_CHARS characters, with the same phrases kept."""
+    rng = random.Random(11)
+    texts = [features.normalise(_hostile(rng) * 30)[:4000] for _ in range(400)]
+    texts += ["i'm sorry, but i can't help with that. " * 100]
+    alone = [[p._kept(t) for p in _LISTS] for t in texts]
+    sizes: list[int] = []
+    scan = fastbatch._occurring
+
+    def counted(scanned: Any, *rest: Any) -> Any:
+        sizes.append(sum(len(hay) + 1 for _, hay, _ in scanned))
+        return scan(scanned, *rest)
+
+    monkeypatch.setattr(fastbatch, "_occurring", counted)
+    monkeypatch.setattr(fastbatch, "_SCAN_CHARS", 50_000)
+    with fastbatch.primed(_LISTS, texts):
+        assert [[p._kept(t) for p in _LISTS] for t in texts] == alone
+    assert sum(sizes) > 10 * 50_000  # the batch was large
+    assert max(sizes) <= 50_000 + 4001, sizes  # one text may end a part past the limit
+
+
 @pytest.mark.parametrize("size", [0, 1, 2, 513])
 def test_empty_and_small_batches(size):
     texts, prompts = _batch(size + 100, size)
