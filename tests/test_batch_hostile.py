@@ -176,6 +176,16 @@ def test_empty_and_small_batches(size):
     assert Matrix.of_answers(texts, prompts).dense.shape == (size, len(features.DENSE_NAMES))
 
 
+def test_a_large_batch_is_classified_in_parts_with_the_same_labels(monkeypatch):
+    from pytest_modelprov.refusal import classifiers
+
+    texts, prompts = _batch(23, 90)
+    clf = refusal.default_classifier()
+    whole = clf.classify_many(texts, prompts)
+    monkeypatch.setattr(classifiers, "_PART", 7)
+    assert clf.classify_many(texts, prompts) == whole
+
+
 def test_two_threads_classify_at_once_as_one_does(monkeypatch):
     """The lazily built tables (letter and class tables, the classes met beyond the BMP,
     the phrase lists' literals) built by two threads at once, and the primed phrases of one
