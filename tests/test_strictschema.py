@@ -23,8 +23,9 @@ import jsonschema
 import pytest
 
 import pytest_modelprov
+from pytest_modelprov.errors import ConfigError
 from pytest_modelprov.util import schema
-from pytest_modelprov.util.strictschema import SchemaError, Validator
+from pytest_modelprov.util.strictschema import MAX_MESSAGE, SchemaError, Validator, shorten
 
 PACKAGE = Path(pytest_modelprov.__file__).parent
 REPO = PACKAGE.parent
@@ -77,7 +78,8 @@ def _load(name: str) -> Any:
 
 
 def _errors_jsonschema(validator: Any, instance: Any) -> list[tuple[list[Any], str]]:
-    return [(list(e.absolute_path), e.message) for e in validator.iter_errors(instance)]
+    # a message over MAX_MESSAGE characters is cut the same way (its own test is below)
+    return [(list(e.absolute_path), shorten(e.message)) for e in validator.iter_errors(instance)]
 
 
 def _errors_strict(validator: Validator, instance: Any) -> list[tuple[list[Any], str]]:
@@ -322,7 +324,8 @@ def test_the_first_problem_is_jsonschemas_first_after_the_same_sort():
             broken = mutate(broken, rng)
         theirs = sorted(oracle.iter_errors(broken), key=lambda e: list(map(str, e.absolute_path)))
         expected = [
-            ("/".join(str(p) for p in e.absolute_path) or "(top level)", e.message) for e in theirs
+            ("/".join(str(p) for p in e.absolute_path) or "(top level)", shorten(e.message))
+            for e in theirs
         ]
         assert schema.problems(broken, "baseline.schema.json") == expected
         compared += bool(expected)
@@ -614,3 +617,24 @@ def test_a_value_nested_deeper_than_python_can_walk_is_a_problem_not_a_crash():
         assert not schema.validator(name).is_valid({"key": deep})
     at_key = schema.problems({"label": deep}, "baseline.schema.json")
     assert any("nested too deeply" in message for _, message in at_key), at_key
+
+
+def test_a_message_quoting_a_large_value_keeps_its_start_and_what_was_wrong():
+    """A baseline edited by hand so that its prompts are an object: jsonschema's message
+    quotes all of them (tens of KB in one ConfigError); ours keeps both ends of it."""
+    path = REAL["baseline.schema.json"][0]
+    document = json.loads(path.read_text(encoding="utf-8"))
+    prompts = document["payload"]["prompts"]
+    assert isinstance(prompts, list) and len(json.dumps(prompts)) > 20 * MAX_MESSAGE
+    document["payload"]["prompts"] = dict(enumerate(prompts))
+    root = _load("baseline.schema.json")
+    (full,) = [e.message for e in jsonschema.Draft202012Validator(root).iter_errors(document)]
+    (problem,) = Validator(root).iter_errors(document)
+    head, rest = problem.message.split(" ... (", 1)
+    count, tail = rest.split(" characters left out) ... ", 1)
+    assert full.startswith(head) and full.endswith(tail) and tail.endswith("not of type 'array'")
+    assert len(head) + int(count.replace(",", "")) + len(tail) == len(full)
+    assert len(problem.message) < MAX_MESSAGE + 60
+    with pytest.raises(ConfigError, match=re.escape("at payload/prompts: {0: {")) as raised:
+        schema.check(document, "baseline.schema.json", f"baseline {path.name}")
+    assert len(str(raised.value)) < 2 * MAX_MESSAGE

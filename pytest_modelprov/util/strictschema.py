@@ -16,7 +16,11 @@ format checker does not either).
 
 The errors are jsonschema 4's (checked against it in ``tests/test_strictschema.py``): the
 same instance paths, the same messages, in the same order, so ``schema.problems`` reports
-what it reported with jsonschema.
+what it reported with jsonschema. On purpose it differs in three places, all on input
+jsonschema got wrong or could not report: a pattern's ``$`` is ECMA-262's end of the string
+(Python's also matched before a final newline), a message over :data:`MAX_MESSAGE`
+characters keeps its start and end, and a value nested beyond Python's recursion limit is
+one problem rather than a RecursionError.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-__all__ = ["Problem", "SchemaError", "Validator"]
+__all__ = ["Problem", "SchemaError", "Validator", "shorten"]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
+#: the longest message kept whole: jsonschema's quote the value with repr(), which for a
+#: hand-edited baseline whose "prompts" became an object is tens of KB in one error
+MAX_MESSAGE = 1000
 #: the one problem reported for a value nested deeper than Python's recursion limit
 TOO_DEEP = (
     "the value is nested too deeply to be checked (no file this package reads nests more "
@@ -57,6 +64,15 @@ class Problem:
 
     absolute_path: tuple[PathPart, ...]
     message: str
+
+
+def shorten(message: str) -> str:
+    """``message`` cut to its start and its end (what was wrong) when it is too long."""
+    if len(message) <= MAX_MESSAGE:
+        return message
+    keep = MAX_MESSAGE // 2
+    left_out = len(message) - 2 * keep
+    return f"{message[:keep]} ... ({left_out:,} characters left out) ... {message[-keep:]}"
 
 
 def _is_type(instance: Any, name: str) -> bool:
@@ -161,7 +177,10 @@ class Validator:
     def iter_errors(self, instance: Any) -> Iterator[Problem]:
         """Every mismatch, in the order jsonschema's ``Draft202012Validator`` yields them."""
         try:
-            yield from self._root.errors(instance)
+            for problem in self._root.errors(instance):
+                if len(problem.message) > MAX_MESSAGE:
+                    problem = Problem(problem.absolute_path, shorten(problem.message))
+                yield problem
         except RecursionError:
             # repr() in a message (and const/enum equality) recurse once per level: a value
             # Python cannot walk is one clear problem, where jsonschema raised RecursionError
