@@ -12,52 +12,107 @@ other public names stay importable from here). Behind it: ``probes`` (the questi
 
 from __future__ import annotations
 
-from ..errors import EnvelopeError
-from ..sequential import StopEarly
-from .claims import (
-    Claim,
-    Claims,
-)
-from .detect import (
-    DETECTOR_VERSION,
-    Detector,
-    add_vendor,
-    add_vendors,
-    canonical_vendor,
-    detect_claims,
-    remove_vendors,
-    team_vendors,
-    vendor_ids,
-)
-from .judge import JUDGE_PROMPT as JUDGE_PROMPT
-from .judge import (
-    JudgeVerdict,
-)
-from .judge import parse_judge as parse_judge
-from .probes import (
-    IDENTITY_KINDS,
-    KINDS,
-    Probe,
-    ProbeSet,
-    Source,
-    builtin_probes,
-    load_probes,
-)
-from .result import FOREIGN as FOREIGN
-from .result import UNVALIDATED as UNVALIDATED
-from .result import (
-    VALIDATED_LANGUAGES,
-    IdentityResult,
-    Observation,
-)
-from .sampling import DEPLOYMENT as DEPLOYMENT
-from .sampling import (
-    probe,
-)
-from .vendors import (
-    VendorTable,
-    load_vendors,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..errors import EnvelopeError
+    from ..sequential import StopEarly
+    from .claims import (
+        Claim,
+        Claims,
+    )
+    from .detect import (
+        DETECTOR_VERSION,
+        Detector,
+        add_vendor,
+        add_vendors,
+        canonical_vendor,
+        detect_claims,
+        remove_vendors,
+        team_vendors,
+        vendor_ids,
+    )
+    from .judge import JUDGE_PROMPT as JUDGE_PROMPT
+    from .judge import (
+        JudgeVerdict,
+    )
+    from .judge import parse_judge as parse_judge
+    from .probes import (
+        IDENTITY_KINDS,
+        KINDS,
+        Probe,
+        ProbeSet,
+        Source,
+        builtin_probes,
+        load_probes,
+    )
+    from .result import FOREIGN as FOREIGN
+    from .result import UNVALIDATED as UNVALIDATED
+    from .result import (
+        VALIDATED_LANGUAGES,
+        IdentityResult,
+        Observation,
+    )
+    from .sampling import DEPLOYMENT as DEPLOYMENT
+    from .sampling import (
+        probe,
+    )
+    from .vendors import (
+        VendorTable,
+        load_vendors,
+    )
+
+# Loaded on first use: the plugin reads a team's vendor file (``detect``) when pytest starts,
+# and a run without identity tests should not pay for the probe machinery (numpy among it).
+_HOME: dict[str, str] = {
+    "EnvelopeError": "..errors",
+    "StopEarly": "..sequential",
+    "Claim": ".claims",
+    "Claims": ".claims",
+    "DETECTOR_VERSION": ".detect",
+    "Detector": ".detect",
+    "add_vendor": ".detect",
+    "add_vendors": ".detect",
+    "canonical_vendor": ".detect",
+    "detect_claims": ".detect",
+    "remove_vendors": ".detect",
+    "team_vendors": ".detect",
+    "vendor_ids": ".detect",
+    "JUDGE_PROMPT": ".judge",
+    "JudgeVerdict": ".judge",
+    "parse_judge": ".judge",
+    "IDENTITY_KINDS": ".probes",
+    "KINDS": ".probes",
+    "Probe": ".probes",
+    "ProbeSet": ".probes",
+    "Source": ".probes",
+    "builtin_probes": ".probes",
+    "load_probes": ".probes",
+    "FOREIGN": ".result",
+    "UNVALIDATED": ".result",
+    "VALIDATED_LANGUAGES": ".result",
+    "IdentityResult": ".result",
+    "Observation": ".result",
+    "DEPLOYMENT": ".sampling",
+    "probe": ".sampling",
+    "VendorTable": ".vendors",
+    "load_vendors": ".vendors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})
+
 
 __all__ = [
     "DETECTOR_VERSION",
