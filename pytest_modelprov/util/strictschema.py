@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from .safejson import MAX_DEPTH
+
 __all__ = ["Problem", "SchemaError", "Validator", "shorten"]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -41,7 +43,7 @@ MAX_MESSAGE = 1000
 #: the one problem reported for a value nested deeper than Python's recursion limit
 TOO_DEEP = (
     "the value is nested too deeply to be checked (no file this package reads nests more "
-    "than 64 levels)"
+    f"than {MAX_DEPTH} levels)"
 )
 
 #: keywords that assert nothing here; ``then``/``else`` are read by ``if``
