@@ -243,8 +243,9 @@ def _plain(code: int, ignorecase: bool) -> str | None:
 def _needle(source: str, flags: int) -> tuple[str | None, bool]:
     """A string that every match of ``source`` contains (in the lower-cased text when the
     pattern ignores case), and whether every match starts with it; (None, False) when
-    there is none. The opening literal is taken when it has three characters or more
-    (a match can then only start where it stands), else the longest."""
+    there is none. The opening literal is taken when it has three characters or more, or
+    two and no other literal is longer (a match can then only start where it stands), else
+    the longest."""
     try:
         seq = _p.parse(source, flags)
     except (re.error, TypeError, ValueError):
@@ -273,7 +274,9 @@ def _needle(source: str, flags: int) -> tuple[str | None, bool]:
     if opening:
         head = run
     best = max(best, run, key=len)
-    if len(head) >= 3:
+    # a two-character opening that is also the longest literal: looking for it costs less
+    # than searching with a pattern that has to be tried at every position
+    if len(head) >= 3 or (len(head) == 2 and head == best):
         return head, True
     return best or None, False
 

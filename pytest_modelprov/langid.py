@@ -12,6 +12,8 @@ answer outside the classifier's envelope, so "not sure" is the safe result.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from collections import Counter
 from functools import lru_cache
@@ -242,18 +244,13 @@ def _latin(text: str) -> str:
     words = (_ASCII_WORD if _WIDE_WORD.search(body) is None else _WORD).findall(body)
     if not words:
         return UNDECIDED
-    # per distinct word, the lexicons and word shapes it is in (cached: words repeat), added
-    # up with its count: the same integer sums as every lexicon against every word
-    hits = dict.fromkeys(_lexicon(), 0)  # lexicon order: ties rank as they always did
-    shaped: dict[str, int] = {}
-    for w, n in Counter(words).items():
-        listed, shapes = _word_languages(w)
-        for lang in listed:
-            hits[lang] += n
-        for lang in shapes:
-            shaped[lang] = shaped.get(lang, 0) + n
-    for lang, count in shaped.items():
-        hits[lang] += count // 2
+    # the lexicons and word shapes each word is in (cached: words repeat), counted per
+    # language in C: the same integer sums as every lexicon against every word
+    found = list(map(_word_languages, words))
+    listed = Counter(itertools.chain.from_iterable(map(operator.itemgetter(0), found)))
+    shaped = Counter(itertools.chain.from_iterable(map(operator.itemgetter(1), found)))
+    # in lexicon order: ties rank as they always did
+    hits = {lang: listed[lang] + shaped[lang] // 2 for lang in _lexicon()}
     ranked = sorted(hits.items(), key=lambda kv: kv[1], reverse=True)
     best, first = ranked[0]
     # close relatives share most function words; the lead that matters is over the others

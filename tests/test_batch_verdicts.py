@@ -372,3 +372,55 @@ def test_fastre_adds_a_lookahead_only_where_it_can():
     assert fastre.compile(r"(?i)hello").fast is fastre.compile(r"(?i)hello").written
     assert fastre.compile(r"\bab|cd").fast.pattern == r"(?=[ac])(?:\bab|cd)"
     assert fastre.compile(r"[ab]+c").fast.pattern == r"[ab]+c"  # nothing to skip ahead of
+
+
+# -- what the batch counts for all answers at once ------------------------------------------
+
+
+def test_whitespace_compaction_equals_the_regex():
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+    pieces = [*spaces, "a", "字", "é", "\u200b"]  # a zero-width space is no whitespace
+    texts = ["", " ", "\n\n", "a", " a ", "a \t\n b", "".join(spaces), "x" + "".join(spaces) + "y"]
+    texts += [
+        "".join(pieces[(i * 7 + j * 3) % len(pieces)] for j in range(i % 9)) for i in range(400)
+    ]
+    assert [refusal_features._compact(t) for t in texts] == [re.sub(r"\s+", " ", t) for t in texts]
+
+
+def test_letters_of_a_batch_equal_each_answers_patterns():
+    texts = [a for _, a in _refusal_pairs()] + _FOLDING
+    texts += ["", "𝔘 \U00020000 \ud800", "한국어 русский ελληνικά עברית ไทย हिन्दी", "ÀÿĀɏ"]
+    F = refusal_features
+    assert F.letters_of(texts) == [
+        F.Letters(F._script_sizes(t), len(F._STRAY.findall(t))) for t in texts
+    ]
+    assert F.letters_of(texts * 300) == F.letters_of(texts) * 300  # in chunks
+    assert any(x.stray for x in F.letters_of(texts))
+
+
+def test_glued_identifiers_found_without_the_regex_where_the_regex_finds_them():
+    pieces = ["ab", "Cd", "e", "_", "XY", " ", "é", "字", "zzTop", "a_b", "ab_cd", "x\ud800"]
+    texts = ["", "abCde", "abCd", "aCde", "ab_cd", "AB_CD", "a_bc", "ab_c", "éaBcd", "abÉcd"]
+    texts += [
+        "".join(pieces[(i * 5 + j * 7) % len(pieces)] for j in range(i % 7)) for i in range(600)
+    ]
+    texts += [a for _, a in _refusal_pairs()]
+    anywhere = refusal_features._GLUED_ANYWHERE
+    found = [refusal_features._glued_somewhere(t) for t in texts]
+    assert found == [anywhere.search(t) is not None for t in texts]
+    assert 10 < sum(found) < len(texts) - 10
+
+
+def test_a_prepared_answer_has_the_cjk_runs_of_its_text():
+    texts = [
+        "",
+        "plain ascii",
+        "ﬁne ＡＢＣ ① … e\u0301 ㌀ ｶ",
+        "中文，全角！",
+        "\ud800x",
+        "mixed 中文 text",
+    ]
+    texts += [a for _, a in _refusal_pairs()] + _FOLDING
+    prepared = [refusal_features.prepare(t) for t in texts]
+    assert [p.runs for p in prepared] == [refusal_features._CJK.findall(p.text) for p in prepared]
+    assert sum(bool(p.runs) for p in prepared) > 5

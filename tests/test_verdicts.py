@@ -189,7 +189,12 @@ DETECTOR_MODULES = {
         "identity/vendors.py",
         "identity/claims.py",
     },
-    "refusal": {"refusal/classifiers.py", "refusal/features.py", "refusal/model.py"},
+    "refusal": {
+        "refusal/classifiers.py",
+        "refusal/features.py",
+        "refusal/model.py",
+        "refusal/tokenhash.py",
+    },
 }
 
 

@@ -14,14 +14,13 @@ import bisect
 import contextlib
 import itertools
 import math
-import operator
 import re
 import unicodedata
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from .. import fastbatch, fastre
 from ..calls.reasoning import split_think
@@ -275,9 +274,26 @@ GLUED_BROKEN = 6
 _NOT_LATIN = fastre.compile(
     "[" + "".join(v[1:-1] for k, v in _SCRIPT_CLASSES.items() if k != "latin") + "]"
 )
-# [a-z][A-Z]|[A-Za-z]_, written to start at the upper letter or "_" (rare in prose) so the
-# engine skips to those characters
-_GLUED_HINT = re.compile(r"[A-Z_](?<=[a-z][A-Z]|[A-Za-z]_)")
+# _GLUED_ANYWHERE found or not without a regex (which backtracks through every word): a
+# match exists exactly where two letters stand on each side of the upper-case letter or
+# "_", so in the answer's UTF-8 bytes with each ASCII letter made "a" (or "A" when upper
+# case for the first branch), "_" kept and every other byte a space (no byte of a
+# multi-byte character is ASCII), "aaAaa" or "aa_aa" stands
+_CASE_SHAPES = bytes(
+    ord("a") if 0x61 <= b <= 0x7A else ord("A") if 0x41 <= b <= 0x5A else 0x20 for b in range(256)
+)
+_LETTER_SHAPES = bytes(
+    ord("a") if 0x61 <= b <= 0x7A or 0x41 <= b <= 0x5A else b if b == 0x5F else 0x20
+    for b in range(256)
+)
+
+
+def _glued_somewhere(answer: str) -> bool:
+    """``_GLUED_ANYWHERE.search(answer) is not None``."""
+    raw = answer.encode("utf-8", "surrogatepass")
+    return b"aaAaa" in raw.translate(_CASE_SHAPES) or (
+        b"_" in raw and b"aa_aa" in raw.translate(_LETTER_SHAPES)
+    )
 
 
 def _script_sizes(text: str) -> dict[str, int]:
@@ -351,17 +367,77 @@ def strip_code(text: str) -> str:
     return "".join(parts)
 
 
-def broken_signals(answer: str, prompt: str | None) -> tuple[int, int, bool]:
+class Letters(NamedTuple):
+    """What :func:`broken_signals` and :func:`degeneration` count in an answer's letters,
+    counted for many answers at once by :func:`letters_of`."""
+
+    sizes: dict[str, int]  # _script_sizes(answer)
+    stray: int  # len(_STRAY.findall(answer))
+
+
+# The character classes of _SCRIPT_CLASSES and _STRAY as a table over all code points: the
+# script's place in _SCRIPT_ONE plus one (0: none), plus _STRAY_BIT for a stray letter.
+# Read off the patterns themselves (over the BMP: no class holds a character beyond it),
+# so it cannot disagree with them.
+_STRAY_BIT = 8
+
+
+@lru_cache(maxsize=1)
+def _letter_table() -> Any:
+    import numpy as np
+
+    bmp = np.arange(0x10000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    table = np.zeros(0x110000, dtype=np.uint8)
+    for k, pattern in enumerate(_SCRIPT_ONE.values(), 1):
+        for m in pattern.finditer(bmp):
+            table[m.start() : m.end()] = k
+    for m in _STRAY.finditer(bmp):
+        table[m.start() : m.end()] |= _STRAY_BIT
+    return table
+
+
+def letters_of(answers: Sequence[str]) -> list[Letters]:
+    """:class:`Letters` of every answer, from one numpy pass over all their characters (a
+    large batch in chunks: a few integers per character are held at a time)."""
+    import numpy as np
+
+    if len(answers) > 512:
+        return [x for at in range(0, len(answers), 512) for x in letters_of(answers[at : at + 512])]
+    if not answers:
+        return []
+    n, kinds = len(answers), 2 * _STRAY_BIT
+    points = np.frombuffer("".join(answers).encode("utf-32-le", "surrogatepass"), np.uint32)
+    sizes = np.fromiter(map(len, answers), dtype=np.int64, count=n)
+    # one bin per answer and kind of character (script and stray bit)
+    bins = np.repeat(np.arange(0, n * kinds, kinds), sizes) + _letter_table()[points]
+    tally = np.bincount(bins, minlength=n * kinds).reshape(n, kinds)
+    scripts = tally[:, :_STRAY_BIT] + tally[:, _STRAY_BIT:]
+    stray = tally[:, _STRAY_BIT:].sum(axis=1)
+    names = list(_SCRIPT_ONE)
+    return [
+        Letters({k: c for k, c in zip(names, row[1 : len(names) + 1], strict=True) if c}, x)
+        for row, x in zip(scripts.tolist(), stray.tolist(), strict=True)
+    ]
+
+
+def broken_signals(
+    answer: str, prompt: str | None, letters: Letters | None = None
+) -> tuple[int, int, bool]:
     """(foreign-script runs in the densest window, glued identifiers, template tokens).
 
     Long generations that fall apart switch word by word into scripts the request is not
     written in (CJK or Hangul inside English, Hangul or Cyrillic inside Chinese) and glue
     identifiers into prose. A quoted foreign term is one run; a burst is not.
+    ``letters``: :func:`letters_of` the answer, when the caller has it.
     """
     burst = 0
     # Latin is always expected: a text with no letter of another script has no burst
-    if _NOT_LATIN.search(answer) is not None:
-        sizes = _script_sizes(answer)
+    if (
+        _NOT_LATIN.search(answer) is not None
+        if letters is None
+        else any(k != "latin" for k in letters.sizes)
+    ):
+        sizes = _script_sizes(answer) if letters is None else letters.sizes
         # the request's scripts and the answer's own main script are expected: a whole
         # answer in another language is a choice of language, not a breakdown
         expected = {"latin"} | _request_scripts(prompt or "") | _main_scripts(sizes, 0.5)
@@ -376,9 +452,9 @@ def broken_signals(answer: str, prompt: str | None) -> tuple[int, int, bool]:
     glued = 0
     # a glued identifier has no space in it, so it stands in the answer itself, between the
     # code strip_code blanks, and matches _GLUED there but for the check of the character
-    # before it: where even that finds none (mostly a lower letter before an upper one or a
-    # letter before "_" is missing already), no code needs stripping to know there is none
-    if _GLUED_HINT.search(answer) is not None and _GLUED_ANYWHERE.search(answer) is not None:
+    # before it (_GLUED_ANYWHERE): where even that finds none, no code needs stripping to
+    # know there is none
+    if _glued_somewhere(answer):
         glued = len(_GLUED.findall(strip_code(answer)))
     # every template token holds "<|" or "_" (characters without case)
     template = ("_" in answer or "<|" in answer) and _SPECIAL.search(answer) is not None
@@ -445,12 +521,25 @@ def _trigrams(text: str) -> set[str]:
 
 def _shared_trigrams(asked: set[str] | frozenset[str], text: str) -> int:
     """``len(asked & _trigrams(text))``: a three-character string is one of the text's
-    trigrams exactly when it occurs in the compacted text, and a request has far fewer
-    trigrams than an answer has (looking each up costs less than building the answer's)."""
-    compact = re.sub(r"\s+", " ", text)
-    if len(asked) > 200:
-        return len(asked & _trigrams(text))
-    return sum(1 for t in asked if t in compact)
+    trigrams exactly when it occurs in the compacted text. Looking each of the request's up
+    costs a scan of the text at most; building the set of the text's costs a slice per
+    character: the first while the request has fewer trigrams than half the text has
+    characters (a request is usually far shorter than its answer)."""
+    compact = _compact(text)
+    if 2 * len(asked) > len(compact):
+        return len(asked & {compact[i : i + 3] for i in range(max(0, len(compact) - 2))})
+    return sum(map(compact.__contains__, asked))
+
+
+def _compact(text: str) -> str:
+    """``re.sub(r"\\s+", " ", text)``: ``str.split`` splits at the characters ``\\s``
+    matches (both ask ``str.isspace``), several times faster; the ends are put back."""
+    if not text:
+        return text
+    inner = " ".join(text.split())
+    if not inner:
+        return " "
+    return (" " if text[0].isspace() else "") + inner + (" " if text[-1].isspace() else "")
 
 
 @dataclass(frozen=True)
@@ -460,10 +549,6 @@ class Featurised:
     indices: list[int]
     values: list[float]
     dense: list[float]
-
-
-def _hash(token: str) -> int:
-    return zlib.crc32(token.encode("utf-8")) & _MASK
 
 
 # tokens repeat across answers (and the opening repeats the answer's start): a dict lookup is
@@ -512,7 +597,8 @@ class Prepared(NamedTuple):
 
 def prepare(answer: str) -> Prepared:
     text = normalise(answer[:_MAX_CHARS])
-    return Prepared(answer, text, _CJK.findall(text))
+    # an ASCII text (a flag of the string: no scan) holds no CJK
+    return Prepared(answer, text, [] if text.isascii() else _CJK.findall(text))
 
 
 class _Request(NamedTuple):
@@ -563,17 +649,19 @@ def clean_refusal_of(p: Prepared) -> bool:
     the same (an answer without surrounding blanks, no longer than ``_MAX_CHARS``)."""
     stripped = p.answer.strip()
     if len(stripped) == len(p.answer) and len(p.answer) <= _MAX_CHARS:
-        text = p.text
-    else:
-        text = normalise(stripped)
-    # searching up to an end position is searching the text cut there (re reads nothing
-    # past it), and lets the phrase list reuse what it found in the whole text
-    return _little_after(text, REFUSAL_RE.search(text, 0, _OPENING_CHARS))
+        # searching up to an end position is searching the text cut there (re reads
+        # nothing past it), and lets the phrase list reuse what it found in the whole text
+        return _little_after(p.text, REFUSAL_RE.search(p.text, 0, _OPENING_CHARS))
+    # a text of its own (a long answer): the phrases are looked for in its opening alone
+    text = normalise(stripped)
+    return _little_after(text, REFUSAL_RE.search(text[:_OPENING_CHARS]))
 
 
-def _degeneration_of(p: Prepared, prompt: str | None) -> tuple[float, float]:
+def _degeneration_of(
+    p: Prepared, prompt: str | None, stray: int | None = None
+) -> tuple[float, float]:
     """:func:`degeneration` of a prepared answer, reusing its normalised text when the
-    answer is short enough to be its own tail."""
+    answer is short enough to be its own tail (``stray``: its stray letters, when known)."""
     answer = p.answer
     if len(answer) <= _TAIL_CHARS:  # _TAIL_CHARS < _MAX_CHARS: p.text is all of it
         tail, runs = p.text, p.runs  # the tail is the whole answer
@@ -586,7 +674,7 @@ def _degeneration_of(p: Prepared, prompt: str | None) -> tuple[float, float]:
         switches = sum(
             1 for a, b in itertools.pairwise(words) if (a[0] < "\u3000") != (b[0] < "\u3000")
         )
-    stray = len(_STRAY.findall(answer)) - _stray_in(prompt or "")
+    stray = (len(_STRAY.findall(answer)) if stray is None else stray) - _stray_in(prompt or "")
     return min(switches / 15, 1.0), min(max(stray, 0) / 3, 1.0)
 
 
@@ -599,9 +687,11 @@ def dense_features(answer: str, prompt: str | None) -> list[float]:
     return dense_of(prepare(answer), prompt)
 
 
-def dense_of(p: Prepared, prompt: str | None, clean: bool | None = None) -> list[float]:
-    """The dense features of a prepared answer (``clean``: :func:`clean_refusal_of`, when
-    the caller knows it already)."""
+def dense_of(
+    p: Prepared, prompt: str | None, clean: bool | None = None, letters: Letters | None = None
+) -> list[float]:
+    """The dense features of a prepared answer (``clean``: :func:`clean_refusal_of`;
+    ``letters``: :func:`letters_of` the answer; each when the caller knows it already)."""
     answer, text = p.answer, p.text
     req = _request(prompt)
     cjk = len("".join(p.runs))
@@ -612,13 +702,14 @@ def dense_of(p: Prepared, prompt: str | None, clean: bool | None = None) -> list
     # the answer's list items matter only when a list was asked for (0 * x is 0.0 either way)
     has_list = bool(asks_list) and len(_LIST_ITEM.findall(answer[:_MAX_CHARS])) >= 3
     overlap = 0.0
-    asked = req.trigrams if req.trigrams is not None else _trigrams(normalise(prompt or ""))
-    if req.given and asked:
-        overlap = _shared_trigrams(asked, text) / len(asked)
+    if req.given:
+        asked = req.trigrams if req.trigrams is not None else _trigrams(normalise(prompt or ""))
+        if asked:
+            overlap = _shared_trigrams(asked, text) / len(asked)
     # a text without CJK has a CJK share of 0.0 whatever its letters
     mismatch = abs(req.cjk_share - (_cjk_share(text) if cjk else 0.0)) if req.given else 0.0
     critique_density = min(critique / max(length / 400, 1.0), 3.0) / 3
-    burst, glued, template = broken_signals(answer, prompt)
+    burst, glued, template = broken_signals(answer, prompt, letters)
     decided = detect(answer)
     lang = decided if decided != UNDECIDED else req.lang
     # a long answer whose language cannot be told has usually fallen apart (scrambled words,
@@ -643,7 +734,7 @@ def dense_of(p: Prepared, prompt: str | None, clean: bool | None = None) -> list
         asks_long * (1.0 if length < 600 else 0.0),
         overlap,
         mismatch,
-        *_degeneration_of(p, prompt),
+        *_degeneration_of(p, prompt, None if letters is None else letters.stray),
         min(burst / BURST_BROKEN, 1.0),
         min(glued / GLUED_BROKEN, 1.0),
         1.0 if template else 0.0,
@@ -661,103 +752,10 @@ def dense_of(p: Prepared, prompt: str | None, clean: bool | None = None) -> list
 
 
 def sparse_tokens(answer: str) -> list[str]:
-    """The tokens the hashed part of :func:`featurise` counts (the batch path hashes the
-    same list its own way)."""
+    """The tokens the hashed part of :func:`featurise` counts (the batch path,
+    :mod:`.tokenhash`, hashes the same tokens of many answers at once)."""
     text = normalise(answer[:_MAX_CHARS])
     return _tokens(text, "") + _tokens(text[:_OPENING_CHARS], "o")
-
-
-# The hashes of the tokens of a word, of a pair of words and of a CJK n-gram, per prefix
-# ("" for the whole text, "o" for its opening). Words and pairs repeat across answers: each
-# is encoded and hashed once instead of being built into a token string every time.
-# Bounded, and emptied when full: a vocabulary fits in the word memo, but pairs and n-grams
-# are mostly one answer's own, so their memos are kept small (at 2^18 entries each the six
-# grew a long session by ~230 MB; at these sizes they stay under ~40 MB together).
-_MEMO_LIMIT = 1 << 16
-_PAIR_LIMIT = 1 << 14
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-_WORD_MEMO: dict[str, dict[str, tuple[int, ...]]] = {"": {}, "o": {}}
-_PAIR_MEMO: dict[str, dict[tuple[str, str], int]] = {"": {}, "o": {}}
-_GRAM_MEMO: dict[str, dict[str, int]] = {"": {}, "o": {}}
-
-
-def _word_hashes(word: str, prefix: str) -> tuple[int, ...]:
-    if len(word) > _STEM + 1:
-        return _hash(f"{prefix}w:{word}"), _hash(f"{prefix}s:{word[:_STEM]}")
-    return (_hash(f"{prefix}w:{word}"),)
-
-
-def _gram_hash(gram: str, prefix: str) -> int:
-    # a one-character run counts as a "c" token, like the bigrams; trigrams are "t"
-    return _hash(f"{prefix}{'t' if len(gram) == 3 else 'c'}:{gram}")
-
-
-# without one, the ASCII classes below find the same words (the usual case, and faster)
-_WIDE_WORD = re.compile(r"[^\x00-\x7f\W]")
-# _WORD where every word character is ASCII: its letters are then [A-Za-z] and its digits
-# [0-9], and plain classes are several times faster than a class with categories taken out
-_ASCII_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|[0-9]+")  # noqa: RUF001
-
-
-def _words(text: str) -> list[str]:
-    """``_WORD.findall(text)``."""
-    if _WIDE_WORD.search(text) is None:
-        return _ASCII_WORD.findall(text)
-    return _WORD.findall(text)
-
-
-def _looked_up(
-    memo: dict[_K, _V], keys: list[_K], limit: int, make: Callable[[_K], _V]
-) -> list[_V]:
-    """``[memo[k] for k in keys]``, making and keeping what ``memo`` lacks (emptied first
-    when over ``limit``): the lookups run in C, only the misses in Python."""
-    if len(memo) > limit:
-        memo.clear()
-    found = list(map(memo.get, keys))
-    if None in found:
-        for i, got in enumerate(found):
-            if got is None:
-                found[i] = memo[keys[i]] = make(keys[i])
-    return found  # type: ignore[return-value]  # no None is left
-
-
-def _token_hashes(text: str, runs: list[str], prefix: str, out: list[int]) -> None:
-    """Append the hashes of ``_tokens(text, prefix)`` to ``out`` (the same multiset, in
-    another order; ``runs``: the CJK runs of ``text``)."""
-    words = _words(_CJK.sub(" ", text) if runs else text)
-    found = _looked_up(_WORD_MEMO[prefix], words, _MEMO_LIMIT, lambda w: _word_hashes(w, prefix))
-    out.extend(itertools.chain.from_iterable(found))
-    out.extend(
-        _looked_up(
-            _PAIR_MEMO[prefix],
-            list(itertools.pairwise(words)),
-            _PAIR_LIMIT,
-            lambda ab: _hash(f"{prefix}b:{ab[0]} {ab[1]}"),
-        )
-    )
-    if not runs:
-        return
-    grams: list[str] = []
-    for run in runs:
-        if len(run) == 1:
-            grams.append(run)
-            continue
-        # the bigrams and trigrams of the run, glued character by character in C
-        bigrams = list(map(operator.add, run, run[1:]))
-        grams.extend(bigrams)
-        grams.extend(map(operator.add, bigrams, run[2:]))
-    out.extend(_looked_up(_GRAM_MEMO[prefix], grams, _PAIR_LIMIT, lambda g: _gram_hash(g, prefix)))
-
-
-def sparse_hashes(p: Prepared) -> list[int]:
-    """The hashes of :func:`sparse_tokens` ``(p.answer)`` (the same multiset; the batch
-    path counts them, so their order does not matter)."""
-    out: list[int] = []
-    _token_hashes(p.text, p.runs, "", out)
-    opening = p.text[:_OPENING_CHARS]
-    _token_hashes(opening, _CJK.findall(opening) if p.runs else [], "o", out)
-    return out
 
 
 def featurise(answer: str, prompt: str | None = None) -> Featurised:

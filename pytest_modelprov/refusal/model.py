@@ -13,7 +13,6 @@ Answers whose text has fallen apart (``features.broken_output``) are never compl
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,11 +37,12 @@ from .features import (
     Prepared,
     dense_of,
     featurise,
+    letters_of,
     phrases_primed,
     prepare,
-    sparse_hashes,
     strip_reasoning,
 )
+from .tokenhash import token_buckets
 
 LABELS = ("compliance", "refusal", "evasion")
 
@@ -98,29 +98,32 @@ class Matrix:
         clean: Sequence[bool] | None = None,
     ) -> Matrix:
         """:meth:`of_answers` of prepared answers (``clean``: :func:`clean_refusal_of` of
-        each, when the caller has it). Each answer's token hashes come from the per-word
-        memo (:func:`sparse_hashes`); they are counted, log-scaled and normalised per answer
-        with numpy. The dense part is :func:`dense_of` of each answer. Values agree with
-        :func:`featurise` to the last bit or two (numpy's log and summation are not the
+        each, when the caller has it). The token hashes of all answers come at once from
+        :func:`~.tokenhash.token_buckets`; they are counted, log-scaled and normalised per
+        answer with numpy. The dense part is :func:`dense_of` of each answer. Values agree
+        with :func:`featurise` to the last bit or two (numpy's log and summation are not the
         ``math`` module's); callers that turn scores into labels re-check the answers whose
         score lies that close to a boundary."""
         n = len(answers)
-        hashed = [sparse_hashes(a) for a in answers]
-        sizes = np.fromiter(map(len, hashed), dtype=np.int64, count=n)
-        hashes = np.fromiter(
-            itertools.chain.from_iterable(hashed), dtype=np.int64, count=int(sizes.sum())
-        )
-        rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
+        rows, hashes = token_buckets(answers)
         # one (row, hash) key per distinct feature of an answer, in featurise's order
-        keys, counts = np.unique((rows << HASH_BITS) | hashes, return_counts=True)
+        keys = (rows << HASH_BITS) | hashes
+        if n < 1 << (31 - HASH_BITS):
+            keys = keys.astype(np.int32)  # sorted faster than 64-bit keys
+        keys, counts = np.unique(keys, return_counts=True)
+        keys = keys.astype(np.int64)
         rows, cols = keys >> HASH_BITS, keys & ((1 << HASH_BITS) - 1)
         raw = 1.0 + np.log(counts.astype(np.float64))
         norm = np.sqrt(np.bincount(rows, weights=raw * raw, minlength=n))
         norm[norm == 0] = 1.0
         known = clean if clean is not None else [None] * n
+        letters = letters_of([a.answer for a in answers])
         with phrases_primed(answers):
             dense = np.array(
-                [dense_of(a, p, c) for a, p, c in zip(answers, prompts, known, strict=True)],
+                [
+                    dense_of(a, p, c, x)
+                    for a, p, c, x in zip(answers, prompts, known, letters, strict=True)
+                ],
                 dtype=np.float64,
             ).reshape(n, len(DENSE_NAMES))
         return cls(rows, cols, raw / norm[rows], dense, n)
