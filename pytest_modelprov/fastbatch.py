@@ -156,6 +156,27 @@ def _occurring(
     return list(zip((pairs // len(owners)).tolist(), (pairs % len(owners)).tolist(), strict=True))
 
 
+# characters of texts scanned at once: _occurring holds a few integer arrays of this length
+# (some 60 bytes a character at its peak), so a large batch is looked at in parts rather
+# than all at once (10,000 answers of 4,000 characters would need ~2.5 GB)
+_SCAN_CHARS = 1 << 20
+
+
+def _parts(
+    scanned: Sequence[tuple[int, str, frozenset[bool]]],
+) -> Iterator[Sequence[tuple[int, str, frozenset[bool]]]]:
+    """``scanned`` in consecutive parts of at most ``_SCAN_CHARS`` characters (a longer
+    text in a part of its own)."""
+    begin, size = 0, 0
+    for end, (_, hay, _) in enumerate(scanned):
+        if end > begin and size + len(hay) > _SCAN_CHARS:
+            yield scanned[begin:end]
+            begin, size = end, 0
+        size += len(hay) + 1
+    if begin < len(scanned):
+        yield scanned[begin:]
+
+
 @contextlib.contextmanager
 def primed(patterns: Sequence[Phrases], strings: Sequence[str]) -> Iterator[None]:
     """Within this block (in this thread), each phrase list looks at each of ``strings``
@@ -208,10 +229,11 @@ def primed(patterns: Sequence[Phrases], strings: Sequence[str]) -> Iterator[None
                     ]
     # each row's phrases kept, per list
     kept: list[list[set[int]]] = [[set(p._always) for p in lists] for _ in strings]
-    if scanned and vocab:
-        for k, f in _occurring(scanned, owners, vocab, anchors, folds):
-            li, pi, _ = owners[f]
-            kept[scanned[k][0]][li].add(pi)
+    if vocab:
+        for part in _parts(scanned):
+            for k, f in _occurring(part, owners, vocab, anchors, folds):
+                li, pi, _ = owners[f]
+                kept[part[k][0]][li].add(pi)
     for row, hay, modes in scanned:
         mine = kept[row]
         for f in unkeyed:

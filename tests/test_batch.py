@@ -323,6 +323,22 @@ def test_a_state_whose_keys_were_edited_is_rejected(server, session, tmp_path):
         run_fill(session, spec, calls, tmp_path)
 
 
+@pytest.mark.parametrize("number", ["NaN", "1e400"])
+def test_a_state_with_a_number_no_key_can_hold_is_a_clear_error(server, session, tmp_path, number):
+    """Python reads NaN and 1e400 (an overflow to inf); a key cannot hash either."""
+    server.batch_delay = 0.3
+    spec = make_spec(server)
+    calls = calls_for(spec, PROMPTS[:2], n=1)
+    run_fill(session, spec, calls, tmp_path, timeout=0)
+    (state,) = state_files(tmp_path)
+    data = json.loads(state.read_text())
+    data["calls"][0]["request"]["params"]["temperature"] = 0.25
+    state.write_text(json.dumps(data).replace('"temperature": 0.25', f'"temperature": {number}'))
+    with pytest.raises(BatchStateError, match="a request cannot be keyed") as info:
+        run_fill(session, spec, calls, tmp_path)
+    assert str(state) in str(info.value)
+
+
 FAULTY = {
     "please fail loudly": BatchFault("fail loudly", "status", status=500, message="boom " * 300),
     "please reject this": BatchFault("reject this", "status", status=400, message="bad request"),

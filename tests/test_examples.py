@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,21 @@ def examples(pytester: pytest.Pytester) -> Path:
     return target
 
 
+@contextmanager
+def configured_endpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[LocalServer]:
+    """The examples pointed at a LocalServer serving their script, as a configured model
+    and previous release, with the cache in ``tmp_path``."""
+    with LocalServer(Script.from_file(EXAMPLES / "local_script.json")) as server:
+        monkeypatch.setenv("MODELPROV_MODEL", "demo-model")
+        monkeypatch.setenv("MODELPROV_BASE_URL", server.url)
+        monkeypatch.setenv("MODELPROV_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.setenv(
+            "MODELPROV_REFERENCES",
+            f"previous-release.model=demo-model-previous;previous-release.base_url={server.url}",
+        )
+        yield server
+
+
 def outcomes(path: Path) -> list[tuple]:
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     return sorted(
@@ -36,14 +53,7 @@ def outcomes(path: Path) -> list[tuple]:
 def test_second_run_against_a_configured_endpoint_makes_no_request(
     pytester, examples, tmp_path, monkeypatch
 ):
-    with LocalServer(Script.from_file(EXAMPLES / "local_script.json")) as server:
-        monkeypatch.setenv("MODELPROV_MODEL", "demo-model")
-        monkeypatch.setenv("MODELPROV_BASE_URL", server.url)
-        monkeypatch.setenv("MODELPROV_CACHE_DIR", str(tmp_path / "cache"))
-        monkeypatch.setenv(
-            "MODELPROV_REFERENCES",
-            f"previous-release.model=demo-model-previous;previous-release.base_url={server.url}",
-        )
+    with configured_endpoint(monkeypatch, tmp_path) as server:
         first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
         result = pytester.runpytest(
             str(examples), "-m", "provenance", f"--modelprov-transcript={first}"
@@ -114,14 +124,7 @@ def test_a_warm_run_of_the_examples_checks_its_baselines_without_jsonschema(
     (pytester.path / "modules_seen.py").write_text(MODULES_SEEN, encoding="utf-8")
     seen = tmp_path / "modules.txt"
     monkeypatch.setenv("MODULES_SEEN_LOG", str(seen))
-    with LocalServer(Script.from_file(EXAMPLES / "local_script.json")) as server:
-        monkeypatch.setenv("MODELPROV_MODEL", "demo-model")
-        monkeypatch.setenv("MODELPROV_BASE_URL", server.url)
-        monkeypatch.setenv("MODELPROV_CACHE_DIR", str(tmp_path / "cache"))
-        monkeypatch.setenv(
-            "MODELPROV_REFERENCES",
-            f"previous-release.model=demo-model-previous;previous-release.base_url={server.url}",
-        )
+    with configured_endpoint(monkeypatch, tmp_path):
         run = ("-p", "modules_seen", "-p", "no:randomly", str(examples))
         pytester.runpytest_subprocess(*run).assert_outcomes(passed=EXAMPLE_TESTS)
         result = pytester.runpytest_subprocess(*run, "--modelprov-record-mode=replay")

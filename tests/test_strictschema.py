@@ -23,8 +23,9 @@ import jsonschema
 import pytest
 
 import pytest_modelprov
+from pytest_modelprov.errors import ConfigError
 from pytest_modelprov.util import schema
-from pytest_modelprov.util.strictschema import SchemaError, Validator
+from pytest_modelprov.util.strictschema import MAX_MESSAGE, SchemaError, Validator, shorten
 
 PACKAGE = Path(pytest_modelprov.__file__).parent
 REPO = PACKAGE.parent
@@ -77,7 +78,8 @@ def _load(name: str) -> Any:
 
 
 def _errors_jsonschema(validator: Any, instance: Any) -> list[tuple[list[Any], str]]:
-    return [(list(e.absolute_path), e.message) for e in validator.iter_errors(instance)]
+    # a message over MAX_MESSAGE characters is cut the same way (its own test is below)
+    return [(list(e.absolute_path), shorten(e.message)) for e in validator.iter_errors(instance)]
 
 
 def _errors_strict(validator: Validator, instance: Any) -> list[tuple[list[Any], str]]:
@@ -322,7 +324,8 @@ def test_the_first_problem_is_jsonschemas_first_after_the_same_sort():
             broken = mutate(broken, rng)
         theirs = sorted(oracle.iter_errors(broken), key=lambda e: list(map(str, e.absolute_path)))
         expected = [
-            ("/".join(str(p) for p in e.absolute_path) or "(top level)", e.message) for e in theirs
+            ("/".join(str(p) for p in e.absolute_path) or "(top level)", shorten(e.message))
+            for e in theirs
         ]
         assert schema.problems(broken, "baseline.schema.json") == expected
         compared += bool(expected)
@@ -498,3 +501,140 @@ def test_a_pytest_start_with_the_plugin_imports_no_validator_and_no_numpy(pytest
     modules = set(log.read_text(encoding="utf-8").split())
     assert "pytest_modelprov.util.schema" in modules  # control: the plugin was loaded
     assert not modules & {"pytest_modelprov.util.strictschema", "numpy", "jsonschema"}
+
+
+# -- where jsonschema (Python's re, Python's repr) is not the standard -----------------------
+
+
+def _shipped_patterns() -> list[str]:
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                found.add(node["pattern"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for name in SCHEMAS:
+        walk(_load(name))
+    return sorted(found)
+
+
+#: one string per anchored shipped pattern that it accepts
+ANCHORED_OK = ["0" * 64, "acme", "en", "zh-Hans", "a-1", "gpt-4o.mini+x", "one two", "id:a"]
+
+
+@pytest.mark.parametrize("pattern", [p for p in _shipped_patterns() if p.endswith("$")])
+def test_an_anchored_shipped_pattern_refuses_a_trailing_newline(pattern):
+    """JSON Schema's patterns are ECMA-262, where ``$`` is the end of the string; Python's
+    ``$`` (and so jsonschema's) also matches before a final newline, which let an id, a
+    language tag or a 64-hex key end in ``\\n``. Here we differ from jsonschema on purpose."""
+    fits = [s for s in ANCHORED_OK if re.search(pattern, s)]
+    assert fits, f"no sample string fits {pattern}"
+    oracle = jsonschema.Draft202012Validator({"pattern": pattern})
+    ours = Validator({"pattern": pattern})
+    for s in fits:
+        assert ours.is_valid(s) and oracle.is_valid(s)
+        assert oracle.is_valid(s + "\n")  # Python's re: the hole this test is about
+        if oracle.is_valid(s + "\n\n"):
+            # the pattern's own class takes a newline ("[^ ]"): ECMA-262 accepts it as well
+            assert ours.is_valid(s + "\n")
+            continue
+        assert [(p.absolute_path, p.message) for p in ours.iter_errors(s + "\n")] == [
+            ((), f"{s + chr(10)!r} does not match {pattern!r}")
+        ]
+
+
+def test_a_topic_set_name_and_language_with_a_trailing_newline_are_refused():
+    """The same through a shipped schema and schema.problems, as a topic set from elsewhere."""
+    path = REAL["refusal_topics.schema.json"][0]
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert schema.problems(document, "refusal_topics.schema.json") == []
+    document["name"] += "\n"
+    prompts = document["topics"][0]["prompts"]
+    lang = next(iter(prompts))
+    prompts[lang + "\n"] = prompts.pop(lang)
+    found = schema.problems(document, "refusal_topics.schema.json")
+    assert [at for at, _ in found] == ["name", "topics/0/prompts"], found
+    assert all("does not match" in message for _, message in found)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "yes", "no"),
+    [
+        ("^a[$]\\$$", ["a$$"], ["a$$\n", "a$"]),  # a class's and an escaped $ stay literal
+        ("^[]$]x$", ["]x", "$x"], ["]x\n"]),  # Python reads a leading ] as a member
+        ("(^a$)|(^b$)", ["a", "b"], ["a\n", "b\n", "ab"]),
+        ("\\S", ["x", " x"], ["", " \t"]),
+    ],
+)
+def test_dollar_is_the_end_of_the_string_and_the_rest_is_unchanged(pattern, yes, no):
+    oracle = jsonschema.Draft202012Validator({"pattern": pattern})
+    ours = Validator({"pattern": pattern})
+    for s in yes:
+        assert ours.is_valid(s) and oracle.is_valid(s), s
+    for s in no:
+        assert not ours.is_valid(s), s
+        # jsonschema differs only where Python's $ matched before a final newline
+        assert oracle.is_valid(s) == (s.endswith("\n") and s.rstrip("\n") in yes), s
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        ("^\\d+$", "\\d"),  # Python: any Unicode digit ("\u0661"); ECMA-262: 0-9
+        ("^\\w+$", "\\w"),
+        ("[^\\W]", "\\W"),
+        ("\\bx", "\\b"),
+        ("^a.b$", "'.'"),  # Python's . matches \r and \u2028, ECMA-262's does not
+        ("(?m)^a$", "inline flag"),
+        ("(?i:a)", "inline flag"),
+    ],
+)
+def test_a_pattern_whose_python_meaning_is_not_ecmas_is_refused_at_load(pattern, why):
+    with pytest.raises(SchemaError, match="does not enforce it") as raised:
+        Validator({"properties": {"id": {"pattern": pattern}}}, "schemas/x.json")
+    assert "#/properties/id/pattern" in str(raised.value)
+    assert why in str(raised.value)
+
+
+def test_a_value_nested_deeper_than_python_can_walk_is_a_problem_not_a_crash():
+    """Every file read is depth-bounded first (util/safejson), but the validator is public
+    (Fingerprint.from_dict, baseline adapters): a value nested 5000 deep, whose message
+    jsonschema and we would quote with repr(), is one clear problem, not a RecursionError."""
+    deep: list[Any] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(RecursionError):
+        list(jsonschema.Draft202012Validator({"type": "object"}).iter_errors(deep))
+    for name in ("baseline.schema.json", "cache_entry.schema.json"):
+        found = schema.problems(deep, name)
+        assert found == [("(top level)", found[0][1])] and "nested too deeply" in found[0][1]
+        assert not schema.validator(name).is_valid({"key": deep})
+    at_key = schema.problems({"label": deep}, "baseline.schema.json")
+    assert any("nested too deeply" in message for _, message in at_key), at_key
+
+
+def test_a_message_quoting_a_large_value_keeps_its_start_and_what_was_wrong():
+    """A baseline edited by hand so that its prompts are an object: jsonschema's message
+    quotes all of them (tens of KB in one ConfigError); ours keeps both ends of it."""
+    path = REAL["baseline.schema.json"][0]
+    document = json.loads(path.read_text(encoding="utf-8"))
+    prompts = document["payload"]["prompts"]
+    assert isinstance(prompts, list) and len(json.dumps(prompts)) > 20 * MAX_MESSAGE
+    document["payload"]["prompts"] = dict(enumerate(prompts))
+    root = _load("baseline.schema.json")
+    (full,) = [e.message for e in jsonschema.Draft202012Validator(root).iter_errors(document)]
+    (problem,) = Validator(root).iter_errors(document)
+    head, rest = problem.message.split(" ... (", 1)
+    count, tail = rest.split(" characters left out) ... ", 1)
+    assert full.startswith(head) and full.endswith(tail) and tail.endswith("not of type 'array'")
+    assert len(head) + int(count.replace(",", "")) + len(tail) == len(full)
+    assert len(problem.message) < MAX_MESSAGE + 60
+    with pytest.raises(ConfigError, match=re.escape("at payload/prompts: {0: {")) as raised:
+        schema.check(document, "baseline.schema.json", f"baseline {path.name}")
+    assert len(str(raised.value)) < 2 * MAX_MESSAGE

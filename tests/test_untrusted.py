@@ -290,6 +290,28 @@ def test_deep_json_in_a_cache_entry_and_an_import_is_a_clear_error(pytester, env
     assert "RecursionError" not in err
 
 
+def test_a_number_too_large_for_a_float_in_an_import_is_a_clear_error(
+    pytester, env, tmp_path, capsys
+):
+    """JSON has no Infinity, but Python reads 1e400 as inf whatever parse_constant says:
+    in a request field it cannot be hashed into a key, which must name the line, not crash."""
+    record_one(pytester, env)
+    export = tmp_path / "export.jsonl"
+    assert cli(["cache", "export", str(export), "--cache-dir", str(env.cache)]) == 0
+    header, line = export.read_text(encoding="utf-8").splitlines()
+    entry = json.loads(line)
+    entry["request"]["params"]["temperature"] = 0.25
+    edited = json.dumps(entry).replace('"temperature": 0.25', '"temperature": 1e400')
+    assert "1e400" in edited
+    export.write_text(header + "\n" + edited + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert cli(["cache", "import", str(export), "--cache-dir", str(tmp_path / "c2")]) == 2
+    err = capsys.readouterr().err
+    assert f"{export} line 2" in err and "nothing was imported" in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "c2").exists() or not ResponseCache(tmp_path / "c2").digests()
+
+
 def test_an_unusable_baseline_does_not_crash_the_session_end(pytester, env, tmp_path):
     """An unused baseline file nested 100 000 deep: the reports are still written."""
     pytester.makepyfile(ONE_TEST)

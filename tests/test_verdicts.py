@@ -305,6 +305,22 @@ def test_damaged_entries_are_computed_again_never_trusted_nor_unpickled(tmp_path
     assert store.replayed - replayed == len(TEXTS)
 
 
+def test_a_deeply_nested_entry_is_computed_again_not_a_recursion_error(tmp_path):
+    """A cache folder from elsewhere: a well-formed header over JSON nested 100 000 deep."""
+    store = VerdictStore(tmp_path)
+    clf = refusal.default_classifier()
+    right = _labels(store, clf)
+    rows = _rows(store)
+    key = sorted(rows)[0]
+    head = rows[key].split(b"\n", 1)[0]
+    deep = head + b"\n" + b"[" * 100_000 + b"]" * 100_000
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE verdicts SET value = ? WHERE key = ?", (deep, key))
+    computed = store.computed
+    assert _labels(store, clf) == right
+    assert store.computed - computed == 1
+
+
 def test_an_answer_recorded_again_under_the_same_key_is_classified_again(tmp_path):
     store = VerdictStore(tmp_path)
     clf = refusal.default_classifier()

@@ -387,7 +387,11 @@ class _Fill:
             self._corrupt(path, text, f"does not match schemas/{STATE_SCHEMA} at {at}: {message}")
         keys: dict[str, CacheKey] = {}
         for item in data["calls"]:
-            if key_of_components(item["request"]) != item["key"]:
+            try:
+                key = key_of_components(item["request"])
+            except ValueError as exc:  # NaN, or 1e400 read as inf: no key can hold them
+                self._corrupt(path, text, f"a request cannot be keyed: {exc}")
+            if key != item["key"]:
                 self._corrupt(
                     path, text, f"key {item['key'][:12]}… does not match its request fields"
                 )

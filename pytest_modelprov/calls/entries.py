@@ -192,7 +192,11 @@ def check_entry(data: Any, where: str) -> CacheEntry:
     why = unusable_answer(data["response"]) if isinstance(data["response"], dict) else None
     if why is not None:
         raise ExportFormatError(f"{where}: {why}; such answers are never cached")
-    if key_of_components(data["request"]) != data["key"]:
+    try:
+        key = key_of_components(data["request"])
+    except ValueError as exc:  # 1e400 reads as inf, which no key can hold
+        raise ExportFormatError(f"{where}: field request: {exc}") from None
+    if key != data["key"]:
         raise ExportFormatError(
             f"{where}: key {data['key'][:12]}… does not match its request fields; the entry "
             "was edited after it was recorded"

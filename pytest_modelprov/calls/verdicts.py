@@ -36,6 +36,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
+from ..util.safejson import loads as json_loads
+
 __all__ = [
     "FILE_NAME",
     "VerdictCacheWarning",
@@ -364,4 +366,6 @@ def _read(raw: bytes, key: str, digest: str, index: int, decode: Callable[[Any, 
         raise ValueError("verdict header is damaged or does not belong to its key")
     if head[2] != digest:
         raise ValueError("verdict was made for another text")
-    return decode(json.loads(raw[end + 1 :].decode("utf-8", "surrogatepass")), index)
+    # bounded: a cache folder from elsewhere may hold JSON nested past Python's recursion
+    # limit, which json.loads answers with RecursionError (JSONLimitError is a ValueError)
+    return decode(json_loads(raw[end + 1 :].decode("utf-8", "surrogatepass")), index)

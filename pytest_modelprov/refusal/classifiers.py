@@ -173,6 +173,11 @@ _CODE = ("pytest_modelprov.refusal.features", "pytest_modelprov.refusal.model")
 _SHALLOW = ("pytest_modelprov.refusal.classifiers",)
 
 
+#: answers :meth:`Classifier.classify_many` classifies together: their matrix (tens of KB an
+#: answer of a few thousand characters) is held at a time, not a whole large batch's
+_PART = 1024
+
+
 class Classifier(BaseClassifier):
     """The offline classifier: explicit-refusal rules, then a calibrated linear model.
 
@@ -241,6 +246,13 @@ class Classifier(BaseClassifier):
         if type(self).classify is not Classifier.classify:
             # a subclass that classifies its own way is asked answer by answer, as before
             return super().classify_many(texts, prompts)
+        if len(texts) > _PART:
+            # a large batch in parts: one part's matrix and scans are held at a time
+            return [
+                label
+                for at in range(0, len(texts), _PART)
+                for label in self.classify_many(texts[at : at + _PART], prompts[at : at + _PART])
+            ]
         answers = [strip_reasoning(t).strip() for t in texts]
         # each answer normalised once, for the explicit-refusal rule and every feature
         prepared = [prepare(a) for a in answers]

@@ -16,7 +16,11 @@ format checker does not either).
 
 The errors are jsonschema 4's (checked against it in ``tests/test_strictschema.py``): the
 same instance paths, the same messages, in the same order, so ``schema.problems`` reports
-what it reported with jsonschema.
+what it reported with jsonschema. On purpose it differs in three places, all on input
+jsonschema got wrong or could not report: a pattern's ``$`` is ECMA-262's end of the string
+(Python's also matched before a final newline), a message over :data:`MAX_MESSAGE`
+characters keeps its start and end, and a value nested beyond Python's recursion limit is
+one problem rather than a RecursionError.
 """
 
 from __future__ import annotations
@@ -28,9 +32,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-__all__ = ["Problem", "SchemaError", "Validator"]
+from .safejson import MAX_DEPTH
+
+__all__ = ["Problem", "SchemaError", "Validator", "shorten"]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
+#: the longest message kept whole: jsonschema's quote the value with repr(), which for a
+#: hand-edited baseline whose "prompts" became an object is tens of KB in one error
+MAX_MESSAGE = 1000
+#: the one problem reported for a value nested deeper than Python's recursion limit
+TOO_DEEP = (
+    "the value is nested too deeply to be checked (no file this package reads nests more "
+    f"than {MAX_DEPTH} levels)"
+)
 
 #: keywords that assert nothing here; ``then``/``else`` are read by ``if``
 _ANNOTATIONS = frozenset(
@@ -52,6 +66,15 @@ class Problem:
 
     absolute_path: tuple[PathPart, ...]
     message: str
+
+
+def shorten(message: str) -> str:
+    """``message`` cut to its start and its end (what was wrong) when it is too long."""
+    if len(message) <= MAX_MESSAGE:
+        return message
+    keep = MAX_MESSAGE // 2
+    left_out = len(message) - 2 * keep
+    return f"{message[:keep]} ... ({left_out:,} characters left out) ... {message[-keep:]}"
 
 
 def _is_type(instance: Any, name: str) -> bool:
@@ -155,10 +178,18 @@ class Validator:
 
     def iter_errors(self, instance: Any) -> Iterator[Problem]:
         """Every mismatch, in the order jsonschema's ``Draft202012Validator`` yields them."""
-        return self._root.errors(instance)
+        try:
+            for problem in self._root.errors(instance):
+                if len(problem.message) > MAX_MESSAGE:
+                    problem = Problem(problem.absolute_path, shorten(problem.message))
+                yield problem
+        except RecursionError:
+            # repr() in a message (and const/enum equality) recurse once per level: a value
+            # Python cannot walk is one clear problem, where jsonschema raised RecursionError
+            yield Problem((), TOO_DEEP)
 
     def is_valid(self, instance: Any) -> bool:
-        return self._root.is_valid(instance)
+        return next(self.iter_errors(instance), None) is None
 
     # -- compiling -------------------------------------------------------------------------
 
@@ -349,15 +380,60 @@ def _const(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Chec
     return check
 
 
+#: escapes whose Python meaning (Unicode digits, letters, word boundaries) is not ECMA-262's
+_UNICODE_ESCAPES = frozenset("dDwWbB")
+#: the letters of Python's inline flags, "(?m)" or "(?i:...)": ECMA-262 has none
+_INLINE_FLAGS = frozenset("aiLmsux-")
+
+
+def _ecma(v: Validator, pattern: str, at: str) -> str:
+    r"""``pattern`` as Python reads it with ECMA-262's meaning, which JSON Schema specifies.
+
+    Python's ``$`` also matches before a final newline, so ``^[a-z]+$`` took ``"en\n"``
+    (jsonschema's too, which runs Python's re): here it is ``\Z``, the end of the string.
+    What cannot be mapped that simply is refused, so no pattern means more than it says.
+    """
+    out: list[str] = []
+    i, size, in_class = 0, len(pattern), False
+    while i < size:
+        c = pattern[i]
+        if c == "\\":
+            escape = pattern[i + 1 : i + 2]
+            if escape in _UNICODE_ESCAPES:
+                v._refuse(at, f"\\{escape} in {pattern!r} (Python's is Unicode, ECMA-262's ASCII)")
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            # as Python parses it: a "]" right after "[" or "[^" is a member, not the end
+            start = i + 1 + (pattern[i + 1 : i + 2] == "^")
+            start += pattern[start : start + 1] == "]"
+            out.append(pattern[i:start])
+            i, in_class = start, True
+            continue
+        elif c == "$":
+            c = r"\Z"
+        elif c == ".":
+            v._refuse(at, f"'.' in {pattern!r} (Python's matches \\r and \\u2028, ECMA-262's not)")
+        elif c == "(" and pattern[i + 1 : i + 2] == "?" and pattern[i + 2 : i + 3] in _INLINE_FLAGS:
+            v._refuse(at, f"an inline flag in {pattern!r} (ECMA-262 has none)")
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def _pattern(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
     _need(isinstance(value, str), v, at, "a regular expression")
     try:
-        compiled = re.compile(value)
+        compiled = re.compile(_ecma(v, value, at))
     except re.error as exc:
         v._refuse(at, f"{value!r} is not a regular expression ({exc})")
 
     def check(instance: Any) -> Errors:
-        # re.search, as jsonschema: a pattern is not anchored unless it says so
+        # re.search, as jsonschema: a pattern is not anchored unless it says so; the message
+        # quotes the pattern as the schema wrote it
         if isinstance(instance, str) and compiled.search(instance) is None:
             yield Problem((), f"{instance!r} does not match {value!r}")
 
