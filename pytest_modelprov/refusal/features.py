@@ -471,6 +471,10 @@ def broken_output(answer: str, prompt: str | None = None) -> bool:
 
 def strip_reasoning(text: str) -> str:
     """The final answer of a raw completion: ``<think>`` blocks removed."""
+    if "<" not in text and "◁" not in text:
+        # every tag split_think reads starts with "<" (after the replacements below): a
+        # text with neither character is its own answer, known without a regex scan
+        return text
     # Kimi-VL's thinking variant marks its trace with ◁think▷ … ◁/think▷
     text = text.replace("◁think▷", "<think>").replace("◁/think▷", "</think>")
     answer, _ = split_think(text)
