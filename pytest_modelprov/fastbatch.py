@@ -187,9 +187,9 @@ def primed(patterns: Sequence[Phrases], strings: Sequence[str]) -> Iterator[None
     or the string itself when shorter); wherever a text holds a key, each string holding it
     is compared with the text where it would start (see :func:`_occurring`). The phrases
     kept are exactly those :meth:`Phrases._kept` keeps."""
-    before = getattr(_state, "primed", None)
+    before = _state.primed
     lists = [p for p in patterns if p._prepare()]
-    if getattr(_state, "exact", False) or not strings or not lists:
+    if _state.exact or not strings or not lists:
         yield
         return
     if before is not None and all((id(p), id(t)) in before for p in lists for t in strings):

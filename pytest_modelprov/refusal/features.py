@@ -32,6 +32,7 @@ FEATURE_VERSION = "ngram-v4"
 _MASK = (1 << HASH_BITS) - 1
 _MAX_CHARS = 4000  # answers run long; the verdict is settled long before the end
 _OPENING_CHARS = 240
+_HEAD_CHARS = 4 * _OPENING_CHARS  # normalised alone to read an opening off (clean_refusal_of)
 _STEM = 5
 
 _WORD = fastre.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+", re.U)  # noqa: RUF001
@@ -470,6 +471,10 @@ def broken_output(answer: str, prompt: str | None = None) -> bool:
 
 def strip_reasoning(text: str) -> str:
     """The final answer of a raw completion: ``<think>`` blocks removed."""
+    if "<" not in text and "◁" not in text:
+        # every tag split_think reads starts with "<" (after the replacements below): a
+        # text with neither character is its own answer, known without a regex scan
+        return text
     # Kimi-VL's thinking variant marks its trace with ◁think▷ … ◁/think▷
     text = text.replace("◁think▷", "<think>").replace("◁/think▷", "</think>")
     answer, _ = split_think(text)
@@ -479,6 +484,10 @@ def strip_reasoning(text: str) -> str:
 @lru_cache(maxsize=256)
 def normalise(text: str) -> str:
     # an answer is normalised by several features (and by classify before them): once
+    if text.isascii():
+        # NFKC leaves every ASCII character as it is, and neither lowering ASCII nor the
+        # apostrophe below leaves ASCII: skip the normaliser's check of every character
+        return text.lower()
     return unicodedata.normalize("NFKC", text).lower().replace("’", "'")  # noqa: RUF001
 
 
@@ -507,8 +516,31 @@ def _little_after(text: str, match: re.Match[str] | None) -> bool:
     return weight < 400
 
 
+@lru_cache(maxsize=1)
+def _alpha_table() -> Any:
+    """``str.isalpha`` of every character of the BMP, as one byte each."""
+    import numpy as np
+
+    bmp = np.arange(0x10000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    return np.frombuffer(bytes(map(str.isalpha, bmp)), dtype=np.uint8)
+
+
+def _letters(text: str) -> int:
+    """``sum(map(str.isalpha, text))``: on a long text, read off a table of the BMP with
+    numpy (a call per character costs ~30 us a text with CJK); a text with a character
+    beyond the BMP asks str.isalpha."""
+    if len(text) < 256:
+        return sum(map(str.isalpha, text))
+    import numpy as np
+
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if int(points.max()) > 0xFFFF:
+        return sum(map(str.isalpha, text))
+    return int(np.count_nonzero(_alpha_table()[points]))
+
+
 def _cjk_share(text: str) -> float:
-    letters = sum(map(str.isalpha, text))  # the test per character, without a Python loop
+    letters = _letters(text)
     if not letters:
         return 0.0
     return len("".join(_CJK.findall(text))) / letters
@@ -652,7 +684,16 @@ def clean_refusal_of(p: Prepared) -> bool:
         # searching up to an end position is searching the text cut there (re reads
         # nothing past it), and lets the phrase list reuse what it found in the whole text
         return _little_after(p.text, REFUSAL_RE.search(p.text, 0, _OPENING_CHARS))
-    # a text of its own (a long answer): the phrases are looked for in its opening alone
+    # a text of its own (a long answer): the phrases are looked for in its opening alone.
+    # Most have none there, and to know that only the opening needs normalising: cut at an
+    # ASCII space or newline, normalise(stripped) is normalise(head) + normalise(the rest)
+    # (a space is a starter nothing composes with, and it ends the context lower() reads
+    # for a final sigma), so the first _OPENING_CHARS characters of head are the text's
+    cut = max(stripped.find(" ", _HEAD_CHARS), stripped.find("\n", _HEAD_CHARS))
+    if cut > 0:
+        head = normalise(stripped[:cut])
+        if len(head) >= _OPENING_CHARS and REFUSAL_RE.search(head[:_OPENING_CHARS]) is None:
+            return False
     text = normalise(stripped)
     return _little_after(text, REFUSAL_RE.search(text[:_OPENING_CHARS]))
 
@@ -688,10 +729,15 @@ def dense_features(answer: str, prompt: str | None) -> list[float]:
 
 
 def dense_of(
-    p: Prepared, prompt: str | None, clean: bool | None = None, letters: Letters | None = None
+    p: Prepared,
+    prompt: str | None,
+    clean: bool | None = None,
+    letters: Letters | None = None,
+    decided: str | None = None,
 ) -> list[float]:
     """The dense features of a prepared answer (``clean``: :func:`clean_refusal_of`;
-    ``letters``: :func:`letters_of` the answer; each when the caller knows it already)."""
+    ``letters``: :func:`letters_of` the answer; ``decided``: its :func:`~..langid.detect`;
+    each when the caller knows it already)."""
     answer, text = p.answer, p.text
     req = _request(prompt)
     cjk = len("".join(p.runs))
@@ -710,7 +756,8 @@ def dense_of(
     mismatch = abs(req.cjk_share - (_cjk_share(text) if cjk else 0.0)) if req.given else 0.0
     critique_density = min(critique / max(length / 400, 1.0), 3.0) / 3
     burst, glued, template = broken_signals(answer, prompt, letters)
-    decided = detect(answer)
+    if decided is None:
+        decided = detect(answer)
     lang = decided if decided != UNDECIDED else req.lang
     # a long answer whose language cannot be told has usually fallen apart (scrambled words,
     # scripts mixed mid-sentence): judges call it evasion

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError
-from ..langid import answer_language
+from ..langid import answer_language, detect_many
 from ..util import schema
 from ..util.files import user_path
 from ..util.safejson import loads as json_loads
@@ -59,6 +59,23 @@ class Example:
     label: str
     prompt: str | None = None
     group: str = ""
+
+
+def _counted(keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``np.unique(keys, return_counts=True)`` of non-negative keys. Below 2^32 they are
+    sorted as two 16-bit halves, low then high, each by numpy's stable sort (a radix sort
+    for 16-bit values): about half the time of its comparison sort of ~600,000 keys."""
+    if not len(keys) or int(keys.max()) >= 1 << 32:
+        found, counts = np.unique(keys, return_counts=True)
+        return found, counts
+    low = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
+    order = low[np.argsort((keys[low] >> 16).astype(np.uint16), kind="stable")]
+    ordered = keys[order]
+    starts = np.empty(len(ordered) + 1, dtype=np.bool_)
+    starts[0] = starts[-1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:-1])
+    at = np.flatnonzero(starts)
+    return ordered[at[:-1]], np.diff(at)
 
 
 @dataclass
@@ -107,22 +124,21 @@ class Matrix:
         n = len(answers)
         rows, hashes = token_buckets(answers)
         # one (row, hash) key per distinct feature of an answer, in featurise's order
-        keys = (rows << HASH_BITS) | hashes
-        if n < 1 << (31 - HASH_BITS):
-            keys = keys.astype(np.int32)  # sorted faster than 64-bit keys
-        keys, counts = np.unique(keys, return_counts=True)
-        keys = keys.astype(np.int64)
+        keys, counts = _counted((rows << HASH_BITS) | hashes)
         rows, cols = keys >> HASH_BITS, keys & ((1 << HASH_BITS) - 1)
         raw = 1.0 + np.log(counts.astype(np.float64))
         norm = np.sqrt(np.bincount(rows, weights=raw * raw, minlength=n))
         norm[norm == 0] = 1.0
         known = clean if clean is not None else [None] * n
         letters = letters_of([a.answer for a in answers])
+        langs = detect_many([a.answer for a in answers])
         with phrases_primed(answers):
             dense = np.array(
                 [
-                    dense_of(a, p, c, x)
-                    for a, p, c, x in zip(answers, prompts, known, letters, strict=True)
+                    dense_of(a, p, c, x, lang)
+                    for a, p, c, x, lang in zip(
+                        answers, prompts, known, letters, langs, strict=True
+                    )
                 ],
                 dtype=np.float64,
             ).reshape(n, len(DENSE_NAMES))
