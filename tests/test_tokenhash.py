@@ -7,8 +7,10 @@ import zlib
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from pytest_modelprov.refusal import features, tokenhash
+from pytest_modelprov.refusal.model import _counted
 
 # words of every UTF-8 length, combining marks (letters before them, a mark itself is no
 # word character), non-BMP letters, apostrophes, digits glued to letters, words at and past
@@ -79,3 +81,16 @@ def test_register_shifts_equal_hashing_zero_bytes():
         for r, m in zip(registers.tolist(), moved.tolist(), strict=True):
             # zlib's value is the complement of the register
             assert zlib.crc32(bytes(n), ~r & 0xFFFFFFFF) == ~m & 0xFFFFFFFF
+
+
+@pytest.mark.parametrize("top", [1 << 17, 1 << 32, 1 << 40])
+def test_feature_keys_are_counted_as_np_unique_counts_them(top):
+    """The radix path (keys below 2^32) and the fallback give np.unique's keys and counts."""
+    rng = np.random.default_rng(top)
+    for size in (0, 1, 2, 1000, 70_000):
+        keys = rng.integers(0, top, size=size, dtype=np.int64)
+        keys = np.concatenate([keys, keys[: size // 3]])  # repeats to count
+        found, counts = _counted(keys)
+        want, want_counts = np.unique(keys, return_counts=True)
+        assert found.tolist() == want.tolist()
+        assert counts.tolist() == want_counts.tolist()
