@@ -193,6 +193,7 @@ DETECTOR_MODULES = {
         "refusal/classifiers.py",
         "refusal/features.py",
         "refusal/model.py",
+        "refusal/phrases.py",
         "refusal/tokenhash.py",
     },
 }
