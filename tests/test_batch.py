@@ -239,16 +239,22 @@ def test_a_timed_out_fill_is_resumed_without_a_new_batch(server, session, tmp_pa
     assert state_files(tmp_path) == []
 
 
+def left_running(server, session, tmp_path, prompts):
+    """A fill that left its batch running: the spec, the calls, its state file and what the
+    file holds (for a test to edit)."""
+    server.batch_delay = 0.3
+    spec = make_spec(server)
+    calls = calls_for(spec, prompts, n=1)
+    run_fill(session, spec, calls, tmp_path, timeout=0)
+    (state,) = state_files(tmp_path)
+    return spec, calls, state, json.loads(state.read_text())
+
+
 def test_a_state_confirmed_only_by_its_file_is_found_through_the_batch_list(
     server, session, tmp_path
 ):
     """A run killed between creating a batch and saving its id finds it by input file."""
-    server.batch_delay = 0.3
-    spec = make_spec(server)
-    calls = calls_for(spec, PROMPTS[:3], n=1)
-    run_fill(session, spec, calls, tmp_path, timeout=0)
-    (state,) = state_files(tmp_path)
-    data = json.loads(state.read_text())
+    spec, calls, state, data = left_running(server, session, tmp_path, PROMPTS[:3])
     data["batch_id"] = None
     state.write_text(json.dumps(data))
 
@@ -311,12 +317,7 @@ def test_a_corrupt_state_file_is_a_clear_error_and_is_kept(
 
 
 def test_a_state_whose_keys_were_edited_is_rejected(server, session, tmp_path):
-    server.batch_delay = 0.3
-    spec = make_spec(server)
-    calls = calls_for(spec, PROMPTS[:2], n=1)
-    run_fill(session, spec, calls, tmp_path, timeout=0)
-    (state,) = state_files(tmp_path)
-    data = json.loads(state.read_text())
+    spec, calls, state, data = left_running(server, session, tmp_path, PROMPTS[:2])
     data["calls"][0]["request"]["messages"][0]["content"] = "something else"
     state.write_text(json.dumps(data))
     with pytest.raises(BatchStateError, match="does not match its request fields"):
@@ -326,12 +327,7 @@ def test_a_state_whose_keys_were_edited_is_rejected(server, session, tmp_path):
 @pytest.mark.parametrize("number", ["NaN", "1e400"])
 def test_a_state_with_a_number_no_key_can_hold_is_a_clear_error(server, session, tmp_path, number):
     """Python reads NaN and 1e400 (an overflow to inf); a key cannot hash either."""
-    server.batch_delay = 0.3
-    spec = make_spec(server)
-    calls = calls_for(spec, PROMPTS[:2], n=1)
-    run_fill(session, spec, calls, tmp_path, timeout=0)
-    (state,) = state_files(tmp_path)
-    data = json.loads(state.read_text())
+    spec, calls, state, data = left_running(server, session, tmp_path, PROMPTS[:2])
     data["calls"][0]["request"]["params"]["temperature"] = 0.25
     state.write_text(json.dumps(data).replace('"temperature": 0.25', f'"temperature": {number}'))
     with pytest.raises(BatchStateError, match="a request cannot be keyed") as info:
