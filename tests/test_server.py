@@ -598,7 +598,9 @@ def test_module_serves_a_script_until_interrupted(tmp_path: Path):
             completion = client.chat.completions.create(model="m", messages=HELLO)
         assert completion.choices[0].message.content == "from the CLI"
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=5) == 0
+        # a clean exit is the point, not its speed: under a loaded CI machine the shutdown
+        # (joining the request threads, interpreter exit) once took over 5 s
+        assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
             process.kill()
