@@ -590,6 +590,10 @@ def test_module_serves_a_script_until_interrupted(tmp_path: Path):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # Ctrl-C as at a terminal: a run started in the background of a non-interactive
+        # shell ignores SIGINT, and a child inherits that (Python then installs no
+        # KeyboardInterrupt handler, and the server would never see the signal)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         url = process.stdout.readline().strip()
@@ -598,9 +602,7 @@ def test_module_serves_a_script_until_interrupted(tmp_path: Path):
             completion = client.chat.completions.create(model="m", messages=HELLO)
         assert completion.choices[0].message.content == "from the CLI"
         process.send_signal(signal.SIGINT)
-        # a clean exit is the point, not its speed: under a loaded CI machine the shutdown
-        # (joining the request threads, interpreter exit) once took over 5 s
-        assert process.wait(timeout=60) == 0
+        assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:
             process.kill()
