@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,16 +43,6 @@ class BoostSettings:
     min_hessian: float = 3.0
     #: split points per feature: quantiles of the training values
     bins: int = 32
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "depth": self.depth,
-            "rounds": self.rounds,
-            "learning_rate": self.learning_rate,
-            "l2": self.l2,
-            "min_hessian": self.min_hessian,
-            "bins": self.bins,
-        }
 
 
 @dataclass
