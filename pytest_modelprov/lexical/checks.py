@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..comparable import require_same_params
 from ..errors import ConfigError
@@ -60,6 +58,9 @@ from .record import (
     record_distance,
 )
 from .text import tokenise
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # the package (pytest_modelprov.lexical) is the public face; these are defined here
 __all__ = [
@@ -263,6 +264,8 @@ def _row(
     fps: Sequence[Fingerprint], method: str, unit: str = SPREAD
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Distances from fps[0] to each of fps[1:]."""
+    import numpy as np
+
     if method == "style":
         return style_matrix(fps)[0, 1:]
     return np.array([lexical_distance.distance(fps[0], fp, method, unit) for fp in fps[1:]])
@@ -317,6 +320,8 @@ def _compare(
     seed: int,
     unit: str = SPREAD,
 ) -> Comparison:
+    import numpy as np
+
     if not refs:
         raise ValueError("compare: no reference fingerprints given")
     for name, ref in refs.items():

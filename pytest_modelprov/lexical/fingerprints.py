@@ -13,9 +13,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
 from ..errors import ConfigError
 from ..util import schema
 from ..util.safejson import loads as json_loads
@@ -25,13 +22,16 @@ from .record import record_distance
 from .text import function_word_hashes, function_words, is_cjk, is_cjk_points, tokenise_many
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from ..handle import ModelHandle
+
+    IntArray = npt.NDArray[np.int64]
 
 SCHEMA_ID = "pytest-modelprov/lexical-fingerprint"
 FORMAT_VERSION = 1
 KIND_NAMES = {1: "word", 2: "bigram", 3: "trigram"}
-
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _prompt_id(prompt: object) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_GOLDEN = 0x9E3779B97F4A7C15
 
 
 def _group(keys: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any], IntArray]:
@@ -63,11 +63,15 @@ def _group(keys: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any], IntArray
     fingerprinting. Each round every unplaced key claims its slot if it is free; keys that
     find their slot taken by another key move one slot on (linear probing).
     """
+    import numpy as np
+
     n = keys.size
     bits = max((2 * n).bit_length(), 4)
     size = 1 << bits
     with np.errstate(over="ignore"):
-        slot = ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - bits)).astype(np.int64)
+        slot = ((keys.astype(np.uint64) * np.uint64(_GOLDEN)) >> np.uint64(64 - bits)).astype(
+            np.int64
+        )
     table = np.zeros(size, keys.dtype)
     used = np.zeros(size, np.bool_)
     where = np.empty(n, np.int64)
@@ -94,9 +98,13 @@ def _prefilter(keys: IntArray, rows: IntArray, need: int) -> tuple[IntArray, Int
     its bucket's, so a bucket below ``need`` holds no key that can qualify. Most n-grams
     occur once, and hashing them was the slowest step of fingerprinting.
     """
+    import numpy as np
+
     bits = max((4 * keys.size).bit_length(), 4)
     with np.errstate(over="ignore"):
-        bucket = ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - bits)).astype(np.intp)
+        bucket = ((keys.astype(np.uint64) * np.uint64(_GOLDEN)) >> np.uint64(64 - bits)).astype(
+            np.intp
+        )
     heavy = np.bincount(bucket, minlength=1 << bits)[bucket] >= need
     return keys[heavy], rows[heavy]
 
@@ -114,6 +122,8 @@ def _select(
     ``dense``: the keys are already ids in ``range(dense)``. Returns the kept keys and
     their dense (rows x kept) count matrix.
     """
+    import numpy as np
+
     if keys.size == 0 or limit <= 0:
         return np.zeros(0, np.int64), np.zeros((n_rows, 0), np.int64)
     need = min(min_prompts, n_rows)
@@ -182,6 +192,8 @@ class Fingerprint:
     @property
     def kinds(self) -> npt.NDArray[np.int8]:
         """1, 2 or 3 for each feature: word, bigram or trigram."""
+        import numpy as np
+
         if self._kinds is None:
             self._kinds = np.array([f.count(" ") + 1 for f in self.features], np.int8)
         return self._kinds
@@ -194,6 +206,8 @@ class Fingerprint:
 
     def content_mask(self) -> npt.NDArray[np.bool_]:
         """Which features are content words (:func:`content_word`); phrases are not."""
+        import numpy as np
+
         if self._content is None:
             pairs = zip(self.kinds.tolist(), self.features, strict=True)
             self._content = np.fromiter(
@@ -235,6 +249,8 @@ class Fingerprint:
         Without ``prompts`` every text counts as its own prompt. Raises ValueError when
         the texts hold no words at all (CJK is read character by character).
         """
+        import numpy as np
+
         limits = limits or Limits()
         text_list = list(texts)
         if prompts is None:
@@ -385,6 +401,8 @@ class Fingerprint:
 
     def subset(self, rows: Sequence[int] | IntArray) -> Fingerprint:
         """The fingerprint of some prompts only (rows may repeat: a bootstrap resample)."""
+        import numpy as np
+
         idx = np.asarray(rows, np.int64)
         sub = Fingerprint(
             features=self.features,
@@ -401,6 +419,8 @@ class Fingerprint:
 
     def halves(self) -> tuple[Fingerprint, Fingerprint]:
         """Even and odd prompts: the split-half the noise floor is measured on."""
+        import numpy as np
+
         rows = np.arange(self.n_prompts)
         if self.n_prompts < 2:
             raise ValueError(f"{self.label}: a split-half needs at least 2 prompts")
@@ -431,6 +451,8 @@ class Fingerprint:
     # -- JSON ----------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        import numpy as np
+
         rows = []
         for r, pid in enumerate(self.prompt_ids):
             nz = np.flatnonzero(self.counts[r])
@@ -467,6 +489,7 @@ class Fingerprint:
         indices and counts) are checked with numpy against the same rules, because a schema
         validator took ~2 s per MB on them (jsonschema did).
         """
+        import numpy as np
 
         def bad(where: str, message: str) -> ConfigError:
             return ConfigError(
@@ -546,6 +569,8 @@ class Fingerprint:
 
 def pooled(fps: Sequence[Fingerprint], name: str = "pool") -> Fingerprint:
     """One fingerprint of all the texts of several (a background to score against)."""
+    import numpy as np
+
     if not fps:
         raise ValueError("pooled: no fingerprints given")
     features = list(dict.fromkeys(f for fp in fps for f in fp.features))
@@ -620,6 +645,8 @@ def _int_array(
 ) -> IntArray:
     """All prompts' ``key`` lists as one int64 array, or a ConfigError naming the first
     element that is not an integer."""
+    import numpy as np
+
     flat = [x for row in prompts for x in row[key]]
     # JSON true/false would pass as 1/0 in numpy: check the Python types first
     plain = set(map(type, flat)) <= {int}
@@ -635,6 +662,8 @@ def _int_array(
 
 def _locate(sizes: IntArray, flat_index: int) -> tuple[int, int]:
     """(row, index within the row) of an index into the rows' concatenated lists."""
+    import numpy as np
+
     ends = np.cumsum(sizes)
     r = int(np.searchsorted(ends, flat_index, side="right"))
     return r, flat_index - int(ends[r] - sizes[r])
