@@ -282,23 +282,32 @@ def unvalidated_message(a: Counts, b: Counts, label: str | None = None) -> str:
     )
 
 
+def flag_warnings(
+    a: Counts, b: Counts, method: str, unit: str = SPREAD, marks: list[str] | None = None
+) -> list[str]:
+    """The :class:`LexicalWarning` messages :func:`warn_flags` gives (none, one or two);
+    ``marks``: the :func:`flags` when already known."""
+    marks = flags(a, b, method, unit) if marks is None else marks
+    out = []
+    if UNVALIDATED in marks:
+        out.append(unvalidated_message(a, b))
+    if FEW_SHARED in marks:
+        out.append(
+            f"lexical {method} distance between {a.label} and {b.label}: they share "
+            f"{shared_prompts(a, b)} of {a.n_prompts} and {b.n_prompts} prompts, so the "
+            "figure measures topic as much as style; use the default 'delta' distance, "
+            "or fingerprint both on the same prompts"
+        )
+    return out
+
+
 def warn_flags(
     a: Counts, b: Counts, method: str, stacklevel: int = 3, unit: str = SPREAD
 ) -> list[str]:
     """:func:`flags`, with a :class:`LexicalWarning` when there is one."""
     marks = flags(a, b, method, unit)
-    if UNVALIDATED in marks:
-        warnings.warn(LexicalWarning(unvalidated_message(a, b)), stacklevel=stacklevel)
-    if FEW_SHARED in marks:
-        warnings.warn(
-            LexicalWarning(
-                f"lexical {method} distance between {a.label} and {b.label}: they share "
-                f"{shared_prompts(a, b)} of {a.n_prompts} and {b.n_prompts} prompts, so the "
-                "figure measures topic as much as style; use the default 'delta' distance, "
-                "or fingerprint both on the same prompts"
-            ),
-            stacklevel=stacklevel,
-        )
+    for message in flag_warnings(a, b, method, unit, marks):
+        warnings.warn(LexicalWarning(message), stacklevel=stacklevel)
     return marks
 
 
