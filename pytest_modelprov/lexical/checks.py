@@ -226,8 +226,8 @@ def shared_words(
         return Outcome([list(row) for row in _shared_words(a, b, k, background)])
 
     fps = [a, b] if background is None else [a, b, background]
-    outcome = replay.replayed("shared_words", {"k": k}, fps, compute, _word_counts)
-    return _word_counts(outcome.value)
+    outcome = replay.replayed("shared_words", {"k": k}, fps, compute, replay.word_counts)
+    return replay.word_counts(outcome.value)
 
 
 def _shared_words(
@@ -237,22 +237,6 @@ def _shared_words(
     top_b = {w: i for i, (w, _, _) in enumerate(ranked(b, "word", 150, background))}
     both = [(max(i, top_b[w]), w) for i, w in enumerate(top_a) if w in top_b]
     return [(w, a.count(w), b.count(w)) for _, w in sorted(both)[:k]]
-
-
-def _word_counts(value: Any) -> list[tuple[str, int, int]]:
-    if not isinstance(value, list):
-        raise TypeError("not a list of shared words")
-    out = []
-    for row in value:
-        if (
-            not isinstance(row, list)
-            or len(row) != 3
-            or not isinstance(row[0], str)
-            or not all(isinstance(c, int) and not isinstance(c, bool) for c in row[1:])
-        ):
-            raise ValueError("not a shared word with its counts")
-        out.append((row[0], row[1], row[2]))
-    return out
 
 
 @dataclass(frozen=True)
@@ -356,77 +340,18 @@ def compare(
                 )
                 for name, d in result.distances.items()
             )
-        return Outcome(_comparison_json(result), made, messages)
+        return Outcome(replay.comparison_json(result), made, messages)
 
-    settings = _settings(refs, method, unit, confidence, resamples, seed)
+    settings = replay.settings(refs, method, unit, confidence, resamples, seed)
     outcome = replay.replayed(
-        "compare", settings, [ours, *refs.values()], compute, _comparison_parts
+        "compare", settings, [ours, *refs.values()], compute, replay.comparison_parts
     )
     replay.emit(outcome, ours, stacklevel=4)
     return _comparison(ours, refs, outcome.value)
 
 
-def _settings(
-    refs: Mapping[str, Fingerprint],
-    method: str,
-    unit: str,
-    confidence: float,
-    resamples: int,
-    seed: int,
-) -> dict[str, Any]:
-    """What a comparison's result depends on besides the fingerprints themselves."""
-    return {
-        "refs": list(refs),
-        "method": method,
-        "unit": unit,
-        "confidence": confidence,
-        "resamples": resamples,
-        "seed": seed,
-    }
-
-
-def _comparison_json(result: Comparison) -> dict[str, Any]:
-    return {
-        "method": result.method,
-        "unit": result.unit,
-        "floor": result.floor,
-        "distances": [[n, replay.interval_json(d)] for n, d in result.distances.items()],
-        "margins": [[n, replay.interval_json(m)] for n, m in result.margins.items()],
-    }
-
-
-def _comparison_parts(
-    value: Any,
-) -> tuple[str, str, float | None, dict[str, Interval], dict[str, Interval]]:
-    """A comparison's figures from their JSON form (ValueError/TypeError when not one)."""
-    if not isinstance(value, dict) or set(value) != {
-        "method",
-        "unit",
-        "floor",
-        "distances",
-        "margins",
-    }:
-        raise ValueError("not a lexical comparison")
-    method, unit, floor = value["method"], value["unit"], value["floor"]
-    if method not in METHODS or unit not in UNITS:
-        raise ValueError("not a lexical method or unit")
-    if floor is not None:
-        floor = replay.number(floor)
-    parts = []
-    for key in ("distances", "margins"):
-        rows = value[key]
-        if not isinstance(rows, list) or not all(
-            isinstance(r, list) and len(r) == 2 and isinstance(r[0], str) for r in rows
-        ):
-            raise TypeError(f"{key} are not named intervals")
-        parts.append({r[0]: replay.interval(r[1]) for r in rows})
-    if not parts[0]:
-        raise ValueError("a comparison without distances")
-    return method, unit, floor, parts[0], parts[1]
-
-
 def _comparison(ours: Fingerprint, refs: Mapping[str, Fingerprint], value: Any) -> Comparison:
-    method, unit, floor, found, margins = _comparison_parts(value)
+    method, unit, floor, found, margins = replay.comparison_parts(value)
     if list(found) != list(refs):
         raise ValueError("a comparison with other references")
     return Comparison(ours, dict(refs), method, found, margins, floor, unit)
@@ -684,7 +609,7 @@ def assert_nearest(
                     )
                 )
             made.append(_matrix_measurement(ours, refs, result, bg))
-        value = _comparison_json(result)
+        value = replay.comparison_json(result)
         if ok:
             return Outcome(value, tuple(made), messages)
         if nearest != expected:
@@ -705,9 +630,12 @@ def assert_nearest(
             blocks.append(_shared_block(ours, refs[expected], expected, bg))
         return Outcome(value, tuple(made), messages, "\n".join(blocks))
 
-    settings = {**_settings(refs, method, unit, confidence, resamples, seed), "expected": expected}
+    settings = {
+        **replay.settings(refs, method, unit, confidence, resamples, seed),
+        "expected": expected,
+    }
     outcome = replay.replayed(
-        "nearest", settings, [ours, *refs.values()], compute, _comparison_parts
+        "nearest", settings, [ours, *refs.values()], compute, replay.comparison_parts
     )
     replay.emit(outcome, ours, stacklevel=4)
     if outcome.failure is not None:
@@ -788,7 +716,7 @@ def _threshold_check(
         return Outcome(replay.interval_json(d), made, messages, "\n".join(msg))
 
     settings = {
-        **_settings(refs, method, unit, confidence, resamples, seed),
+        **replay.settings(refs, method, unit, confidence, resamples, seed),
         "threshold": threshold,
         "above": above,
     }

@@ -20,20 +20,41 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, TypeVar, get_args
+from typing import Any, Protocol, get_args
 
 from ..calls import verdicts
 from ..reports.measurement import Measurement, Verdict
 from ..util.safejson import loads as json_loads
 from . import anchor as lexical_anchor
 from . import distances as lexical_distance
-from .distances import LexicalWarning
+from .distances import Interval, LexicalWarning
 from .record import DETECTOR, Recorded, _recorder, distance_measurement
 
-if TYPE_CHECKING:
-    from .fingerprints import Fingerprint
 
-R = TypeVar("R")
+class Replayable(Recorded, Protocol):
+    """A fingerprint as the result cache reads it (see ``Fingerprint.replay_side``)."""
+
+    def replay_side(self) -> tuple[dict[str, Any], list[tuple[str, str]]] | None: ...
+
+
+class Compared(Protocol):
+    """A comparison's figures (``lexical.Comparison``), as stored."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def unit(self) -> str: ...
+
+    @property
+    def floor(self) -> float | None: ...
+
+    @property
+    def distances(self) -> Mapping[str, Interval]: ...
+
+    @property
+    def margins(self) -> Mapping[str, Interval]: ...
+
 
 #: the modules whose code makes a lexical result, followed through their package imports;
 #: ``checks`` is counted without its imports (the model handle and everything behind it)
@@ -83,7 +104,7 @@ def identity() -> str | None:
 def replayed(
     call: str,
     settings: Mapping[str, Any],
-    fps: Sequence[Fingerprint],
+    fps: Sequence[Replayable],
     compute: Callable[[], Outcome],
     parse: Callable[[Any], object],
 ) -> Outcome:
@@ -185,7 +206,7 @@ def _measurement(data: Any) -> Measurement:
     return Measurement(**data)
 
 
-def interval(value: Any) -> lexical_distance.Interval:
+def interval(value: Any) -> Interval:
     """An interval from its JSON form ``[value, low, high, confidence, resamples]``."""
     if (
         not isinstance(value, list)
@@ -195,10 +216,10 @@ def interval(value: Any) -> lexical_distance.Interval:
         or isinstance(value[4], bool)
     ):
         raise ValueError("not an interval")
-    return lexical_distance.Interval(*value)
+    return Interval(*value)
 
 
-def interval_json(d: lexical_distance.Interval) -> list[Any]:
+def interval_json(d: Interval) -> list[Any]:
     return [d.value, d.low, d.high, d.confidence, d.resamples]
 
 
@@ -208,7 +229,7 @@ def number(value: Any) -> float:
     return float(value)
 
 
-def distance(a: Fingerprint, b: Fingerprint, method: str, unit: str, stacklevel: int) -> float:
+def distance(a: Replayable, b: Replayable, method: str, unit: str, stacklevel: int) -> float:
     """``a``'s plain distance to ``b`` (no interval), its flags warned about and recorded
     as an ``info`` measurement: ``Fingerprint.distance`` and ``lexical.distance``.
     ``stacklevel``: of the warnings, counted from the caller."""
@@ -222,3 +243,80 @@ def distance(a: Fingerprint, b: Fingerprint, method: str, unit: str, stacklevel:
     outcome = replayed("distance", {"method": method, "unit": unit}, [a, b], compute, number)
     emit(outcome, a, stacklevel + 1)
     return number(outcome.value)
+
+
+# -- the JSON forms of the comparisons' results --------------------------------------------
+
+
+def word_counts(value: Any) -> list[tuple[str, int, int]]:
+    """``shared_words``'s result from its JSON form."""
+    if not isinstance(value, list):
+        raise TypeError("not a list of shared words")
+    out = []
+    for row in value:
+        if (
+            not isinstance(row, list)
+            or len(row) != 3
+            or not isinstance(row[0], str)
+            or not all(isinstance(c, int) and not isinstance(c, bool) for c in row[1:])
+        ):
+            raise ValueError("not a shared word with its counts")
+        out.append((row[0], row[1], row[2]))
+    return out
+
+
+def settings(
+    refs: Mapping[str, object],
+    method: str,
+    unit: str,
+    confidence: float,
+    resamples: int,
+    seed: int,
+) -> dict[str, Any]:
+    """What a comparison's result depends on besides the fingerprints themselves."""
+    return {
+        "refs": list(refs),
+        "method": method,
+        "unit": unit,
+        "confidence": confidence,
+        "resamples": resamples,
+        "seed": seed,
+    }
+
+
+def comparison_json(result: Compared) -> dict[str, Any]:
+    """A comparison's figures as JSON (names with their intervals, in order)."""
+    return {
+        "method": result.method,
+        "unit": result.unit,
+        "floor": result.floor,
+        "distances": [[n, interval_json(d)] for n, d in result.distances.items()],
+        "margins": [[n, interval_json(m)] for n, m in result.margins.items()],
+    }
+
+
+Intervals = dict[str, Interval]
+_COMPARISON = {"method", "unit", "floor", "distances", "margins"}
+
+
+def comparison_parts(value: Any) -> tuple[str, str, float | None, Intervals, Intervals]:
+    """A comparison's figures from their JSON form: method, unit, noise floor, distances
+    and margins (ValueError or TypeError when it is not one)."""
+    if not isinstance(value, dict) or set(value) != _COMPARISON:
+        raise ValueError("not a lexical comparison")
+    method, unit, floor = value["method"], value["unit"], value["floor"]
+    if method not in lexical_distance.METHODS or unit not in lexical_distance.UNITS:
+        raise ValueError("not a lexical method or unit")
+    if floor is not None:
+        floor = number(floor)
+    parts = []
+    for key in ("distances", "margins"):
+        rows = value[key]
+        if not isinstance(rows, list) or not all(
+            isinstance(r, list) and len(r) == 2 and isinstance(r[0], str) for r in rows
+        ):
+            raise TypeError(f"{key} are not named intervals")
+        parts.append({r[0]: interval(r[1]) for r in rows})
+    if not parts[0]:
+        raise ValueError("a comparison without distances")
+    return method, unit, floor, parts[0], parts[1]
