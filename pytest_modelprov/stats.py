@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cache
+from functools import cache, lru_cache
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
@@ -336,30 +336,38 @@ def _log_binom_pmf(k: int, n: int, log_p: float, log_q: float) -> float:
     return lf[n] - lf[k] - lf[n - k] + k * log_p + (n - k) * log_q
 
 
-#: terms smaller than the running sum times this are left out: what is left out is at most
-#: n + 1 of them, each below the last one added (the terms fall away from their mode)
+#: a sum stops once its next term, times the number of terms left, is below the sum times
+#: this: the terms fall away from their mode, so what is left out is smaller still
 _NEGLIGIBLE = 1e-20
 
 
-def _spread_sum(term: Callable[[int], float], low: int, high: int, mode: int) -> list[float]:
-    """The terms ``term(i)`` for ``low <= i <= high`` that matter to their sum, starting at
-    ``mode`` (the largest, the terms being unimodal in i) and going outwards both ways until
-    the rest cannot change the sum by more than a few parts in 10**16."""
-    if low > high:
-        return []
-    start = min(max(mode, low), high)
-    terms = [term(start)]
-    total = terms[0]
-    count = high - low + 1
-    for step in (1, -1):
-        i = start + step
-        while low <= i <= high:
-            value = term(i)
-            terms.append(value)
-            total += value
-            if value * count <= total * _NEGLIGIBLE:
-                break
-            i += step
+def _tail_terms(
+    m: int, low: int, share: float, log_s: float, log_f: float, at_m: float
+) -> list[float]:
+    """The terms of P[Bin(m, s) >= low] * P[m discordant pairs] that matter to its sum:
+    from the largest (the binomial mode, or ``low`` above it) outwards both ways, each term
+    from its neighbour by the pmf's ratio, until the rest cannot change the sum."""
+    lf = _LOG_FACTORIALS
+    odds = math.exp(log_s - log_f)  # s / (1 - s)
+    start = min(max(math.floor((m + 1) * share), low), m)
+    first = math.exp(lf[m] - lf[start] - lf[m - start] + start * log_s + (m - start) * log_f + at_m)
+    terms = [first]
+    total = first
+    count = m - low + 1
+    term = first
+    for b in range(start + 1, m + 1):  # pmf(b) = pmf(b - 1) * (m - b + 1) / b * odds
+        term *= (m - b + 1) / b * odds
+        terms.append(term)
+        total += term
+        if term * count <= total * _NEGLIGIBLE:
+            break
+    term = first
+    for b in range(start - 1, low - 1, -1):  # pmf(b) = pmf(b + 1) * (b + 1) / (m - b) / odds
+        term *= (b + 1) / (m - b) / odds
+        terms.append(term)
+        total += term
+        if term * count <= total * _NEGLIGIBLE:
+            break
     return terms
 
 
@@ -380,71 +388,36 @@ def mcnemar_power(n: int, increase: float, reverse: float, alpha: float = 0.05) 
     share_up = up / discordant
     crit = _critical_b(n, alpha)
     lf = _log_factorials(n)
-    # P[m discordant pairs] * P[test on m pairs rejects], summed over m: the terms are
-    # unimodal in m around the binomial mode, so the sum starts there and stops where the
-    # rest is negligible (O(sqrt(n)) values of m, not n)
+    # The power is the sum over m (discordant pairs) of P[m] * P[the test on m pairs
+    # rejects]. P[m] is binomial: it falls away from its mode and bounds the term at m, so
+    # the sum starts at the mode and stops both ways where the rest is negligible: O(sqrt n)
+    # values of m, each with O(sqrt m) terms of its own tail, not the n x n of every pair.
     if discordant >= 1:  # every prompt is discordant
-        log_m = {n: 0.0}
-
-        def log_pm(m: int) -> float:
-            return log_m.get(m, -math.inf)
-
-        low_m = high_m = mode_m = n
+        log_d, log_nd, mode = 0.0, -math.inf, n
     else:
         log_d, log_nd = math.log(discordant), math.log1p(-discordant)
-
-        def log_pm(m: int) -> float:
-            return lf[n] - lf[m] - lf[n - m] + m * log_d + (n - m) * log_nd
-
-        low_m, high_m = 0, n
-        mode_m = min(n, math.floor((n + 1) * discordant))
-    if share_up >= 1:  # every discordant pair flips up: the tail is the point b = m
-
-        def contribution(m: int) -> float:
-            return math.exp(log_pm(m)) if crit[m] <= m else 0.0
-
-    else:
-        log_s, log_f = math.log(share_up), math.log1p(-share_up)
-
-        def contribution(m: int) -> float:
-            if crit[m] > m:  # this many discordant pairs can never reject
-                return 0.0
-            at_m = log_pm(m)
-            if at_m == -math.inf:
-                return 0.0
-            base = lf[m]
-
-            def term(b: int) -> float:
-                return math.exp(base - lf[b] - lf[m - b] + b * log_s + (m - b) * log_f + at_m)
-
-            mode_b = min(m, math.floor((m + 1) * share_up))
-            return math.fsum(_spread_sum(term, crit[m], m, mode_b))
-
-    # P[Bin(n, d) = m] falls away from its mode and bounds the term at m (the rejection
-    # chance is at most 1), so the outer sum may stop where it is negligible as well
-    power = _outer_sum(contribution, log_pm, low_m, high_m, mode_m)
-    return min(1.0, power)
-
-
-def _outer_sum(
-    contribution: Callable[[int], float],
-    log_bound: Callable[[int], float],
-    low: int,
-    high: int,
-    mode: int,
-) -> float:
-    terms = [contribution(mode)]
-    total = terms[0]
-    count = high - low + 1
-    for step in (1, -1):
-        m = mode + step
-        while low <= m <= high:
-            terms.append(contribution(m))
-            total += terms[-1]
-            if math.exp(log_bound(m)) * count <= total * _NEGLIGIBLE:
+        mode = min(n, math.floor((n + 1) * discordant))
+    log_s, log_f = (math.log(share_up), math.log1p(-share_up)) if share_up < 1 else (0.0, 0.0)
+    terms: list[float] = []
+    total = 0.0
+    for start, stop, step in ((mode, n + 1, 1), (mode - 1, -1, -1)):
+        for m in range(start, stop, step):
+            if discordant >= 1:
+                at_m = 0.0 if m == n else -math.inf
+            else:
+                at_m = lf[n] - lf[m] - lf[n - m] + m * log_d + (n - m) * log_nd
+            chance = math.exp(at_m)
+            if crit[m] <= m and chance > 0:
+                if share_up >= 1:  # every discordant pair flips up: the tail is b = m
+                    terms.append(chance)
+                    total += chance
+                else:
+                    more = _tail_terms(m, crit[m], share_up, log_s, log_f, at_m)
+                    terms.extend(more)
+                    total += sum(more)
+            if chance * (n + 1) <= total * _NEGLIGIBLE:
                 break
-            m += step
-    return math.fsum(terms)
+    return min(1.0, math.fsum(terms))
 
 
 def mcnemar_detectable(
@@ -456,7 +429,13 @@ def mcnemar_detectable(
     costs power; ``None`` assumes 0.05, typical of two releases of one model. Returns 1.0
     when no increase is detectable (n too small for ``alpha``).
     """
-    reverse = 0.05 if discordance is None else discordance
+    return _detectable(n, alpha, power, 0.05 if discordance is None else discordance)
+
+
+@lru_cache(maxsize=1024)
+def _detectable(n: int, alpha: float, power: float, reverse: float) -> float:
+    # cached: every check of a run with the same prompts asks the same (a warm example
+    # run asked six times for two figures), and each answer is some 30 power sums
     top = 1.0 - 2 * reverse
     if n <= 0 or top <= 0 or mcnemar_power(n, top, reverse, alpha) < power:
         return 1.0
