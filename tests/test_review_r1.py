@@ -1,0 +1,191 @@
+"""Review of the result cache (calls/verdicts.py, lexical/replay.py): a cache folder from
+elsewhere must not hang, crash or write outside the folder, and a replayed result must be
+the one this run would compute."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_modelprov.calls import verdicts
+from pytest_modelprov.calls.verdicts import VerdictStore, cached_result
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = "(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID"
+#: a query that never ends: what a hostile trigger or view runs
+FOREVER = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c WHERE x < 0"
+)
+ANSWERS = [
+    ("key-a", "The tram bell rang twice before the bridge opened for the barges."),
+    ("key-b", "Snow on the quay; the night watchman's lamp swung in the wind."),
+]
+
+
+def _hostile(directory: Path, tables: tuple[str, ...], extra: str) -> None:
+    """A verdict cache file with the package's ``tables`` (as it makes them) and ``extra``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(directory / verdicts.FILE_NAME)
+    for table in tables:
+        db.execute(f"CREATE TABLE {table} {SCHEMA}")
+    db.execute("CREATE TABLE log (x)")
+    db.executescript(extra)
+    db.commit()
+    db.close()
+
+
+BOTH = ("verdicts", "results")
+
+
+@pytest.mark.parametrize(
+    ("tables", "extra"),
+    [
+        # a trigger whose body never finishes, on either table the store writes
+        (BOTH, f"CREATE TRIGGER t AFTER INSERT ON results BEGIN INSERT INTO log {FOREVER}; END;"),
+        (BOTH, f"CREATE TRIGGER t AFTER INSERT ON verdicts BEGIN INSERT INTO log {FOREVER}; END;"),
+        # a view in place of a table: every read of it runs its query
+        (
+            ("verdicts",),
+            "CREATE VIEW results (key, value) AS WITH RECURSIVE c(x) AS "
+            "(SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT CAST(x AS TEXT), x FROM c;",
+        ),
+    ],
+)
+def test_a_hostile_schema_in_the_cache_file_does_not_hang_the_run(
+    tmp_path: Path, tables: tuple[str, ...], extra: str
+) -> None:
+    # run in a child with a deadline: before the fix the store ran the hostile SQL forever
+    _hostile(tmp_path, tables, extra)
+    code = f"""
+        import warnings
+        from pathlib import Path
+        from pytest_modelprov.calls import verdicts
+        store = verdicts.VerdictStore(Path({str(tmp_path)!r}))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = verdicts.cached_result(
+                store, "d", {{}}, [("k", "text")], lambda: {{"x": 1}}, dict, dict
+            )
+            got = verdicts.cached_verdicts(
+                store, "d", [("k", "answer", "text", None)], lambda ix: ["ok"] * len(ix),
+                str, lambda data, i: str(data),
+            )
+        print(value, got, [type(w.message).__name__ for w in caught])
+        print(str(caught[0].message) if caught else "")
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the verdict store ran a hostile cache file's SQL without end")
+    assert done.returncode == 0, done.stderr
+    first, message = done.stdout.splitlines()
+    assert first == "{'x': 1} ['ok'] ['VerdictCacheWarning']"
+    assert verdicts.FILE_NAME in message and "Delete the file" in message
+
+
+def test_a_symlinked_cache_file_is_not_written_through(tmp_path: Path) -> None:
+    # a cache folder copied from elsewhere may link its file to any database of the user's
+    other = tmp_path / "elsewhere.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE notes (x)")
+    db.commit()
+    db.close()
+    before = other.read_bytes()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / verdicts.FILE_NAME).symlink_to(other)
+    store = VerdictStore(cache)
+    with pytest.warns(verdicts.VerdictCacheWarning, match="symbolic link"):
+        assert cached_result(store, "d", {}, ANSWERS, lambda: {"x": 1}, dict, dict) == {"x": 1}
+    store.put_many([("k", b"v")])
+    store.close()
+    assert other.read_bytes() == before
+    with sqlite3.connect(other) as db:
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("notes",)]
+
+
+def test_an_oversized_row_is_not_read_into_memory(tmp_path: Path) -> None:
+    store = VerdictStore(tmp_path)
+    store.put_many([("small", b"ok")], "results")
+    huge = verdicts.MAX_VALUE_BYTES * 48
+    with sqlite3.connect(tmp_path / verdicts.FILE_NAME) as db:
+        db.execute("INSERT INTO results VALUES (?, zeroblob(?))", ("big", huge))
+        db.execute("INSERT INTO results VALUES (?, ?)", ("text", "x" * huge))
+    tracemalloc.start()
+    try:
+        found = store.get_many(["small", "big", "text"], "results")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        store.close()
+    assert found == {"small": b"ok"}
+    assert peak < 4 * verdicts.MAX_VALUE_BYTES, f"{peak:,} bytes held to skip the row"
+
+
+def _decode(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict) or set(data) != {"value", "call"}:
+        raise ValueError("not a result")
+    return data
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e999"])
+def test_a_stored_result_with_a_number_json_cannot_hold_is_computed_again(
+    tmp_path: Path, number: bytes
+) -> None:
+    # results are written with allow_nan=False: a row holding NaN or an infinity (1e999
+    # parses as one) was not written by this package, and reports refuse such figures
+    calls: list[int] = []
+
+    def compute() -> dict[str, Any]:
+        calls.append(1)
+        return {"value": 0.25, "call": len(calls)}
+
+    store = VerdictStore(tmp_path)
+    assert cached_result(store, "d", {}, ANSWERS, compute, dict, _decode)["call"] == 1
+    with sqlite3.connect(tmp_path / verdicts.FILE_NAME) as db:
+        [(raw,)] = db.execute("SELECT value FROM results").fetchall()
+        db.execute("UPDATE results SET value = ?", (raw.replace(b"0.25", number),))
+    again = cached_result(VerdictStore(tmp_path), "d", {}, ANSWERS, compute, dict, _decode)
+    assert again == {"value": 0.25, "call": 2}
+
+
+def test_a_stored_result_with_an_integer_beyond_64_bits_is_computed_again(
+    tmp_path: Path,
+) -> None:
+    # a float() of it overflows (OverflowError, not a ValueError the decoders expect)
+    calls: list[int] = []
+
+    def compute() -> dict[str, Any]:
+        calls.append(1)
+        return {"value": 7, "call": len(calls)}
+
+    def decode(data: Any) -> dict[str, Any]:
+        out = _decode(data)
+        float(out["value"])
+        return out
+
+    store = VerdictStore(tmp_path)
+    cached_result(store, "d", {}, ANSWERS, compute, dict, decode)
+    with sqlite3.connect(tmp_path / verdicts.FILE_NAME) as db:
+        [(raw,)] = db.execute("SELECT value FROM results").fetchall()
+        db.execute(
+            "UPDATE results SET value = ?", (raw.replace(b":7,", b":1" + b"0" * 400 + b","),)
+        )
+    again = cached_result(VerdictStore(tmp_path), "d", {}, ANSWERS, compute, dict, decode)
+    assert again == {"value": 7, "call": 2}
