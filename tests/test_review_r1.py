@@ -189,3 +189,43 @@ def test_a_stored_result_with_an_integer_beyond_64_bits_is_computed_again(
         )
     again = cached_result(VerdictStore(tmp_path), "d", {}, ANSWERS, compute, dict, decode)
     assert again == {"value": 7, "call": 2}
+
+
+# -- lexical replay: what a comparison is keyed on --------------------------------------------
+
+TEXTS = [
+    "The lighthouse keeper counted gulls every morning before the ferry came in at seven.",
+    "Gulls circled the ferry; the keeper wrote their number in a blue notebook by the window.",
+    "By noon the harbour was quiet and the notebook lay open on the sill beside the gulls.",
+]
+
+
+def _key(fps: list[Any]) -> tuple[str, str]:
+    """The row a comparison of ``fps`` is stored under and the digest it must carry, as
+    ``lexical.replay.replayed`` makes them."""
+    sides = [fp.replay_side() for fp in fps]
+    answers = [pair for side in sides for pair in side[1]]
+    key = verdicts.result_key("lexical", {"sides": [s[0] for s in sides]}, [k for k, _ in answers])
+    return key, verdicts._answers_digest(answers)
+
+
+def test_fingerprints_that_split_the_same_answers_differently_are_keyed_apart() -> None:
+    # prompt ids joined with NUL: ["x\0y"] and ["x", "y"] hashed alike, so the answers of
+    # one pair of fingerprints, split between them otherwise, made the same key and digest
+    from pytest_modelprov import lexical
+    from pytest_modelprov.lexical import distances
+
+    fp = lexical.Fingerprint.deferred
+    first = [
+        fp(TEXTS[:1], ["x\0y"], answers=["k1"]),
+        fp(TEXTS[1:], ["z", "w"], answers=["k2", "k3"]),
+    ]
+    second = [
+        fp(TEXTS[:2], ["x", "y"], answers=["k1", "k2"]),
+        fp(TEXTS[2:], ["z\0w"], answers=["k3"]),
+    ]
+    # different fingerprints: a result replayed for one would be wrong for the other
+    assert distances.distance(*first, "profile", "spread") != distances.distance(
+        *second, "profile", "spread"
+    )
+    assert _key(first) != _key(second)

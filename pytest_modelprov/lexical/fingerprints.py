@@ -291,21 +291,22 @@ class Fingerprint:
 
     def replay_side(self) -> tuple[dict[str, Any], list[tuple[str, str]]] | None:
         """What the result cache keys a comparison of this fingerprint on: its description
-        (names, part, limits, the prompt of every text, generation parameters) and its
-        answers ``(cache key, text)``; None when it cannot be replayed (made from texts or
-        a file, a subset, or a field reassigned since it was sampled; a list changed in
-        place is not noticed)."""
+        (names, part, limits, the prompt of every text, how many texts, generation
+        parameters) and its answers ``(cache key, text)``; None when it cannot be replayed
+        (made from texts or a file, a subset, or a field reassigned since it was sampled; a
+        list changed in place is not noticed)."""
         if self._answers is None or not self._unchanged():
             return None
-        prompts = hashlib.sha256()
-        for prompt, _ in self.examples:
-            prompts.update(prompt.encode("utf-8", "surrogatepass") + b"\x00")
+        # as JSON, not joined: a prompt id may hold any character, and ["a\0b"] must not
+        # read as ["a", "b"] (the answers of two fingerprints, split between them otherwise)
+        ids = json.dumps([prompt for prompt, _ in self.examples], ensure_ascii=False)
         side = {
             "name": self.name,
             "model": self.model,
             "part": self.part,
             "limits": dataclasses.asdict(self._limits or Limits()),
-            "prompts": prompts.hexdigest(),
+            "prompts": hashlib.sha256(ids.encode("utf-8", "surrogatepass")).hexdigest(),
+            "answers": len(self._answers),
             "params": self.params,
         }
         return side, self._answers
