@@ -229,3 +229,21 @@ def test_fingerprints_that_split_the_same_answers_differently_are_keyed_apart() 
         *second, "profile", "spread"
     )
     assert _key(first) != _key(second)
+
+
+def test_the_lexical_identity_names_the_unicode_tables_the_tokeniser_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The tokeniser's classes come from str.isalnum/isdecimal, casefold and NFKC: Python's
+    # Unicode database. A cache folder shared with a machine on another Python (CI, a
+    # colleague) holds results counted on other tables, e.g. U+31350 (CJK extension H,
+    # Unicode 15.0) is a letter on Python 3.12 and not on 3.11: replaying them is not what
+    # this run would compute. numpy's version was keyed for the same reason.
+    import unicodedata
+
+    from pytest_modelprov.lexical import replay
+
+    before = replay.identity()
+    assert before is not None
+    monkeypatch.setattr(unicodedata, "unidata_version", "0.0.0")
+    assert replay.identity() != before
