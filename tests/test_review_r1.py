@@ -247,3 +247,31 @@ def test_the_lexical_identity_names_the_unicode_tables_the_tokeniser_reads(
     assert before is not None
     monkeypatch.setattr(unicodedata, "unidata_version", "0.0.0")
     assert replay.identity() != before
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "counts",  # a count changed in place: every distance moves
+        "tokens",
+        "prompt_ids",  # a prompt renamed in place: which prompts two fingerprints share
+        "features",
+        "examples",  # an answer quoted in failure messages replaced
+    ],
+)
+def test_a_fingerprint_edited_in_place_after_sampling_is_not_replayed(edit: str) -> None:
+    # Reassigning a field was noticed (the objects are compared by identity); editing one
+    # in place was not, so a comparison replayed the result of the fingerprint as sampled.
+    from pytest_modelprov import lexical
+
+    texts = [*TEXTS, "The keeper's notebook filled with gulls, ferries and the weather."]
+    fp = lexical.Fingerprint.deferred(texts, ["p1", "p2", "p1", "p2"], answers=list("abcd"))
+    assert fp.n_tokens > 0  # counted, as a comparison computed on a cold run counts it
+    assert fp.replay_side() is not None
+    if edit in ("counts", "tokens"):
+        getattr(fp, edit)[0, ...] += 1
+    elif edit == "examples":
+        fp.examples[0] = (fp.examples[0][0], "Another answer altogether.")
+    else:
+        getattr(fp, edit)[0] = "renamed"
+    assert fp.replay_side() is None
