@@ -275,3 +275,24 @@ def test_a_fingerprint_edited_in_place_after_sampling_is_not_replayed(edit: str)
     else:
         getattr(fp, edit)[0] = "renamed"
     assert fp.replay_side() is None
+
+
+def test_a_setting_json_cannot_hold_is_keyed_by_its_type_and_value() -> None:
+    # default=str keyed np.float32(0.3) as "0.3", the text of the float 0.3, though it is
+    # another number (0.30000001192...): a threshold check of a distance between the two
+    # passes with one and fails with the other, yet would have replayed the other's result
+    import numpy as np
+
+    threshold = np.float32(0.3)
+    assert float(threshold) != 0.3
+    keys = ["key-a", "key-b"]
+    assert verdicts.result_key("d", {"threshold": threshold}, keys) != verdicts.result_key(
+        "d", {"threshold": 0.3}, keys
+    )
+    assert verdicts.result_key("d", {"k": np.int64(3)}, keys) != verdicts.result_key(
+        "d", {"k": "3"}, keys
+    )
+    # numbers JSON holds are keyed as before: np.float64 is a float
+    assert verdicts.result_key("d", {"t": np.float64(0.3)}, keys) == verdicts.result_key(
+        "d", {"t": 0.3}, keys
+    )

@@ -450,9 +450,16 @@ def result_key(identity: str, settings: Any, keys: Sequence[str]) -> str:
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
-        default=str,
+        default=_typed,
     )
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _typed(value: Any) -> str:
+    """A setting JSON cannot hold, keyed by its type and repr: its str may be another
+    value's (``np.float32(0.3)`` prints as the float 0.3 it is not)."""
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}:{value!r}"
 
 
 def cached_result(
