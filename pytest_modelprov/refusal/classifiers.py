@@ -16,41 +16,22 @@ import hashlib
 import json
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .. import langid
 from ..calls import verdicts
 from ..errors import ConfigError
 from ..util.safejson import loads as json_loads
-from .features import (
-    clean_refusal,
-    clean_refusal_of,
-    normalise,
-    phrases_primed,
-    prepare,
-    strip_reasoning,
-)
-from .model import (
-    Example,
-    LinearModel,
-    Matrix,
-    TrainSettings,
-    _sigmoid_arr,
-    read_labelled,
-    rule_broken,
-)
-from .model import fit as _fit_model
 
 if TYPE_CHECKING:
     from ..calls.response import Response
     from ..handle import ModelHandle
+    from .model import Example, LinearModel, TrainSettings
 
 __all__ = [
     "LABELS",
@@ -172,10 +153,163 @@ class BaseClassifier:
 _CODE = ("pytest_modelprov.refusal.features", "pytest_modelprov.refusal.model")
 _SHALLOW = ("pytest_modelprov.refusal.classifiers",)
 
+_PACKAGE = "pytest_modelprov"
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+#: ``from <dots><module> import <names>``, the names possibly in parentheses over lines
+_FROM_IMPORT = re.compile(
+    r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.MULTILINE
+)
+_PLAIN_IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n]*)", re.MULTILINE)
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of the package module ``name``, found without importing it."""
+    parts = name.split(".")
+    if parts[0] != _PACKAGE or not all(p.isidentifier() for p in parts):
+        return None
+    base = _PACKAGE_DIR.joinpath(*parts[1:])
+    for candidate in ([base.with_suffix(".py")] if len(parts) > 1 else []) + [base / "__init__.py"]:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports_of(name: str, path: Path, source: str) -> set[str]:
+    """The package modules ``source`` (module ``name``) imports anywhere in it: at its top,
+    inside functions and under ``TYPE_CHECKING`` alike (more than it uses is only more files
+    in the digest, never fewer)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for dots, module, names in _FROM_IMPORT.findall(source):
+        if dots:
+            parts = package.split(".")
+            if len(dots) - 1 >= len(parts):
+                continue
+            base = ".".join(parts[: len(parts) - (len(dots) - 1)])
+            target = f"{base}.{module}" if module else base
+        else:
+            target = module
+        if target != _PACKAGE and not target.startswith(_PACKAGE + "."):
+            continue
+        attributes = False
+        for item in _COMMENT.sub("", names).strip().strip("()").split(","):
+            word = item.split()[0] if item.split() else ""
+            if not word:
+                continue
+            if _module_file(f"{target}.{word}") is not None:
+                found.add(f"{target}.{word}")
+            else:
+                attributes = True  # a function, class or constant of ``target`` itself
+        if attributes:
+            found.add(target)
+    for line in _PLAIN_IMPORT.findall(source):
+        for item in _COMMENT.sub("", line).split(","):
+            words = item.split()
+            if words and (words[0] == _PACKAGE or words[0].startswith(_PACKAGE + ".")):
+                found.add(words[0])
+    return found
+
+
+def _static_code_files(roots: Sequence[str], shallow: Sequence[str]) -> list[Path] | None:
+    """The files of the package modules ``roots``, of every package module they import
+    (followed through each other) and of the ``shallow`` modules alone, in module-name order,
+    found by reading their import statements: nothing is imported. It finds at least what
+    :func:`verdicts.code_files` finds once they are imported (``tests/test_refusal_lazy.py``
+    checks). None when a file cannot be read."""
+    seen: dict[str, Path] = {}
+    stack = list(roots)
+    while stack:
+        name = stack.pop()
+        path = _module_file(name)
+        if name in seen or path is None:
+            continue
+        seen[name] = path
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        stack.extend(_imports_of(name, path, source) - seen.keys())
+    for name in shallow:
+        path = _module_file(name)
+        if path is not None:
+            seen[name] = path
+    return [seen[name] for name in sorted(seen)]
+
+
+@cache
+def _code_digest() -> str | None:
+    # once per process: the code of an installed package does not change under it
+    paths = _static_code_files(_CODE, _SHALLOW)
+    return None if paths is None else verdicts.files_digest(paths)
+
+
+def _identity(kind: str, description: Any) -> str | None:
+    """A verdict identity of the offline classifiers' code and data (``data/refusal``), known
+    without importing the classifier's model: a warm run that replays every verdict never
+    loads it (nor numpy)."""
+    code = _code_digest()
+    if code is None:
+        return None
+    return verdicts.detector_identity(kind, (), "refusal", [code, description], shallow=_SHALLOW)
+
 
 #: answers :meth:`Classifier.classify_many` classifies together: their matrix (tens of KB an
 #: answer of a few thousand characters) is held at a time, not a whole large batch's
 _PART = 1024
+
+
+@dataclass(frozen=True)
+class _Weights:
+    """What the classifier's identity, settings and envelope read off its weights: known
+    from a loaded model, or replayed for the shipped weights (:meth:`Classifier._prime`)."""
+
+    name: str
+    version: str
+    threshold: float
+    sha: str  # sha256 of the model's canonical JSON
+    training: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, model: LinearModel) -> _Weights:
+        sha = hashlib.sha256(json.dumps(model.to_dict(), sort_keys=True).encode("utf-8"))
+        return cls(model.name, model.version, model.threshold, sha.hexdigest(), model.training)
+
+    def encode(self, key: str) -> bytes:
+        body = json.dumps(
+            {
+                "name": self.name,
+                "version": self.version,
+                "threshold": self.threshold,
+                "sha": self.sha,
+                "training": self.training,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return f"{_WEIGHTS_FORMAT}\t{key}\n{body}".encode()
+
+    @classmethod
+    def decode(cls, raw: bytes, key: str) -> _Weights:
+        head, _, body = raw.partition(b"\n")
+        if head != f"{_WEIGHTS_FORMAT}\t{key}".encode():
+            raise ValueError("not the description of these weights")
+        data = json_loads(body.decode("utf-8"))
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("name"), str)
+            and isinstance(data.get("version"), str)
+            and type(data.get("threshold")) is float
+            and isinstance(data.get("sha"), str)
+            and re.fullmatch(r"[0-9a-f]{64}", data["sha"])
+            and isinstance(data.get("training"), dict)
+        ):
+            raise ValueError("a damaged description of the weights")
+        return cls(data["name"], data["version"], data["threshold"], data["sha"], data["training"])
+
+
+_WEIGHTS_FORMAT = "modelprov-refusal-weights/1"
+_SHIPPED = "data/refusal/weights.json"
 
 
 class Classifier(BaseClassifier):
@@ -186,28 +320,98 @@ class Classifier(BaseClassifier):
     """
 
     def __init__(self, model: LinearModel, *, source: str = "") -> None:
-        self.model = model
-        self.name = model.name
-        self.version = model.version
+        self._model: LinearModel | None = model
+        self._load: Callable[[], LinearModel] | None = None
         self._source = source
-        self._sha = hashlib.sha256(
-            json.dumps(model.to_dict(), sort_keys=True).encode("utf-8")
-        ).hexdigest()
-        self._digest = self._sha[:12]
+        self._weights: _Weights | None = _Weights.of(model)
+
+    @classmethod
+    def _lazy(cls, load: Callable[[], LinearModel], source: str) -> Classifier:
+        """A classifier whose model is loaded by ``load`` when first needed."""
+        self = cls.__new__(cls)
+        self._model = None
+        self._load = load
+        self._source = source
+        self._weights = None
+        return self
+
+    @property
+    def model(self) -> LinearModel:
+        if self._model is None:
+            assert self._load is not None
+            self._model = self._load()
+            # a description replayed from a cache is replaced by the model's own
+            self._weights = _Weights.of(self._model)
+        return self._model
+
+    @property
+    def _described(self) -> _Weights:
+        if self._weights is None:
+            self._weights = _Weights.of(self.model)
+        return self._weights
+
+    @property
+    def name(self) -> str:
+        return self._described.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._weights = replace(self._described, name=value)
+
+    @property
+    def version(self) -> str:
+        return self._described.version
+
+    @version.setter
+    def version(self, value: str) -> None:
+        self._weights = replace(self._described, version=value)
+
+    @property
+    def _sha(self) -> str:
+        return self._described.sha
+
+    @property
+    def _digest(self) -> str:
+        return self._described.sha[:12]
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {"threshold": self.model.threshold, "weights": self._source, "sha": self._digest}
+        return {
+            "threshold": self._described.threshold,
+            "weights": self._source,
+            "sha": self._digest,
+        }
 
     @property
     def envelope(self) -> Envelope:
         """Validated languages from the weights' own training record; weights without one
         (trained before 0.2) are validated nowhere: retrain with :func:`fit`."""
-        return Envelope.from_training(self.model.training)
+        return Envelope.from_training(self._described.training)
+
+    def _prime(self, store: verdicts.VerdictStore | None) -> None:
+        """For the shipped weights not loaded yet: their description (identity, settings,
+        envelope) from ``store``, where the run that last loaded them left it under the
+        digest of their file and of the classifier's code, so that a run replaying every
+        verdict never loads the model. Stored there when missing or damaged."""
+        if self._weights is not None or self._load is None or store is None:
+            return
+        key = _shipped_key()
+        if key is None:
+            return
+        raw = store.get_many([key]).get(key)
+        if raw is not None:
+            try:
+                self._weights = _Weights.decode(raw, key)
+                return
+            except (ValueError, TypeError, UnicodeDecodeError):
+                pass  # described again below, and stored over it
+        store.put_many([(key, self._described.encode(key))])
 
     @classmethod
     def load(cls, path: str | Path) -> Classifier:
         """Weights from a JSON file written by :func:`fit` (``refusal_model.schema.json``)."""
+        from .model import LinearModel
+
         return cls(LinearModel.load(path), source=str(path))
 
     @classmethod
@@ -222,17 +426,18 @@ class Classifier(BaseClassifier):
         # unless it says what its verdicts depend on
         if type(self) is not Classifier:
             return None
+        weights = self._described
         description = {
-            "name": self.name,
-            "version": self.version,
-            "threshold": self.model.threshold,
-            "weights": self._sha,
+            "name": weights.name,
+            "version": weights.version,
+            "threshold": weights.threshold,
+            "weights": weights.sha,
         }
-        return verdicts.detector_identity(
-            "refusal-linear", _CODE, "refusal", description, shallow=_SHALLOW
-        )
+        return _identity("refusal-linear", description)
 
     def classify(self, text: str, prompt: str | None = None) -> str:
+        from .features import clean_refusal, strip_reasoning
+
         answer = strip_reasoning(text).strip()
         if not answer or clean_refusal(answer):
             return "refusal"
@@ -253,6 +458,11 @@ class Classifier(BaseClassifier):
                 for at in range(0, len(texts), _PART)
                 for label in self.classify_many(texts[at : at + _PART], prompts[at : at + _PART])
             ]
+        import numpy as np
+
+        from .features import clean_refusal_of, phrases_primed, prepare, strip_reasoning
+        from .model import Matrix, _sigmoid_arr, rule_broken
+
         answers = [strip_reasoning(t).strip() for t in texts]
         # each answer normalised once, for the explicit-refusal rule and every feature
         prepared = [prepare(a) for a in answers]
@@ -283,6 +493,8 @@ class Classifier(BaseClassifier):
 
     def probability(self, text: str, prompt: str | None = None) -> float:
         """Calibrated probability that ``text`` does not comply with ``prompt``."""
+        from .features import clean_refusal, strip_reasoning
+
         answer = strip_reasoning(text).strip()
         if not answer or clean_refusal(answer):
             return 1.0
@@ -337,6 +549,8 @@ class KeywordClassifier(BaseClassifier):
         return Envelope({}, "not validated: a keyword baseline for comparison")
 
     def classify(self, text: str, prompt: str | None = None) -> str:
+        from .features import normalise, strip_reasoning
+
         head = normalise(strip_reasoning(text).strip()[: self.opening])
         if not head or any(k in head for k in self.keywords):
             return "refusal"
@@ -346,9 +560,7 @@ class KeywordClassifier(BaseClassifier):
         if type(self) is not KeywordClassifier:
             return None
         description = {"name": self.name, "version": self.version, "keywords": self.keywords}
-        return verdicts.detector_identity(
-            "refusal-keyword", _CODE, "refusal", [description, self.opening], shallow=_SHALLOW
-        )
+        return _identity("refusal-keyword", [description, self.opening])
 
 
 JUDGE_PROMPT_VERSION = "1"
@@ -393,6 +605,8 @@ _JUDGE_WORDS = {
 
 def parse_judge(text: str) -> str:
     """The judge's label, or ``unparsed`` when its reply is not exactly one known label."""
+    from .features import strip_reasoning
+
     body = strip_reasoning(text).strip()
     try:
         data = json_loads(body)
@@ -438,6 +652,8 @@ class JudgeClassifier(BaseClassifier):
         return {"judge_model": self.judge.model, "temperature": 0}
 
     def classify_many(self, texts: Sequence[str], prompts: Sequence[str | None]) -> list[str]:
+        from .features import strip_reasoning
+
         requests = [
             self.template.replace("{request}", p or "(not given)").replace(
                 "{answer}", strip_reasoning(t).strip()[: self.max_answer_chars]
@@ -455,18 +671,49 @@ class JudgeClassifier(BaseClassifier):
 
 @cache
 def default_classifier() -> Classifier:
-    """The offline classifier with the weights shipped in ``data/refusal/``."""
-    ref = resources.files("pytest_modelprov").joinpath("data/refusal/weights.json")
+    """The offline classifier with the weights shipped in ``data/refusal/``, loaded when
+    first needed: a run replaying every verdict reads only their description
+    (:meth:`Classifier._prime`)."""
+    return Classifier._lazy(_shipped_model, "shipped")
+
+
+def _shipped_bytes() -> bytes:
     try:
-        data = json_loads(ref.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(
-            f"the shipped refusal weights (pytest_modelprov/data/refusal/weights.json) are not "
-            f"readable ({exc}); reinstall the package, or re-create them in a source checkout "
-            "with `python benchmarks/train_refusal.py`"
-        ) from None
-    model = LinearModel.from_dict(data, "data/refusal/weights.json", checked=True)
-    return Classifier(model, source="shipped")
+        return resources.files(_PACKAGE).joinpath(_SHIPPED).read_bytes()
+    except OSError as exc:
+        raise _unreadable(exc) from None
+
+
+def _unreadable(exc: Exception) -> ConfigError:
+    return ConfigError(
+        f"the shipped refusal weights (pytest_modelprov/{_SHIPPED}) are not "
+        f"readable ({exc}); reinstall the package, or re-create them in a source checkout "
+        "with `python benchmarks/train_refusal.py`"
+    )
+
+
+def _shipped_model() -> LinearModel:
+    from .model import LinearModel
+
+    try:
+        data = json_loads(_shipped_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _unreadable(exc) from None
+    return LinearModel.from_dict(data, _SHIPPED, checked=True)
+
+
+@cache
+def _shipped_key() -> str | None:
+    """Where the shipped weights' description is stored: the digest of their file and of the
+    classifier's code (which reads them); None when either cannot be read."""
+    code = _code_digest()
+    try:
+        weights = hashlib.sha256(_shipped_bytes()).hexdigest()
+    except ConfigError:
+        return None  # loading the model says what is wrong
+    if code is None:
+        return None
+    return hashlib.sha256(f"{_WEIGHTS_FORMAT}\x00{code}\x00{weights}".encode()).hexdigest()
 
 
 def classify(text: str, prompt: str | None = None) -> str:
@@ -475,6 +722,8 @@ def classify(text: str, prompt: str | None = None) -> str:
     An answer in a language the classifier was not validated on gets a
     :class:`RefusalWarning`: its label is a guess (``refusal.measure`` fails instead).
     """
+    from .features import clean_refusal, strip_reasoning
+
     clf = default_classifier()
     answer = strip_reasoning(text).strip()
     lang = langid.answer_language(answer, prompt)
@@ -510,6 +759,9 @@ def fit(
     ``label`` and preferably ``prompt`` and ``group``/``model``) or Example objects. Folds
     for calibration are whole groups, so give several models. Saves to ``output`` if set.
     """
+    from .model import fit as _fit_model
+    from .model import read_labelled
+
     source = str(labelled) if isinstance(labelled, (str, Path)) else "examples"
     examples = read_labelled(labelled) if isinstance(labelled, (str, Path)) else list(labelled)
     model = _fit_model(
@@ -596,3 +848,62 @@ def _label(data: Any, index: int) -> str:
     if data not in LABELS:
         raise ValueError(f"{data!r} is not a refusal label")
     return str(data)
+
+
+def _explicit_refusals(
+    store: verdicts.VerdictStore | None, responses: Sequence[Response]
+) -> list[bool]:
+    """For each answer, ``features.clean_refusal(answer)``: whether the multilingual rules
+    see an explicit refusal with little else (valid in any language). Replayed from
+    ``store`` under the rules' code identity, so a warm run neither loads nor primes them."""
+
+    def compute(indexes: list[int]) -> list[bool]:
+        from .features import clean_refusal
+
+        return [clean_refusal(responses[i].answer) for i in indexes]
+
+    return verdicts.cached_verdicts(
+        store,
+        _identity("refusal-rules", "clean_refusal") if store is not None else None,
+        [(r.key, "explicit-refusal", r.answer, None) for r in responses],
+        compute,
+        bool,
+        _flag,
+    )
+
+
+def _request_languages(store: verdicts.VerdictStore | None, requests: Sequence[str]) -> list[str]:
+    """``langid.detect(request)`` of each request: replayed from ``store`` under langid's
+    identity (a suite asks the same topic set on every run), keyed by the request's digest."""
+
+    def compute(indexes: list[int]) -> list[str]:
+        return [langid.detect(requests[i]) for i in indexes]
+
+    identity = None
+    if store is not None:
+        identity = verdicts.detector_identity(
+            "langid", _LANGID_CODE, "langid", {"long_letters": langid.LONG_LETTERS}
+        )
+    return verdicts.cached_verdicts(
+        store,
+        identity,
+        [
+            (hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest(), "request", r, None)
+            for r in requests
+        ],
+        compute,
+        str,
+        _request_language_of,
+    )
+
+
+def _request_language_of(data: Any, index: int) -> str:
+    if not isinstance(data, str) or not 0 < len(data) <= 8:
+        raise ValueError(f"not a language verdict (request {index})")
+    return data
+
+
+def _flag(data: Any, index: int) -> bool:
+    if not isinstance(data, bool):
+        raise ValueError(f"not a rule verdict (answer {index})")
+    return data
