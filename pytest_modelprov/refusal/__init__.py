@@ -108,7 +108,26 @@ _HOME: dict[str, str] = {
 }
 
 
+#: the submodules, reachable as attributes as when this package imported them all
+_SUBMODULES = frozenset(
+    (
+        "baseline",
+        "classifiers",
+        "comparing",
+        "evaluation",
+        "features",
+        "measuring",
+        "model",
+        "phrases",
+        "tokenhash",
+        "topicsets",
+    )
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
