@@ -702,18 +702,15 @@ def _shipped_model() -> LinearModel:
     return LinearModel.from_dict(data, _SHIPPED, checked=True)
 
 
-@cache
 def _shipped_key() -> str | None:
-    """Where the shipped weights' description is stored: the digest of their file and of the
-    classifier's code (which reads them); None when either cannot be read."""
+    """Where the shipped weights' description is stored: the digest of the classifier's code
+    and of its data files (the weights among them); None when one cannot be read."""
     code = _code_digest()
-    try:
-        weights = hashlib.sha256(_shipped_bytes()).hexdigest()
-    except ConfigError:
-        return None  # loading the model says what is wrong
     if code is None:
         return None
-    return hashlib.sha256(f"{_WEIGHTS_FORMAT}\x00{code}\x00{weights}".encode()).hexdigest()
+    return verdicts.detector_identity(
+        _WEIGHTS_FORMAT, (), "refusal", [code, _SHIPPED], shallow=_SHALLOW
+    )
 
 
 def classify(text: str, prompt: str | None = None) -> str:

@@ -426,8 +426,11 @@ def measure(
         explicit = dict(
             zip(refused, _explicit_refusals(store, [samples[i] for i in refused]), strict=True)
         )
+        of_prompt: dict[int, list[int]] = {}  # each prompt's samples, in order
+        for i, r in enumerate(samples):
+            of_prompt.setdefault(r.prompt_index, []).append(i)
         for position, index in enumerate(indexes):
-            mine = [i for i, r in enumerate(samples) if r.prompt_index == position]
+            mine = of_prompt.get(position, [])
             rows = [(samples[i], outcomes[i]) for i in mine]
             chosen[index] = (
                 [str(o) for _, o in rows],
