@@ -291,3 +291,17 @@ def test_request_languages_replay_only_for_the_same_request(tmp_path):
         langid.detect(requests[0] + " ")
     ]
     assert store.computed == 4
+
+
+def test_a_classifier_not_installed_as_source_files_caches_nothing(tmp_path, monkeypatch):
+    """Without the modules' files to digest (a zipped install), no identity: a verdict made
+    by code that cannot be identified is never stored, let alone replayed."""
+    monkeypatch.setattr(classifiers, "_PACKAGE_DIR", tmp_path)
+    assert classifiers._static_code_files(classifiers._CODE, classifiers._SHALLOW) is None
+    classifiers._code_digest.cache_clear()
+    try:
+        assert refusal.KeywordClassifier().verdict_identity() is None
+    finally:
+        monkeypatch.undo()
+        classifiers._code_digest.cache_clear()
+    assert refusal.KeywordClassifier().verdict_identity() is not None

@@ -216,7 +216,9 @@ def _static_code_files(roots: Sequence[str], shallow: Sequence[str]) -> list[Pat
     (followed through each other) and of the ``shallow`` modules alone, in module-name order,
     found by reading their import statements: nothing is imported. It finds at least what
     :func:`verdicts.code_files` finds once they are imported (``tests/test_refusal_lazy.py``
-    checks). None when a file cannot be read."""
+    checks). None when one of them is not a readable source file."""
+    if not all(_module_file(name) for name in (*roots, *shallow)):
+        return None  # not installed as source files (a zip): nothing to digest, cache nothing
     seen: dict[str, Path] = {}
     stack = list(roots)
     while stack:
