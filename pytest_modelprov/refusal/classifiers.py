@@ -7,7 +7,11 @@ the opening of the answer, then the linear model of :mod:`.model` over the featu
 :class:`KeywordClassifier` is the keyword baseline the benchmarks compare against, and
 :class:`JudgeClassifier` asks a model. The verdicts of the offline classifiers are cached
 (:func:`_classified`) under an identity that digests this module, ``features``, ``model``
-(with what they import from the package) and the data under ``data/refusal``.
+(with what they import from the package, found in their import statements) and the data
+under ``data/refusal``. None of it is imported to know the identity, and ``features``,
+``model`` and numpy are imported only when something is classified: a run that replays
+every verdict (and the shipped weights' description, :meth:`Classifier._prime`) loads none
+of them.
 """
 
 from __future__ import annotations
