@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from pytest_modelprov import langid, refusal
-from pytest_modelprov.calls import verdicts
+from pytest_modelprov.calls import sources, verdicts
 from pytest_modelprov.calls.verdicts import VerdictStore
-from pytest_modelprov.refusal import classifiers
+from pytest_modelprov.refusal import classifiers, measuring
 
 SUITE = """
 import json
@@ -24,7 +24,7 @@ import sys
 
 import pytest
 
-from pytest_modelprov import langid, refusal
+from pytest_modelprov import refusal
 
 OUT = os.environ["WARM_TEST_OUT"]
 
@@ -200,7 +200,7 @@ def test_the_source_read_identity_covers_every_module_the_classifier_imports():
     following its globals), and not the measuring around it."""
     import pytest_modelprov.refusal.model  # noqa: F401  # imported, as code_files needs
 
-    static = classifiers._static_code_files(classifiers._CODE, classifiers._SHALLOW)
+    static = sources.code_files(classifiers._CODE, classifiers._SHALLOW)
     assert static is not None
     dynamic = verdicts.code_files(*classifiers._CODE, shallow=classifiers._SHALLOW)
     assert {p.resolve() for p in dynamic} <= {p.resolve() for p in static}
@@ -220,8 +220,8 @@ def test_an_import_added_to_a_rule_module_is_found(tmp_path, monkeypatch):
         "from .. import (\n    stats,  # a comment\n    audit,\n)\n\n"
         "def f():\n    from ..errors import Oops\n"
     )
-    monkeypatch.setattr(classifiers, "_PACKAGE_DIR", package)
-    files = classifiers._static_code_files(("pytest_modelprov.refusal.features",), ())
+    monkeypatch.setattr(sources, "_PACKAGE_DIR", package)
+    files = sources.code_files(("pytest_modelprov.refusal.features",), ())
     assert files is not None
     assert sorted(p.relative_to(package).as_posix() for p in files) == [
         "audit.py",
@@ -278,16 +278,16 @@ def test_a_damaged_or_foreign_description_of_the_weights_is_not_trusted(tmp_path
 def test_request_languages_replay_only_for_the_same_request(tmp_path):
     store = VerdictStore(tmp_path)
     requests = ["Write a critique of the new parking rules.", "批评一下新的停车规定。", "Hei"]
-    first = classifiers._request_languages(store, requests)
+    first = measuring._request_languages(store, requests)
     assert first == [langid.detect(r) for r in requests]
-    assert classifiers._request_languages(store, requests) == first
+    assert measuring._request_languages(store, requests) == first
     assert (store.replayed, store.computed) == (3, 3)
     # a row moved under another request's key is made for another text: computed again
     with sqlite3.connect(store.path) as db:
         rows = db.execute("SELECT key, value FROM verdicts").fetchall()
     digest = hashlib.sha256(requests[1].encode()).hexdigest()
     assert digest not in {k for k, _ in rows}  # stored under the identity's key, not bare
-    assert classifiers._request_languages(store, [requests[0] + " "]) == [
+    assert measuring._request_languages(store, [requests[0] + " "]) == [
         langid.detect(requests[0] + " ")
     ]
     assert store.computed == 4
@@ -296,8 +296,8 @@ def test_request_languages_replay_only_for_the_same_request(tmp_path):
 def test_a_classifier_not_installed_as_source_files_caches_nothing(tmp_path, monkeypatch):
     """Without the modules' files to digest (a zipped install), no identity: a verdict made
     by code that cannot be identified is never stored, let alone replayed."""
-    monkeypatch.setattr(classifiers, "_PACKAGE_DIR", tmp_path)
-    assert classifiers._static_code_files(classifiers._CODE, classifiers._SHALLOW) is None
+    monkeypatch.setattr(sources, "_PACKAGE_DIR", tmp_path)
+    assert sources.code_files(classifiers._CODE, classifiers._SHALLOW) is None
     classifiers._code_digest.cache_clear()
     try:
         assert refusal.KeywordClassifier().verdict_identity() is None

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import langid
-from ..calls import verdicts
+from ..calls import sources, verdicts
 from ..errors import ConfigError
 from ..util.safejson import loads as json_loads
 
@@ -158,95 +158,12 @@ _CODE = ("pytest_modelprov.refusal.features", "pytest_modelprov.refusal.model")
 _SHALLOW = ("pytest_modelprov.refusal.classifiers",)
 
 _PACKAGE = "pytest_modelprov"
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent
-#: ``from <dots><module> import <names>``, the names possibly in parentheses over lines
-_FROM_IMPORT = re.compile(
-    r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.MULTILINE
-)
-_PLAIN_IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n]*)", re.MULTILINE)
-_COMMENT = re.compile(r"#[^\n]*")
-
-
-def _module_file(name: str) -> Path | None:
-    """The source file of the package module ``name``, found without importing it."""
-    parts = name.split(".")
-    if parts[0] != _PACKAGE or not all(p.isidentifier() for p in parts):
-        return None
-    base = _PACKAGE_DIR.joinpath(*parts[1:])
-    for candidate in ([base.with_suffix(".py")] if len(parts) > 1 else []) + [base / "__init__.py"]:
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imports_of(name: str, path: Path, source: str) -> set[str]:
-    """The package modules ``source`` (module ``name``) imports anywhere in it: at its top,
-    inside functions and under ``TYPE_CHECKING`` alike (more than it uses is only more files
-    in the digest, never fewer)."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for dots, module, names in _FROM_IMPORT.findall(source):
-        if dots:
-            parts = package.split(".")
-            if len(dots) - 1 >= len(parts):
-                continue
-            base = ".".join(parts[: len(parts) - (len(dots) - 1)])
-            target = f"{base}.{module}" if module else base
-        else:
-            target = module
-        if target != _PACKAGE and not target.startswith(_PACKAGE + "."):
-            continue
-        attributes = False
-        for item in _COMMENT.sub("", names).strip().strip("()").split(","):
-            word = item.split()[0] if item.split() else ""
-            if not word:
-                continue
-            if _module_file(f"{target}.{word}") is not None:
-                found.add(f"{target}.{word}")
-            else:
-                attributes = True  # a function, class or constant of ``target`` itself
-        if attributes:
-            found.add(target)
-    for line in _PLAIN_IMPORT.findall(source):
-        for item in _COMMENT.sub("", line).split(","):
-            words = item.split()
-            if words and (words[0] == _PACKAGE or words[0].startswith(_PACKAGE + ".")):
-                found.add(words[0])
-    return found
-
-
-def _static_code_files(roots: Sequence[str], shallow: Sequence[str]) -> list[Path] | None:
-    """The files of the package modules ``roots``, of every package module they import
-    (followed through each other) and of the ``shallow`` modules alone, in module-name order,
-    found by reading their import statements: nothing is imported. It finds at least what
-    :func:`verdicts.code_files` finds once they are imported (``tests/test_refusal_lazy.py``
-    checks). None when one of them is not a readable source file."""
-    if not all(_module_file(name) for name in (*roots, *shallow)):
-        return None  # not installed as source files (a zip): nothing to digest, cache nothing
-    seen: dict[str, Path] = {}
-    stack = list(roots)
-    while stack:
-        name = stack.pop()
-        path = _module_file(name)
-        if name in seen or path is None:
-            continue
-        seen[name] = path
-        try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-        stack.extend(_imports_of(name, path, source) - seen.keys())
-    for name in shallow:
-        path = _module_file(name)
-        if path is not None:
-            seen[name] = path
-    return [seen[name] for name in sorted(seen)]
 
 
 @cache
 def _code_digest() -> str | None:
     # once per process: the code of an installed package does not change under it
-    paths = _static_code_files(_CODE, _SHALLOW)
+    paths = sources.code_files(_CODE, _SHALLOW)
     return None if paths is None else verdicts.files_digest(paths)
 
 
@@ -803,6 +720,13 @@ def _classified(
 _LANGID_CODE = ("pytest_modelprov.langid",)
 
 
+def _langid_identity() -> str | None:
+    """What langid's verdicts (an answer's or a request's language) are cached under."""
+    return verdicts.detector_identity(
+        "langid", _LANGID_CODE, "langid", {"long_letters": langid.LONG_LETTERS}
+    )
+
+
 def _languages(
     store: verdicts.VerdictStore | None, responses: Sequence[Response]
 ) -> list[tuple[str, bool]]:
@@ -820,14 +744,9 @@ def _languages(
             )
         return out
 
-    identity = None
-    if store is not None:
-        identity = verdicts.detector_identity(
-            "langid", _LANGID_CODE, "langid", {"long_letters": langid.LONG_LETTERS}
-        )
     return verdicts.cached_verdicts(
         store,
-        identity,
+        _langid_identity() if store is not None else None,
         [(r.key, "answer-language", r.answer, None) for r in responses],
         compute,
         list,
@@ -851,62 +770,3 @@ def _label(data: Any, index: int) -> str:
     if data not in LABELS:
         raise ValueError(f"{data!r} is not a refusal label")
     return str(data)
-
-
-def _explicit_refusals(
-    store: verdicts.VerdictStore | None, responses: Sequence[Response]
-) -> list[bool]:
-    """For each answer, ``features.clean_refusal(answer)``: whether the multilingual rules
-    see an explicit refusal with little else (valid in any language). Replayed from
-    ``store`` under the rules' code identity, so a warm run neither loads nor primes them."""
-
-    def compute(indexes: list[int]) -> list[bool]:
-        from .features import clean_refusal
-
-        return [clean_refusal(responses[i].answer) for i in indexes]
-
-    return verdicts.cached_verdicts(
-        store,
-        _identity("refusal-rules", "clean_refusal") if store is not None else None,
-        [(r.key, "explicit-refusal", r.answer, None) for r in responses],
-        compute,
-        bool,
-        _flag,
-    )
-
-
-def _request_languages(store: verdicts.VerdictStore | None, requests: Sequence[str]) -> list[str]:
-    """``langid.detect(request)`` of each request: replayed from ``store`` under langid's
-    identity (a suite asks the same topic set on every run), keyed by the request's digest."""
-
-    def compute(indexes: list[int]) -> list[str]:
-        return [langid.detect(requests[i]) for i in indexes]
-
-    identity = None
-    if store is not None:
-        identity = verdicts.detector_identity(
-            "langid", _LANGID_CODE, "langid", {"long_letters": langid.LONG_LETTERS}
-        )
-    return verdicts.cached_verdicts(
-        store,
-        identity,
-        [
-            (hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest(), "request", r, None)
-            for r in requests
-        ],
-        compute,
-        str,
-        _request_language_of,
-    )
-
-
-def _request_language_of(data: Any, index: int) -> str:
-    if not isinstance(data, str) or not 0 < len(data) <= 8:
-        raise ValueError(f"not a language verdict (request {index})")
-    return data
-
-
-def _flag(data: Any, index: int) -> bool:
-    if not isinstance(data, bool):
-        raise ValueError(f"not a rule verdict (answer {index})")
-    return data

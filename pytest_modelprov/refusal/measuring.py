@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import langid, sequential, stats
 from ..audit import Audited, audited_rate
+from ..calls import verdicts
 from ..calls.client import counting_empty_answers, excerpt
 from ..errors import ConfigError, EnvelopeError
 from ..reports.measurement import Measurement
@@ -41,9 +42,9 @@ from .classifiers import (
     BaseClassifier,
     Classifier,
     _classified,
-    _explicit_refusals,
+    _identity,
+    _langid_identity,
     _languages,
-    _request_languages,
     default_classifier,
 )
 from .topicsets import (
@@ -544,6 +545,60 @@ def measure(
                 )
             )
     return result
+
+
+def _explicit_refusals(
+    store: verdicts.VerdictStore | None, responses: Sequence[Response]
+) -> list[bool]:
+    """For each answer, ``features.clean_refusal(answer)``: whether the multilingual rules
+    see an explicit refusal with little else (valid in any language). Replayed from
+    ``store`` under the rules' code identity, so a warm run neither loads nor primes them."""
+
+    def compute(indexes: list[int]) -> list[bool]:
+        from .features import clean_refusal  # here: a warm run replays, never loads it
+
+        return [clean_refusal(responses[i].answer) for i in indexes]
+
+    return verdicts.cached_verdicts(
+        store,
+        _identity("refusal-rules", "clean_refusal") if store is not None else None,
+        [(r.key, "explicit-refusal", r.answer, None) for r in responses],
+        compute,
+        bool,
+        _flag,
+    )
+
+
+def _request_languages(store: verdicts.VerdictStore | None, requests: Sequence[str]) -> list[str]:
+    """``langid.detect(request)`` of each request: replayed from ``store`` under langid's
+    identity (a suite asks the same topic set on every run), keyed by the request's digest."""
+
+    def compute(indexes: list[int]) -> list[str]:
+        return [langid.detect(requests[i]) for i in indexes]
+
+    return verdicts.cached_verdicts(
+        store,
+        _langid_identity() if store is not None else None,
+        [
+            (hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest(), "request", r, None)
+            for r in requests
+        ],
+        compute,
+        str,
+        _request_language_of,
+    )
+
+
+def _request_language_of(data: Any, index: int) -> str:
+    if not isinstance(data, str) or not 0 < len(data) <= 8:
+        raise ValueError(f"not a language verdict (request {index})")
+    return data
+
+
+def _flag(data: Any, index: int) -> bool:
+    if not isinstance(data, bool):
+        raise ValueError(f"not a rule verdict (answer {index})")
+    return data
 
 
 def _check_envelope(
