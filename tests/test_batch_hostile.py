@@ -144,6 +144,26 @@ def test_primed_phrases_find_what_the_patterns_as_written_find():
     assert sum(bool(s) for row in exact for s in row) > 300
 
 
+def test_lower_casing_twice_changes_nothing():
+    """What ``primed(..., lowered=True)`` rests on: a normalised text (lower-cased) is its
+    own lower-cased form, for every code point (str.lower maps each character alone but for
+    the capital sigma, whose lower forms are their own)."""
+    once = [chr(c).lower() for c in range(0x110000)]
+    assert [s for s in once if s.lower() != s] == []
+
+
+def test_priming_lowered_texts_keeps_what_lower_casing_them_keeps():
+    rng = random.Random(5)
+    strings = sorted({t for p in _LISTS if p._prepare() for f in p._filters for t in f})
+    texts = [features.normalise(_phrase_text(rng, strings)) for _ in range(400)]
+    texts += [features.normalise(_hostile(rng)) for _ in range(200)]
+    with fastbatch.primed(_LISTS, texts):
+        lowered = [[p._kept(t) for p in _LISTS] for t in texts]
+    with fastbatch.primed(_LISTS, texts, lowered=True):
+        assert [[p._kept(t) for p in _LISTS] for t in texts] == lowered
+    assert sum(bool(k and k[1]) for row in lowered for k in row) > 200
+
+
 def test_priming_a_large_batch_scans_it_in_bounded_parts(monkeypatch):
     """Memory: the numpy scan of a batch holds some tens of bytes a character; a large batch
     is scanned in parts of at most _SCAN_CHARS characters, with the same phrases kept."""

@@ -524,8 +524,9 @@ def phrases_primed(answers: Sequence[Prepared]) -> contextlib.AbstractContextMan
     """A block within which the phrase lists look at ``answers`` (their normalised texts)
     having found, for all of them at once, which phrases can match each (see
     :func:`fastbatch.primed`): for a batch, instead of substring tests text by text."""
+    # normalise() lower-cases every text (lower-casing it again changes nothing)
     return fastbatch.primed(
-        (REFUSAL_RE, PIVOT_RE, CRITIQUE_RE, OFFICIAL_RE), [p.text for p in answers]
+        (REFUSAL_RE, PIVOT_RE, CRITIQUE_RE, OFFICIAL_RE), [p.text for p in answers], lowered=True
     )
 
 
