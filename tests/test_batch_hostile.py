@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import refusal_reference
 
-from pytest_modelprov import fastbatch, fastre, refusal
+from pytest_modelprov import fastbatch, fastre, langid, refusal
 from pytest_modelprov.refusal import features, tokenhash
 from pytest_modelprov.refusal.model import Matrix
 
@@ -94,6 +94,33 @@ def test_hostile_batch_features_equal_featurise_as_it_was():
     ]
     assert not wrong, wrong[:5]
     assert batch.dense[:, features.DENSE_NAMES.index("glued_identifiers")].any()
+
+
+def _wordy(rng: random.Random) -> str:
+    """Function words of one language with those of others, word shapes, other words and
+    hostile pieces, curly quotes and capitals mixed in: what langid counts, near its
+    thresholds."""
+    lexicons = [words.split() for words in langid._WORDS.values()]
+    own = rng.choice(lexicons)
+    others = [w for words in lexicons for w in words]
+    plain = ["xyz", "zoo", "yes", "quiz", "jazz", "suomessa", "ordnung", "running", "société"]
+    parts = []
+    for _ in range(rng.choice([3, 10, 40, 120])):
+        roll = rng.random()
+        pool = own if roll < 0.4 else others if roll < 0.6 else plain if roll < 0.9 else HOSTILE
+        word = rng.choice(pool)
+        parts.append(word.upper() if rng.random() < 0.1 else word)
+        parts.append(rng.choice([" ", " ", ", ", "\u2019", ". ", "\n", "`", "\u2014"]))
+    return "".join(parts)
+
+
+def test_languages_of_a_batch_equal_each_text_and_the_reference():
+    rng = random.Random(17)
+    texts = [_wordy(rng) for _ in range(700)] + [_hostile(rng) for _ in range(300)]
+    found = langid.detect_many(texts)
+    assert found == [langid.detect(t) for t in texts]
+    assert found == [refusal_reference.detect(t) for t in texts]
+    assert len(set(found)) > 5  # many languages decided, and undecided texts
 
 
 def test_hostile_token_buckets_equal_the_crc_of_every_token():
