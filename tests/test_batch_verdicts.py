@@ -4,6 +4,7 @@ and on every shared answer when ``../shared`` is there (measuring only: nothing 
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -409,6 +410,19 @@ def test_glued_identifiers_found_without_the_regex_where_the_regex_finds_them():
     found = [refusal_features._glued_somewhere(t) for t in texts]
     assert found == [anywhere.search(t) is not None for t in texts]
     assert 10 < sum(found) < len(texts) - 10
+
+
+def test_glued_identifiers_counted_without_the_regex_as_the_regex_counts_them():
+    pieces = ["ab", "Cd", "e", "_", "XY", " ", "é", "字", "zzTop", "a_b", "ab_cd", "x\ud800"]
+    pieces += [".", "1", "\u0663", "\xb2", "`", "fooBar", "FOO_BAR", "Def", "\n", "ß", "_x"]
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(30))) for _ in range(5000)]
+    texts += [refusal_features.strip_code(a) for _, a in _refusal_pairs()]
+    glued = refusal_features._GLUED.written
+    counts = [refusal_features._glued_count(t) for t in texts]
+    assert counts == [len(glued.findall(t)) for t in texts]
+    assert sum(c > 1 for c in counts) > 100  # several in one text, and texts with none
+    assert sum(c == 0 for c in counts) > 100
 
 
 def test_a_prepared_answer_has_the_cjk_runs_of_its_text():

@@ -150,6 +150,52 @@ def _glued_somewhere(answer: str) -> bool:
     )
 
 
+# _CASE_SHAPES with "_" kept: the runs of ASCII letters and "_" (every other byte a space)
+_RUN_SHAPES = bytes(b if b == 0x5F else s for b, s in enumerate(_CASE_SHAPES))
+# what a match of _GLUED is at the start of a run, in those shapes (both branches: a letter
+# class followed by a character outside it, so the repeat cannot give back what it took)
+_GLUED_SHAPE = re.compile(rb"a{2,}Aaa|[aA]{2,}_[aA]{2}")
+
+
+def _glued_count(text: str) -> int:
+    r"""``len(_GLUED.findall(text))``, without running the regex over every word.
+
+    Every match of _GLUED lies in a run of ASCII letters and "_" and starts at the start of
+    one (the lookbehind refuses a position after a letter or "_"), where the character before
+    the run is none of ``[\w.]``; it ends inside its run, so each run starts one match at
+    most, and the runs that can hold one hold "aaAaa" (first branch) or, every letter made
+    "a", "aa_aa" (second branch). Only those runs are looked at."""
+    raw = text.encode("utf-8", "surrogatepass")
+    shape = raw.translate(_RUN_SHAPES)
+    starts = set()
+    for hay, needle in (
+        (shape, b"aaAaa"),
+        (raw.translate(_LETTER_SHAPES) if b"_" in raw else b"", b"aa_aa"),
+    ):
+        at = hay.find(needle)
+        while at >= 0:
+            starts.add(shape.rfind(b" ", 0, at) + 1)
+            end = shape.find(b" ", at)
+            at = hay.find(needle, end) if end >= 0 else -1
+    count = 0
+    for start in starts:
+        if _GLUED_SHAPE.match(shape, start) is None:
+            continue
+        if start:
+            lead = start - 1
+            before = raw[lead]
+            if before < 0x80:
+                if before in b"0123456789.":
+                    continue  # a digit or "." before it (a letter or "_" would be in the run)
+            else:
+                while raw[lead] & 0xC0 == 0x80:
+                    lead -= 1  # back to the first byte of the character before the run
+                if raw[lead:start].decode("utf-8", "surrogatepass").isalnum():
+                    continue  # \w: alphanumeric (or "_", which is ASCII)
+        count += 1
+    return count
+
+
 def _script_sizes(text: str) -> dict[str, int]:
     """Letters per script, over the single-script runs (scripts with none left out)."""
     sizes = {k: len("".join(p.findall(text))) for k, p in _SCRIPT_ONE.items()}
@@ -309,7 +355,7 @@ def broken_signals(
     # before it (_GLUED_ANYWHERE): where even that finds none, no code needs stripping to
     # know there is none
     if _glued_somewhere(answer):
-        glued = len(_GLUED.findall(strip_code(answer)))
+        glued = _glued_count(strip_code(answer))
     # every template token holds "<|" or "_" (characters without case)
     template = ("_" in answer or "<|" in answer) and _SPECIAL.search(answer) is not None
     return burst, glued, template
