@@ -399,6 +399,34 @@ def test_letters_of_a_batch_equal_each_answers_patterns():
     assert any(x.stray for x in F.letters_of(texts))
 
 
+def test_letters_in_a_batch_equal_each_texts_letters():
+    texts = [a for _, a in _refusal_pairs()] + _FOLDING
+    texts += ["", "𝔘 \U00020000 \ud800", "한국어 русский 字 \u3099・", "", "ÀÿĀɏ", "x"]
+    F = refusal_features
+    expected = [sum(map(str.isalpha, t)) for t in texts]
+    assert F.letters_in(texts) == expected
+    assert F.letters_in(texts * 300) == expected * 300  # in chunks
+    assert F.letters_in([]) == [] and F.letters_in([""]) == [0]
+
+
+def test_no_cjk_in_a_normalised_text_means_none_in_its_end_normalised_alone():
+    """What the degeneration feature skips the tail on: where normalise(answer) holds no CJK,
+    normalise(answer[-k:]) holds none either, for every cut (composing marks and jamo, kana
+    voicing marks, compatibility forms around the cut)."""
+    pieces = ["a", "\u1100", "\u1161", "\u11a8", "\uac00", "\u3099", "\u309b", "\u304b"]
+    pieces += ["\u3131", "\u314f", "\uf900", "\u2f00", "\u3280", "\uff76", "\uff9e", "e"]
+    pieces += ["\u0301", " ", "\u03a3", "\u0130", "\ufb01", "\u1e9b", "\u0308", "\u3000"]
+    rng = random.Random(9)
+    cjk, checked = refusal_features._CJK, 0
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12)))
+        if cjk.search(refusal_features.normalise(text)) is None:
+            checked += 1
+            for cut in range(len(text)):
+                assert cjk.search(refusal_features.normalise(text[cut:])) is None, text
+    assert checked > 300
+
+
 def test_glued_identifiers_found_without_the_regex_where_the_regex_finds_them():
     pieces = ["ab", "Cd", "e", "_", "XY", " ", "é", "字", "zzTop", "a_b", "ab_cd", "x\ud800"]
     texts = ["", "abCde", "abCd", "aCde", "ab_cd", "AB_CD", "a_bc", "ab_c", "éaBcd", "abÉcd"]

@@ -438,6 +438,28 @@ def _letters(text: str) -> int:
     return int(np.count_nonzero(_alpha_table()[points]))
 
 
+def letters_in(texts: Sequence[str]) -> list[int]:
+    """:func:`_letters` of every text, from one numpy pass over all their characters (a
+    text with a character beyond the BMP asks str.isalpha)."""
+    import numpy as np
+
+    if len(texts) > 512:
+        return [x for at in range(0, len(texts), 512) for x in letters_in(texts[at : at + 512])]
+    if not texts:
+        return []
+    points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
+    sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    ends = np.cumsum(sizes)
+    wide = points > 0xFFFF
+    alpha = np.concatenate(([0], np.cumsum(_alpha_table()[np.where(wide, 0, points)])))
+    out: list[int] = (alpha[ends] - alpha[ends - sizes]).tolist()
+    if wide.any():
+        beyond = np.concatenate(([0], np.cumsum(wide)))
+        for i in np.flatnonzero(beyond[ends] - beyond[ends - sizes]).tolist():
+            out[i] = sum(map(str.isalpha, texts[i]))
+    return out
+
+
 def _cjk_share(text: str) -> float:
     letters = _letters(text)
     if not letters:
@@ -606,6 +628,11 @@ def _degeneration_of(
     answer = p.answer
     if len(answer) <= _TAIL_CHARS:  # _TAIL_CHARS < _MAX_CHARS: p.text is all of it
         tail, runs = p.text, p.runs  # the tail is the whole answer
+    elif answer.isascii() or (len(answer) <= _MAX_CHARS and not p.runs):
+        # the whole answer normalised (p.text) holds no CJK, so its end normalised alone holds
+        # none: NFKC maps the characters after the end's first stable one as in the whole,
+        # and those before it (marks, jamo) only lose what they composed with there
+        tail, runs = "", []
     else:
         tail = normalise(answer[-_TAIL_CHARS:])
         runs = [""] if _CJK.search(tail) is not None else []
@@ -634,10 +661,11 @@ def dense_of(
     clean: bool | None = None,
     letters: Letters | None = None,
     decided: str | None = None,
+    alphas: int | None = None,
 ) -> list[float]:
     """The dense features of a prepared answer (``clean``: :func:`clean_refusal_of`;
     ``letters``: :func:`letters_of` the answer; ``decided``: its :func:`~..langid.detect`;
-    each when the caller knows it already)."""
+    ``alphas``: :func:`letters_in` its text; each when the caller knows it already)."""
     answer, text = p.answer, p.text
     req = _request(prompt)
     cjk = len("".join(p.runs))
@@ -653,7 +681,15 @@ def dense_of(
         if asked:
             overlap = _shared_trigrams(asked, text) / len(asked)
     # a text without CJK has a CJK share of 0.0 whatever its letters
-    mismatch = abs(req.cjk_share - (_cjk_share(text) if cjk else 0.0)) if req.given else 0.0
+    mismatch = 0.0
+    if req.given:
+        if not cjk:
+            share = 0.0
+        elif alphas is None:
+            share = _cjk_share(text)
+        else:  # as _cjk_share reckons it: p.runs are the CJK runs of the text
+            share = cjk / alphas if alphas else 0.0
+        mismatch = abs(req.cjk_share - share)
     critique_density = min(critique / max(length / 400, 1.0), 3.0) / 3
     burst, glued, template = broken_signals(answer, prompt, letters)
     if decided is None:
