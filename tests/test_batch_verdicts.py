@@ -246,6 +246,45 @@ def test_phrase_lists_find_what_the_patterns_as_written_find(name):
     assert sum(bool(written.findall(t)) for t in texts) > 5
 
 
+def _described_as_before(p: fastre.Phrases) -> tuple[Any, ...]:
+    """What Phrases._prepare read off its pieces before each was parsed once: the joined
+    alternation compiled to see it holds no group, each piece parsed for each reading."""
+    from re import _parser as parser  # type: ignore[attr-defined]
+
+    sources = [piece for alt in p._alternatives for piece in fastre._split_top(alt)]
+    try:
+        joined = re.compile("|".join(f"(?:{x})" for x in sources), p.flags)
+        plain = joined.groups == 0 and not p.flags & re.VERBOSE
+        if plain and all(not fastre._items(parser.parse(x, p.flags))[1] for x in sources):
+            found = [fastre._needle(x, p.flags) for x in sources]
+        else:
+            found = []
+    except (fastre._Unknown, re.error):
+        found = []
+    needles = tuple(n for n, _ in found)
+    filters = tuple(p._filter(x, n) for x, n in zip(sources, needles, strict=False))
+    return needles, tuple(o for _, o in found), filters
+
+
+@pytest.mark.parametrize(
+    "alternatives",
+    [
+        *[getattr(refusal_features, name)._alternatives for name in _LISTS],
+        (r"\bab(c)d", "xyz"),  # a group: the whole pattern
+        ("abc", "(?i)def"),  # an inline global flag past the start: the whole pattern
+        ("abc|x?", "def"),  # a piece that can match nothing
+        (r"(?:foo|bar)baz", r"q\d+rst", "(?i:ab)cde"),
+    ],
+)
+def test_each_piece_parsed_once_reads_as_parsing_it_for_each_reading(alternatives):
+    for flags in (0, re.IGNORECASE):
+        fresh = fastre.Phrases(alternatives, flags)
+        fresh._prepare()
+        assert (fresh._needles, fresh._opening, fresh._filters) == _described_as_before(fresh)
+        for piece in fresh._pieces:  # the lookahead from the kept parse, as from the source
+            assert piece.fast.pattern == fastre.Pattern(piece.pattern, flags).fast.pattern
+
+
 def test_phrases_keep_a_phrase_without_a_literal_and_whole_pattern_when_unsure():
     p = fastre.phrases((r"\bab\w+", r"[xy]z", r"(c)d"))
     assert p._prepare() == ()  # a group: the whole pattern runs, as written
