@@ -12,6 +12,7 @@ answer outside the classifier's envelope, so "not sure" is the safe result.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections import Counter
@@ -244,6 +245,11 @@ def detect(text: str) -> str:
 
 def _decided(text: str, counts: Counter[str]) -> str:
     """:func:`detect` of ``text`` whose :func:`script_counts` are ``counts``."""
+    return _by_script(text, counts) or _latin(text)
+
+
+def _by_script(text: str, counts: Counter[str]) -> str | None:
+    """:func:`_decided`, or None where the Latin-script words must decide (:func:`_latin`)."""
     total = sum(counts.values())
     if total < MIN_LETTERS:
         # CJK carries a word in one or two characters: a short Chinese answer is still one
@@ -266,19 +272,23 @@ def _decided(text: str, counts: Counter[str]) -> str:
     simple = {"greek": "el", "hebrew": "he", "devanagari": "hi", "thai": "th"}
     if script in simple:
         return simple[script]
-    return _latin(text)
+    return None
 
 
-def _latin(text: str) -> str:
+def _words(text: str) -> list[str]:
+    """The words :func:`_latin` counts: lower-cased letter runs of the scanned part."""
     body = _without_code(text[:_SCAN]).lower()
     # where every word character is ASCII, the words are the runs of ASCII letters: split
     # out in C, every other byte made a space (those of other characters in UTF-8 are all
     # above 0x7f), several times faster than a regex finding them
     if _WIDE_WORD.search(body) is None:
         raw = body.encode("utf-8", "surrogatepass").translate(_LETTER_BYTES)
-        words = raw.decode("ascii").split()
-    else:
-        words = _WORD.findall(body)
+        return raw.decode("ascii").split()
+    return _WORD.findall(body)
+
+
+def _latin(text: str) -> str:
+    words = _words(text)
     if not words:
         return UNDECIDED
     # words share few distinct (lexicons, shapes) pairs (most are in none): each word's pair
@@ -366,7 +376,61 @@ def detect_many(texts: Sequence[str]) -> list[str]:
             else Counter({_SCRIPT_NAMES[i]: n for i, n in enumerate(next(tallies)) if i and n})
             for c in counts
         ]
-    return [_decided(t, c) for t, c in zip(texts, counts, strict=True) if c is not None]
+    found = [_by_script(t, c) for t, c in zip(texts, counts, strict=True) if c is not None]
+    latin = [i for i, lang in enumerate(found) if lang is None]
+    for i, lang in zip(latin, _latin_many([texts[i] for i in latin]), strict=True):
+        found[i] = lang
+    return [lang or UNDECIDED for lang in found]
+
+
+def _latin_many(texts: Sequence[str]) -> list[str]:
+    """:func:`_latin` of every text: each word's pair numbered in C for all texts at once,
+    counted per text and pair with numpy, spread over the languages by two integer matrix
+    products, and ranked per text as _latin ranks (the first of the most hits in lexicon
+    order; the runner-up among the languages that are not its close relatives)."""
+    import numpy as np
+
+    if not texts:
+        return []
+    words = [_words(t) for t in texts]
+    sizes = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    kinds = np.fromiter(
+        map(_KINDS.__getitem__, itertools.chain.from_iterable(words)),
+        dtype=np.int64,
+        count=int(sizes.sum()),
+    )
+    pairs = _PAIRS[:]  # every kind met above is numbered in it
+    langs = list(_WORDS)
+    column = {lang: j for j, lang in enumerate(langs)}
+    listed = np.zeros((len(pairs), len(langs)), dtype=np.int64)
+    shaped = np.zeros((len(pairs), len(langs)), dtype=np.int64)
+    for k, (in_lexicons, in_shapes) in enumerate(pairs):
+        listed[k, [column[lang] for lang in in_lexicons]] = 1
+        shaped[k, [column[lang] for lang in in_shapes]] = 1
+    rows = np.repeat(np.arange(len(texts)), sizes)
+    counts = np.bincount(rows * len(pairs) + kinds, minlength=len(texts) * len(pairs))
+    counts = counts.reshape(len(texts), len(pairs))
+    hits = counts @ listed + (counts @ shaped) // 2
+    best = np.argmax(hits, axis=1)  # the first of the most hits, in lexicon order
+    first = hits[np.arange(len(texts)), best]
+    group = [_RELATIVES.get(lang) for lang in langs]
+    # the runner-up of each best: any other language but a relative of a best in a group
+    rivals = np.array(
+        [
+            [j != b and (group[j] is None or group[j] != group[b]) for j in range(len(langs))]
+            for b in range(len(langs))
+        ]
+    )
+    second = np.where(rivals[best], hits, -1).max(axis=1)
+    unsure = (
+        (first < MIN_HITS)
+        | (first < MIN_SHARE * sizes)
+        | (first < MIN_LEAD * second)
+        | (sizes == 0)
+    )
+    return [
+        UNDECIDED if u else langs[b] for u, b in zip(unsure.tolist(), best.tolist(), strict=True)
+    ]
 
 
 def answer_language(answer: str, prompt: str | None = None, fallback: str = UNDECIDED) -> str:
