@@ -296,6 +296,16 @@ def _letter_table() -> Any:
     return table
 
 
+_ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _ascii_letters(answer: str) -> Letters:
+    """:class:`Letters` of an ASCII answer."""
+    raw = answer.encode("ascii")
+    latin = len(raw) - len(raw.translate(None, _ASCII_LETTERS))
+    return Letters({"latin": latin} if latin else {}, 0)
+
+
 def letters_of(answers: Sequence[str]) -> list[Letters]:
     """:class:`Letters` of every answer, from one numpy pass over all their characters (a
     large batch in chunks: a few integers per character are held at a time)."""
@@ -305,6 +315,11 @@ def letters_of(answers: Sequence[str]) -> list[Letters]:
         return [x for at in range(0, len(answers), 512) for x in letters_of(answers[at : at + 512])]
     if not answers:
         return []
+    if any(a.isascii() for a in answers):
+        # ASCII holds no stray letter and no letter of another script than Latin (a-z, A-Z):
+        # its letters counted in C, the rest with numpy
+        wide = iter(letters_of([a for a in answers if not a.isascii()]))
+        return [_ascii_letters(a) if a.isascii() else next(wide) for a in answers]
     n, kinds = len(answers), 2 * _STRAY_BIT
     points = np.frombuffer("".join(answers).encode("utf-32-le", "surrogatepass"), np.uint32)
     sizes = np.fromiter(map(len, answers), dtype=np.int64, count=n)
