@@ -138,9 +138,9 @@ class _Tables:
             ]
             for p in lists
         ]
-        # per gram size: the code of the key in each slot of the filter (-1: none) and its
-        # gram id; keys sharing a slot (never seen: a few hundred keys in 65,536 slots) are
-        # left to the slower search of their sorted codes
+        # per gram size: the key in each slot of the filter, with the keys' gram ids and
+        # codes; keys sharing a slot (never seen: a few hundred keys in 65,536 slots) are left
+        # to the slower search of their sorted codes
         self.keys: dict[int, tuple[Any, Any, Any, Any]] = {}
         for size in (2, 3):
             wanted_grams = [g for g in vocab if len(g) == size]
@@ -151,11 +151,11 @@ class _Tables:
             ids = np.array([vocab[g] for g in wanted_grams], dtype=np.int64)
             raw = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             slots = _mixed(raw, size)[:: size + 1]
-            if len(np.unique(slots)) == len(slots):
-                code_of = np.full(1 << _FILTER_BITS, -1, dtype=np.int64)
-                gram_of = np.zeros(1 << _FILTER_BITS, dtype=np.int64)
-                code_of[slots], gram_of[slots] = want, ids
-                self.keys[size] = (code_of, gram_of, None, None)
+            if len(np.unique(slots)) == len(slots) and len(slots) < 1 << 15:
+                # each slot's key (its place plus one; 0: none) in 2 bytes: 128 KB in cache
+                key_of = np.zeros(1 << _FILTER_BITS, dtype=np.int16)
+                key_of[slots] = np.arange(1, len(slots) + 1)
+                self.keys[size] = (key_of, ids, want, None)
             else:
                 order = np.argsort(want)
                 marked = np.zeros(1 << _FILTER_BITS, dtype=np.bool_)
@@ -211,24 +211,25 @@ def _occurring(
     points = narrow.astype(np.int64)
     hits, hit_ids = [], []
     for size, (table, gram_of, want, ids) in tables.keys.items():
+        # (slot -> key + 1, gram ids, codes, None), or (marked slots, None, codes, gram ids)
         if len(narrow) < size:
             continue
         slot = _mixed(narrow, size)
-        if gram_of is not None:
-            # the one key of each slot: a position holds it exactly when the codes agree
-            expected = table[slot]
-            maybe = np.flatnonzero(expected >= 0)
-            expected = expected[maybe]
+        if ids is None:
+            key = table[slot]
+            maybe = np.flatnonzero(key)
         else:
             maybe = np.flatnonzero(table[slot])
         codes = points[maybe]
         for j in range(1, size):
             codes <<= 21
             codes |= points[maybe + j]
-        if gram_of is not None:
-            found = codes == expected
+        if ids is None:
+            # the one key of each slot: a position holds it exactly when the codes agree
+            at = key[maybe] - 1
+            found = codes == want[at]
             hits.append(maybe[found])
-            hit_ids.append(gram_of[slot[maybe[found]]])
+            hit_ids.append(gram_of[at[found]])
             continue
         at = np.searchsorted(want, codes)
         at[at == len(want)] = 0

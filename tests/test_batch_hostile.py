@@ -172,6 +172,22 @@ def test_primed_phrases_find_what_the_patterns_as_written_find():
     assert sum(bool(s) for row in exact for s in row) > 300
 
 
+@pytest.mark.parametrize("bits", [4, 9])
+def test_a_filter_whose_keys_share_slots_keeps_the_same_phrases(monkeypatch, bits):
+    """A small filter (keys sharing its slots, most positions marked) takes the search of
+    sorted codes: the phrases kept are the same as with the full filter."""
+    strings = sorted({t for p in _LISTS if p._prepare() for f in p._filters for t in f})
+    rng = random.Random(8)
+    texts = [_phrase_text(rng, strings) for _ in range(300)]
+    with fastbatch.primed(_LISTS, texts):
+        full = [[p._kept(t) for p in _LISTS] for t in texts]
+    monkeypatch.setattr(fastbatch, "_FILTER_BITS", bits)
+    monkeypatch.setattr(fastbatch, "_CACHE", {})
+    with fastbatch.primed(_LISTS, texts):
+        assert [[p._kept(t) for p in _LISTS] for t in texts] == full
+    assert any(k[1] is None for k in fastbatch._CACHE[tuple(map(id, _LISTS))].keys.values())
+
+
 def test_lower_casing_twice_changes_nothing():
     """What ``primed(..., lowered=True)`` rests on: a normalised text (lower-cased) is its
     own lower-cased form, for every code point (str.lower maps each character alone but for
