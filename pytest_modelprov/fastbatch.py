@@ -131,7 +131,7 @@ class _Tables:
         # what _kept hands out for each phrase: its pattern and its opening literal
         self.entries = [
             [
-                (piece._fast or piece.fast, needle if opening else None)
+                (piece._fast or piece.fast, needle, opening)
                 for piece, needle, opening in zip(
                     p._pieces, p._needles or (), p._opening, strict=False
                 )

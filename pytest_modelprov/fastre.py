@@ -67,6 +67,11 @@ _CATEGORIES = {
 _ZERO_WIDTH = {_c.AT, _c.ASSERT, _c.ASSERT_NOT}
 
 
+# a phrase as it is searched: its pattern, a literal every match holds (None: none known),
+# and whether every match opens with that literal
+_Piece = tuple[re.Pattern[str], str | None, bool]
+
+
 class _Unknown(Exception):
     """The first character of this part cannot be described as a class."""
 
@@ -407,7 +412,7 @@ class Phrases(Pattern):
             return own
         return tuple(dict.fromkeys(t for t, _ in required))
 
-    def _kept(self, string: str) -> tuple[str, list[tuple[re.Pattern[str], str | None]]] | None:
+    def _kept(self, string: str) -> tuple[str, list[_Piece]] | None:
         """The text as the literals are looked up in, and the phrases that can match it
         (each with its opening literal, if it has one); None to run the whole pattern."""
         if _state.exact:
@@ -416,11 +421,11 @@ class Phrases(Pattern):
         if table is not None:
             entry = table.get((id(self), id(string)))
             if entry is not None and entry[0] is string:
-                primed: tuple[str, list[tuple[re.Pattern[str], str | None]]] | None = entry[1]
+                primed: tuple[str, list[_Piece]] | None = entry[1]
                 return primed
         last = self._last  # read once: another thread may replace it
         if last[0] is string:
-            found: tuple[str, list[tuple[re.Pattern[str], str | None]]] | None = last[1]
+            found: tuple[str, list[_Piece]] | None = last[1]
             return found
         needles = self._needles if self._needles is not None else self._prepare()
         if not needles:
@@ -449,19 +454,23 @@ class Phrases(Pattern):
                 if filters[i]:
                     continue  # none of the strings the phrase needs is in the text
             piece = pieces[i]
-            kept.append((piece._fast or piece.fast, needles[i] if opening[i] else None))
+            kept.append((piece._fast or piece.fast, needles[i], opening[i]))
         found = hay, kept
         self._last = (string, found)
         return found
 
     @staticmethod
-    def _next(
-        piece: tuple[re.Pattern[str], str | None], hay: str, string: str, at: int, endpos: int
-    ) -> re.Match[str] | None:
+    def _next(piece: _Piece, hay: str, string: str, at: int, endpos: int) -> re.Match[str] | None:
         """``search`` of one phrase; one that opens with a literal is tried only where the
-        literal stands (the text and its lower-cased form have the same positions here)."""
-        pattern, needle = piece
+        literal stands (the text and its lower-cased form have the same positions here), one
+        that holds a literal elsewhere not at all where the literal is not in the window."""
+        pattern, needle, opens = piece
         if needle is None:
+            return pattern.search(string, at, endpos)
+        if not opens:
+            # a match in [at, endpos) holds the literal there
+            if hay.find(needle, at, endpos) < 0:
+                return None
             return pattern.search(string, at, endpos)
         i = hay.find(needle, at, endpos)
         while i >= 0:
@@ -473,7 +482,7 @@ class Phrases(Pattern):
 
     def _scan(
         self,
-        found: tuple[str, list[tuple[re.Pattern[str], str | None]]],
+        found: tuple[str, list[_Piece]],
         string: str,
         pos: int,
         endpos: int,
