@@ -1,4 +1,4 @@
-"""Hierarchical clustering of a distance matrix (average linkage, UPGMA) with numpy.
+"""Hierarchical clustering of a distance matrix (average linkage, UPGMA), in pure Python.
 
 Used to order the models of a fingerprint heat map and to draw the tree of a model among
 its references, in the terminal (:meth:`Tree.ascii`) and in the HTML report.
@@ -6,11 +6,10 @@ its references, in the terminal (:meth:`Tree.ascii`) and in the HTML report.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
+from typing import Any
 
 __all__ = ["Node", "Tree", "upgma"]
 
@@ -53,47 +52,73 @@ class Tree:
         return _ascii(self, max(width, 8), unicode)
 
 
-def _check(matrix: npt.ArrayLike, labels: Sequence[str] | None) -> npt.NDArray[np.float64]:
-    d = np.asarray(matrix, dtype=np.float64)
-    if d.ndim != 2 or d.shape[0] != d.shape[1]:
-        raise ValueError(f"upgma: the distance matrix must be square, got shape {d.shape}")
-    if d.shape[0] == 0:
+def _rows(matrix: Any) -> list[list[float]]:
+    """``matrix`` (nested sequences, or a numpy array) as rows of floats, or ValueError
+    naming its shape when it is not a square matrix."""
+    shape = getattr(matrix, "shape", None)
+    rows: list[list[float]] | None = None
+    if shape is None or len(shape) == 2:
+        try:
+            rows = [[float(x) for x in row] for row in matrix]
+        except TypeError:  # not a sequence of sequences: a scalar or a flat list
+            rows = None
+    if rows is None or any(len(row) != len(rows) for row in rows) or (shape is None and not rows):
+        # (an empty list has shape (0,), as numpy saw it: not square either)
+        found = tuple(shape) if shape is not None else _shape_of(matrix)
+        raise ValueError(f"upgma: the distance matrix must be square, got shape {found}")
+    return rows
+
+
+def _shape_of(matrix: Any) -> tuple[int, ...]:
+    if not isinstance(matrix, Iterable):
+        return ()
+    items = list(matrix)
+    inner = {len(x) for x in items if isinstance(x, Sequence)}
+    return (len(items), inner.pop()) if len(inner) == 1 else (len(items),)
+
+
+def _check(matrix: Any, labels: Sequence[str] | None) -> list[list[float]]:
+    d = _rows(matrix)
+    n = len(d)
+    if n == 0:
         raise ValueError("upgma: the distance matrix is empty")
-    if not np.isfinite(d).all():
+    if not all(math.isfinite(x) for row in d for x in row):
         raise ValueError("upgma: the distance matrix holds NaN or infinite values")
-    if (d < 0).any():
+    if any(x < 0 for row in d for x in row):
         raise ValueError("upgma: distances must not be negative")
-    if not np.allclose(d, d.T, rtol=1e-9, atol=1e-12):
+    # numpy.allclose(d, d.T, rtol=1e-9, atol=1e-12), which this test was
+    if any(
+        abs(d[i][j] - d[j][i]) > 1e-12 + 1e-9 * abs(d[j][i]) for i in range(n) for j in range(n)
+    ):
         raise ValueError("upgma: the distance matrix is not symmetric")
-    if labels is not None and len(labels) != d.shape[0]:
-        raise ValueError(
-            f"upgma: {len(labels)} labels for a {d.shape[0]}x{d.shape[0]} distance matrix"
-        )
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"upgma: {len(labels)} labels for a {n}x{n} distance matrix")
     return d
 
 
-def upgma(matrix: npt.ArrayLike, labels: Sequence[str] | None = None) -> Tree:
+def upgma(matrix: Any, labels: Sequence[str] | None = None) -> Tree:
     """Cluster by average linkage: repeatedly merge the two clusters whose members are
     closest on average. Ties go to the pair that comes first (by first leaf), so the result
     never depends on floating-point noise in the order of the input.
 
+    ``matrix`` is a square matrix of distances: nested sequences or a numpy array.
     The child holding the lower leaf index is drawn first, so leaf 0 (the model under
     test, by convention) is always the top row.
     """
-    d = _check(matrix, labels)
-    n = d.shape[0]
+    dist = _check(matrix, labels)
+    n = len(dist)
     names = tuple(labels) if labels is not None else tuple(str(i) for i in range(n))
     clusters: list[Node] = [Node(0.0, (i,), leaf=i) for i in range(n)]
     # average distance between live clusters, kept as a matrix updated by Lance-Williams
-    dist = d.copy()
-    np.fill_diagonal(dist, np.inf)
+    for i in range(n):
+        dist[i][i] = math.inf
     live = list(range(n))
     merges = []
     while len(live) > 1:
         best: tuple[float, int, int] | None = None
         for a_pos, a in enumerate(live):
             for b in live[a_pos + 1 :]:
-                value = float(dist[a, b])
+                value = dist[a][b]
                 # exact ties resolved by slot order; 1e-12 absorbs summation noise
                 if best is None or value < best[0] - 1e-12:
                     best = (value, a, b)
@@ -106,7 +131,7 @@ def upgma(matrix: npt.ArrayLike, labels: Sequence[str] | None = None) -> Tree:
         # the new cluster reuses slot a; its distance to k is the size-weighted average
         for k in live:
             if k not in (a, b):
-                dist[a, k] = dist[k, a] = (size_a * dist[a, k] + size_b * dist[b, k]) / (
+                dist[a][k] = dist[k][a] = (size_a * dist[a][k] + size_b * dist[b][k]) / (
                     size_a + size_b
                 )
         clusters[a] = merged

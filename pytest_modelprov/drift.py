@@ -19,12 +19,9 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .errors import ConfigError
-
-if TYPE_CHECKING:
-    import numpy as np
 
 __all__ = [
     "DEFAULT_RULES",
@@ -240,15 +237,13 @@ def paired_drift(
     else a seeded bootstrap over items. ``detectable`` is the smallest change this many
     items detect at 80% power: above the margin, a pass says little.
     """
-    import numpy as np
-
     from . import stats
 
-    b = np.asarray(before, dtype=float)
-    a = np.asarray(after, dtype=float)
-    if b.shape != a.shape:
-        raise ValueError(f"paired_drift: {b.size} items before but {a.size} after")
-    n = int(b.size)
+    b = [float(x) for x in before]
+    a = [float(x) for x in after]
+    if len(b) != len(a):
+        raise ValueError(f"paired_drift: {len(b)} items before but {len(a)} after")
+    n = len(b)
     if n == 0:
         return Drift(
             quantity,
@@ -265,26 +260,30 @@ def paired_drift(
             "no paired items",
             1.0,
         )
-    up, down = int(np.sum(a > b)), int(np.sum(a < b))
+    up = sum(1 for x, y in zip(b, a, strict=True) if y > x)
+    down = sum(1 for x, y in zip(b, a, strict=True) if y < x)
     p = _one_sided(up, down, rule.direction)
-    change = float(a.mean() - b.mean())
-    binary = bool(np.all((b == 0) | (b == 1)) and np.all((a == 0) | (a == 1)))
+    before_mean, after_mean = _mean(b), _mean(a)
+    change = after_mean - before_mean
+    binary = all(x in (0.0, 1.0) for x in b) and all(x in (0.0, 1.0) for x in a)
     if binary:
         table = stats.paired_table([bool(x) for x in b], [bool(x) for x in a])
         low, high = stats.newcombe_paired(*table, confidence=confidence)
         test = "exact McNemar"
     else:
-        low, high = stats.bootstrap_interval(
-            a - b, lambda d: float(np.mean(d)), confidence=confidence
-        )
+        low, high = _bootstrap_mean([y - x for x, y in zip(b, a, strict=True)], confidence)
         test = "exact sign test"
     test += " (two-sided)" if rule.direction == "either" else " (one-sided)"
     # the discordance the power calculation assumes is the one in the opposite direction
     reverse = {"increase": down, "decrease": up, "either": min(up, down)}[rule.direction] / n
     alpha = rule.alpha / 2 if rule.direction == "either" else rule.alpha
     detectable = stats.mcnemar_detectable(n, alpha, 0.8, reverse)
-    moved_by = {"increase": a - b, "decrease": b - a, "either": np.abs(a - b)}[rule.direction]
-    order = np.argsort(-moved_by, kind="stable")
+    moved_by = [
+        {"increase": y - x, "decrease": x - y, "either": abs(y - x)}[rule.direction]
+        for x, y in zip(b, a, strict=True)
+    ]
+    # largest move first, ties in item order (a stable sort, as numpy's argsort was)
+    order = sorted(range(n), key=lambda i: -moved_by[i])
     examples: list[tuple[str, str, str]] = []
     for i in order[:3]:
         if moved_by[i] <= 0:
@@ -296,8 +295,8 @@ def paired_drift(
         quantity,
         dict(labels),
         rule,
-        float(b.mean()),
-        float(a.mean()),
+        before_mean,
+        after_mean,
         change,
         low,
         high,
@@ -312,17 +311,32 @@ def paired_drift(
     )
 
 
-def _mean_interval(
-    values: np.ndarray[Any, Any], binary: bool, confidence: float
-) -> tuple[float, float]:
+def _mean(values: Sequence[float]) -> float:
+    """The mean as numpy's ``mean`` gives it (its pairwise sum, divided by the count)."""
+    from . import stats
+
+    return stats._pairwise_sum(values) / len(values)
+
+
+def _bootstrap_mean(values: Sequence[float], confidence: float) -> tuple[float, float]:
+    """The seeded bootstrap interval of a mean: numpy's random stream, so numpy is loaded
+    here, for shares that are not all 0 or 1 (several samples per item), and only then."""
     import numpy as np
 
     from . import stats
 
+    return stats.bootstrap_interval(
+        np.asarray(values, dtype=float), lambda v: float(np.mean(v)), confidence=confidence
+    )
+
+
+def _mean_interval(values: Sequence[float], binary: bool, confidence: float) -> tuple[float, float]:
+    from . import stats
+
     if binary:
-        rate = stats.wilson(int(values.sum()), int(values.size), confidence)
+        rate = stats.wilson(int(sum(values)), len(values), confidence)
         return rate.low, rate.high
-    return stats.bootstrap_interval(values, lambda v: float(np.mean(v)), confidence=confidence)
+    return _bootstrap_mean(values, confidence)
 
 
 def decide(drifts: Sequence[Drift]) -> list[Drift]:

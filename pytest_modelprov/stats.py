@@ -2,20 +2,25 @@
 
 Model outputs are samples, so a rate is reported with an interval and a drift verdict is a
 test with a stated error rate. Everything here is exact or closed-form and needs only the
-standard library and numpy (no scipy): the tests check it against published figures and
-against brute-force computation.
+standard library (no scipy): the tests check it against published figures, against
+brute-force computation and against the numpy code it replaced. numpy is imported only by
+:func:`bootstrap_interval`, whose random stream is numpy's: a warm run that replays cached
+answers computes its rates, intervals and tests without loading it.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cache
+from functools import cache, lru_cache
 from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "Rate",
@@ -114,18 +119,19 @@ def clustered_rate(counts: Sequence[tuple[int, int]], confidence: float = 0.95) 
     """
     if not counts:
         return Rate(0, 0, 0.0, 1.0, confidence, 0.0)
-    ks = np.array([c[0] for c in counts], dtype=float)
-    ns = np.array([c[1] for c in counts], dtype=float)
-    if np.any(ns < 0) or np.any(ks < 0) or np.any(ks > ns):
+    ks = [float(c[0]) for c in counts]
+    ns = [float(c[1]) for c in counts]
+    if any(n < 0 or k < 0 or k > n for k, n in zip(ks, ns, strict=True)):
         raise ValueError("every (k, n) needs 0 <= k <= n")
-    k_total, n_total = int(ks.sum()), int(ns.sum())
+    k_total, n_total = int(_pairwise_sum(ks)), int(_pairwise_sum(ns))
     if n_total == 0:
         return Rate(0, 0, 0.0, 1.0, confidence, 0.0)
     p = k_total / n_total
-    m = int(np.count_nonzero(ns))
+    m = sum(1 for n in ns if n != 0)
     deff = 1.0
     if 0 < p < 1 and m > 1:
-        robust = m / (m - 1) * float(np.sum((ks - p * ns) ** 2)) / n_total**2
+        spread = _pairwise_sum([(k - p * n) ** 2 for k, n in zip(ks, ns, strict=True)])
+        robust = m / (m - 1) * spread / n_total**2
         deff = max(1.0, robust / (p * (1 - p) / n_total))
     n_eff = n_total / deff
     low, high = _wilson_bounds(p, n_eff, z_value(confidence))
@@ -232,29 +238,137 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted
 
 
+def _pairwise_sum(values: Sequence[float]) -> float:
+    """``numpy.sum`` of a float array, bit for bit: numpy's pairwise summation (eight
+    running sums in blocks of up to 128, halves above), so that a figure computed here
+    is the float the numpy code it replaced gave, not one a last bit away."""
+    return 0.0 + _pairwise(values, 0, len(values))
+
+
+def _pairwise(values: Sequence[float], start: int, count: int) -> float:
+    if count < 8:
+        total = -0.0
+        for i in range(start, start + count):
+            total += values[i]
+        return total
+    if count <= 128:
+        r = [float(v) for v in values[start : start + 8]]
+        i = 8
+        stop = count - count % 8
+        while i < stop:
+            at = start + i
+            r[0] += values[at]
+            r[1] += values[at + 1]
+            r[2] += values[at + 2]
+            r[3] += values[at + 3]
+            r[4] += values[at + 4]
+            r[5] += values[at + 5]
+            r[6] += values[at + 6]
+            r[7] += values[at + 7]
+            i += 8
+        total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for j in range(start + i, start + count):
+            total += values[j]
+        return total
+    half = count // 2
+    half -= half % 8
+    return _pairwise(values, start, half) + _pairwise(values, start + half, count - half)
+
+
+#: log(k!) for k = 0, 1, ...; extended on demand (lgamma: within a few ulps of the exact
+#: value, where the running sum of logs the numpy code used drifted by 2e-10 at 10,000)
+_LOG_FACTORIALS: list[float] = [0.0]
+_LOG_FACTORIALS_LOCK = threading.Lock()
+
+
+def _log_factorials(n: int) -> list[float]:
+    """The table of log-factorials, at least up to ``n``! (only ever appended to)."""
+    if len(_LOG_FACTORIALS) <= n:
+        with _LOG_FACTORIALS_LOCK:  # two threads extending at once would misplace values
+            start = len(_LOG_FACTORIALS)
+            _LOG_FACTORIALS.extend(math.lgamma(k + 1) for k in range(start, n + 1))
+    return _LOG_FACTORIALS
+
+
 @cache
-def _log_factorials(n: int) -> np.ndarray:
-    return np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=float)))))
+def _critical_b(n: int, alpha: float) -> tuple[int, ...]:
+    """For every m <= n, the smallest b with P[Bin(m, 1/2) >= b] < alpha (m + 1 if none).
+
+    Exact, in integers: with ``S = sum(comb(m, i) for i >= b)`` the tail is ``S / 2**m``,
+    and from one m to the next the critical b stays or grows by one (the tail of m + 1 at b
+    is the mean of the tails of m at b and b - 1), so one comparison per m suffices and
+    ``S`` and ``comb(m, b - 1)`` follow by a few additions: O(n) big-integer steps, not the
+    O(n^2) float sums of every tail.
+    """
+    # The numpy code compared float tails with a hair of slack so that rounding could not
+    # move a boundary; the exact tails keep its threshold, so the boundaries are its own
+    # wherever its rounding stayed within the slack, and the exact test's (mcnemar_p)
+    # where it did not (at alpha 0.5 from m ~ 650: tests/test_stats_numpy_free.py)
+    limit = alpha * (1 - 1e-12)
+    if not limit > 0:  # no tail is below it (NaN included)
+        return tuple(m + 1 for m in range(n + 1))
+    if limit > 1:  # every tail is, even the whole distribution
+        return (0,) * (n + 1)
+    num, den = limit.as_integer_ratio()  # den is a power of two
+    shift = den.bit_length() - 1
+
+    def below(tail: int, m: int) -> bool:  # tail / 2**m < num / 2**shift
+        return tail << shift < num << m
+
+    crit = [0] * (n + 1)
+    # m = 0: the only tail at b = 0 is 1
+    b, tail, before = (0, 1, 0) if below(1, 0) else (1, 0, 1)
+    crit[0] = b
+    for m in range(n):
+        # S(m + 1, b) = 2 S(m, b) + comb(m, b - 1); ``before`` is comb(m, b - 1)
+        at_b = 2 * tail + before
+        if below(at_b, m + 1):
+            # comb(m + 1, b - 1) = comb(m, b - 1) + comb(m, b - 2)
+            before += before * (b - 1) // (m - b + 2) if b >= 1 else 0
+            tail = at_b
+        else:
+            # comb(m + 1, b) = comb(m, b) + comb(m, b - 1)
+            here = before * (m - b + 1) // b if b >= 1 else 1
+            before += here
+            tail = at_b - before
+            b += 1
+        crit[m + 1] = b
+    return tuple(crit)
 
 
-def _log_binom_pmf(k: np.ndarray, n: int, p: float) -> np.ndarray:
-    lf = _log_factorials(n)
-    if p <= 0 or p >= 1:
-        return np.where(k == (n if p >= 1 else 0), 0.0, -np.inf)
-    return np.asarray(lf[n] - lf[k] - lf[n - k] + k * math.log(p) + (n - k) * math.log1p(-p))
+#: a sum stops once its next term, times the number of terms left, is below the sum times
+#: this: the terms fall away from their mode, so what is left out is smaller still
+_NEGLIGIBLE = 1e-20
 
 
-@cache
-def _critical_b(n: int, alpha: float) -> np.ndarray:
-    """For every m <= n, the smallest b with P[Bin(m, 1/2) >= b] < alpha (m + 1 if none)."""
-    crit = np.empty(n + 1, dtype=int)
-    for m in range(n + 1):
-        pmf = np.exp(_log_binom_pmf(np.arange(m + 1), m, 0.5))
-        tails = np.cumsum(pmf[::-1])[::-1]  # tails[b] = P[X >= b]
-        # a hair of slack so float rounding cannot move a boundary the exact p-value sets
-        below = np.nonzero(tails < alpha * (1 - 1e-12))[0]
-        crit[m] = int(below[0]) if len(below) else m + 1
-    return crit
+def _tail_terms(
+    m: int, low: int, share: float, log_s: float, log_f: float, at_m: float
+) -> list[float]:
+    """The terms of P[Bin(m, s) >= low] * P[m discordant pairs] that matter to its sum:
+    from the largest (the binomial mode, or ``low`` above it) outwards both ways, each term
+    from its neighbour by the pmf's ratio, until the rest cannot change the sum."""
+    lf = _LOG_FACTORIALS
+    odds = math.exp(log_s - log_f)  # s / (1 - s)
+    start = min(max(math.floor((m + 1) * share), low), m)
+    first = math.exp(lf[m] - lf[start] - lf[m - start] + start * log_s + (m - start) * log_f + at_m)
+    terms = [first]
+    total = first
+    count = m - low + 1
+    term = first
+    for b in range(start + 1, m + 1):  # pmf(b) = pmf(b - 1) * (m - b + 1) / b * odds
+        term *= (m - b + 1) / b * odds
+        terms.append(term)
+        total += term
+        if term * count <= total * _NEGLIGIBLE:
+            break
+    term = first
+    for b in range(start - 1, low - 1, -1):  # pmf(b) = pmf(b + 1) * (b + 1) / (m - b) / odds
+        term *= (b + 1) / (m - b) / odds
+        terms.append(term)
+        total += term
+        if term * count <= total * _NEGLIGIBLE:
+            break
+    return terms
 
 
 def mcnemar_power(n: int, increase: float, reverse: float, alpha: float = 0.05) -> float:
@@ -273,26 +387,37 @@ def mcnemar_power(n: int, increase: float, reverse: float, alpha: float = 0.05) 
     discordant = up + down
     share_up = up / discordant
     crit = _critical_b(n, alpha)
-    log_pm = _log_binom_pmf(np.arange(n + 1), n, discordant)
-    # every m (discordant pairs) whose test can reject at all, and P[Bin(m, share_up) >=
-    # crit[m]] for all of them at once: a bisection calls this some 30 times per check
-    ms = np.flatnonzero((crit <= np.arange(n + 1)) & np.isfinite(log_pm))
-    if not len(ms):
-        return 0.0
-    if share_up >= 1:  # every discordant pair flips up: the tail is the point b = m
-        return min(1.0, float(np.exp(log_pm[ms]).sum()))
     lf = _log_factorials(n)
-    log_s, log_f = math.log(share_up), math.log1p(-share_up)
-    bs = np.arange(n + 1)
-    power = 0.0
-    for start in range(0, len(ms), 256):  # rows of at most 256 x (n + 1)
-        m = ms[start : start + 256, None]
-        inside = (bs >= crit[m]) & (bs <= m)
-        k = np.where(inside, bs, 0)
-        terms = lf[m] - lf[k] - lf[np.where(inside, m - bs, 0)] + k * log_s + (m - k) * log_f
-        terms = np.where(inside, terms + log_pm[m], -np.inf)
-        power += float(np.exp(terms).sum())
-    return min(1.0, power)
+    # The power is the sum over m (discordant pairs) of P[m] * P[the test on m pairs
+    # rejects]. P[m] is binomial: it falls away from its mode and bounds the term at m, so
+    # the sum starts at the mode and stops both ways where the rest is negligible: O(sqrt n)
+    # values of m, each with O(sqrt m) terms of its own tail, not the n x n of every pair.
+    if discordant >= 1:  # every prompt is discordant
+        log_d, log_nd, mode = 0.0, -math.inf, n
+    else:
+        log_d, log_nd = math.log(discordant), math.log1p(-discordant)
+        mode = min(n, math.floor((n + 1) * discordant))
+    log_s, log_f = (math.log(share_up), math.log1p(-share_up)) if share_up < 1 else (0.0, 0.0)
+    terms: list[float] = []
+    total = 0.0
+    for start, stop, step in ((mode, n + 1, 1), (mode - 1, -1, -1)):
+        for m in range(start, stop, step):
+            if discordant >= 1:
+                at_m = 0.0 if m == n else -math.inf
+            else:
+                at_m = lf[n] - lf[m] - lf[n - m] + m * log_d + (n - m) * log_nd
+            chance = math.exp(at_m)
+            if crit[m] <= m and chance > 0:
+                if share_up >= 1:  # every discordant pair flips up: the tail is b = m
+                    terms.append(chance)
+                    total += chance
+                else:
+                    more = _tail_terms(m, crit[m], share_up, log_s, log_f, at_m)
+                    terms.extend(more)
+                    total += sum(more)
+            if chance * (n + 1) <= total * _NEGLIGIBLE:
+                break
+    return min(1.0, math.fsum(terms))
 
 
 def mcnemar_detectable(
@@ -304,7 +429,13 @@ def mcnemar_detectable(
     costs power; ``None`` assumes 0.05, typical of two releases of one model. Returns 1.0
     when no increase is detectable (n too small for ``alpha``).
     """
-    reverse = 0.05 if discordance is None else discordance
+    return _detectable(n, alpha, power, 0.05 if discordance is None else discordance)
+
+
+@lru_cache(maxsize=1024)
+def _detectable(n: int, alpha: float, power: float, reverse: float) -> float:
+    # cached: every check of a run with the same prompts asks the same (a warm example
+    # run asked six times for two figures), and each answer is some 30 power sums
     top = 1.0 - 2 * reverse
     if n <= 0 or top <= 0 or mcnemar_power(n, top, reverse, alpha) < power:
         return 1.0
@@ -319,14 +450,20 @@ def mcnemar_detectable(
 
 
 def bootstrap_interval(
-    values: np.ndarray,
-    stat: Callable[[np.ndarray], float],
+    values: np.ndarray[Any, Any] | Sequence[float],
+    stat: Callable[[np.ndarray[Any, Any]], float],
     *,
     resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``stat`` over the first axis (resampling items)."""
+    """Percentile bootstrap interval of ``stat`` over the first axis (resampling items).
+
+    ``stat`` receives numpy arrays: the resampling is numpy's seeded generator, so that an
+    interval recorded before stays the same figure, and numpy is imported here only.
+    """
+    import numpy as np
+
     data = np.asarray(values)
     if len(data) == 0:
         raise ValueError("cannot bootstrap an empty sample")

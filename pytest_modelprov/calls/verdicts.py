@@ -18,6 +18,12 @@ and a UTF-8 value per row: values are read as bytes and parsed as JSON, never un
 and nothing in the file names a path, so a hostile cache cannot make a run execute code or
 read outside the directory. It is an optimisation only: any failure to open, read or write
 it is a warning, and the run classifies as if it were not there.
+
+Beside the per-answer verdicts, the same file holds measurement results (table ``results``,
+:func:`cached_result`): what a detector made of a whole set of answers (a distance with its
+bootstrap interval, the measurements it recorded, its failure message), stored under the
+detector's identity, every setting the result depends on and the ordered cache keys of the
+answers it read, with the same guarantees (JSON only, verified on read, a warning at most).
 """
 
 from __future__ import annotations
@@ -42,16 +48,21 @@ __all__ = [
     "FILE_NAME",
     "VerdictCacheWarning",
     "VerdictStore",
+    "cached_result",
     "cached_verdicts",
     "code_files",
     "data_files",
     "detector_identity",
     "files_digest",
+    "result_key",
 ]
 
 FILE_NAME = "verdicts.sqlite3"
 FORMAT = "modelprov-verdict/1"
 _PREFIX = FORMAT.encode() + b"\t"
+RESULT_FORMAT = "modelprov-result/1"
+_RESULT_PREFIX = RESULT_FORMAT.encode() + b"\t"
+_TABLES = ("verdicts", "results")
 #: a verdict is a label or a few claims; anything larger is not one of ours
 MAX_VALUE_BYTES = 1 << 20
 _PACKAGE = "pytest_modelprov"
@@ -67,7 +78,9 @@ class VerdictCacheWarning(UserWarning):
 class VerdictStore:
     """The SQLite table of cached verdicts in a cache directory. Thread-safe.
 
-    Counts what it replayed and what had to be computed, for the run's summary.
+    Counts what it replayed and what had to be computed, for the run's summary: verdicts
+    (``replayed``, ``computed``) and measurement results (``results_replayed``,
+    ``results_computed``) apart.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -78,6 +91,8 @@ class VerdictStore:
         self._broken = False
         self.replayed = 0
         self.computed = 0
+        self.results_replayed = 0
+        self.results_computed = 0
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is None and not self._broken:
@@ -89,10 +104,11 @@ class VerdictStore:
                 )
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
-                db.execute(
-                    "CREATE TABLE IF NOT EXISTS verdicts "
-                    "(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID"
-                )
+                for table in _TABLES:
+                    db.execute(
+                        f"CREATE TABLE IF NOT EXISTS {table} "
+                        "(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID"
+                    )
                 self._db = db
             except (sqlite3.Error, OSError) as exc:
                 self._give_up(exc)
@@ -113,9 +129,11 @@ class VerdictStore:
             stacklevel=3,
         )
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+    def get_many(self, keys: Sequence[str], table: str = "verdicts") -> dict[str, bytes]:
         """The stored values of those ``keys`` that have one (bytes only; other types are
-        left out, as if missing)."""
+        left out, as if missing); ``table``: ``"verdicts"`` or ``"results"``."""
+        if table not in _TABLES:
+            raise ValueError(f"table: {table!r} is not one of {list(_TABLES)}")
         found: dict[str, bytes] = {}
         with self._lock:
             db = self._connect()
@@ -127,7 +145,7 @@ class VerdictStore:
                     chunk = unique[i : i + _CHUNK]
                     marks = ",".join("?" * len(chunk))
                     rows = db.execute(
-                        f"SELECT key, value FROM verdicts WHERE key IN ({marks})", chunk
+                        f"SELECT key, value FROM {table} WHERE key IN ({marks})", chunk
                     ).fetchall()
                     for key, value in rows:
                         if isinstance(value, bytes) and len(value) <= MAX_VALUE_BYTES:
@@ -137,7 +155,9 @@ class VerdictStore:
                 return {}
         return found
 
-    def put_many(self, items: Iterable[tuple[str, bytes]]) -> None:
+    def put_many(self, items: Iterable[tuple[str, bytes]], table: str = "verdicts") -> None:
+        if table not in _TABLES:
+            raise ValueError(f"table: {table!r} is not one of {list(_TABLES)}")
         rows = [(k, v) for k, v in items if len(v) <= MAX_VALUE_BYTES]
         if not rows:
             return
@@ -148,7 +168,7 @@ class VerdictStore:
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?)", rows)
+                    db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)", rows)
                     db.execute("COMMIT")
                 except BaseException:
                     db.execute("ROLLBACK")
@@ -167,7 +187,8 @@ class VerdictStore:
                 return 0
 
     def clear(self) -> int:
-        """Delete every stored verdict; the number deleted (0 when there is no store)."""
+        """Delete every stored verdict and measurement result; the number deleted (0 when
+        there is no store)."""
         if not self.path.exists():
             return 0
         with self._lock:
@@ -175,7 +196,7 @@ class VerdictStore:
             if db is None:
                 return 0
             try:
-                return int(db.execute("DELETE FROM verdicts").rowcount)
+                return sum(int(db.execute(f"DELETE FROM {t}").rowcount) for t in _TABLES)
             except sqlite3.Error as exc:
                 self._give_up(exc)
                 return 0
@@ -369,3 +390,93 @@ def _read(raw: bytes, key: str, digest: str, index: int, decode: Callable[[Any, 
     # bounded: a cache folder from elsewhere may hold JSON nested past Python's recursion
     # limit, which json.loads answers with RecursionError (JSONLimitError is a ValueError)
     return decode(json_loads(raw[end + 1 :].decode("utf-8", "surrogatepass")), index)
+
+
+# -- measurement results --------------------------------------------------------------------
+
+
+def _answers_digest(answers: Sequence[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for key, text in answers:
+        data = text.encode("utf-8", "surrogatepass")
+        digest.update(f"{key}\x00{len(data)}\x00".encode("utf-8", "surrogatepass"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def result_key(identity: str, settings: Any, keys: Sequence[str]) -> str:
+    """The key of a measurement result: sha256 of the detector's ``identity``
+    (:func:`detector_identity`), its ``settings`` (JSON-serialisable; canonical form) and the
+    ordered cache ``keys`` of the answers it read."""
+    text = json.dumps(
+        [RESULT_FORMAT, identity, settings, list(keys)],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def cached_result(
+    store: VerdictStore | None,
+    identity: str | None,
+    settings: Any,
+    answers: Sequence[tuple[str, str]],
+    compute: Callable[[], T],
+    encode: Callable[[T], Any],
+    decode: Callable[[Any], T],
+) -> T:
+    """A measurement result over a whole set of answers: replayed from ``store`` when it
+    holds one for exactly this detector, these settings and these answers, else
+    ``compute()``-d and stored.
+
+    ``identity``: the detector's (:func:`detector_identity`; None caches nothing).
+    ``settings``: JSON-serialisable, everything of the call that can move the result
+    (method, bounds, seed, resamples, sample size, prompt set digest, ...). ``answers``:
+    ``(answer cache key, text)`` of every answer the result reads, in the order it reads
+    them (both sides of a comparison); the keys make the row's key, the texts a digest the
+    stored value must carry, so a re-recorded answer under the same key is a miss.
+    ``encode`` makes the result JSON-serialisable (no NaN); ``decode(data)`` reads it back
+    and raises ValueError, TypeError or KeyError when it is not a valid result, which is then
+    computed again and stored over the bad row. A result ``encode`` cannot turn into JSON is
+    returned but not stored.
+    """
+    if store is None or identity is None:
+        return compute()
+    key = result_key(identity, settings, [k for k, _ in answers])
+    digest = _answers_digest(answers)
+    raw = store.get_many([key], "results").get(key)
+    if raw is not None:
+        try:
+            value = _read_result(raw, key, digest, decode)
+        except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError):
+            pass  # damaged, moved or made for other answers: computed again below
+        else:
+            with store._lock:
+                store.results_replayed += 1
+            return value
+    result = compute()
+    with store._lock:
+        store.results_computed += 1
+    try:
+        body = json.dumps(
+            encode(result), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        )
+    except (ValueError, TypeError):
+        return result  # not JSON (NaN, an odd type): used, but not stored
+    head = f"{RESULT_FORMAT}\t{key}\t{digest}\n"
+    store.put_many([(key, (head + body).encode("utf-8", "surrogatepass"))], "results")
+    return result
+
+
+def _read_result(raw: bytes, key: str, digest: str, decode: Callable[[Any], T]) -> T:
+    if not raw.startswith(_RESULT_PREFIX):
+        raise ValueError("not a result of this format")
+    end = raw.index(b"\n")
+    head = raw[:end].decode("ascii").split("\t")
+    if len(head) != 3 or head[1] != key:
+        raise ValueError("result header is damaged or does not belong to its key")
+    if head[2] != digest:
+        raise ValueError("result was made from other answers")
+    return decode(json_loads(raw[end + 1 :].decode("utf-8", "surrogatepass")))

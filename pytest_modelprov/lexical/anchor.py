@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+    FloatArray = npt.NDArray[np.float64]
 
 #: words unknown to the baseline: a tiny frequency, so invented names rank first (as published)
 FLOOR = 1e-9
@@ -73,6 +74,8 @@ def human_baseline(features: Sequence[str]) -> FloatArray:
     product of its words' (wordfreq has no phrase counts, so phrases are scored against
     words that occur independently: a phrase people use as a unit is over-scored a little,
     which the anchor's re-sort of its top 200 phrases by count mostly absorbs)."""
+    import numpy as np
+
     out = np.empty(len(features))
     for i, f in enumerate(features):
         p = 1.0

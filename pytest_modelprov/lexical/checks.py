@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..comparable import require_same_params
 from ..errors import ConfigError
@@ -31,6 +28,7 @@ from ..util import schema
 from ..util.files import user_path
 from ..util.safejson import loads as json_loads
 from . import distances as lexical_distance
+from . import replay
 from .deltaterms import Resampler
 from .distances import (
     FEW_SHARED,
@@ -40,7 +38,6 @@ from .distances import (
     UNITS,
     DeltaRow,
     Interval,
-    LexicalWarning,
     basic_interval,
     distance_matrix,
     flags,
@@ -57,9 +54,12 @@ from .record import (
     _context,
     _labels,
     _recorder,
-    record_distance,
 )
+from .replay import Outcome
 from .text import tokenise
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # the package (pytest_modelprov.lexical) is the public face; these are defined here
 __all__ = [
@@ -140,6 +140,8 @@ def fingerprint(
     fingerprint the final answers or, with ``part="reasoning"``, the reasoning traces.
 
     The fingerprint remembers the handle, so assertions record their measurements on it.
+    It counts the answers when something first needs the counts (:meth:`Fingerprint.
+    deferred`): a comparison the run's result cache holds is replayed without them.
     """
     if part not in PARTS:
         raise ValueError(f"part: {part!r} is not one of {list(PARTS)}")
@@ -151,11 +153,13 @@ def fingerprint(
     samples = handle.sample(texts, n=n, **params)
     chosen: list[str] = []
     keys: list[str] = []
+    answers: list[str] = []
     for r in samples:
         text = r.answer if part == "answer" else r.reasoning
         if text and text.strip():
             chosen.append(text)
             keys.append(ids[r.prompt_index])
+            answers.append(r.key)
     if not chosen:
         raise ValueError(
             f"{handle.name} ({handle.model}) returned no {part} text for any of "
@@ -166,8 +170,15 @@ def fingerprint(
                 else ""
             )
         )
-    fp = Fingerprint.from_texts(
-        chosen, keys, name=handle.name, model=handle.model, part=part, limits=limits
+    # counted when first needed: a comparison replayed from the result cache never does
+    fp = Fingerprint.deferred(
+        chosen,
+        keys,
+        name=handle.name,
+        model=handle.model,
+        part=part,
+        limits=limits,
+        answers=answers,
     )
     fp.handle = handle
     fp.params = handle.sampling_params(**params)
@@ -179,10 +190,7 @@ def distance(a: Fingerprint, b: Fingerprint, method: str = "delta", unit: str = 
     ``delta`` (default; ``unit="frequency"`` for the genre-free scale, not capped at 1),
     ``profile`` or ``jaccard``. Warns (:class:`LexicalWarning`) when a method not validated
     across prompt sets compares fingerprints sharing few prompts."""
-    value = lexical_distance.distance(a, b, method, unit)
-    lexical_distance.warn_flags(a, b, method, unit=unit)
-    record_distance(a, b, method, value, unit)
-    return value
+    return replay.distance(a, b, method, unit, stacklevel=3)
 
 
 def noise_floor(fp: Fingerprint, method: str = "delta", unit: str = SPREAD) -> float:
@@ -191,6 +199,16 @@ def noise_floor(fp: Fingerprint, method: str = "delta", unit: str = SPREAD) -> f
     What the same model's two halves already differ by: a distance to another model that
     is not clearly above this says little.
     """
+
+    def compute() -> Outcome:
+        return Outcome(_noise_floor(fp, method, unit))
+
+    settings = {"method": method, "unit": unit}
+    outcome = replay.replayed("noise_floor", settings, [fp], compute, replay.number)
+    return replay.number(outcome.value)
+
+
+def _noise_floor(fp: Fingerprint, method: str, unit: str) -> float:
     a, b = fp.halves()
     return lexical_distance.distance(a, b, method, unit)
 
@@ -203,6 +221,18 @@ def shared_words(
     Ranked against ``background`` (e.g. the pooled references) when given, else by
     frequency among content words.
     """
+
+    def compute() -> Outcome:
+        return Outcome([list(row) for row in _shared_words(a, b, k, background)])
+
+    fps = [a, b] if background is None else [a, b, background]
+    outcome = replay.replayed("shared_words", {"k": k}, fps, compute, replay.word_counts)
+    return replay.word_counts(outcome.value)
+
+
+def _shared_words(
+    a: Fingerprint, b: Fingerprint, k: int, background: Fingerprint | None
+) -> list[tuple[str, int, int]]:
     top_a = [w for w, _, _ in ranked(a, "word", 150, background)]
     top_b = {w: i for i, (w, _, _) in enumerate(ranked(b, "word", 150, background))}
     both = [(max(i, top_b[w]), w) for i, w in enumerate(top_a) if w in top_b]
@@ -263,6 +293,8 @@ def _row(
     fps: Sequence[Fingerprint], method: str, unit: str = SPREAD
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Distances from fps[0] to each of fps[1:]."""
+    import numpy as np
+
     if method == "style":
         return style_matrix(fps)[0, 1:]
     return np.array([lexical_distance.distance(fps[0], fp, method, unit) for fp in fps[1:]])
@@ -286,22 +318,57 @@ def compare(
 
     Each distance is recorded as an ``info`` measurement of the running test.
     """
-    result = _compare(ours, refs, method, confidence, resamples, seed, unit)
-    _warn(ours, refs, result.method, unit)
-    for name, d in result.distances.items():
-        _record(
-            ours,
-            refs[name],
-            name,
-            d,
-            method=result.method,
-            reference=None,
-            reference_label="",
-            verdict="info",
-            details=_floor(result),
-            unit=result.unit,
+    _check_refs(ours, refs)
+
+    def compute() -> Outcome:
+        result = _compare(ours, refs, method, confidence, resamples, seed, unit)
+        messages = _warnings(ours, refs, result.method, unit)
+        made: tuple[Measurement, ...] = ()
+        if _recorder(ours) is not None:
+            made = tuple(
+                _measurement(
+                    ours,
+                    refs[name],
+                    name,
+                    d,
+                    method=result.method,
+                    reference=None,
+                    reference_label="",
+                    verdict="info",
+                    details=_floor(result),
+                    unit=result.unit,
+                )
+                for name, d in result.distances.items()
+            )
+        return Outcome(replay.comparison_json(result), made, messages)
+
+    settings = replay.settings(refs, method, unit, confidence, resamples, seed)
+    outcome = replay.replayed(
+        "compare", settings, [ours, *refs.values()], compute, replay.comparison_parts
+    )
+    replay.emit(outcome, ours, stacklevel=4)
+    return _comparison(ours, refs, outcome.value)
+
+
+def _comparison(ours: Fingerprint, refs: Mapping[str, Fingerprint], value: Any) -> Comparison:
+    method, unit, floor, found, margins = replay.comparison_parts(value)
+    if list(found) != list(refs):
+        raise ValueError("a comparison with other references")
+    return Comparison(ours, dict(refs), method, found, margins, floor, unit)
+
+
+def _check_refs(ours: Fingerprint, refs: Mapping[str, Fingerprint]) -> None:
+    """Errors a comparison raises before it computes (also when it is replayed)."""
+    if not refs:
+        raise ValueError("compare: no reference fingerprints given")
+    for name, ref in refs.items():
+        require_same_params(
+            ref.params,
+            ours.params,
+            a_name=f"{name} ({ref.model})",
+            b_name=f"{ours.label} ({ours.model})",
+            what=f"the fingerprints of {ours.label} and {name}",
         )
-    return result
 
 
 def _floor(result: Comparison) -> dict[str, Any]:
@@ -317,16 +384,9 @@ def _compare(
     seed: int,
     unit: str = SPREAD,
 ) -> Comparison:
-    if not refs:
-        raise ValueError("compare: no reference fingerprints given")
-    for name, ref in refs.items():
-        require_same_params(
-            ref.params,
-            ours.params,
-            a_name=f"{name} ({ref.model})",
-            b_name=f"{ours.label} ({ours.model})",
-            what=f"the fingerprints of {ours.label} and {name}",
-        )
+    import numpy as np
+
+    _check_refs(ours, refs)
     names = list(refs)
     fps = [ours, *(refs[n] for n in names)]
     chosen = _pick_method(ours, fps[1:], method, unit)
@@ -362,7 +422,7 @@ def _compare(
         )
     floor = None
     if ours.n_prompts >= 4 and chosen != "style":
-        floor = noise_floor(ours, chosen, unit)
+        floor = _noise_floor(ours, chosen, unit)
     return Comparison(ours, dict(refs), chosen, distances, margins, floor, unit)
 
 
@@ -391,7 +451,7 @@ def _word_evidence(
 ) -> list[dict[str, Any]]:
     """Answers of ``fp`` that use the over-used words it shares with ``ref``, for the
     reports (the excerpt around the word is what decided)."""
-    words = [w for w, _, _ in shared_words(fp, ref, 12, bg)]
+    words = [w for w, _, _ in _shared_words(fp, ref, 12, bg)]
     return [
         evidence_item(
             prompt=prompt, answer=text, decided_by=snippet, label=f"shares {hit!r} with {name}"
@@ -401,7 +461,7 @@ def _word_evidence(
 
 
 def _shared_block(ours: Fingerprint, ref: Fingerprint, name: str, bg: Fingerprint | None) -> str:
-    words = shared_words(ours, ref, 12, bg)
+    words = _shared_words(ours, ref, 12, bg)
     if not words:
         return f"  no over-used word shared with {name}"
     listed = ", ".join(f"{w} ({ca}/{cb})" for w, ca, cb in words)
@@ -410,30 +470,28 @@ def _shared_block(ours: Fingerprint, ref: Fingerprint, name: str, bg: Fingerprin
     return "\n".join(lines)
 
 
-def _warn(
+def _warnings(
     ours: Fingerprint, refs: Mapping[str, Fingerprint], method: str, unit: str = SPREAD
-) -> None:
-    for name, fp in refs.items():
-        if lexical_distance.UNVALIDATED in flags(ours, fp, method, unit):
-            warnings.warn(
-                LexicalWarning(lexical_distance.unvalidated_message(ours, fp, name)),
-                stacklevel=4,
-            )
+) -> tuple[str, ...]:
+    """The :class:`LexicalWarning` messages of a comparison of ``ours`` with ``refs``."""
+    out = [
+        lexical_distance.unvalidated_message(ours, fp, name)
+        for name, fp in refs.items()
+        if lexical_distance.UNVALIDATED in flags(ours, fp, method, unit)
+    ]
     few = [n for n, fp in refs.items() if FEW_SHARED in flags(ours, fp, method)]
     if few:
         counts = ", ".join(str(shared_prompts(ours, refs[n])) for n in few)
-        warnings.warn(
-            LexicalWarning(
-                f"lexical {method} distance of {ours.label} to {', '.join(map(repr, few))}: "
-                f"they share few prompts ({counts} of {ours.n_prompts}), so the figure "
-                "measures topic as much as style; use the default 'delta' distance, or "
-                "fingerprint both on the same prompts"
-            ),
-            stacklevel=4,
+        out.append(
+            f"lexical {method} distance of {ours.label} to {', '.join(map(repr, few))}: "
+            f"they share few prompts ({counts} of {ours.n_prompts}), so the figure "
+            "measures topic as much as style; use the default 'delta' distance, or "
+            "fingerprint both on the same prompts"
         )
+    return tuple(out)
 
 
-def _record(
+def _measurement(
     ours: Fingerprint,
     ref: Fingerprint,
     name: str,
@@ -445,67 +503,57 @@ def _record(
     verdict: str,
     details: Mapping[str, Any] | None = None,
     unit: str = SPREAD,
-) -> None:
-    record = _recorder(ours)
-    if record is None:
-        return
-    record(
-        Measurement(
-            quantity="lexical.distance",
-            value=d.value,
-            labels=_labels(ours.part, method, unit, reference=name),
-            low=d.low,
-            high=d.high,
-            confidence=d.confidence,
-            n=ours.n_prompts,
-            reference=reference,
-            reference_label=reference_label,
-            verdict="pass" if verdict == "pass" else "fail" if verdict == "fail" else "info",
-            detector=DETECTOR,
-            details={**_context(ours, ref, method, unit), **dict(details or {})},
-        )
+) -> Measurement:
+    return Measurement(
+        quantity="lexical.distance",
+        value=d.value,
+        labels=_labels(ours.part, method, unit, reference=name),
+        low=d.low,
+        high=d.high,
+        confidence=d.confidence,
+        n=ours.n_prompts,
+        reference=reference,
+        reference_label=reference_label,
+        verdict="pass" if verdict == "pass" else "fail" if verdict == "fail" else "info",
+        detector=DETECTOR,
+        details={**_context(ours, ref, method, unit), **dict(details or {})},
     )
 
 
-def _record_matrix(
+def _matrix_measurement(
     ours: Fingerprint,
     refs: Mapping[str, Fingerprint],
     result: Comparison,
     background: Fingerprint | None,
     words: int = 12,
-) -> None:
-    """Record every pairwise distance (for the report's heat map and tree) and the words
-    ``ours`` shares with each reference, as one ``lexical.matrix`` measurement."""
-    record = _recorder(ours)
-    if record is None:
-        return
+) -> Measurement:
+    """Every pairwise distance (for the report's heat map and tree) and the words ``ours``
+    shares with each reference, as one ``lexical.matrix`` measurement."""
     names = list(refs)
     matrix = distance_matrix([ours, *(refs[n] for n in names)], result.method, result.unit)
     nearest = result.distances[result.nearest]
     shared = {
-        name: [[w, ca, cb] for w, ca, cb in shared_words(ours, refs[name], words, background)]
+        name: [[w, ca, cb] for w, ca, cb in _shared_words(ours, refs[name], words, background)]
         for name in names
     }
     marks = sorted({f for n in names for f in flags(ours, refs[n], result.method, result.unit)})
-    record(
-        Measurement(
-            quantity="lexical.matrix",
-            value=nearest.value,
-            labels=_labels(ours.part, result.method, result.unit),
-            low=nearest.low,
-            high=nearest.high,
-            confidence=nearest.confidence,
-            n=ours.n_prompts,
-            reference_label=f"nearest: {result.nearest}",
-            verdict="info",
-            detector=DETECTOR,
-            details={
-                "models": [ours.label, *names],
-                "matrix": [[round(float(x), 6) for x in row] for row in matrix],
-                "shared_words": shared,
-                "flags": marks,
-            },
-        )
+    return Measurement(
+        quantity="lexical.matrix",
+        value=nearest.value,
+        labels=_labels(ours.part, result.method, result.unit),
+        low=nearest.low,
+        high=nearest.high,
+        confidence=nearest.confidence,
+        n=ours.n_prompts,
+        reference_label=f"nearest: {result.nearest}",
+        verdict="info",
+        detector=DETECTOR,
+        details={
+            "models": [ours.label, *names],
+            "matrix": [[round(float(x), 6) for x in row] for row in matrix],
+            "shared_words": shared,
+            "flags": marks,
+        },
     )
 
 
@@ -530,49 +578,69 @@ def assert_nearest(
     __tracebackhide__ = True
     if expected not in refs:
         raise ValueError(f"expected: {expected!r} is not one of the references {list(refs)}")
-    result = _compare(ours, refs, method, confidence, resamples, seed, unit)
-    _warn(ours, refs, result.method, unit)
-    nearest = result.nearest
-    unsure = [n for n, m in result.margins.items() if m.low <= 0.0]
-    ok = nearest == expected and not unsure
-    bg = pooled(list(refs.values())) if len(refs) >= 2 else None
-    for name, d in result.distances.items():
-        verdict = "info" if name != expected else ("pass" if ok else "fail")
-        evidence = None
-        if verdict == "fail":
-            evidence = {"evidence": _word_evidence(ours, refs[nearest], nearest, bg)}
-        _record(
-            ours,
-            refs[name],
-            name,
-            d,
-            method=result.method,
-            reference=result.distances[nearest].value if name == expected else None,
-            reference_label=f"nearest: {nearest}" if name == expected else "",
-            verdict=verdict,
-            details={**_floor(result), **(evidence or {})},
-            unit=result.unit,
-        )
-    _record_matrix(ours, refs, result, bg)
-    if ok:
-        return result
-    if nearest != expected:
-        head = (
-            f"{ours.label} ({ours.part}) is nearest to {nearest!r}, not {expected!r} "
-            f"({result.method} distance, {confidence:.0%} bootstrap intervals over "
-            f"{ours.n_prompts} prompts):"
-        )
-    else:
-        head = (
-            f"{ours.label} ({ours.part}) is nearest to {expected!r} but not with "
-            f"{confidence:.0%} confidence: {', '.join(map(repr, unsure))} may be as near "
-            f"({result.method} distance over {ours.n_prompts} prompts; sample more prompts "
-            "or answers per prompt):"
-        )
-    blocks = [head, result.table(), _shared_block(ours, refs[nearest], nearest, bg)]
-    if nearest != expected:
-        blocks.append(_shared_block(ours, refs[expected], expected, bg))
-    raise AssertionError("\n".join(blocks))
+    _check_refs(ours, refs)
+
+    def compute() -> Outcome:
+        result = _compare(ours, refs, method, confidence, resamples, seed, unit)
+        messages = _warnings(ours, refs, result.method, unit)
+        nearest = result.nearest
+        unsure = [n for n, m in result.margins.items() if m.low <= 0.0]
+        ok = nearest == expected and not unsure
+        bg = pooled(list(refs.values())) if len(refs) >= 2 else None
+        made: list[Measurement] = []
+        if _recorder(ours) is not None:
+            for name, d in result.distances.items():
+                verdict = "info" if name != expected else ("pass" if ok else "fail")
+                evidence = None
+                if verdict == "fail":
+                    evidence = {"evidence": _word_evidence(ours, refs[nearest], nearest, bg)}
+                made.append(
+                    _measurement(
+                        ours,
+                        refs[name],
+                        name,
+                        d,
+                        method=result.method,
+                        reference=result.distances[nearest].value if name == expected else None,
+                        reference_label=f"nearest: {nearest}" if name == expected else "",
+                        verdict=verdict,
+                        details={**_floor(result), **(evidence or {})},
+                        unit=result.unit,
+                    )
+                )
+            made.append(_matrix_measurement(ours, refs, result, bg))
+        value = replay.comparison_json(result)
+        if ok:
+            return Outcome(value, tuple(made), messages)
+        if nearest != expected:
+            head = (
+                f"{ours.label} ({ours.part}) is nearest to {nearest!r}, not {expected!r} "
+                f"({result.method} distance, {confidence:.0%} bootstrap intervals over "
+                f"{ours.n_prompts} prompts):"
+            )
+        else:
+            head = (
+                f"{ours.label} ({ours.part}) is nearest to {expected!r} but not with "
+                f"{confidence:.0%} confidence: {', '.join(map(repr, unsure))} may be as near "
+                f"({result.method} distance over {ours.n_prompts} prompts; sample more "
+                "prompts or answers per prompt):"
+            )
+        blocks = [head, result.table(), _shared_block(ours, refs[nearest], nearest, bg)]
+        if nearest != expected:
+            blocks.append(_shared_block(ours, refs[expected], expected, bg))
+        return Outcome(value, tuple(made), messages, "\n".join(blocks))
+
+    settings = {
+        **replay.settings(refs, method, unit, confidence, resamples, seed),
+        "expected": expected,
+    }
+    outcome = replay.replayed(
+        "nearest", settings, [ours, *refs.values()], compute, replay.comparison_parts
+    )
+    replay.emit(outcome, ours, stacklevel=4)
+    if outcome.failure is not None:
+        raise AssertionError(outcome.failure)
+    return _comparison(ours, refs, outcome.value)
 
 
 def _threshold_check(
@@ -598,46 +666,65 @@ def _threshold_check(
             "scale (drop method= or unit=)"
         )
     label = name or ref.label
-    result = _compare(ours, {label: ref}, method, confidence, resamples, seed, unit)
-    _warn(ours, {label: ref}, method, unit)
-    d = result.distances[label]
-    # one-sided: the whole two-sided interval must clear the threshold
-    ok = d.low > threshold if above else d.high < threshold
-    unit_name = "" if unit == SPREAD else f" ({unit} units)"
-    _record(
-        ours,
-        ref,
-        label,
-        d,
-        method=method,
-        reference=threshold,
-        reference_label=f"{'min' if above else 'max'} distance{unit_name}",
-        verdict="pass" if ok else "fail",
-        details={
-            **_floor(result),
-            **({} if ok else {"evidence": _word_evidence(ours, ref, label, None)}),
-        },
-        unit=unit,
-    )
-    if ok:
-        return d
-    relation = "above" if above else "below"
-    msg = [
-        f"lexical {method} distance{unit_name} of {ours.label} ({ours.part}) to {label!r} is "
-        f"{d.value:.3f} [{d.low:.3f}, {d.high:.3f}] ({confidence:.0%} bootstrap over "
-        f"{ours.n_prompts} prompts): not {relation} {threshold:.3f} with that confidence",
-    ]
-    if method == "delta" and unit == FREQUENCY:
-        msg.append(f"  ({FREQUENCY_UNIT}; {FREQUENCY_NOTE})")
-    elif method == "delta":
-        msg.append(f"  ({DELTA_UNIT}; {SCALE_NOTE})")
-    marks = flags(ours, ref, method, unit)
-    if marks:
-        msg.append(f"  flags: {', '.join(marks)} ({shared_prompts(ours, ref)} shared prompts)")
-    if result.floor is not None:
-        msg.append(f"  (split-half noise floor of {ours.label}: {result.floor:.3f})")
-    msg.append(_shared_block(ours, ref, label, None))
-    raise AssertionError("\n".join(msg))
+    refs = {label: ref}
+    _check_refs(ours, refs)
+
+    def compute() -> Outcome:
+        result = _compare(ours, refs, method, confidence, resamples, seed, unit)
+        messages = _warnings(ours, refs, method, unit)
+        d = result.distances[label]
+        # one-sided: the whole two-sided interval must clear the threshold
+        ok = d.low > threshold if above else d.high < threshold
+        unit_name = "" if unit == SPREAD else f" ({unit} units)"
+        made: tuple[Measurement, ...] = ()
+        if _recorder(ours) is not None:
+            made = (
+                _measurement(
+                    ours,
+                    ref,
+                    label,
+                    d,
+                    method=method,
+                    reference=threshold,
+                    reference_label=f"{'min' if above else 'max'} distance{unit_name}",
+                    verdict="pass" if ok else "fail",
+                    details={
+                        **_floor(result),
+                        **({} if ok else {"evidence": _word_evidence(ours, ref, label, None)}),
+                    },
+                    unit=unit,
+                ),
+            )
+        if ok:
+            return Outcome(replay.interval_json(d), made, messages)
+        relation = "above" if above else "below"
+        msg = [
+            f"lexical {method} distance{unit_name} of {ours.label} ({ours.part}) to {label!r} "
+            f"is {d.value:.3f} [{d.low:.3f}, {d.high:.3f}] ({confidence:.0%} bootstrap over "
+            f"{ours.n_prompts} prompts): not {relation} {threshold:.3f} with that confidence",
+        ]
+        if method == "delta" and unit == FREQUENCY:
+            msg.append(f"  ({FREQUENCY_UNIT}; {FREQUENCY_NOTE})")
+        elif method == "delta":
+            msg.append(f"  ({DELTA_UNIT}; {SCALE_NOTE})")
+        marks = flags(ours, ref, method, unit)
+        if marks:
+            msg.append(f"  flags: {', '.join(marks)} ({shared_prompts(ours, ref)} shared prompts)")
+        if result.floor is not None:
+            msg.append(f"  (split-half noise floor of {ours.label}: {result.floor:.3f})")
+        msg.append(_shared_block(ours, ref, label, None))
+        return Outcome(replay.interval_json(d), made, messages, "\n".join(msg))
+
+    settings = {
+        **replay.settings(refs, method, unit, confidence, resamples, seed),
+        "threshold": threshold,
+        "above": above,
+    }
+    outcome = replay.replayed("threshold", settings, [ours, ref], compute, replay.interval)
+    replay.emit(outcome, ours, stacklevel=4)
+    if outcome.failure is not None:
+        raise AssertionError(outcome.failure)
+    return replay.interval(outcome.value)
 
 
 def assert_distance_above(

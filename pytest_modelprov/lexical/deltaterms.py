@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+    FloatArray = npt.NDArray[np.float64]
+    IntArray = npt.NDArray[np.int64]
 #: shared prompts from which the delta distance compares prompt by prompt (paired)
 PAIRED_MIN = 8
 #: elements (float64) of each resamples x prompts x words array the batched path holds at once
@@ -68,6 +69,8 @@ def widely_used_columns(
 ) -> IntArray:
     """The ``k`` most frequent words (by ``total``) used in at least ``min_spread`` of the
     prompts (``spread``: each feature's share of prompts), most frequent first."""
+    import numpy as np
+
     idx = np.flatnonzero((kinds == 1) & (spread >= min_spread))
     return np.asarray(idx[np.argsort(-total[idx], kind="stable")][:k], np.int64)
 
@@ -75,6 +78,8 @@ def widely_used_columns(
 def rates(counts: IntArray, tokens: IntArray, cols: IntArray) -> FloatArray:
     """Per-prompt frequency (per 1000 words) of the words in columns ``cols`` (-1: a word
     this side did not keep, all zeros): prompts x words."""
+    import numpy as np
+
     mat = np.zeros((counts.shape[0], cols.size))
     have = cols >= 0
     mat[:, have] = counts[:, cols[have]]
@@ -100,6 +105,8 @@ def paired(ids_a: Sequence[str], ids_b: Sequence[str]) -> tuple[list[int], list[
 
 def _columns(features: Sequence[str], index: dict[str, int]) -> IntArray:
     """The column of each of ``features`` in the fingerprint of ``index`` (-1: not kept)."""
+    import numpy as np
+
     return np.fromiter((index.get(f, -1) for f in features), np.int64, len(features))
 
 
@@ -109,6 +116,8 @@ class Resampler:
     across models. Which rows hold which prompt is worked out once for all draws."""
 
     def __init__(self, fps: Sequence[Counts]) -> None:
+        import numpy as np
+
         shared = set(fps[0].prompt_ids).intersection(*(fp.prompt_ids for fp in fps[1:]))
         order = sorted(shared)
         self.n_shared = len(order)
@@ -122,6 +131,8 @@ class Resampler:
             )
 
     def draw(self, rng: np.random.Generator) -> list[IntArray]:
+        import numpy as np
+
         pick = rng.integers(0, self.n_shared, self.n_shared)
         out: list[IntArray] = []
         for paired_rows, own in zip(self.paired, self.own, strict=True):
@@ -140,6 +151,8 @@ def _terms(
 ) -> tuple[FloatArray, FloatArray]:
     """Per compared word (columns of the rates ``x`` and ``y``): its delta effect, and its
     spread over prompts (at least its count noise) relative to its squared mean frequency."""
+    import numpy as np
+
     vx, vy = x.var(0, ddof=1), y.var(0, ddof=1)
     raw = (vx + vy) / 2.0
     rows_a, rows_b = pairs
@@ -164,6 +177,8 @@ def _effects(
     """The terms from each compared word's spread over prompts (``raw``), difference of
     means and its noise, and mean rate; ``per_token``: the mean of 1 / each text's tokens.
     Element by element, so the one-resample and the batched paths agree to the last bit."""
+    import numpy as np
+
     spread = raw + floor * max(float(np.median(raw)), 1e-12)
     # a word's spread over prompts is at least its count noise (a Poisson count's variance,
     # per 1000 words): answers that repeat word for word on every prompt have no spread at
@@ -194,6 +209,8 @@ class DeltaPair:
     def _compared(self, counts_a: IntArray, counts_b: IntArray) -> tuple[IntArray, IntArray]:
         """Columns in ``a`` and in ``b`` of the words compared: a's widely used ones, then
         b's that a's do not include (-1 where a side did not keep the word)."""
+        import numpy as np
+
         a, b = self.a, self.b
         own_a = widely_used_columns(
             counts_a.sum(0), (counts_a > 0).mean(0), a.kinds, self.min_spread, self.words
@@ -214,6 +231,8 @@ class DeltaPair:
     ) -> tuple[FloatArray, FloatArray]:
         """Per compared word of ``a.subset(rows_a)`` and ``b.subset(rows_b)`` (all rows when
         None): its delta effect and relative spread (see ``distances._delta_terms``)."""
+        import numpy as np
+
         a, b = self.a, self.b
         ids_a = a.prompt_ids if rows_a is None else [a.prompt_ids[i] for i in rows_a.tolist()]
         ids_b = b.prompt_ids if rows_b is None else [b.prompt_ids[i] for i in rows_b.tolist()]
@@ -240,6 +259,8 @@ class DeltaPair:
         A :class:`Resampler` puts the prompts all fingerprints answered first, drawn
         together; when ``a`` and ``b`` share no other prompt and neither repeats one, those
         leading rows are exactly the pairs :func:`paired` finds."""
+        import numpy as np
+
         ids_a, ids_b = self.a.prompt_ids, self.b.prompt_ids
         if len(set(ids_a)) != len(ids_a) or len(set(ids_b)) != len(ids_b):
             return None
@@ -263,6 +284,8 @@ class DeltaPair:
         resamples at once, in the order of additions :meth:`terms` uses (so the figures are
         the same); otherwise, and for a resample comparing fewer than two words, one
         resample at a time."""
+        import numpy as np
+
         n_pairs = self._aligned(rows_a, rows_b)
         if n_pairs is None or rows_a.shape[1] < 2 or rows_b.shape[1] < 2:
             return [self.terms(floor, ra, rb) for ra, rb in zip(rows_a, rows_b, strict=True)]
@@ -321,6 +344,8 @@ class DeltaPair:
     ) -> list[IntArray]:
         """The words each resample compares, as places among all words, in the order
         :meth:`_compared` gives them (a's widely used ones, then b's that a's do not hold)."""
+        import numpy as np
+
         top_a = self._top(rows_a, side_a)
         top_b = self._top(rows_b, side_b)
         out: list[IntArray] = []
@@ -335,6 +360,8 @@ class DeltaPair:
     def _top(self, rows: IntArray, side: _Used) -> list[IntArray]:
         """:func:`widely_used_columns` of each resample ``rows[r]`` of a side's words, as
         positions among those words."""
+        import numpy as np
+
         total, used = side.sums(rows)
         # the share of rows using a word, as ``(counts > 0).mean(0)`` gives it: n / rows
         eligible = used / rows.shape[1] >= self.min_spread
@@ -352,6 +379,8 @@ class _Used:
     for the sums over the rows of many resamples at once."""
 
     def __init__(self, counts: IntArray) -> None:
+        import numpy as np
+
         self.n_words = counts.shape[1]
         self.cols = [np.flatnonzero(row) for row in counts]
         self.counts = [
@@ -369,6 +398,8 @@ class _Used:
         BLAS threads (they spin for a while after each product: more CPU than they save on
         products this small). Sums of counts as floats are exact integers far below 2**53.
         """
+        import numpy as np
+
         times = np.zeros((len(self.cols), rows.shape[0]))
         np.add.at(times, (rows, np.arange(rows.shape[0])[:, None]), 1.0)
         total = np.zeros((self.n_words, rows.shape[0]))
@@ -393,6 +424,8 @@ def _block_terms(
     ``chosen[r]`` (columns of the rates); the sums over prompts of every word of every
     resample at once. None for a resample comparing fewer than two words (its caller
     computes those on their own)."""
+    import numpy as np
+
     vx, vy = x.var(1, ddof=1), y.var(1, ddof=1)
     raw_all = (vx + vy) / 2.0
     if n_pairs >= PAIRED_MIN:

@@ -6,15 +6,17 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from . import anchor as lexical_anchor
 from .deltaterms import PAIRED_MIN, Counts, DeltaPair, Resampler, paired, widely_used_columns
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+    IntArray = npt.NDArray[np.int64]
 
 
 #: the anchor method's set sizes (comparable with published numbers)
@@ -58,6 +60,8 @@ def scores(fp: Counts, background: Counts | None = None) -> FloatArray:
     frequency per 1000 words (the package ships no human-English baseline; see
     ``data/lexical/README.md``).
     """
+    import numpy as np
+
     freq = fp.counts.sum(0) / max(fp.n_tokens, 1) * 1000.0
     if background is None:
         return np.asarray(freq, np.float64)
@@ -77,6 +81,8 @@ def _eligible(
     total: npt.NDArray[np.int64] | None = None,
     spread: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.bool_]:
+    import numpy as np
+
     mask = fp.kinds == kind
     spread = (fp.counts > 0).sum(0) if spread is None else spread
     total = fp.counts.sum(0) if total is None else total
@@ -89,6 +95,8 @@ def _eligible(
 def ranked(
     fp: Counts, kind: str, k: int, background: Counts | None = None
 ) -> list[tuple[str, float, int]]:
+    import numpy as np
+
     kinds = {"word": 1, "bigram": 2, "trigram": 3}
     if kind not in kinds:
         raise ValueError(f"kind: {kind!r} is not one of {list(kinds)}")
@@ -119,6 +127,8 @@ def anchor_set(
     English when the ``wordfreq`` extra is installed (the published method; ``scale=
     "relative"`` turns it off), else the frequency among content words.
     """
+    import numpy as np
+
     total = fp.counts.sum(0)
     spread = np.count_nonzero(fp.counts, axis=0)
     used = _anchor_scale(scale, background)
@@ -165,6 +175,8 @@ def _widely_used(fp: Counts, min_spread: float, k: int) -> list[str]:
 
 def _frequencies(fp: Counts, names: Sequence[str]) -> FloatArray:
     """Per-word frequency of each named feature, 0 where ``fp`` did not keep it."""
+    import numpy as np
+
     cols = np.fromiter((fp._index.get(f, -1) for f in names), np.int64, len(names))
     out = np.zeros(len(names))
     have = cols >= 0
@@ -179,6 +191,8 @@ def profile(a: Counts, b: Counts) -> float:
     least half of its prompts: style habits rather than topic, and frequent enough that
     the distance is stable at small n. 0 = same profile, 1 = nothing in common.
     """
+    import numpy as np
+
     names = list(
         dict.fromkeys(
             _widely_used(a, PROFILE_MIN_SPREAD, PROFILE_WORDS)
@@ -268,23 +282,32 @@ def unvalidated_message(a: Counts, b: Counts, label: str | None = None) -> str:
     )
 
 
+def flag_warnings(
+    a: Counts, b: Counts, method: str, unit: str = SPREAD, marks: list[str] | None = None
+) -> list[str]:
+    """The :class:`LexicalWarning` messages :func:`warn_flags` gives (none, one or two);
+    ``marks``: the :func:`flags` when already known."""
+    marks = flags(a, b, method, unit) if marks is None else marks
+    out = []
+    if UNVALIDATED in marks:
+        out.append(unvalidated_message(a, b))
+    if FEW_SHARED in marks:
+        out.append(
+            f"lexical {method} distance between {a.label} and {b.label}: they share "
+            f"{shared_prompts(a, b)} of {a.n_prompts} and {b.n_prompts} prompts, so the "
+            "figure measures topic as much as style; use the default 'delta' distance, "
+            "or fingerprint both on the same prompts"
+        )
+    return out
+
+
 def warn_flags(
     a: Counts, b: Counts, method: str, stacklevel: int = 3, unit: str = SPREAD
 ) -> list[str]:
     """:func:`flags`, with a :class:`LexicalWarning` when there is one."""
     marks = flags(a, b, method, unit)
-    if UNVALIDATED in marks:
-        warnings.warn(LexicalWarning(unvalidated_message(a, b)), stacklevel=stacklevel)
-    if FEW_SHARED in marks:
-        warnings.warn(
-            LexicalWarning(
-                f"lexical {method} distance between {a.label} and {b.label}: they share "
-                f"{shared_prompts(a, b)} of {a.n_prompts} and {b.n_prompts} prompts, so the "
-                "figure measures topic as much as style; use the default 'delta' distance, "
-                "or fingerprint both on the same prompts"
-            ),
-            stacklevel=stacklevel,
-        )
+    for message in flag_warnings(a, b, method, unit, marks):
+        warnings.warn(LexicalWarning(message), stacklevel=stacklevel)
     return marks
 
 
@@ -314,6 +337,8 @@ def delta_effect(
     prompts (``PAIRED_MIN`` or more) the difference is taken prompt by prompt (paired);
     otherwise the two means are compared and the expected sampling term is the unpaired one.
     """
+    import numpy as np
+
     effects, _ = _delta_terms(a, b, min_spread, words, floor)
     return float(np.mean(effects)) if effects.size else 0.0
 
@@ -334,6 +359,8 @@ def frequency_factor(
     frequencies, which unrelated models show to the same degree in stories and essays
     (``benchmarks/bench_lexical.py``, section 3).
     """
+    import numpy as np
+
     _, relative = _delta_terms(a, b, min_spread, words, DELTA_FLOOR)
     return float(np.median(relative)) if relative.size else 0.0
 
@@ -359,6 +386,8 @@ def delta(a: Counts, b: Counts, unit: str = "spread") -> float:
 
 
 def _delta_value(effects: FloatArray, relative: FloatArray, unit: str) -> float:
+    import numpy as np
+
     if not effects.size:
         return 0.0
     value = float(np.mean(effects))
@@ -380,11 +409,15 @@ class DeltaRow:
 
     def __call__(self) -> FloatArray:
         """The distances on all prompts."""
+        import numpy as np
+
         return np.array([_delta_value(*p.terms(DELTA_FLOOR), self.unit) for p in self.pairs])
 
     def draws(self, rows: Sequence[Sequence[IntArray]]) -> FloatArray:
         """The distances on each draw of rows (``rows[r][0]`` those of ``fps[0]``, then one
         array per reference): resamples x references."""
+        import numpy as np
+
         out = np.empty((len(rows), len(self.pairs)))
         if not rows:
             return out
@@ -406,6 +439,8 @@ def style_matrix(fps: Sequence[Counts], min_pool: int = 3) -> FloatArray:
     word (as in Burrows' Delta), compared by cosine and halved into [0, 1]. Every prompt used
     must have been answered by at least ``min_pool`` fingerprints.
     """
+    import numpy as np
+
     if len(fps) < min_pool:
         raise ValueError(
             f"style distance: needs a pool of at least {min_pool} fingerprints on the same "
@@ -487,6 +522,8 @@ def distance(a: Counts, b: Counts, method: str = "delta", unit: str = SPREAD) ->
 def distance_matrix(fps: Sequence[Counts], method: str = "delta", unit: str = SPREAD) -> FloatArray:
     """All pairwise distances (``unit``: of the ``delta`` distance, :data:`UNITS`);
     ``style`` pools over fingerprints of the same prompts."""
+    import numpy as np
+
     if method not in METHODS:
         raise ValueError(f"method: {method!r} is not one of {list(METHODS)}")
     check_unit(unit, method)
@@ -529,6 +566,8 @@ def basic_interval(
     the estimate, which can only make either one-sided assertion more cautious.
     ``draws`` has the resamples on its first axis; ``value`` the shape of the rest.
     """
+    import numpy as np
+
     v = np.asarray(value, np.float64)
     tail = (1.0 - confidence) / 2.0
     q_low, q_high = np.quantile(np.asarray(draws, np.float64), [tail, 1.0 - tail], axis=0)
@@ -561,6 +600,8 @@ def bootstrap_draws(
 ) -> tuple[float, FloatArray]:
     """``stat(fps)`` and its value on ``resamples`` prompt resamples (paired across
     fingerprints), for intervals at more than one confidence from the same draws."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     value = stat(fps)
     draws = np.empty(resamples)

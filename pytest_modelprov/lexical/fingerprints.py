@@ -1,8 +1,14 @@
-"""Fingerprint: per-prompt counts of a text set's words, bigrams and trigrams (numpy)."""
+"""Fingerprint: per-prompt counts of a text set's words, bigrams and trigrams (numpy).
+
+A fingerprint of sampled answers (:meth:`Fingerprint.deferred`, what
+``lexical.fingerprint`` returns) tokenises and counts only when something reads its counts:
+a comparison whose result the run's result cache holds (:mod:`.replay`) never does.
+"""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import re
@@ -13,25 +19,26 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
 from ..errors import ConfigError
 from ..util import schema
 from ..util.safejson import loads as json_loads
 from ..util.strictschema import Validator
-from . import distances
-from .record import record_distance
+from . import distances, replay
 from .text import function_word_hashes, function_words, is_cjk, is_cjk_points, tokenise_many
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from ..handle import ModelHandle
+
+    IntArray = npt.NDArray[np.int64]
 
 SCHEMA_ID = "pytest-modelprov/lexical-fingerprint"
 FORMAT_VERSION = 1
 KIND_NAMES = {1: "word", 2: "bigram", 3: "trigram"}
-
-IntArray = npt.NDArray[np.int64]
+#: what a deferred fingerprint computes on first use (the rest it knows from the start)
+DEFERRED = ("features", "counts", "tokens", "texts")
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ def _prompt_id(prompt: object) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_GOLDEN = 0x9E3779B97F4A7C15
 
 
 def _group(keys: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any], IntArray]:
@@ -63,11 +70,15 @@ def _group(keys: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any], IntArray
     fingerprinting. Each round every unplaced key claims its slot if it is free; keys that
     find their slot taken by another key move one slot on (linear probing).
     """
+    import numpy as np
+
     n = keys.size
     bits = max((2 * n).bit_length(), 4)
     size = 1 << bits
     with np.errstate(over="ignore"):
-        slot = ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - bits)).astype(np.int64)
+        slot = ((keys.astype(np.uint64) * np.uint64(_GOLDEN)) >> np.uint64(64 - bits)).astype(
+            np.int64
+        )
     table = np.zeros(size, keys.dtype)
     used = np.zeros(size, np.bool_)
     where = np.empty(n, np.int64)
@@ -94,9 +105,13 @@ def _prefilter(keys: IntArray, rows: IntArray, need: int) -> tuple[IntArray, Int
     its bucket's, so a bucket below ``need`` holds no key that can qualify. Most n-grams
     occur once, and hashing them was the slowest step of fingerprinting.
     """
+    import numpy as np
+
     bits = max((4 * keys.size).bit_length(), 4)
     with np.errstate(over="ignore"):
-        bucket = ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - bits)).astype(np.intp)
+        bucket = ((keys.astype(np.uint64) * np.uint64(_GOLDEN)) >> np.uint64(64 - bits)).astype(
+            np.intp
+        )
     heavy = np.bincount(bucket, minlength=1 << bits)[bucket] >= need
     return keys[heavy], rows[heavy]
 
@@ -114,6 +129,8 @@ def _select(
     ``dense``: the keys are already ids in ``range(dense)``. Returns the kept keys and
     their dense (rows x kept) count matrix.
     """
+    import numpy as np
+
     if keys.size == 0 or limit <= 0:
         return np.zeros(0, np.int64), np.zeros((n_rows, 0), np.int64)
     need = min(min_prompts, n_rows)
@@ -178,10 +195,128 @@ class Fingerprint:
         self._lookup: dict[str, int] | None = None
         self._content: npt.NDArray[np.bool_] | None = None
         self._human: npt.NDArray[np.float64] | None = None
+        # a deferred fingerprint: (texts, prompt of each) not yet counted, with its limits
+        self._pending: tuple[list[str], list[str]] | None = None
+        self._limits: Limits | None = None
+        # the answers it was made of, ``(cache key, text)``, and the objects it held then:
+        # what the result cache keys its comparisons on (see :meth:`replay_side`)
+        self._answers: list[tuple[str, str]] | None = None
+        self._origin: tuple[Any, ...] = ()
+
+    if not TYPE_CHECKING:  # at run time only: mypy keeps checking every other attribute
+
+        def __getattr__(self, name: str) -> Any:
+            # called only for attributes not set: a deferred fingerprint's counts
+            if name in DEFERRED and self.__dict__.get("_pending") is not None:
+                self._build()
+                return self.__dict__[name]
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @classmethod
+    def deferred(
+        cls,
+        texts: Iterable[str],
+        prompts: Iterable[object],
+        *,
+        name: str = "",
+        model: str = "",
+        part: str = "answer",
+        limits: Limits | None = None,
+        answers: Sequence[str] | None = None,
+    ) -> Fingerprint:
+        """:meth:`from_texts`, counted on first use: until something reads the counts (a
+        distance computed, ``to_dict``, ``repr``) it holds the texts only.
+
+        ``answers``: the cache key of each text, which lets a comparison of this
+        fingerprint be replayed from the run's result cache (:meth:`replay_side`). Texts
+        with no words at all are refused when the counts are first needed, with
+        :meth:`from_texts`'s error.
+        """
+        text_list = list(texts)
+        prompt_list = [_prompt_id(p) for p in prompts]
+        if len(prompt_list) != len(text_list):
+            raise ValueError(
+                f"Fingerprint.deferred: {len(text_list)} texts but "
+                f"{len(prompt_list)} prompt ids; give one prompt id per text"
+            )
+        for i, t in enumerate(text_list):
+            if not isinstance(t, str):
+                raise TypeError(f"Fingerprint.deferred: text {i} is {type(t).__name__}")
+        if not text_list:
+            raise ValueError("Fingerprint.deferred: no texts given")
+        if answers is not None and len(answers) != len(text_list):
+            raise ValueError("Fingerprint.deferred: give one answer cache key per text")
+        fp = cls.__new__(cls)
+        # every field but the DEFERRED ones, which __getattr__ builds when first read
+        fp.prompt_ids = list(dict.fromkeys(prompt_list))
+        fp.name, fp.model, fp.part = name, model, part
+        fp.handle = None
+        fp.examples = list(zip(prompt_list, text_list, strict=True))
+        fp.params = None
+        fp.__post_init__()
+        fp._pending, fp._limits = (text_list, prompt_list), limits
+        if answers is not None:
+            fp._answers = list(zip(answers, text_list, strict=True))
+            fp._origin = fp._held()
+        return fp
+
+    def _build(self) -> None:
+        """Count a deferred fingerprint's texts (what :meth:`from_texts` does at once)."""
+        pending = self._pending
+        if pending is None:
+            return
+        built = Fingerprint.from_texts(
+            *pending, name=self.name, model=self.model, part=self.part, limits=self._limits
+        )
+        untouched = self._unchanged()
+        for name in DEFERRED:
+            # a field the caller assigned before the first read is kept (the fingerprint is
+            # then no longer the one its answers describe: replay_side says None)
+            self.__dict__.setdefault(name, built.__dict__[name])
+        if all(self.__dict__[name] is built.__dict__[name] for name in DEFERRED):
+            self._kinds, self._content = built._kinds, built._content
+        self._pending = None
+        if untouched:
+            self._origin = self._held()
+
+    def _held(self) -> tuple[Any, ...]:
+        return tuple(self.__dict__.get(name) for name in (*DEFERRED, "prompt_ids", "examples"))
+
+    def _unchanged(self) -> bool:
+        """Every field holds the object it held when the fingerprint was made (or built)."""
+        held = self._held()
+        return len(held) == len(self._origin) and all(
+            a is b for a, b in zip(held, self._origin, strict=True)
+        )
+
+    def replay_side(self) -> tuple[dict[str, Any], list[tuple[str, str]]] | None:
+        """What the result cache keys a comparison of this fingerprint on: its description
+        (names, part, limits, the prompt of every text, generation parameters) and its
+        answers ``(cache key, text)``; None when it cannot be replayed (made from texts or
+        a file, a subset, or a field reassigned since it was sampled; a list changed in
+        place is not noticed)."""
+        if self._answers is None or not self._unchanged():
+            return None
+        prompts = hashlib.sha256()
+        for prompt, _ in self.examples:
+            prompts.update(prompt.encode("utf-8", "surrogatepass") + b"\x00")
+        side = {
+            "name": self.name,
+            "model": self.model,
+            "part": self.part,
+            "limits": dataclasses.asdict(self._limits or Limits()),
+            "prompts": prompts.hexdigest(),
+            "params": self.params,
+        }
+        return side, self._answers
 
     @property
     def kinds(self) -> npt.NDArray[np.int8]:
         """1, 2 or 3 for each feature: word, bigram or trigram."""
+        import numpy as np
+
+        if self._pending is not None:
+            self._build()
         if self._kinds is None:
             self._kinds = np.array([f.count(" ") + 1 for f in self.features], np.int8)
         return self._kinds
@@ -194,6 +329,10 @@ class Fingerprint:
 
     def content_mask(self) -> npt.NDArray[np.bool_]:
         """Which features are content words (:func:`content_word`); phrases are not."""
+        import numpy as np
+
+        if self._pending is not None:
+            self._build()
         if self._content is None:
             pairs = zip(self.kinds.tolist(), self.features, strict=True)
             self._content = np.fromiter(
@@ -235,6 +374,8 @@ class Fingerprint:
         Without ``prompts`` every text counts as its own prompt. Raises ValueError when
         the texts hold no words at all (CJK is read character by character).
         """
+        import numpy as np
+
         limits = limits or Limits()
         text_list = list(texts)
         if prompts is None:
@@ -385,6 +526,8 @@ class Fingerprint:
 
     def subset(self, rows: Sequence[int] | IntArray) -> Fingerprint:
         """The fingerprint of some prompts only (rows may repeat: a bootstrap resample)."""
+        import numpy as np
+
         idx = np.asarray(rows, np.int64)
         sub = Fingerprint(
             features=self.features,
@@ -401,6 +544,8 @@ class Fingerprint:
 
     def halves(self) -> tuple[Fingerprint, Fingerprint]:
         """Even and odd prompts: the split-half the noise floor is measured on."""
+        import numpy as np
+
         rows = np.arange(self.n_prompts)
         if self.n_prompts < 2:
             raise ValueError(f"{self.label}: a split-half needs at least 2 prompts")
@@ -414,10 +559,7 @@ class Fingerprint:
         an ``info`` measurement of the running test (the assertions in
         :mod:`pytest_modelprov.lexical` add intervals and verdicts).
         """
-        value = distances.distance(self, other, method, unit)
-        distances.warn_flags(self, other, method, unit=unit)
-        record_distance(self, other, method, value, unit)
-        return value
+        return replay.distance(self, other, method, unit, stacklevel=3)
 
     def top(
         self, kind: str = "word", k: int = 20, background: Fingerprint | None = None
@@ -431,6 +573,8 @@ class Fingerprint:
     # -- JSON ----------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        import numpy as np
+
         rows = []
         for r, pid in enumerate(self.prompt_ids):
             nz = np.flatnonzero(self.counts[r])
@@ -467,6 +611,7 @@ class Fingerprint:
         indices and counts) are checked with numpy against the same rules, because a schema
         validator took ~2 s per MB on them (jsonschema did).
         """
+        import numpy as np
 
         def bad(where: str, message: str) -> ConfigError:
             return ConfigError(
@@ -546,6 +691,8 @@ class Fingerprint:
 
 def pooled(fps: Sequence[Fingerprint], name: str = "pool") -> Fingerprint:
     """One fingerprint of all the texts of several (a background to score against)."""
+    import numpy as np
+
     if not fps:
         raise ValueError("pooled: no fingerprints given")
     features = list(dict.fromkeys(f for fp in fps for f in fp.features))
@@ -620,6 +767,8 @@ def _int_array(
 ) -> IntArray:
     """All prompts' ``key`` lists as one int64 array, or a ConfigError naming the first
     element that is not an integer."""
+    import numpy as np
+
     flat = [x for row in prompts for x in row[key]]
     # JSON true/false would pass as 1/0 in numpy: check the Python types first
     plain = set(map(type, flat)) <= {int}
@@ -635,6 +784,8 @@ def _int_array(
 
 def _locate(sizes: IntArray, flat_index: int) -> tuple[int, int]:
     """(row, index within the row) of an index into the rows' concatenated lists."""
+    import numpy as np
+
     ends = np.cumsum(sizes)
     r = int(np.searchsorted(ends, flat_index, side="right"))
     return r, flat_index - int(ends[r] - sizes[r])

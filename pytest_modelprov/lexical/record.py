@@ -90,16 +90,21 @@ def record_distance(a: Recorded, b: Counts, method: str, value: float, unit: str
     record = _recorder(a)
     if record is None:
         return
-    record(
-        Measurement(
-            quantity="lexical.distance",
-            value=value,
-            labels=_labels(a.part, method, unit, reference=b.label),
-            n=a.n_prompts,
-            verdict="info",
-            detector=DETECTOR,
-            details=_context(a, b, method, unit),
-        )
+    record(distance_measurement(a, b, method, value, unit))
+
+
+def distance_measurement(
+    a: Recorded, b: Counts, method: str, value: float, unit: str = SPREAD
+) -> Measurement:
+    """The ``info`` measurement :func:`record_distance` records."""
+    return Measurement(
+        quantity="lexical.distance",
+        value=value,
+        labels=_labels(a.part, method, unit, reference=b.label),
+        n=a.n_prompts,
+        verdict="info",
+        detector=DETECTOR,
+        details=_context(a, b, method, unit),
     )
 
 

@@ -14,10 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 # Han, kana and CJK compatibility ideographs are written without spaces, so a "word" there is
 # one character and phrases are character n-grams. Hangul is spaced, so it stays word-based.
@@ -38,9 +35,13 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff
 # word-count footers and markdown noise are confounds the anchor method names explicitly
 _FOOTER = re.compile(r"(?im)^\W*(?:word\s*count|words)\s*[:=]?\s*~?\d[\d,]*\W*$")
 
-IntArray = npt.NDArray[np.int64]
-HashArray = npt.NDArray[np.uint64]
-BoolArray = npt.NDArray[np.bool_]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    IntArray = npt.NDArray[np.int64]
+    HashArray = npt.NDArray[np.uint64]
+    BoolArray = npt.NDArray[np.bool_]
 
 # character classes of the vectorised tokeniser
 SKIP, LETTER, CJK, PUNCT, APOSTROPHE = 0, 1, 2, 3, 4
@@ -148,6 +149,8 @@ def _nfkc_flag(ch: str, seconds: frozenset[int]) -> int:
 
 def _describe(points: Sequence[int]) -> npt.NDArray[np.uint32]:
     """The packed table entries of these code points."""
+    import numpy as np
+
     seconds = _composition_seconds()
     out = np.empty(len(points), np.uint32)
     for i, c in enumerate(points):
@@ -164,21 +167,30 @@ def _describe(points: Sequence[int]) -> npt.NDArray[np.uint32]:
 
 # The BMP table, filled as code points are first seen: describing all 65,536 up front cost
 # ~85 ms in every process that fingerprints anything, for the few hundred a corpus uses.
-_BMP = np.zeros(0x10000, np.uint32)
-_BMP_KNOWN = np.zeros(0x10000, bool)
+# Made on first use, like numpy itself: importing the lexical package imports no numpy.
+@lru_cache(maxsize=1)
+def _bmp_arrays() -> tuple[npt.NDArray[np.uint32], BoolArray]:
+    import numpy as np
+
+    return np.zeros(0x10000, np.uint32), np.zeros(0x10000, bool)
 
 
 def _bmp_table(raw: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    import numpy as np
+
+    table, known = _bmp_arrays()
     bmp = raw[raw < 0x10000]
-    if not _BMP_KNOWN[bmp].all():
-        new = np.unique(bmp[~_BMP_KNOWN[bmp]])
-        _BMP[new] = _describe(new.tolist())
-        _BMP_KNOWN[new] = True  # after the entries: a racing reader never sees a blank
-    return _BMP
+    if not known[bmp].all():
+        new = np.unique(bmp[~known[bmp]])
+        table[new] = _describe(new.tolist())
+        known[new] = True  # after the entries: a racing reader never sees a blank
+    return table
 
 
 def _lookup(raw: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     """Packed table entries of the code points ``raw``."""
+    import numpy as np
+
     table = _bmp_table(raw)
     if not raw.size or int(raw.max()) < 0x10000:
         return table[raw]
@@ -190,25 +202,34 @@ def _lookup(raw: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
 
 
 def _encode(text: str) -> npt.NDArray[np.uint32]:
+    import numpy as np
+
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
 
 
-_powers: list[HashArray] = [np.ones(1, np.uint64), np.ones(1, np.uint64)]
+# P**i and P**-i, grown on demand (empty until the first tokenisation)
+_powers: list[HashArray] = []
 
 
 def _power_tables(n: int) -> tuple[HashArray, HashArray]:
     """P**i and P**-i modulo 2**64 for i < n (grown and kept between calls)."""
-    if _powers[0].size < n:
-        size = max(n, 2 * _powers[0].size, 1 << 16)
-        for k, base in enumerate((_P, _P_INV)):
+    import numpy as np
+
+    if not _powers or _powers[0].size < n:
+        size = max(n, 2 * _powers[0].size if _powers else 0, 1 << 16)
+        tables = []
+        for base in (_P, _P_INV):
             table = np.ones(size, np.uint64)
             with np.errstate(over="ignore"):
                 np.cumprod(np.full(size - 1, base, np.uint64), out=table[1:])
-            _powers[k] = table
+            tables.append(table)
+        _powers[:] = tables
     return _powers[0][:n], _powers[1][:n]
 
 
 def _finish(h: HashArray, lengths: IntArray) -> HashArray:
+    import numpy as np
+
     with np.errstate(over="ignore"):
         out = (h ^ (lengths.astype(np.uint64) * np.uint64(_MIX))) * np.uint64(_P)
     return np.asarray(out, np.uint64)
@@ -217,6 +238,8 @@ def _finish(h: HashArray, lengths: IntArray) -> HashArray:
 def hash_strings(words: Sequence[str]) -> HashArray:
     """The token hash of each (already tokenised, folded) string, as :func:`tokenise_many`
     computes it."""
+    import numpy as np
+
     out = np.empty(len(words), np.uint64)
     for i, w in enumerate(words):
         h, p = 0, 1
@@ -254,6 +277,8 @@ class Tokens:
 
     def strings(self, which: IntArray | None = None) -> list[str]:
         """Tokens (all, or those at the indices ``which``) as text, decoded in one go."""
+        import numpy as np
+
         idx = np.arange(len(self)) if which is None else np.asarray(which, np.int64)
         if not idx.size:
             return []
@@ -275,6 +300,8 @@ def _normalised(texts: Sequence[str]) -> tuple[list[str], npt.NDArray[np.uint32]
     normalised (characters such as "…" that NFKC maps on their own are replaced in place)
     and looked up again.
     """
+    import numpy as np
+
     norm = list(texts)
     raw = _encode("\n".join(norm))
     pk = _lookup(raw)
@@ -309,6 +336,8 @@ def _normalised(texts: Sequence[str]) -> tuple[list[str], npt.NDArray[np.uint32]
 
 def _scan(pk: npt.NDArray[np.uint32]) -> tuple[IntArray, IntArray, HashArray]:
     """Token starts, ends and hashes of packed characters (all of one or several texts)."""
+    import numpy as np
+
     n = pk.size
     cls = np.ascontiguousarray(pk.view(np.uint8)[3::4])
     letter = cls == LETTER
@@ -366,6 +395,8 @@ def _footer_hashes() -> HashArray:
 
 def tokenise_many(texts: Sequence[str]) -> Tokens:
     """Tokenise all ``texts`` in one vectorised pass (same tokens as :func:`tokenise`)."""
+    import numpy as np
+
     norm, pk = _normalised(texts)
     if pk.size and int(pk.view(np.uint8)[3::4].max()) >= _MULTI:
         # rare (e.g. German sharp s): casefold changes the length, so fold as text
@@ -442,6 +473,8 @@ def _in_cjk_ranges(ch: str) -> bool:
 
 def is_cjk_points(points: npt.NDArray[np.uint32]) -> BoolArray:
     """:func:`is_cjk` of tokens starting with each of these code points."""
+    import numpy as np
+
     out = np.zeros(points.shape, np.bool_)
     for a, b in _CJK_RANGES:
         out |= (points >= a) & (points <= b)
@@ -459,4 +492,6 @@ def function_words() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def function_word_hashes() -> HashArray:
     """Token hashes of :func:`function_words` (sorted, for ``np.isin``)."""
+    import numpy as np
+
     return np.sort(hash_strings(sorted(function_words())))

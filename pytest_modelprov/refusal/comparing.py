@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from .. import samplesize, stats
 from ..audit import Audited, audited_change, detectable_change
 from ..calls.client import excerpt
@@ -70,23 +68,27 @@ def _paired_lang(
     """(p, change, low, high, pairs, skipped, flipped) over prompts answered in both runs."""
     pairs, usable = _paired(before, after)
     skipped = len(pairs) - len(usable)
-    shares_b = np.array([b.share for b, _ in usable], dtype=float)
-    shares_a = np.array([a.share for _, a in usable], dtype=float)
-    up = int(np.sum(shares_a > shares_b))
-    down = int(np.sum(shares_a < shares_b))
+    # ``usable`` holds the pairs with a share on both sides: the filters keep every one
+    shares_b = [b.share for b, _ in usable if b.share is not None]
+    shares_a = [a.share for _, a in usable if a.share is not None]
+    up = sum(1 for x, y in zip(shares_b, shares_a, strict=True) if y > x)
+    down = sum(1 for x, y in zip(shares_b, shares_a, strict=True) if y < x)
     p = stats.mcnemar_p(up, down)
     if not usable:
         return 1.0, 0.0, -1.0, 1.0, 0, skipped, []
-    change = float(np.mean(shares_a - shares_b))
+    diffs = [y - x for x, y in zip(shares_b, shares_a, strict=True)]
+    # the mean as numpy's gave it (pairwise sum over the count), to the last bit
+    change = stats._pairwise_sum(diffs) / len(diffs)
     if single:
-        table = stats.paired_table(
-            [bool(x) for x in shares_b > 0.5], [bool(x) for x in shares_a > 0.5]
-        )
+        table = stats.paired_table([x > 0.5 for x in shares_b], [y > 0.5 for y in shares_a])
         low, high = stats.newcombe_paired(*table, confidence=confidence)
     else:
-        diffs = shares_a - shares_b
+        # several samples per prompt: a seeded bootstrap over prompts, whose random stream
+        # is numpy's (the one place this comparison loads it)
+        import numpy as np
+
         low, high = stats.bootstrap_interval(
-            diffs, lambda d: float(np.mean(d)), confidence=confidence
+            np.asarray(diffs, dtype=float), lambda d: float(np.mean(d)), confidence=confidence
         )
     flipped = sorted(
         ((b, a) for b, a in usable if (a.share or 0) > (b.share or 0)),

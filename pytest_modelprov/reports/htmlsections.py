@@ -7,10 +7,9 @@ JSON report's measurements with the charts of :mod:`.charts`; and the HTML build
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 from ..cluster import upgma
 from .charts import (
@@ -258,18 +257,23 @@ def _refusal_section(ms: Sequence[Mapping[str, Any]]) -> str:
     return "".join(parts)
 
 
-def _matrix_of(
-    m: Mapping[str, Any],
-) -> tuple[list[str], np.ndarray[Any, np.dtype[np.float64]]] | None:
+def _matrix_of(m: Mapping[str, Any]) -> tuple[list[str], list[list[float]]] | None:
+    """The models and their distance matrix (made symmetric), or None when the details do
+    not hold a finite square matrix with a row per model (untrusted: read from a report)."""
     details = _details(m)
     models, matrix = details.get("models"), details.get("matrix")
     if not isinstance(models, list) or not isinstance(matrix, list) or len(models) < 2:
         return None
-    try:
-        d = np.array(matrix, dtype=np.float64)
-    except (TypeError, ValueError):
+    size = len(models)
+    if len(matrix) != size or not all(
+        isinstance(row, (list, tuple)) and len(row) == size for row in matrix
+    ):
         return None
-    if d.shape != (len(models), len(models)) or not np.isfinite(d).all():
+    try:
+        d = [[float(x) for x in row] for row in matrix]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not all(math.isfinite(x) for row in d for x in row):
         return None
     names = [str(x) for x in models]
     seen: dict[str, int] = {}
@@ -277,7 +281,7 @@ def _matrix_of(
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             names[i] = f"{name} ({seen[name]})"
-    return names, (d + d.T) / 2
+    return names, [[(d[i][j] + d[j][i]) / 2 for j in range(size)] for i in range(size)]
 
 
 def _lexical_section(ms: Sequence[Mapping[str, Any]]) -> str:
@@ -301,15 +305,15 @@ def _lexical_section(ms: Sequence[Mapping[str, Any]]) -> str:
         names, d = got
         labels = _labels(m)
         try:
-            tree = upgma(np.clip(d, 0.0, None), names)
+            tree = upgma([[max(x, 0.0) for x in row] for row in d], names)
         except ValueError:
             continue
         order = tree.order
         ours = names[0]
         heading = f"{ours} ({labels.get('part', 'answer')}, {labels.get('method', '?')} distance)"
         parts.append(f'<h3>{_e(heading)}</h3><p class="test">{_e(m.get("test", ""))}</p>')
-        off = d[~np.eye(len(names), dtype=bool)]
-        domain = (0.0, _domain([float(off.max())], cap=1.0)[1])
+        off = max(d[i][j] for i in range(len(names)) for j in range(len(names)) if i != j)
+        domain = (0.0, _domain([off], cap=1.0)[1])
         cells = []
         for i in order:
             line: list[Mapping[str, Any] | None] = []
@@ -319,9 +323,9 @@ def _lexical_section(ms: Sequence[Mapping[str, Any]]) -> str:
                 else:
                     line.append(
                         {
-                            "value": float(d[i, j]),
-                            "text": f"{d[i, j]:.2f}",
-                            "tip": f"{names[i]} {DASH} {names[j]}: {d[i, j]:.3f}",
+                            "value": d[i][j],
+                            "text": f"{d[i][j]:.2f}",
+                            "tip": f"{names[i]} {DASH} {names[j]}: {d[i][j]:.3f}",
                         }
                     )
             cells.append(line)
@@ -397,10 +401,12 @@ def _distance_label(m: Mapping[str, Any]) -> str:
     return str(labels.get("reference", "?")) + (f" ({unit} units)" if unit else "")
 
 
-def _shared_words(shared: Any, names: Sequence[str], d: Any, ours: str) -> str:
+def _shared_words(
+    shared: Any, names: Sequence[str], d: Sequence[Sequence[float]], ours: str
+) -> str:
     if not isinstance(shared, Mapping) or not shared:
         return ""
-    distance = {names[j]: float(d[0, j]) for j in range(1, len(names))}
+    distance = {names[j]: d[0][j] for j in range(1, len(names))}
     refs = sorted((str(k) for k in shared), key=lambda k: distance.get(k, 2.0))
     blocks = []
     for ref in refs:
