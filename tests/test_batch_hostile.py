@@ -19,6 +19,7 @@ import pytest
 import refusal_reference
 
 from pytest_modelprov import fastbatch, fastre, langid, refusal
+from pytest_modelprov.refusal import _nfkc as nfkc
 from pytest_modelprov.refusal import features, tokenhash
 from pytest_modelprov.refusal.model import Matrix
 
@@ -209,24 +210,24 @@ def test_priming_lowered_texts_keeps_what_lower_casing_them_keeps():
 
 
 def test_nfkc_by_folds_equals_nfkc_of_the_whole_text():
-    """features._nfkc (the characters NFKC changes alone replaced by their folds where none
+    """nfkc.nfkc (the characters NFKC changes alone replaced by their folds where none
     acts on a neighbour) against unicodedata on strings of composing, joining, compatibility
     and hostile characters."""
     import unicodedata
 
-    features._unstable()
+    nfkc.build()
     pieces = [*HOSTILE, "\u1100", "\u1161", "\u11a8", "\uac00", "\u3099", "\u309b", "\u304b"]
     pieces += ["\uff0c", "\u2026", "\u00bd", "\uf900", "\u0b47", "\u0b3e", "\u0e33", "\u201c"]
     pieces += ["\u1e9b", "\u0323", "\u212b", "\u0958", "\u0f73", "\uff9e", "\u00e4", "\u0627"]
     rng = random.Random(13)
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12))) for _ in range(20000)]
-    assert [features._nfkc(t) for t in texts] == [unicodedata.normalize("NFKC", t) for t in texts]
-    folded = sum(features._nfkc(t) != t for t in texts)
+    assert [nfkc.nfkc(t) for t in texts] == [unicodedata.normalize("NFKC", t) for t in texts]
+    folded = sum(nfkc.nfkc(t) != t for t in texts)
     assert 1000 < folded < len(texts) - 1000  # texts changed and texts left as they are
 
 
 def test_the_joining_characters_are_those_canonical_composition_joins():
-    """features._JOINING: the characters of the BMP with combining class 0 that end a
+    """nfkc.JOINING: the characters of the BMP with combining class 0 that end a
     canonical decomposition of two (the second of a composition pair), read off the running
     Python's Unicode data; and no pair beyond the BMP has its second in the BMP."""
     import unicodedata
@@ -238,7 +239,7 @@ def test_the_joining_characters_are_those_canonical_composition_joins():
             second = int(parts[1], 16)
             assert second > 0xFFFF or point <= 0xFFFF, hex(point)
             seconds.add(second)
-    joining = re.compile(f"[{features._JOINING}]")
+    joining = re.compile(f"[{nfkc.JOINING}]")
     expected = {p for p in seconds if p <= 0xFFFF and not unicodedata.combining(chr(p))}
     expected |= set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul, by rule
     assert {p for p in range(0x10000) if joining.match(chr(p))} == expected

@@ -15,7 +15,6 @@ import contextlib
 import itertools
 import math
 import re
-import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any, NamedTuple
 from .. import fastbatch, fastre
 from ..calls.reasoning import split_think
 from ..langid import UNDECIDED, answer_language, detect
-from . import phrases
+from . import _nfkc, phrases
 
 # held through the module (a global of this one), so the verdict identity, which follows
 # the modules this one's globals come from, digests the phrase lists with the features
@@ -402,79 +401,7 @@ def normalise(text: str) -> str:
         # NFKC leaves every ASCII character as it is, and neither lowering ASCII nor the
         # apostrophe below leaves ASCII: skip the normaliser's check of every character
         return text.lower()
-    return _nfkc(text).lower().replace("’", "'")  # noqa: RUF001
-
-
-# The characters of the BMP (with a combining class of 0) that canonical composition joins to
-# the character before them: Indic vowel parts, Hangul vowels and trailing consonants
-_JOINING = "\u09be\u09d7\u0b3e\u0b56\u0b57\u0bbe\u0bd7\u0cc2\u0cd5\u0cd6\u0d3e\u0d57\u0dcf"
-_JOINING += "\u0ddf\u0fb5\u0fb7\u102e\u1161-\u1175\u11a8-\u11c2\u1b35"
-# Every character NFKC may change or join to a neighbour (built by _unstable, on the first
-# prepare(): None until then, and normalise runs NFKC on the whole text), and what NFKC makes
-# of each of them met so far alone (None: it may act on its neighbours)
-_UNSTABLE: re.Pattern[str] | None = None
-_FOLDS: dict[str, str | None] = {}
-
-
-def _unstable() -> re.Pattern[str]:
-    """A class of the characters NFKC may change or join to a neighbour: of the BMP, those it
-    changes alone, the combining marks and _JOINING; every lone surrogate and every character
-    beyond the BMP. The others (almost all of a text: letters, CJK, common punctuation) are
-    left as they are and start a new segment for NFKC (nothing before them reaches past)."""
-    global _UNSTABLE
-    if _UNSTABLE is None:
-        joining = re.compile(f"[{_JOINING}]")
-        changed = [
-            c
-            for c in map(chr, range(0x10000))
-            if unicodedata.combining(c) or joining.match(c) or unicodedata.normalize("NFKC", c) != c
-        ]
-        spans: list[list[int]] = []
-        for point in map(ord, changed):
-            if spans and spans[-1][1] == point - 1:
-                spans[-1][1] = point
-            else:
-                spans.append([point, point])
-        items = "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in spans)
-        _UNSTABLE = re.compile(f"[{items}\\ud800-\\udfff\\U00010000-\\U0010ffff]")
-    return _UNSTABLE
-
-
-def _fold(char: str, unstable: re.Pattern[str]) -> str | None:
-    """NFKC of ``char`` alone when it acts on nothing around it: not a combining mark nor a
-    joining character, and made only of characters :func:`_unstable` leaves alone (one that
-    may join to its neighbours, or become such: None)."""
-    if char in _FOLDS:
-        return _FOLDS[char]
-    fold: str | None = None
-    point = ord(char)
-    if point <= 0xFFFF and not (0xD800 <= point <= 0xDFFF) and not unicodedata.combining(char):
-        made = unicodedata.normalize("NFKC", char)
-        if not re.match(f"[{_JOINING}]", char) and unstable.search(made) is None:
-            fold = made
-    if len(_FOLDS) >= 4096:
-        _FOLDS.clear()  # bounded: a text can hold many distinct characters
-    _FOLDS[char] = fold
-    return fold
-
-
-def _nfkc(text: str) -> str:
-    """``unicodedata.normalize("NFKC", text)``. Once :func:`_unstable` is built, a text whose
-    every character is left alone, or changed alone (each fold made of characters left alone:
-    none joins to what stands before it, and nothing reaches past them), has each of the latter
-    replaced by its fold; any other text is normalised whole."""
-    unstable = _UNSTABLE
-    if unstable is None:
-        return unicodedata.normalize("NFKC", text)
-    found = unstable.findall(text)
-    if not found:
-        return text
-    for char in set(found):
-        fold = _fold(char, unstable)
-        if fold is None:
-            return unicodedata.normalize("NFKC", text)
-        text = text.replace(char, fold)
-    return text
+    return _nfkc.nfkc(text).lower().replace("’", "'")  # noqa: RUF001
 
 
 def opening_refusal(answer: str) -> bool:
@@ -636,8 +563,8 @@ class Prepared(NamedTuple):
 
 
 def prepare(answer: str) -> Prepared:
-    if _UNSTABLE is None and not answer.isascii():
-        _unstable()  # the batch and the features normalise many texts: NFKC where needed
+    if not answer.isascii():
+        _nfkc.build()  # the batch and the features normalise many texts: NFKC where needed
     text = normalise(answer[:_MAX_CHARS])
     # an ASCII text (a flag of the string: no scan) holds no CJK
     return Prepared(answer, text, [] if text.isascii() else _CJK.findall(text))
