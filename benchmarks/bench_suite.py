@@ -88,19 +88,20 @@ def run_pytest(target: Path, env: dict[str, str], *extra: str) -> tuple[float, s
     return wall, done.stdout, int(passed.group(1))
 
 
-#: a pytest plugin (``-p``) writing the top-level names in sys.modules at the end of the run
+#: a pytest plugin (``-p``) writing the names in sys.modules at the end of the run
 MODULES_PLUGIN = """
 import os
 import sys
 
 def pytest_unconfigure(config):
     with open(os.environ["MODELPROV_BENCH_MODULES"], "w", encoding="utf-8") as out:
-        out.write("\\n".join(sorted({m.split(".")[0] for m in sys.modules})))
+        out.write("\\n".join(sorted(sys.modules)))
 """
 
 
 def imported(target: Path, env: dict[str, str], root: Path, *extra: str) -> set[str]:
-    """The top-level modules one (untimed) pytest run of ``target`` has imported at its end."""
+    """The modules (dotted names) one (untimed) pytest run of ``target`` has imported at
+    its end."""
     probe = root / "modules-probe"
     probe.mkdir(exist_ok=True)
     (probe / "modelprov_bench_modules.py").write_text(MODULES_PLUGIN, encoding="utf-8")
@@ -239,8 +240,13 @@ def main() -> int:
         bare_cpu_times = CPU_TIMES[mark:]
         # the floor: the same empty tests importing the libraries a warm run imports and
         # the empty tests do not, as found by listing sys.modules at the end of each
-        warm_modules = imported(suite, env, root, "--modelprov-record-mode=replay")
-        floor_libs = third_party(warm_modules - imported(empty_dir, plain, root))
+        warm_all = imported(suite, env, root, "--modelprov-record-mode=replay")
+        empty_all = imported(empty_dir, plain, root)
+        warm_modules = {m.split(".")[0] for m in warm_all}
+        floor_libs = third_party(warm_modules - {m.split(".")[0] for m in empty_all})
+        package_extra = sorted(
+            m for m in warm_all - empty_all if m.split(".")[0] == "pytest_modelprov"
+        )
         deps_dir = root / "empty-deps"
         shutil.copytree(empty_dir, deps_dir)
         (deps_dir / "conftest.py").write_text(
@@ -319,6 +325,10 @@ def main() -> int:
     print(
         f"  warm run imported             : {', '.join(shown)} (of numpy, jsonschema, "
         "diskcache, openai, httpx)"
+    )
+    print(
+        f"  package modules warm imported : {len(package_extra)} beyond the empty tests' "
+        f"({', '.join(m.removeprefix('pytest_modelprov.') for m in package_extra)})"
     )
     print(f"  requests the server got warm  : {warm_requests}")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

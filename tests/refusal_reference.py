@@ -24,8 +24,8 @@ from pytest_modelprov.refusal import features as refusal_features
 from pytest_modelprov.refusal import measuring as refusal_measuring
 
 #: the modules that call clean_refusal by their own global name (one module before the
-#: package layout)
-USERS = (refusal_classifiers, refusal_measuring)
+#: package layout; the classifier and measuring now look it up in ``features`` when used)
+USERS = tuple(m for m in (refusal_classifiers, refusal_measuring) if hasattr(m, "clean_refusal"))
 
 F = refusal_features
 

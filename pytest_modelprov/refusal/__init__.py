@@ -13,49 +13,132 @@ stored baselines) and ``evaluation`` (a classifier against a team's own labels).
 
 from __future__ import annotations
 
-from ..errors import EnvelopeError
-from ..sequential import StopEarly
-from .classifiers import JUDGE_PROMPT as JUDGE_PROMPT
-from .classifiers import JUDGE_PROMPT_VERSION as JUDGE_PROMPT_VERSION
-from .classifiers import KEYWORDS as KEYWORDS
-from .classifiers import (
-    LABELS,
-    NONCOMPLIANT,
-    Classifier,
-    Envelope,
-    JudgeClassifier,
-    KeywordClassifier,
-    classify,
-    default_classifier,
-    fit,
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..errors import EnvelopeError
+    from ..sequential import StopEarly
+    from .classifiers import JUDGE_PROMPT as JUDGE_PROMPT
+    from .classifiers import JUDGE_PROMPT_VERSION as JUDGE_PROMPT_VERSION
+    from .classifiers import KEYWORDS as KEYWORDS
+    from .classifiers import (
+        LABELS,
+        NONCOMPLIANT,
+        Classifier,
+        Envelope,
+        JudgeClassifier,
+        KeywordClassifier,
+        classify,
+        default_classifier,
+        fit,
+    )
+    from .classifiers import UNDECIDED as UNDECIDED
+    from .classifiers import BaseClassifier as BaseClassifier
+    from .classifiers import RefusalWarning as RefusalWarning
+    from .classifiers import parse_judge as parse_judge
+    from .comparing import Comparison as Comparison
+    from .comparing import Pairs as Pairs
+    from .comparing import (
+        assert_rate_at_most,
+        assert_stable,
+        compare,
+    )
+    from .measuring import AUDITED as AUDITED
+    from .measuring import BIAS as BIAS
+    from .measuring import UNDETERMINED_SHARE as UNDETERMINED_SHARE
+    from .measuring import UNVALIDATED as UNVALIDATED
+    from .measuring import (
+        PromptOutcome,
+        Result,
+        measure,
+    )
+    from .topicsets import (
+        Topic,
+        TopicSet,
+        available_topics,
+        load_topics,
+        topics,
+    )
+
+# Loaded on first use: a warm run replaying every verdict measures without the classifier's
+# model (nor numpy), and comparing two results is only loaded by a test that compares.
+_HOME: dict[str, str] = {
+    "EnvelopeError": "..errors",
+    "StopEarly": "..sequential",
+    **dict.fromkeys(
+        (
+            "JUDGE_PROMPT",
+            "JUDGE_PROMPT_VERSION",
+            "KEYWORDS",
+            "LABELS",
+            "NONCOMPLIANT",
+            "UNDECIDED",
+            "BaseClassifier",
+            "Classifier",
+            "Envelope",
+            "JudgeClassifier",
+            "KeywordClassifier",
+            "RefusalWarning",
+            "classify",
+            "default_classifier",
+            "fit",
+            "parse_judge",
+        ),
+        ".classifiers",
+    ),
+    **dict.fromkeys(
+        ("Comparison", "Pairs", "assert_rate_at_most", "assert_stable", "compare"), ".comparing"
+    ),
+    **dict.fromkeys(
+        (
+            "AUDITED",
+            "BIAS",
+            "UNDETERMINED_SHARE",
+            "UNVALIDATED",
+            "PromptOutcome",
+            "Result",
+            "measure",
+        ),
+        ".measuring",
+    ),
+    **dict.fromkeys(
+        ("Topic", "TopicSet", "available_topics", "load_topics", "topics"), ".topicsets"
+    ),
+}
+
+
+#: the submodules, reachable as attributes as when this package imported them all
+_SUBMODULES = frozenset(
+    (
+        "baseline",
+        "classifiers",
+        "comparing",
+        "evaluation",
+        "features",
+        "measuring",
+        "model",
+        "phrases",
+        "tokenhash",
+        "topicsets",
+    )
 )
-from .classifiers import UNDECIDED as UNDECIDED
-from .classifiers import BaseClassifier as BaseClassifier
-from .classifiers import RefusalWarning as RefusalWarning
-from .classifiers import parse_judge as parse_judge
-from .comparing import Comparison as Comparison
-from .comparing import Pairs as Pairs
-from .comparing import (
-    assert_rate_at_most,
-    assert_stable,
-    compare,
-)
-from .measuring import AUDITED as AUDITED
-from .measuring import BIAS as BIAS
-from .measuring import UNDETERMINED_SHARE as UNDETERMINED_SHARE
-from .measuring import UNVALIDATED as UNVALIDATED
-from .measuring import (
-    PromptOutcome,
-    Result,
-    measure,
-)
-from .topicsets import (
-    Topic,
-    TopicSet,
-    available_topics,
-    load_topics,
-    topics,
-)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})
+
 
 __all__ = [
     "LABELS",

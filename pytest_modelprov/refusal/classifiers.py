@@ -7,7 +7,11 @@ the opening of the answer, then the linear model of :mod:`.model` over the featu
 :class:`KeywordClassifier` is the keyword baseline the benchmarks compare against, and
 :class:`JudgeClassifier` asks a model. The verdicts of the offline classifiers are cached
 (:func:`_classified`) under an identity that digests this module, ``features``, ``model``
-(with what they import from the package) and the data under ``data/refusal``.
+(with what they import from the package, found in their import statements) and the data
+under ``data/refusal``. None of it is imported to know the identity, and ``features``,
+``model`` and numpy are imported only when something is classified: a run that replays
+every verdict (and the shipped weights' description, :meth:`Classifier._prime`) loads none
+of them.
 """
 
 from __future__ import annotations
@@ -16,41 +20,22 @@ import hashlib
 import json
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .. import langid
-from ..calls import verdicts
+from ..calls import sources, verdicts
 from ..errors import ConfigError
 from ..util.safejson import loads as json_loads
-from .features import (
-    clean_refusal,
-    clean_refusal_of,
-    normalise,
-    phrases_primed,
-    prepare,
-    strip_reasoning,
-)
-from .model import (
-    Example,
-    LinearModel,
-    Matrix,
-    TrainSettings,
-    _sigmoid_arr,
-    read_labelled,
-    rule_broken,
-)
-from .model import fit as _fit_model
 
 if TYPE_CHECKING:
     from ..calls.response import Response
     from ..handle import ModelHandle
+    from .model import Example, LinearModel, TrainSettings
 
 __all__ = [
     "LABELS",
@@ -172,10 +157,82 @@ class BaseClassifier:
 _CODE = ("pytest_modelprov.refusal.features", "pytest_modelprov.refusal.model")
 _SHALLOW = ("pytest_modelprov.refusal.classifiers",)
 
+_PACKAGE = "pytest_modelprov"
+
+
+@cache
+def _code_digest() -> str | None:
+    # once per process: the code of an installed package does not change under it
+    paths = sources.code_files(_CODE, _SHALLOW)
+    return None if paths is None else verdicts.files_digest(paths)
+
+
+def _identity(kind: str, description: Any) -> str | None:
+    """A verdict identity of the offline classifiers' code and data (``data/refusal``), known
+    without importing the classifier's model: a warm run that replays every verdict never
+    loads it (nor numpy)."""
+    code = _code_digest()
+    if code is None:
+        return None
+    return verdicts.detector_identity(kind, (), "refusal", [code, description], shallow=_SHALLOW)
+
 
 #: answers :meth:`Classifier.classify_many` classifies together: their matrix (tens of KB an
 #: answer of a few thousand characters) is held at a time, not a whole large batch's
 _PART = 1024
+
+
+@dataclass(frozen=True)
+class _Weights:
+    """What the classifier's identity, settings and envelope read off its weights: known
+    from a loaded model, or replayed for the shipped weights (:meth:`Classifier._prime`)."""
+
+    name: str
+    version: str
+    threshold: float
+    sha: str  # sha256 of the model's canonical JSON
+    training: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, model: LinearModel) -> _Weights:
+        sha = hashlib.sha256(json.dumps(model.to_dict(), sort_keys=True).encode("utf-8"))
+        return cls(model.name, model.version, model.threshold, sha.hexdigest(), model.training)
+
+    def encode(self, key: str) -> bytes:
+        body = json.dumps(
+            {
+                "name": self.name,
+                "version": self.version,
+                "threshold": self.threshold,
+                "sha": self.sha,
+                "training": self.training,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return f"{_WEIGHTS_FORMAT}\t{key}\n{body}".encode()
+
+    @classmethod
+    def decode(cls, raw: bytes, key: str) -> _Weights:
+        head, _, body = raw.partition(b"\n")
+        if head != f"{_WEIGHTS_FORMAT}\t{key}".encode():
+            raise ValueError("not the description of these weights")
+        data = json_loads(body.decode("utf-8"))
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("name"), str)
+            and isinstance(data.get("version"), str)
+            and type(data.get("threshold")) is float
+            and isinstance(data.get("sha"), str)
+            and re.fullmatch(r"[0-9a-f]{64}", data["sha"])
+            and isinstance(data.get("training"), dict)
+        ):
+            raise ValueError("a damaged description of the weights")
+        return cls(data["name"], data["version"], data["threshold"], data["sha"], data["training"])
+
+
+_WEIGHTS_FORMAT = "modelprov-refusal-weights/1"
+_SHIPPED = "data/refusal/weights.json"
 
 
 class Classifier(BaseClassifier):
@@ -186,28 +243,98 @@ class Classifier(BaseClassifier):
     """
 
     def __init__(self, model: LinearModel, *, source: str = "") -> None:
-        self.model = model
-        self.name = model.name
-        self.version = model.version
+        self._model: LinearModel | None = model
+        self._load: Callable[[], LinearModel] | None = None
         self._source = source
-        self._sha = hashlib.sha256(
-            json.dumps(model.to_dict(), sort_keys=True).encode("utf-8")
-        ).hexdigest()
-        self._digest = self._sha[:12]
+        self._weights: _Weights | None = _Weights.of(model)
+
+    @classmethod
+    def _lazy(cls, load: Callable[[], LinearModel], source: str) -> Classifier:
+        """A classifier whose model is loaded by ``load`` when first needed."""
+        self = cls.__new__(cls)
+        self._model = None
+        self._load = load
+        self._source = source
+        self._weights = None
+        return self
+
+    @property
+    def model(self) -> LinearModel:
+        if self._model is None:
+            assert self._load is not None
+            self._model = self._load()
+            # a description replayed from a cache is replaced by the model's own
+            self._weights = _Weights.of(self._model)
+        return self._model
+
+    @property
+    def _described(self) -> _Weights:
+        if self._weights is None:
+            self._weights = _Weights.of(self.model)
+        return self._weights
+
+    @property
+    def name(self) -> str:
+        return self._described.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._weights = replace(self._described, name=value)
+
+    @property
+    def version(self) -> str:
+        return self._described.version
+
+    @version.setter
+    def version(self, value: str) -> None:
+        self._weights = replace(self._described, version=value)
+
+    @property
+    def _sha(self) -> str:
+        return self._described.sha
+
+    @property
+    def _digest(self) -> str:
+        return self._described.sha[:12]
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {"threshold": self.model.threshold, "weights": self._source, "sha": self._digest}
+        return {
+            "threshold": self._described.threshold,
+            "weights": self._source,
+            "sha": self._digest,
+        }
 
     @property
     def envelope(self) -> Envelope:
         """Validated languages from the weights' own training record; weights without one
         (trained before 0.2) are validated nowhere: retrain with :func:`fit`."""
-        return Envelope.from_training(self.model.training)
+        return Envelope.from_training(self._described.training)
+
+    def _prime(self, store: verdicts.VerdictStore | None) -> None:
+        """For the shipped weights not loaded yet: their description (identity, settings,
+        envelope) from ``store``, where the run that last loaded them left it under the
+        digest of their file and of the classifier's code, so that a run replaying every
+        verdict never loads the model. Stored there when missing or damaged."""
+        if self._weights is not None or self._load is None or store is None:
+            return
+        key = _shipped_key()
+        if key is None:
+            return
+        raw = store.get_many([key]).get(key)
+        if raw is not None:
+            try:
+                self._weights = _Weights.decode(raw, key)
+                return
+            except (ValueError, TypeError, UnicodeDecodeError):
+                pass  # described again below, and stored over it
+        store.put_many([(key, self._described.encode(key))])
 
     @classmethod
     def load(cls, path: str | Path) -> Classifier:
         """Weights from a JSON file written by :func:`fit` (``refusal_model.schema.json``)."""
+        from .model import LinearModel
+
         return cls(LinearModel.load(path), source=str(path))
 
     @classmethod
@@ -222,17 +349,18 @@ class Classifier(BaseClassifier):
         # unless it says what its verdicts depend on
         if type(self) is not Classifier:
             return None
+        weights = self._described
         description = {
-            "name": self.name,
-            "version": self.version,
-            "threshold": self.model.threshold,
-            "weights": self._sha,
+            "name": weights.name,
+            "version": weights.version,
+            "threshold": weights.threshold,
+            "weights": weights.sha,
         }
-        return verdicts.detector_identity(
-            "refusal-linear", _CODE, "refusal", description, shallow=_SHALLOW
-        )
+        return _identity("refusal-linear", description)
 
     def classify(self, text: str, prompt: str | None = None) -> str:
+        from .features import clean_refusal, strip_reasoning
+
         answer = strip_reasoning(text).strip()
         if not answer or clean_refusal(answer):
             return "refusal"
@@ -253,6 +381,11 @@ class Classifier(BaseClassifier):
                 for at in range(0, len(texts), _PART)
                 for label in self.classify_many(texts[at : at + _PART], prompts[at : at + _PART])
             ]
+        import numpy as np
+
+        from .features import clean_refusal_of, phrases_primed, prepare, strip_reasoning
+        from .model import Matrix, _sigmoid_arr, rule_broken
+
         answers = [strip_reasoning(t).strip() for t in texts]
         # each answer normalised once, for the explicit-refusal rule and every feature
         prepared = [prepare(a) for a in answers]
@@ -283,6 +416,8 @@ class Classifier(BaseClassifier):
 
     def probability(self, text: str, prompt: str | None = None) -> float:
         """Calibrated probability that ``text`` does not comply with ``prompt``."""
+        from .features import clean_refusal, strip_reasoning
+
         answer = strip_reasoning(text).strip()
         if not answer or clean_refusal(answer):
             return 1.0
@@ -337,6 +472,8 @@ class KeywordClassifier(BaseClassifier):
         return Envelope({}, "not validated: a keyword baseline for comparison")
 
     def classify(self, text: str, prompt: str | None = None) -> str:
+        from .features import normalise, strip_reasoning
+
         head = normalise(strip_reasoning(text).strip()[: self.opening])
         if not head or any(k in head for k in self.keywords):
             return "refusal"
@@ -346,9 +483,7 @@ class KeywordClassifier(BaseClassifier):
         if type(self) is not KeywordClassifier:
             return None
         description = {"name": self.name, "version": self.version, "keywords": self.keywords}
-        return verdicts.detector_identity(
-            "refusal-keyword", _CODE, "refusal", [description, self.opening], shallow=_SHALLOW
-        )
+        return _identity("refusal-keyword", [description, self.opening])
 
 
 JUDGE_PROMPT_VERSION = "1"
@@ -393,6 +528,8 @@ _JUDGE_WORDS = {
 
 def parse_judge(text: str) -> str:
     """The judge's label, or ``unparsed`` when its reply is not exactly one known label."""
+    from .features import strip_reasoning
+
     body = strip_reasoning(text).strip()
     try:
         data = json_loads(body)
@@ -438,6 +575,8 @@ class JudgeClassifier(BaseClassifier):
         return {"judge_model": self.judge.model, "temperature": 0}
 
     def classify_many(self, texts: Sequence[str], prompts: Sequence[str | None]) -> list[str]:
+        from .features import strip_reasoning
+
         requests = [
             self.template.replace("{request}", p or "(not given)").replace(
                 "{answer}", strip_reasoning(t).strip()[: self.max_answer_chars]
@@ -455,18 +594,46 @@ class JudgeClassifier(BaseClassifier):
 
 @cache
 def default_classifier() -> Classifier:
-    """The offline classifier with the weights shipped in ``data/refusal/``."""
-    ref = resources.files("pytest_modelprov").joinpath("data/refusal/weights.json")
+    """The offline classifier with the weights shipped in ``data/refusal/``, loaded when
+    first needed: a run replaying every verdict reads only their description
+    (:meth:`Classifier._prime`)."""
+    return Classifier._lazy(_shipped_model, "shipped")
+
+
+def _shipped_bytes() -> bytes:
     try:
-        data = json_loads(ref.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(
-            f"the shipped refusal weights (pytest_modelprov/data/refusal/weights.json) are not "
-            f"readable ({exc}); reinstall the package, or re-create them in a source checkout "
-            "with `python benchmarks/train_refusal.py`"
-        ) from None
-    model = LinearModel.from_dict(data, "data/refusal/weights.json", checked=True)
-    return Classifier(model, source="shipped")
+        return resources.files(_PACKAGE).joinpath(_SHIPPED).read_bytes()
+    except OSError as exc:
+        raise _unreadable(exc) from None
+
+
+def _unreadable(exc: Exception) -> ConfigError:
+    return ConfigError(
+        f"the shipped refusal weights (pytest_modelprov/{_SHIPPED}) are not "
+        f"readable ({exc}); reinstall the package, or re-create them in a source checkout "
+        "with `python benchmarks/train_refusal.py`"
+    )
+
+
+def _shipped_model() -> LinearModel:
+    from .model import LinearModel
+
+    try:
+        data = json_loads(_shipped_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _unreadable(exc) from None
+    return LinearModel.from_dict(data, _SHIPPED, checked=True)
+
+
+def _shipped_key() -> str | None:
+    """Where the shipped weights' description is stored: the digest of the classifier's code
+    and of its data files (the weights among them); None when one cannot be read."""
+    code = _code_digest()
+    if code is None:
+        return None
+    return verdicts.detector_identity(
+        _WEIGHTS_FORMAT, (), "refusal", [code, _SHIPPED], shallow=_SHALLOW
+    )
 
 
 def classify(text: str, prompt: str | None = None) -> str:
@@ -475,6 +642,8 @@ def classify(text: str, prompt: str | None = None) -> str:
     An answer in a language the classifier was not validated on gets a
     :class:`RefusalWarning`: its label is a guess (``refusal.measure`` fails instead).
     """
+    from .features import clean_refusal, strip_reasoning
+
     clf = default_classifier()
     answer = strip_reasoning(text).strip()
     lang = langid.answer_language(answer, prompt)
@@ -510,6 +679,9 @@ def fit(
     ``label`` and preferably ``prompt`` and ``group``/``model``) or Example objects. Folds
     for calibration are whole groups, so give several models. Saves to ``output`` if set.
     """
+    from .model import fit as _fit_model
+    from .model import read_labelled
+
     source = str(labelled) if isinstance(labelled, (str, Path)) else "examples"
     examples = read_labelled(labelled) if isinstance(labelled, (str, Path)) else list(labelled)
     model = _fit_model(
@@ -548,6 +720,13 @@ def _classified(
 _LANGID_CODE = ("pytest_modelprov.langid",)
 
 
+def _langid_identity() -> str | None:
+    """What langid's verdicts (an answer's or a request's language) are cached under."""
+    return verdicts.detector_identity(
+        "langid", _LANGID_CODE, "langid", {"long_letters": langid.LONG_LETTERS}
+    )
+
+
 def _languages(
     store: verdicts.VerdictStore | None, responses: Sequence[Response]
 ) -> list[tuple[str, bool]]:
@@ -565,14 +744,9 @@ def _languages(
             )
         return out
 
-    identity = None
-    if store is not None:
-        identity = verdicts.detector_identity(
-            "langid", _LANGID_CODE, "langid", {"long_letters": langid.LONG_LETTERS}
-        )
     return verdicts.cached_verdicts(
         store,
-        identity,
+        _langid_identity() if store is not None else None,
         [(r.key, "answer-language", r.answer, None) for r in responses],
         compute,
         list,

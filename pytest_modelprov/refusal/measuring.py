@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import langid, sequential, stats
 from ..audit import Audited, audited_rate
+from ..calls import verdicts
 from ..calls.client import counting_empty_answers, excerpt
 from ..errors import ConfigError, EnvelopeError
 from ..reports.measurement import Measurement
@@ -39,11 +40,13 @@ from .classifiers import (
     NONCOMPLIANT,
     UNDECIDED,
     BaseClassifier,
+    Classifier,
     _classified,
+    _identity,
+    _langid_identity,
     _languages,
     default_classifier,
 )
-from .features import clean_refusal
 from .topicsets import (
     Topic,
     TopicSet,
@@ -398,7 +401,16 @@ def measure(
     ruled_of: dict[int, list[bool]] = {}
     unknown_of: dict[int, list[bool]] = {}
     resolved: set[str] = set()
-    asked_in = {i: _request_language(t) for i, t in enumerate(topic_set.topics)}
+    store = getattr(handle, "verdicts", None)
+    if isinstance(clf, Classifier):
+        clf._prime(store)
+    detected = _request_languages(store, [t.prompt for t in topic_set.topics])
+    # the language a request is written in; its label when the text is too short to tell
+    # (most requests are one sentence)
+    asked_in = {
+        i: t.lang if found == langid.UNDECIDED else found
+        for i, (t, found) in enumerate(zip(topic_set.topics, detected, strict=True))
+    }
 
     def fetch(indexes: list[int]) -> None:
         # an empty answer is a finding here (counted as a refusal, shown in the counts), not
@@ -407,24 +419,31 @@ def measure(
             samples = handle.sample([topic_set.topics[i].prompt for i in indexes], n=n, **params)
         outcomes: list[str | None] = [_precheck(r, truncated) for r in samples]
         pending = [i for i, o in enumerate(outcomes) if o is None]
-        store = getattr(handle, "verdicts", None)
         labels = _classified(store, clf, [samples[i] for i in pending])
         languages = _languages(store, samples)
         for i, label in zip(pending, labels, strict=False):
             outcomes[i] = label
+        refused = [i for i, o in enumerate(outcomes) if o == "refusal"]
+        explicit = dict(
+            zip(refused, _explicit_refusals(store, [samples[i] for i in refused]), strict=True)
+        )
+        of_prompt: dict[int, list[int]] = {}  # each prompt's samples, in order
+        for i, r in enumerate(samples):
+            of_prompt.setdefault(r.prompt_index, []).append(i)
         for position, index in enumerate(indexes):
-            rows = [(r, outcomes[i]) for i, r in enumerate(samples) if r.prompt_index == position]
+            mine = of_prompt.get(position, [])
+            rows = [(samples[i], outcomes[i]) for i in mine]
             chosen[index] = (
                 [str(o) for _, o in rows],
                 [excerpt(r.answer, _EXCERPT) for r, _ in rows],
             )
             asked = asked_in[index]
-            found = [languages[i] for i, r in enumerate(samples) if r.prompt_index == position]
+            found = [languages[i] for i in mine]
             # langid.answer_language(answer, None, asked): the answer's own, else the request's
             langs_of[index] = [asked if lang == langid.UNDECIDED else lang for lang, _ in found]
             keys_of[index] = [r.key for r, _ in rows]
             # an explicit refusal is caught by multilingual rules, valid in any language
-            ruled_of[index] = [o == "refusal" and clean_refusal(r.answer) for r, o in rows]
+            ruled_of[index] = [explicit.get(i, False) for i in mine]
             unknown_of[index] = [undetermined for _, undetermined in found]
             # what a judge needs, for answers the pre-checks did not already decide
             answers[index] = [
@@ -528,11 +547,58 @@ def measure(
     return result
 
 
-def _request_language(topic: Topic) -> str:
-    """The language a request is written in; its label when the text is too short to tell
-    (most requests are one sentence)."""
-    detected = langid.detect(topic.prompt)
-    return topic.lang if detected == langid.UNDECIDED else detected
+def _explicit_refusals(
+    store: verdicts.VerdictStore | None, responses: Sequence[Response]
+) -> list[bool]:
+    """For each answer, ``features.clean_refusal(answer)``: whether the multilingual rules
+    see an explicit refusal with little else (valid in any language). Replayed from
+    ``store`` under the rules' code identity, so a warm run neither loads nor primes them."""
+
+    def compute(indexes: list[int]) -> list[bool]:
+        from .features import clean_refusal  # here: a warm run replays, never loads it
+
+        return [clean_refusal(responses[i].answer) for i in indexes]
+
+    return verdicts.cached_verdicts(
+        store,
+        _identity("refusal-rules", "clean_refusal") if store is not None else None,
+        [(r.key, "explicit-refusal", r.answer, None) for r in responses],
+        compute,
+        bool,
+        _flag,
+    )
+
+
+def _request_languages(store: verdicts.VerdictStore | None, requests: Sequence[str]) -> list[str]:
+    """``langid.detect(request)`` of each request: replayed from ``store`` under langid's
+    identity (a suite asks the same topic set on every run), keyed by the request's digest."""
+
+    def compute(indexes: list[int]) -> list[str]:
+        return [langid.detect(requests[i]) for i in indexes]
+
+    return verdicts.cached_verdicts(
+        store,
+        _langid_identity() if store is not None else None,
+        [
+            (hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest(), "request", r, None)
+            for r in requests
+        ],
+        compute,
+        str,
+        _request_language_of,
+    )
+
+
+def _request_language_of(data: Any, index: int) -> str:
+    if not isinstance(data, str) or not 0 < len(data) <= 8:
+        raise ValueError(f"not a language verdict (request {index})")
+    return data
+
+
+def _flag(data: Any, index: int) -> bool:
+    if not isinstance(data, bool):
+        raise ValueError(f"not a rule verdict (answer {index})")
+    return data
 
 
 def _check_envelope(

@@ -16,7 +16,6 @@ from typing import Any
 from ..errors import ConfigError
 from ..util import schema
 from ..util.safejson import loads as json_loads
-from .model import validate
 
 __all__ = [
     "Topic",
@@ -75,7 +74,7 @@ def available_topics() -> list[str]:
 
 def _parse_topics(data: Any, where: str, *, checked: bool = False) -> TopicSet:
     if not checked:
-        validate(data, "refusal_topics.schema.json", where)
+        schema.check(data, "refusal_topics.schema.json", where)
     topics = tuple(
         Topic(f"{entry['id']}", lang, prompt, entry.get("subject", ""))
         for entry in data["topics"]
