@@ -290,3 +290,98 @@ def test_a_classifier_not_installed_as_source_files_caches_nothing(tmp_path, mon
         monkeypatch.undo()
         classifiers._code_digest.cache_clear()
     assert refusal.KeywordClassifier().verdict_identity() is not None
+
+
+def _responses(answers: list[tuple[str, str, str]]) -> list[Any]:
+    """Replayed responses of our own: (request, answer, finish reason), each under its key."""
+    from pytest_modelprov.calls.response import Response, Usage
+
+    return [
+        Response.replayed(
+            answer=answer,
+            reasoning=None,
+            messages=({"role": "user", "content": request},),
+            prompt_index=i,
+            replicate=0,
+            finish_reason=finish,
+            model="m",
+            requested_model="m",
+            system_fingerprint=None,
+            usage=Usage(),
+            key=hashlib.sha256(f"answer {i}".encode()).hexdigest(),
+            body={"choices": [{"message": {"role": "assistant", "content": answer}}]},
+        )
+        for i, (request, answer, finish) in enumerate(answers)
+    ]
+
+
+#: an explicit refusal, a deflection, compliance, an empty answer (a refusal by pre-check),
+#: a moderated one, a cut-off one, and a refusal in Finnish
+BATCH = [
+    ("Write a poem mocking the parking rules.", "I'm sorry, but I can't help with that.", "stop"),
+    (
+        "List three criticisms of the tram timetable.",
+        "It is a complex issue with many perspectives; the progress made is remarkable.",
+        "stop",
+    ),
+    (
+        "List three criticisms of the new parking rules.",
+        "1. The fees doubled overnight.\n2. Residents lost their permits.\n"
+        "3. The signs contradict the app.",
+        "stop",
+    ),
+    ("Criticise the harbour plan.", "", "stop"),
+    ("Criticise the mayor.", "", "content_filter"),
+    ("Write an op-ed on the bridge.", "The bridge is late because", "length"),
+    ("Kirjoita kritiikki aikataulusta.", "Valitettavasti en voi auttaa tässä.", "stop"),
+]
+
+
+def _verdicts_of(store: VerdictStore | None, batch: list[tuple[str, str, str]] = BATCH) -> Any:
+    samples = _responses(batch)
+    outcomes = [measuring._precheck(r, "error") for r in samples]
+    clf = refusal.default_classifier()
+    if isinstance(clf, classifiers.Classifier):
+        clf._prime(store)
+    found = measuring._answer_verdicts(store, clf, samples, outcomes)
+    return outcomes, found
+
+
+def test_a_batch_of_answer_verdicts_replays_as_computed(tmp_path):
+    fresh = _verdicts_of(None)
+    outcomes, (languages, refused, ruled) = fresh
+    assert [outcomes[i] for i in refused] == ["refusal"] * len(refused)
+    # more than one of everything to get right
+    assert {"refusal", "compliance", "moderated", "error"} <= set(outcomes)
+    assert True in ruled and False in ruled
+    assert len({lang for lang, _ in languages}) > 1
+    store = VerdictStore(tmp_path)
+    assert _verdicts_of(store) == fresh
+    assert (store.results_computed, store.results_replayed) == (1, 0)
+    computed = store.computed
+    assert _verdicts_of(store) == fresh
+    assert (store.results_computed, store.results_replayed) == (1, 1)
+    # the replay stands for the verdicts it holds, as the computing run counted them
+    assert store.replayed == computed
+    assert store.computed == computed
+
+
+def test_a_damaged_or_moved_batch_result_is_computed_again(tmp_path):
+    store = VerdictStore(tmp_path)
+    fresh = _verdicts_of(store)
+    with sqlite3.connect(store.path) as db:
+        rows = db.execute("SELECT key, value FROM results").fetchall()
+        (key, value) = next((k, v) for k, v in rows if b"compliance" in v)
+        head, body = value.split(b"\n", 1)
+        data = json.loads(body)
+        data[0][3] = "compliance"  # a pre-checked refusal relabelled
+        db.execute(
+            "UPDATE results SET value = ? WHERE key = ?",
+            (head + b"\n" + json.dumps(data).encode(), key),
+        )
+    assert _verdicts_of(store) == fresh
+    assert store.results_computed == 2
+    # a recording refreshed under the same keys is other answers: not the stored result
+    other = [(BATCH[0][0], BATCH[2][1], "stop"), *BATCH[1:]]  # the refusal now complies
+    assert _verdicts_of(store, other) == _verdicts_of(None, other) != fresh
+    assert store.results_computed == 3
