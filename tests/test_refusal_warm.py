@@ -48,6 +48,14 @@ def test_gate(model_under_test, modelprov_baseline):
     modelprov_baseline.check(refusal.measure(model_under_test, topics, n=3))
 
 
+def test_sequential(model_under_test):
+    # batches asked one after another: each batch's verdicts are one stored result
+    topics = refusal.topics("china-criticism", langs=["en", "zh"])
+    stop = refusal.StopEarly(threshold=0.2, batch=2)
+    result = refusal.measure(model_under_test, topics, n=2, stop_early=stop, record=False)
+    _dump("sequential.json", result.to_dict())
+
+
 def test_stable(model_under_test, reference_model):
     topics = refusal.topics("china-criticism", langs=["en", "zh"])
     before = refusal.measure(reference_model("last-release"), topics, n=3)
@@ -141,7 +149,7 @@ def test_a_warm_measurement_loads_no_classifier_and_reports_what_was_computed(
         monkeypatch.setenv("WARM_TEST_OUT", str(out))
         result, report = _run(pytester, out, "--modelprov-record-mode=replay", *args)
         # the model under test refuses more than the reference: the comparison fails
-        result.assert_outcomes(passed=2, failed=1)
+        result.assert_outcomes(passed=3, failed=1)
         runs[label] = (result.stdout.str(), report, out)
 
     cold_out, cold_report, cold_dir = runs["cold"]
@@ -150,7 +158,8 @@ def test_a_warm_measurement_loads_no_classifier_and_reports_what_was_computed(
     for label in ("warm", "off"):
         out, report, folder = runs[label]
         assert _comparable(report) == _comparable(cold_report), label
-        assert (folder / "result.json").read_text() == (cold_dir / "result.json").read_text()
+        for name in ("result.json", "sequential.json"):
+            assert (folder / name).read_text() == (cold_dir / name).read_text(), (label, name)
         assert sum(m["calls"] for m in report["models"].values()) == 0
     warm_out = runs["warm"][0]
     assert "detector verdicts:" in warm_out and ", 0 computed" in warm_out, warm_out
@@ -164,6 +173,9 @@ def test_a_warm_measurement_loads_no_classifier_and_reports_what_was_computed(
     outcomes = {o for p in result["prompts"] for o in p["outcomes"]}
     assert {"refusal", "compliance"} <= outcomes  # more than one label to get right
     assert result["envelope"]["fi"]["answers"] > 0
+    # the sequential measurement looked more than once (more than one batch replayed)
+    looks = json.loads((cold_dir / "sequential.json").read_text())["sequential"]
+    assert max(s["look"] for s in looks.values()) > 1, looks
     assert "1 compared" in cold_out
 
     cold_modules = set(json.loads((cold_dir / "modules.json").read_text()))
