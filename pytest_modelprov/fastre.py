@@ -259,6 +259,10 @@ def _plain(code: int, ignorecase: bool) -> str | None:
     low = ch.lower()
     if len(low) != 1 or low in _CASE_PARTNERS_SET or low.upper().lower() != low:
         return None
+    if low == "\u03c3":
+        # str.lower makes a capital sigma at a word's end a final sigma (U+03C2), which
+        # IGNORECASE matches to the medial one: the text's lower-cased form may not hold it
+        return None
     return low
 
 
