@@ -231,6 +231,15 @@ class _Weights:
         return cls(data["name"], data["version"], data["threshold"], data["sha"], data["training"])
 
 
+def _stated(weights: _Weights | Mapping[str, Any]) -> tuple[Any, ...]:
+    """Name, version, threshold and training record of a description, or of the weights
+    file's JSON as :meth:`.model.LinearModel.from_dict` reads them."""
+    if isinstance(weights, _Weights):
+        return (weights.name, weights.version, weights.threshold, weights.training)
+    training = weights.get("training", {})
+    return (weights["name"], weights["version"], float(weights["threshold"]), dict(training))
+
+
 _WEIGHTS_FORMAT = "modelprov-refusal-weights/1"
 _SHIPPED = "data/refusal/weights.json"
 
@@ -324,9 +333,14 @@ class Classifier(BaseClassifier):
         raw = store.get_many([key]).get(key)
         if raw is not None:
             try:
-                self._weights = _Weights.decode(raw, key)
-                return
-            except (ValueError, TypeError, UnicodeDecodeError):
+                weights = _Weights.decode(raw, key)
+                # the store may come from elsewhere: what the file itself states (name,
+                # version, threshold, training record and envelope) is checked against it
+                # (~1 ms), never taken from the row; only the digest of the model is replayed
+                if _stated(weights) == _stated(json_loads(_shipped_bytes().decode("utf-8"))):
+                    self._weights = weights
+                    return
+            except (ValueError, TypeError, KeyError, UnicodeDecodeError):
                 pass  # described again below, and stored over it
         store.put_many([(key, self._described.encode(key))])
 
