@@ -166,3 +166,33 @@ def test_the_source_read_files_cover_the_imported_ones_for_other_detectors():
         assert static is not None, roots
         dynamic = verdicts.code_files(*roots)
         assert {p.resolve() for p in dynamic} <= {p.resolve() for p in static}, roots
+
+
+def test_another_numpy_makes_another_linear_classifier_identity(monkeypatch):
+    """The linear model's probabilities are numpy dot products: another numpy (or its BLAS)
+    may move the last bits of one near the threshold, so its verdicts are not replayed
+    under another numpy's (as the lexical detector's figures are not)."""
+    from importlib import metadata
+
+    clf = _eager()
+    before = clf.verdict_identity()
+    keyword = refusal.KeywordClassifier().verdict_identity()
+    assert before is not None and keyword is not None
+    real = metadata.version
+
+    def version(name: str) -> str:
+        return "0.0.1" if name == "numpy" else real(name)
+
+    monkeypatch.setattr(metadata, "version", version)
+    cached = getattr(classifiers, "_numpy_version", None)
+    if cached is not None:
+        cached.cache_clear()
+    try:
+        assert clf.verdict_identity() not in (before, None)
+        # the keyword baseline computes no numpy: its identity stays
+        assert refusal.KeywordClassifier().verdict_identity() == keyword
+    finally:
+        monkeypatch.undo()
+        if cached is not None:
+            cached.cache_clear()
+    assert clf.verdict_identity() == before

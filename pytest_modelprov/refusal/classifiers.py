@@ -167,6 +167,17 @@ def _code_digest() -> str | None:
     return None if paths is None else verdicts.files_digest(paths)
 
 
+@cache
+def _numpy_version() -> str | None:
+    """numpy's installed version, read without importing it."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("numpy")
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def _identity(kind: str, description: Any) -> str | None:
     """A verdict identity of the offline classifiers' code and data (``data/refusal``), known
     without importing the classifier's model: a warm run that replays every verdict never
@@ -369,6 +380,8 @@ class Classifier(BaseClassifier):
             "version": weights.version,
             "threshold": weights.threshold,
             "weights": weights.sha,
+            # its probabilities are numpy dot products: another numpy may move their last bits
+            "numpy": _numpy_version(),
         }
         return _identity("refusal-linear", description)
 
