@@ -196,3 +196,28 @@ def test_another_numpy_makes_another_linear_classifier_identity(monkeypatch):
         if cached is not None:
             cached.cache_clear()
     assert clf.verdict_identity() == before
+
+
+def test_the_lazy_package_lists_and_gives_every_name_it_had():
+    """Loaded on first use, the package still offers (and ``dir()`` still lists) every public
+    name and submodule the eager package had, in a fresh interpreter, before any is used."""
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "from pytest_modelprov import refusal\n"
+        "listed = dir(refusal)\n"
+        "got = {n: hasattr(refusal, n) for n in sys.argv[1:]}\n"
+        "star = {}\n"
+        "exec('from pytest_modelprov.refusal import *', star)\n"
+        "print(json.dumps([listed, got, sorted(k for k in star if k[0] != '_')]))\n"
+    )
+    names = [*refusal.__all__, *sorted(refusal._SUBMODULES), "KEYWORDS", "parse_judge", "Pairs"]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *names], capture_output=True, text=True, check=True
+    )
+    listed, got, star = json.loads(done.stdout)
+    assert all(got.values()), [n for n, ok in got.items() if not ok]
+    assert set(names) <= set(listed), sorted(set(names) - set(listed))
+    assert star == sorted(refusal.__all__)
