@@ -221,3 +221,39 @@ def test_the_lazy_package_lists_and_gives_every_name_it_had():
     assert all(got.values()), [n for n, ok in got.items() if not ok]
     assert set(names) <= set(listed), sorted(set(names) - set(listed))
     assert star == sorted(refusal.__all__)
+
+
+def test_a_package_beside_a_module_of_its_name_is_the_one_read(tmp_path, monkeypatch):
+    """Python imports ``stats/__init__.py`` over a ``stats.py`` beside it (a leftover of a
+    module turned package): the digest must read what Python runs."""
+    package = _package(tmp_path, "from .. import stats\n")
+    (package / "stats").mkdir()
+    (package / "stats" / "__init__.py").write_text("from ..errors import Oops\n")
+    assert _found(package, monkeypatch) == [
+        "errors.py",
+        "refusal/features.py",
+        "stats/__init__.py",
+    ]
+
+
+def test_an_extension_beside_its_source_is_what_runs(tmp_path, monkeypatch):
+    """A compiled module beside its source (a compiled build ships both) is what Python
+    loads: its imports cannot be read, so no identity rather than the source's."""
+    package = _package(tmp_path, "from .. import stats\n")
+    (package / f"stats{machinery.EXTENSION_SUFFIXES[0]}").write_bytes(b"\0compiled")
+    assert _found(package, monkeypatch) is None
+
+
+def test_the_package_read_is_the_one_imported_not_a_symlink_target(tmp_path):
+    """Installed as links (a link tree), the files digested are those at the place Python
+    imports the package from, not wherever this module's own link points."""
+    import importlib.util
+
+    installed = tmp_path / "site" / "pytest_modelprov" / "calls"
+    installed.mkdir(parents=True)
+    (installed / "sources.py").symlink_to(Path(sources.__file__))
+    spec = importlib.util.spec_from_file_location("r2_linked_sources", installed / "sources.py")
+    assert spec is not None and spec.loader is not None
+    linked = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(linked)
+    assert installed.parent == linked._PACKAGE_DIR

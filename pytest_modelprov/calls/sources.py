@@ -29,7 +29,9 @@ from pathlib import Path
 __all__ = ["code_files", "imports_of", "module_file"]
 
 _PACKAGE = "pytest_modelprov"
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+#: where Python imported the package from (not resolved: installed as links, the files read
+#: are the ones at the place it imports, not wherever a link points)
+_PACKAGE_DIR = Path(os.path.abspath(__file__)).parent.parent
 
 #: a whole ``from <dots><module> import <names>`` statement on lines of its own, the names
 #: possibly in parentheses over lines with comments (a ``)`` in a comment is the comment's)
@@ -47,8 +49,12 @@ _COMMENT = re.compile(r"#[^\n]*")
 _AFTER_A_WORD = re.compile(r"\w[ \t]+\Z")
 _AFTER_FROM = re.compile(r"\bfrom\b[\w. \t]*\Z")
 
-#: what a module (or package) of ours installed without its source is found as
-_COMPILED = (*machinery.BYTECODE_SUFFIXES, *machinery.EXTENSION_SUFFIXES)
+#: the files a module is found as, in the order Python's path finder tries them
+_SUFFIXES = (
+    *machinery.EXTENSION_SUFFIXES,
+    *machinery.SOURCE_SUFFIXES,
+    *machinery.BYTECODE_SUFFIXES,
+)
 
 Statement = tuple[int, str, list[str] | None]  # (dots, module, names; None: ``import module``)
 
@@ -58,15 +64,10 @@ class _Unknowable(Exception):
 
 
 def module_file(name: str) -> Path | None:
-    """The source file of the package module ``name``, found without importing it."""
-    parts = name.split(".")
-    if parts[0] != _PACKAGE or not all(p.isidentifier() for p in parts):
-        return None
-    base = _PACKAGE_DIR.joinpath(*parts[1:])
-    for candidate in ([base.with_suffix(".py")] if len(parts) > 1 else []) + [base / "__init__.py"]:
-        if candidate.is_file():
-            return candidate
-    return None
+    """The source file of the package module ``name``, found without importing it: the file
+    Python would load, when that is a source file."""
+    found = _Listings().find(name)
+    return found if found is not None and found.suffix in machinery.SOURCE_SUFFIXES else None
 
 
 class _Listings:
@@ -85,15 +86,22 @@ class _Listings:
                 self._names[folder] = frozenset()
         return self._names[folder]
 
-    def is_module(self, name: str) -> bool:
-        """Whether the package module ``name`` is installed, as source or compiled."""
+    def find(self, name: str) -> Path | None:
+        """The file Python loads for the package module ``name`` (None: not installed), in
+        the order its path finder tries them: a package's ``__init__`` before a module
+        file beside it, and an extension before a source before a bytecode file."""
         parts = name.split(".")
         if parts[0] != _PACKAGE or not all(p.isidentifier() for p in parts):
-            return False
+            return None
         base = _PACKAGE_DIR.joinpath(*parts[1:])
-        return any(base.name + s in self.names(base.parent) for s in (".py", *_COMPILED)) or any(
-            "__init__" + s in self.names(base) for s in (".py", *_COMPILED)
-        )
+        for suffix in _SUFFIXES:
+            if "__init__" + suffix in self.names(base):
+                return base / ("__init__" + suffix)
+        if len(parts) > 1:
+            for suffix in _SUFFIXES:
+                if base.name + suffix in self.names(base.parent):
+                    return base.parent / (base.name + suffix)
+        return None
 
 
 def _read_plainly(source: str) -> list[Statement] | None:
@@ -244,7 +252,7 @@ def imports_of(name: str, path: Path, source: str, listings: _Listings | None = 
             continue
         attributes = False
         for word in names:
-            if listings.is_module(f"{target}.{word}"):
+            if listings.find(f"{target}.{word}") is not None:
                 found.add(f"{target}.{word}")
             else:
                 attributes = True  # a function, class or constant of ``target`` itself
@@ -259,29 +267,34 @@ def code_files(roots: Sequence[str], shallow: Sequence[str]) -> list[Path] | Non
     found by reading their import statements: nothing is imported. It finds at least what
     :func:`.verdicts.code_files` finds once they are imported (``tests/test_refusal_warm.py``
     checks it for the refusal classifier). None when one of them is not a readable source
-    file (a zipped or compiled-only install) or imports a module named at run time."""
-    if not all(module_file(name) for name in (*roots, *shallow)):
+    file (a zipped or compiled install) or imports a module named at run time."""
+    listings = _Listings()
+
+    def source(name: str) -> Path | None:
+        found = listings.find(name)
+        return found if found is not None and found.suffix in machinery.SOURCE_SUFFIXES else None
+
+    if not all(source(name) for name in (*roots, *shallow)):
         return None  # not installed as source files (a zip): nothing to digest, cache nothing
     seen: dict[str, Path] = {}
-    listings = _Listings()
     stack = list(roots)
     while stack:
         name = stack.pop()
         if name in seen:
             continue
-        path = module_file(name)
+        path = listings.find(name)
         if path is None:
-            if listings.is_module(name):
-                return None  # code that runs but cannot be read: no identity
             continue  # not installed at all: nothing of it runs
+        if path.suffix not in machinery.SOURCE_SUFFIXES:
+            return None  # code that runs but cannot be read (compiled): no identity
         seen[name] = path
         try:
-            source = path.read_text(encoding="utf-8")
-            stack.extend(imports_of(name, path, source, listings) - seen.keys())
+            source_text = path.read_text(encoding="utf-8")
+            stack.extend(imports_of(name, path, source_text, listings) - seen.keys())
         except (OSError, UnicodeDecodeError, ValueError):
             return None
     for name in shallow:
-        path = module_file(name)
+        path = source(name)
         if path is not None:
             seen[name] = path
     return [seen[name] for name in sorted(seen)]
