@@ -257,3 +257,24 @@ def test_the_package_read_is_the_one_imported_not_a_symlink_target(tmp_path):
     linked = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(linked)
     assert installed.parent == linked._PACKAGE_DIR
+
+
+ATTRIBUTE_PATHS = {
+    "a package imported from its parent": "from .. import util\n\ndef f(x):\n    return util.schema.check(x)\n",
+    "a package under an alias": "from .. import util as u\n\ndef f(x):\n    return u.schema.check(x)\n",
+    "the top package, plainly": "import pytest_modelprov\n\ndef f(x):\n    return pytest_modelprov.util.schema.check(x)\n",
+}
+
+
+@pytest.mark.parametrize("source", ATTRIBUTE_PATHS.values(), ids=ATTRIBUTE_PATHS.keys())
+def test_a_submodule_reached_through_its_package_is_read(tmp_path, monkeypatch, source):
+    """``util.schema.check(...)`` after importing the package ``util``: Python finds
+    ``schema`` as the package's attribute (imported by someone else first), and so does the
+    identity that follows the imported modules' globals; the source reader must too."""
+    package = _package(tmp_path, source)
+    (package / "util").mkdir()
+    (package / "util" / "__init__.py").write_text("")
+    (package / "util" / "schema.py").write_text("def check(x):\n    return x\n")
+    found = _found(package, monkeypatch)
+    assert found is not None
+    assert "util/schema.py" in found, found

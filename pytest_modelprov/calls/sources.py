@@ -56,7 +56,9 @@ _SUFFIXES = (
     *machinery.BYTECODE_SUFFIXES,
 )
 
-Statement = tuple[int, str, list[str] | None]  # (dots, module, names; None: ``import module``)
+#: (dots, module, the names imported from it with the name each is bound to, or None for
+#: ``import module``; what ``import module as x`` binds, "" when no ``as``)
+Statement = tuple[int, str, list[tuple[str, str]] | None, str]
 
 
 class _Unknowable(Exception):
@@ -114,14 +116,15 @@ def _read_plainly(source: str) -> list[Statement] | None:
             return None  # the line before ends in a backslash: this is not its start
         dots, module, listed, bare = match.groups()
         names = _COMMENT.sub("", listed if listed is not None else bare).split(",")
-        statements.append((len(dots), module, [n.split()[0] for n in names if n.split()]))
+        statements.append((len(dots), module, [_bound(n.split()) for n in names if n.split()], ""))
         spans.append(match.span())
     for match in _PLAIN_IMPORT.finditer(source):
         if _continues(source, match.start()):
             return None
         for item in match.group(1).split(","):
             if item.split():
-                statements.append((0, item.split()[0], None))
+                words = item.split()
+                statements.append((0, words[0], None, _bound(words)[1] if len(words) > 1 else ""))
         spans.append(match.span())
     spans.sort()
     starts = [start for start, _ in spans]
@@ -150,6 +153,11 @@ def _read_plainly(source: str) -> list[Statement] | None:
     return statements
 
 
+def _bound(words: list[str]) -> tuple[str, str]:
+    """``["a", "as", "b"]``: ``("a", "b")``; ``["a"]``: ``("a", "a")``."""
+    return (words[0], words[2] if len(words) == 3 and words[1] == "as" else words[0])
+
+
 def _continues(source: str, line_start: int) -> bool:
     """Whether the line starting at ``line_start`` continues the one before (a backslash)."""
     return source[max(0, line_start - 3) : max(0, line_start - 1)].rstrip("\r").endswith("\\")
@@ -163,10 +171,10 @@ def _parse(source: str, name: str, package: str) -> list[Statement]:
     statements: list[Statement] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            statements += [(0, alias.name, None) for alias in node.names]
+            statements += [(0, alias.name, None, alias.asname or "") for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            names = [alias.name for alias in node.names]
-            statements.append((node.level, node.module or "", names))
+            names = [(alias.name, alias.asname or alias.name) for alias in node.names]
+            statements.append((node.level, node.module or "", names, ""))
         elif isinstance(node, ast.Call) and _called(node.func) in ("import_module", "__import__"):
             statements.append(_dynamic(node, name, package))
     return statements
@@ -191,11 +199,11 @@ def _dynamic(node: ast.Call, name: str, package: str) -> Statement:
                 raise _Unknowable(ast.unparse(node))
             listed.append(item.value)
         dots = level.value if isinstance(level, ast.Constant) and type(level.value) is int else 0
-        return (dots, first.value, listed or None)
+        return (dots, first.value, [(n, "") for n in listed] or None, "")
     module = first.value.lstrip(".")
     dots = len(first.value) - len(module)
     if not dots:
-        return (0, module, None)
+        return (0, module, None, "")
     anchor = args.get(1, args.get("package"))
     if anchor is None or (isinstance(anchor, ast.Name) and anchor.id == "__package__"):
         start = package
@@ -207,9 +215,9 @@ def _dynamic(node: ast.Call, name: str, package: str) -> Statement:
         raise _Unknowable(ast.unparse(node))
     parts = start.split(".")
     if dots - 1 >= len(parts):
-        return (0, "", None)  # beyond the top: fails when run, imports nothing
+        return (0, "", None, "")  # beyond the top: fails when run, imports nothing
     base = ".".join(parts[: len(parts) - (dots - 1)])
-    return (0, f"{base}.{module}" if module else base, None)
+    return (0, f"{base}.{module}" if module else base, None, "")
 
 
 def _called(func: ast.expr) -> str | None:
@@ -236,7 +244,8 @@ def imports_of(name: str, path: Path, source: str, listings: _Listings | None = 
         except SyntaxError as exc:
             raise ValueError(f"{path}: not Python ({exc})") from None
     found: set[str] = set()
-    for dots, module, names in statements:
+    bound: dict[str, str] = {}  # a name in this module -> the package module it is
+    for dots, module, names, alias in statements:
         if dots:
             parts = package.split(".")
             if dots - 1 >= len(parts):
@@ -249,15 +258,36 @@ def imports_of(name: str, path: Path, source: str, listings: _Listings | None = 
             continue
         if names is None:
             found.add(target)
+            bound[alias or _PACKAGE] = target if alias else _PACKAGE
             continue
         attributes = False
-        for word in names:
+        for word, name_here in names:
             if listings.find(f"{target}.{word}") is not None:
                 found.add(f"{target}.{word}")
+                bound[name_here] = f"{target}.{word}"
             else:
                 attributes = True  # a function, class or constant of ``target`` itself
         if attributes:
             found.add(target)
+    # a package's submodules are its attributes once anyone imported them: ``util.schema``
+    # after ``from .. import util`` runs util/schema.py without importing it here
+    for name_here, module in bound.items():
+        if name_here and (listings.find(module) or Path()).stem == "__init__":
+            found |= _reached(module, name_here, source, listings)
+    return found
+
+
+def _reached(package: str, name_here: str, source: str, listings: _Listings) -> set[str]:
+    """The submodules of ``package`` that ``source`` reaches as ``name_here.sub.sub``."""
+    found: set[str] = set()
+    pattern = re.compile(rf"(?<![\w.]){re.escape(name_here)}((?:[ \t]*\.[ \t]*\w+)+)")
+    for match in pattern.finditer(source):
+        current = package
+        for part in match.group(1).split(".")[1:]:
+            current = f"{current}.{part.strip()}"
+            if listings.find(current) is None:
+                break
+            found.add(current)
     return found
 
 
