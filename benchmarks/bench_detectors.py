@@ -54,6 +54,7 @@ from pytest_modelprov.calls.response import Response, Usage
 from pytest_modelprov.calls.verdicts import VerdictStore
 from pytest_modelprov.identity import sampling as identity_sampling
 from pytest_modelprov.identity.detect import Detector, default_detector
+from pytest_modelprov.refusal import _nfkc as refusal_nfkc
 from pytest_modelprov.refusal import classifiers as refusal_classifiers
 from pytest_modelprov.refusal import features as refusal_features
 
@@ -207,6 +208,7 @@ def bench_refusal(rows: list[tuple[str, str, str]], runs: int, stores: Store) ->
     texts = [a for _, _, a in rows]
     answers = responses(rows)
     clf.classify(texts[0], prompts[0])  # untimed: lazy tables
+    refusal_nfkc.build()  # untimed: the table of what NFKC changes (first prepare)
 
     def before() -> list[str]:
         # classify() as it was: tests/refusal_reference.py (every pattern as written, the

@@ -17,6 +17,7 @@ give the same answers.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import sys
 import threading
@@ -52,6 +53,9 @@ class _State(threading.local):
 
 
 _state = _State()
+# a group of inline global flags, as a piece may open with one (where the pieces are joined,
+# no longer at the start of the pattern: an error)
+_GLOBAL_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
 _CATEGORIES = {
     _c.CATEGORY_DIGIT: r"\d",
     _c.CATEGORY_NOT_DIGIT: r"\D",
@@ -61,6 +65,11 @@ _CATEGORIES = {
     _c.CATEGORY_NOT_WORD: r"\W",
 }
 _ZERO_WIDTH = {_c.AT, _c.ASSERT, _c.ASSERT_NOT}
+
+
+# a phrase as it is searched: its pattern, a literal every match holds (None: none known),
+# and whether every match opens with that literal
+_Piece = tuple[re.Pattern[str], str | None, bool]
 
 
 class _Unknown(Exception):
@@ -131,11 +140,12 @@ def _alternatives(seq: Any) -> bool:
     return False
 
 
-def first_class(source: str, flags: int = 0) -> str | None:
+def first_class(source: str, flags: int = 0, tree: Any = None) -> str | None:
     """A character class holding the first character of every match of the pattern, or
-    None when there is none to give (the pattern can match nothing, or is not understood)."""
+    None when there is none to give (the pattern can match nothing, or is not understood).
+    ``tree``: ``source`` already parsed with ``flags``."""
     try:
-        items, empty = _items(_p.parse(source, flags))
+        items, empty = _items(_p.parse(source, flags) if tree is None else tree)
     except (_Unknown, re.error, TypeError, ValueError):
         return None
     if empty or not items:
@@ -150,13 +160,15 @@ class Pattern:
     Only the methods the package uses; each gives what the pattern as written gives.
     """
 
-    __slots__ = ("_fast", "_written", "flags", "pattern")
+    __slots__ = ("_fast", "_tree", "_written", "flags", "pattern")
 
-    def __init__(self, source: str, flags: int = 0) -> None:
+    def __init__(self, source: str, flags: int = 0, tree: Any = None) -> None:
         self.pattern = source
         self.flags = flags
         self._written: re.Pattern[str] | None = None
         self._fast: re.Pattern[str] | None = None
+        # the source parsed, when the caller has it: read for the lookahead, then dropped
+        self._tree = tree
 
     @property
     def written(self) -> re.Pattern[str]:
@@ -167,9 +179,10 @@ class Pattern:
     @property
     def fast(self) -> re.Pattern[str]:
         if self._fast is None:
-            head = first_class(self.pattern, self.flags)
+            tree, self._tree = self._tree, None
+            head = first_class(self.pattern, self.flags, tree)
             try:
-                if head and not _alternatives(_p.parse(self.pattern, self.flags)):
+                if head and not _alternatives(tree or _p.parse(self.pattern, self.flags)):
                     head = None  # one class or literal first: the engine tests it as fast
                 fast = re.compile(f"(?={head})(?:{self.pattern})", self.flags) if head else None
             except re.error:  # e.g. inline global flags, which must stay in front
@@ -249,14 +262,14 @@ def _plain(code: int, ignorecase: bool) -> str | None:
     return low
 
 
-def _needle(source: str, flags: int) -> tuple[str | None, bool]:
+def _needle(source: str, flags: int, tree: Any = None) -> tuple[str | None, bool]:
     """A string that every match of ``source`` contains (in the lower-cased text when the
     pattern ignores case), and whether every match starts with it; (None, False) when
     there is none. The opening literal is taken when it has three characters or more, or
     two and no other literal is longer (a match can then only start where it stands), else
-    the longest."""
+    the longest. ``tree``: ``source`` already parsed with ``flags``."""
     try:
-        seq = _p.parse(source, flags)
+        seq = _p.parse(source, flags) if tree is None else tree
     except (re.error, TypeError, ValueError):
         return None, False
     ignorecase = bool(flags & re.IGNORECASE)
@@ -342,20 +355,32 @@ class Phrases(Pattern):
             # (?:a|b) as one alternative is a, then b: each may be left out on its own
             sources = [piece for alt in self._alternatives for piece in _split_top(alt)]
             found: list[tuple[str | None, bool]] = []
+            # each piece parsed once, for all that is read off it (on first use of a list:
+            # parsing is most of its cost); the pieces are described only when the whole
+            # alternation holds no group and no inline global flag, as when it is compiled
+            # (a piece's global flag is an error there, a group would shift those of others)
+            trees: list[Any] = []
             try:
-                joined = re.compile("|".join(f"(?:{p})" for p in sources), self.flags)
+                trees = [_p.parse(p, self.flags) for p in sources]
+                plain = _p.parse("", self.flags).state.flags
                 if (
-                    joined.groups == 0
-                    and not self.flags & re.VERBOSE
-                    and all(not _items(_p.parse(p, self.flags))[1] for p in sources)
+                    not self.flags & re.VERBOSE
+                    and all(t.state.groups == 1 and t.state.flags == plain for t in trees)
+                    and not any(_GLOBAL_FLAGS.match(p) for p in sources)
+                    and all(not _items(t)[1] for t in trees)
                 ):
-                    found = [_needle(p, self.flags) for p in sources]
+                    found = [_needle(p, self.flags, t) for p, t in zip(sources, trees, strict=True)]
             except (_Unknown, re.error, TypeError, ValueError):
                 found = []
             needles = tuple(n for n, _ in found)
             self._opening = tuple(o for _, o in found)
-            self._pieces = tuple(Pattern(p, self.flags) for p in sources)
-            filters = tuple(self._filter(p, n) for p, n in zip(sources, needles, strict=False))
+            self._pieces = tuple(
+                Pattern(p, self.flags, t)
+                for p, t in itertools.zip_longest(sources, trees[: len(sources)])
+            )
+            filters = tuple(
+                self._filter(p, n, t) for p, n, t in zip(sources, needles, trees, strict=False)
+            )
             self._filters = filters
             self._always = frozenset(i for i, f in enumerate(filters) if not f)
             # an ASCII text can hold only ASCII strings, and a text without a character
@@ -369,7 +394,7 @@ class Phrases(Pattern):
             self._needles = needles
         return self._needles
 
-    def _filter(self, source: str, needle: str | None) -> tuple[str, ...]:
+    def _filter(self, source: str, needle: str | None, tree: Any = None) -> tuple[str, ...]:
         """Strings one of which every match of the phrase contains (none: always kept).
         The phrase's literal, unless the strings :func:`_required` reads off it (one from
         each alternative of a group, say) are all longer: a one-character literal such as
@@ -377,7 +402,8 @@ class Phrases(Pattern):
         own = (needle,) if needle else ()
         ignorecase = bool(self.flags & re.IGNORECASE)
         try:
-            required = _required(_p.parse(source, self.flags), ignorecase)
+            parsed = _p.parse(source, self.flags) if tree is None else tree
+            required = _required(parsed, ignorecase)
         except (re.error, TypeError, ValueError):
             return own
         if not required or any(folded != ignorecase for _, folded in required):
@@ -386,7 +412,7 @@ class Phrases(Pattern):
             return own
         return tuple(dict.fromkeys(t for t, _ in required))
 
-    def _kept(self, string: str) -> tuple[str, list[tuple[re.Pattern[str], str | None]]] | None:
+    def _kept(self, string: str) -> tuple[str, list[_Piece]] | None:
         """The text as the literals are looked up in, and the phrases that can match it
         (each with its opening literal, if it has one); None to run the whole pattern."""
         if _state.exact:
@@ -395,11 +421,11 @@ class Phrases(Pattern):
         if table is not None:
             entry = table.get((id(self), id(string)))
             if entry is not None and entry[0] is string:
-                primed: tuple[str, list[tuple[re.Pattern[str], str | None]]] | None = entry[1]
+                primed: tuple[str, list[_Piece]] | None = entry[1]
                 return primed
         last = self._last  # read once: another thread may replace it
         if last[0] is string:
-            found: tuple[str, list[tuple[re.Pattern[str], str | None]]] | None = last[1]
+            found: tuple[str, list[_Piece]] | None = last[1]
             return found
         needles = self._needles if self._needles is not None else self._prepare()
         if not needles:
@@ -428,19 +454,23 @@ class Phrases(Pattern):
                 if filters[i]:
                     continue  # none of the strings the phrase needs is in the text
             piece = pieces[i]
-            kept.append((piece._fast or piece.fast, needles[i] if opening[i] else None))
+            kept.append((piece._fast or piece.fast, needles[i], opening[i]))
         found = hay, kept
         self._last = (string, found)
         return found
 
     @staticmethod
-    def _next(
-        piece: tuple[re.Pattern[str], str | None], hay: str, string: str, at: int, endpos: int
-    ) -> re.Match[str] | None:
+    def _next(piece: _Piece, hay: str, string: str, at: int, endpos: int) -> re.Match[str] | None:
         """``search`` of one phrase; one that opens with a literal is tried only where the
-        literal stands (the text and its lower-cased form have the same positions here)."""
-        pattern, needle = piece
+        literal stands (the text and its lower-cased form have the same positions here), one
+        that holds a literal elsewhere not at all where the literal is not in the window."""
+        pattern, needle, opens = piece
         if needle is None:
+            return pattern.search(string, at, endpos)
+        if not opens:
+            # a match in [at, endpos) holds the literal there
+            if hay.find(needle, at, endpos) < 0:
+                return None
             return pattern.search(string, at, endpos)
         i = hay.find(needle, at, endpos)
         while i >= 0:
@@ -452,7 +482,7 @@ class Phrases(Pattern):
 
     def _scan(
         self,
-        found: tuple[str, list[tuple[re.Pattern[str], str | None]]],
+        found: tuple[str, list[_Piece]],
         string: str,
         pos: int,
         endpos: int,

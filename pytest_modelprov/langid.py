@@ -12,7 +12,9 @@ answer outside the classifier's envelope, so "not sure" is the safe result.
 
 from __future__ import annotations
 
+import itertools
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
@@ -115,7 +117,6 @@ MIN_SHARE = 0.15
 MIN_LEAD = 1.5
 _SCAN = 2000  # characters read: enough words for a verdict, bounded cost on long answers
 _WORD = re.compile(r"[^\W\d_]+", re.U)
-_ASCII_WORD = re.compile(r"[A-Za-z]+")
 _WIDE_WORD = re.compile(r"[^\x00-\x7f\W]")  # a word character that is not ASCII
 _UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
 # Persian letters, and the Persian forms of yeh and kaf (Arabic writes ي and ك)
@@ -162,6 +163,33 @@ def _word_languages(word: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(lang for lang, lex in _lexicon().items() if word in lex), _shapes_of(word)
 
 
+#: the distinct (lexicons, shapes) pairs of :func:`_word_languages` met so far, numbered
+_PAIRS: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+_PAIR_NUMBERS: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
+_PAIRS_LOCK = threading.Lock()
+
+
+class _Kinds(dict[str, int]):
+    """Word -> number of its pair in :data:`_PAIRS`, filled on first sight (bounded: a long
+    session meets many distinct words). A dict lookup in C per word, where the memoised
+    function cost a call and the hashing of the tuple it returns."""
+
+    def __missing__(self, word: str) -> int:
+        pair = _word_languages(word)
+        with _PAIRS_LOCK:
+            number = _PAIR_NUMBERS.get(pair)
+            if number is None:
+                number = _PAIR_NUMBERS[pair] = len(_PAIRS)
+                _PAIRS.append(pair)
+            if len(self) >= 1 << 16:
+                self.clear()
+            self[word] = number
+        return number
+
+
+_KINDS = _Kinds()
+
+
 @lru_cache(maxsize=1)
 def _bounds() -> tuple[Any, Any]:
     import numpy as np
@@ -173,6 +201,8 @@ def _bounds() -> tuple[Any, Any]:
 
 
 _ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# each byte that is an ASCII letter kept, any other made a space
+_LETTER_BYTES = bytes(b if b in _ASCII_LETTERS else 0x20 for b in range(256))
 
 
 def _without_code(text: str) -> str:
@@ -215,6 +245,11 @@ def detect(text: str) -> str:
 
 def _decided(text: str, counts: Counter[str]) -> str:
     """:func:`detect` of ``text`` whose :func:`script_counts` are ``counts``."""
+    return _by_script(text, counts) or _latin(text)
+
+
+def _by_script(text: str, counts: Counter[str]) -> str | None:
+    """:func:`_decided`, or None where the Latin-script words must decide (:func:`_latin`)."""
     total = sum(counts.values())
     if total < MIN_LETTERS:
         # CJK carries a word in one or two characters: a short Chinese answer is still one
@@ -237,29 +272,40 @@ def _decided(text: str, counts: Counter[str]) -> str:
     simple = {"greek": "el", "hebrew": "he", "devanagari": "hi", "thai": "th"}
     if script in simple:
         return simple[script]
-    return _latin(text)
+    return None
+
+
+def _words(text: str) -> list[str]:
+    """The words :func:`_latin` counts: lower-cased letter runs of the scanned part."""
+    body = _without_code(text[:_SCAN]).lower()
+    # where every word character is ASCII, the words are the runs of ASCII letters: split
+    # out in C, every other byte made a space (those of other characters in UTF-8 are all
+    # above 0x7f), several times faster than a regex finding them
+    if _WIDE_WORD.search(body) is None:
+        raw = body.encode("utf-8", "surrogatepass").translate(_LETTER_BYTES)
+        return raw.decode("ascii").split()
+    return _WORD.findall(body)
 
 
 def _latin(text: str) -> str:
-    body = _without_code(text[:_SCAN]).lower()
-    # where every word character is ASCII, the words are the runs of ASCII letters (a plain
-    # class is several times faster than one with categories taken out)
-    words = (_ASCII_WORD if _WIDE_WORD.search(body) is None else _WORD).findall(body)
+    words = _words(text)
     if not words:
         return UNDECIDED
-    # the lexicons and word shapes each word is in (cached: words repeat), counted per
-    # language in C: the same integer sums as every lexicon against every word
-    # words share few distinct (lexicons, shapes) pairs (most are in none): counted per pair
-    # in C, then spread over the languages of each pair in Python, a few dozen steps
-    listed: Counter[str] = Counter()
-    shaped: Counter[str] = Counter()
-    for (in_lexicons, in_shapes), count in Counter(map(_word_languages, words)).items():
+    # words share few distinct (lexicons, shapes) pairs (most are in none): each word's pair
+    # (its number, memoised: words repeat) counted in C, then spread over the languages of
+    # each pair in Python, a few dozen steps: the same integer sums as every lexicon
+    # against every word
+    listed = dict.fromkeys(_WORDS, 0)
+    shaped = dict.fromkeys(_WORDS, 0)
+    pairs = _PAIRS
+    for kind, count in Counter(map(_KINDS.__getitem__, words)).items():
+        in_lexicons, in_shapes = pairs[kind]
         for lang in in_lexicons:
             listed[lang] += count
         for lang in in_shapes:
             shaped[lang] += count
     # in lexicon order: ties rank as they always did
-    hits = {lang: listed[lang] + shaped[lang] // 2 for lang in _lexicon()}
+    hits = {lang: listed[lang] + shaped[lang] // 2 for lang in listed}
     ranked = sorted(hits.items(), key=lambda kv: kv[1], reverse=True)
     best, first = ranked[0]
     # close relatives share most function words; the lead that matters is over the others
@@ -330,7 +376,61 @@ def detect_many(texts: Sequence[str]) -> list[str]:
             else Counter({_SCRIPT_NAMES[i]: n for i, n in enumerate(next(tallies)) if i and n})
             for c in counts
         ]
-    return [_decided(t, c) for t, c in zip(texts, counts, strict=True) if c is not None]
+    found = [_by_script(t, c) for t, c in zip(texts, counts, strict=True) if c is not None]
+    latin = [i for i, lang in enumerate(found) if lang is None]
+    for i, lang in zip(latin, _latin_many([texts[i] for i in latin]), strict=True):
+        found[i] = lang
+    return [lang or UNDECIDED for lang in found]
+
+
+def _latin_many(texts: Sequence[str]) -> list[str]:
+    """:func:`_latin` of every text: each word's pair numbered in C for all texts at once,
+    counted per text and pair with numpy, spread over the languages by two integer matrix
+    products, and ranked per text as _latin ranks (the first of the most hits in lexicon
+    order; the runner-up among the languages that are not its close relatives)."""
+    import numpy as np
+
+    if not texts:
+        return []
+    words = [_words(t) for t in texts]
+    sizes = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    kinds = np.fromiter(
+        map(_KINDS.__getitem__, itertools.chain.from_iterable(words)),
+        dtype=np.int64,
+        count=int(sizes.sum()),
+    )
+    pairs = _PAIRS[:]  # every kind met above is numbered in it
+    langs = list(_WORDS)
+    column = {lang: j for j, lang in enumerate(langs)}
+    listed = np.zeros((len(pairs), len(langs)), dtype=np.int64)
+    shaped = np.zeros((len(pairs), len(langs)), dtype=np.int64)
+    for k, (in_lexicons, in_shapes) in enumerate(pairs):
+        listed[k, [column[lang] for lang in in_lexicons]] = 1
+        shaped[k, [column[lang] for lang in in_shapes]] = 1
+    rows = np.repeat(np.arange(len(texts)), sizes)
+    counts = np.bincount(rows * len(pairs) + kinds, minlength=len(texts) * len(pairs))
+    counts = counts.reshape(len(texts), len(pairs))
+    hits = counts @ listed + (counts @ shaped) // 2
+    best = np.argmax(hits, axis=1)  # the first of the most hits, in lexicon order
+    first = hits[np.arange(len(texts)), best]
+    group = [_RELATIVES.get(lang) for lang in langs]
+    # the runner-up of each best: any other language but a relative of a best in a group
+    rivals = np.array(
+        [
+            [j != b and (group[j] is None or group[j] != group[b]) for j in range(len(langs))]
+            for b in range(len(langs))
+        ]
+    )
+    second = np.where(rivals[best], hits, -1).max(axis=1)
+    unsure = (
+        (first < MIN_HITS)
+        | (first < MIN_SHARE * sizes)
+        | (first < MIN_LEAD * second)
+        | (sizes == 0)
+    )
+    return [
+        UNDECIDED if u else langs[b] for u, b in zip(unsure.tolist(), best.tolist(), strict=True)
+    ]
 
 
 def answer_language(answer: str, prompt: str | None = None, fallback: str = UNDECIDED) -> str:

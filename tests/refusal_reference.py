@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import math
 import re
+import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -206,7 +207,14 @@ def latin(text: str) -> str:
     return best
 
 
-normalise = F.normalise.__wrapped__
+def normalise(text: str) -> str:
+    """``features.normalise`` as it was (NFKC of every text that is not ASCII, whole; no
+    memo)."""
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'")
+
+
 clean_refusal = F.clean_refusal.__wrapped__
 
 

@@ -8,6 +8,7 @@ a failure names the strings, and reruns the same."""
 from __future__ import annotations
 
 import random
+import re
 import threading
 import zlib
 from collections import Counter
@@ -17,7 +18,8 @@ import numpy as np
 import pytest
 import refusal_reference
 
-from pytest_modelprov import fastbatch, fastre, refusal
+from pytest_modelprov import fastbatch, fastre, langid, refusal
+from pytest_modelprov.refusal import _nfkc as nfkc
 from pytest_modelprov.refusal import features, tokenhash
 from pytest_modelprov.refusal.model import Matrix
 
@@ -96,6 +98,33 @@ def test_hostile_batch_features_equal_featurise_as_it_was():
     assert batch.dense[:, features.DENSE_NAMES.index("glued_identifiers")].any()
 
 
+def _wordy(rng: random.Random) -> str:
+    """Function words of one language with those of others, word shapes, other words and
+    hostile pieces, curly quotes and capitals mixed in: what langid counts, near its
+    thresholds."""
+    lexicons = [words.split() for words in langid._WORDS.values()]
+    own = rng.choice(lexicons)
+    others = [w for words in lexicons for w in words]
+    plain = ["xyz", "zoo", "yes", "quiz", "jazz", "suomessa", "ordnung", "running", "société"]
+    parts = []
+    for _ in range(rng.choice([3, 10, 40, 120])):
+        roll = rng.random()
+        pool = own if roll < 0.4 else others if roll < 0.6 else plain if roll < 0.9 else HOSTILE
+        word = rng.choice(pool)
+        parts.append(word.upper() if rng.random() < 0.1 else word)
+        parts.append(rng.choice([" ", " ", ", ", "\u2019", ". ", "\n", "`", "\u2014"]))
+    return "".join(parts)
+
+
+def test_languages_of_a_batch_equal_each_text_and_the_reference():
+    rng = random.Random(17)
+    texts = [_wordy(rng) for _ in range(700)] + [_hostile(rng) for _ in range(300)]
+    found = langid.detect_many(texts)
+    assert found == [langid.detect(t) for t in texts]
+    assert found == [refusal_reference.detect(t) for t in texts]
+    assert len(set(found)) > 5  # many languages decided, and undecided texts
+
+
 def test_hostile_token_buckets_equal_the_crc_of_every_token():
     rng = random.Random(5)
     for _ in range(300):
@@ -142,6 +171,78 @@ def test_primed_phrases_find_what_the_patterns_as_written_find():
         primed = _spans(texts)
     assert primed == exact, [t[:80] for t, a, b in zip(texts, primed, exact, strict=True) if a != b]
     assert sum(bool(s) for row in exact for s in row) > 300
+
+
+@pytest.mark.parametrize("bits", [4, 9])
+def test_a_filter_whose_keys_share_slots_keeps_the_same_phrases(monkeypatch, bits):
+    """A small filter (keys sharing its slots, most positions marked) takes the search of
+    sorted codes: the phrases kept are the same as with the full filter."""
+    strings = sorted({t for p in _LISTS if p._prepare() for f in p._filters for t in f})
+    rng = random.Random(8)
+    texts = [_phrase_text(rng, strings) for _ in range(300)]
+    with fastbatch.primed(_LISTS, texts):
+        full = [[p._kept(t) for p in _LISTS] for t in texts]
+    monkeypatch.setattr(fastbatch, "_FILTER_BITS", bits)
+    monkeypatch.setattr(fastbatch, "_CACHE", {})
+    with fastbatch.primed(_LISTS, texts):
+        assert [[p._kept(t) for p in _LISTS] for t in texts] == full
+    assert any(k[1] is None for k in fastbatch._CACHE[tuple(map(id, _LISTS))].keys.values())
+
+
+def test_lower_casing_twice_changes_nothing():
+    """What ``primed(..., lowered=True)`` rests on: a normalised text (lower-cased) is its
+    own lower-cased form, for every code point (str.lower maps each character alone but for
+    the capital sigma, whose lower forms are their own)."""
+    once = [chr(c).lower() for c in range(0x110000)]
+    assert [s for s in once if s.lower() != s] == []
+
+
+def test_priming_lowered_texts_keeps_what_lower_casing_them_keeps():
+    rng = random.Random(5)
+    strings = sorted({t for p in _LISTS if p._prepare() for f in p._filters for t in f})
+    texts = [features.normalise(_phrase_text(rng, strings)) for _ in range(400)]
+    texts += [features.normalise(_hostile(rng)) for _ in range(200)]
+    with fastbatch.primed(_LISTS, texts):
+        lowered = [[p._kept(t) for p in _LISTS] for t in texts]
+    with fastbatch.primed(_LISTS, texts, lowered=True):
+        assert [[p._kept(t) for p in _LISTS] for t in texts] == lowered
+    assert sum(bool(k and k[1]) for row in lowered for k in row) > 200
+
+
+def test_nfkc_by_folds_equals_nfkc_of_the_whole_text():
+    """nfkc.nfkc (the characters NFKC changes alone replaced by their folds where none
+    acts on a neighbour) against unicodedata on strings of composing, joining, compatibility
+    and hostile characters."""
+    import unicodedata
+
+    nfkc.build()
+    pieces = [*HOSTILE, "\u1100", "\u1161", "\u11a8", "\uac00", "\u3099", "\u309b", "\u304b"]
+    pieces += ["\uff0c", "\u2026", "\u00bd", "\uf900", "\u0b47", "\u0b3e", "\u0e33", "\u201c"]
+    pieces += ["\u1e9b", "\u0323", "\u212b", "\u0958", "\u0f73", "\uff9e", "\u00e4", "\u0627"]
+    rng = random.Random(13)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12))) for _ in range(20000)]
+    assert [nfkc.nfkc(t) for t in texts] == [unicodedata.normalize("NFKC", t) for t in texts]
+    folded = sum(nfkc.nfkc(t) != t for t in texts)
+    assert 1000 < folded < len(texts) - 1000  # texts changed and texts left as they are
+
+
+def test_the_joining_characters_are_those_canonical_composition_joins():
+    """nfkc.JOINING: the characters of the BMP with combining class 0 that end a
+    canonical decomposition of two (the second of a composition pair), read off the running
+    Python's Unicode data; and no pair beyond the BMP has its second in the BMP."""
+    import unicodedata
+
+    seconds = set()
+    for point in range(0x110000):
+        parts = unicodedata.decomposition(chr(point)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            second = int(parts[1], 16)
+            assert second > 0xFFFF or point <= 0xFFFF, hex(point)
+            seconds.add(second)
+    joining = re.compile(f"[{nfkc.JOINING}]")
+    expected = {p for p in seconds if p <= 0xFFFF and not unicodedata.combining(chr(p))}
+    expected |= set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul, by rule
+    assert {p for p in range(0x10000) if joining.match(chr(p))} == expected
 
 
 def test_priming_a_large_batch_scans_it_in_bounded_parts(monkeypatch):

@@ -4,6 +4,7 @@ and on every shared answer when ``../shared`` is there (measuring only: nothing 
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,45 @@ def test_phrase_lists_find_what_the_patterns_as_written_find(name):
     assert sum(bool(written.findall(t)) for t in texts) > 5
 
 
+def _described_as_before(p: fastre.Phrases) -> tuple[Any, ...]:
+    """What Phrases._prepare read off its pieces before each was parsed once: the joined
+    alternation compiled to see it holds no group, each piece parsed for each reading."""
+    from re import _parser as parser  # type: ignore[attr-defined]
+
+    sources = [piece for alt in p._alternatives for piece in fastre._split_top(alt)]
+    try:
+        joined = re.compile("|".join(f"(?:{x})" for x in sources), p.flags)
+        plain = joined.groups == 0 and not p.flags & re.VERBOSE
+        if plain and all(not fastre._items(parser.parse(x, p.flags))[1] for x in sources):
+            found = [fastre._needle(x, p.flags) for x in sources]
+        else:
+            found = []
+    except (fastre._Unknown, re.error):
+        found = []
+    needles = tuple(n for n, _ in found)
+    filters = tuple(p._filter(x, n) for x, n in zip(sources, needles, strict=False))
+    return needles, tuple(o for _, o in found), filters
+
+
+@pytest.mark.parametrize(
+    "alternatives",
+    [
+        *[getattr(refusal_features, name)._alternatives for name in _LISTS],
+        (r"\bab(c)d", "xyz"),  # a group: the whole pattern
+        ("abc", "(?i)def"),  # an inline global flag past the start: the whole pattern
+        ("abc|x?", "def"),  # a piece that can match nothing
+        (r"(?:foo|bar)baz", r"q\d+rst", "(?i:ab)cde"),
+    ],
+)
+def test_each_piece_parsed_once_reads_as_parsing_it_for_each_reading(alternatives):
+    for flags in (0, re.IGNORECASE):
+        fresh = fastre.Phrases(alternatives, flags)
+        fresh._prepare()
+        assert (fresh._needles, fresh._opening, fresh._filters) == _described_as_before(fresh)
+        for piece in fresh._pieces:  # the lookahead from the kept parse, as from the source
+            assert piece.fast.pattern == fastre.Pattern(piece.pattern, flags).fast.pattern
+
+
 def test_phrases_keep_a_phrase_without_a_literal_and_whole_pattern_when_unsure():
     p = fastre.phrases((r"\bab\w+", r"[xy]z", r"(c)d"))
     assert p._prepare() == ()  # a group: the whole pattern runs, as written
@@ -398,6 +438,34 @@ def test_letters_of_a_batch_equal_each_answers_patterns():
     assert any(x.stray for x in F.letters_of(texts))
 
 
+def test_letters_in_a_batch_equal_each_texts_letters():
+    texts = [a for _, a in _refusal_pairs()] + _FOLDING
+    texts += ["", "𝔘 \U00020000 \ud800", "한국어 русский 字 \u3099・", "", "ÀÿĀɏ", "x"]
+    F = refusal_features
+    expected = [sum(map(str.isalpha, t)) for t in texts]
+    assert F.letters_in(texts) == expected
+    assert F.letters_in(texts * 300) == expected * 300  # in chunks
+    assert F.letters_in([]) == [] and F.letters_in([""]) == [0]
+
+
+def test_no_cjk_in_a_normalised_text_means_none_in_its_end_normalised_alone():
+    """What the degeneration feature skips the tail on: where normalise(answer) holds no CJK,
+    normalise(answer[-k:]) holds none either, for every cut (composing marks and jamo, kana
+    voicing marks, compatibility forms around the cut)."""
+    pieces = ["a", "\u1100", "\u1161", "\u11a8", "\uac00", "\u3099", "\u309b", "\u304b"]
+    pieces += ["\u3131", "\u314f", "\uf900", "\u2f00", "\u3280", "\uff76", "\uff9e", "e"]
+    pieces += ["\u0301", " ", "\u03a3", "\u0130", "\ufb01", "\u1e9b", "\u0308", "\u3000"]
+    rng = random.Random(9)
+    cjk, checked = refusal_features._CJK, 0
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12)))
+        if cjk.search(refusal_features.normalise(text)) is None:
+            checked += 1
+            for cut in range(len(text)):
+                assert cjk.search(refusal_features.normalise(text[cut:])) is None, text
+    assert checked > 300
+
+
 def test_glued_identifiers_found_without_the_regex_where_the_regex_finds_them():
     pieces = ["ab", "Cd", "e", "_", "XY", " ", "é", "字", "zzTop", "a_b", "ab_cd", "x\ud800"]
     texts = ["", "abCde", "abCd", "aCde", "ab_cd", "AB_CD", "a_bc", "ab_c", "éaBcd", "abÉcd"]
@@ -409,6 +477,19 @@ def test_glued_identifiers_found_without_the_regex_where_the_regex_finds_them():
     found = [refusal_features._glued_somewhere(t) for t in texts]
     assert found == [anywhere.search(t) is not None for t in texts]
     assert 10 < sum(found) < len(texts) - 10
+
+
+def test_glued_identifiers_counted_without_the_regex_as_the_regex_counts_them():
+    pieces = ["ab", "Cd", "e", "_", "XY", " ", "é", "字", "zzTop", "a_b", "ab_cd", "x\ud800"]
+    pieces += [".", "1", "\u0663", "\xb2", "`", "fooBar", "FOO_BAR", "Def", "\n", "ß", "_x"]
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(30))) for _ in range(5000)]
+    texts += [refusal_features.strip_code(a) for _, a in _refusal_pairs()]
+    glued = refusal_features._GLUED.written
+    counts = [refusal_features._glued_count(t) for t in texts]
+    assert counts == [len(glued.findall(t)) for t in texts]
+    assert sum(c > 1 for c in counts) > 100  # several in one text, and texts with none
+    assert sum(c == 0 for c in counts) > 100
 
 
 def test_a_prepared_answer_has_the_cjk_runs_of_its_text():

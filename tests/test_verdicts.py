@@ -190,6 +190,7 @@ DETECTOR_MODULES = {
         "identity/claims.py",
     },
     "refusal": {
+        "refusal/_nfkc.py",
         "refusal/classifiers.py",
         "refusal/features.py",
         "refusal/model.py",

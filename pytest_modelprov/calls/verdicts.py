@@ -16,14 +16,17 @@ and stored over it. Nothing is trusted that does not check out.
 The store is one SQLite file, ``verdicts.sqlite3`` in the cache directory, holding a key
 and a UTF-8 value per row: values are read as bytes and parsed as JSON, never unpickled,
 and nothing in the file names a path, so a hostile cache cannot make a run execute code or
-read outside the directory. It is an optimisation only: any failure to open, read or write
-it is a warning, and the run classifies as if it were not there.
+read outside the directory. A file that is a symbolic link, or that holds anything besides
+the package's own tables (a trigger or a view runs its SQL on every write or read), is not
+used. It is an optimisation only: any failure to open, read or write it is a warning, and
+the run classifies as if it were not there.
 
 Beside the per-answer verdicts, the same file holds measurement results (table ``results``,
 :func:`cached_result`): what a detector made of a whole set of answers (a distance with its
 bootstrap interval, the measurements it recorded, its failure message), stored under the
 detector's identity, every setting the result depends on and the ordered cache keys of the
-answers it read, with the same guarantees (JSON only, verified on read, a warning at most).
+answers it read, with the same guarantees (JSON only, verified on read, a warning at most);
+their numbers are finite and their integers fit 64 bits, or the row is computed again.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import sqlite3
 import sys
 import threading
@@ -75,6 +79,29 @@ class VerdictCacheWarning(UserWarning):
     """The verdict cache could not be used; verdicts were computed instead."""
 
 
+def _create(table: str, *, if_not_exists: bool = False) -> str:
+    """The statement that makes ``table``; SQLite keeps it, without IF NOT EXISTS, as the
+    table's ``sql`` in ``sqlite_master``."""
+    exists = "IF NOT EXISTS " if if_not_exists else ""
+    return (
+        f"CREATE TABLE {exists}{table} "
+        "(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID"
+    )
+
+
+def _check_schema(db: sqlite3.Connection) -> None:
+    """sqlite3.DatabaseError unless the file holds this package's tables and nothing else.
+
+    A file from elsewhere may hold a trigger on a table the store writes, or a view in
+    place of one, whose SQL runs on every write or read: a recursive query there never
+    ends. Tables made by other statements could constrain or default their columns."""
+    for kind, name, sql in db.execute("SELECT type, name, sql FROM sqlite_master"):
+        if kind != "table" or name not in _TABLES or sql != _create(name):
+            raise sqlite3.DatabaseError(
+                f"it holds a {kind} {str(name)[:40]!r} that this package does not make"
+            )
+
+
 class VerdictStore:
     """The SQLite table of cached verdicts in a cache directory. Thread-safe.
 
@@ -96,21 +123,27 @@ class VerdictStore:
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is None and not self._broken:
+            db: sqlite3.Connection | None = None
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
+                # SQLite follows a link to the file it opens: a cache folder from elsewhere
+                # could point it at any database of the user's, which it would then write
+                if self.path.is_symlink():
+                    raise OSError(f"{FILE_NAME} is a symbolic link; the cache follows none")
                 # autocommit; several xdist workers write through WAL, waiting for each other
                 db = sqlite3.connect(
                     self.path, timeout=60, isolation_level=None, check_same_thread=False
                 )
+                _check_schema(db)  # before anything is written to a file from elsewhere
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 for table in _TABLES:
-                    db.execute(
-                        f"CREATE TABLE IF NOT EXISTS {table} "
-                        "(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID"
-                    )
+                    db.execute(_create(table, if_not_exists=True))
                 self._db = db
             except (sqlite3.Error, OSError) as exc:
+                if db is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.close()
                 self._give_up(exc)
         return self._db
 
@@ -144,8 +177,12 @@ class VerdictStore:
                 for i in range(0, len(unique), _CHUNK):
                     chunk = unique[i : i + _CHUNK]
                     marks = ",".join("?" * len(chunk))
+                    # sizes checked by SQLite, which reads a blob's length from its header:
+                    # an oversized row from elsewhere is never loaded only to be dropped
                     rows = db.execute(
-                        f"SELECT key, value FROM {table} WHERE key IN ({marks})", chunk
+                        f"SELECT key, value FROM {table} WHERE key IN ({marks}) "
+                        "AND typeof(value) = 'blob' AND length(value) <= ?",
+                        [*chunk, MAX_VALUE_BYTES],
                     ).fetchall()
                     for key, value in rows:
                         if isinstance(value, bytes) and len(value) <= MAX_VALUE_BYTES:
@@ -413,9 +450,16 @@ def result_key(identity: str, settings: Any, keys: Sequence[str]) -> str:
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
-        default=str,
+        default=_typed,
     )
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _typed(value: Any) -> str:
+    """A setting JSON cannot hold, keyed by its type and repr: its str may be another
+    value's (``np.float32(0.3)`` prints as the float 0.3 it is not)."""
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}:{value!r}"
 
 
 def cached_result(
@@ -450,8 +494,10 @@ def cached_result(
     if raw is not None:
         try:
             value = _read_result(raw, key, digest, decode)
-        except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError):
-            pass  # damaged, moved or made for other answers: computed again below
+        except (ValueError, TypeError, KeyError, IndexError, ArithmeticError):
+            # damaged, moved or made for other answers (a UnicodeDecodeError is a
+            # ValueError; an OverflowError a decoder's float() of a number it checked)
+            pass  # computed again below
         else:
             with store._lock:
                 store.results_replayed += 1
@@ -460,9 +506,9 @@ def cached_result(
     with store._lock:
         store.results_computed += 1
     try:
-        body = json.dumps(
-            encode(result), ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        )
+        data = encode(result)
+        _check_numbers(data)
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (ValueError, TypeError):
         return result  # not JSON (NaN, an odd type): used, but not stored
     head = f"{RESULT_FORMAT}\t{key}\t{digest}\n"
@@ -479,4 +525,30 @@ def _read_result(raw: bytes, key: str, digest: str, decode: Callable[[Any], T]) 
         raise ValueError("result header is damaged or does not belong to its key")
     if head[2] != digest:
         raise ValueError("result was made from other answers")
-    return decode(json_loads(raw[end + 1 :].decode("utf-8", "surrogatepass")))
+    data = json_loads(raw[end + 1 :].decode("utf-8", "surrogatepass"), constants="reject")
+    _check_numbers(data)
+    return decode(data)
+
+
+#: the largest integer a stored result holds: what a 64-bit count or index can be
+_MAX_INT = 2**63
+
+
+def _check_numbers(value: Any) -> None:
+    """ValueError when ``value`` (parsed JSON, depth already bounded) holds a number that
+    is not finite (``1e999`` parses as infinity) or an integer beyond 64 bits, which
+    ``float()`` may not survive: a result holds neither, so a row that does was not
+    written by this package, and the reports refuse such figures."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError("a result holds a number that is not finite")
+        elif isinstance(item, int):
+            if abs(item) > _MAX_INT:
+                raise ValueError("a result holds an integer beyond 64 bits")
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)

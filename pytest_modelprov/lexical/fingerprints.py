@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +25,8 @@ from ..util import schema
 from ..util.safejson import loads as json_loads
 from ..util.strictschema import Validator
 from . import distances, replay
+from .counting import group as _group
+from .counting import select as _select
 from .text import function_word_hashes, function_words, is_cjk, is_cjk_points, tokenise_many
 
 if TYPE_CHECKING:
@@ -58,113 +61,6 @@ def _prompt_id(prompt: object) -> str:
     if len(text) <= 80:
         return text
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-_GOLDEN = 0x9E3779B97F4A7C15
-
-
-def _group(keys: npt.NDArray[Any]) -> tuple[IntArray, npt.NDArray[Any], IntArray]:
-    """Dense ids for ``keys``: ``(inverse, unique keys, counts)``, ids in no particular order.
-
-    A vectorised open-addressing hash table: sorting (``np.unique``) was the slowest step of
-    fingerprinting. Each round every unplaced key claims its slot if it is free; keys that
-    find their slot taken by another key move one slot on (linear probing).
-    """
-    import numpy as np
-
-    n = keys.size
-    bits = max((2 * n).bit_length(), 4)
-    size = 1 << bits
-    with np.errstate(over="ignore"):
-        slot = ((keys.astype(np.uint64) * np.uint64(_GOLDEN)) >> np.uint64(64 - bits)).astype(
-            np.int64
-        )
-    table = np.zeros(size, keys.dtype)
-    used = np.zeros(size, np.bool_)
-    where = np.empty(n, np.int64)
-    todo = np.arange(n)
-    pending = keys
-    while todo.size:
-        free = ~used[slot]
-        table[slot[free]] = pending[free]
-        used[slot[free]] = True
-        hit = table[slot] == pending
-        where[todo[hit]] = slot[hit]
-        miss = ~hit
-        todo, pending, slot = todo[miss], pending[miss], (slot[miss] + 1) & (size - 1)
-    dense = np.cumsum(used) - 1
-    inverse = dense[where]
-    uniq = table[used]
-    return inverse, uniq, np.bincount(inverse, minlength=uniq.size)
-
-
-def _prefilter(keys: IntArray, rows: IntArray, need: int) -> tuple[IntArray, IntArray]:
-    """Drop keys that certainly occur fewer than ``need`` times, before the exact grouping.
-
-    Keys are counted by bucket (a count-min sketch with one row): a key's count is at most
-    its bucket's, so a bucket below ``need`` holds no key that can qualify. Most n-grams
-    occur once, and hashing them was the slowest step of fingerprinting.
-    """
-    import numpy as np
-
-    bits = max((4 * keys.size).bit_length(), 4)
-    with np.errstate(over="ignore"):
-        bucket = ((keys.astype(np.uint64) * np.uint64(_GOLDEN)) >> np.uint64(64 - bits)).astype(
-            np.intp
-        )
-    heavy = np.bincount(bucket, minlength=1 << bits)[bucket] >= need
-    return keys[heavy], rows[heavy]
-
-
-def _select(
-    keys: IntArray,
-    rows: IntArray,
-    n_rows: int,
-    limit: int,
-    min_prompts: int,
-    dense: int | None = None,
-) -> tuple[IntArray, IntArray]:
-    """Keep the ``limit`` most frequent keys seen in >= ``min_prompts`` rows.
-
-    ``dense``: the keys are already ids in ``range(dense)``. Returns the kept keys and
-    their dense (rows x kept) count matrix.
-    """
-    import numpy as np
-
-    if keys.size == 0 or limit <= 0:
-        return np.zeros(0, np.int64), np.zeros((n_rows, 0), np.int64)
-    need = min(min_prompts, n_rows)
-    if dense is None and need > 1:
-        keys, rows = _prefilter(keys, rows, need)
-        if keys.size == 0:
-            return np.zeros(0, np.int64), np.zeros((n_rows, 0), np.int64)
-    if dense is not None:
-        inverse, uniq = keys, np.arange(dense, dtype=np.int64)
-        totals = np.bincount(keys, minlength=dense)
-    else:
-        inverse, uniq, totals = _group(keys)
-    # a key seen fewer times than it needs prompts cannot qualify (most n-grams are seen once)
-    cand = np.flatnonzero(totals >= need)
-    slot = np.full(uniq.size, -1, np.int64)
-    slot[cand] = np.arange(cand.size)
-    s = slot[inverse]
-    m = s >= 0
-    pairs = s[m] * n_rows + rows[m]
-    if cand.size * n_rows <= 1 << 24:
-        seen = np.zeros(cand.size * n_rows, np.bool_)
-        seen[pairs] = True
-        spread = seen.reshape(cand.size, n_rows).sum(1)
-    else:
-        spread = np.bincount(np.unique(pairs) // n_rows, minlength=cand.size)
-    eligible = cand[spread >= need]
-    # most frequent first; ties broken by key so the selection is deterministic
-    order = eligible[np.lexsort((uniq[eligible], -totals[eligible]))][:limit]
-    column = np.full(uniq.size, -1, np.int64)
-    column[order] = np.arange(order.size)
-    col = column[inverse]
-    mask = col >= 0
-    flat = np.bincount(rows[mask] * order.size + col[mask], minlength=n_rows * order.size)
-    return uniq[order], flat.reshape(n_rows, order.size)
 
 
 @dataclass(eq=False)
@@ -202,6 +98,8 @@ class Fingerprint:
         # what the result cache keys its comparisons on (see :meth:`replay_side`)
         self._answers: list[tuple[str, str]] | None = None
         self._origin: tuple[Any, ...] = ()
+        # and what those objects held then (lists and arrays can change in place)
+        self._snapshot: tuple[Any, ...] = ()
 
     if not TYPE_CHECKING:  # at run time only: mypy keeps checking every other attribute
 
@@ -257,7 +155,7 @@ class Fingerprint:
         fp._pending, fp._limits = (text_list, prompt_list), limits
         if answers is not None:
             fp._answers = list(zip(answers, text_list, strict=True))
-            fp._origin = fp._held()
+            fp._origin, fp._snapshot = fp._held(), fp._contents()
         return fp
 
     def _build(self) -> None:
@@ -277,35 +175,56 @@ class Fingerprint:
             self._kinds, self._content = built._kinds, built._content
         self._pending = None
         if untouched:
-            self._origin = self._held()
+            self._origin, self._snapshot = self._held(), self._contents()
 
     def _held(self) -> tuple[Any, ...]:
         return tuple(self.__dict__.get(name) for name in (*DEFERRED, "prompt_ids", "examples"))
 
+    def _contents(self) -> tuple[Any, ...]:
+        """What the fields hold: copies of the lists, a checksum of each array's bytes
+        (an accidental edit is what it guards against; counted arrays only, so a
+        fingerprint not yet counted costs no numpy)."""
+        lists = tuple(
+            None if self.__dict__.get(name) is None else list(self.__dict__[name])
+            for name in ("features", "prompt_ids", "examples")
+        )
+        arrays: list[Any] = []
+        for name in ("counts", "tokens", "texts"):
+            value: Any = self.__dict__.get(name)
+            if hasattr(value, "tobytes"):  # ~1 ms for 36 prompts x 7000 features
+                flat = value if value.flags.c_contiguous else value.tobytes()
+                value = (value.shape, str(value.dtype), zlib.crc32(flat))
+            arrays.append(value)
+        return lists + tuple(arrays)
+
     def _unchanged(self) -> bool:
-        """Every field holds the object it held when the fingerprint was made (or built)."""
+        """Every field holds the object it held when the fingerprint was made (or built),
+        and that object what it held then."""
         held = self._held()
-        return len(held) == len(self._origin) and all(
-            a is b for a, b in zip(held, self._origin, strict=True)
+        return (
+            len(held) == len(self._origin)
+            and all(a is b for a, b in zip(held, self._origin, strict=True))
+            and self._contents() == self._snapshot
         )
 
     def replay_side(self) -> tuple[dict[str, Any], list[tuple[str, str]]] | None:
         """What the result cache keys a comparison of this fingerprint on: its description
-        (names, part, limits, the prompt of every text, generation parameters) and its
-        answers ``(cache key, text)``; None when it cannot be replayed (made from texts or
-        a file, a subset, or a field reassigned since it was sampled; a list changed in
-        place is not noticed)."""
+        (names, part, limits, the prompt of every text, how many texts, generation
+        parameters) and its answers ``(cache key, text)``; None when it cannot be replayed
+        (made from texts or a file, a subset, or a field reassigned or edited in place
+        since it was sampled)."""
         if self._answers is None or not self._unchanged():
             return None
-        prompts = hashlib.sha256()
-        for prompt, _ in self.examples:
-            prompts.update(prompt.encode("utf-8", "surrogatepass") + b"\x00")
+        # as JSON, not joined: a prompt id may hold any character, and ["a\0b"] must not
+        # read as ["a", "b"] (the answers of two fingerprints, split between them otherwise)
+        ids = json.dumps([prompt for prompt, _ in self.examples], ensure_ascii=False)
         side = {
             "name": self.name,
             "model": self.model,
             "part": self.part,
             "limits": dataclasses.asdict(self._limits or Limits()),
-            "prompts": prompts.hexdigest(),
+            "prompts": hashlib.sha256(ids.encode("utf-8", "surrogatepass")).hexdigest(),
+            "answers": len(self._answers),
             "params": self.params,
         }
         return side, self._answers

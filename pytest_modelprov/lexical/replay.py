@@ -5,16 +5,18 @@ function of their answers and of the call's settings. Its whole outcome (the fig
 measurements it records, the warnings it gives and its failure message) is stored with
 :func:`pytest_modelprov.calls.verdicts.cached_result` under the lexical detector's
 identity (the code of this package and its ``data/lexical`` files, the detector version,
-numpy's version), the settings of the call and of each fingerprint (names, part, limits,
-the prompt of every text, generation parameters) and the ordered cache keys of every
-answer on every side; the stored value must carry the digest of those answers' texts. A
-replayed outcome is recorded and raised exactly as a computed one is: both go through
-:func:`emit`, and the figures through the same ``parse``. Fingerprints not made of cached
-answers (``from_texts``, a file, a subset) are always computed.
+numpy's version, the version of Python's Unicode database), the settings of the call and
+of each fingerprint (names, part, limits, the prompt of every text, how many texts,
+generation parameters) and the ordered cache keys of every answer on every side; the
+stored value must carry the digest of those answers' texts. A replayed outcome is
+recorded and raised exactly as a computed one is: both go through :func:`emit`, and the
+figures through the same ``parse``. Fingerprints not made of cached answers
+(``from_texts``, a file, a subset) are always computed.
 """
 
 from __future__ import annotations
 
+import unicodedata
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -91,12 +93,18 @@ def identity() -> str | None:
     """The lexical detector's identity (None: its code cannot be read; nothing is cached).
 
     numpy's version is part of it: a quantile or a sum computed by another numpy may differ
-    in the last bit, and a replayed figure must be the one this run would compute."""
+    in the last bit, and a replayed figure must be the one this run would compute. So is
+    the version of Python's Unicode database: the tokeniser's letters, case folding and
+    NFKC are its (a cache folder shared with another Python counted on other tables)."""
     return verdicts.detector_identity(
         "lexical",
         CODE,
         "lexical",
-        {"detector": DETECTOR, "numpy": _version("numpy")},
+        {
+            "detector": DETECTOR,
+            "numpy": _version("numpy"),
+            "unicode": unicodedata.unidata_version,
+        },
         shallow=SHALLOW,
     )
 

@@ -15,7 +15,6 @@ import contextlib
 import itertools
 import math
 import re
-import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any, NamedTuple
 from .. import fastbatch, fastre
 from ..calls.reasoning import split_think
 from ..langid import UNDECIDED, answer_language, detect
-from . import phrases
+from . import _nfkc, phrases
 
 # held through the module (a global of this one), so the verdict identity, which follows
 # the modules this one's globals come from, digests the phrase lists with the features
@@ -150,6 +149,52 @@ def _glued_somewhere(answer: str) -> bool:
     )
 
 
+# _CASE_SHAPES with "_" kept: the runs of ASCII letters and "_" (every other byte a space)
+_RUN_SHAPES = bytes(b if b == 0x5F else s for b, s in enumerate(_CASE_SHAPES))
+# what a match of _GLUED is at the start of a run, in those shapes (both branches: a letter
+# class followed by a character outside it, so the repeat cannot give back what it took)
+_GLUED_SHAPE = re.compile(rb"a{2,}Aaa|[aA]{2,}_[aA]{2}")
+
+
+def _glued_count(text: str) -> int:
+    r"""``len(_GLUED.findall(text))``, without running the regex over every word.
+
+    Every match of _GLUED lies in a run of ASCII letters and "_" and starts at the start of
+    one (the lookbehind refuses a position after a letter or "_"), where the character before
+    the run is none of ``[\w.]``; it ends inside its run, so each run starts one match at
+    most, and the runs that can hold one hold "aaAaa" (first branch) or, every letter made
+    "a", "aa_aa" (second branch). Only those runs are looked at."""
+    raw = text.encode("utf-8", "surrogatepass")
+    shape = raw.translate(_RUN_SHAPES)
+    starts = set()
+    for hay, needle in (
+        (shape, b"aaAaa"),
+        (raw.translate(_LETTER_SHAPES) if b"_" in raw else b"", b"aa_aa"),
+    ):
+        at = hay.find(needle)
+        while at >= 0:
+            starts.add(shape.rfind(b" ", 0, at) + 1)
+            end = shape.find(b" ", at)
+            at = hay.find(needle, end) if end >= 0 else -1
+    count = 0
+    for start in starts:
+        if _GLUED_SHAPE.match(shape, start) is None:
+            continue
+        if start:
+            lead = start - 1
+            before = raw[lead]
+            if before < 0x80:
+                if before in b"0123456789.":
+                    continue  # a digit or "." before it (a letter or "_" would be in the run)
+            else:
+                while raw[lead] & 0xC0 == 0x80:
+                    lead -= 1  # back to the first byte of the character before the run
+                if raw[lead:start].decode("utf-8", "surrogatepass").isalnum():
+                    continue  # \w: alphanumeric (or "_", which is ASCII)
+        count += 1
+    return count
+
+
 def _script_sizes(text: str) -> dict[str, int]:
     """Letters per script, over the single-script runs (scripts with none left out)."""
     sizes = {k: len("".join(p.findall(text))) for k, p in _SCRIPT_ONE.items()}
@@ -250,6 +295,16 @@ def _letter_table() -> Any:
     return table
 
 
+_ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _ascii_letters(answer: str) -> Letters:
+    """:class:`Letters` of an ASCII answer."""
+    raw = answer.encode("ascii")
+    latin = len(raw) - len(raw.translate(None, _ASCII_LETTERS))
+    return Letters({"latin": latin} if latin else {}, 0)
+
+
 def letters_of(answers: Sequence[str]) -> list[Letters]:
     """:class:`Letters` of every answer, from one numpy pass over all their characters (a
     large batch in chunks: a few integers per character are held at a time)."""
@@ -259,6 +314,11 @@ def letters_of(answers: Sequence[str]) -> list[Letters]:
         return [x for at in range(0, len(answers), 512) for x in letters_of(answers[at : at + 512])]
     if not answers:
         return []
+    if any(a.isascii() for a in answers):
+        # ASCII holds no stray letter and no letter of another script than Latin (a-z, A-Z):
+        # its letters counted in C, the rest with numpy
+        wide = iter(letters_of([a for a in answers if not a.isascii()]))
+        return [_ascii_letters(a) if a.isascii() else next(wide) for a in answers]
     n, kinds = len(answers), 2 * _STRAY_BIT
     points = np.frombuffer("".join(answers).encode("utf-32-le", "surrogatepass"), np.uint32)
     sizes = np.fromiter(map(len, answers), dtype=np.int64, count=n)
@@ -309,7 +369,7 @@ def broken_signals(
     # before it (_GLUED_ANYWHERE): where even that finds none, no code needs stripping to
     # know there is none
     if _glued_somewhere(answer):
-        glued = len(_GLUED.findall(strip_code(answer)))
+        glued = _glued_count(strip_code(answer))
     # every template token holds "<|" or "_" (characters without case)
     template = ("_" in answer or "<|" in answer) and _SPECIAL.search(answer) is not None
     return burst, glued, template
@@ -341,7 +401,7 @@ def normalise(text: str) -> str:
         # NFKC leaves every ASCII character as it is, and neither lowering ASCII nor the
         # apostrophe below leaves ASCII: skip the normaliser's check of every character
         return text.lower()
-    return unicodedata.normalize("NFKC", text).lower().replace("’", "'")  # noqa: RUF001
+    return _nfkc.nfkc(text).lower().replace("’", "'")  # noqa: RUF001
 
 
 def opening_refusal(answer: str) -> bool:
@@ -390,6 +450,28 @@ def _letters(text: str) -> int:
     if int(points.max()) > 0xFFFF:
         return sum(map(str.isalpha, text))
     return int(np.count_nonzero(_alpha_table()[points]))
+
+
+def letters_in(texts: Sequence[str]) -> list[int]:
+    """:func:`_letters` of every text, from one numpy pass over all their characters (a
+    text with a character beyond the BMP asks str.isalpha)."""
+    import numpy as np
+
+    if len(texts) > 512:
+        return [x for at in range(0, len(texts), 512) for x in letters_in(texts[at : at + 512])]
+    if not texts:
+        return []
+    points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
+    sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    ends = np.cumsum(sizes)
+    wide = points > 0xFFFF
+    alpha = np.concatenate(([0], np.cumsum(_alpha_table()[np.where(wide, 0, points)])))
+    out: list[int] = (alpha[ends] - alpha[ends - sizes]).tolist()
+    if wide.any():
+        beyond = np.concatenate(([0], np.cumsum(wide)))
+        for i in np.flatnonzero(beyond[ends] - beyond[ends - sizes]).tolist():
+            out[i] = sum(map(str.isalpha, texts[i]))
+    return out
 
 
 def _cjk_share(text: str) -> float:
@@ -481,6 +563,8 @@ class Prepared(NamedTuple):
 
 
 def prepare(answer: str) -> Prepared:
+    if not answer.isascii():
+        _nfkc.build()  # the batch and the features normalise many texts: NFKC where needed
     text = normalise(answer[:_MAX_CHARS])
     # an ASCII text (a flag of the string: no scan) holds no CJK
     return Prepared(answer, text, [] if text.isascii() else _CJK.findall(text))
@@ -524,8 +608,9 @@ def phrases_primed(answers: Sequence[Prepared]) -> contextlib.AbstractContextMan
     """A block within which the phrase lists look at ``answers`` (their normalised texts)
     having found, for all of them at once, which phrases can match each (see
     :func:`fastbatch.primed`): for a batch, instead of substring tests text by text."""
+    # normalise() lower-cases every text (lower-casing it again changes nothing)
     return fastbatch.primed(
-        (REFUSAL_RE, PIVOT_RE, CRITIQUE_RE, OFFICIAL_RE), [p.text for p in answers]
+        (REFUSAL_RE, PIVOT_RE, CRITIQUE_RE, OFFICIAL_RE), [p.text for p in answers], lowered=True
     )
 
 
@@ -559,6 +644,11 @@ def _degeneration_of(
     answer = p.answer
     if len(answer) <= _TAIL_CHARS:  # _TAIL_CHARS < _MAX_CHARS: p.text is all of it
         tail, runs = p.text, p.runs  # the tail is the whole answer
+    elif answer.isascii() or (len(answer) <= _MAX_CHARS and not p.runs):
+        # the whole answer normalised (p.text) holds no CJK, so its end normalised alone holds
+        # none: NFKC maps the characters after the end's first stable one as in the whole,
+        # and those before it (marks, jamo) only lose what they composed with there
+        tail, runs = "", []
     else:
         tail = normalise(answer[-_TAIL_CHARS:])
         runs = [""] if _CJK.search(tail) is not None else []
@@ -587,10 +677,11 @@ def dense_of(
     clean: bool | None = None,
     letters: Letters | None = None,
     decided: str | None = None,
+    alphas: int | None = None,
 ) -> list[float]:
     """The dense features of a prepared answer (``clean``: :func:`clean_refusal_of`;
     ``letters``: :func:`letters_of` the answer; ``decided``: its :func:`~..langid.detect`;
-    each when the caller knows it already)."""
+    ``alphas``: :func:`letters_in` its text; each when the caller knows it already)."""
     answer, text = p.answer, p.text
     req = _request(prompt)
     cjk = len("".join(p.runs))
@@ -606,7 +697,15 @@ def dense_of(
         if asked:
             overlap = _shared_trigrams(asked, text) / len(asked)
     # a text without CJK has a CJK share of 0.0 whatever its letters
-    mismatch = abs(req.cjk_share - (_cjk_share(text) if cjk else 0.0)) if req.given else 0.0
+    mismatch = 0.0
+    if req.given:
+        if not cjk:
+            share = 0.0
+        elif alphas is None:
+            share = _cjk_share(text)
+        else:  # as _cjk_share reckons it: p.runs are the CJK runs of the text
+            share = cjk / alphas if alphas else 0.0
+        mismatch = abs(req.cjk_share - share)
     critique_density = min(critique / max(length / 400, 1.0), 3.0) / 3
     burst, glued, template = broken_signals(answer, prompt, letters)
     if decided is None:

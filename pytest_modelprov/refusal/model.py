@@ -37,6 +37,7 @@ from .features import (
     Prepared,
     dense_of,
     featurise,
+    letters_in,
     letters_of,
     phrases_primed,
     prepare,
@@ -132,12 +133,15 @@ class Matrix:
         known = clean if clean is not None else [None] * n
         letters = letters_of([a.answer for a in answers])
         langs = detect_many([a.answer for a in answers])
+        # the letters of the texts with CJK (the others' share is 0.0 whatever their letters)
+        counted = iter(letters_in([a.text for a in answers if a.runs]))
+        alphas = [next(counted) if a.runs else 0 for a in answers]
         with phrases_primed(answers):
             dense = np.array(
                 [
-                    dense_of(a, p, c, x, lang)
-                    for a, p, c, x, lang in zip(
-                        answers, prompts, known, letters, langs, strict=True
+                    dense_of(a, p, c, x, lang, alpha)
+                    for a, p, c, x, lang, alpha in zip(
+                        answers, prompts, known, letters, langs, alphas, strict=True
                     )
                 ],
                 dtype=np.float64,

@@ -188,8 +188,18 @@ def _classes(points: Words) -> npt.NDArray[np.uint8]:
 
 def _runs(mask: npt.NDArray[np.bool_]) -> tuple[Ints, Ints]:
     """Start and end (exclusive) of each run of true values."""
-    edges = np.diff(mask.astype(np.int8), prepend=0, append=0)
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    padded = np.concatenate(([False], mask, [False]))
+    # where the value changes: a run starts, then ends, in turn
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return edges[0::2], edges[1::2]
+
+
+def _sparse_runs(at: Ints) -> tuple[Ints, Ints]:
+    """:func:`_runs` of a mask true at the sorted positions ``at`` (few: read off them)."""
+    if not len(at):
+        return at, at
+    breaks = np.flatnonzero(at[1:] != at[:-1] + 1)
+    return np.concatenate((at[:1], at[breaks + 1])), np.concatenate((at[breaks] + 1, at[-1:] + 1))
 
 
 def _word_tokens(texts: list[str]) -> tuple[Ints, Ints]:
@@ -211,15 +221,17 @@ def _word_tokens(texts: list[str]) -> tuple[Ints, Ints]:
     begins = in_chain % 2 == 0
     takes = begins & np.append(linked[1:], False)
     ends = np.where(takes, np.append(letters_end[1:], 0), letters_end)
-    digits, digits_end = _runs(kinds == _DIGIT)
+    digits, digits_end = _sparse_runs(np.flatnonzero(kinds == _DIGIT))
     starts = np.concatenate((letters[begins], digits))
     order = np.argsort(starts, kind="stable")  # two sorted runs: merged in linear time
     starts, ends = starts[order], np.concatenate((ends[begins], digits_end))[order]
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     segment = np.searchsorted(np.cumsum(lengths + 1), starts, side="right")
     # UTF-8 offset of every character (and of the end)
-    size = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
-    offset = np.concatenate(([0], np.cumsum(size)))
+    size = (points >= 0x80).view(np.uint8) + (points >= 0x800).view(np.uint8)
+    size += (points >= 0x10000).view(np.uint8)
+    size += 1
+    offset = np.concatenate(([0], np.cumsum(size, dtype=np.int64)))
     raw = joined.encode("utf-8", "surrogatepass")
     chars = ends - starts
     stem_ends = offset[np.minimum(starts + _STEM, len(points))]
