@@ -278,3 +278,26 @@ def test_a_submodule_reached_through_its_package_is_read(tmp_path, monkeypatch, 
     found = _found(package, monkeypatch)
     assert found is not None
     assert "util/schema.py" in found, found
+
+
+def test_another_unicode_database_makes_other_refusal_and_language_identities(monkeypatch):
+    """The rules, the features and langid read letters, case and NFKC from Python's Unicode
+    database; another Python's (a cache folder shared across versions) may read an answer
+    otherwise, so none of their verdicts is replayed under another database's."""
+    import unicodedata
+
+    def identities() -> list[str | None]:
+        return [
+            _eager().verdict_identity(),
+            refusal.KeywordClassifier().verdict_identity(),
+            classifiers._identity("refusal-rules", "clean_refusal"),
+            classifiers._langid_identity(),
+        ]
+
+    before = identities()
+    assert None not in before
+    monkeypatch.setattr(unicodedata, "unidata_version", "0.0.0")
+    after = identities()
+    assert [a == b for a, b in zip(after, before, strict=True)] == [False] * 4
+    monkeypatch.undo()
+    assert identities() == before

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -185,7 +186,11 @@ def _identity(kind: str, description: Any) -> str | None:
     code = _code_digest()
     if code is None:
         return None
-    return verdicts.detector_identity(kind, (), "refusal", [code, description], shallow=_SHALLOW)
+    # the rules and features read letters, case and NFKC off Python's Unicode database
+    unicode = unicodedata.unidata_version
+    return verdicts.detector_identity(
+        kind, (), "refusal", [code, description, unicode], shallow=_SHALLOW
+    )
 
 
 #: answers :meth:`Classifier.classify_many` classifies together: their matrix (tens of KB an
@@ -750,7 +755,11 @@ _LANGID_CODE = ("pytest_modelprov.langid",)
 def _langid_identity() -> str | None:
     """What langid's verdicts (an answer's or a request's language) are cached under."""
     return verdicts.detector_identity(
-        "langid", _LANGID_CODE, "langid", {"long_letters": langid.LONG_LETTERS}
+        "langid",
+        _LANGID_CODE,
+        "langid",
+        # its words (\w) and lowercase are read off Python's Unicode database
+        {"long_letters": langid.LONG_LETTERS, "unicode": unicodedata.unidata_version},
     )
 
 
