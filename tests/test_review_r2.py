@@ -301,3 +301,27 @@ def test_another_unicode_database_makes_other_refusal_and_language_identities(mo
     assert [a == b for a, b in zip(after, before, strict=True)] == [False] * 4
     monkeypatch.undo()
     assert identities() == before
+
+
+def test_a_users_own_weights_never_take_the_shipped_description(tmp_path):
+    """Guard: with the shipped weights' description in the store, a classifier loaded from
+    the user's own weights file (another threshold) or a subclass keeps its own."""
+    store = VerdictStore(tmp_path / "cache")
+    classifiers.Classifier._lazy(classifiers._shipped_model, "shipped")._prime(store)
+    data = json.loads(classifiers._shipped_bytes())
+    data["threshold"] = 0.25
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    mine = refusal.Classifier.load(path)
+
+    class Stricter(refusal.Classifier):
+        pass
+
+    sub = Stricter(mine.model, source="mine")
+    shipped = _eager()
+    for clf in (mine, sub):
+        clf._prime(store)
+        assert clf.settings["threshold"] == 0.25
+        assert clf.settings["sha"] != shipped.settings["sha"]
+    assert mine.verdict_identity() not in (None, shipped.verdict_identity())
+    assert sub.verdict_identity() is None  # a subclass caches nothing
