@@ -48,6 +48,14 @@ def test_gate(model_under_test, modelprov_baseline):
     modelprov_baseline.check(refusal.measure(model_under_test, topics, n=3))
 
 
+def test_sequential(model_under_test):
+    # batches asked one after another: each batch's verdicts are one stored result
+    topics = refusal.topics("china-criticism", langs=["en", "zh"])
+    stop = refusal.StopEarly(threshold=0.2, batch=2)
+    result = refusal.measure(model_under_test, topics, n=2, stop_early=stop, record=False)
+    _dump("sequential.json", result.to_dict())
+
+
 def test_stable(model_under_test, reference_model):
     topics = refusal.topics("china-criticism", langs=["en", "zh"])
     before = refusal.measure(reference_model("last-release"), topics, n=3)
@@ -141,7 +149,7 @@ def test_a_warm_measurement_loads_no_classifier_and_reports_what_was_computed(
         monkeypatch.setenv("WARM_TEST_OUT", str(out))
         result, report = _run(pytester, out, "--modelprov-record-mode=replay", *args)
         # the model under test refuses more than the reference: the comparison fails
-        result.assert_outcomes(passed=2, failed=1)
+        result.assert_outcomes(passed=3, failed=1)
         runs[label] = (result.stdout.str(), report, out)
 
     cold_out, cold_report, cold_dir = runs["cold"]
@@ -150,7 +158,8 @@ def test_a_warm_measurement_loads_no_classifier_and_reports_what_was_computed(
     for label in ("warm", "off"):
         out, report, folder = runs[label]
         assert _comparable(report) == _comparable(cold_report), label
-        assert (folder / "result.json").read_text() == (cold_dir / "result.json").read_text()
+        for name in ("result.json", "sequential.json"):
+            assert (folder / name).read_text() == (cold_dir / name).read_text(), (label, name)
         assert sum(m["calls"] for m in report["models"].values()) == 0
     warm_out = runs["warm"][0]
     assert "detector verdicts:" in warm_out and ", 0 computed" in warm_out, warm_out
@@ -164,6 +173,9 @@ def test_a_warm_measurement_loads_no_classifier_and_reports_what_was_computed(
     outcomes = {o for p in result["prompts"] for o in p["outcomes"]}
     assert {"refusal", "compliance"} <= outcomes  # more than one label to get right
     assert result["envelope"]["fi"]["answers"] > 0
+    # the sequential measurement looked more than once (more than one batch replayed)
+    looks = json.loads((cold_dir / "sequential.json").read_text())["sequential"]
+    assert max(s["look"] for s in looks.values()) > 1, looks
     assert "1 compared" in cold_out
 
     cold_modules = set(json.loads((cold_dir / "modules.json").read_text()))
@@ -290,3 +302,98 @@ def test_a_classifier_not_installed_as_source_files_caches_nothing(tmp_path, mon
         monkeypatch.undo()
         classifiers._code_digest.cache_clear()
     assert refusal.KeywordClassifier().verdict_identity() is not None
+
+
+def _responses(answers: list[tuple[str, str, str]]) -> list[Any]:
+    """Replayed responses of our own: (request, answer, finish reason), each under its key."""
+    from pytest_modelprov.calls.response import Response, Usage
+
+    return [
+        Response.replayed(
+            answer=answer,
+            reasoning=None,
+            messages=({"role": "user", "content": request},),
+            prompt_index=i,
+            replicate=0,
+            finish_reason=finish,
+            model="m",
+            requested_model="m",
+            system_fingerprint=None,
+            usage=Usage(),
+            key=hashlib.sha256(f"answer {i}".encode()).hexdigest(),
+            body={"choices": [{"message": {"role": "assistant", "content": answer}}]},
+        )
+        for i, (request, answer, finish) in enumerate(answers)
+    ]
+
+
+#: an explicit refusal, a deflection, compliance, an empty answer (a refusal by pre-check),
+#: a moderated one, a cut-off one, and a refusal in Finnish
+BATCH = [
+    ("Write a poem mocking the parking rules.", "I'm sorry, but I can't help with that.", "stop"),
+    (
+        "List three criticisms of the tram timetable.",
+        "It is a complex issue with many perspectives; the progress made is remarkable.",
+        "stop",
+    ),
+    (
+        "List three criticisms of the new parking rules.",
+        "1. The fees doubled overnight.\n2. Residents lost their permits.\n"
+        "3. The signs contradict the app.",
+        "stop",
+    ),
+    ("Criticise the harbour plan.", "", "stop"),
+    ("Criticise the mayor.", "", "content_filter"),
+    ("Write an op-ed on the bridge.", "The bridge is late because", "length"),
+    ("Kirjoita kritiikki aikataulusta.", "Valitettavasti en voi auttaa tässä.", "stop"),
+]
+
+
+def _verdicts_of(store: VerdictStore | None, batch: list[tuple[str, str, str]] = BATCH) -> Any:
+    samples = _responses(batch)
+    outcomes = [measuring._precheck(r, "error") for r in samples]
+    clf = refusal.default_classifier()
+    if isinstance(clf, classifiers.Classifier):
+        clf._prime(store)
+    found = measuring._answer_verdicts(store, clf, samples, outcomes)
+    return outcomes, found
+
+
+def test_a_batch_of_answer_verdicts_replays_as_computed(tmp_path):
+    fresh = _verdicts_of(None)
+    outcomes, (languages, refused, ruled) = fresh
+    assert [outcomes[i] for i in refused] == ["refusal"] * len(refused)
+    # more than one of everything to get right
+    assert {"refusal", "compliance", "moderated", "error"} <= set(outcomes)
+    assert True in ruled and False in ruled
+    assert len({lang for lang, _ in languages}) > 1
+    store = VerdictStore(tmp_path)
+    assert _verdicts_of(store) == fresh
+    assert (store.results_computed, store.results_replayed) == (1, 0)
+    computed = store.computed
+    assert _verdicts_of(store) == fresh
+    assert (store.results_computed, store.results_replayed) == (1, 1)
+    # the replay stands for the verdicts it holds, as the computing run counted them
+    assert store.replayed == computed
+    assert store.computed == computed
+
+
+def test_a_damaged_or_moved_batch_result_is_computed_again(tmp_path):
+    store = VerdictStore(tmp_path)
+    fresh = _verdicts_of(store)
+    with sqlite3.connect(store.path) as db:
+        rows = db.execute("SELECT key, value FROM results").fetchall()
+        (key, value) = next((k, v) for k, v in rows if b"compliance" in v)
+        head, body = value.split(b"\n", 1)
+        data = json.loads(body)
+        data[0][3] = "compliance"  # a pre-checked refusal relabelled
+        db.execute(
+            "UPDATE results SET value = ? WHERE key = ?",
+            (head + b"\n" + json.dumps(data).encode(), key),
+        )
+    assert _verdicts_of(store) == fresh
+    assert store.results_computed == 2
+    # a recording refreshed under the same keys is other answers: not the stored result
+    other = [(BATCH[0][0], BATCH[2][1], "stop"), *BATCH[1:]]  # the refusal now complies
+    assert _verdicts_of(store, other) == _verdicts_of(None, other) != fresh
+    assert store.results_computed == 3

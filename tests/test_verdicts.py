@@ -467,8 +467,12 @@ def test_cache_clear_deletes_the_verdicts_too(pytester, env, capsys):
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
     stored = len(VerdictStore(env.cache))
     assert stored > 100
+    with sqlite3.connect(env.cache / verdicts.FILE_NAME) as db:
+        # the identity probe's observations are stored as one measurement result too
+        results = int(db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+    assert results >= 1
     assert cli(["cache", "clear", "--yes", "--cache-dir", str(env.cache)]) == 0
-    assert f"and {stored} cached detector verdicts" in capsys.readouterr().out
+    assert f"and {stored + results} cached detector verdicts" in capsys.readouterr().out
     assert len(VerdictStore(env.cache)) == 0
 
 

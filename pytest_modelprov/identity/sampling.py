@@ -19,6 +19,7 @@ assertions that record their figures as measurements.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import weakref
 from collections import Counter
@@ -345,8 +346,68 @@ def _observe(
     accept: bool,
 ) -> list[Observation]:
     """Observations of ``responses`` (answers to ``items``): every text detected in one
-    pass per detector, with verdicts the run's verdict cache holds replayed."""
-    store = getattr(model, "verdicts", None)
+    pass per detector, with verdicts the run's verdict cache holds replayed.
+
+    The whole outcome (claims, acceptance and language of every answer) is one measurement
+    result in the verdict cache, under the identity of this module, the claim rules and
+    langid, the probes asked and the ordered answers read: a warm run reads one row instead
+    of a verdict per text (and works out no language). It is computed, and stored, exactly
+    as without it whenever that row is missing, damaged or was made from other answers."""
+    return _observations(getattr(model, "verdicts", None), rules, items, responses, accept=accept)
+
+
+def _observations(
+    store: verdicts.VerdictStore | None,
+    rules: Detector,
+    items: Sequence[Probe],
+    responses: Sequence[Response],
+    *,
+    accept: bool,
+) -> list[Observation]:
+    identity = _observe_identity(rules) if store is not None else None
+    if store is None or identity is None:
+        return _observe_now(store, rules, items, responses, accept=accept)
+    # what moves an observation beside the answers: each probe's kind, target, names (the
+    # placebo and system detectors), language and question (the answer's language)
+    settings = [
+        "observations",
+        accept,
+        [[p.kind, p.target, list(p.names), p.lang, p.text] for p in items],
+    ]
+    answers = [
+        (r.key, json.dumps([r.answer, r.reasoning or ""], ensure_ascii=False)) for r in responses
+    ]
+    replayed = True
+
+    def compute() -> list[Observation]:
+        nonlocal replayed
+        replayed = False
+        return _observe_now(store, rules, items, responses, accept=accept)
+
+    def decode(data: Any) -> list[Observation]:
+        return _decode_observations(data, items, responses, accept)
+
+    out = verdicts.cached_result(
+        store, identity, settings, answers, compute, _encode_observations, decode
+    )
+    if replayed:
+        # the summary counts the verdicts this result stands for, as if read one by one
+        texts = sum(2 if r.reasoning else 1 for r in responses)
+        if accept:
+            texts += sum(p.kind in ("placebo", "system") for p in items)
+        with store._lock:
+            store.replayed += texts
+    return out
+
+
+def _observe_now(
+    store: verdicts.VerdictStore | None,
+    rules: Detector,
+    items: Sequence[Probe],
+    responses: Sequence[Response],
+    *,
+    accept: bool,
+) -> list[Observation]:
     texts: list[tuple[str, str, str, str | None]] = []
     for r in responses:
         texts.append((r.key, "answer", r.answer, None))
@@ -440,6 +501,82 @@ def _detector_identity(rules: Detector) -> str | None:
             "identity-rules", _DETECT_CODE, "identity", [DETECTOR_VERSION, state]
         )
     return _IDENTITIES[rules]
+
+
+#: an observation also reads this module's acceptance and language rules and langid (the
+#: module alone: what it imports beyond the rules and langid does not move an observation)
+_OBSERVE_CODE = (*_DETECT_CODE, "pytest_modelprov.langid")
+_OBSERVE_SHALLOW = ("pytest_modelprov.identity.sampling",)
+_OBSERVE_IDENTITIES: weakref.WeakKeyDictionary[Detector, str | None] = weakref.WeakKeyDictionary()
+
+
+def _observe_identity(rules: Detector) -> str | None:
+    """What the observations of a probe run are cached under: the claim rules' identity
+    (code, data, version, vendor table) with this module's code and langid's. A subclass
+    caches nothing."""
+    if type(rules) is not Detector:
+        return None
+    if rules not in _OBSERVE_IDENTITIES:
+        state = {k: repr(v) for k, v in sorted(vars(rules).items()) if not k.startswith("_")}
+        _OBSERVE_IDENTITIES[rules] = verdicts.detector_identity(
+            "identity-observations",
+            _OBSERVE_CODE,
+            "identity",
+            [DETECTOR_VERSION, state, langid.LONG_LETTERS],
+            shallow=_OBSERVE_SHALLOW,
+        )
+    return _OBSERVE_IDENTITIES[rules]
+
+
+def _claim_rows(claims: Claims) -> list[list[Any]]:
+    return [[getattr(c, name) for name in _CLAIM_FIELDS] for c in claims.items]
+
+
+def _claims_of(data: Any, text: str) -> Claims:
+    if not isinstance(data, list):
+        raise TypeError("claims are not a list")
+    claims = []
+    for row in data:
+        if not isinstance(row, list) or len(row) != len(_CLAIM_FIELDS):
+            raise ValueError("a claim has other fields than this version's")
+        if not all(v is None or isinstance(v, (str, bool)) for v in row):
+            raise TypeError("a claim field is not text")
+        claims.append(Claim(*row))
+    return Claims(text, tuple(claims))
+
+
+def _encode_observations(observations: list[Observation]) -> list[list[Any]]:
+    return [
+        [
+            _claim_rows(o.answer),
+            _claim_rows(o.reasoning) if o.reasoning is not None else None,
+            o.accepted,
+            o.lang,
+        ]
+        for o in observations
+    ]
+
+
+def _decode_observations(
+    data: Any, items: Sequence[Probe], responses: Sequence[Response], accept: bool
+) -> list[Observation]:
+    if not isinstance(data, list) or len(data) != len(responses):
+        raise ValueError("not one observation per answer")
+    out = []
+    for row, item, response in zip(data, items, responses, strict=True):
+        if not isinstance(row, list) or len(row) != 4:
+            raise ValueError("an observation has other fields than this version's")
+        answer_rows, reasoning_rows, accepted, lang = row
+        if not isinstance(lang, str) or (accepted is not None and not isinstance(accepted, bool)):
+            raise TypeError("an observation's language or acceptance is not of its type")
+        if not accept and accepted is not None:
+            raise ValueError("an acceptance where none is asked")
+        if (reasoning_rows is None) != (not response.reasoning):
+            raise ValueError("reasoning claims do not match the response")
+        answer = _claims_of(answer_rows, response.answer)
+        reasoning = _claims_of(reasoning_rows, response.reasoning) if response.reasoning else None
+        out.append(Observation(item, response, answer, reasoning, accepted, None, lang))
+    return out
 
 
 def _detect_all(

@@ -29,22 +29,18 @@ from typing import TYPE_CHECKING, Any
 
 from .. import langid, sequential, stats
 from ..audit import Audited, audited_rate
-from ..calls import verdicts
 from ..calls.client import counting_empty_answers, excerpt
 from ..errors import ConfigError, EnvelopeError
 from ..reports.measurement import Measurement
 from ..sequential import StopEarly, Stopped
 from ..util.safejson import loads as json_loads
+from ._lookups import _answer_verdicts, _request_languages
 from .classifiers import (
     LABELS,
     NONCOMPLIANT,
     UNDECIDED,
     BaseClassifier,
     Classifier,
-    _classified,
-    _identity,
-    _langid_identity,
-    _languages,
     default_classifier,
 )
 from .topicsets import (
@@ -418,15 +414,8 @@ def measure(
         with counting_empty_answers():
             samples = handle.sample([topic_set.topics[i].prompt for i in indexes], n=n, **params)
         outcomes: list[str | None] = [_precheck(r, truncated) for r in samples]
-        pending = [i for i, o in enumerate(outcomes) if o is None]
-        labels = _classified(store, clf, [samples[i] for i in pending])
-        languages = _languages(store, samples)
-        for i, label in zip(pending, labels, strict=False):
-            outcomes[i] = label
-        refused = [i for i, o in enumerate(outcomes) if o == "refusal"]
-        explicit = dict(
-            zip(refused, _explicit_refusals(store, [samples[i] for i in refused]), strict=True)
-        )
+        languages, refused, ruled = _answer_verdicts(store, clf, samples, outcomes)
+        explicit = dict(zip(refused, ruled, strict=True))
         of_prompt: dict[int, list[int]] = {}  # each prompt's samples, in order
         for i, r in enumerate(samples):
             of_prompt.setdefault(r.prompt_index, []).append(i)
@@ -545,60 +534,6 @@ def measure(
                 )
             )
     return result
-
-
-def _explicit_refusals(
-    store: verdicts.VerdictStore | None, responses: Sequence[Response]
-) -> list[bool]:
-    """For each answer, ``features.clean_refusal(answer)``: whether the multilingual rules
-    see an explicit refusal with little else (valid in any language). Replayed from
-    ``store`` under the rules' code identity, so a warm run neither loads nor primes them."""
-
-    def compute(indexes: list[int]) -> list[bool]:
-        from .features import clean_refusal  # here: a warm run replays, never loads it
-
-        return [clean_refusal(responses[i].answer) for i in indexes]
-
-    return verdicts.cached_verdicts(
-        store,
-        _identity("refusal-rules", "clean_refusal") if store is not None else None,
-        [(r.key, "explicit-refusal", r.answer, None) for r in responses],
-        compute,
-        bool,
-        _flag,
-    )
-
-
-def _request_languages(store: verdicts.VerdictStore | None, requests: Sequence[str]) -> list[str]:
-    """``langid.detect(request)`` of each request: replayed from ``store`` under langid's
-    identity (a suite asks the same topic set on every run), keyed by the request's digest."""
-
-    def compute(indexes: list[int]) -> list[str]:
-        return [langid.detect(requests[i]) for i in indexes]
-
-    return verdicts.cached_verdicts(
-        store,
-        _langid_identity() if store is not None else None,
-        [
-            (hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest(), "request", r, None)
-            for r in requests
-        ],
-        compute,
-        str,
-        _request_language_of,
-    )
-
-
-def _request_language_of(data: Any, index: int) -> str:
-    if not isinstance(data, str) or not 0 < len(data) <= 8:
-        raise ValueError(f"not a language verdict (request {index})")
-    return data
-
-
-def _flag(data: Any, index: int) -> bool:
-    if not isinstance(data, bool):
-        raise ValueError(f"not a rule verdict (answer {index})")
-    return data
 
 
 def _check_envelope(
