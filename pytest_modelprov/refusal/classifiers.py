@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -167,6 +168,17 @@ def _code_digest() -> str | None:
     return None if paths is None else verdicts.files_digest(paths)
 
 
+@cache
+def _numpy_version() -> str | None:
+    """numpy's installed version, read without importing it."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("numpy")
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def _identity(kind: str, description: Any) -> str | None:
     """A verdict identity of the offline classifiers' code and data (``data/refusal``), known
     without importing the classifier's model: a warm run that replays every verdict never
@@ -174,7 +186,11 @@ def _identity(kind: str, description: Any) -> str | None:
     code = _code_digest()
     if code is None:
         return None
-    return verdicts.detector_identity(kind, (), "refusal", [code, description], shallow=_SHALLOW)
+    # the rules and features read letters, case and NFKC off Python's Unicode database
+    unicode = unicodedata.unidata_version
+    return verdicts.detector_identity(
+        kind, (), "refusal", [code, description, unicode], shallow=_SHALLOW
+    )
 
 
 #: answers :meth:`Classifier.classify_many` classifies together: their matrix (tens of KB an
@@ -229,6 +245,15 @@ class _Weights:
         ):
             raise ValueError("a damaged description of the weights")
         return cls(data["name"], data["version"], data["threshold"], data["sha"], data["training"])
+
+
+def _stated(weights: _Weights | Mapping[str, Any]) -> tuple[Any, ...]:
+    """Name, version, threshold and training record of a description, or of the weights
+    file's JSON as :meth:`.model.LinearModel.from_dict` reads them."""
+    if isinstance(weights, _Weights):
+        return (weights.name, weights.version, weights.threshold, weights.training)
+    training = weights.get("training", {})
+    return (weights["name"], weights["version"], float(weights["threshold"]), dict(training))
 
 
 _WEIGHTS_FORMAT = "modelprov-refusal-weights/1"
@@ -324,9 +349,14 @@ class Classifier(BaseClassifier):
         raw = store.get_many([key]).get(key)
         if raw is not None:
             try:
-                self._weights = _Weights.decode(raw, key)
-                return
-            except (ValueError, TypeError, UnicodeDecodeError):
+                weights = _Weights.decode(raw, key)
+                # the store may come from elsewhere: what the file itself states (name,
+                # version, threshold, training record and envelope) is checked against it
+                # (~1 ms), never taken from the row; only the digest of the model is replayed
+                if _stated(weights) == _stated(json_loads(_shipped_bytes().decode("utf-8"))):
+                    self._weights = weights
+                    return
+            except (ValueError, TypeError, KeyError, UnicodeDecodeError):
                 pass  # described again below, and stored over it
         store.put_many([(key, self._described.encode(key))])
 
@@ -355,6 +385,8 @@ class Classifier(BaseClassifier):
             "version": weights.version,
             "threshold": weights.threshold,
             "weights": weights.sha,
+            # its probabilities are numpy dot products: another numpy may move their last bits
+            "numpy": _numpy_version(),
         }
         return _identity("refusal-linear", description)
 
@@ -723,7 +755,11 @@ _LANGID_CODE = ("pytest_modelprov.langid",)
 def _langid_identity() -> str | None:
     """What langid's verdicts (an answer's or a request's language) are cached under."""
     return verdicts.detector_identity(
-        "langid", _LANGID_CODE, "langid", {"long_letters": langid.LONG_LETTERS}
+        "langid",
+        _LANGID_CODE,
+        "langid",
+        # its words (\w) and lowercase are read off Python's Unicode database
+        {"long_letters": langid.LONG_LETTERS, "unicode": unicodedata.unidata_version},
     )
 
 
