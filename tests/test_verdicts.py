@@ -524,3 +524,27 @@ def test_every_shipped_topic_set_is_covered_and_loads():
     assert names and {f"refusal/topics/{n}.json" for n in names} <= {d for d, _ in SHIPPED}
     for name in names:
         assert len(refusal.topics(name)) > 0
+
+
+def test_every_detector_identity_names_the_unicode_database(monkeypatch):
+    """The identity rules match and fold text through Python's Unicode database as much as
+    the refusal rules do (``re.I``, ``\\w``, langid): a verdict made under another Python's
+    database is not replayed, for every detector, through the one place identities are made."""
+    import unicodedata
+
+    from pytest_modelprov.identity import detect as identity_detect
+
+    def identities() -> list[str | None]:
+        rules = identity_detect.Detector(default_detector().vendors)
+        return [
+            identity_sampling._detector_identity(rules),
+            identity_sampling._observe_identity(rules),
+        ]
+
+    before = identities()
+    assert None not in before
+    monkeypatch.setattr(unicodedata, "unidata_version", "0.0.0")
+    after = identities()
+    assert [a == b for a, b in zip(after, before, strict=True)] == [False, False]
+    monkeypatch.undo()
+    assert identities() == before

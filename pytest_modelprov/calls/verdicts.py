@@ -38,6 +38,7 @@ import math
 import sqlite3
 import sys
 import threading
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
@@ -333,13 +334,18 @@ def detector_identity(
     through their package imports), ``shallow`` modules counted without their imports,
     ``folder`` its directory under ``data/``, and ``description`` (JSON-serialisable)
     everything of this instance that can move a verdict: name, version, thresholds,
-    weights digest, tables.
+    weights digest, tables. Python's Unicode database version is part of every identity:
+    the rules match, fold and normalise text through it (``re.I``, ``\\w``, NFKC), and a
+    cache folder shared with a machine on another Python must not replay its verdicts.
     """
     files_part = _kind_digest(tuple(roots), tuple(shallow), folder)
     if files_part is None:
         return None
     text = json.dumps(
-        [FORMAT, kind, files_part, description], sort_keys=True, ensure_ascii=False, default=str
+        [FORMAT, kind, files_part, unicodedata.unidata_version, description],
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
     )
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -26,6 +26,7 @@ JOINING += "\u0ddf\u0fb5\u0fb7\u102e\u1161-\u1175\u11a8-\u11c2\u1b35"
 # whole), and what NFKC makes of each of them met so far alone (None: it may act on others)
 _TABLE: re.Pattern[str] | None = None
 _FOLDS: dict[str, str | None] = {}
+_UNKNOWN = object()
 
 
 def build() -> re.Pattern[str]:
@@ -56,8 +57,10 @@ def _fold(char: str, unstable: re.Pattern[str]) -> str | None:
     """NFKC of ``char`` alone when it acts on nothing around it: not a combining mark nor a
     joining character, and made only of characters :func:`build` leaves alone (one that
     may join to its neighbours, or become such: None)."""
-    if char in _FOLDS:
-        return _FOLDS[char]
+    # one lookup, not a test then a read: another thread may clear the memo in between
+    known = _FOLDS.get(char, _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known  # type: ignore[return-value]
     fold: str | None = None
     point = ord(char)
     if point <= 0xFFFF and not (0xD800 <= point <= 0xDFFF) and not unicodedata.combining(char):
