@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from warm_runs import comparable, run_reported
 
 from pytest_modelprov import identity
 from pytest_modelprov.calls import verdicts
@@ -87,20 +88,6 @@ def _script(server: LocalServer) -> None:
     )
 
 
-def _run(pytester: pytest.Pytester, out: Path, *args: str) -> tuple[Any, dict[str, Any]]:
-    out.mkdir()
-    report = out / "report.json"
-    result = pytester.runpytest_subprocess(
-        "-p", "no:randomly", "-p", "no:cacheprovider", f"--modelprov-report-json={report}", *args
-    )
-    return result, json.loads(report.read_text(encoding="utf-8"))
-
-
-def _comparable(report: dict[str, Any]) -> dict[str, Any]:
-    """The report without what differs between any two runs (its time, the calls made)."""
-    return {k: v for k, v in report.items() if k not in ("created", "models", "record_mode")}
-
-
 def _rows(path: Path, table: str) -> int:
     with sqlite3.connect(path) as db:
         return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
@@ -112,7 +99,7 @@ def test_a_warm_probe_replays_its_observations_and_reports_what_was_computed(
     _script(env.server)
     pytester.makepyfile(test_suite=SUITE)
     monkeypatch.setenv("WARM_TEST_OUT", str(pytester.path / "seed"))
-    _run(pytester, pytester.path / "seed", "--modelprov-update-baselines")
+    run_reported(pytester, pytester.path / "seed", "--modelprov-update-baselines")
     store = env.cache / verdicts.FILE_NAME
     for stored in env.cache.glob(verdicts.FILE_NAME + "*"):  # with its WAL files
         stored.unlink()
@@ -129,7 +116,7 @@ def test_a_warm_probe_replays_its_observations_and_reports_what_was_computed(
             assert _rows(store, "results") >= 3  # one per probe call, one per batch asked
         out = pytester.path / label
         monkeypatch.setenv("WARM_TEST_OUT", str(out))
-        result, report = _run(pytester, out, "--modelprov-record-mode=replay", *args)
+        result, report = run_reported(pytester, out, "--modelprov-record-mode=replay", *args)
         result.assert_outcomes(passed=2, failed=1)
         runs[label] = (result.stdout.str(), report, out)
 
@@ -145,7 +132,7 @@ def test_a_warm_probe_replays_its_observations_and_reports_what_was_computed(
     assert "detector verdicts:" not in runs["off"][0]
     for label in ("warm", "off"):
         _, report, folder = runs[label]
-        assert _comparable(report) == _comparable(cold_report), label
+        assert comparable(report) == comparable(cold_report), label
         for name in ("probe.json", "sequential.json"):
             assert (folder / name).read_text() == (cold_dir / name).read_text(), (label, name)
         assert sum(m["calls"] for m in report["models"].values()) == 0

@@ -7,10 +7,9 @@ import hashlib
 import json
 import re
 import sqlite3
-from pathlib import Path
 from typing import Any
 
-import pytest
+from warm_runs import comparable, run_reported
 
 from pytest_modelprov import langid, refusal
 from pytest_modelprov.calls import sources, verdicts
@@ -105,25 +104,6 @@ def _script(server: Any) -> None:
     )
 
 
-def _run(pytester: pytest.Pytester, out: Path, *args: str) -> tuple[Any, dict[str, Any]]:
-    out.mkdir()
-    report = out / "report.json"
-    result = pytester.runpytest_subprocess(
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-        f"--modelprov-report-json={report}",
-        *args,
-    )
-    return result, json.loads(report.read_text(encoding="utf-8"))
-
-
-def _comparable(report: dict[str, Any]) -> dict[str, Any]:
-    """The report without what differs between any two runs (its time, the calls made)."""
-    return {k: v for k, v in report.items() if k not in ("created", "models", "record_mode")}
-
-
 def test_a_warm_measurement_loads_no_classifier_and_reports_what_was_computed(
     pytester, env, monkeypatch
 ):
@@ -136,7 +116,7 @@ def test_a_warm_measurement_loads_no_classifier_and_reports_what_was_computed(
     # the answers and the baseline recorded; then the verdicts computed afresh (cold),
     # replayed (warm), and computed without the verdict cache (off)
     monkeypatch.setenv("WARM_TEST_OUT", str(pytester.path / "seed"))
-    _run(pytester, pytester.path / "seed", "--modelprov-update-baselines")
+    run_reported(pytester, pytester.path / "seed", "--modelprov-update-baselines")
     for stored in env.cache.glob(verdicts.FILE_NAME + "*"):  # with its WAL files
         stored.unlink()
     runs = {}
@@ -147,7 +127,7 @@ def test_a_warm_measurement_loads_no_classifier_and_reports_what_was_computed(
     ]:
         out = pytester.path / label
         monkeypatch.setenv("WARM_TEST_OUT", str(out))
-        result, report = _run(pytester, out, "--modelprov-record-mode=replay", *args)
+        result, report = run_reported(pytester, out, "--modelprov-record-mode=replay", *args)
         # the model under test refuses more than the reference: the comparison fails
         result.assert_outcomes(passed=3, failed=1)
         runs[label] = (result.stdout.str(), report, out)
@@ -157,7 +137,7 @@ def test_a_warm_measurement_loads_no_classifier_and_reports_what_was_computed(
     assert computed and int(computed.group(1)) > 0, cold_out
     for label in ("warm", "off"):
         out, report, folder = runs[label]
-        assert _comparable(report) == _comparable(cold_report), label
+        assert comparable(report) == comparable(cold_report), label
         for name in ("result.json", "sequential.json"):
             assert (folder / name).read_text() == (cold_dir / name).read_text(), (label, name)
         assert sum(m["calls"] for m in report["models"].values()) == 0
