@@ -541,7 +541,7 @@ def _claims_of(data: Any, text: str) -> Claims:
             raise ValueError("a claim has other fields than this version's")
         if not all(v is None or isinstance(v, (str, bool)) for v in row):
             raise TypeError("a claim field is not text")
-        claims.append(Claim(*row))
+        claims.append(Claim(**dict(zip(_CLAIM_FIELDS, row, strict=True))))
     return Claims(text, tuple(claims))
 
 
@@ -588,16 +588,7 @@ def _detect_all(
         return [rules.detect(texts[i][2]) for i in indexes]
 
     def decode(data: Any, index: int) -> Claims:
-        if not isinstance(data, list):
-            raise TypeError("claims are not a list")
-        claims = []
-        for row in data:
-            if not isinstance(row, list) or len(row) != len(_CLAIM_FIELDS):
-                raise ValueError("a claim has other fields than this version's")
-            if not all(v is None or isinstance(v, (str, bool)) for v in row):
-                raise TypeError("a claim field is not text")
-            claims.append(Claim(**dict(zip(_CLAIM_FIELDS, row, strict=True))))
-        return Claims(texts[index][2], tuple(claims))
+        return _claims_of(data, texts[index][2])
 
     def encode(claims: Claims) -> list[list[Any]]:
         return [[getattr(c, name) for name in _CLAIM_FIELDS] for c in claims.items]
