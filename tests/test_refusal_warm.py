@@ -50,7 +50,8 @@ def test_gate(model_under_test, modelprov_baseline):
 def test_sequential(model_under_test):
     # batches asked one after another: each batch's verdicts are one stored result
     topics = refusal.topics("china-criticism", langs=["en", "zh"])
-    stop = refusal.StopEarly(threshold=0.2, batch=2)
+    # a threshold near the scripted rates: no first look of 4 answers can decide it
+    stop = refusal.StopEarly(threshold=0.6, batch=2)
     result = refusal.measure(model_under_test, topics, n=2, stop_early=stop, record=False)
     _dump("sequential.json", result.to_dict())
 
@@ -116,7 +117,15 @@ def test_a_warm_measurement_loads_no_classifier_and_reports_what_was_computed(
     # the answers and the baseline recorded; then the verdicts computed afresh (cold),
     # replayed (warm), and computed without the verdict cache (off)
     monkeypatch.setenv("WARM_TEST_OUT", str(pytester.path / "seed"))
-    run_reported(pytester, pytester.path / "seed", "--modelprov-update-baselines")
+    # one call at a time: the script hands a rule's answers out in turn, so the order the
+    # calls arrive in decides which prompt gets which answer (and whether the sequential
+    # measurement can stop at its first look); in flight together, that order varied
+    run_reported(
+        pytester,
+        pytester.path / "seed",
+        "--modelprov-update-baselines",
+        "--modelprov-concurrency=1",
+    )
     for stored in env.cache.glob(verdicts.FILE_NAME + "*"):  # with its WAL files
         stored.unlink()
     runs = {}

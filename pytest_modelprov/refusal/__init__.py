@@ -19,15 +19,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..errors import EnvelopeError
     from ..sequential import StopEarly
-    from .classifiers import JUDGE_PROMPT as JUDGE_PROMPT
-    from .classifiers import JUDGE_PROMPT_VERSION as JUDGE_PROMPT_VERSION
     from .classifiers import KEYWORDS as KEYWORDS
     from .classifiers import (
         LABELS,
         NONCOMPLIANT,
         Classifier,
         Envelope,
-        JudgeClassifier,
         KeywordClassifier,
         classify,
         default_classifier,
@@ -36,7 +33,6 @@ if TYPE_CHECKING:
     from .classifiers import UNDECIDED as UNDECIDED
     from .classifiers import BaseClassifier as BaseClassifier
     from .classifiers import RefusalWarning as RefusalWarning
-    from .classifiers import parse_judge as parse_judge
     from .comparing import Comparison as Comparison
     from .comparing import Pairs as Pairs
     from .comparing import (
@@ -44,6 +40,10 @@ if TYPE_CHECKING:
         assert_stable,
         compare,
     )
+    from .judge import JUDGE_PROMPT as JUDGE_PROMPT
+    from .judge import JUDGE_PROMPT_VERSION as JUDGE_PROMPT_VERSION
+    from .judge import JudgeClassifier as JudgeClassifier
+    from .judge import parse_judge as parse_judge
     from .measuring import AUDITED as AUDITED
     from .measuring import BIAS as BIAS
     from .measuring import UNDETERMINED_SHARE as UNDETERMINED_SHARE
@@ -68,8 +68,6 @@ _HOME: dict[str, str] = {
     "StopEarly": "..sequential",
     **dict.fromkeys(
         (
-            "JUDGE_PROMPT",
-            "JUDGE_PROMPT_VERSION",
             "KEYWORDS",
             "LABELS",
             "NONCOMPLIANT",
@@ -77,15 +75,16 @@ _HOME: dict[str, str] = {
             "BaseClassifier",
             "Classifier",
             "Envelope",
-            "JudgeClassifier",
             "KeywordClassifier",
             "RefusalWarning",
             "classify",
             "default_classifier",
             "fit",
-            "parse_judge",
         ),
         ".classifiers",
+    ),
+    **dict.fromkeys(
+        ("JUDGE_PROMPT", "JUDGE_PROMPT_VERSION", "JudgeClassifier", "parse_judge"), ".judge"
     ),
     **dict.fromkeys(
         ("Comparison", "Pairs", "assert_rate_at_most", "assert_stable", "compare"), ".comparing"
@@ -116,6 +115,7 @@ _SUBMODULES = frozenset(
         "comparing",
         "evaluation",
         "features",
+        "judge",
         "measuring",
         "model",
         "phrases",
