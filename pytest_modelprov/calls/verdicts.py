@@ -476,6 +476,8 @@ def cached_result(
     compute: Callable[[], T],
     encode: Callable[[T], Any],
     decode: Callable[[Any], T],
+    *,
+    stands_for: Callable[[T], int] | None = None,
 ) -> T:
     """A measurement result over a whole set of answers: replayed from ``store`` when it
     holds one for exactly this detector, these settings and these answers, else
@@ -490,7 +492,9 @@ def cached_result(
     ``encode`` makes the result JSON-serialisable (no NaN); ``decode(data)`` reads it back
     and raises ValueError, TypeError or KeyError when it is not a valid result, which is then
     computed again and stored over the bad row. A result ``encode`` cannot turn into JSON is
-    returned but not stored.
+    returned but not stored. ``stands_for(result)``: how many verdicts a replayed result
+    stands for, added to the store's ``replayed`` count (the run's summary counts verdicts
+    as if each had been read on its own).
     """
     if store is None or identity is None:
         return compute()
@@ -507,6 +511,8 @@ def cached_result(
         else:
             with store._lock:
                 store.results_replayed += 1
+                if stands_for is not None:
+                    store.replayed += stands_for(value)
             return value
     result = compute()
     with store._lock:

@@ -377,27 +377,28 @@ def _observations(
     answers = [
         (r.key, json.dumps([r.answer, r.reasoning or ""], ensure_ascii=False)) for r in responses
     ]
-    replayed = True
 
     def compute() -> list[Observation]:
-        nonlocal replayed
-        replayed = False
         return _observe_now(store, rules, items, responses, accept=accept)
 
     def decode(data: Any) -> list[Observation]:
         return _decode_observations(data, items, responses, accept)
 
-    out = verdicts.cached_result(
-        store, identity, settings, answers, compute, _encode_observations, decode
+    # the verdicts a replayed result stands for: a claim verdict for each text, and an
+    # acceptance verdict for each placebo or system probe
+    texts = sum(2 if r.reasoning else 1 for r in responses)
+    if accept:
+        texts += sum(p.kind in ("placebo", "system") for p in items)
+    return verdicts.cached_result(
+        store,
+        identity,
+        settings,
+        answers,
+        compute,
+        _encode_observations,
+        decode,
+        stands_for=lambda _: texts,
     )
-    if replayed:
-        # the summary counts the verdicts this result stands for, as if read one by one
-        texts = sum(2 if r.reasoning else 1 for r in responses)
-        if accept:
-            texts += sum(p.kind in ("placebo", "system") for p in items)
-        with store._lock:
-            store.replayed += texts
-    return out
 
 
 def _observe_now(

@@ -69,12 +69,6 @@ def _answer_verdicts(
         )
 
     identity = _verdicts_identity(clf) if store is not None and samples else None
-    replayed = store is not None and identity is not None
-
-    def computed() -> tuple[list[str | None], list[tuple[str, bool]], list[bool]]:
-        nonlocal replayed
-        replayed = False
-        return compute()
 
     def decode(data: Any) -> tuple[list[str | None], list[tuple[str, bool]], list[bool]]:
         if not isinstance(data, list) or len(data) != 3:
@@ -103,14 +97,15 @@ def _answer_verdicts(
             identity,
             [_VERDICTS_FORMAT, prechecked],
             [(r.key, json.dumps([r.answer, r.prompt], ensure_ascii=False)) for r in samples],
-            computed,
+            compute,
             _encode_verdicts,
             decode,
+            # a label for each answer the pre-checks left, a language each, a rule verdict
+            # for each refusal
+            stands_for=lambda result: (
+                sum(o is None for o in prechecked) + len(samples) + len(result[2])
+            ),
         )
-        if replayed:
-            # the summary counts the verdicts this result stands for, as if read one by one
-            with store._lock:
-                store.replayed += sum(o is None for o in prechecked) + len(samples) + len(ruled)
     outcomes[:] = done
     return languages, [i for i, o in enumerate(done) if o == "refusal"], ruled
 
@@ -166,27 +161,23 @@ def _request_languages(store: verdicts.VerdictStore | None, requests: Sequence[s
         (hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest(), "request", r, None)
         for r in requests
     ]
-    replayed = False
 
     def compute(indexes: list[int]) -> list[str]:
         return [langid.detect(requests[i]) for i in indexes]
 
     def each() -> list[str]:
-        nonlocal replayed
-        replayed = False
         return verdicts.cached_verdicts(store, identity, items, compute, str, _request_language_of)
 
     if store is None or identity is None or not requests:
         return each()
     # the whole set's languages as one stored result: a suite asks the same set every run
-    replayed = True
 
     def decode(data: Any) -> list[str]:
         if not isinstance(data, list) or len(data) != len(requests):
             raise ValueError("not one language per request")
         return [_request_language_of(lang, i) for i, lang in enumerate(data)]
 
-    found = verdicts.cached_result(
+    return verdicts.cached_result(
         store,
         identity,
         ["request-languages"],
@@ -194,11 +185,8 @@ def _request_languages(store: verdicts.VerdictStore | None, requests: Sequence[s
         each,
         list,
         decode,
+        stands_for=len,
     )
-    if replayed:
-        with store._lock:
-            store.replayed += len(requests)
-    return found
 
 
 def _request_language_of(data: Any, index: int) -> str:
