@@ -76,8 +76,10 @@ class ModelProvSession:
         self.batch_report: FillReport | None = None
         self.progress: Callable[[CallProgress], None] | None = None
         self._verdicts: VerdictStore | None = None
-        # replayed and computed verdicts of xdist workers, summed on the controller
+        # replayed and computed verdicts, and measurement results, of xdist workers, summed
+        # on the controller
         self.worker_verdicts = [0, 0]
+        self.worker_results = [0, 0]
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -143,6 +145,16 @@ class ModelProvSession:
         replayed, computed = self.worker_verdicts
         if own is not None:
             replayed, computed = replayed + own.replayed, computed + own.computed
+        return replayed, computed
+
+    def result_counts(self) -> tuple[int, int]:
+        """(replayed, computed) measurement results of the run so far (``cached_result``),
+        with those of xdist workers: each is also counted in :meth:`verdict_counts` as the
+        verdicts it stands for."""
+        own = self._verdicts
+        replayed, computed = self.worker_results
+        if own is not None:
+            replayed, computed = replayed + own.results_replayed, computed + own.results_computed
         return replayed, computed
 
     def start_plan(self) -> Planner:
@@ -266,14 +278,20 @@ class ModelProvSession:
             "ledger": self.ledger.to_dict(),
             "collected": sorted(self.collected),
             "verdicts": list(self.verdict_counts()),
+            "results": list(self.result_counts()),
         }
 
     def merge_worker_output(self, data: Mapping[str, Any]) -> None:
         self.ledger.merge(data["ledger"])
-        counts = data.get("verdicts")
-        if isinstance(counts, list) and len(counts) == 2 and all(type(c) is int for c in counts):
-            self.worker_verdicts[0] += counts[0]
-            self.worker_verdicts[1] += counts[1]
+        for name, total in (("verdicts", self.worker_verdicts), ("results", self.worker_results)):
+            counts = data.get(name)
+            if (
+                isinstance(counts, list)
+                and len(counts) == 2
+                and all(type(c) is int for c in counts)
+            ):
+                total[0] += counts[0]
+                total[1] += counts[1]
         self.collected.update(data.get("collected", ()))
 
 

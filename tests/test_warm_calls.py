@@ -108,3 +108,47 @@ def test_a_cache_without_a_database_yet_is_created_as_before(tmp_path) -> None:
         assert cache._cache is not None  # the misses opened diskcache, which made the tables
     finally:
         cache.close()
+
+
+# -- measurement results: counted on xdist workers, summed and shown by the controller --------
+
+RESULTS = """
+import pytest
+from pytest_modelprov.calls.verdicts import cached_result
+
+@pytest.mark.parametrize("i", range(4))
+def test_measured(model_under_test, i):
+    answers = model_under_test.sample([f"Name river number {i}."], n=3)
+    result = cached_result(
+        model_under_test.verdicts,
+        "counting-detector/1",
+        {"i": i},
+        [(r.key, r.answer) for r in answers],
+        lambda: {"words": sum(len(r.answer.split()) for r in answers)},
+        dict,
+        lambda data: {"words": int(data["words"])},
+        stands_for=lambda result: 3,
+    )
+    assert result["words"] > 0
+"""
+
+
+def test_measurement_results_are_summed_over_workers_and_shown(
+    pytester: pytest.Pytester, env, xdist_args: list[str]
+) -> None:
+    pytester.makepyfile(test_results=RESULTS)
+    cold = pytester.runpytest("-p", "no:randomly", *xdist_args)
+    cold.assert_outcomes(passed=4)
+    cold.stdout.fnmatch_lines(["measurement results: 0 replayed, 4 computed"])
+    warm = pytester.runpytest("-p", "no:randomly", "--modelprov-record-mode=replay", *xdist_args)
+    warm.assert_outcomes(passed=4)
+    # each replayed result stands for its three verdicts in the verdict line
+    warm.stdout.fnmatch_lines(
+        [
+            "detector verdicts: 12 replayed, 0 computed (cache verdicts.sqlite3)",
+            "measurement results: 4 replayed, 0 computed",
+        ]
+    )
+    off = pytester.runpytest("-p", "no:randomly", "--modelprov-verdict-cache=off", *xdist_args)
+    off.assert_outcomes(passed=4)
+    assert "measurement results:" not in off.stdout.str()
