@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from .baseline import BaselineEvent
 from .calls.budget import Spending
 from .calls.cache import ResponseCache
-from .calls.client import CallContext, ModelClient
 from .calls.export import json_line
 from .calls.ledger import Ledger
 from .calls.pacing import MAX_BACKOFF, PAUSE_SLACK, Pacer, SharedPause, worker_share
@@ -31,6 +30,7 @@ from .reports.measurement import Measurement
 
 if TYPE_CHECKING:
     from .calls.batch import FillReport
+    from .calls.client import CallContext, ModelClient
 
 
 class ModelProvSession:
@@ -94,6 +94,9 @@ class ModelProvSession:
             client = self._clients.get(_client_key(spec))
         if client is not None:
             return client
+        # here: a run whose tests sample no model need not import the client and its retries
+        from .calls.client import ModelClient
+
         client = ModelClient(
             spec,
             cache=self.cache,
@@ -192,17 +195,14 @@ class ModelProvSession:
     def sample(self, spec: ModelSpec, calls: Sequence[Call], nodeid: str) -> list[Response]:
         if self.planner is not None:  # a dry run: no transcript of placeholder answers
             return self.client(spec).run(calls, self._context(nodeid))
-        context = CallContext(
-            nodeid=nodeid,
-            record_mode=self.settings.record_mode,
-            record_mode_source=self.settings.record_mode_source,
-        )
-        responses = self.client(spec).run(calls, context)
+        responses = self.client(spec).run(calls, self._context(nodeid))
         if self.settings.transcript is not None:
             self._transcribe(spec, nodeid, responses)
         return responses
 
     def _context(self, nodeid: str) -> CallContext:
+        from .calls.client import CallContext
+
         return CallContext(
             nodeid=nodeid,
             record_mode=self.settings.record_mode,

@@ -152,3 +152,33 @@ def test_measurement_results_are_summed_over_workers_and_shown(
     off = pytester.runpytest("-p", "no:randomly", "--modelprov-verdict-cache=off", *xdist_args)
     off.assert_outcomes(passed=4)
     assert "measurement results:" not in off.stdout.str()
+
+
+# -- the plugin's import on every pytest start --------------------------------------------------
+
+IMPORTED = """
+import os
+import sys
+
+def pytest_unconfigure(config):
+    with open(os.environ["PROBE_OUT"], "w", encoding="utf-8") as out:
+        out.write(" ".join(sorted(m for m in sys.modules if m.startswith("pytest_modelprov"))))
+"""
+
+
+def test_a_run_that_samples_no_model_imports_no_model_client(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    pytester.makepyfile(modelprov_probe=IMPORTED)
+    out = pytester.path / "imported.txt"
+    monkeypatch.setenv("PROBE_OUT", str(out))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(pytester.path), os.environ.get("PYTHONPATH", "")])
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "modelprov_probe")
+    result.assert_outcomes(passed=1)
+    imported = out.read_text(encoding="utf-8").split()
+    assert "pytest_modelprov.plugin" in imported  # the plugin was loaded, and configured
+    assert "pytest_modelprov.calls.client" not in imported
+    assert "pytest_modelprov.calls.deadline" not in imported
