@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .calls.client import Prompt
 from .calls.response import Response, Samples
 from .calls.verdicts import VerdictStore
 from .comparable import effective_params
@@ -16,6 +15,9 @@ from .config import ModelSpec
 from .errors import ModelprovError
 from .reports.measurement import Measurement
 from .session import ModelProvSession
+
+if TYPE_CHECKING:
+    from .calls.client import Prompt
 
 
 class ModelHandle:

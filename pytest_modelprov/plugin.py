@@ -662,6 +662,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         lines.append(
             f"detector verdicts: {replayed} replayed, {computed} computed (cache {FILE_NAME})"
         )
+    replayed, computed = mp.result_counts()
+    if replayed or computed:
+        # whole measurements replayed at once; the verdict line above counts what they hold
+        lines.append(f"measurement results: {replayed} replayed, {computed} computed")
     if lines:
         terminalreporter.write_sep("-", "modelprov")
         for line in lines:

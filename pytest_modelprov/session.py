@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from .baseline import BaselineEvent
 from .calls.budget import Spending
 from .calls.cache import ResponseCache
-from .calls.client import CallContext, ModelClient
 from .calls.export import json_line
 from .calls.ledger import Ledger
 from .calls.pacing import MAX_BACKOFF, PAUSE_SLACK, Pacer, SharedPause, worker_share
@@ -31,6 +30,7 @@ from .reports.measurement import Measurement
 
 if TYPE_CHECKING:
     from .calls.batch import FillReport
+    from .calls.client import CallContext, ModelClient
 
 
 class ModelProvSession:
@@ -76,8 +76,10 @@ class ModelProvSession:
         self.batch_report: FillReport | None = None
         self.progress: Callable[[CallProgress], None] | None = None
         self._verdicts: VerdictStore | None = None
-        # replayed and computed verdicts of xdist workers, summed on the controller
+        # replayed and computed verdicts, and measurement results, of xdist workers, summed
+        # on the controller
         self.worker_verdicts = [0, 0]
+        self.worker_results = [0, 0]
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -92,6 +94,9 @@ class ModelProvSession:
             client = self._clients.get(_client_key(spec))
         if client is not None:
             return client
+        # here: a run whose tests sample no model need not import the client and its retries
+        from .calls.client import ModelClient
+
         client = ModelClient(
             spec,
             cache=self.cache,
@@ -145,6 +150,16 @@ class ModelProvSession:
             replayed, computed = replayed + own.replayed, computed + own.computed
         return replayed, computed
 
+    def result_counts(self) -> tuple[int, int]:
+        """(replayed, computed) measurement results of the run so far (``cached_result``),
+        with those of xdist workers: each is also counted in :meth:`verdict_counts` as the
+        verdicts it stands for."""
+        own = self._verdicts
+        replayed, computed = self.worker_results
+        if own is not None:
+            replayed, computed = replayed + own.results_replayed, computed + own.results_computed
+        return replayed, computed
+
     def start_plan(self) -> Planner:
         """From now on, clients note misses instead of calling (a dry run)."""
         self.planner = Planner()
@@ -180,17 +195,14 @@ class ModelProvSession:
     def sample(self, spec: ModelSpec, calls: Sequence[Call], nodeid: str) -> list[Response]:
         if self.planner is not None:  # a dry run: no transcript of placeholder answers
             return self.client(spec).run(calls, self._context(nodeid))
-        context = CallContext(
-            nodeid=nodeid,
-            record_mode=self.settings.record_mode,
-            record_mode_source=self.settings.record_mode_source,
-        )
-        responses = self.client(spec).run(calls, context)
+        responses = self.client(spec).run(calls, self._context(nodeid))
         if self.settings.transcript is not None:
             self._transcribe(spec, nodeid, responses)
         return responses
 
     def _context(self, nodeid: str) -> CallContext:
+        from .calls.client import CallContext
+
         return CallContext(
             nodeid=nodeid,
             record_mode=self.settings.record_mode,
@@ -266,14 +278,20 @@ class ModelProvSession:
             "ledger": self.ledger.to_dict(),
             "collected": sorted(self.collected),
             "verdicts": list(self.verdict_counts()),
+            "results": list(self.result_counts()),
         }
 
     def merge_worker_output(self, data: Mapping[str, Any]) -> None:
         self.ledger.merge(data["ledger"])
-        counts = data.get("verdicts")
-        if isinstance(counts, list) and len(counts) == 2 and all(type(c) is int for c in counts):
-            self.worker_verdicts[0] += counts[0]
-            self.worker_verdicts[1] += counts[1]
+        for name, total in (("verdicts", self.worker_verdicts), ("results", self.worker_results)):
+            counts = data.get(name)
+            if (
+                isinstance(counts, list)
+                and len(counts) == 2
+                and all(type(c) is int for c in counts)
+            ):
+                total[0] += counts[0]
+                total[1] += counts[1]
         self.collected.update(data.get("collected", ()))
 
 

@@ -638,3 +638,60 @@ def test_a_message_quoting_a_large_value_keeps_its_start_and_what_was_wrong():
     with pytest.raises(ConfigError, match=re.escape("at payload/prompts: {0: {")) as raised:
         schema.check(document, "baseline.schema.json", f"baseline {path.name}")
     assert len(str(raised.value)) < 2 * MAX_MESSAGE
+
+
+# -- the quick predicates (is_valid) against the errors they stand for -----------------------
+
+
+def _check_message(name: str, document: Any) -> str | None:
+    try:
+        schema.check(document, name, "baseline b.json")
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _message_by_errors(validator: Validator, name: str, document: Any) -> str | None:
+    """schema.check's message as it was made before the predicates: from the errors alone."""
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    found = [
+        ("/".join(str(p) for p in e.absolute_path) or "(top level)", e.message) for e in errors
+    ]
+    if not found:
+        return None
+    at, message = found[0]
+    more = f" (and {len(found) - 1} more problems)" if len(found) > 1 else ""
+    return f"baseline b.json does not match schemas/{name} at {at}: {message}{more}"
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_the_predicates_refuse_what_the_errors_refuse_with_the_same_message(name):
+    """schema.check asks the predicates first and lists the errors only when they refuse:
+    every real file and 300 mutations of each are refused (or not) exactly as the errors
+    alone decide, with the same message, and the predicates decide without falling back."""
+    validator = schema.validator(name)
+    refused = 0
+    for path in REAL[name]:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        rng = random.Random(f"predicates {path}")
+        for instance in [document, *(mutate(document, rng) for _ in range(300))]:
+            expected = _message_by_errors(validator, name, instance)
+            assert validator._root.valid(instance, 0) == (expected is None)
+            assert _check_message(name, instance) == expected
+            refused += expected is not None
+    assert refused > 60 * len(REAL[name])
+
+
+@pytest.mark.parametrize("depth", [1, 63, 64, 65, 100, 250, 300, 330, 360, 400, 2000])
+def test_values_nested_past_the_predicates_depth_are_decided_by_the_errors(depth):
+    """Past MAX_DEPTH levels the predicates stop and iter_errors decides (its recursion, not
+    theirs): a value nested just deep enough to exhaust the one but not the other must not
+    be accepted by is_valid where iter_errors reports it too deep."""
+    ours = Validator(
+        {"$defs": {"n": {"type": "array", "items": {"$ref": "#/$defs/n"}}}, "$ref": "#/$defs/n"}
+    )
+    deep: Any = []
+    for _ in range(depth):
+        deep = [deep]
+    assert ours.is_valid(deep) == (not list(ours.iter_errors(deep)))
+    assert ours.is_valid([*deep, 1]) is False

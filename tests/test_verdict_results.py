@@ -3,6 +3,7 @@ replayed only for the same detector, settings and answers; anything else is comp
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from pytest_modelprov.calls import verdicts
 from pytest_modelprov.calls.verdicts import VerdictStore, cached_result
+from pytest_modelprov.util.safejson import loads as json_loads
 
 ANSWERS = [
     ("key-a", "The ferry leaves at dawn, and the gulls follow it out past the breakwater."),
@@ -115,6 +117,10 @@ def _damaged(key: str, raw: bytes) -> list[Any]:
         head + b"\n" + body.replace(b"0.125", b"[[[["),  # not JSON
         head + b"\n" + b"[" * 100_000 + b"]" * 100_000,  # nested past any limit
         head + b'\n{"distance": 0.5}',  # JSON, but not a result
+        head + b"\n" + body.replace(b"0.125", b"1e999"),  # parses as infinity
+        head + b"\n" + body.replace(b"0.125", b"-1E+400"),
+        head + b"\n" + body.replace(b'"call":1', b'"call":9223372036854775809'),  # 2**63 + 1
+        head + b"\n" + body.replace(b'"call":1', b'"call":-92233720368547758090'),
         head.replace(b"modelprov-result/1", b"modelprov-result/0") + b"\n" + body,
         head.replace(key.encode(), b"0" * 64) + b"\n" + body,  # names another key
         head[:-64] + b"f" * 64 + b"\n" + body,  # made from other answers
@@ -185,3 +191,31 @@ def test_clear_deletes_results_too(tmp_path: Path) -> None:
 def test_an_unknown_table_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="table"):
         VerdictStore(tmp_path).get_many(["k"], "elsewhere")
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "0", "-0", "1", "123456789012345678", "999999999999999999", "-999999999999999999",
+        "9223372036854775807", "9223372036854775808", "9223372036854775809",
+        "-9223372036854775808", "-9223372036854775809", "00000000000000000001",
+        "18446744073709551616", "1" + "0" * 400,
+        "0.5", "1e308", "1.7976931348623157e308", "1.8e308", "1e309", "-1e309", "1e-999",
+        "1E+400", "123456789012345678901234567890.5", "1" + "0" * 400 + ".0",
+    ],
+)  # fmt: skip
+def test_numbers_are_refused_as_parsed_exactly_where_the_walk_refused_them(literal: str) -> None:
+    """A result's numbers are checked as its JSON is parsed (safejson bounded_numbers), no
+    longer by walking the parsed value: the same literals are refused."""
+    text = f'{{"a": [{literal}, {{"b": {literal}}}]}}'
+    try:
+        verdicts._check_numbers(json.loads(text))
+        walked = True
+    except ValueError:
+        walked = False
+    try:
+        json_loads(text, constants="reject", bounded_numbers=True)
+        parsed = True
+    except ValueError:
+        parsed = False
+    assert parsed == walked

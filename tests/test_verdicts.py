@@ -24,6 +24,11 @@ from pytest_modelprov.identity import sampling as identity_sampling
 from pytest_modelprov.identity.detect import Detector, default_detector
 from pytest_modelprov.refusal import classifiers as refusal_classifiers
 
+# code_files follows the modules loaded in this process; classifiers loads these on first use,
+# so a test run alone (or first on its worker) would otherwise find classifiers.py only
+from pytest_modelprov.refusal import features as _features  # noqa: F401
+from pytest_modelprov.refusal import model as _model  # noqa: F401
+
 PACKAGE = Path(pytest_modelprov.__file__).resolve().parent
 
 # (request, answer): our own texts, a few of each kind

@@ -17,7 +17,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -51,6 +51,12 @@ from .response import Usage, check_completion
 
 if TYPE_CHECKING:
     import diskcache
+
+#: diskcache's database file and its storage mode of values kept as bytes in the row
+#: (``diskcache.core.DBNAME``, ``MODE_RAW``; written out so that warm lookups need not import
+#: diskcache, and tested to stay equal)
+DBNAME = "cache.db"
+MODE_RAW = 1
 
 try:
     import fcntl
@@ -258,6 +264,9 @@ class ResponseCache:
         self._cache: diskcache.Cache | None = None
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        # the plain SQLite connection of warm lookups, before (or without) diskcache
+        self._plain: sqlite3.Connection | None = None
+        self._plain_lock = threading.Lock()
         self.locks = KeyLocks(self.directory / "locks")
         # set when a write failed for want of space or permission: further model calls
         # would be paid for and then thrown away, so the client stops making them
@@ -297,6 +306,9 @@ class ResponseCache:
 
     def close(self) -> None:
         with self._lock:
+            if self._plain is not None:
+                self._plain.close()
+                self._plain = None
             if self._cache is not None:
                 self._cache.close()
                 self._cache = None
@@ -325,16 +337,17 @@ class ResponseCache:
         A bare ``diskcache`` get is about 10 µs, nearly all of it the cost of one SQL
         statement, not of the bytes; a sample() call knows all its keys at once, so a warm
         run reads them together. The query is diskcache's own select with ``IN`` instead
-        of ``=``, and values go through diskcache's ``Disk.fetch`` (large values live in
-        files). If this diskcache has no such internals, every key is read with ``get``.
+        of ``=``, and values that are not raw bytes in the row go through ``SafeDisk.fetch``
+        (large values live in files). Until something needs diskcache (a miss, a write), the
+        query runs on a plain SQLite connection (:meth:`_plain_sql`): a warm run then never
+        imports diskcache nor runs its open, which rewrites every row of its Settings table.
+        Whatever cannot be read so is read with ``get``, one key at a time.
         """
-        from .safedisk import MODE_RAW
-
         found: dict[str, Any] = {}
-        cache = self._open()
-        sql = getattr(cache, "_sql", None)
-        if sql is not None and len(keys) > 1:
-            try:
+        try:
+            cache = self._cache
+            sql = self._plain_sql() if cache is None else getattr(cache, "_sql", None)
+            if sql is not None:
                 for i in range(0, len(keys), 500):
                     chunk = list(dict.fromkeys(keys[i : i + 500]))
                     rows = sql(
@@ -342,20 +355,49 @@ class ResponseCache:
                         f"({','.join('?' * len(chunk))}) "
                         "AND (expire_time IS NULL OR expire_time > ?)",
                         (*chunk, time.time()),
-                    ).fetchall()
-                    fetch = cache.disk.fetch  # SafeDisk: no pickle, no file outside
+                    )
                     for key, mode, filename, value in rows:
                         # the usual row, raw bytes in SQLite, without a method call
                         found[key] = (
                             value
                             if mode == MODE_RAW and type(value) is bytes
-                            else fetch(mode, filename, value, False)
+                            # SafeDisk: no pickle, no file outside the directory
+                            else self._open().disk.fetch(mode, filename, value, False)
                         )
-            except (sqlite3.Error, OSError, AttributeError, TypeError):
-                found = {}  # removed under us or another layout: read one by one below
+        except (sqlite3.Error, OSError, AttributeError, TypeError):
+            found = {}  # removed under us or another layout: read one by one below
         if skip_unreadable:
             return [self._hit_or_none(key, found.get(key)) for key in keys]
         return [self._hit(key, found[key] if key in found else self._read(key)) for key in keys]
+
+    def _plain_sql(self) -> Callable[[str, tuple[Any, ...]], list[Any]] | None:
+        """Run a read-only query on ``cache.db`` without diskcache; None when there is none.
+
+        Reads need nothing of what diskcache's open does (create the tables, pin and rewrite
+        the settings, run them as pragmas): a SELECT on the Cache table runs no PRAGMA and
+        no code from the file. ``mode=rw``: a missing database is not created here, the
+        diskcache open that follows the None creates it as before.
+        """
+        with self._lock:
+            if self._plain is None:
+                path = (self.directory / DBNAME).absolute()
+                if not path.is_file():
+                    return None
+                self._plain = sqlite3.connect(
+                    f"{path.as_uri()}?mode=rw",
+                    uri=True,
+                    timeout=60,
+                    isolation_level=None,
+                    # lookups come from any thread; self._plain_lock makes them take turns
+                    check_same_thread=False,
+                )
+        plain = self._plain
+
+        def run(statement: str, parameters: tuple[Any, ...]) -> list[Any]:
+            with self._plain_lock:
+                return plain.execute(statement, parameters).fetchall()
+
+        return run
 
     def lookup(self, key: str, *, skip_unreadable: bool = False) -> Hit | None:
         """The replay view of an entry: the texts and counts, the body decoded on demand.

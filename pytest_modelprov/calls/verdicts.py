@@ -47,6 +47,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
+from ..util.safejson import MAX_INT
 from ..util.safejson import loads as json_loads
 
 __all__ = [
@@ -537,13 +538,15 @@ def _read_result(raw: bytes, key: str, digest: str, decode: Callable[[Any], T]) 
         raise ValueError("result header is damaged or does not belong to its key")
     if head[2] != digest:
         raise ValueError("result was made from other answers")
-    data = json_loads(raw[end + 1 :].decode("utf-8", "surrogatepass"), constants="reject")
-    _check_numbers(data)
+    # the numbers checked as they are parsed: what _check_numbers refuses, without a walk
+    data = json_loads(
+        raw[end + 1 :].decode("utf-8", "surrogatepass"), constants="reject", bounded_numbers=True
+    )
     return decode(data)
 
 
 #: the largest integer a stored result holds: what a 64-bit count or index can be
-_MAX_INT = 2**63
+_MAX_INT = MAX_INT
 
 
 def _check_numbers(value: Any) -> None:

@@ -12,6 +12,7 @@ names the file and says what to do.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Literal
 
 #: deeper than any answer, baseline or export this package writes (they nest < 12 levels);
@@ -35,18 +36,41 @@ def _null(name: str) -> None:
     return None
 
 
+#: the largest magnitude of an integer ``bounded_numbers`` lets through
+MAX_INT = 2**63
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"{literal[:40]} is not a finite number")
+    return value
+
+
+def _int64(literal: str) -> int:
+    value = int(literal)
+    # 18 digits cannot exceed 2**63: only longer literals need the comparison
+    if len(literal) > 18 and abs(value) > MAX_INT:
+        raise ValueError(f"{literal[:40]}... is an integer beyond 64 bits")
+    return value
+
+
 def loads(
     text: str | bytes,
     *,
     max_depth: int = MAX_DEPTH,
     max_bytes: int = MAX_BYTES,
     constants: Constants = "keep",
+    bounded_numbers: bool = False,
 ) -> Any:
     """``json.loads`` for untrusted input.
 
     ``constants``: what NaN, Infinity and -Infinity become: an error (``reject``, strict
     JSON), ``None`` (``null``: a live answer's usage counts, which are worth keeping the
     answer for) or floats (``keep``: files this package wrote itself with ``allow_nan``).
+    ``bounded_numbers``: a number that is not finite (``1e999`` parses as infinity) or an
+    integer beyond 64 bits is a ValueError, checked as each literal is parsed (a walk over
+    the parsed value afterwards costs five times as much).
     Raises :class:`JSONLimitError` (a ValueError) when too deep or too large, and
     ValueError for anything else that is not JSON.
     """
@@ -54,9 +78,13 @@ def loads(
         raise JSONLimitError(
             f"the JSON is {len(text):,} bytes, more than the {max_bytes:,} this reads"
         )
-    hook = {"reject": _reject, "null": _null}.get(constants)
+    hooks: dict[str, Any] = {}
+    if constants != "keep":
+        hooks["parse_constant"] = _reject if constants == "reject" else _null
+    if bounded_numbers:
+        hooks.update(parse_float=_finite_float, parse_int=_int64)
     try:
-        value = json.loads(text) if hook is None else json.loads(text, parse_constant=hook)
+        value = json.loads(text, **hooks)
     except RecursionError:
         raise JSONLimitError(
             f"the JSON is nested more than {max_depth} levels deep (it cannot be a file or "

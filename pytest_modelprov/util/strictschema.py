@@ -30,7 +30,7 @@ import operator
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from .safejson import MAX_DEPTH
 
@@ -98,6 +98,21 @@ def _is_type(instance: Any, name: str) -> bool:
     return isinstance(instance, numbers.Number)  # "number"
 
 
+def _type_of(name: str) -> Callable[[Any], bool]:
+    return lambda instance: _is_type(instance, name)
+
+
+#: ``_is_type(instance, name)`` of each name, without comparing the name on every call
+_TYPE_OF: dict[str, Callable[[Any], bool]] = {name: _type_of(name) for name in _TYPES}
+_TYPE_OF.update(
+    string=lambda instance: isinstance(instance, str),
+    object=lambda instance: isinstance(instance, dict),
+    array=lambda instance: isinstance(instance, list),
+    null=lambda instance: instance is None,
+    boolean=lambda instance: isinstance(instance, bool),
+)
+
+
 def _unbool(value: Any) -> Any:
     if value is True:
         return _TRUE
@@ -134,17 +149,35 @@ def _under(part: PathPart, node: _Node, instance: Any) -> Errors:
 
 
 Check = Callable[[Any], Errors]
+#: whether an instance at a depth (containers entered from the root) passes one keyword,
+#: without building a message: raises _Unsure past MAX_DEPTH
+Valid = Callable[[Any, int], bool]
+
+
+class _Unsure(Exception):
+    """The quick predicates went deeper than MAX_DEPTH: the errors decide instead."""
+
+
+class _Keyword(NamedTuple):
+    check: Check
+    valid: Valid
 
 
 class _Node:
     """One compiled (sub)schema: its keyword checks in the schema's own key order, which is
-    the order jsonschema reports them in."""
+    the order jsonschema reports them in, and the same checks as predicates.
 
-    __slots__ = ("checks", "schema")
+    A predicate holds exactly when its check yields nothing; it builds no Problem, message
+    or generator, so a valid document (what nearly every read is) costs a fraction of
+    listing its problems, and only an invalid one is walked again for the messages.
+    """
+
+    __slots__ = ("checks", "schema", "valids")
 
     def __init__(self, schema: Any) -> None:
         self.schema = schema
         self.checks: list[Check] = []
+        self.valids: list[Valid] = []
 
     def errors(self, instance: Any) -> Errors:
         if self.schema is True:
@@ -157,6 +190,26 @@ class _Node:
 
     def is_valid(self, instance: Any) -> bool:
         return next(self.errors(instance), None) is None
+
+    def valid(self, instance: Any, depth: int) -> bool:
+        """:meth:`is_valid` by the predicates (``depth``: of ``instance`` in the document)."""
+        if self.schema is True:
+            return True
+        if self.schema is False:
+            return False
+        # a loop, not all(): one generator per node visited is most of a valid read's cost
+        for valid in self.valids:  # noqa: SIM110
+            if not valid(instance, depth):
+                return False
+        return True
+
+
+def _descend(depth: int) -> int:
+    # the errors of a value nested deeper than any file this package reads are left to
+    # iter_errors, whose recursion the predicates need not imitate
+    if depth >= MAX_DEPTH:
+        raise _Unsure
+    return depth + 1
 
 
 class Validator:
@@ -189,7 +242,11 @@ class Validator:
             yield Problem((), TOO_DEEP)
 
     def is_valid(self, instance: Any) -> bool:
-        return next(self.iter_errors(instance), None) is None
+        """Whether ``iter_errors`` yields nothing, by the predicates (no message built)."""
+        try:
+            return self._root.valid(instance, 0)
+        except (_Unsure, RecursionError):
+            return next(self.iter_errors(instance), None) is None
 
     # -- compiling -------------------------------------------------------------------------
 
@@ -243,7 +300,9 @@ class Validator:
             build = _BUILDERS.get(keyword)
             if build is None:
                 self._refuse(at, f"keyword {keyword!r} is not implemented")
-            node.checks.append(build(self, value, schema, at))
+            check, valid = build(self, value, schema, at)
+            node.checks.append(check)
+            node.valids.append(valid)
         return node
 
 
@@ -251,7 +310,7 @@ class Validator:
 # Each builder checks its keyword's value when the schema is loaded and returns the check.
 # The messages are jsonschema 4's (jsonschema/_keywords.py), word for word.
 
-Builder = Callable[[Validator, Any, Mapping[str, Any], str], Check]
+Builder = Callable[[Validator, Any, Mapping[str, Any], str], _Keyword]
 
 
 def _need(ok: bool, v: Validator, at: str, what: str) -> None:
@@ -269,7 +328,7 @@ def _number(v: Validator, value: Any, at: str) -> float:
     return value  # type: ignore[no-any-return]
 
 
-def _type(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _type(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     types = [value] if isinstance(value, str) else value
     _need(
         isinstance(types, list) and bool(types) and all(t in _TYPES for t in types),
@@ -283,10 +342,13 @@ def _type(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check
         if not any(_is_type(instance, t) for t in types):
             yield Problem((), f"{instance!r} is not of type {reprs}")
 
-    return check
+    if len(types) == 1:
+        only = _TYPE_OF[types[0]]
+        return _Keyword(check, lambda instance, depth: only(instance))
+    return _Keyword(check, lambda instance, depth: any(_is_type(instance, t) for t in types))
 
 
-def _properties(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _properties(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     _need(isinstance(value, Mapping), v, at, "an object of schemas")
     subs = [(key, v._compile(sub, f"{at}/{key}")) for key, sub in value.items()]
 
@@ -296,10 +358,21 @@ def _properties(v: Validator, value: Any, schema: Mapping[str, Any], at: str) ->
                 if key in instance:
                     yield from _under(key, sub, instance[key])
 
-    return check
+    def valid(instance: Any, depth: int) -> bool:
+        if not isinstance(instance, dict):
+            return True
+        inner = _descend(depth)
+        for key, sub in subs:
+            if key in instance and not sub.valid(instance[key], inner):
+                return False
+        return True
+
+    return _Keyword(check, valid)
 
 
-def _additional_properties(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _additional_properties(
+    v: Validator, value: Any, schema: Mapping[str, Any], at: str
+) -> _Keyword:
     known = schema.get("properties", {})
     if value is False:
 
@@ -314,7 +387,10 @@ def _additional_properties(v: Validator, value: Any, schema: Mapping[str, Any], 
                         (), f"Additional properties are not allowed ({listed} {verb} unexpected)"
                     )
 
-        return refuse_extras
+        def no_extras(instance: Any, depth: int) -> bool:
+            return not isinstance(instance, dict) or known.keys() >= instance.keys()
+
+        return _Keyword(refuse_extras, no_extras)
     _need(isinstance(value, Mapping) or value is True, v, at, "false or a schema")
     sub = v._compile(value, at)
 
@@ -324,10 +400,16 @@ def _additional_properties(v: Validator, value: Any, schema: Mapping[str, Any], 
                 if key not in known:
                     yield from _under(key, sub, instance[key])
 
-    return check
+    def valid(instance: Any, depth: int) -> bool:
+        if not isinstance(instance, dict):
+            return True
+        inner = _descend(depth)
+        return all(sub.valid(item, inner) for key, item in instance.items() if key not in known)
+
+    return _Keyword(check, valid)
 
 
-def _required(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _required(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     _need(
         isinstance(value, list) and all(isinstance(k, str) for k in value), v, at, "a list of names"
     )
@@ -338,10 +420,15 @@ def _required(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> C
                 if key not in instance:
                     yield Problem((), f"{key!r} is a required property")
 
-    return check
+    needed = frozenset(value)
+
+    def valid(instance: Any, depth: int) -> bool:
+        return not isinstance(instance, dict) or instance.keys() >= needed
+
+    return _Keyword(check, valid)
 
 
-def _items(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _items(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     if value is False:
 
         def none_allowed(instance: Any) -> Errors:
@@ -351,7 +438,9 @@ def _items(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Chec
                     (), f"Expected at most 0 items but found {len(instance)} extra: {rest!r}"
                 )
 
-        return none_allowed
+        return _Keyword(
+            none_allowed, lambda instance, depth: not (isinstance(instance, list) and instance)
+        )
     sub = v._compile(value, at)
 
     def check(instance: Any) -> Errors:
@@ -359,25 +448,34 @@ def _items(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Chec
             for index, item in enumerate(instance):
                 yield from _under(index, sub, item)
 
-    return check
+    def valid(instance: Any, depth: int) -> bool:
+        if not isinstance(instance, list):
+            return True
+        inner = _descend(depth)
+        for item in instance:  # noqa: SIM110 (a loop: see _Node.valid)
+            if not sub.valid(item, inner):
+                return False
+        return True
+
+    return _Keyword(check, valid)
 
 
-def _enum(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _enum(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     _need(isinstance(value, list), v, at, "a list")
 
     def check(instance: Any) -> Errors:
         if all(not _equal(each, instance) for each in value):
             yield Problem((), f"{instance!r} is not one of {value!r}")
 
-    return check
+    return _Keyword(check, lambda instance, depth: any(_equal(each, instance) for each in value))
 
 
-def _const(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _const(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     def check(instance: Any) -> Errors:
         if not _equal(instance, value):
             yield Problem((), f"{value!r} was expected")
 
-    return check
+    return _Keyword(check, lambda instance, depth: _equal(instance, value))
 
 
 #: escapes whose Python meaning (Unicode digits, letters, word boundaries) is not ECMA-262's
@@ -424,7 +522,7 @@ def _ecma(v: Validator, pattern: str, at: str) -> str:
     return "".join(out)
 
 
-def _pattern(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _pattern(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     _need(isinstance(value, str), v, at, "a regular expression")
     try:
         compiled = re.compile(_ecma(v, value, at))
@@ -437,14 +535,17 @@ def _pattern(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Ch
         if isinstance(instance, str) and compiled.search(instance) is None:
             yield Problem((), f"{instance!r} does not match {value!r}")
 
-    return check
+    def valid(instance: Any, depth: int) -> bool:
+        return not isinstance(instance, str) or compiled.search(instance) is not None
+
+    return _Keyword(check, valid)
 
 
 def _length(kind: str, too_few: bool, at_edge: str, beyond: str) -> Builder:
     """min/maxLength, min/maxItems, min/maxProperties: ``at_edge`` is jsonschema's message for
     a minimum of 1 or a maximum of 0, ``beyond`` the one for any other bound."""
 
-    def build(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+    def build(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
         bound = _count(v, value, at)
         word = at_edge if bound == (1 if too_few else 0) else beyond
 
@@ -454,7 +555,13 @@ def _length(kind: str, too_few: bool, at_edge: str, beyond: str) -> Builder:
             ):
                 yield Problem((), f"{instance!r} {word}")
 
-        return check
+        def valid(instance: Any, depth: int) -> bool:
+            return not (
+                _is_type(instance, kind)
+                and (len(instance) < bound if too_few else len(instance) > bound)
+            )
+
+        return _Keyword(check, valid)
 
     return build
 
@@ -471,19 +578,22 @@ _BOUNDS: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
 def _bound(keyword: str) -> Builder:
     fails, text = _BOUNDS[keyword]
 
-    def build(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+    def build(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
         limit = _number(v, value, at)
 
         def check(instance: Any) -> Errors:
             if _is_type(instance, "number") and fails(instance, limit):
                 yield Problem((), f"{instance!r} {text} {limit!r}")
 
-        return check
+        def valid(instance: Any, depth: int) -> bool:
+            return not (_is_type(instance, "number") and fails(instance, limit))
+
+        return _Keyword(check, valid)
 
     return build
 
 
-def _ref(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _ref(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     _need(isinstance(value, str), v, at, "a string")
     target: list[_Node] = []  # filled once the whole document is compiled (Validator.__init__)
     v._refs.append((target, value, at))
@@ -491,10 +601,10 @@ def _ref(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
     def check(instance: Any) -> Errors:
         return target[0].errors(instance)
 
-    return check
+    return _Keyword(check, lambda instance, depth: target[0].valid(instance, depth))
 
 
-def _if(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _if(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     condition = v._compile(value, at)
     base = at.rsplit("/", 1)[0]
     then = v._compile(schema["then"], f"{base}/then") if "then" in schema else None
@@ -507,7 +617,12 @@ def _if(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
         elif otherwise is not None:
             yield from otherwise.errors(instance)
 
-    return check
+    def valid(instance: Any, depth: int) -> bool:
+        if condition.valid(instance, depth):
+            return then is None or then.valid(instance, depth)
+        return otherwise is None or otherwise.valid(instance, depth)
+
+    return _Keyword(check, valid)
 
 
 def _subschemas(v: Validator, value: Any, at: str) -> list[_Node]:
@@ -515,27 +630,27 @@ def _subschemas(v: Validator, value: Any, at: str) -> list[_Node]:
     return [v._compile(sub, f"{at}/{i}") for i, sub in enumerate(value)]
 
 
-def _all_of(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _all_of(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     subs = _subschemas(v, value, at)
 
     def check(instance: Any) -> Errors:
         for sub in subs:
             yield from sub.errors(instance)
 
-    return check
+    return _Keyword(check, lambda instance, depth: all(sub.valid(instance, depth) for sub in subs))
 
 
-def _any_of(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _any_of(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     subs = _subschemas(v, value, at)
 
     def check(instance: Any) -> Errors:
         if not any(sub.is_valid(instance) for sub in subs):
             yield Problem((), f"{instance!r} is not valid under any of the given schemas")
 
-    return check
+    return _Keyword(check, lambda instance, depth: any(sub.valid(instance, depth) for sub in subs))
 
 
-def _one_of(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _one_of(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     subs = _subschemas(v, value, at)
 
     def check(instance: Any) -> Errors:
@@ -547,30 +662,39 @@ def _one_of(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Che
             shown = ", ".join(repr(sub.schema) for sub in [*valid[1:], valid[0]])
             yield Problem((), f"{instance!r} is valid under each of {shown}")
 
-    return check
+    def exactly_one(instance: Any, depth: int) -> bool:
+        return sum(1 for sub in subs if sub.valid(instance, depth)) == 1
+
+    return _Keyword(check, exactly_one)
 
 
-def _not(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _not(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     sub = v._compile(value, at)
 
     def check(instance: Any) -> Errors:
         if sub.is_valid(instance):
             yield Problem((), f"{instance!r} should not be valid under {value!r}")
 
-    return check
+    return _Keyword(check, lambda instance, depth: not sub.valid(instance, depth))
 
 
-def _contains(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _contains(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     sub = v._compile(value, at)
 
     def check(instance: Any) -> Errors:
         if isinstance(instance, list) and not any(sub.is_valid(each) for each in instance):
             yield Problem((), f"{instance!r} does not contain items matching the given schema")
 
-    return check
+    def valid(instance: Any, depth: int) -> bool:
+        if not isinstance(instance, list):
+            return True
+        inner = _descend(depth)
+        return any(sub.valid(each, inner) for each in instance)
+
+    return _Keyword(check, valid)
 
 
-def _property_names(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> Check:
+def _property_names(v: Validator, value: Any, schema: Mapping[str, Any], at: str) -> _Keyword:
     sub = v._compile(value, at)
 
     def check(instance: Any) -> Errors:
@@ -578,7 +702,10 @@ def _property_names(v: Validator, value: Any, schema: Mapping[str, Any], at: str
             for key in instance:
                 yield from sub.errors(key)  # at the object's own path, as jsonschema
 
-    return check
+    def valid(instance: Any, depth: int) -> bool:
+        return not isinstance(instance, dict) or all(sub.valid(key, depth) for key in instance)
+
+    return _Keyword(check, valid)
 
 
 _BUILDERS: dict[str, Builder] = {
