@@ -143,7 +143,15 @@ def pytest_unconfigure(config):
     if out and Path(out).is_dir():
         numpy = sorted(m for m in sys.modules if m.split(".")[0] == "numpy")
         Path(out, "numpy.json").write_text(json.dumps(numpy))
+        lexical = sorted(m for m in sys.modules if m.startswith("pytest_modelprov.lexical."))
+        Path(out, "lexical.json").write_text(json.dumps(lexical))
 """
+
+#: the code that counts and compares: a run that replays every comparison loads none of it
+#: (``anchor`` it does: a jaccard comparison's key names the scale wordfreq gives it)
+COUNTING = {
+    f"pytest_modelprov.lexical.{name}" for name in ("text", "counting", "distances", "deltaterms")
+}
 
 CALLS = ("thresholds", "nearest", "plain")
 
@@ -194,6 +202,7 @@ def _run(
         "counted": {n: c["counted"] for n, c in calls.items()},
         "measurements": measurements,
         "numpy": json.loads((out / "numpy.json").read_text()),
+        "lexical": json.loads((out / "lexical.json").read_text()),
         "stdout": result.stdout.str(),
     }
 
@@ -261,6 +270,8 @@ def test_a_warm_run_replays_every_lexical_result_equal_and_imports_no_numpy(
     _same(warm, cold)
     assert not any(any(c) for c in warm["counted"].values()), warm["counted"]
     assert warm["numpy"] == [], "a replayed lexical run imported numpy"
+    assert not COUNTING & set(warm["lexical"]), warm["lexical"]
+    assert set(cold["lexical"]) >= COUNTING
     assert _results(env) == rows
 
     # a baseline written after a replayed check is the one written after a computed one
@@ -320,25 +331,24 @@ def _stored_run(
 def test_an_edited_lexical_rule_computes_every_result_again(
     pytester: pytest.Pytester, env: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """A module a replaying run never imports (the distances) is part of the identity all
+    the same: edited, every result is computed again."""
     cold = _stored_run(pytester, env, monkeypatch)
     rows = _results(env)
-    # the identity digests copies of the real code, one of which is then edited
-    real = verdicts.code_files(*replay.CODE, shallow=replay.SHALLOW)
-    names = {p.name for p in real}
-    assert {"checks.py", "distances.py", "deltaterms.py", "text.py", "replay.py"} <= names
-    copies = []
-    for i, path in enumerate(real):
-        copy = tmp_path / "code" / f"{i}-{path.name}"
-        copy.parent.mkdir(exist_ok=True)
-        shutil.copyfile(path, copy)
-        copies.append(copy)
-    monkeypatch.setattr(verdicts, "code_files", lambda *roots, shallow=(): copies)
-    verdicts.clear_identity_cache()
+    # the identity digests a copy of the real package folder, whose distances are edited
+    copy = tmp_path / "lexical"
+    shutil.copytree(replay.FOLDER, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(replay, "FOLDER", copy)
+    replay.code_digest.cache_clear()
     try:
+        files = replay.code_files()
+        assert files is not None
+        names = {p.name for p in files}
+        assert {"checks.py", "distances.py", "deltaterms.py", "text.py", "replay.py"} <= names
         before = replay.identity()
-        edited = next(p for p in copies if p.name.endswith("-distances.py"))
+        edited = copy / "distances.py"
         edited.write_text(edited.read_text() + "\n# an edited rule\n")
-        verdicts.clear_identity_cache()
+        replay.code_digest.cache_clear()
         assert replay.identity() != before
         after = _run(
             pytester,
@@ -350,7 +360,7 @@ def test_an_edited_lexical_rule_computes_every_result_again(
             inprocess=True,
         )
     finally:
-        verdicts.clear_identity_cache()
+        replay.code_digest.cache_clear()
     assert all(all(c) for c in after["counted"].values())
     _same(after, cold)
     assert len(_results(env)) == 2 * len(rows)

@@ -16,7 +16,6 @@ from typing import Any
 
 from .. import baseline
 from ..drift import Drift, Rule, threshold_drift
-from .distances import basic_interval, bootstrap_draws, distance
 from .fingerprints import Fingerprint
 
 DETECTOR = "lexical/1 profile"
@@ -47,6 +46,10 @@ def _drift(
     rules: Callable[[str], Rule],
     confidence: float,
 ) -> list[Drift]:
+    # here, not at the top: loading the adapters (every baseline check does) loads no
+    # distance code
+    from .distances import basic_interval, bootstrap_draws, distance
+
     old = Fingerprint.from_dict(before, "baseline fingerprint")
     new = Fingerprint.from_dict(after, "this run's fingerprint")
     common = sorted(set(old.prompt_ids) & set(new.prompt_ids))
