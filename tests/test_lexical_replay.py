@@ -128,7 +128,15 @@ def test_baseline(model_under_test, reference_model, modelprov_baseline):
     ours = lexical.fingerprint(model_under_test, n=3, prompts=PROMPTS + HARBOURS)
     ember = lexical.fingerprint(reference_model("ember"), n=3, prompts=PROMPTS + HARBOURS)
     lexical.assert_distance_below(ours, ember, 0.5, name="ember")
-    modelprov_baseline.check(ours)
+    store = model_under_test.verdicts
+    # (not "if store": an empty store has no length)
+    counts = (store.results_replayed, store.results_computed) if store is not None else (0, 0)
+    drifts = modelprov_baseline.check(ours)
+    if store is not None:  # how many results the check replayed and computed
+        counts = (store.results_replayed - counts[0], store.results_computed - counts[1])
+    # every field of the drift, exactly (repr: floats to the last bit)
+    (OUT / "drift.json").write_text(json.dumps({"drifts": [repr(d) for d in drifts],
+        "results": list(counts) if store is not None else None}))
 """
 
 CONFTEST = """
@@ -467,3 +475,56 @@ def test_a_deferred_fingerprint_of_no_words_fails_as_an_eager_one_does() -> None
         lexical.Fingerprint.deferred(["a text"], ["a", "b"])
     with pytest.raises(ValueError, match="one answer cache key per text"):
         lexical.Fingerprint.deferred(["a text"], ["a"], answers=[])
+
+
+def _drift(run: dict[str, Any], pytester: pytest.Pytester) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads((pytester.path / "out" / run / "drift.json").read_text())
+    return found
+
+
+def test_a_baseline_drift_replays_equal_and_an_edited_baseline_is_computed_again(
+    pytester: pytest.Pytester, env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drift of a fingerprint from its stored baseline is computed once and replayed
+    after, equal field for field to a run without the result cache; an edited baseline is
+    another key, computed again."""
+    _setup(pytester, env, monkeypatch)
+    _run(pytester, monkeypatch, "record", "-k", "baseline", "--modelprov-update-baselines")
+    for stored in env.cache.glob(verdicts.FILE_NAME + "*"):  # with its WAL files
+        stored.unlink()
+    replaying = ("-k", "baseline", "--modelprov-record-mode=replay")
+    runs = {
+        label: _run(pytester, monkeypatch, label, *replaying, *args)
+        for label, args in [
+            ("cold", ()),
+            ("warm", ()),
+            ("off", ("--modelprov-verdict-cache=off",)),
+        ]
+    }
+    drifts = {label: _drift(label, pytester) for label in runs}
+    assert drifts["cold"]["results"] == [0, 1]
+    assert drifts["warm"]["results"] == [1, 0]
+    assert drifts["off"]["results"] is None
+    assert len(drifts["cold"]["drifts"]) == 1 and "lexical.distance" in drifts["cold"]["drifts"][0]
+    for label in ("warm", "off"):
+        assert drifts[label]["drifts"] == drifts["cold"]["drifts"], label
+        assert runs[label]["measurements"] == runs["cold"]["measurements"], label
+
+    # the baseline edited by hand (one count of one prompt): computed again, as a run
+    # without the result cache computes it
+    (path,) = (pytester.path / "modelprov-baselines").rglob("*.json")
+    document = json.loads(path.read_text())
+    row = document["payload"]["prompts"][0]
+    row["counts"][0] += 3
+    path.write_text(json.dumps(document))
+    edited = _run(pytester, monkeypatch, "edited", *replaying)
+    edited_off = _run(
+        pytester, monkeypatch, "edited-off", *replaying, "--modelprov-verdict-cache=off"
+    )
+    assert _drift("edited", pytester)["results"] == [0, 1]
+    assert _drift("edited", pytester)["drifts"] == _drift("edited-off", pytester)["drifts"]
+    assert _drift("edited", pytester)["drifts"] != drifts["cold"]["drifts"]
+    assert edited["measurements"] == edited_off["measurements"]
+    again = _run(pytester, monkeypatch, "edited-again", *replaying)
+    assert _drift("edited-again", pytester)["results"] == [1, 0]
+    assert again["measurements"] == edited["measurements"]
