@@ -270,7 +270,8 @@ def test_a_warm_run_replays_every_lexical_result_equal_and_imports_no_numpy(
     assert rows
 
     requests = len(env.server.requests)
-    # (a baseline comparison computes its drift: left out of the run that counts imports)
+    # (a baseline check, its drift replayed, still counts its fingerprint to write or compare
+    # the payload and reads the stored one with numpy: left out of the run that counts imports)
     warm = _run(
         pytester, monkeypatch, "warm", "--modelprov-record-mode=replay", "-k", "not baseline"
     )
