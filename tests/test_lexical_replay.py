@@ -128,7 +128,15 @@ def test_baseline(model_under_test, reference_model, modelprov_baseline):
     ours = lexical.fingerprint(model_under_test, n=3, prompts=PROMPTS + HARBOURS)
     ember = lexical.fingerprint(reference_model("ember"), n=3, prompts=PROMPTS + HARBOURS)
     lexical.assert_distance_below(ours, ember, 0.5, name="ember")
-    modelprov_baseline.check(ours)
+    store = model_under_test.verdicts
+    # (not "if store": an empty store has no length)
+    counts = (store.results_replayed, store.results_computed) if store is not None else (0, 0)
+    drifts = modelprov_baseline.check(ours)
+    if store is not None:  # how many results the check replayed and computed
+        counts = (store.results_replayed - counts[0], store.results_computed - counts[1])
+    # every field of the drift, exactly (repr: floats to the last bit)
+    (OUT / "drift.json").write_text(json.dumps({"drifts": [repr(d) for d in drifts],
+        "results": list(counts) if store is not None else None}))
 """
 
 CONFTEST = """
@@ -143,7 +151,15 @@ def pytest_unconfigure(config):
     if out and Path(out).is_dir():
         numpy = sorted(m for m in sys.modules if m.split(".")[0] == "numpy")
         Path(out, "numpy.json").write_text(json.dumps(numpy))
+        lexical = sorted(m for m in sys.modules if m.startswith("pytest_modelprov.lexical."))
+        Path(out, "lexical.json").write_text(json.dumps(lexical))
 """
+
+#: the code that counts and compares: a run that replays every comparison loads none of it
+#: (``anchor`` it does: a jaccard comparison's key names the scale wordfreq gives it)
+COUNTING = {
+    f"pytest_modelprov.lexical.{name}" for name in ("text", "counting", "distances", "deltaterms")
+}
 
 CALLS = ("thresholds", "nearest", "plain")
 
@@ -194,6 +210,7 @@ def _run(
         "counted": {n: c["counted"] for n, c in calls.items()},
         "measurements": measurements,
         "numpy": json.loads((out / "numpy.json").read_text()),
+        "lexical": json.loads((out / "lexical.json").read_text()),
         "stdout": result.stdout.str(),
     }
 
@@ -253,7 +270,8 @@ def test_a_warm_run_replays_every_lexical_result_equal_and_imports_no_numpy(
     assert rows
 
     requests = len(env.server.requests)
-    # (a baseline comparison computes its drift: left out of the run that counts imports)
+    # (a baseline check, its drift replayed, still counts its fingerprint to write or compare
+    # the payload and reads the stored one with numpy: left out of the run that counts imports)
     warm = _run(
         pytester, monkeypatch, "warm", "--modelprov-record-mode=replay", "-k", "not baseline"
     )
@@ -261,6 +279,8 @@ def test_a_warm_run_replays_every_lexical_result_equal_and_imports_no_numpy(
     _same(warm, cold)
     assert not any(any(c) for c in warm["counted"].values()), warm["counted"]
     assert warm["numpy"] == [], "a replayed lexical run imported numpy"
+    assert not COUNTING & set(warm["lexical"]), warm["lexical"]
+    assert set(cold["lexical"]) >= COUNTING
     assert _results(env) == rows
 
     # a baseline written after a replayed check is the one written after a computed one
@@ -320,25 +340,24 @@ def _stored_run(
 def test_an_edited_lexical_rule_computes_every_result_again(
     pytester: pytest.Pytester, env: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """A module a replaying run never imports (the distances) is part of the identity all
+    the same: edited, every result is computed again."""
     cold = _stored_run(pytester, env, monkeypatch)
     rows = _results(env)
-    # the identity digests copies of the real code, one of which is then edited
-    real = verdicts.code_files(*replay.CODE, shallow=replay.SHALLOW)
-    names = {p.name for p in real}
-    assert {"checks.py", "distances.py", "deltaterms.py", "text.py", "replay.py"} <= names
-    copies = []
-    for i, path in enumerate(real):
-        copy = tmp_path / "code" / f"{i}-{path.name}"
-        copy.parent.mkdir(exist_ok=True)
-        shutil.copyfile(path, copy)
-        copies.append(copy)
-    monkeypatch.setattr(verdicts, "code_files", lambda *roots, shallow=(): copies)
-    verdicts.clear_identity_cache()
+    # the identity digests a copy of the real package folder, whose distances are edited
+    copy = tmp_path / "lexical"
+    shutil.copytree(replay.FOLDER, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(replay, "FOLDER", copy)
+    replay.code_digest.cache_clear()
     try:
+        files = replay.code_files()
+        assert files is not None
+        names = {p.name for p in files}
+        assert {"checks.py", "distances.py", "deltaterms.py", "text.py", "replay.py"} <= names
         before = replay.identity()
-        edited = next(p for p in copies if p.name.endswith("-distances.py"))
+        edited = copy / "distances.py"
         edited.write_text(edited.read_text() + "\n# an edited rule\n")
-        verdicts.clear_identity_cache()
+        replay.code_digest.cache_clear()
         assert replay.identity() != before
         after = _run(
             pytester,
@@ -350,7 +369,7 @@ def test_an_edited_lexical_rule_computes_every_result_again(
             inprocess=True,
         )
     finally:
-        verdicts.clear_identity_cache()
+        replay.code_digest.cache_clear()
     assert all(all(c) for c in after["counted"].values())
     _same(after, cold)
     assert len(_results(env)) == 2 * len(rows)
@@ -457,3 +476,56 @@ def test_a_deferred_fingerprint_of_no_words_fails_as_an_eager_one_does() -> None
         lexical.Fingerprint.deferred(["a text"], ["a", "b"])
     with pytest.raises(ValueError, match="one answer cache key per text"):
         lexical.Fingerprint.deferred(["a text"], ["a"], answers=[])
+
+
+def _drift(run: dict[str, Any], pytester: pytest.Pytester) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads((pytester.path / "out" / run / "drift.json").read_text())
+    return found
+
+
+def test_a_baseline_drift_replays_equal_and_an_edited_baseline_is_computed_again(
+    pytester: pytest.Pytester, env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drift of a fingerprint from its stored baseline is computed once and replayed
+    after, equal field for field to a run without the result cache; an edited baseline is
+    another key, computed again."""
+    _setup(pytester, env, monkeypatch)
+    _run(pytester, monkeypatch, "record", "-k", "baseline", "--modelprov-update-baselines")
+    for stored in env.cache.glob(verdicts.FILE_NAME + "*"):  # with its WAL files
+        stored.unlink()
+    replaying = ("-k", "baseline", "--modelprov-record-mode=replay")
+    runs = {
+        label: _run(pytester, monkeypatch, label, *replaying, *args)
+        for label, args in [
+            ("cold", ()),
+            ("warm", ()),
+            ("off", ("--modelprov-verdict-cache=off",)),
+        ]
+    }
+    drifts = {label: _drift(label, pytester) for label in runs}
+    assert drifts["cold"]["results"] == [0, 1]
+    assert drifts["warm"]["results"] == [1, 0]
+    assert drifts["off"]["results"] is None
+    assert len(drifts["cold"]["drifts"]) == 1 and "lexical.distance" in drifts["cold"]["drifts"][0]
+    for label in ("warm", "off"):
+        assert drifts[label]["drifts"] == drifts["cold"]["drifts"], label
+        assert runs[label]["measurements"] == runs["cold"]["measurements"], label
+
+    # the baseline edited by hand (one count of one prompt): computed again, as a run
+    # without the result cache computes it
+    (path,) = (pytester.path / "modelprov-baselines").rglob("*.json")
+    document = json.loads(path.read_text())
+    row = document["payload"]["prompts"][0]
+    row["counts"][0] += 3
+    path.write_text(json.dumps(document))
+    edited = _run(pytester, monkeypatch, "edited", *replaying)
+    edited_off = _run(
+        pytester, monkeypatch, "edited-off", *replaying, "--modelprov-verdict-cache=off"
+    )
+    assert _drift("edited", pytester)["results"] == [0, 1]
+    assert _drift("edited", pytester)["drifts"] == _drift("edited-off", pytester)["drifts"]
+    assert _drift("edited", pytester)["drifts"] != drifts["cold"]["drifts"]
+    assert edited["measurements"] == edited_off["measurements"]
+    again = _run(pytester, monkeypatch, "edited-again", *replaying)
+    assert _drift("edited-again", pytester)["results"] == [1, 0]
+    assert again["measurements"] == edited["measurements"]

@@ -6,65 +6,164 @@ The lexical detector's public API: ``from pytest_modelprov import lexical`` and 
 it: ``checks`` (sampling, comparisons and assertions), ``fingerprints`` (the counts per
 prompt), ``distances`` (the distances and the bootstrap, over what they read of a
 fingerprint), ``record`` (a distance recorded as a measurement), ``text`` (tokenisation),
-``anchor`` (the human-English scale) and ``baseline`` (fingerprints as baselines).
+``anchor`` (the human-English scale), ``baseline`` (fingerprints as baselines), ``replay``
+(comparisons replayed from the run's result cache) and ``common`` (the names and types they
+share). The submodules load on first use: a replayed comparison never loads the counting
+and distance code.
 """
 
 from __future__ import annotations
 
-from .checks import PARTS as PARTS
-from .checks import SCALE_NOTE as SCALE_NOTE
-from .checks import STYLE_MIN_REFS as STYLE_MIN_REFS
-from .checks import (
-    Comparison,
-    assert_distance_above,
-    assert_distance_below,
-    assert_nearest,
-    compare,
-    distance,
-    fingerprint,
-    load_prompts,
-    noise_floor,
-    prompts,
-    shared_words,
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .checks import PARTS as PARTS
+    from .checks import SCALE_NOTE as SCALE_NOTE
+    from .checks import STYLE_MIN_REFS as STYLE_MIN_REFS
+    from .checks import (
+        Comparison,
+        assert_distance_above,
+        assert_distance_below,
+        assert_nearest,
+        compare,
+        distance,
+        fingerprint,
+        load_prompts,
+        noise_floor,
+        prompts,
+        shared_words,
+    )
+    from .distances import (
+        FEW_SHARED,
+        UNITS,
+        Interval,
+        LexicalWarning,
+        anchor_set,
+        basic_interval,
+        bootstrap,
+        delta,
+        delta_effect,
+        distance_matrix,
+        flags,
+        frequency_factor,
+        jaccard,
+        jaccard_scale,
+        profile,
+        scores,
+        shared_prompts,
+        style_matrix,
+    )
+    from .fingerprints import (
+        Fingerprint,
+        Limits,
+        content_word,
+        pooled,
+    )
+    from .record import DELTA_ACROSS_PROMPTS as DELTA_ACROSS_PROMPTS
+    from .record import DELTA_UNIT as DELTA_UNIT
+    from .record import DETECTOR as DETECTOR
+    from .record import FREQUENCY_ACROSS_PROMPTS as FREQUENCY_ACROSS_PROMPTS
+    from .record import FREQUENCY_NOTE as FREQUENCY_NOTE
+    from .record import FREQUENCY_UNIT as FREQUENCY_UNIT
+    from .record import (
+        record_distance,
+    )
+    from .text import (
+        tokenise,
+    )
+
+# Loaded on first use: a comparison replayed from the run's result cache needs ``checks``,
+# ``fingerprints`` and ``replay`` only, not the counting and distance code behind them
+# (``text``, ``counting``, ``distances``, ``deltaterms``, ``anchor``).
+_HOME: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "PARTS",
+            "SCALE_NOTE",
+            "STYLE_MIN_REFS",
+            "Comparison",
+            "assert_distance_above",
+            "assert_distance_below",
+            "assert_nearest",
+            "compare",
+            "distance",
+            "fingerprint",
+            "load_prompts",
+            "noise_floor",
+            "prompts",
+            "shared_words",
+        ),
+        ".checks",
+    ),
+    **dict.fromkeys(("FEW_SHARED", "UNITS", "Interval", "LexicalWarning"), ".common"),
+    **dict.fromkeys(
+        (
+            "anchor_set",
+            "basic_interval",
+            "bootstrap",
+            "delta",
+            "delta_effect",
+            "distance_matrix",
+            "flags",
+            "frequency_factor",
+            "jaccard",
+            "jaccard_scale",
+            "profile",
+            "scores",
+            "shared_prompts",
+            "style_matrix",
+        ),
+        ".distances",
+    ),
+    **dict.fromkeys(("Fingerprint", "Limits", "content_word", "pooled"), ".fingerprints"),
+    **dict.fromkeys(
+        (
+            "DELTA_ACROSS_PROMPTS",
+            "DELTA_UNIT",
+            "DETECTOR",
+            "FREQUENCY_ACROSS_PROMPTS",
+            "FREQUENCY_NOTE",
+            "FREQUENCY_UNIT",
+            "record_distance",
+        ),
+        ".record",
+    ),
+    "tokenise": ".text",
+}
+
+#: the submodules, reachable as attributes as when this package imported them all
+_SUBMODULES = frozenset(
+    (
+        "anchor",
+        "baseline",
+        "checks",
+        "common",
+        "counting",
+        "deltaterms",
+        "distances",
+        "fingerprints",
+        "record",
+        "replay",
+        "text",
+    )
 )
-from .distances import (
-    FEW_SHARED,
-    UNITS,
-    Interval,
-    LexicalWarning,
-    anchor_set,
-    basic_interval,
-    bootstrap,
-    delta,
-    delta_effect,
-    distance_matrix,
-    flags,
-    frequency_factor,
-    jaccard,
-    jaccard_scale,
-    profile,
-    scores,
-    shared_prompts,
-    style_matrix,
-)
-from .fingerprints import (
-    Fingerprint,
-    Limits,
-    content_word,
-    pooled,
-)
-from .record import DELTA_ACROSS_PROMPTS as DELTA_ACROSS_PROMPTS
-from .record import DELTA_UNIT as DELTA_UNIT
-from .record import DETECTOR as DETECTOR
-from .record import FREQUENCY_ACROSS_PROMPTS as FREQUENCY_ACROSS_PROMPTS
-from .record import FREQUENCY_NOTE as FREQUENCY_NOTE
-from .record import FREQUENCY_UNIT as FREQUENCY_UNIT
-from .record import (
-    record_distance,
-)
-from .text import (
-    tokenise,
-)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME, *_SUBMODULES})
+
 
 __all__ = [
     "FEW_SHARED",

@@ -27,24 +27,8 @@ from ..reports.measurement import MAX_EVIDENCE, Measurement, evidence_item
 from ..util import schema
 from ..util.files import user_path
 from ..util.safejson import loads as json_loads
-from . import distances as lexical_distance
 from . import replay
-from .deltaterms import Resampler
-from .distances import (
-    FEW_SHARED,
-    FREQUENCY,
-    METHODS,
-    SPREAD,
-    UNITS,
-    DeltaRow,
-    Interval,
-    basic_interval,
-    distance_matrix,
-    flags,
-    ranked,
-    shared_prompts,
-    style_matrix,
-)
+from .common import FEW_SHARED, FREQUENCY, METHODS, SPREAD, UNITS, Interval
 from .fingerprints import Fingerprint, Limits, pooled
 from .record import (
     DELTA_UNIT,
@@ -56,7 +40,6 @@ from .record import (
     _recorder,
 )
 from .replay import Outcome
-from .text import tokenise
 
 if TYPE_CHECKING:
     import numpy as np
@@ -209,6 +192,8 @@ def noise_floor(fp: Fingerprint, method: str = "delta", unit: str = SPREAD) -> f
 
 
 def _noise_floor(fp: Fingerprint, method: str, unit: str) -> float:
+    from . import distances as lexical_distance
+
     a, b = fp.halves()
     return lexical_distance.distance(a, b, method, unit)
 
@@ -233,6 +218,8 @@ def shared_words(
 def _shared_words(
     a: Fingerprint, b: Fingerprint, k: int, background: Fingerprint | None
 ) -> list[tuple[str, int, int]]:
+    from .distances import ranked
+
     top_a = [w for w, _, _ in ranked(a, "word", 150, background)]
     top_b = {w: i for i, (w, _, _) in enumerate(ranked(b, "word", 150, background))}
     both = [(max(i, top_b[w]), w) for i, w in enumerate(top_a) if w in top_b]
@@ -272,6 +259,8 @@ class Comparison:
 def _pick_method(
     ours: Fingerprint, refs: Sequence[Fingerprint], method: str, unit: str = SPREAD
 ) -> str:
+    from . import distances as lexical_distance
+
     if method != "auto":
         if method not in METHODS:
             raise ValueError(f"method: {method!r} is not one of {['auto', *METHODS]}")
@@ -294,6 +283,9 @@ def _row(
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Distances from fps[0] to each of fps[1:]."""
     import numpy as np
+
+    from . import distances as lexical_distance
+    from .distances import style_matrix
 
     if method == "style":
         return style_matrix(fps)[0, 1:]
@@ -386,6 +378,9 @@ def _compare(
 ) -> Comparison:
     import numpy as np
 
+    from .deltaterms import Resampler
+    from .distances import DeltaRow, basic_interval
+
     _check_refs(ours, refs)
     names = list(refs)
     fps = [ours, *(refs[n] for n in names)]
@@ -429,6 +424,8 @@ def _compare(
 def _word_hits(fp: Fingerprint, words: Sequence[str]) -> Iterator[tuple[str, str, str, str]]:
     """(prompt, answer, word, excerpt around it) for each of ``fp``'s example answers that
     uses one of ``words`` (the first of them it uses)."""
+    from .text import tokenise
+
     for prompt, text in fp.examples:
         tokens = set(tokenise(text))
         hit = next((w for w in words if w in tokens), None)
@@ -474,6 +471,9 @@ def _warnings(
     ours: Fingerprint, refs: Mapping[str, Fingerprint], method: str, unit: str = SPREAD
 ) -> tuple[str, ...]:
     """The :class:`LexicalWarning` messages of a comparison of ``ours`` with ``refs``."""
+    from . import distances as lexical_distance
+    from .distances import flags, shared_prompts
+
     out = [
         lexical_distance.unvalidated_message(ours, fp, name)
         for name, fp in refs.items()
@@ -529,6 +529,8 @@ def _matrix_measurement(
 ) -> Measurement:
     """Every pairwise distance (for the report's heat map and tree) and the words ``ours``
     shares with each reference, as one ``lexical.matrix`` measurement."""
+    from .distances import distance_matrix, flags
+
     names = list(refs)
     matrix = distance_matrix([ours, *(refs[n] for n in names)], result.method, result.unit)
     nearest = result.distances[result.nearest]
@@ -659,6 +661,8 @@ def _threshold_check(
     if method == "style" or method == "auto":
         method = "delta"
     if unit not in UNITS:
+        from . import distances as lexical_distance
+
         lexical_distance.check_unit(unit, method)
     if unit != SPREAD and method != "delta":
         raise ValueError(
@@ -670,6 +674,8 @@ def _threshold_check(
     _check_refs(ours, refs)
 
     def compute() -> Outcome:
+        from .distances import flags, shared_prompts
+
         result = _compare(ours, refs, method, confidence, resamples, seed, unit)
         messages = _warnings(ours, refs, method, unit)
         d = result.distances[label]

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
+
+from .common import Counts as Counts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,41 +29,6 @@ if TYPE_CHECKING:
 PAIRED_MIN = 8
 #: elements (float64) of each resamples x prompts x words array the batched path holds at once
 _BLOCK = 1_000_000
-
-
-class Counts(Protocol):
-    """What the distance functions read of a :class:`~pytest_modelprov.lexical.fingerprints.
-    Fingerprint`: a structural type, so that the fingerprint's own ``distance`` and ``top``
-    methods can call the distance modules without the modules importing each other."""
-
-    features: list[str]
-    counts: IntArray
-    prompt_ids: list[str]
-    tokens: IntArray
-
-    @property
-    def kinds(self) -> npt.NDArray[np.int8]: ...
-
-    @property
-    def _index(self) -> dict[str, int]: ...
-
-    @property
-    def n_prompts(self) -> int: ...
-
-    @property
-    def n_texts(self) -> int: ...
-
-    @property
-    def n_tokens(self) -> int: ...
-
-    @property
-    def label(self) -> str: ...
-
-    def content_mask(self) -> npt.NDArray[np.bool_]: ...
-
-    def human_baseline(self) -> FloatArray: ...
-
-    def subset(self, rows: Sequence[int] | IntArray) -> Counts: ...
 
 
 def widely_used_columns(

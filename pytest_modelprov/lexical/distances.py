@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import anchor as lexical_anchor
-from .deltaterms import PAIRED_MIN, Counts, DeltaPair, Resampler, paired, widely_used_columns
+from .common import FEW_SHARED as FEW_SHARED
+from .common import FREQUENCY as FREQUENCY
+from .common import METHODS as METHODS
+from .common import PAIRWISE as PAIRWISE
+from .common import SPREAD as SPREAD
+from .common import UNITS as UNITS
+from .common import Counts as Counts
+from .common import Interval as Interval
+from .common import LexicalWarning as LexicalWarning
+from .deltaterms import PAIRED_MIN, DeltaPair, Resampler, paired, widely_used_columns
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,10 +40,6 @@ STYLE_MIN_SPREAD, STYLE_WORDS, STYLE_FLOOR = 0.3, 500, 1e-4
 #: dominate. Chosen on one group of the benchmark data and scored on the other (see
 #: benchmarks/bench_lexical.py); PAIRED_MIN shared prompts make the comparison paired.
 DELTA_MIN_SPREAD, DELTA_WORDS, DELTA_FLOOR = 0.1, 100, 1.0
-#: units of the ``delta`` distance: the words' spread over prompts (the default of a plain
-#: distance) or their own frequency (one threshold for every genre; see :func:`delta`)
-SPREAD, FREQUENCY = "spread", "frequency"
-UNITS = (SPREAD, FREQUENCY)
 #: what the frequency unit's threshold was calibrated on (benchmarks/bench_lexical.py,
 #: section 3): one answer per prompt, a mean of ~780 (essays) to ~1450 (stories) words per
 #: prompt. Its factor's spread over prompts includes count noise, so more text per prompt
@@ -47,8 +51,6 @@ CALIBRATED_TEXTS, CALIBRATED_WORDS = 1.0, (390.0, 2900.0)
 OUTSIDE = "outside-calibration"
 #: a frequency-unit comparison across prompt sets: only same-prompt pairs were calibrated
 UNVALIDATED = "unvalidated"
-METHODS = ("delta", "profile", "jaccard", "style")
-PAIRWISE = ("delta", "profile", "jaccard")
 
 
 def scores(fp: Counts, background: Counts | None = None) -> FloatArray:
@@ -219,13 +221,8 @@ def shared_prompts(a: Counts, b: Counts) -> int:
 
 #: methods validated for comparisons across different prompt sets (bench_lexical.py)
 ACROSS_PROMPTS = ("delta",)
-FEW_SHARED = "few-shared-prompts"
 #: a delta comparison across prompt sets: validated on stories, weaker on essays (README)
 ACROSS = "across-prompt-sets"
-
-
-class LexicalWarning(UserWarning):
-    """A lexical comparison whose figure means less than it seems (e.g. mostly topic)."""
 
 
 def few_shared(a: Counts, b: Counts) -> bool:
@@ -535,15 +532,6 @@ def distance_matrix(fps: Sequence[Counts], method: str = "delta", unit: str = SP
         for j in range(i + 1, n):
             out[i, j] = out[j, i] = distance(fps[i], fps[j], method, unit)
     return out
-
-
-@dataclass(frozen=True)
-class Interval:
-    value: float
-    low: float
-    high: float
-    confidence: float
-    resamples: int
 
 
 def _resample_rows(fps: Sequence[Counts], rng: np.random.Generator) -> list[IntArray]:

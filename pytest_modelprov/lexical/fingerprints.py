@@ -18,22 +18,20 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..util import schema
 from ..util.safejson import loads as json_loads
 from ..util.strictschema import Validator
-from . import distances, replay
-from .counting import group as _group
-from .counting import select as _select
-from .text import function_word_hashes, function_words, is_cjk, is_cjk_points, tokenise_many
+from . import replay
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from ..handle import ModelHandle
+    from .record import Handle
 
     IntArray = npt.NDArray[np.int64]
 
@@ -79,7 +77,7 @@ class Fingerprint:
     name: str = ""
     model: str = ""
     part: str = "answer"
-    handle: ModelHandle | None = field(default=None, repr=False)
+    handle: Handle | None = field(default=None, repr=False)
     #: (prompt id, text) pairs kept only in memory, to quote in failure messages
     examples: list[tuple[str, str]] = field(default_factory=list, repr=False)
     #: the generation parameters the texts were sampled with (None: not recorded)
@@ -295,6 +293,12 @@ class Fingerprint:
         """
         import numpy as np
 
+        # the counting code, here and not at the top: a comparison replayed from the result
+        # cache never counts (nor loads it)
+        from .counting import group as _group
+        from .counting import select as _select
+        from .text import function_word_hashes, function_words, is_cjk_points, tokenise_many
+
         limits = limits or Limits()
         text_list = list(texts)
         if prompts is None:
@@ -487,6 +491,8 @@ class Fingerprint:
 
         See :func:`pytest_modelprov.lexical.scores` for what the score is.
         """
+        from . import distances
+
         return distances.ranked(self, kind, k, background)
 
     # -- JSON ----------------------------------------------------------------------------
@@ -634,9 +640,19 @@ def pooled(fps: Sequence[Fingerprint], name: str = "pool") -> Fingerprint:
 
 def content_word(feature: str) -> bool:
     """A word the anchor method may rank: 4+ letters (any CJK character), not a function word."""
-    if is_cjk(feature):
+    text = _text()
+    if text.is_cjk(feature):
         return True
-    return len(feature) >= 4 and feature not in function_words()
+    return len(feature) >= 4 and feature not in text.function_words()
+
+
+@lru_cache(maxsize=1)
+def _text() -> ModuleType:
+    # the tokeniser's module on first use, not at import: a replayed comparison never needs
+    # it, and an import statement per call made content_word 3x slower (it runs per word)
+    from . import text
+
+    return text
 
 
 @lru_cache(maxsize=1)

@@ -13,13 +13,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..reports import recording
 from ..reports.measurement import Measurement
-from . import anchor as lexical_anchor
-from . import distances as lexical_distance
-from .deltaterms import Counts
-from .distances import FREQUENCY, SPREAD, flags, jaccard_scale, shared_prompts
+from .common import FREQUENCY, SPREAD, Counts
 
 if TYPE_CHECKING:
-    from ..handle import ModelHandle
+    from ..calls.verdicts import VerdictStore
 
 
 DETECTOR = "lexical/1"
@@ -66,13 +63,25 @@ DELTA_ACROSS_PROMPTS = (
 )
 
 
+class Handle(Protocol):
+    """What the lexical code uses of a fingerprint's model handle (a ``ModelHandle``):
+    typed on that alone, so that the code a lexical result is computed by does not import
+    the model handle and the calls behind it (nor does its identity, :mod:`.replay`, read
+    them: they only brought the answers, which the result is keyed on)."""
+
+    @property
+    def verdicts(self) -> VerdictStore | None: ...
+
+    def record(self, measurement: Measurement) -> None: ...
+
+
 class Recorded(Counts, Protocol):
     """A fingerprint as recorded: where its measurements go and what it is called."""
 
     name: str
     model: str
     part: str
-    handle: ModelHandle | None
+    handle: Handle | None
 
 
 def _labels(part: str, method: str, unit: str, **extra: str) -> dict[str, str]:
@@ -122,6 +131,11 @@ def _recorder(ours: Recorded) -> Callable[[Measurement], None] | None:
 
 def _context(ours: Recorded, ref: Counts, method: str, unit: str = SPREAD) -> dict[str, Any]:
     """What a reader needs to judge one distance: flags, prompts shared, the scale."""
+    # here, not at the top: a replayed result reads none of it (see :mod:`.replay`)
+    from . import anchor as lexical_anchor
+    from . import distances as lexical_distance
+    from .distances import flags, jaccard_scale, shared_prompts
+
     out: dict[str, Any] = {
         "flags": flags(ours, ref, method, unit),
         "shared_prompts": shared_prompts(ours, ref),
