@@ -41,6 +41,7 @@ from .classifiers import (
     UNDECIDED,
     BaseClassifier,
     Classifier,
+    _code_digest,
     default_classifier,
 )
 from .topicsets import (
@@ -398,6 +399,9 @@ def measure(
     unknown_of: dict[int, list[bool]] = {}
     resolved: set[str] = set()
     store = getattr(handle, "verdicts", None)
+    # every verdict identity below digests the classifier's code: its files are found once
+    # and remembered in the store (a warm run only checks that they are still the same)
+    _code_digest(store)
     if isinstance(clf, Classifier):
         clf._prime(store)
     detected = _request_languages(store, [t.prompt for t in topic_set.topics])
