@@ -118,9 +118,14 @@ def _checked(raw: bytes, key: str, package: Path) -> str | None:
         and isinstance(data.get("digest"), str)
     ):
         return None
+    # what this module writes: the package's source files by their module path, never a
+    # path that could lead outside it (``..``, absolute)
+    if not all(
+        f.endswith(".py") and all(p.isidentifier() for p in f[:-3].split("/"))
+        for f in data["files"]
+    ):
+        return None
     paths = [package / f for f in data["files"]]
-    if not all(p.resolve().is_relative_to(package.resolve()) for p in paths):
-        return None  # a row naming a file outside the package is not one this module wrote
     if _tree(package) != data["tree"]:
         return None
     digest = verdicts.files_digest(paths)
@@ -132,12 +137,23 @@ def _tree(package: Path) -> str | None:
     found as depends on them); None when a folder cannot be listed or one is a link (the
     reading follows links this walk would not)."""
     digest = hashlib.sha256()
-    failed: list[OSError] = []
-    for folder, dirs, files in os.walk(package, onerror=failed.append):
-        dirs.sort()
-        if any(os.path.islink(os.path.join(folder, d)) for d in dirs):
-            return None
-        # JSON escapes every control character: no two trees write the same text
-        listed = [os.path.relpath(folder, package), sorted([*(d + "/" for d in dirs), *files])]
-        digest.update(json.dumps(listed).encode("ascii") + b"\n")
-    return None if failed else digest.hexdigest()
+    stack = [""]
+    try:
+        while stack:
+            where = stack.pop()
+            with os.scandir(package / where if where else package) as found:
+                entries = sorted(found, key=lambda e: e.name)
+            names = []
+            for entry in entries:
+                if entry.is_symlink() and entry.is_dir():
+                    return None
+                if entry.is_dir(follow_symlinks=False):
+                    names.append(entry.name + "/")
+                    stack.append(f"{where}/{entry.name}" if where else entry.name)
+                else:
+                    names.append(entry.name)
+            # JSON escapes every control character: no two trees write the same text
+            digest.update(json.dumps([where, names]).encode("ascii") + b"\n")
+    except OSError:
+        return None
+    return digest.hexdigest()
