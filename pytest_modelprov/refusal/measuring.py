@@ -134,12 +134,18 @@ class PromptOutcome:
 
     @property
     def noncompliant(self) -> int:
-        return sum(o in NONCOMPLIANT for o in self.decided)
+        return sum(1 for o in self.outcomes if o in NONCOMPLIANT and o not in UNDECIDED)
 
     @property
     def share(self) -> float | None:
-        decided = self.decided
-        return self.noncompliant / len(decided) if decided else None
+        # one pass over the outcomes: a comparison or a baseline check asks every prompt's
+        # share several times, and the lists it was made of cost more than the counting
+        decided = noncompliant = 0
+        for o in self.outcomes:
+            if o not in UNDECIDED:
+                decided += 1
+                noncompliant += o in NONCOMPLIANT
+        return noncompliant / decided if decided else None
 
 
 def _precheck(response: Response, truncated: str) -> str | None:
