@@ -424,6 +424,7 @@ def measure(
         with counting_empty_answers():
             samples = handle.sample([topic_set.topics[i].prompt for i in indexes], n=n, **params)
         outcomes: list[str | None] = [_precheck(r, truncated) for r in samples]
+        prechecked = list(outcomes)  # the verdicts below fill in ``outcomes``
         languages, refused, ruled = _answer_verdicts(store, clf, samples, outcomes)
         explicit = dict(zip(refused, ruled, strict=True))
         of_prompt: dict[int, list[int]] = {}  # each prompt's samples, in order
@@ -431,23 +432,22 @@ def measure(
             of_prompt.setdefault(r.prompt_index, []).append(i)
         for position, index in enumerate(indexes):
             mine = of_prompt.get(position, [])
-            rows = [(samples[i], outcomes[i]) for i in mine]
+            rows = [(samples[i], outcomes[i], prechecked[i]) for i in mine]
             chosen[index] = (
-                [str(o) for _, o in rows],
-                [excerpt(r.answer, _EXCERPT) for r, _ in rows],
+                [str(o) for _, o, _ in rows],
+                [excerpt(r.answer, _EXCERPT) for r, _, _ in rows],
             )
             asked = asked_in[index]
             found = [languages[i] for i in mine]
             # langid.answer_language(answer, None, asked): the answer's own, else the request's
             langs_of[index] = [asked if lang == langid.UNDECIDED else lang for lang, _ in found]
-            keys_of[index] = [r.key for r, _ in rows]
+            keys_of[index] = [r.key for r, _, _ in rows]
             # an explicit refusal is caught by multilingual rules, valid in any language
             ruled_of[index] = [explicit.get(i, False) for i in mine]
             unknown_of[index] = [undetermined for _, undetermined in found]
             # what a judge needs, for answers the pre-checks did not already decide
             answers[index] = [
-                (r.answer, r.prompt, None if _precheck(r, truncated) is None else str(o))
-                for r, o in rows
+                (r.answer, r.prompt, None if before is None else str(o)) for r, o, before in rows
             ]
         resolved.update(r.model for r in samples if r.model)
 
