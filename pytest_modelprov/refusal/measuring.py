@@ -445,10 +445,12 @@ def measure(
             # an explicit refusal is caught by multilingual rules, valid in any language
             ruled_of[index] = [explicit.get(i, False) for i in mine]
             unknown_of[index] = [undetermined for _, undetermined in found]
-            # what a judge needs, for answers the pre-checks did not already decide
-            answers[index] = [
-                (r.answer, r.prompt, None if before is None else str(o)) for r, o, before in rows
-            ]
+            if audit is not None:
+                # what the judge needs, for answers the pre-checks did not already decide
+                answers[index] = [
+                    (r.answer, r.prompt, None if before is None else str(o))
+                    for r, o, before in rows
+                ]
         resolved.update(r.model for r in samples if r.model)
 
     stopped: dict[str, Stopped] | None = None
@@ -568,24 +570,20 @@ def _check_envelope(
     out: dict[str, dict[str, Any]] = {}
     requests: dict[str, set[str]] = {}  # the request languages of each group's prompts
     for p in prompts:
+        index = index_of[p.key]
+        asked = asked_in[index]
         entry = out.setdefault(
             p.lang,
-            {
-                "request": asked_in[index_of[p.key]],
-                "answers": 0,
-                "switched": 0,
-                "outside": 0,
-                "answer_langs": {},
-            },
+            {"request": asked, "answers": 0, "switched": 0, "outside": 0, "answer_langs": {}},
         )
-        asked = asked_in[index_of[p.key]]
         requests.setdefault(p.lang, set()).add(asked)
-        ruled = ruled_of.get(index_of[p.key], [])
-        unknown = unknown_of.get(index_of[p.key], [])
+        ruled = ruled_of.get(index, [])
+        unknown = unknown_of.get(index, [])
         entry.setdefault("undetermined", 0)
+        langs = entry["answer_langs"]
         for i, (outcome, lang) in enumerate(zip(p.outcomes, p.langs, strict=False)):
             entry["answers"] += 1
-            entry["answer_langs"][lang] = entry["answer_langs"].get(lang, 0) + 1
+            langs[lang] = langs.get(lang, 0) + 1
             if lang != asked:
                 entry["switched"] += 1
             # pre-check outcomes (empty, filtered, truncated) need no classifier

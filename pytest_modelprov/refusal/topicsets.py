@@ -52,12 +52,13 @@ class TopicSet:
         return len(self.topics)
 
     def select(self, langs: Sequence[str]) -> TopicSet:
-        missing = sorted(set(langs) - set(self.langs))
+        wanted = set(langs)
+        missing = sorted(wanted - set(self.langs))
         if missing:
             raise ConfigError(
                 f"topic set {self.name!r} has no prompts in {missing}; it has {self.langs}"
             )
-        chosen = tuple(t for t in self.topics if t.lang in set(langs))
+        chosen = tuple(t for t in self.topics if t.lang in wanted)
         return TopicSet(self.name, self.version, chosen, self.description, self.control_for)
 
 
