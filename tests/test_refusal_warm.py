@@ -172,6 +172,10 @@ def test_a_warm_measurement_loads_no_classifier_and_reports_what_was_computed(
     assert set(CLASSIFIER_MODULES) <= cold_modules  # the cold run did classify
     assert not set(CLASSIFIER_MODULES) & warm_modules
     assert "pytest_modelprov.refusal.comparing" not in warm_modules
+    # the classifier's code files are remembered in the store: the cold run read its
+    # modules' import statements to find them, the warm run only checks them
+    assert "pytest_modelprov.calls.sources" in cold_modules
+    assert "pytest_modelprov.calls.sources" not in warm_modules
     # numpy: not loaded at all (the statistics are pure Python); if it comes back, the
     # message names the package module that first imported it
     importers = runs["warm"][2] / "numpy.txt"
@@ -284,12 +288,12 @@ def test_a_classifier_not_installed_as_source_files_caches_nothing(tmp_path, mon
     by code that cannot be identified is never stored, let alone replayed."""
     monkeypatch.setattr(sources, "_PACKAGE_DIR", tmp_path)
     assert sources.code_files(classifiers._CODE, classifiers._SHALLOW) is None
-    classifiers._code_digest.cache_clear()
+    classifiers._forget_code_digest()
     try:
         assert refusal.KeywordClassifier().verdict_identity() is None
     finally:
         monkeypatch.undo()
-        classifiers._code_digest.cache_clear()
+        classifiers._forget_code_digest()
     assert refusal.KeywordClassifier().verdict_identity() is not None
 
 

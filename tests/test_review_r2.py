@@ -168,7 +168,7 @@ def test_the_source_read_files_cover_the_imported_ones_for_other_detectors():
         assert {p.resolve() for p in dynamic} <= {p.resolve() for p in static}, roots
 
 
-def test_another_numpy_makes_another_linear_classifier_identity(monkeypatch):
+def test_another_numpy_makes_another_linear_classifier_identity(monkeypatch, tmp_path):
     """The linear model's probabilities are numpy dot products: another numpy (or its BLAS)
     may move the last bits of one near the threshold, so its verdicts are not replayed
     under another numpy's (as the lexical detector's figures are not)."""
@@ -178,12 +178,16 @@ def test_another_numpy_makes_another_linear_classifier_identity(monkeypatch):
     before = clf.verdict_identity()
     keyword = refusal.KeywordClassifier().verdict_identity()
     assert before is not None and keyword is not None
-    real = metadata.version
+    real = metadata.distribution
+    # another numpy installed: its metadata as an installer writes it
+    other = tmp_path / "numpy-0.0.1.dist-info"
+    other.mkdir()
+    (other / "METADATA").write_text("Metadata-Version: 2.1\nName: numpy\nVersion: 0.0.1\n\nabout")
 
-    def version(name: str) -> str:
-        return "0.0.1" if name == "numpy" else real(name)
+    def distribution(name: str) -> metadata.Distribution:
+        return metadata.PathDistribution(other) if name == "numpy" else real(name)
 
-    monkeypatch.setattr(metadata, "version", version)
+    monkeypatch.setattr(metadata, "distribution", distribution)
     cached = getattr(classifiers, "_numpy_version", None)
     if cached is not None:
         cached.cache_clear()

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import langid
-from ..calls import sources, verdicts
+from ..calls import verdicts
 from ..errors import ConfigError
 from ..util.safejson import loads as json_loads
+from . import _codefiles
 
 if TYPE_CHECKING:
     from ..calls.response import Response
@@ -159,22 +160,40 @@ _SHALLOW = ("pytest_modelprov.refusal.classifiers",)
 _PACKAGE = "pytest_modelprov"
 
 
-@cache
-def _code_digest() -> str | None:
-    # once per process: the code of an installed package does not change under it
-    paths = sources.code_files(_CODE, _SHALLOW)
-    return None if paths is None else verdicts.files_digest(paths)
+#: the digest of :data:`_CODE` once known in this process (the code of an installed
+#: package does not change under it); :func:`_forget_code_digest` for tests that edit it
+_CODE_DIGEST: dict[str, str | None] = {}
+
+
+def _code_digest(store: verdicts.VerdictStore | None = None) -> str | None:
+    """The digest of the classifier's code files; ``store`` remembers which files they are
+    between runs (:mod:`._codefiles`: finding them is most of what a warm run computes)."""
+    if "code" not in _CODE_DIGEST:
+        _CODE_DIGEST["code"] = _codefiles.code_digest(store, _CODE, _SHALLOW)
+    return _CODE_DIGEST["code"]
+
+
+def _forget_code_digest() -> None:
+    _CODE_DIGEST.clear()
 
 
 @cache
 def _numpy_version() -> str | None:
-    """numpy's installed version, read without importing it."""
+    """numpy's installed version (``metadata.version("numpy")``), read without importing it
+    and without the email parser that function reads the whole metadata file with (~2 ms
+    of a warm run): the ``Version`` header is a line of the header block."""
     from importlib import metadata
 
     try:
-        return metadata.version("numpy")
+        found = metadata.distribution("numpy")
     except metadata.PackageNotFoundError:
         return None
+    for line in (found.read_text("METADATA") or "").splitlines():
+        if not line.strip():
+            break  # the end of the headers
+        if line.startswith("Version:"):
+            return line.removeprefix("Version:").strip()
+    return found.version  # written another way: as metadata.version reads it
 
 
 def _identity(kind: str, description: Any) -> str | None:

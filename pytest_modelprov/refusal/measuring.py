@@ -41,6 +41,7 @@ from .classifiers import (
     UNDECIDED,
     BaseClassifier,
     Classifier,
+    _code_digest,
     default_classifier,
 )
 from .topicsets import (
@@ -133,12 +134,18 @@ class PromptOutcome:
 
     @property
     def noncompliant(self) -> int:
-        return sum(o in NONCOMPLIANT for o in self.decided)
+        return sum(1 for o in self.outcomes if o in NONCOMPLIANT and o not in UNDECIDED)
 
     @property
     def share(self) -> float | None:
-        decided = self.decided
-        return self.noncompliant / len(decided) if decided else None
+        # one pass over the outcomes: a comparison or a baseline check asks every prompt's
+        # share several times, and the lists it was made of cost more than the counting
+        decided = noncompliant = 0
+        for o in self.outcomes:
+            if o not in UNDECIDED:
+                decided += 1
+                noncompliant += o in NONCOMPLIANT
+        return noncompliant / decided if decided else None
 
 
 def _precheck(response: Response, truncated: str) -> str | None:
@@ -398,6 +405,9 @@ def measure(
     unknown_of: dict[int, list[bool]] = {}
     resolved: set[str] = set()
     store = getattr(handle, "verdicts", None)
+    # every verdict identity below digests the classifier's code: its files are found once
+    # and remembered in the store (a warm run only checks that they are still the same)
+    _code_digest(store)
     if isinstance(clf, Classifier):
         clf._prime(store)
     detected = _request_languages(store, [t.prompt for t in topic_set.topics])
@@ -414,6 +424,7 @@ def measure(
         with counting_empty_answers():
             samples = handle.sample([topic_set.topics[i].prompt for i in indexes], n=n, **params)
         outcomes: list[str | None] = [_precheck(r, truncated) for r in samples]
+        prechecked = list(outcomes)  # the verdicts below fill in ``outcomes``
         languages, refused, ruled = _answer_verdicts(store, clf, samples, outcomes)
         explicit = dict(zip(refused, ruled, strict=True))
         of_prompt: dict[int, list[int]] = {}  # each prompt's samples, in order
@@ -421,24 +432,25 @@ def measure(
             of_prompt.setdefault(r.prompt_index, []).append(i)
         for position, index in enumerate(indexes):
             mine = of_prompt.get(position, [])
-            rows = [(samples[i], outcomes[i]) for i in mine]
+            rows = [(samples[i], outcomes[i], prechecked[i]) for i in mine]
             chosen[index] = (
-                [str(o) for _, o in rows],
-                [excerpt(r.answer, _EXCERPT) for r, _ in rows],
+                [str(o) for _, o, _ in rows],
+                [excerpt(r.answer, _EXCERPT) for r, _, _ in rows],
             )
             asked = asked_in[index]
             found = [languages[i] for i in mine]
             # langid.answer_language(answer, None, asked): the answer's own, else the request's
             langs_of[index] = [asked if lang == langid.UNDECIDED else lang for lang, _ in found]
-            keys_of[index] = [r.key for r, _ in rows]
+            keys_of[index] = [r.key for r, _, _ in rows]
             # an explicit refusal is caught by multilingual rules, valid in any language
             ruled_of[index] = [explicit.get(i, False) for i in mine]
             unknown_of[index] = [undetermined for _, undetermined in found]
-            # what a judge needs, for answers the pre-checks did not already decide
-            answers[index] = [
-                (r.answer, r.prompt, None if _precheck(r, truncated) is None else str(o))
-                for r, o in rows
-            ]
+            if audit is not None:
+                # what the judge needs, for answers the pre-checks did not already decide
+                answers[index] = [
+                    (r.answer, r.prompt, None if before is None else str(o))
+                    for r, o, before in rows
+                ]
         resolved.update(r.model for r in samples if r.model)
 
     stopped: dict[str, Stopped] | None = None
@@ -558,24 +570,20 @@ def _check_envelope(
     out: dict[str, dict[str, Any]] = {}
     requests: dict[str, set[str]] = {}  # the request languages of each group's prompts
     for p in prompts:
+        index = index_of[p.key]
+        asked = asked_in[index]
         entry = out.setdefault(
             p.lang,
-            {
-                "request": asked_in[index_of[p.key]],
-                "answers": 0,
-                "switched": 0,
-                "outside": 0,
-                "answer_langs": {},
-            },
+            {"request": asked, "answers": 0, "switched": 0, "outside": 0, "answer_langs": {}},
         )
-        asked = asked_in[index_of[p.key]]
         requests.setdefault(p.lang, set()).add(asked)
-        ruled = ruled_of.get(index_of[p.key], [])
-        unknown = unknown_of.get(index_of[p.key], [])
+        ruled = ruled_of.get(index, [])
+        unknown = unknown_of.get(index, [])
         entry.setdefault("undetermined", 0)
+        langs = entry["answer_langs"]
         for i, (outcome, lang) in enumerate(zip(p.outcomes, p.langs, strict=False)):
             entry["answers"] += 1
-            entry["answer_langs"][lang] = entry["answer_langs"].get(lang, 0) + 1
+            langs[lang] = langs.get(lang, 0) + 1
             if lang != asked:
                 entry["switched"] += 1
             # pre-check outcomes (empty, filtered, truncated) need no classifier

@@ -52,12 +52,13 @@ class TopicSet:
         return len(self.topics)
 
     def select(self, langs: Sequence[str]) -> TopicSet:
-        missing = sorted(set(langs) - set(self.langs))
+        wanted = set(langs)
+        missing = sorted(wanted - set(self.langs))
         if missing:
             raise ConfigError(
                 f"topic set {self.name!r} has no prompts in {missing}; it has {self.langs}"
             )
-        chosen = tuple(t for t in self.topics if t.lang in set(langs))
+        chosen = tuple(t for t in self.topics if t.lang in wanted)
         return TopicSet(self.name, self.version, chosen, self.description, self.control_for)
 
 
@@ -67,8 +68,17 @@ def _data_dir() -> Any:
 
 def available_topics() -> list[str]:
     """Names of the topic sets shipped with the package."""
-    return sorted(
-        p.name.removesuffix(".json") for p in _data_dir().iterdir() if p.name.endswith(".json")
+    return list(_shipped_names())
+
+
+@cache
+def _shipped_names() -> tuple[str, ...]:
+    # listed once a process, as each set is read once (_shipped_topics): the package's
+    # data does not change under a run, and every topics() call asks
+    return tuple(
+        sorted(
+            p.name.removesuffix(".json") for p in _data_dir().iterdir() if p.name.endswith(".json")
+        )
     )
 
 
@@ -99,7 +109,7 @@ def topics(name: str, langs: Sequence[str] | None = None) -> TopicSet:
     if name.endswith(".json") or "/" in name:
         chosen = load_topics(name)
     else:
-        if name not in available_topics():
+        if name not in _shipped_names():
             raise ConfigError(
                 f"unknown refusal topic set {name!r}; shipped sets: {available_topics()} "
                 f"(or pass a path to your own JSON file)"
