@@ -24,18 +24,17 @@ import re
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from .. import langid, sequential
-from ..calls import verdicts
+from ..calls import sources, verdicts
 from ..calls.client import excerpt
 from ..calls.response import Response
 from ..errors import EnvelopeError
 from ..handle import ModelHandle
-from ..sequential import StopEarly
-from .claims import Claim, Claims
-from .detect import DETECTOR_VERSION, Detector, canonical_vendor, default_detector
+from . import team
+from .claims import DETECTOR_VERSION, Claim, Claims
 from .judge import JUDGE_PROMPT, parse_judge
 from .probes import (
     IDENTITY_KINDS,
@@ -55,7 +54,14 @@ from .result import (
     _own_set,
     _spread,
 )
-from .vendors import VendorTable
+
+# Loaded where claims are detected, languages told or probes asked sequentially: a run that
+# replays every observation from the verdict cache needs neither the claim rules (detect,
+# fastre, the vendor table), nor langid, nor the sequential machinery.
+if TYPE_CHECKING:
+    from ..sequential import StopEarly
+    from .detect import Detector
+    from .vendors import VendorTable
 
 #: "I am" in languages the rules have no frames for (written in the languages it matches):
 #: a short answer that says it is very likely in that language, whatever else it names
@@ -112,6 +118,8 @@ DEPLOYMENT = "deployment"
 
 
 def _deployment_detector(names: tuple[str, ...]) -> Detector:
+    from .detect import Detector, default_detector
+
     rules = default_detector()
     key = (names, id(rules))
     if key not in _DEPLOYMENT:
@@ -121,6 +129,8 @@ def _deployment_detector(names: tuple[str, ...]) -> Detector:
 
 def _placebo_detector(name: str) -> Detector:
     # one per name and per vendor table (team vendors change the default detector)
+    from .detect import Detector, default_detector
+
     rules = default_detector()
     key = (name, id(rules))
     if key not in _PLACEBO:
@@ -187,7 +197,8 @@ def probe(
         probe_set = probe_set.select(languages, kinds)
     if judge_when not in ("unclear", "all"):
         raise ValueError(f"identity: judge_when must be 'unclear' or 'all', got {judge_when!r}")
-    rules = detector if detector is not None else default_detector()
+    # None: the default detector, built only if a claim is detected (not on a replay)
+    rules = detector
     if stop_early is not None or stop_on is not None or own is not None:
         return _within_envelope(
             _probe_sequentially(
@@ -202,8 +213,14 @@ def probe(
         model, probe_set, n, observations, params=model.sampling_params(**params)
     )
     if judge is not None:
-        _run_judge(result, judge, judge_when, rules.vendors)
+        _run_judge(result, judge, judge_when, _table(rules))
     return _within_envelope(result, unvalidated)
+
+
+def _table(rules: Detector | None) -> VendorTable | None:
+    """The vendor table of ``rules``; None for the default one (its ids are known without
+    building it: :mod:`.team`)."""
+    return rules.vendors if rules is not None else None
 
 
 def _within_envelope(result: IdentityResult, unvalidated: str) -> IdentityResult:
@@ -214,6 +231,8 @@ def _within_envelope(result: IdentityResult, unvalidated: str) -> IdentityResult
     if unvalidated == "mark":
         result.unvalidated = True
         return result
+    from .. import langid
+
     langs = Counter(o.lang for o in outside)
     shown = ", ".join(
         f"{'a language langid cannot tell' if lang == langid.UNDECIDED else lang}: {k}"
@@ -259,7 +278,7 @@ def _probe_sequentially(
     model: ModelHandle,
     n: int,
     probe_set: ProbeSet,
-    rules: Detector,
+    rules: Detector | None,
     judge: ModelHandle | None,
     judge_when: str,
     options: StopEarly | None,
@@ -267,6 +286,9 @@ def _probe_sequentially(
     own: Iterable[str] | None,
     params: Mapping[str, Any],
 ) -> IdentityResult:
+    from .. import sequential
+    from ..sequential import StopEarly
+
     if options is None:
         raise ValueError("identity: stop_on and own only apply with stop_early=StopEarly(...)")
     if not isinstance(options, StopEarly):
@@ -277,7 +299,7 @@ def _probe_sequentially(
             "assert_no_claim) or own=[...] (the check assert_no_foreign_claim)"
         )
     if stop_on is not None:
-        target = ("vendor", frozenset({canonical_vendor(stop_on)}))
+        target = ("vendor", frozenset({team.canonical_vendor(stop_on)}))
     else:
         assert own is not None
         target = ("foreign", _own_set(own))
@@ -304,7 +326,7 @@ def _probe_sequentially(
         batch = _observe(model, rules, items, samples, accept=False)
         part = IdentityResult(model, probe_set, n, batch)
         if judge is not None:
-            _run_judge(part, judge, judge_when, rules.vendors)
+            _run_judge(part, judge, judge_when, _table(rules))
         judge_errors.extend(part.judge_errors)
         for response, o in zip(samples, part.observations, strict=True):
             by_index.setdefault(indexes[response.prompt_index], []).append(o)
@@ -339,7 +361,7 @@ def _probe_sequentially(
 
 def _observe(
     model: ModelHandle,
-    rules: Detector,
+    rules: Detector | None,
     items: Sequence[Probe],
     responses: Sequence[Response],
     *,
@@ -358,7 +380,7 @@ def _observe(
 
 def _observations(
     store: verdicts.VerdictStore | None,
-    rules: Detector,
+    rules: Detector | None,
     items: Sequence[Probe],
     responses: Sequence[Response],
     *,
@@ -366,7 +388,7 @@ def _observations(
 ) -> list[Observation]:
     identity = _observe_identity(rules) if store is not None else None
     if store is None or identity is None:
-        return _observe_now(store, rules, items, responses, accept=accept)
+        return _observe_now(store, _rules(rules), items, responses, accept=accept)
     # what moves an observation beside the answers: each probe's kind, target, names (the
     # placebo and system detectors), language and question (the answer's language)
     settings = [
@@ -379,7 +401,7 @@ def _observations(
     ]
 
     def compute() -> list[Observation]:
-        return _observe_now(store, rules, items, responses, accept=accept)
+        return _observe_now(store, _rules(rules), items, responses, accept=accept)
 
     def decode(data: Any) -> list[Observation]:
         return _decode_observations(data, items, responses, accept)
@@ -399,6 +421,14 @@ def _observations(
         decode,
         stands_for=lambda _: texts,
     )
+
+
+def _rules(rules: Detector | None) -> Detector:
+    if rules is not None:
+        return rules
+    from .detect import default_detector
+
+    return default_detector()
 
 
 def _observe_now(
@@ -453,6 +483,8 @@ def _answer_lang(item: Probe, response: Response, answer: Claims) -> str:
     know). Identity answers are often too short for :func:`langid.detect`; a short answer
     is then taken to be in the probe's language unless it leans to another (Polish letters
     and words in "Jestem ChatGPT, stworzonym przez OpenAI")."""
+    from .. import langid
+
     asked = item.lang.split("-")[0].lower()
     names_only = bool(answer.items) and all(c.status == "mentioned" for c in answer.items)
     if asked in VALIDATED_LANGUAGES and not names_only:
@@ -493,6 +525,8 @@ _CLAIM_FIELDS = tuple(f.name for f in dataclasses.fields(Claim))
 def _detector_identity(rules: Detector) -> str | None:
     """What a detector's verdicts are cached under: its code and data, its version and its
     vendor table (a custom or placebo table is another detector). A subclass caches nothing."""
+    from .detect import Detector
+
     if type(rules) is not Detector:
         return None
     if rules not in _IDENTITIES:
@@ -511,22 +545,41 @@ _OBSERVE_SHALLOW = ("pytest_modelprov.identity.sampling",)
 _OBSERVE_IDENTITIES: weakref.WeakKeyDictionary[Detector, str | None] = weakref.WeakKeyDictionary()
 
 
-def _observe_identity(rules: Detector) -> str | None:
-    """What the observations of a probe run are cached under: the claim rules' identity
-    (code, data, version, vendor table) with this module's code and langid's. A subclass
-    caches nothing."""
+@cache
+def _observe_code() -> str | None:
+    """The digest of the code an observation runs, read off the modules' import statements
+    (:mod:`..calls.sources`): known without importing the claim rules, which a replay never
+    runs. Once per process: the code of an installed package does not change under it."""
+    paths = sources.code_files(_OBSERVE_CODE, _OBSERVE_SHALLOW)
+    return None if paths is None else verdicts.files_digest(paths)
+
+
+def _observe_identity(rules: Detector | None) -> str | None:
+    """What the observations of a probe run are cached under: the code of the claim rules,
+    of this module and of langid, the rules' data, version and vendor table. None for
+    ``rules``: the default detector, whose table is the built-in one (a data file) and the
+    team vendors added, described without building it. A subclass caches nothing."""
+    if rules is None:
+        return _observations_identity({"default": team.state().described})
+    from .detect import Detector
+
     if type(rules) is not Detector:
         return None
     if rules not in _OBSERVE_IDENTITIES:
         state = {k: repr(v) for k, v in sorted(vars(rules).items()) if not k.startswith("_")}
-        _OBSERVE_IDENTITIES[rules] = verdicts.detector_identity(
-            "identity-observations",
-            _OBSERVE_CODE,
-            "identity",
-            [DETECTOR_VERSION, state, langid.LONG_LETTERS],
-            shallow=_OBSERVE_SHALLOW,
-        )
+        _OBSERVE_IDENTITIES[rules] = _observations_identity(state)
     return _OBSERVE_IDENTITIES[rules]
+
+
+def _observations_identity(table: dict[str, str]) -> str | None:
+    code = _observe_code()
+    if code is None:
+        return None  # not installed as source files: no identity, nothing cached
+    # the code digest stands for the modules: verdicts.detector_identity adds the data
+    # files (the built-in vendor table among them) and Python's Unicode version
+    return verdicts.detector_identity(
+        "identity-observations", (), "identity", [code, DETECTOR_VERSION, table]
+    )
 
 
 def _claim_rows(claims: Claims) -> list[list[Any]]:
@@ -637,7 +690,9 @@ def _accepted(
     return None
 
 
-def _run_judge(result: IdentityResult, judge: ModelHandle, when: str, vendors: VendorTable) -> None:
+def _run_judge(
+    result: IdentityResult, judge: ModelHandle, when: str, vendors: VendorTable | None
+) -> None:
     wanted = [
         i
         for i, o in enumerate(result.observations)
@@ -654,7 +709,7 @@ def _run_judge(result: IdentityResult, judge: ModelHandle, when: str, vendors: V
     ]
     if not wanted:
         return
-    names = ", ".join(sorted(vendors.names))
+    names = ", ".join(sorted(vendors.names) if vendors is not None else team.vendor_ids())
     prompts = [
         JUDGE_PROMPT.format(
             vendors=names,
