@@ -19,7 +19,6 @@ assertions that record their figures as measurements.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import weakref
 from collections import Counter
@@ -65,24 +64,32 @@ if TYPE_CHECKING:
 
 #: "I am" in languages the rules have no frames for (written in the languages it matches):
 #: a short answer that says it is very likely in that language, whatever else it names
-_SELF_ELSEWHERE = tuple(
-    (lang, re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.I))
-    for lang, words in (
-        ("pl", "jestem"),
-        ("nl", "ik ben"),
-        ("cs", "jsem"),
-        ("fi", "olen"),
-        ("hu", "vagyok"),
-        ("ca", "sóc"),
-        ("sw", "mimi ni"),
-        ("tl", "ako ay|ako si"),
-        ("sv", "jag är"),
-        ("da", "jeg er"),
-        ("ro", "eu sunt|sunt un|sunt o"),
-        ("id", "saya adalah|saya|aku"),
-        ("tr", "ben bir|tarafından"),  # noqa: RUF001 (Turkish dotless i)
-    )
+_SELF_ELSEWHERE_WORDS = (
+    ("pl", "jestem"),
+    ("nl", "ik ben"),
+    ("cs", "jsem"),
+    ("fi", "olen"),
+    ("hu", "vagyok"),
+    ("ca", "sóc"),
+    ("sw", "mimi ni"),
+    ("tl", "ako ay|ako si"),
+    ("sv", "jag är"),
+    ("da", "jeg er"),
+    ("ro", "eu sunt|sunt un|sunt o"),
+    ("id", "saya adalah|saya|aku"),
+    ("tr", "ben bir|tarafından"),  # noqa: RUF001 (Turkish dotless i)
 )
+
+
+# The patterns of this module are compiled on first use (~1.5 ms at import): a run that
+# replays its observations reads no answer.
+@cache
+def _self_elsewhere() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple(
+        (lang, re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.I))
+        for lang, words in _SELF_ELSEWHERE_WORDS
+    )
+
 
 __all__ = [
     "probe",
@@ -95,20 +102,26 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 # yes/no to "Are you X?"
 
-_YES = re.compile(
+_YES = (
     r"\A\W*(?:yes|yeah|yep|correct|that's right|that is right|indeed|是的|对的|对|對|没错|沒錯|是"
     r"|はい|ええ|そうです|네|예|맞아요|맞습니다|да|верно|sí|si|oui|ja|genau|sim|sì|certo|vâng|đúng"
-    r"|phải|có|نعم|أجل|بلى)(?![a-zà-ÿа-я])",
+    r"|phải|có|نعم|أجل|بلى)(?![a-zà-ÿа-я])"
 )
-_NO = re.compile(
+_NO = (
     r"\A\W*(?:no|nope|not|不是|不|いいえ|違います|아니요|아뇨|아닙니다|нет|non|nein|não|không|لا)"
     r"(?![a-zà-ÿа-я])"
 )
 
 
+@cache
+def _yes_no() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    return re.compile(_YES), re.compile(_NO)
+
+
 def _affirms(text: str) -> bool:
     folded = text.casefold()
-    return bool(_YES.search(folded)) and not _NO.search(folded)
+    yes, no = _yes_no()
+    return bool(yes.search(folded)) and not no.search(folded)
 
 
 _PLACEBO: dict[tuple[str, int], Detector] = {}
@@ -396,9 +409,8 @@ def _observations(
         accept,
         [[p.kind, p.target, list(p.names), p.lang, p.text] for p in items],
     ]
-    answers = [
-        (r.key, json.dumps([r.answer, r.reasoning or ""], ensure_ascii=False)) for r in responses
-    ]
+    # the answer's length first: where it ends and the reasoning starts is unambiguous
+    answers = [(r.key, f"{len(r.answer)}:{r.answer}{r.reasoning or ''}") for r in responses]
 
     def compute() -> list[Observation]:
         return _observe_now(store, _rules(rules), items, responses, accept=accept)
@@ -497,7 +509,7 @@ def _answer_lang(item: Probe, response: Response, answer: Claims) -> str:
         return langid.UNDECIDED  # long, and in no language langid knows: not the probe's
     # a short answer: its own words, with the vendor names left out, may still say
     if asked in VALIDATED_LANGUAGES:
-        for lang, says_i_am in _SELF_ELSEWHERE:
+        for lang, says_i_am in _self_elsewhere():
             if says_i_am.search(text):
                 return lang
     for claim in answer.items:
@@ -586,16 +598,21 @@ def _claim_rows(claims: Claims) -> list[list[Any]]:
     return [[getattr(c, name) for name in _CLAIM_FIELDS] for c in claims.items]
 
 
+#: what a claim's fields are stored as (parsed JSON holds these exact types, no subclass)
+_FIELD_TYPES = frozenset({str, bool, type(None)})
+
+
 def _claims_of(data: Any, text: str) -> Claims:
     if not isinstance(data, list):
         raise TypeError("claims are not a list")
     claims = []
+    width = len(_CLAIM_FIELDS)
     for row in data:
-        if not isinstance(row, list) or len(row) != len(_CLAIM_FIELDS):
+        if not isinstance(row, list) or len(row) != width:
             raise ValueError("a claim has other fields than this version's")
-        if not all(v is None or isinstance(v, (str, bool)) for v in row):
+        if not _FIELD_TYPES.issuperset(map(type, row)):
             raise TypeError("a claim field is not text")
-        claims.append(Claim(**dict(zip(_CLAIM_FIELDS, row, strict=True))))
+        claims.append(Claim(*row))  # the fields in the order they were stored in
     return Claims(text, tuple(claims))
 
 
