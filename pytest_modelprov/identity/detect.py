@@ -572,11 +572,13 @@ _DEFAULT: tuple[str, Detector] | None = None
 _DEFAULT_LOCK = threading.Lock()
 
 
-def default_detector() -> Detector:
+def default_detector(now: team.TeamState | None = None) -> Detector:
     """The detector over the built-in vendor table and the team vendors added (built once
-    per change, from the very description its verdicts are cached under)."""
+    per change, from the very description its verdicts are cached under); ``now``: those
+    of that moment (:func:`.team.state`), as a probe that looked its results up under them
+    computes them."""
     global _DEFAULT
-    now = team.state()
+    now = now if now is not None else team.state()
     current = _DEFAULT
     if current is None or current[0] != now.described:
         with _DEFAULT_LOCK:

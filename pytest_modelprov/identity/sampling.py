@@ -399,9 +399,12 @@ def _observations(
     *,
     accept: bool,
 ) -> list[Observation]:
-    identity = _observe_identity(rules) if store is not None else None
+    # the default detector's team vendors as of now: what the result is looked up under is
+    # what it is computed with, whatever another thread adds meanwhile
+    now = team.state() if rules is None else None
+    identity = _observe_identity(rules, now) if store is not None else None
     if store is None or identity is None:
-        return _observe_now(store, _rules(rules), items, responses, accept=accept)
+        return _observe_now(store, _rules(rules, now), items, responses, accept=accept)
     # what moves an observation beside the answers: each probe's kind, target, names (the
     # placebo and system detectors), language and question (the answer's language)
     settings = [
@@ -413,7 +416,7 @@ def _observations(
     answers = [(r.key, f"{len(r.answer)}:{r.answer}{r.reasoning or ''}") for r in responses]
 
     def compute() -> list[Observation]:
-        return _observe_now(store, _rules(rules), items, responses, accept=accept)
+        return _observe_now(store, _rules(rules, now), items, responses, accept=accept)
 
     def decode(data: Any) -> list[Observation]:
         return _decode_observations(data, items, responses, accept)
@@ -435,12 +438,12 @@ def _observations(
     )
 
 
-def _rules(rules: Detector | None) -> Detector:
+def _rules(rules: Detector | None, now: team.TeamState | None) -> Detector:
     if rules is not None:
         return rules
     from .detect import default_detector
 
-    return default_detector()
+    return default_detector(now)
 
 
 def _observe_now(
@@ -566,13 +569,15 @@ def _observe_code() -> str | None:
     return None if paths is None else verdicts.files_digest(paths)
 
 
-def _observe_identity(rules: Detector | None) -> str | None:
+def _observe_identity(rules: Detector | None, now: team.TeamState | None = None) -> str | None:
     """What the observations of a probe run are cached under: the code of the claim rules,
     of this module and of langid, the rules' data, version and vendor table. None for
     ``rules``: the default detector, whose table is the built-in one (a data file) and the
-    team vendors added, described without building it. A subclass caches nothing."""
+    team vendors added (``now``: as of then), described without building it. A subclass
+    caches nothing."""
     if rules is None:
-        return _observations_identity({"default": team.state().described})
+        now = now if now is not None else team.state()
+        return _observations_identity({"default": now.described})
     from .detect import Detector
 
     if type(rules) is not Detector:
