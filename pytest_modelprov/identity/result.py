@@ -20,7 +20,6 @@ from ..handle import ModelHandle
 from ..reports.measurement import MAX_EVIDENCE, Measurement, Verdict, evidence_item
 from ..stats import Rate
 from .claims import DETECTOR_VERSION, Claims
-from .judge import JudgeVerdict
 from .probes import (
     IDENTITY_KINDS,
     KINDS,
@@ -33,6 +32,7 @@ from .team import OTHER, OTHER_PREFIX, canonical_vendor
 
 if TYPE_CHECKING:
     from ..sequential import Stopped
+    from .judge import JudgeVerdict
 
 __all__ = [
     "IdentityResult",

@@ -34,7 +34,6 @@ from ..errors import EnvelopeError
 from ..handle import ModelHandle
 from . import team
 from .claims import DETECTOR_VERSION, Claim, Claims
-from .judge import JUDGE_PROMPT, parse_judge
 from .probes import (
     IDENTITY_KINDS,
     Probe,
@@ -54,9 +53,9 @@ from .result import (
     _spread,
 )
 
-# Loaded where claims are detected, languages told or probes asked sequentially: a run that
-# replays every observation from the verdict cache needs neither the claim rules (detect,
-# fastre, the vendor table), nor langid, nor the sequential machinery.
+# Loaded where claims are detected, languages told, probes asked sequentially or a judge
+# asked: a run that replays every observation from the verdict cache needs neither the claim
+# rules (detect, fastre, the vendor table), nor langid, the sequential machinery or the judge.
 if TYPE_CHECKING:
     from ..sequential import StopEarly
     from .detect import Detector
@@ -731,6 +730,8 @@ def _run_judge(
     ]
     if not wanted:
         return
+    from .judge import JUDGE_PROMPT, parse_judge
+
     names = ", ".join(sorted(vendors.names) if vendors is not None else team.vendor_ids())
     prompts = [
         JUDGE_PROMPT.format(
