@@ -176,12 +176,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _add_team_vendors(path: Path) -> list[str]:
-    from .identity import (
-        detect as identity_detect,  # here: a run without identity tests need not load it
-    )
+    # here: a run without identity tests need not load it. Only the ids and the checks a
+    # bad file fails: the detector's table is built when a claim is first detected.
+    from .identity import team as identity_team
 
     try:
-        return identity_detect.add_vendors(path)
+        return identity_team.add_vendors(path)
     except ConfigError as exc:
         raise pytest.UsageError(f"modelprov_identity_vendors: {exc}") from None
 
@@ -190,9 +190,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # an inline pytester run shares the process: its team vendors must not outlive it
     added = config.stash.get(TEAM_VENDORS_KEY, None)
     if added:
-        from .identity import detect as identity_detect
+        from .identity import team as identity_team
 
-        identity_detect.remove_vendors(added)
+        identity_team.remove_vendors(added)
 
 
 def _check_dry_run(config: pytest.Config, settings: Settings, flag: str) -> None:

@@ -118,8 +118,9 @@ def test_a_bad_team_vendor_file_is_a_usage_error_naming_the_setting_and_file(pyt
 
 def test_a_vendor_file_loads_at_start_without_the_probe_machinery(pytester, monkeypatch):
     """The vendor file is read and checked when pytest starts (a bad one is a usage error at
-    once), but a run with no identity test loads the detector only: not the probes, the
-    sampling and the statistics (numpy) behind them."""
+    once), but a run with no identity test loads its ids only: not the claim rules (the
+    vendor table is built when a claim is first detected), nor the probes, the sampling and
+    the statistics (numpy) behind them."""
     (pytester.path / "team-vendors.json").write_text(json.dumps(TEAM), encoding="utf-8")
     pytester.makeini("[pytest]\nmodelprov_identity_vendors = team-vendors.json\n")
     log = pytester.path / "modules.txt"
@@ -128,11 +129,11 @@ def test_a_vendor_file_loads_at_start_without_the_probe_machinery(pytester, monk
         modules_seen="""
         import os, sys
         import pytest
-        from pytest_modelprov.identity import detect
+        from pytest_modelprov.identity import team
         @pytest.hookimpl(tryfirst=True)
         def pytest_unconfigure(config):
             with open(os.environ["MODULES_LOG"], "w", encoding="utf-8") as out:
-                named = "acme" in detect.vendor_ids()  # before the plugin removes them
+                named = "acme" in team.vendor_ids()  # before the plugin removes them
                 out.write(" ".join(sorted(sys.modules)) + f" named={named}")
         """,
         test_nothing="def test_nothing():\n    pass\n",
@@ -140,7 +141,12 @@ def test_a_vendor_file_loads_at_start_without_the_probe_machinery(pytester, monk
     pytester.runpytest_subprocess("-p", "modules_seen").assert_outcomes(passed=1)
     modules = set(log.read_text(encoding="utf-8").split())
     assert "named=True" in modules  # control: the team's vendors were registered
-    assert not modules & {"pytest_modelprov.identity.sampling", "numpy"}
+    assert not modules & {
+        "pytest_modelprov.identity.sampling",
+        "pytest_modelprov.identity.detect",
+        "pytest_modelprov.fastre",
+        "numpy",
+    }
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ import pytest
 from warm_runs import comparable, run_reported
 
 from pytest_modelprov import identity
-from pytest_modelprov.calls import verdicts
+from pytest_modelprov.calls import sources, verdicts
 from pytest_modelprov.calls.response import Response, Usage
 from pytest_modelprov.calls.verdicts import VerdictStore
+from pytest_modelprov.errors import ConfigError
 from pytest_modelprov.identity import detect, sampling
 from pytest_modelprov.testing.server import LocalServer
 
@@ -252,8 +253,161 @@ def test_another_vendor_table_or_a_subclass_is_another_detector(tmp_path):
 def test_the_identity_covers_the_acceptance_and_language_rules():
     """Editing the yes/no openers, the language reading (this module) or langid changes
     what an observation is stored under."""
-    names = {
-        p.name
-        for p in verdicts.code_files(*sampling._OBSERVE_CODE, shallow=sampling._OBSERVE_SHALLOW)
-    }
+    # (read off the sources: the identity is known without importing the rules or langid)
+    files = sources.code_files(sampling._OBSERVE_CODE, sampling._OBSERVE_SHALLOW)
+    assert files is not None
+    names = {p.name for p in files}
     assert {"sampling.py", "langid.py", "detect.py", "frames.py", "vendors.py"} <= names
+
+
+# -- the warm path with a team's vendor file ---------------------------------------------------
+
+TEAM_SUITE = """
+import dataclasses
+import json
+import os
+import sys
+
+from pytest_modelprov import identity
+
+OUT = os.environ["WARM_TEST_OUT"]
+
+
+def test_probe(model_under_test):
+    result = identity.probe(model_under_test, n=2, languages=["en", "ja"])
+    rows = [[o.probe.id, o.lang, o.accepted, dataclasses.asdict(o.answer)]
+            for o in result.observations]
+    with open(os.path.join(OUT, "probe.json"), "w", encoding="utf-8") as f:
+        json.dump({"rows": rows, "table": result.table(["acme", "openai"])}, f,
+                  ensure_ascii=False, sort_keys=True, indent=1)
+    with open(os.path.join(OUT, "modules.json"), "w", encoding="utf-8") as f:
+        json.dump(sorted(sys.modules), f)
+    result.assert_no_foreign_claim(own="acme", max_rate=0.3)
+"""
+
+#: the claim rules and what only they use: a run replaying every observation loads none
+RULE_MODULES = {
+    "pytest_modelprov.identity.detect",
+    "pytest_modelprov.identity.frames",
+    "pytest_modelprov.identity.vendors",
+    "pytest_modelprov.identity.typography",
+    "pytest_modelprov.fastre",
+}
+
+
+def _team_file(path: Path, aliases: list[str]) -> None:
+    team = {"version": "acme/1", "vendors": {"acme": {"name": "Acme Labs", "aliases": aliases}}}
+    path.write_text(json.dumps(team), encoding="utf-8")
+
+
+def test_a_warm_probe_with_team_vendors_loads_no_claim_rules_and_reads_an_edited_file_afresh(
+    pytester, env, monkeypatch
+):
+    """The team vendor file is checked when pytest starts, but the vendor table is built
+    only when a claim is detected: a warm run replays its observations without the claim
+    rules or fastre, with the same rows, table and report as a run without the verdict
+    cache. Its observations are stored under the team's vendors: after an edit of the file
+    (Nova becomes Acme's), nothing stored before is replayed."""
+    env.server.add_rule(r"[\u3040-\u30ff]", "私はNovaです。Acme Labsが開発しました。")
+    env.server.add_rule(r".", "I am Nova, made by Acme Labs.", "I'm ChatGPT, made by OpenAI.")
+    vendors = pytester.path / "team-vendors.json"
+    _team_file(vendors, ["Acme Labs"])
+    pytester.makeini("[pytest]\nmodelprov_identity_vendors = team-vendors.json\n")
+    pytester.makepyfile(test_suite=TEAM_SUITE)
+    runs: dict[str, tuple[str, dict[str, Any], Path]] = {}
+
+    def run(label: str, *args: str) -> None:
+        out = pytester.path / label
+        monkeypatch.setenv("WARM_TEST_OUT", str(out))
+        result, report = run_reported(pytester, out, *args)
+        result.assert_outcomes(failed=1)  # ChatGPT in half the answers
+        runs[label] = (result.stdout.str(), report, out)
+
+    run("seed")  # records the answers, computes and stores the observations
+    run("warm", "--modelprov-record-mode=replay")
+    run("off", "--modelprov-record-mode=replay", "--modelprov-verdict-cache=off")
+    _team_file(vendors, ["Acme Labs", "Nova"])
+    run("edited", "--modelprov-record-mode=replay")
+    run("edited-off", "--modelprov-record-mode=replay", "--modelprov-verdict-cache=off")
+
+    def modules(label: str) -> set[str]:
+        return set(json.loads((runs[label][2] / "modules.json").read_text()))
+
+    def probe(label: str) -> str:
+        return (runs[label][2] / "probe.json").read_text(encoding="utf-8")
+
+    assert ", 0 computed" in runs["warm"][0], runs["warm"][0]
+    assert not RULE_MODULES & modules("warm")
+    assert modules("seed") >= RULE_MODULES and modules("edited") >= RULE_MODULES
+    for label in ("warm", "off"):
+        assert probe(label) == probe("seed"), label
+        assert comparable(runs[label][1]) == comparable(runs["seed"][1]), label
+    # the edit moves claims (control), and the edited run computes them afresh
+    assert "other:nova" in probe("seed") and "other:nova" not in probe("edited")
+    computed = re.search(r"detector verdicts: \d+ replayed, (\d+) computed", runs["edited"][0])
+    assert computed and int(computed.group(1)) > 0, runs["edited"][0]
+    assert probe("edited") == probe("edited-off")
+    assert comparable(runs["edited"][1]) == comparable(runs["edited-off"][1])
+
+
+def test_the_source_read_identity_covers_every_module_an_observation_runs():
+    """The observations' identity reads the code's import statements instead of importing
+    the claim rules: it digests at least the modules they are made of once imported
+    (followed through their globals), the team module and the normalisation among them."""
+    detect.default_detector()  # imported, as verdicts.code_files needs
+    static = sources.code_files(sampling._OBSERVE_CODE, sampling._OBSERVE_SHALLOW)
+    assert static is not None
+    dynamic = verdicts.code_files(*sampling._OBSERVE_CODE, shallow=sampling._OBSERVE_SHALLOW)
+    assert {p.resolve() for p in dynamic} <= {p.resolve() for p in static}
+    names = {p.name for p in static}
+    assert {"detect.py", "team.py", "typography.py", "fastre.py", "langid.py"} <= names
+    assert not {"result.py", "probes.py", "plugin.py"} & names
+
+
+def test_the_default_detectors_identity_is_its_team_vendors_in_the_order_added(tmp_path):
+    """Known without building the detector, and another with every team vendor added or
+    removed, or added in another order (among equal aliases the first added wins)."""
+    before = sampling._observe_identity(None)
+    assert before is not None
+    one = {"name": "One", "aliases": ["Nova"]}
+    two = {"name": "Two", "aliases": ["Nova"]}
+    identity.add_vendors({"version": "t", "vendors": {"one": one}})
+    identity.add_vendors({"version": "t", "vendors": {"two": two}})
+    try:
+        first = sampling._observe_identity(None)
+        assert detect.default_detector().detect("I am Nova.").claimed == {"one"}
+    finally:
+        identity.remove_vendors(["one", "two"])
+    identity.add_vendors({"version": "t", "vendors": {"two": two, "one": one}})
+    try:
+        second = sampling._observe_identity(None)
+        assert detect.default_detector().detect("I am Nova.").claimed == {"two"}
+    finally:
+        identity.remove_vendors(["one", "two"])
+    assert len({before, first, second}) == 3
+    assert sampling._observe_identity(None) == before
+
+
+BAD_TEAMS = [
+    # a pattern alias that does not compile
+    {"acme": {"name": "Acme", "aliases": ["Acme"], "patterns": [{"regex": "acme-(["}]}},
+    # an id or a synonym the built-in table holds
+    {"openai": {"name": "Mine", "aliases": ["x"]}},
+    {"acme": {"name": "Acme", "aliases": ["Acme"], "synonyms": ["x-ai"]}},
+    # both: the pattern is found first, as building the table finds it
+    {"xai": {"name": "X", "aliases": ["x"], "patterns": [{"regex": "("}]}},
+]
+
+
+@pytest.mark.parametrize("vendors", BAD_TEAMS, ids=["pattern", "id", "synonym", "both"])
+def test_a_bad_team_vendor_is_refused_as_building_the_table_would(vendors):
+    """Adding team vendors checks what building the vendor table would refuse, without
+    building it (not even the built-in table's aliases), and says so in the same words."""
+    detect._builtin_vendors.cache_clear()
+    with pytest.raises(ConfigError) as added:
+        identity.add_vendors({"version": "t", "vendors": vendors})
+    assert detect._builtin_vendors.cache_info().currsize == 0
+    assert identity.team_vendors() == {}
+    with pytest.raises(ConfigError) as built:
+        detect._team_table(vendors, "team vendors (identity.add_vendors)")
+    assert str(added.value) == str(built.value)

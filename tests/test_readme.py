@@ -73,10 +73,30 @@ class Instance:
 def _return_type(obj: Any) -> Any:
     try:
         hints = typing.get_type_hints(obj)
-    except Exception:  # an annotation this check cannot resolve: stop following types
-        return None
-    ret = hints.get("return")
+        ret = hints.get("return")
+    except Exception:
+        # a parameter's annotation may name a class its module imports for type checkers
+        # only (loaded on first use: identity.probe's Detector), which get_type_hints cannot
+        # resolve; the return annotation alone, in the module's names
+        ret = _return_annotation(obj)
     return Instance(ret) if isinstance(ret, type) else None
+
+
+def _return_annotation(obj: Any) -> Any:
+    annotation = getattr(obj, "__annotations__", {}).get("return")
+    module = inspect.getmodule(obj)
+    if not isinstance(annotation, str) or module is None:
+        return annotation
+    try:
+        return eval(annotation, vars(module))  # an annotation this check cannot resolve:
+    except Exception:  # stop following types
+        return None
+
+
+def test_a_return_type_is_followed_past_parameters_annotated_for_type_checkers_only():
+    from pytest_modelprov import identity
+
+    assert _return_type(identity.probe) == Instance(identity.IdentityResult)
 
 
 def _has(cls: type, name: str) -> bool:

@@ -193,6 +193,8 @@ DETECTOR_MODULES = {
         "identity/frames.py",
         "identity/vendors.py",
         "identity/claims.py",
+        "identity/team.py",
+        "identity/typography.py",
     },
     "refusal": {
         "refusal/_nfkc.py",

@@ -6,7 +6,8 @@ The identity detector's public API: ``from pytest_modelprov import identity`` an
 other public names stay importable from here). Behind it: ``probes`` (the questions),
 ``sampling`` (asking them and detecting claims in every answer, verdicts cached),
 ``detect`` (the offline claim detector), ``frames`` (the first-person frames it matches),
-``vendors`` (the vendor tables), ``judge`` (a model's second opinion on unclear answers),
+``vendors`` (the vendor tables), ``team`` (vendor ids and the team vendors added, without
+the detector), ``judge`` (a model's second opinion on unclear answers),
 ``result`` (rates, tables, assertions) and ``baseline`` (results as stored baselines).
 """
 
@@ -19,19 +20,13 @@ if TYPE_CHECKING:
     from ..errors import EnvelopeError
     from ..sequential import StopEarly
     from .claims import (
+        DETECTOR_VERSION,
         Claim,
         Claims,
     )
     from .detect import (
-        DETECTOR_VERSION,
         Detector,
-        add_vendor,
-        add_vendors,
-        canonical_vendor,
         detect_claims,
-        remove_vendors,
-        team_vendors,
-        vendor_ids,
     )
     from .judge import JUDGE_PROMPT as JUDGE_PROMPT
     from .judge import (
@@ -58,27 +53,36 @@ if TYPE_CHECKING:
     from .sampling import (
         probe,
     )
+    from .team import (
+        add_vendor,
+        add_vendors,
+        canonical_vendor,
+        remove_vendors,
+        team_vendors,
+        vendor_ids,
+    )
     from .vendors import (
         VendorTable,
         load_vendors,
     )
 
-# Loaded on first use: the plugin reads a team's vendor file (``detect``) when pytest starts,
-# and a run without identity tests should not pay for the probe machinery (numpy among it).
+# Loaded on first use: the plugin reads a team's vendor file (``team``) when pytest starts,
+# a run without identity tests should not pay for the probe machinery, and one that replays
+# every observation not for the claim rules (``detect``).
 _HOME: dict[str, str] = {
     "EnvelopeError": "..errors",
     "StopEarly": "..sequential",
     "Claim": ".claims",
     "Claims": ".claims",
-    "DETECTOR_VERSION": ".detect",
+    "DETECTOR_VERSION": ".claims",
     "Detector": ".detect",
-    "add_vendor": ".detect",
-    "add_vendors": ".detect",
-    "canonical_vendor": ".detect",
+    "add_vendor": ".team",
+    "add_vendors": ".team",
+    "canonical_vendor": ".team",
     "detect_claims": ".detect",
-    "remove_vendors": ".detect",
-    "team_vendors": ".detect",
-    "vendor_ids": ".detect",
+    "remove_vendors": ".team",
+    "team_vendors": ".team",
+    "vendor_ids": ".team",
     "JUDGE_PROMPT": ".judge",
     "JudgeVerdict": ".judge",
     "parse_judge": ".judge",

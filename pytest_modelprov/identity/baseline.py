@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import baseline, stats
 from ..calls.client import excerpt
-from .detect import DETECTOR_VERSION
+from .claims import DETECTOR_VERSION
 from .probes import IDENTITY_KINDS
 from .result import (
     FOREIGN,

@@ -9,10 +9,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "DETECTOR_VERSION",
     "Claim",
     "Claims",
     "Status",
 ]
+
+#: the claim rules' version (:mod:`.detect`), bumped whenever a change can move a verdict;
+#: recorded with every measurement. Here, beside what the rules find, so that results and
+#: baselines can name it without loading the rules.
+DETECTOR_VERSION = "identity-rules/3"
 
 
 Status = Literal["claimed", "negated", "hedged", "mentioned", "ambiguous"]

@@ -32,13 +32,11 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 from .. import fastre
-from ..errors import ConfigError
-from ..util import schema
-from .claims import Claim, Claims, Role, Status
+from . import team
+from .claims import DETECTOR_VERSION, Claim, Claims, Role, Status
 from .frames import (
     _CONTRAST_END,
     _COORDINATED,
@@ -74,15 +72,22 @@ from .frames import (
     _other_name,
     _settle_others,
 )
-from .vendors import (
-    _SCHEMA_FILE,
+from .team import (
     OTHER_PREFIX,
+    add_vendor,
+    add_vendors,
+    canonical_vendor,
+    remove_vendors,
+    team_vendors,
+    vendor_ids,
+    with_names,
+)
+from .typography import _normalise
+from .vendors import (
     Alias,
     VendorTable,
     _clauses,
-    _normalise,
     _sentences,
-    load_json,
     load_vendors,
 )
 
@@ -98,9 +103,6 @@ __all__ = [
     "team_vendors",
     "vendor_ids",
 ]
-
-#: bumped whenever a change can move a verdict; recorded with every measurement
-DETECTOR_VERSION = "identity-rules/3"
 
 # --------------------------------------------------------------------------------------
 # vendor table
@@ -550,10 +552,7 @@ def _keys_pattern(aliases: Iterable[Alias], *, ascii_only: bool = False) -> re.P
 # names in no table: "I am Nova", 我是小智, "made by Acme" -> other:nova, other:小智, other:acme
 
 # --------------------------------------------------------------------------------------
-# team vendors: ids a team adds next to the built-in table (its own lab, its assistant)
-
-_TEAM: dict[str, tuple[str, dict[str, Any]]] = {}  # id -> (where it came from, entry)
-_TEAM_LOCK = threading.Lock()
+# the default detector: the built-in table and the team vendors added (:mod:`.team`)
 
 
 @cache
@@ -561,108 +560,36 @@ def _builtin_vendors() -> VendorTable:
     return load_vendors()
 
 
-def add_vendors(source: str | Path | Mapping[str, Any]) -> list[str]:
-    """Add team vendors from a file or mapping in the vendor table's form
-    (``schemas/identity_vendors.schema.json``): ``{"version": "...", "vendors": {"acme":
-    {"name": "Acme", "aliases": ["Acme", "Nova"], "weak": [], "patterns": []}}}``. The
-    ``name`` counts as an alias too.
-
-    Their ids are then accepted wherever a vendor id is (``own="acme"``, ``rate("acme")``)
-    and claims of them are counted. Adding the same entry again changes nothing; an id of
-    the built-in table, or one added before with other content, is a ConfigError that
-    names the source. Returns the ids added.
-    """
-    if isinstance(source, Mapping):
-        where = "team vendors (identity.add_vendors)"
-        schema.check(source, _SCHEMA_FILE, where)
-        data: Any = source
-    else:
-        data, where = load_json(source, "vendors.json", _SCHEMA_FILE, "team vendor table")
-    vendors: dict[str, dict[str, Any]] = {str(k): dict(v) for k, v in data["vendors"].items()}
-    with _TEAM_LOCK:
-        for vid, entry in vendors.items():
-            if vid in _TEAM and _TEAM[vid][1] != entry:
-                raise ConfigError(
-                    f"{where}: vendor id {vid!r} was already added from {_TEAM[vid][0]} with "
-                    "other names; give each team vendor one definition"
-                )
-        fresh = {k: v for k, v in vendors.items() if k not in _TEAM}
-        # validates the new entries against the built-in table and each other
-        _team_table({**{k: e for k, (_, e) in _TEAM.items()}, **fresh}, where)
-        for vid, entry in fresh.items():
-            _TEAM[vid] = (where, entry)
-        default_detector.cache_clear()
-    return sorted(vendors)
-
-
-def add_vendor(
-    vendor_id: str,
-    *,
-    name: str | None = None,
-    aliases: Iterable[str] = (),
-    products: Iterable[str] = (),
-    weak: Iterable[str] = (),
-    synonyms: Iterable[str] = (),
-) -> str:
-    """Add one team vendor: ``add_vendor("acme", name="Acme Labs", aliases=["Acme"],
-    products=["Nova"])``. Product and model names are aliases of the vendor; ``weak``
-    aliases (common words) count only directly inside a claim frame. Returns the id."""
-    entry: dict[str, Any] = {
-        "name": name or vendor_id,
-        "aliases": [*aliases, *products],
-        "weak": list(weak),
-        "synonyms": list(synonyms),
-    }
-    add_vendors({"version": "team", "vendors": {vendor_id: entry}})
-    return vendor_id
-
-
-def remove_vendors(ids: Iterable[str]) -> None:
-    """Forget team vendors (the plugin does this at the end of the run that added them)."""
-    with _TEAM_LOCK:
-        for vid in ids:
-            _TEAM.pop(vid, None)
-        default_detector.cache_clear()
-
-
-def team_vendors() -> dict[str, str]:
-    """The team vendors added so far: id -> where it came from."""
-    with _TEAM_LOCK:
-        return {vid: where for vid, (where, _) in sorted(_TEAM.items())}
-
-
 def _team_table(entries: Mapping[str, Mapping[str, Any]], where: str) -> VendorTable:
     base = _builtin_vendors()
     if not entries:
         return base
-    # a team vendor's name is one of its names ("made by Orbit AI" claims orbit)
-    named = {
-        vid: {**entry, "aliases": [*entry.get("aliases", []), entry["name"]]}
-        for vid, entry in entries.items()
-    }
-    return base.with_vendors(named, where)
+    return base.with_vendors(with_names(entries), where)
 
 
-@cache
-def default_detector() -> Detector:
+#: (the team entries it was built with, as JSON; the detector)
+_DEFAULT: tuple[str, Detector] | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_detector(now: team.TeamState | None = None) -> Detector:
     """The detector over the built-in vendor table and the team vendors added (built once
-    per change)."""
-    with _TEAM_LOCK:
-        entries = {k: e for k, (_, e) in _TEAM.items()}
-    return Detector(_team_table(entries, "team vendors"))
+    per change, from the very description its verdicts are cached under); ``now``: those
+    of that moment (:func:`.team.state`), as a probe that looked its results up under them
+    computes them."""
+    global _DEFAULT
+    now = now if now is not None else team.state()
+    current = _DEFAULT
+    if current is None or current[0] != now.described:
+        with _DEFAULT_LOCK:
+            current = _DEFAULT
+            if current is None or current[0] != now.described:
+                current = (now.described, Detector(_team_table(now.entries(), "team vendors")))
+                _DEFAULT = current
+    return current[1]
 
 
 def detect_claims(text: str) -> Claims:
     """Which vendors ``text`` claims to be (``.claimed``), denies (``.negated``) or only
     mentions (``.mentioned``); also ``.hedged`` and ``.ambiguous``. Offline and deterministic."""
     return default_detector().detect(text)
-
-
-def canonical_vendor(vendor: str) -> str:
-    """The canonical vendor id (``"x-ai"`` -> ``"xai"``, ``"z-ai"`` -> ``"zhipu"``)."""
-    return default_detector().vendors.canonical(vendor)
-
-
-def vendor_ids() -> list[str]:
-    """Every vendor id of the built-in table and the team vendors added."""
-    return sorted(default_detector().vendors.names)

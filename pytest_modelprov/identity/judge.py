@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..util.safejson import loads as json_loads
-from .detect import default_detector
-from .vendors import VendorTable
+from .team import canonical_vendor
+
+if TYPE_CHECKING:
+    from .vendors import VendorTable
 
 __all__ = [
     "JudgeVerdict",
@@ -60,7 +64,8 @@ _JSON_OBJECT = re.compile(r"\{.*\}", re.S)
 
 def parse_judge(raw: str, vendors: VendorTable | None = None) -> JudgeVerdict:
     """Read a judge reply; anything unreadable becomes a verdict with ``error`` set."""
-    table = vendors if vendors is not None else default_detector().vendors
+    # the default table's ids are known without building it (no alias is looked up here)
+    canonical: Callable[[str], str] = vendors.canonical if vendors is not None else canonical_vendor
     match = _JSON_OBJECT.search(raw or "")
     if match is None:
         return JudgeVerdict(raw=raw, error="no JSON object in the judge's reply")
@@ -76,7 +81,7 @@ def parse_judge(raw: str, vendors: VendorTable | None = None) -> JudgeVerdict:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return JudgeVerdict(raw=raw, error=f"'{key}' is not a list of vendor ids")
         try:
-            sets[key] = frozenset(table.canonical(v) for v in value)
+            sets[key] = frozenset(canonical(v) for v in value)
         except ValueError as exc:
             return JudgeVerdict(raw=raw, error=str(exc).split(";")[0])
     return JudgeVerdict(sets["claimed"], sets["negated"], sets["hedged"], raw=raw)

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ConfigError
-from .detect import canonical_vendor
-from .vendors import load_json
+from .team import canonical_vendor, load_json
 
 __all__ = [
     "IDENTITY_KINDS",

@@ -11,18 +11,15 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .. import samplesize, stats
 from ..calls.client import excerpt
 from ..calls.response import Response
 from ..handle import ModelHandle
 from ..reports.measurement import MAX_EVIDENCE, Measurement, Verdict, evidence_item
-from ..sequential import Stopped
 from ..stats import Rate
-from .claims import Claims
-from .detect import DETECTOR_VERSION, canonical_vendor
-from .judge import JudgeVerdict
+from .claims import DETECTOR_VERSION, Claims
 from .probes import (
     IDENTITY_KINDS,
     KINDS,
@@ -31,7 +28,11 @@ from .probes import (
     Source,
     _as_set,
 )
-from .vendors import OTHER, OTHER_PREFIX
+from .team import OTHER, OTHER_PREFIX, canonical_vendor
+
+if TYPE_CHECKING:
+    from ..sequential import Stopped
+    from .judge import JudgeVerdict
 
 __all__ = [
     "IdentityResult",

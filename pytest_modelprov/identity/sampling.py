@@ -19,24 +19,21 @@ assertions that record their figures as measurements.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from .. import langid, sequential
-from ..calls import verdicts
+from ..calls import sources, verdicts
 from ..calls.client import excerpt
 from ..calls.response import Response
 from ..errors import EnvelopeError
 from ..handle import ModelHandle
-from ..sequential import StopEarly
-from .claims import Claim, Claims
-from .detect import DETECTOR_VERSION, Detector, canonical_vendor, default_detector
-from .judge import JUDGE_PROMPT, parse_judge
+from . import team
+from .claims import DETECTOR_VERSION, Claim, Claims
 from .probes import (
     IDENTITY_KINDS,
     Probe,
@@ -55,28 +52,43 @@ from .result import (
     _own_set,
     _spread,
 )
-from .vendors import VendorTable
+
+# Loaded where claims are detected, languages told, probes asked sequentially or a judge
+# asked: a run that replays every observation from the verdict cache needs neither the claim
+# rules (detect, fastre, the vendor table), nor langid, the sequential machinery or the judge.
+if TYPE_CHECKING:
+    from ..sequential import StopEarly
+    from .detect import Detector
+    from .vendors import VendorTable
 
 #: "I am" in languages the rules have no frames for (written in the languages it matches):
 #: a short answer that says it is very likely in that language, whatever else it names
-_SELF_ELSEWHERE = tuple(
-    (lang, re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.I))
-    for lang, words in (
-        ("pl", "jestem"),
-        ("nl", "ik ben"),
-        ("cs", "jsem"),
-        ("fi", "olen"),
-        ("hu", "vagyok"),
-        ("ca", "sóc"),
-        ("sw", "mimi ni"),
-        ("tl", "ako ay|ako si"),
-        ("sv", "jag är"),
-        ("da", "jeg er"),
-        ("ro", "eu sunt|sunt un|sunt o"),
-        ("id", "saya adalah|saya|aku"),
-        ("tr", "ben bir|tarafından"),  # noqa: RUF001 (Turkish dotless i)
-    )
+_SELF_ELSEWHERE_WORDS = (
+    ("pl", "jestem"),
+    ("nl", "ik ben"),
+    ("cs", "jsem"),
+    ("fi", "olen"),
+    ("hu", "vagyok"),
+    ("ca", "sóc"),
+    ("sw", "mimi ni"),
+    ("tl", "ako ay|ako si"),
+    ("sv", "jag är"),
+    ("da", "jeg er"),
+    ("ro", "eu sunt|sunt un|sunt o"),
+    ("id", "saya adalah|saya|aku"),
+    ("tr", "ben bir|tarafından"),  # noqa: RUF001 (Turkish dotless i)
 )
+
+
+# The patterns of this module are compiled on first use (~1.5 ms at import): a run that
+# replays its observations reads no answer.
+@cache
+def _self_elsewhere() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple(
+        (lang, re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.I))
+        for lang, words in _SELF_ELSEWHERE_WORDS
+    )
+
 
 __all__ = [
     "probe",
@@ -89,20 +101,26 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 # yes/no to "Are you X?"
 
-_YES = re.compile(
+_YES = (
     r"\A\W*(?:yes|yeah|yep|correct|that's right|that is right|indeed|是的|对的|对|對|没错|沒錯|是"
     r"|はい|ええ|そうです|네|예|맞아요|맞습니다|да|верно|sí|si|oui|ja|genau|sim|sì|certo|vâng|đúng"
-    r"|phải|có|نعم|أجل|بلى)(?![a-zà-ÿа-я])",
+    r"|phải|có|نعم|أجل|بلى)(?![a-zà-ÿа-я])"
 )
-_NO = re.compile(
+_NO = (
     r"\A\W*(?:no|nope|not|不是|不|いいえ|違います|아니요|아뇨|아닙니다|нет|non|nein|não|không|لا)"
     r"(?![a-zà-ÿа-я])"
 )
 
 
+@cache
+def _yes_no() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    return re.compile(_YES), re.compile(_NO)
+
+
 def _affirms(text: str) -> bool:
     folded = text.casefold()
-    return bool(_YES.search(folded)) and not _NO.search(folded)
+    yes, no = _yes_no()
+    return bool(yes.search(folded)) and not no.search(folded)
 
 
 _PLACEBO: dict[tuple[str, int], Detector] = {}
@@ -112,6 +130,8 @@ DEPLOYMENT = "deployment"
 
 
 def _deployment_detector(names: tuple[str, ...]) -> Detector:
+    from .detect import Detector, default_detector
+
     rules = default_detector()
     key = (names, id(rules))
     if key not in _DEPLOYMENT:
@@ -121,6 +141,8 @@ def _deployment_detector(names: tuple[str, ...]) -> Detector:
 
 def _placebo_detector(name: str) -> Detector:
     # one per name and per vendor table (team vendors change the default detector)
+    from .detect import Detector, default_detector
+
     rules = default_detector()
     key = (name, id(rules))
     if key not in _PLACEBO:
@@ -187,7 +209,8 @@ def probe(
         probe_set = probe_set.select(languages, kinds)
     if judge_when not in ("unclear", "all"):
         raise ValueError(f"identity: judge_when must be 'unclear' or 'all', got {judge_when!r}")
-    rules = detector if detector is not None else default_detector()
+    # None: the default detector, built only if a claim is detected (not on a replay)
+    rules = detector
     if stop_early is not None or stop_on is not None or own is not None:
         return _within_envelope(
             _probe_sequentially(
@@ -202,8 +225,14 @@ def probe(
         model, probe_set, n, observations, params=model.sampling_params(**params)
     )
     if judge is not None:
-        _run_judge(result, judge, judge_when, rules.vendors)
+        _run_judge(result, judge, judge_when, _table(rules))
     return _within_envelope(result, unvalidated)
+
+
+def _table(rules: Detector | None) -> VendorTable | None:
+    """The vendor table of ``rules``; None for the default one (its ids are known without
+    building it: :mod:`.team`)."""
+    return rules.vendors if rules is not None else None
 
 
 def _within_envelope(result: IdentityResult, unvalidated: str) -> IdentityResult:
@@ -214,6 +243,8 @@ def _within_envelope(result: IdentityResult, unvalidated: str) -> IdentityResult
     if unvalidated == "mark":
         result.unvalidated = True
         return result
+    from .. import langid
+
     langs = Counter(o.lang for o in outside)
     shown = ", ".join(
         f"{'a language langid cannot tell' if lang == langid.UNDECIDED else lang}: {k}"
@@ -259,7 +290,7 @@ def _probe_sequentially(
     model: ModelHandle,
     n: int,
     probe_set: ProbeSet,
-    rules: Detector,
+    rules: Detector | None,
     judge: ModelHandle | None,
     judge_when: str,
     options: StopEarly | None,
@@ -267,6 +298,9 @@ def _probe_sequentially(
     own: Iterable[str] | None,
     params: Mapping[str, Any],
 ) -> IdentityResult:
+    from .. import sequential
+    from ..sequential import StopEarly
+
     if options is None:
         raise ValueError("identity: stop_on and own only apply with stop_early=StopEarly(...)")
     if not isinstance(options, StopEarly):
@@ -277,7 +311,7 @@ def _probe_sequentially(
             "assert_no_claim) or own=[...] (the check assert_no_foreign_claim)"
         )
     if stop_on is not None:
-        target = ("vendor", frozenset({canonical_vendor(stop_on)}))
+        target = ("vendor", frozenset({team.canonical_vendor(stop_on)}))
     else:
         assert own is not None
         target = ("foreign", _own_set(own))
@@ -304,7 +338,7 @@ def _probe_sequentially(
         batch = _observe(model, rules, items, samples, accept=False)
         part = IdentityResult(model, probe_set, n, batch)
         if judge is not None:
-            _run_judge(part, judge, judge_when, rules.vendors)
+            _run_judge(part, judge, judge_when, _table(rules))
         judge_errors.extend(part.judge_errors)
         for response, o in zip(samples, part.observations, strict=True):
             by_index.setdefault(indexes[response.prompt_index], []).append(o)
@@ -339,7 +373,7 @@ def _probe_sequentially(
 
 def _observe(
     model: ModelHandle,
-    rules: Detector,
+    rules: Detector | None,
     items: Sequence[Probe],
     responses: Sequence[Response],
     *,
@@ -358,15 +392,18 @@ def _observe(
 
 def _observations(
     store: verdicts.VerdictStore | None,
-    rules: Detector,
+    rules: Detector | None,
     items: Sequence[Probe],
     responses: Sequence[Response],
     *,
     accept: bool,
 ) -> list[Observation]:
-    identity = _observe_identity(rules) if store is not None else None
+    # the default detector's team vendors as of now: what the result is looked up under is
+    # what it is computed with, whatever another thread adds meanwhile
+    now = team.state() if rules is None else None
+    identity = _observe_identity(rules, now) if store is not None else None
     if store is None or identity is None:
-        return _observe_now(store, rules, items, responses, accept=accept)
+        return _observe_now(store, _rules(rules, now), items, responses, accept=accept)
     # what moves an observation beside the answers: each probe's kind, target, names (the
     # placebo and system detectors), language and question (the answer's language)
     settings = [
@@ -374,12 +411,11 @@ def _observations(
         accept,
         [[p.kind, p.target, list(p.names), p.lang, p.text] for p in items],
     ]
-    answers = [
-        (r.key, json.dumps([r.answer, r.reasoning or ""], ensure_ascii=False)) for r in responses
-    ]
+    # the answer's length first: where it ends and the reasoning starts is unambiguous
+    answers = [(r.key, f"{len(r.answer)}:{r.answer}{r.reasoning or ''}") for r in responses]
 
     def compute() -> list[Observation]:
-        return _observe_now(store, rules, items, responses, accept=accept)
+        return _observe_now(store, _rules(rules, now), items, responses, accept=accept)
 
     def decode(data: Any) -> list[Observation]:
         return _decode_observations(data, items, responses, accept)
@@ -399,6 +435,14 @@ def _observations(
         decode,
         stands_for=lambda _: texts,
     )
+
+
+def _rules(rules: Detector | None, now: team.TeamState | None) -> Detector:
+    if rules is not None:
+        return rules
+    from .detect import default_detector
+
+    return default_detector(now)
 
 
 def _observe_now(
@@ -453,6 +497,8 @@ def _answer_lang(item: Probe, response: Response, answer: Claims) -> str:
     know). Identity answers are often too short for :func:`langid.detect`; a short answer
     is then taken to be in the probe's language unless it leans to another (Polish letters
     and words in "Jestem ChatGPT, stworzonym przez OpenAI")."""
+    from .. import langid
+
     asked = item.lang.split("-")[0].lower()
     names_only = bool(answer.items) and all(c.status == "mentioned" for c in answer.items)
     if asked in VALIDATED_LANGUAGES and not names_only:
@@ -465,7 +511,7 @@ def _answer_lang(item: Probe, response: Response, answer: Claims) -> str:
         return langid.UNDECIDED  # long, and in no language langid knows: not the probe's
     # a short answer: its own words, with the vendor names left out, may still say
     if asked in VALIDATED_LANGUAGES:
-        for lang, says_i_am in _SELF_ELSEWHERE:
+        for lang, says_i_am in _self_elsewhere():
             if says_i_am.search(text):
                 return lang
     for claim in answer.items:
@@ -493,6 +539,8 @@ _CLAIM_FIELDS = tuple(f.name for f in dataclasses.fields(Claim))
 def _detector_identity(rules: Detector) -> str | None:
     """What a detector's verdicts are cached under: its code and data, its version and its
     vendor table (a custom or placebo table is another detector). A subclass caches nothing."""
+    from .detect import Detector
+
     if type(rules) is not Detector:
         return None
     if rules not in _IDENTITIES:
@@ -511,38 +559,64 @@ _OBSERVE_SHALLOW = ("pytest_modelprov.identity.sampling",)
 _OBSERVE_IDENTITIES: weakref.WeakKeyDictionary[Detector, str | None] = weakref.WeakKeyDictionary()
 
 
-def _observe_identity(rules: Detector) -> str | None:
-    """What the observations of a probe run are cached under: the claim rules' identity
-    (code, data, version, vendor table) with this module's code and langid's. A subclass
+@cache
+def _observe_code() -> str | None:
+    """The digest of the code an observation runs, read off the modules' import statements
+    (:mod:`..calls.sources`): known without importing the claim rules, which a replay never
+    runs. Once per process: the code of an installed package does not change under it."""
+    paths = sources.code_files(_OBSERVE_CODE, _OBSERVE_SHALLOW)
+    return None if paths is None else verdicts.files_digest(paths)
+
+
+def _observe_identity(rules: Detector | None, now: team.TeamState | None = None) -> str | None:
+    """What the observations of a probe run are cached under: the code of the claim rules,
+    of this module and of langid, the rules' data, version and vendor table. None for
+    ``rules``: the default detector, whose table is the built-in one (a data file) and the
+    team vendors added (``now``: as of then), described without building it. A subclass
     caches nothing."""
+    if rules is None:
+        now = now if now is not None else team.state()
+        return _observations_identity({"default": now.described})
+    from .detect import Detector
+
     if type(rules) is not Detector:
         return None
     if rules not in _OBSERVE_IDENTITIES:
         state = {k: repr(v) for k, v in sorted(vars(rules).items()) if not k.startswith("_")}
-        _OBSERVE_IDENTITIES[rules] = verdicts.detector_identity(
-            "identity-observations",
-            _OBSERVE_CODE,
-            "identity",
-            [DETECTOR_VERSION, state, langid.LONG_LETTERS],
-            shallow=_OBSERVE_SHALLOW,
-        )
+        _OBSERVE_IDENTITIES[rules] = _observations_identity(state)
     return _OBSERVE_IDENTITIES[rules]
+
+
+def _observations_identity(table: dict[str, str]) -> str | None:
+    code = _observe_code()
+    if code is None:
+        return None  # not installed as source files: no identity, nothing cached
+    # the code digest stands for the modules: verdicts.detector_identity adds the data
+    # files (the built-in vendor table among them) and Python's Unicode version
+    return verdicts.detector_identity(
+        "identity-observations", (), "identity", [code, DETECTOR_VERSION, table]
+    )
 
 
 def _claim_rows(claims: Claims) -> list[list[Any]]:
     return [[getattr(c, name) for name in _CLAIM_FIELDS] for c in claims.items]
 
 
+#: what a claim's fields are stored as (parsed JSON holds these exact types, no subclass)
+_FIELD_TYPES = frozenset({str, bool, type(None)})
+
+
 def _claims_of(data: Any, text: str) -> Claims:
     if not isinstance(data, list):
         raise TypeError("claims are not a list")
     claims = []
+    width = len(_CLAIM_FIELDS)
     for row in data:
-        if not isinstance(row, list) or len(row) != len(_CLAIM_FIELDS):
+        if not isinstance(row, list) or len(row) != width:
             raise ValueError("a claim has other fields than this version's")
-        if not all(v is None or isinstance(v, (str, bool)) for v in row):
+        if not _FIELD_TYPES.issuperset(map(type, row)):
             raise TypeError("a claim field is not text")
-        claims.append(Claim(**dict(zip(_CLAIM_FIELDS, row, strict=True))))
+        claims.append(Claim(*row))  # the fields in the order they were stored in
     return Claims(text, tuple(claims))
 
 
@@ -637,7 +711,9 @@ def _accepted(
     return None
 
 
-def _run_judge(result: IdentityResult, judge: ModelHandle, when: str, vendors: VendorTable) -> None:
+def _run_judge(
+    result: IdentityResult, judge: ModelHandle, when: str, vendors: VendorTable | None
+) -> None:
     wanted = [
         i
         for i, o in enumerate(result.observations)
@@ -654,7 +730,9 @@ def _run_judge(result: IdentityResult, judge: ModelHandle, when: str, vendors: V
     ]
     if not wanted:
         return
-    names = ", ".join(sorted(vendors.names))
+    from .judge import JUDGE_PROMPT, parse_judge
+
+    names = ", ".join(sorted(vendors.names) if vendors is not None else team.vendor_ids())
     prompts = [
         JUDGE_PROMPT.format(
             vendors=names,

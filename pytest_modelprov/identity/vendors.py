@@ -17,14 +17,21 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from .. import fastre
-from ..errors import ConfigError
-from ..util import schema
-from ..util.safejson import loads as json_loads
+from .team import (
+    OTHER,
+    OTHER_PREFIX,
+    SCHEMA_FILE,
+    canonical,
+    check_new_ids,
+    check_patterns,
+    ids_of,
+    load_json,
+)
+from .typography import _normalise, typographic
 
 __all__ = [
     "OTHER",
@@ -89,7 +96,7 @@ def _boundary_after(ch: str) -> str:
     return ""
 
 
-_SCHEMA_FILE = "identity_vendors.schema.json"
+_SCHEMA_FILE = SCHEMA_FILE
 
 
 @dataclass(frozen=True)
@@ -106,32 +113,13 @@ class VendorTable:
 
         ``"other"`` (any name in no table) and ``"other:<name>"`` (one such name) are ids too.
         """
-        key = vendor.strip().casefold()
-        if key in self.names:
-            return key
-        if key in self.synonyms:
-            return self.synonyms[key]
-        if key == OTHER:
-            return key
-        if key.startswith(OTHER_PREFIX) and key[len(OTHER_PREFIX) :].strip():
-            return OTHER_PREFIX + " ".join(_normalise(key[len(OTHER_PREFIX) :]).split())
-        known = ", ".join(sorted(self.names))
-        raise ValueError(
-            f"unknown vendor id {vendor!r}; known vendor ids: {known}, other, other:<name> "
-            "(add your own with modelprov_identity_vendors or identity.add_vendor)"
-        )
+        return canonical(self.names, self.synonyms, vendor)
 
     def with_vendors(self, vendors: Mapping[str, Mapping[str, Any]], where: str) -> VendorTable:
         """This table plus vendors in the schema's form; their aliases win over equal ones
         of this table (a team's assistant called "Nova" is theirs, not Amazon's)."""
         extra = _table_from({"version": self.version, "vendors": vendors}, where)
-        clash = sorted(set(extra.names) & (set(self.names) | set(self.synonyms)))
-        clash += sorted(set(extra.synonyms) & (set(self.names) | set(self.synonyms)))
-        if clash:
-            raise ConfigError(
-                f"{where}: vendor id(s) {', '.join(clash)} are already in the vendor table; "
-                "choose other ids (a team vendor cannot redefine a built-in one)"
-            )
+        check_new_ids((extra.names, extra.synonyms), (self.names, self.synonyms), where)
         texts = {a.text for a in extra.aliases if not a.regex}
         kept = tuple(a for a in self.aliases if a.regex or a.text not in texts)
         return VendorTable(
@@ -166,46 +154,17 @@ def load_vendors(path: str | Path | None = None) -> VendorTable:
 
 
 def _table_from(data: Mapping[str, Any], where: str) -> VendorTable:
-    names: dict[str, str] = {}
-    synonyms: dict[str, str] = {}
     aliases: list[Alias] = []
     for vid, entry in data["vendors"].items():
-        names[vid] = entry["name"]
-        for syn in entry.get("synonyms", []):
-            synonyms[syn.casefold()] = vid
         for text in entry.get("aliases", []):
             aliases.append(Alias(vid, _normalise(text), weak=False))
         for text in entry.get("weak", []):
             aliases.append(Alias(vid, _normalise(text), weak=True))
+        check_patterns(vid, entry, where)
         for pat in entry.get("patterns", []):
-            try:
-                re.compile(pat["regex"])
-            except re.error as exc:
-                raise ConfigError(
-                    f"vendor table {where}: vendors.{vid}.patterns: invalid regex "
-                    f"{pat['regex']!r}: {exc}"
-                ) from None
             aliases.append(Alias(vid, pat["regex"], weak=bool(pat.get("weak")), regex=True))
+    names, synonyms = ids_of(data["vendors"])
     return VendorTable(str(data["version"]), names, synonyms, tuple(aliases))
-
-
-def load_json(
-    path: str | Path | None, builtin: str, schema_file: str, what: str
-) -> tuple[Any, str]:
-    """Read, parse and validate ``path`` (or ``data/identity/<builtin>``): ``(data, where)``.
-
-    Every problem is a ConfigError that names the file.
-    """
-    if path is None:
-        where = f"built-in data/identity/{builtin}"
-        text = files("pytest_modelprov").joinpath(f"data/identity/{builtin}").read_text("utf-8")
-        # the package's own files are checked against their schemas by its tests
-        # (tests/test_verdicts.py), not on every run
-        return json_loads(text), where
-    where = str(path)
-    data = schema.read_json(path, what)
-    schema.check(data, schema_file, f"{what} {where}")
-    return data, where
 
 
 _MARKDOWN = fastre.compile(r"\*+|`+|~~|(?<!\w)__|__(?!\w)|^\s*#+\s*|^\s*>\s*", re.M)
@@ -229,55 +188,6 @@ _CONNECTOR = fastre.compile(
 )
 
 
-# Models write typographic apostrophes, quotes and dashes as often as ASCII ones; every
-# frame below is written with the ASCII form, so they are mapped first (after NFKC, which
-# already folds the full-width forms). A backtick or acute accent is an apostrophe only
-# between letters ("I`m"); elsewhere a backtick is markdown code.
-_TYPOGRAPHY = str.maketrans(
-    {
-        "\u2019": "'",  # right single quotation mark
-        "\u2018": "'",  # left single quotation mark
-        "\u201b": "'",  # single high-reversed-9 quotation mark
-        "\u02bc": "'",  # modifier letter apostrophe
-        "\u02b9": "'",  # modifier letter prime
-        "\u2032": "'",  # prime
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u201f": '"',
-        "\u2033": '"',
-        "\u2010": "-",  # hyphen
-        "\u2011": "-",  # non-breaking hyphen
-        "\u2012": "\u2014",  # figure dash
-        "\u2013": "\u2014",  # en dash
-        "\u2015": "\u2014",  # horizontal bar
-        "\u2212": "\u2014",  # minus sign
-        "\u2e3a": "\u2014",  # two-em dash
-        "\u00a0": " ",
-        "\u202f": " ",
-    }
-)
-
-
-_LETTER_TICK = fastre.guarded(r"(?<=\w)[`\u00b4](?=\w)")
-_TYPOGRAPHIC = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_TYPOGRAPHY)) + "]")
-
-
-def typographic(text: str) -> str:
-    """NFKC with apostrophe, quotation-mark and dash variants mapped to one form each."""
-    # the tick first: NFKC turns an acute accent into a space and a combining mark
-    text = _LETTER_TICK.sub("'", text)
-    if text.isascii():
-        return text  # NFKC leaves ASCII as it is, and the table maps no ASCII character
-    text = unicodedata.normalize("NFKC", text)
-    # translate looks every character up in the table: a text with none of them is kept
-    return text.translate(_TYPOGRAPHY) if _TYPOGRAPHIC.search(text) else text
-
-
-def _normalise(text: str) -> str:
-    return typographic(text).casefold()
-
-
 def _sentences(text: str) -> list[str]:
     clean = _MARKDOWN.sub("", typographic(text))
     return [s.strip() for s in _SENTENCE.split(clean) if s and s.strip()]
@@ -289,11 +199,3 @@ def _clauses(sentence: str) -> list[str]:
         pieces = [p for p in _CONNECTOR.split(part) if p is not None]
         out.extend(p.strip() for p in pieces if p.strip())
     return out
-
-
-#: vendor ids of names outside the table start with this
-OTHER_PREFIX = "other:"
-
-
-#: the id of the bucket of every name in no table ("other:<name>" is one of them)
-OTHER = "other"
