@@ -209,15 +209,15 @@ def test_a_stored_claim_verdict_with_an_ill_typed_field_is_computed_again(tmp_pa
     store = VerdictStore(tmp_path)
     fresh = sampling._detect_all(store, rules, texts)
     with sqlite3.connect(store.path) as db:
-        rows = db.execute("SELECT rowid, value FROM verdicts").fetchall()
+        rows = db.execute("SELECT key, value FROM verdicts").fetchall()
         assert rows
-        for rowid, value in rows:
+        for key, value in rows:
             text = value.decode() if isinstance(value, bytes) else value
             forged = text.replace('"claimed"', '"bogus"')
             assert forged != text
             db.execute(
-                "UPDATE verdicts SET value = ? WHERE rowid = ?",
-                (forged.encode() if isinstance(value, bytes) else forged, rowid),
+                "UPDATE verdicts SET value = ? WHERE key = ?",
+                (forged.encode() if isinstance(value, bytes) else forged, key),
             )
     again = VerdictStore(tmp_path)
     assert sampling._detect_all(again, rules, texts) == fresh

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ..calls import sources, verdicts
 from ..calls.client import excerpt
@@ -33,7 +33,7 @@ from ..calls.response import Response
 from ..errors import EnvelopeError
 from ..handle import ModelHandle
 from . import team
-from .claims import DETECTOR_VERSION, Claim, Claims
+from .claims import DETECTOR_VERSION, Claim, Claims, Role, Status
 from .probes import (
     IDENTITY_KINDS,
     Probe,
@@ -602,8 +602,19 @@ def _claim_rows(claims: Claims) -> list[list[Any]]:
     return [[getattr(c, name) for name in _CLAIM_FIELDS] for c in claims.items]
 
 
-#: what a claim's fields are stored as (parsed JSON holds these exact types, no subclass)
-_FIELD_TYPES = frozenset({str, bool, type(None)})
+#: the types of a claim's fields as stored, in their order (parsed JSON holds these exact
+#: types, no subclass): the role is None or text
+_ROW_TYPES = frozenset(
+    tuple(
+        type(None) if name == "role" and none else bool if name == "weak" else str
+        for name in _CLAIM_FIELDS
+    )
+    for none in (False, True)
+)
+_STATUSES = frozenset(get_args(Status))
+_ROLES = frozenset((*get_args(Role), None))
+_STATUS_AT = _CLAIM_FIELDS.index("status")
+_ROLE_AT = _CLAIM_FIELDS.index("role")
 
 
 def _claims_of(data: Any, text: str) -> Claims:
@@ -614,8 +625,10 @@ def _claims_of(data: Any, text: str) -> Claims:
     for row in data:
         if not isinstance(row, list) or len(row) != width:
             raise ValueError("a claim has other fields than this version's")
-        if not _FIELD_TYPES.issuperset(map(type, row)):
-            raise TypeError("a claim field is not text")
+        if tuple(map(type, row)) not in _ROW_TYPES:
+            raise TypeError("a claim field is not of its type")
+        if row[_STATUS_AT] not in _STATUSES or row[_ROLE_AT] not in _ROLES:
+            raise ValueError("a claim's status or role is none the rules give")
         claims.append(Claim(*row))  # the fields in the order they were stored in
     return Claims(text, tuple(claims))
 
@@ -644,8 +657,8 @@ def _decode_observations(
         answer_rows, reasoning_rows, accepted, lang = row
         if not isinstance(lang, str) or (accepted is not None and not isinstance(accepted, bool)):
             raise TypeError("an observation's language or acceptance is not of its type")
-        if not accept and accepted is not None:
-            raise ValueError("an acceptance where none is asked")
+        if (accepted is not None) != (accept and item.kind in _ACCEPTING_KINDS):
+            raise ValueError("an acceptance where none is asked, or none where one is")
         if (reasoning_rows is None) != (not response.reasoning):
             raise ValueError("reasoning claims do not match the response")
         answer = _claims_of(answer_rows, response.answer)
@@ -670,6 +683,10 @@ def _detect_all(
 
     identity = _detector_identity(rules) if store is not None else None
     return verdicts.cached_verdicts(store, identity, texts, compute, encode, decode)
+
+
+#: the kinds of probe :func:`_accepted` reads an acceptance of (None for every other kind)
+_ACCEPTING_KINDS = frozenset({"presuppose", "system", "suggest", "placebo"})
 
 
 def _accepted(
