@@ -129,21 +129,21 @@ _DEPLOYMENT: dict[tuple[tuple[str, ...], int], Detector] = {}
 DEPLOYMENT = "deployment"
 
 
-def _deployment_detector(names: tuple[str, ...]) -> Detector:
+def _deployment_detector(names: tuple[str, ...], now: team.TeamState | None = None) -> Detector:
     from .detect import Detector, default_detector
 
-    rules = default_detector()
+    rules = default_detector(now)
     key = (names, id(rules))
     if key not in _DEPLOYMENT:
         _DEPLOYMENT[key] = Detector(rules.vendors.merged({DEPLOYMENT: list(names)}))
     return _DEPLOYMENT[key]
 
 
-def _placebo_detector(name: str) -> Detector:
+def _placebo_detector(name: str, now: team.TeamState | None = None) -> Detector:
     # one per name and per vendor table (team vendors change the default detector)
     from .detect import Detector, default_detector
 
-    rules = default_detector()
+    rules = default_detector(now)
     key = (name, id(rules))
     if key not in _PLACEBO:
         _PLACEBO[key] = Detector(rules.vendors.merged({"placebo": [name]}))
@@ -398,12 +398,13 @@ def _observations(
     *,
     accept: bool,
 ) -> list[Observation]:
-    # the default detector's team vendors as of now: what the result is looked up under is
-    # what it is computed with, whatever another thread adds meanwhile
-    now = team.state() if rules is None else None
+    # the team vendors as of now, which the default detector and the placebo and system
+    # detectors derived from it read (whatever detector is given): what the result is looked
+    # up under is what it is computed with, whatever another thread adds meanwhile
+    now = team.state()
     identity = _observe_identity(rules, now) if store is not None else None
     if store is None or identity is None:
-        return _observe_now(store, _rules(rules, now), items, responses, accept=accept)
+        return _observe_now(store, _rules(rules, now), items, responses, accept=accept, now=now)
     # what moves an observation beside the answers: each probe's kind, target, names (the
     # placebo and system detectors), language and question (the answer's language)
     settings = [
@@ -415,7 +416,7 @@ def _observations(
     answers = [(r.key, f"{len(r.answer)}:{r.answer}{r.reasoning or ''}") for r in responses]
 
     def compute() -> list[Observation]:
-        return _observe_now(store, _rules(rules, now), items, responses, accept=accept)
+        return _observe_now(store, _rules(rules, now), items, responses, accept=accept, now=now)
 
     def decode(data: Any) -> list[Observation]:
         return _decode_observations(data, items, responses, accept)
@@ -437,7 +438,7 @@ def _observations(
     )
 
 
-def _rules(rules: Detector | None, now: team.TeamState | None) -> Detector:
+def _rules(rules: Detector | None, now: team.TeamState) -> Detector:
     if rules is not None:
         return rules
     from .detect import default_detector
@@ -452,6 +453,7 @@ def _observe_now(
     responses: Sequence[Response],
     *,
     accept: bool,
+    now: team.TeamState | None = None,
 ) -> list[Observation]:
     texts: list[tuple[str, str, str, str | None]] = []
     for r in responses:
@@ -468,7 +470,7 @@ def _observe_now(
                 by_target.setdefault(item.target or "", []).append(i)
         for target, chosen in sorted(by_target.items()):
             asked = [(responses[i].key, "answer", responses[i].answer, None) for i in chosen]
-            found_fake = _detect_all(store, _placebo_detector(target), asked)
+            found_fake = _detect_all(store, _placebo_detector(target, now), asked)
             fakes.update(zip(chosen, found_fake, strict=True))
         # system probes: read with a detector that knows the deployment's given names
         by_names: dict[tuple[str, ...], list[int]] = {}
@@ -477,7 +479,7 @@ def _observe_now(
                 by_names.setdefault(item.names, []).append(i)
         for names, chosen in sorted(by_names.items()):
             asked = [(responses[i].key, "answer", responses[i].answer, None) for i in chosen]
-            found_given = _detect_all(store, _deployment_detector(names), asked)
+            found_given = _detect_all(store, _deployment_detector(names, now), asked)
             fakes.update(zip(chosen, found_given, strict=True))
     out = []
     for i, (item, response) in enumerate(zip(items, responses, strict=True)):
@@ -556,7 +558,10 @@ def _detector_identity(rules: Detector) -> str | None:
 #: module alone: what it imports beyond the rules and langid does not move an observation)
 _OBSERVE_CODE = (*_DETECT_CODE, "pytest_modelprov.langid")
 _OBSERVE_SHALLOW = ("pytest_modelprov.identity.sampling",)
-_OBSERVE_IDENTITIES: weakref.WeakKeyDictionary[Detector, str | None] = weakref.WeakKeyDictionary()
+#: a detector -> (the team vendors it was worked out with, its observations' identity)
+_OBSERVE_IDENTITIES: weakref.WeakKeyDictionary[Detector, tuple[str, str | None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @cache
@@ -570,21 +575,24 @@ def _observe_code() -> str | None:
 
 def _observe_identity(rules: Detector | None, now: team.TeamState | None = None) -> str | None:
     """What the observations of a probe run are cached under: the code of the claim rules,
-    of this module and of langid, the rules' data, version and vendor table. None for
-    ``rules``: the default detector, whose table is the built-in one (a data file) and the
-    team vendors added (``now``: as of then), described without building it. A subclass
-    caches nothing."""
+    of this module and of langid, the rules' data, version and vendor table, and the team
+    vendors added (``now``: as of then), which the placebo and system probes are read with
+    whatever the detector. None for ``rules``: the default detector, whose table is the
+    built-in one (a data file) and those team vendors, described without building it. A
+    subclass caches nothing."""
+    now = now if now is not None else team.state()
     if rules is None:
-        now = now if now is not None else team.state()
         return _observations_identity({"default": now.described})
     from .detect import Detector
 
     if type(rules) is not Detector:
         return None
-    if rules not in _OBSERVE_IDENTITIES:
+    known = _OBSERVE_IDENTITIES.get(rules)
+    if known is None or known[0] != now.described:
         state = {k: repr(v) for k, v in sorted(vars(rules).items()) if not k.startswith("_")}
-        _OBSERVE_IDENTITIES[rules] = _observations_identity(state)
-    return _OBSERVE_IDENTITIES[rules]
+        state["team vendors"] = now.described
+        known = _OBSERVE_IDENTITIES[rules] = (now.described, _observations_identity(state))
+    return known[1]
 
 
 def _observations_identity(table: dict[str, str]) -> str | None:
@@ -592,9 +600,13 @@ def _observations_identity(table: dict[str, str]) -> str | None:
     if code is None:
         return None  # not installed as source files: no identity, nothing cached
     # the code digest stands for the modules: verdicts.detector_identity adds the data
-    # files (the built-in vendor table among them) and Python's Unicode version
+    # files (the built-in vendor table among them) and Python's Unicode version. The
+    # languages the rules know (result.py, not digested) decide what an answer is read in.
     return verdicts.detector_identity(
-        "identity-observations", (), "identity", [code, DETECTOR_VERSION, table]
+        "identity-observations",
+        (),
+        "identity",
+        [code, DETECTOR_VERSION, table, sorted(VALIDATED_LANGUAGES)],
     )
 
 
