@@ -36,7 +36,9 @@ NAMES = "I am ChatGPT. I am Grok. I am Qwen. I am Yi-34b. I am o3."
 UNUSABLE = {
     # a capturing group shifts the groups the detector tells its aliases apart by: every
     # shorter alias is read as another vendor's ("I am Qwen" -> openai)
-    "capturing-group": {"acme": {"name": "Acme", "aliases": [], "patterns": [{"regex": r"acme-(\d+)"}]}},
+    "capturing-group": {
+        "acme": {"name": "Acme", "aliases": [], "patterns": [{"regex": r"acme-(\d+)"}]}
+    },
     "named-groups": {
         "acme": {
             "name": "Acme",

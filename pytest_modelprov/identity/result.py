@@ -11,13 +11,14 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from .. import samplesize, stats
+from .. import identity, samplesize, stats
 from ..calls.client import excerpt
 from ..calls.response import Response
 from ..handle import ModelHandle
 from ..reports.measurement import MAX_EVIDENCE, Measurement, Verdict, evidence_item
+from ..sequential import Stopped
 from ..stats import Rate
 from .claims import DETECTOR_VERSION, Claims
 from .probes import (
@@ -29,10 +30,6 @@ from .probes import (
     _as_set,
 )
 from .team import OTHER, OTHER_PREFIX, canonical_vendor
-
-if TYPE_CHECKING:
-    from ..sequential import Stopped
-    from .judge import JudgeVerdict
 
 __all__ = [
     "IdentityResult",
@@ -66,7 +63,9 @@ class Observation:
     answer: Claims
     reasoning: Claims | None
     accepted: bool | None = None  # suggest/placebo: did the model say yes?
-    judge: JudgeVerdict | None = None
+    # (named through the package, which loads the judge on first use: typing.get_type_hints
+    # resolves it without the judge loaded here)
+    judge: identity.JudgeVerdict | None = None
     #: the language the answer is read in (its own, else the probe's; see ``_answer_lang``)
     lang: str | None = None
 

@@ -27,11 +27,13 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from .. import identity
 from ..calls import sources, verdicts
 from ..calls.client import excerpt
 from ..calls.response import Response
 from ..errors import EnvelopeError
 from ..handle import ModelHandle
+from ..sequential import StopEarly
 from . import team
 from .claims import DETECTOR_VERSION, Claim, Claims, Role, Status
 from .probes import (
@@ -57,7 +59,6 @@ from .result import (
 # asked: a run that replays every observation from the verdict cache needs neither the claim
 # rules (detect, fastre, the vendor table), nor langid, the sequential machinery or the judge.
 if TYPE_CHECKING:
-    from ..sequential import StopEarly
     from .detect import Detector
     from .vendors import VendorTable
 
@@ -171,7 +172,9 @@ def probe(
     probes: ProbeSet | str | Path | None = None,
     judge: ModelHandle | None = None,
     judge_when: Literal["unclear", "all"] = "unclear",
-    detector: Detector | None = None,
+    # (named through the package, which loads the rules on first use: typing.get_type_hints
+    # resolves it without the rules loaded here)
+    detector: identity.Detector | None = None,
     stop_early: StopEarly | None = None,
     stop_on: str | None = None,
     own: Iterable[str] | None = None,
@@ -299,7 +302,6 @@ def _probe_sequentially(
     params: Mapping[str, Any],
 ) -> IdentityResult:
     from .. import sequential
-    from ..sequential import StopEarly
 
     if options is None:
         raise ValueError("identity: stop_on and own only apply with stop_early=StopEarly(...)")
