@@ -259,3 +259,28 @@ def test_the_public_api_type_hints_resolve(name):
     the claim rules were loaded lazily (tools such as pydantic, typeguard and
     sphinx-autodoc-typehints call it)."""
     assert typing.get_type_hints(getattr(identity, name))
+
+
+def test_placebo_and_system_detectors_live_only_as_long_as_their_default_detector():
+    """They are kept per default detector, which team vendors replace: keyed by its address
+    (``id``), those of every replaced one were kept for good (a long session of inline runs
+    with a vendor file piles them up), and a new default detector at a freed address would
+    be handed one built over another table."""
+    import gc
+
+    names = ("Kestrel", "Corvid")
+    for number in range(5):
+        identity.add_vendor(f"acme{number}", name=f"Acme {number}", aliases=[f"Zorb{number}"])
+        try:
+            placebo = sampling._placebo_detector("Orvanta-7")
+            system = sampling._deployment_detector(names)
+            assert f"acme{number}" in placebo.vendors.names
+            assert f"acme{number}" in system.vendors.names
+        finally:
+            identity.remove_vendors([f"acme{number}"])
+        del placebo, system
+    detect.default_detector()  # the current one, without team vendors
+    gc.collect()
+    kept = [*sampling._PLACEBO.values(), *sampling._DEPLOYMENT.values()]
+    tables = [d for held in kept for d in (held.values() if isinstance(held, dict) else [held])]
+    assert not any(vid.startswith("acme") for d in tables for vid in d.vendors.names)

@@ -124,8 +124,12 @@ def _affirms(text: str) -> bool:
     return bool(yes.search(folded)) and not no.search(folded)
 
 
-_PLACEBO: dict[tuple[str, int], Detector] = {}
-_DEPLOYMENT: dict[tuple[tuple[str, ...], int], Detector] = {}
+#: the placebo and system probes' detectors, per default detector (team vendors replace it):
+#: kept as long as it is, and never handed to another at its freed address
+_PLACEBO: weakref.WeakKeyDictionary[Detector, dict[str, Detector]] = weakref.WeakKeyDictionary()
+_DEPLOYMENT: weakref.WeakKeyDictionary[Detector, dict[tuple[str, ...], Detector]] = (
+    weakref.WeakKeyDictionary()
+)
 #: the vendor id of the names a system probe's system prompt gives the deployment
 DEPLOYMENT = "deployment"
 
@@ -134,10 +138,10 @@ def _deployment_detector(names: tuple[str, ...], now: team.TeamState | None = No
     from .detect import Detector, default_detector
 
     rules = default_detector(now)
-    key = (names, id(rules))
-    if key not in _DEPLOYMENT:
-        _DEPLOYMENT[key] = Detector(rules.vendors.merged({DEPLOYMENT: list(names)}))
-    return _DEPLOYMENT[key]
+    made = _DEPLOYMENT.setdefault(rules, {})
+    if names not in made:
+        made[names] = Detector(rules.vendors.merged({DEPLOYMENT: list(names)}))
+    return made[names]
 
 
 def _placebo_detector(name: str, now: team.TeamState | None = None) -> Detector:
@@ -145,10 +149,10 @@ def _placebo_detector(name: str, now: team.TeamState | None = None) -> Detector:
     from .detect import Detector, default_detector
 
     rules = default_detector(now)
-    key = (name, id(rules))
-    if key not in _PLACEBO:
-        _PLACEBO[key] = Detector(rules.vendors.merged({"placebo": [name]}))
-    return _PLACEBO[key]
+    made = _PLACEBO.setdefault(rules, {})
+    if name not in made:
+        made[name] = Detector(rules.vendors.merged({"placebo": [name]}))
+    return made[name]
 
 
 # --------------------------------------------------------------------------------------
