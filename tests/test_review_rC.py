@@ -48,6 +48,10 @@ UNUSABLE = {
     },
     # compiles alone, not as one alternative of the detector's pattern (re.error)
     "global-flag": {"acme": {"name": "Acme", "aliases": [], "patterns": [{"regex": "(?i)acme-x"}]}},
+    # matches the empty text: found everywhere, it hides every name in no table ("I'm Vega"
+    # is no longer other:vega) and turns every key-value line into a list of vendors
+    "empty-match": {"acme": {"name": "Acme", "aliases": [], "patterns": [{"regex": "(?:acme)?"}]}},
+    "zero-width": {"acme": {"name": "Acme", "aliases": [], "patterns": [{"regex": r"\b"}]}},
     # a name is an alias too: one of blanks only has no first word (IndexError)
     "blank-name": {"acme": {"name": " ", "aliases": ["Acme"]}},
     "no-break-space-name": {"acme": {"name": "\u00a0", "aliases": ["Acme"]}},

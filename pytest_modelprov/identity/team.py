@@ -115,6 +115,22 @@ def check_patterns(vid: str, entry: Mapping[str, Any], where: str) -> None:
                 f"vendor table {where}: vendors.{vid}.patterns: regex {pat['regex']!r} has "
                 "a capturing group; write (?:...) instead"
             )
+        if _min_width(pat["regex"]) == 0:
+            # found everywhere: every name in no table would be taken for it, and every
+            # key-value line would name several vendors
+            raise ConfigError(
+                f"vendor table {where}: vendors.{vid}.patterns: regex {pat['regex']!r} can "
+                "match the empty text; a pattern alias must match a name"
+            )
+
+
+def _min_width(regex: str) -> int:
+    """The fewest characters ``regex`` (which compiles) can match: 0 for ``x?`` or ``\\b``."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+    except ImportError:  # Python 3.10
+        import sre_parse as _parser
+    return int(_parser.parse(regex).getwidth()[0])
 
 
 def check_new_ids(
