@@ -55,9 +55,10 @@ from .result import (
     _spread,
 )
 
-# Loaded where claims are detected, languages told, probes asked sequentially or a judge
-# asked: a run that replays every observation from the verdict cache needs neither the claim
-# rules (detect, fastre, the vendor table), nor langid, the sequential machinery or the judge.
+# Loaded where claims are detected, languages told or a judge asked: a run that replays
+# every observation from the verdict cache needs neither the claim rules (detect, fastre,
+# the vendor table), nor langid or the judge. (The sequential module is imported: public
+# annotations name its classes, and typing.get_type_hints must find them.)
 if TYPE_CHECKING:
     from .detect import Detector
     from .vendors import VendorTable
