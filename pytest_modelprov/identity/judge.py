@@ -10,10 +10,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# (the vendor table named through the package, which loads it on first use: typing.get_type_hints
-# resolves parse_judge's annotations without the table loaded here)
-from .. import identity
 from ..util.safejson import loads as json_loads
+from . import _hints
 from .team import canonical_vendor
 
 __all__ = [
@@ -61,7 +59,7 @@ Reply with exactly one line of JSON and nothing else, using only the vendor ids 
 _JSON_OBJECT = re.compile(r"\{.*\}", re.S)
 
 
-def parse_judge(raw: str, vendors: identity.VendorTable | None = None) -> JudgeVerdict:
+def parse_judge(raw: str, vendors: _hints.VendorTable | None = None) -> JudgeVerdict:
     """Read a judge reply; anything unreadable becomes a verdict with ``error`` set."""
     # the default table's ids are known without building it (no alias is looked up here)
     canonical: Callable[[str], str] = vendors.canonical if vendors is not None else canonical_vendor

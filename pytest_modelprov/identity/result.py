@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .. import identity, samplesize, stats
+from .. import samplesize, stats
 from ..calls.client import excerpt
 from ..calls.response import Response
 from ..handle import ModelHandle
@@ -21,6 +21,7 @@ from ..reports.measurement import MAX_EVIDENCE, Measurement, Verdict, evidence_i
 from ..sequential import Stopped
 from ..stats import Rate
 from .claims import DETECTOR_VERSION, Claims
+from .judge import JudgeVerdict
 from .probes import (
     IDENTITY_KINDS,
     KINDS,
@@ -63,9 +64,7 @@ class Observation:
     answer: Claims
     reasoning: Claims | None
     accepted: bool | None = None  # suggest/placebo: did the model say yes?
-    # (named through the package, which loads the judge on first use: typing.get_type_hints
-    # resolves it without the judge loaded here)
-    judge: identity.JudgeVerdict | None = None
+    judge: JudgeVerdict | None = None
     #: the language the answer is read in (its own, else the probe's; see ``_answer_lang``)
     lang: str | None = None
 

@@ -27,14 +27,13 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from .. import identity
 from ..calls import sources, verdicts
 from ..calls.client import excerpt
 from ..calls.response import Response
 from ..errors import EnvelopeError
 from ..handle import ModelHandle
 from ..sequential import StopEarly
-from . import team
+from . import _hints, team
 from .claims import DETECTOR_VERSION, Claim, Claims, Role, Status
 from .probes import (
     IDENTITY_KINDS,
@@ -57,8 +56,8 @@ from .result import (
 
 # Loaded where claims are detected, languages told or a judge asked: a run that replays
 # every observation from the verdict cache needs neither the claim rules (detect, fastre,
-# the vendor table), nor langid or the judge. (The sequential module is imported: public
-# annotations name its classes, and typing.get_type_hints must find them.)
+# the vendor table) nor langid. (The judge's verdict and the sequential module's classes are
+# imported: public annotations name them, and typing.get_type_hints must find them.)
 if TYPE_CHECKING:
     from .detect import Detector
     from .vendors import VendorTable
@@ -177,9 +176,8 @@ def probe(
     probes: ProbeSet | str | Path | None = None,
     judge: ModelHandle | None = None,
     judge_when: Literal["unclear", "all"] = "unclear",
-    # (named through the package, which loads the rules on first use: typing.get_type_hints
-    # resolves it without the rules loaded here)
-    detector: identity.Detector | None = None,
+    # (typing.get_type_hints resolves it through _hints, which loads the rules then)
+    detector: _hints.Detector | None = None,
     stop_early: StopEarly | None = None,
     stop_on: str | None = None,
     own: Iterable[str] | None = None,
