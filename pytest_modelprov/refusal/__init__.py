@@ -108,7 +108,8 @@ _HOME: dict[str, str] = {
 }
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _HOME)
+if not TYPE_CHECKING:  # mypy would type every unknown name as Any (py.typed: a typo passes)
+    __getattr__, __dir__ = lazy_exports(__name__, _HOME)
 
 
 __all__ = [
