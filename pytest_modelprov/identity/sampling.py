@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..calls import sources, verdicts
+from ..calls import codefiles, verdicts
 from ..calls.client import excerpt
 from ..calls.response import Response
 from ..errors import EnvelopeError
@@ -401,7 +401,7 @@ def _observations(
     # the default detector's team vendors as of now: what the result is looked up under is
     # what it is computed with, whatever another thread adds meanwhile
     now = team.state() if rules is None else None
-    identity = _observe_identity(rules, now) if store is not None else None
+    identity = _observe_identity(rules, now, store) if store is not None else None
     if store is None or identity is None:
         return _observe_now(store, _rules(rules, now), items, responses, accept=accept)
     # what moves an observation beside the answers: each probe's kind, target, names (the
@@ -559,16 +559,25 @@ _OBSERVE_SHALLOW = ("pytest_modelprov.identity.sampling",)
 _OBSERVE_IDENTITIES: weakref.WeakKeyDictionary[Detector, str | None] = weakref.WeakKeyDictionary()
 
 
-@cache
-def _observe_code() -> str | None:
+#: the digest of the code an observation runs, once known in this process (the code of an
+#: installed package does not change under it)
+_OBSERVE_CODE_DIGEST: dict[str, str | None] = {}
+
+
+def _observe_code(store: verdicts.VerdictStore | None) -> str | None:
     """The digest of the code an observation runs, read off the modules' import statements
     (:mod:`..calls.sources`): known without importing the claim rules, which a replay never
-    runs. Once per process: the code of an installed package does not change under it."""
-    paths = sources.code_files(_OBSERVE_CODE, _OBSERVE_SHALLOW)
-    return None if paths is None else verdicts.files_digest(paths)
+    runs; ``store`` remembers which files they are between runs (:mod:`..calls.codefiles`)."""
+    if "code" not in _OBSERVE_CODE_DIGEST:
+        _OBSERVE_CODE_DIGEST["code"] = codefiles.code_digest(store, _OBSERVE_CODE, _OBSERVE_SHALLOW)
+    return _OBSERVE_CODE_DIGEST["code"]
 
 
-def _observe_identity(rules: Detector | None, now: team.TeamState | None = None) -> str | None:
+def _observe_identity(
+    rules: Detector | None,
+    now: team.TeamState | None = None,
+    store: verdicts.VerdictStore | None = None,
+) -> str | None:
     """What the observations of a probe run are cached under: the code of the claim rules,
     of this module and of langid, the rules' data, version and vendor table. None for
     ``rules``: the default detector, whose table is the built-in one (a data file) and the
@@ -576,19 +585,21 @@ def _observe_identity(rules: Detector | None, now: team.TeamState | None = None)
     caches nothing."""
     if rules is None:
         now = now if now is not None else team.state()
-        return _observations_identity({"default": now.described})
+        return _observations_identity({"default": now.described}, store)
     from .detect import Detector
 
     if type(rules) is not Detector:
         return None
     if rules not in _OBSERVE_IDENTITIES:
         state = {k: repr(v) for k, v in sorted(vars(rules).items()) if not k.startswith("_")}
-        _OBSERVE_IDENTITIES[rules] = _observations_identity(state)
+        _OBSERVE_IDENTITIES[rules] = _observations_identity(state, store)
     return _OBSERVE_IDENTITIES[rules]
 
 
-def _observations_identity(table: dict[str, str]) -> str | None:
-    code = _observe_code()
+def _observations_identity(
+    table: dict[str, str], store: verdicts.VerdictStore | None
+) -> str | None:
+    code = _observe_code(store)
     if code is None:
         return None  # not installed as source files: no identity, nothing cached
     # the code digest stands for the modules: verdicts.detector_identity adds the data
