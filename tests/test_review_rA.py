@@ -63,3 +63,29 @@ def test_a_cache_db_whose_cache_table_is_a_never_ending_view_is_refused_not_run(
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("CacheError"), done.stdout
     assert str(directory) in done.stdout and "--modelprov-cache-dir" in done.stdout
+
+
+def test_a_symlinked_cache_db_is_neither_read_nor_written_through(tmp_path: Path) -> None:
+    # a cache folder from elsewhere may link cache.db to any database of the user's: before
+    # the fix diskcache's open created its tables and triggers in that database
+    from pytest_modelprov.calls.cache import ResponseCache
+    from pytest_modelprov.errors import CacheError
+
+    other = tmp_path / "users.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE notes (x)")
+    db.commit()
+    db.close()
+    before = other.read_bytes()
+    directory = tmp_path / "cache"
+    directory.mkdir()
+    (directory / "cache.db").symlink_to(other)
+    cache = ResponseCache(directory)
+    try:
+        with pytest.raises(CacheError, match="symbolic link") as caught:
+            cache.lookup_many(["a" * 64, "b" * 64])
+        assert str(directory / "cache.db") in str(caught.value)
+        assert "--modelprov-cache-dir" in str(caught.value)
+    finally:
+        cache.close()
+    assert other.read_bytes() == before

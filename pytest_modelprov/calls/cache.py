@@ -381,8 +381,8 @@ class ResponseCache:
         with self._lock:
             if self._plain is None:
                 path = (self.directory / DBNAME).absolute()
-                if not path.is_file():
-                    return None
+                if path.is_symlink() or not path.is_file():
+                    return None  # diskcache's open: creates the file, or refuses a link
                 plain = sqlite3.connect(
                     f"{path.as_uri()}?mode=rw",
                     uri=True,

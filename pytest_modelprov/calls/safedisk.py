@@ -120,6 +120,14 @@ def open_cache(directory: Path, **overrides: Any) -> diskcache.Cache:
     (none is taken from the file); eviction is off, because what the stores hold (recorded
     answers, a run's spending) must not be dropped to make room.
     """
+    path = directory / diskcache.core.DBNAME
+    if path.is_symlink():
+        # SQLite follows the link: a folder from elsewhere could point it at any database
+        # of the user's, in which diskcache's open would then create its tables
+        raise OSError(
+            f"{path} is a symbolic link, which the cache does not follow (put the database "
+            "itself there, or delete the link to start an empty cache)"
+        )
     pin_settings(directory)
     settings: dict[str, Any] = {
         **PINNED_SETTINGS,
