@@ -89,3 +89,51 @@ def test_a_symlinked_cache_db_is_neither_read_nor_written_through(tmp_path: Path
     finally:
         cache.close()
     assert other.read_bytes() == before
+
+
+#: a query that never ends: what a hostile trigger runs
+FOREVER = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c WHERE x < 0"
+)
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        # diskcache's open writes its Settings; every write of an answer inserts into Cache
+        f"CREATE TRIGGER t AFTER INSERT ON Settings BEGIN INSERT INTO log {FOREVER}; END",
+        f"CREATE TRIGGER t AFTER UPDATE ON Settings BEGIN INSERT INTO log {FOREVER}; END",
+        f"CREATE TRIGGER t AFTER INSERT ON Cache BEGIN INSERT INTO log {FOREVER}; END",
+        # under the name of one of diskcache's own
+        "CREATE TRIGGER Settings_count_insert AFTER INSERT ON Cache FOR EACH ROW BEGIN "
+        f"INSERT INTO log {FOREVER}; END",
+    ],
+)
+def test_a_cache_db_with_a_never_ending_trigger_is_refused_before_anything_is_written(
+    tmp_path: Path, trigger: str
+) -> None:
+    from pytest_modelprov.calls.cache import ResponseCache
+
+    directory = tmp_path / "cache"
+    made = ResponseCache(directory)
+    made.lookup_many(["a" * 64])  # a miss: diskcache makes its database
+    made.close()
+    db = sqlite3.connect(directory / "cache.db")
+    db.execute("CREATE TABLE log (x)")
+    if "Settings_count_insert" in trigger:
+        db.execute("DROP TRIGGER Settings_count_insert")
+    db.execute(trigger)
+    db.commit()
+    db.close()
+    # before the fix: the miss opened diskcache, whose writes ran the trigger forever
+    done = _lookup_in_a_child(directory)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("CacheError"), done.stdout
+    assert str(directory / "cache.db") in done.stdout and "holds a trigger" in done.stdout
+    assert "move that file away" in done.stdout
+
+
+def test_the_written_out_triggers_are_diskcaches() -> None:
+    from pytest_modelprov.calls import safedisk
+
+    assert safedisk._own_triggers() == safedisk.KNOWN_TRIGGERS
