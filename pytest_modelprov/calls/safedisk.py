@@ -142,8 +142,8 @@ def check_schema(path: Path) -> None:
         ):
             raise sqlite3.DatabaseError(
                 f"{path} holds a {kind} {str(name)[:40]!r} that diskcache does not make (the "
-                "cache was edited, or comes from an untrusted source): its SQL would run on "
-                "the next write; move that file away to start an empty cache"
+                "cache was edited, or comes from an untrusted source), whose SQL would run "
+                "when the cache is read or written; move that file away to start an empty cache"
             )
 
 
