@@ -89,6 +89,10 @@ def _script(server: LocalServer) -> None:
     )
 
 
+#: how the verdict store's row of a detector's remembered code files starts
+CODE_FILES = "modelprov-code-files/"
+
+
 def _rows(path: Path, table: str) -> int:
     with sqlite3.connect(path) as db:
         return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
@@ -111,9 +115,10 @@ def test_a_warm_probe_replays_its_observations_and_reports_what_was_computed(
         ("off", ("--modelprov-verdict-cache=off",)),
     ]:
         if label == "warm":
-            # the per-answer verdicts gone: a warm run has only the stored results to read
+            # the per-answer verdicts gone: a warm run has only the stored results (and the
+            # remembered list of the detector's code files) to read
             with sqlite3.connect(store) as db:
-                db.execute("DELETE FROM verdicts")
+                db.execute(f"DELETE FROM verdicts WHERE value NOT LIKE '{CODE_FILES}%'")
             assert _rows(store, "results") >= 3  # one per probe call, one per batch asked
         out = pytester.path / label
         monkeypatch.setenv("WARM_TEST_OUT", str(out))
@@ -129,7 +134,8 @@ def test_a_warm_probe_replays_its_observations_and_reports_what_was_computed(
     # the summary counts the verdicts the replayed results stand for
     read = int(counts.group(1)) + int(counts.group(2))
     assert f"detector verdicts: {read} replayed, 0 computed" in warm_out, warm_out
-    assert _rows(store, "verdicts") == 0  # nothing had to be computed, so nothing stored
+    # nothing had to be computed, so nothing stored beside the remembered code files
+    assert _rows(store, "verdicts") == 1
     assert "detector verdicts:" not in runs["off"][0]
     for label in ("warm", "off"):
         _, report, folder = runs[label]
@@ -339,6 +345,9 @@ def test_a_warm_probe_with_team_vendors_loads_no_claim_rules_and_reads_an_edited
     assert ", 0 computed" in runs["warm"][0], runs["warm"][0]
     assert not RULE_MODULES & modules("warm")
     assert modules("seed") >= RULE_MODULES and modules("edited") >= RULE_MODULES
+    # the code files were found once (seed) and remembered: a warm run reads no import
+    assert "pytest_modelprov.calls.sources" in modules("seed")
+    assert "pytest_modelprov.calls.sources" not in modules("warm")
     for label in ("warm", "off"):
         assert probe(label) == probe("seed"), label
         assert comparable(runs[label][1]) == comparable(runs["seed"][1]), label

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -61,3 +63,32 @@ def test_unknown_names_fail_as_attributes_do_and_import_nothing(package: str, na
         getattr(pkg, name)
     assert not hasattr(pkg, name)
     assert _imported(package) == set()
+
+
+@pytest.mark.parametrize("package", ["identity", "refusal", "lexical"])
+def test_the_detector_packages_reach_every_name_and_submodule_on_first_use(package: str) -> None:
+    """In a fresh interpreter (this one has imported them all): importing a detector package
+    loads none of its parts, yet every public name and every submodule is an attribute and in
+    ``dir()`` (identity's hand-written hook reached no submodule: ``identity.sampling``
+    raised AttributeError until something imported it)."""
+    code = (
+        "import json, pkgutil, sys\n"
+        f"import pytest_modelprov.{package} as p\n"
+        f"prefix = 'pytest_modelprov.{package}.'\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(prefix))\n"
+        "subs = sorted(i.name for i in pkgutil.iter_modules(p.__path__))\n"
+        "listed = set(dir(p))\n"
+        "missing = [n for n in [*p.__all__, *subs] if n not in listed and not n.startswith('_')]\n"
+        "reached = [n for n in subs if getattr(p, n).__name__ == prefix + n]\n"
+        "names = [n for n in p.__all__ if getattr(p, n) is not None]\n"
+        "print(json.dumps([loaded, subs, missing, reached, len(names)]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded, subs, missing, reached, names = json.loads(done.stdout)
+    assert loaded == []
+    assert len(subs) >= 5
+    assert missing == []
+    assert reached == subs
+    assert names == len(__import__(f"pytest_modelprov.{package}", fromlist=["x"]).__all__)

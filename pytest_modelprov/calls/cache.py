@@ -381,9 +381,9 @@ class ResponseCache:
         with self._lock:
             if self._plain is None:
                 path = (self.directory / DBNAME).absolute()
-                if not path.is_file():
-                    return None
-                self._plain = sqlite3.connect(
+                if path.is_symlink() or not path.is_file():
+                    return None  # diskcache's open: creates the file, or refuses a link
+                plain = sqlite3.connect(
                     f"{path.as_uri()}?mode=rw",
                     uri=True,
                     timeout=60,
@@ -391,6 +391,19 @@ class ResponseCache:
                     # lookups come from any thread; self._plain_lock makes them take turns
                     check_same_thread=False,
                 )
+                # a file from elsewhere may hold a view named Cache, whose query (recursive,
+                # never ending) every SELECT would run; diskcache's open refuses it ("views
+                # may not be indexed"), so only a table is read here, anything else there
+                try:
+                    kinds = plain.execute(
+                        "SELECT type FROM sqlite_master WHERE name = 'Cache' COLLATE NOCASE"
+                    ).fetchall()
+                except sqlite3.Error:
+                    kinds = []
+                if kinds != [("table",)]:
+                    plain.close()
+                    return None
+                self._plain = plain
         plain = self._plain
 
         def run(statement: str, parameters: tuple[Any, ...]) -> list[Any]:

@@ -7,10 +7,12 @@ few milliseconds of every pytest start, and a run that uses no model never opens
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import sqlite3
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,61 @@ PINNED_SETTINGS: dict[str, Any] = {
 }
 
 
+def _count_trigger(name: str, event: str, change: str, what: str) -> tuple[str, str]:
+    return (
+        name,
+        f"CREATE TRIGGER {name} AFTER {event} ON Cache FOR EACH ROW BEGIN UPDATE Settings "
+        f'SET value = {change} WHERE key = "{what}"; END',
+    )
+
+
+#: the triggers of diskcache 5.6 (each by its name and sql), known without making them
+KNOWN_TRIGGERS = frozenset(
+    {
+        _count_trigger("Settings_count_insert", "INSERT", "value + 1", "count"),
+        _count_trigger("Settings_count_delete", "DELETE", "value - 1", "count"),
+        _count_trigger("Settings_size_insert", "INSERT", "value + NEW.size", "size"),
+        _count_trigger("Settings_size_update", "UPDATE", "value + NEW.size - OLD.size", "size"),
+        _count_trigger("Settings_size_delete", "DELETE", "value - OLD.size", "size"),
+    }
+)
+
+
+@functools.cache
+def _own_triggers() -> frozenset[tuple[str, str]]:
+    """(name, sql) of the triggers diskcache itself makes (it keeps its counts by them)."""
+    with tempfile.TemporaryDirectory() as empty:
+        cache = Cache(empty, disk=SafeDisk, **PINNED_SETTINGS, eviction_policy="none")
+        try:
+            rows = cache._sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            return frozenset(rows.fetchall())
+        finally:
+            cache.close()
+
+
+def check_schema(path: Path) -> None:
+    """sqlite3.DatabaseError when ``path`` holds a view or a trigger diskcache does not make.
+
+    A file from elsewhere may hold a trigger on a table diskcache writes (Settings on every
+    open, Cache on every write), or a view in place of one, whose SQL runs then: a
+    recursive query there never ends. Tables and indexes run no query of their own."""
+    if not path.is_file():
+        return
+    with contextlib.closing(sqlite3.connect(str(path), timeout=60)) as db:
+        rows = db.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+    for kind, name, sql in rows:
+        if kind == "view" or (
+            kind == "trigger"
+            and (name, sql) not in KNOWN_TRIGGERS
+            and (name, sql) not in _own_triggers()  # another diskcache's: made once to see
+        ):
+            raise sqlite3.DatabaseError(
+                f"{path} holds a {kind} {str(name)[:40]!r} that diskcache does not make (the "
+                "cache was edited, or comes from an untrusted source), whose SQL would run "
+                "when the cache is read or written; move that file away to start an empty cache"
+            )
+
+
 def pin_settings(directory: Path) -> None:
     path = directory / diskcache.core.DBNAME
     if not path.is_file():
@@ -120,6 +177,15 @@ def open_cache(directory: Path, **overrides: Any) -> diskcache.Cache:
     (none is taken from the file); eviction is off, because what the stores hold (recorded
     answers, a run's spending) must not be dropped to make room.
     """
+    path = directory / diskcache.core.DBNAME
+    if path.is_symlink():
+        # SQLite follows the link: a folder from elsewhere could point it at any database
+        # of the user's, in which diskcache's open would then create its tables
+        raise OSError(
+            f"{path} is a symbolic link, which the cache does not follow (put the database "
+            "itself there, or delete the link to start an empty cache)"
+        )
+    check_schema(path)
     pin_settings(directory)
     settings: dict[str, Any] = {
         **PINNED_SETTINGS,

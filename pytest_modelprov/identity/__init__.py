@@ -13,8 +13,9 @@ the detector), ``judge`` (a model's second opinion on unclear answers),
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ..errors import EnvelopeError
@@ -105,17 +106,8 @@ _HOME: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOME})
+if not TYPE_CHECKING:  # mypy would type every unknown name as Any (py.typed: a typo passes)
+    __getattr__, __dir__ = lazy_exports(__name__, _HOME)
 
 
 __all__ = [

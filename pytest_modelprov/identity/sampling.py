@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from ..calls import sources, verdicts
+from ..calls import codefiles, verdicts
 from ..calls.client import excerpt
 from ..calls.response import Response
 from ..errors import EnvelopeError
@@ -407,7 +407,7 @@ def _observations(
     # detectors derived from it read (whatever detector is given): what the result is looked
     # up under is what it is computed with, whatever another thread adds meanwhile
     now = team.state()
-    identity = _observe_identity(rules, now) if store is not None else None
+    identity = _observe_identity(rules, now, store) if store is not None else None
     if store is None or identity is None:
         return _observe_now(store, _rules(rules, now), items, responses, accept=accept, now=now)
     # what moves an observation beside the answers: each probe's kind, target, names (the
@@ -569,16 +569,25 @@ _OBSERVE_IDENTITIES: weakref.WeakKeyDictionary[Detector, tuple[str, str | None]]
 )
 
 
-@cache
-def _observe_code() -> str | None:
+#: the digest of the code an observation runs, once known in this process (the code of an
+#: installed package does not change under it)
+_OBSERVE_CODE_DIGEST: dict[str, str | None] = {}
+
+
+def _observe_code(store: verdicts.VerdictStore | None) -> str | None:
     """The digest of the code an observation runs, read off the modules' import statements
     (:mod:`..calls.sources`): known without importing the claim rules, which a replay never
-    runs. Once per process: the code of an installed package does not change under it."""
-    paths = sources.code_files(_OBSERVE_CODE, _OBSERVE_SHALLOW)
-    return None if paths is None else verdicts.files_digest(paths)
+    runs; ``store`` remembers which files they are between runs (:mod:`..calls.codefiles`)."""
+    if "code" not in _OBSERVE_CODE_DIGEST:
+        _OBSERVE_CODE_DIGEST["code"] = codefiles.code_digest(store, _OBSERVE_CODE, _OBSERVE_SHALLOW)
+    return _OBSERVE_CODE_DIGEST["code"]
 
 
-def _observe_identity(rules: Detector | None, now: team.TeamState | None = None) -> str | None:
+def _observe_identity(
+    rules: Detector | None,
+    now: team.TeamState | None = None,
+    store: verdicts.VerdictStore | None = None,
+) -> str | None:
     """What the observations of a probe run are cached under: the code of the claim rules,
     of this module and of langid, the rules' data, version and vendor table, and the team
     vendors added (``now``: as of then), which the placebo and system probes are read with
@@ -587,7 +596,7 @@ def _observe_identity(rules: Detector | None, now: team.TeamState | None = None)
     subclass caches nothing."""
     now = now if now is not None else team.state()
     if rules is None:
-        return _observations_identity({"default": now.described})
+        return _observations_identity({"default": now.described}, store)
     from .detect import Detector
 
     if type(rules) is not Detector:
@@ -596,12 +605,14 @@ def _observe_identity(rules: Detector | None, now: team.TeamState | None = None)
     if known is None or known[0] != now.described:
         state = {k: repr(v) for k, v in sorted(vars(rules).items()) if not k.startswith("_")}
         state["team vendors"] = now.described
-        known = _OBSERVE_IDENTITIES[rules] = (now.described, _observations_identity(state))
+        known = _OBSERVE_IDENTITIES[rules] = (now.described, _observations_identity(state, store))
     return known[1]
 
 
-def _observations_identity(table: dict[str, str]) -> str | None:
-    code = _observe_code()
+def _observations_identity(
+    table: dict[str, str], store: verdicts.VerdictStore | None
+) -> str | None:
+    code = _observe_code(store)
     if code is None:
         return None  # not installed as source files: no identity, nothing cached
     # the code digest stands for the modules: verdicts.detector_identity adds the data

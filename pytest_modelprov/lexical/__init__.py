@@ -14,8 +14,9 @@ and distance code.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .checks import PARTS as PARTS
@@ -132,37 +133,9 @@ _HOME: dict[str, str] = {
     "tokenise": ".text",
 }
 
-#: the submodules, reachable as attributes as when this package imported them all
-_SUBMODULES = frozenset(
-    (
-        "anchor",
-        "baseline",
-        "checks",
-        "common",
-        "counting",
-        "deltaterms",
-        "distances",
-        "fingerprints",
-        "record",
-        "replay",
-        "text",
-    )
-)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOME, *_SUBMODULES})
+if not TYPE_CHECKING:  # mypy would type every unknown name as Any (py.typed: a typo passes)
+    __getattr__, __dir__ = lazy_exports(__name__, _HOME)
 
 
 __all__ = [

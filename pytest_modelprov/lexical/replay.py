@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from functools import lru_cache
-from importlib import metadata
+from importlib import machinery, metadata
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, get_args
 
@@ -78,6 +78,13 @@ OUTSIDE = (
 )
 #: where the lexical modules are (where Python imports them from, links not followed)
 FOLDER = Path(os.path.abspath(__file__)).parent
+#: the files Python imports a module of the folder from: a source, a compiled extension
+#: (found before the source beside it) or a bytecode file without a source
+_IMPORTABLE = (
+    *machinery.SOURCE_SUFFIXES,
+    *machinery.EXTENSION_SUFFIXES,
+    *machinery.BYTECODE_SUFFIXES,
+)
 _FIELDS = {f.name for f in fields(Measurement)}
 _VERDICTS = frozenset(get_args(Verdict))
 
@@ -106,8 +113,14 @@ def _version(package: str) -> str | None:
 def code_files() -> list[Path] | None:
     """Every module of the lexical package (the code that counts and compares, however few
     of its modules this run imported) and the :data:`OUTSIDE` modules; None when one is
-    missing (a zipped install: then nothing is cached)."""
-    own = sorted(FOLDER.rglob("*.py"))
+    missing (a zipped install: then nothing is cached). A module of the folder compiled
+    (an extension, or bytecode without its source) is digested as the file that runs."""
+    own: list[Path] = []
+    for folder, subfolders, names in os.walk(FOLDER):
+        if "__pycache__" in subfolders:  # bytecode Python checks against its source
+            subfolders.remove("__pycache__")
+        own += (Path(folder, name) for name in names if name.endswith(_IMPORTABLE))
+    own.sort()
     outside: list[Path] = []
     for name in OUTSIDE:
         # a fingerprint's modules import every one of them at their top: found loaded

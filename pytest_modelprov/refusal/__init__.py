@@ -13,8 +13,9 @@ stored baselines) and ``evaluation`` (a classifier against a team's own labels).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ..errors import EnvelopeError
@@ -107,37 +108,8 @@ _HOME: dict[str, str] = {
 }
 
 
-#: the submodules, reachable as attributes as when this package imported them all
-_SUBMODULES = frozenset(
-    (
-        "baseline",
-        "classifiers",
-        "comparing",
-        "evaluation",
-        "features",
-        "judge",
-        "measuring",
-        "model",
-        "phrases",
-        "tokenhash",
-        "topicsets",
-    )
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOME, *_SUBMODULES})
+if not TYPE_CHECKING:  # mypy would type every unknown name as Any (py.typed: a typo passes)
+    __getattr__, __dir__ = lazy_exports(__name__, _HOME)
 
 
 __all__ = [

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import langid
-from ..calls import verdicts
+from ..calls import codefiles, verdicts
 from ..errors import ConfigError
 from ..util.safejson import loads as json_loads
-from . import _codefiles
 
 if TYPE_CHECKING:
     from ..calls.response import Response
@@ -167,9 +166,9 @@ _CODE_DIGEST: dict[str, str | None] = {}
 
 def _code_digest(store: verdicts.VerdictStore | None = None) -> str | None:
     """The digest of the classifier's code files; ``store`` remembers which files they are
-    between runs (:mod:`._codefiles`: finding them is most of what a warm run computes)."""
+    between runs (:mod:`..calls.codefiles`: finding them is most of what a warm run computes)."""
     if "code" not in _CODE_DIGEST:
-        _CODE_DIGEST["code"] = _codefiles.code_digest(store, _CODE, _SHALLOW)
+        _CODE_DIGEST["code"] = codefiles.code_digest(store, _CODE, _SHALLOW)
     return _CODE_DIGEST["code"]
 
 

@@ -5,14 +5,13 @@ it at ``from pytest_modelprov import refusal`` cost tens of milliseconds on ever
 package whose ``__getattr__`` and ``__dir__`` come from :func:`lazy_exports` behaves as if it
 had imported everything: each public name resolves from its home module on first use, every
 submodule is reachable as an attribute (``refusal.classifiers`` without importing it first),
-and ``dir()`` lists both.
+and ``dir()`` lists both (the public submodules).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import pkgutil
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,7 +27,13 @@ def lazy_exports(
     namespace = sys.modules[package].__dict__
 
     def submodules() -> set[str]:
-        return {info.name for info in pkgutil.iter_modules(namespace["__path__"])}
+        import pkgutil  # only dir() needs it, and no pytest run imports it otherwise
+
+        return {
+            info.name
+            for info in pkgutil.iter_modules(namespace["__path__"])
+            if not info.name.startswith("_")
+        }
 
     def __getattr__(name: str) -> Any:
         home = homes.get(name)

@@ -1,4 +1,4 @@
-"""The refusal classifier's code files remembered in the verdict store: a remembered list is
+"""A detector's code files remembered in the verdict store: a remembered list is
 used only while everything the reading of the imports depends on is unchanged, and the
 digest is always of the files as they are."""
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelprov.calls import sources, verdicts
+from pytest_modelprov.calls import codefiles, sources, verdicts
 from pytest_modelprov.calls.verdicts import VerdictStore
-from pytest_modelprov.refusal import _codefiles, classifiers
+from pytest_modelprov.refusal import classifiers
 
 ROOTS = ("pytest_modelprov.refusal.features",)
 
@@ -53,21 +53,21 @@ def test_the_shipped_classifier_s_files_are_remembered_as_read(tmp_path):
     paths = sources.code_files(classifiers._CODE, classifiers._SHALLOW)
     assert paths is not None
     expected = verdicts.files_digest(paths)
-    assert _codefiles.code_digest(store, classifiers._CODE, classifiers._SHALLOW) == expected
+    assert codefiles.code_digest(store, classifiers._CODE, classifiers._SHALLOW) == expected
     (row,) = _rows(store).values()
     assert sorted(json.loads(row.split(b"\n", 1)[1])["files"]) == sorted(
-        p.relative_to(_codefiles._PACKAGE_DIR).as_posix() for p in paths
+        p.relative_to(codefiles._PACKAGE_DIR).as_posix() for p in paths
     )
-    assert _codefiles.code_digest(store, classifiers._CODE, classifiers._SHALLOW) == expected
+    assert codefiles.code_digest(store, classifiers._CODE, classifiers._SHALLOW) == expected
 
 
 def test_an_import_added_to_a_remembered_module_is_found(package, tmp_path):
     store = VerdictStore(tmp_path)
-    before = _codefiles.code_digest(store, ROOTS, (), package)
+    before = codefiles.code_digest(store, ROOTS, (), package)
     assert before == _fresh() is not None
     assert len(_rows(store)) == 1
     (package / "refusal" / "features.py").write_text("from .. import errors, stats\n")
-    after = _codefiles.code_digest(store, ROOTS, (), package)
+    after = codefiles.code_digest(store, ROOTS, (), package)
     assert after == _fresh() != before
 
 
@@ -76,10 +76,10 @@ def test_a_module_added_beside_the_remembered_ones_is_found(package, tmp_path):
     there: no file the list holds changes, the folder's names do."""
     (package / "refusal" / "features.py").write_text("from .. import helpers\n")
     store = VerdictStore(tmp_path)
-    before = _codefiles.code_digest(store, ROOTS, (), package)
+    before = codefiles.code_digest(store, ROOTS, (), package)
     assert before == _fresh() is not None
     (package / "helpers.py").write_text("import os\n")
-    after = _codefiles.code_digest(store, ROOTS, (), package)
+    after = codefiles.code_digest(store, ROOTS, (), package)
     files = sources.code_files(ROOTS, ())
     assert files is not None and "helpers.py" in {p.name for p in files}
     assert after == _fresh() != before
@@ -87,10 +87,10 @@ def test_a_module_added_beside_the_remembered_ones_is_found(package, tmp_path):
 
 def test_another_reader_of_the_imports_remembers_apart(package, tmp_path):
     store = VerdictStore(tmp_path)
-    _codefiles.code_digest(store, ROOTS, (), package)
+    codefiles.code_digest(store, ROOTS, (), package)
     with (package / "calls" / "sources.py").open("a") as f:
         f.write("\n# another reader\n")
-    assert _codefiles.code_digest(store, ROOTS, (), package) == _fresh()
+    assert codefiles.code_digest(store, ROOTS, (), package) == _fresh()
     assert len(_rows(store)) == 2  # not the first reader's row
 
 
@@ -98,7 +98,7 @@ def test_a_remembered_list_that_does_not_check_out_is_not_used(package, tmp_path
     """A row naming a file outside the package, files whose digest is not the row's, or a
     damaged row: the imports are read again, and the row written over."""
     store = VerdictStore(tmp_path)
-    expected = _codefiles.code_digest(store, ROOTS, (), package)
+    expected = codefiles.code_digest(store, ROOTS, (), package)
     ((key, good),) = _rows(store).items()
     head, body = good.split(b"\n", 1)
     data = json.loads(body)
@@ -113,13 +113,13 @@ def test_a_remembered_list_that_does_not_check_out_is_not_used(package, tmp_path
         b"garbage",
     ]:
         store.put_many([(key, value)])
-        assert _codefiles.code_digest(store, ROOTS, (), package) == expected
+        assert codefiles.code_digest(store, ROOTS, (), package) == expected
         assert _rows(store)[key] == good
 
 
 def test_without_a_store_nothing_is_remembered(package, tmp_path):
-    assert _codefiles.code_digest(None, ROOTS, (), package) == _fresh()
+    assert codefiles.code_digest(None, ROOTS, (), package) == _fresh()
     (package / "calls" / "sources.py").unlink()  # the reader itself not a source file
     store = VerdictStore(tmp_path)
-    assert _codefiles.code_digest(store, ROOTS, (), package) == _fresh()
+    assert codefiles.code_digest(store, ROOTS, (), package) == _fresh()
     assert not store.path.exists() or not _rows(store)

@@ -1,18 +1,19 @@
-"""The offline classifier's code files, remembered in the verdict store between runs.
+"""A detector's code files, remembered in the verdict store between runs.
 
-Its verdict identity digests the package modules its implementation is made of, found by
-reading their import statements (:func:`..calls.sources.code_files`, ~8 ms a process: a
-third of what a warm refusal measurement costs). What that reading finds depends on nothing
-but the text of the files it reads, the names in the package's folders (which module a name
-is) and the code that reads them. So its answer is stored with all of that: the digest of
-the files it found (every file it read is among them), of every folder listing under the
-package, and, in the row's key, of ``calls/sources.py`` itself, the Python version and the
-package's place (stored only when two readings agree, so an edit made while they ran leaves
-no row). A run that finds all of it unchanged uses the stored list without importing the
-reader; anything else (an edited or added module, a pyc written beside one, another Python)
-reads the imports again and stores the new answer. The digest of the code is always of the
-files as they are now, never a stored one. The row is trusted to be this module's writing,
-as every verdict in the store is to be the detector's.
+A verdict or result identity digests the package modules a detector's implementation is
+made of, found by reading their import statements (:func:`.sources.code_files`, ~8 ms a
+process and detector: a third of what a warm refusal measurement costs). What that reading
+finds depends on nothing but the text of the files it reads, the names in the package's
+folders (which module a name is) and the code that reads them. So its answer is stored with
+all of that: the digest of the files it found (every file it read is among them), of every
+folder listing under the package, and, in the row's key, of ``calls/sources.py`` itself, the
+roots it starts from, the Python version and the package's place (stored only when two
+readings agree, so an edit made while they ran leaves no row). A run that finds all of it
+unchanged uses the stored list without importing the reader; anything else (an edited or
+added module, a pyc written beside one, another Python) reads the imports again and stores
+the new answer. The digest of the code is always of the files as they are now, never a
+stored one. The row is trusted to be this module's writing, as every verdict in the store
+is to be the detector's.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from collections.abc import Sequence
 from importlib import machinery
 from pathlib import Path
 
-from ..calls import verdicts
 from ..util.safejson import loads as json_loads
+from . import verdicts
 
 __all__ = ["code_digest"]
 
-_FORMAT = "modelprov-refusal-code-files/1"
-#: where Python imported the package from, as :mod:`..calls.sources` sees it (not resolved)
+_FORMAT = "modelprov-code-files/1"  # one row per roots and shallow (in the key)
+#: where Python imported the package from, as :mod:`.sources` sees it (not resolved)
 _PACKAGE_DIR = Path(os.path.abspath(__file__)).parent.parent
 
 
@@ -44,7 +45,7 @@ def code_digest(
     """``verdicts.files_digest(sources.code_files(roots, shallow))`` of the package at
     ``package``: read off the imports again only when ``store`` holds no list of the files
     that still checks out (see the module). A run that replays it does not import
-    :mod:`..calls.sources`."""
+    :mod:`.sources`."""
     key = None if store is None else _key(package, roots, shallow)
     if store is None or key is None:
         return _found(roots, shallow)[1]
@@ -72,7 +73,7 @@ def code_digest(
 
 
 def _found(roots: Sequence[str], shallow: Sequence[str]) -> tuple[list[Path] | None, str | None]:
-    from ..calls import sources  # here: a run that replays the list never reads an import
+    from . import sources  # here: a run that replays the list never reads an import
 
     paths = sources.code_files(roots, shallow)
     return paths, None if paths is None else verdicts.files_digest(paths)
