@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 _HOME = {"Detector": ".detect", "VendorTable": ".vendors"}
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home, __package__), name)
+if not TYPE_CHECKING:  # mypy would type every unknown name as Any (a typo would pass)
+
+    def __getattr__(name: str) -> Any:
+        home = _HOME.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(home, __package__), name)
