@@ -180,8 +180,11 @@ def _add_team_vendors(path: Path) -> list[str]:
     # bad file fails: the detector's table is built when a claim is first detected.
     from .identity import team as identity_team
 
+    # the ids this run adds, to remove at its end: not those the process held before (an
+    # inline pytester run inside a session that added the same vendors)
+    before = identity_team.team_vendors()
     try:
-        return identity_team.add_vendors(path)
+        return [vid for vid in identity_team.add_vendors(path) if vid not in before]
     except ConfigError as exc:
         raise pytest.UsageError(f"modelprov_identity_vendors: {exc}") from None
 

@@ -9,13 +9,10 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..util.safejson import loads as json_loads
+from . import _hints
 from .team import canonical_vendor
-
-if TYPE_CHECKING:
-    from .vendors import VendorTable
 
 __all__ = [
     "JudgeVerdict",
@@ -62,7 +59,7 @@ Reply with exactly one line of JSON and nothing else, using only the vendor ids 
 _JSON_OBJECT = re.compile(r"\{.*\}", re.S)
 
 
-def parse_judge(raw: str, vendors: VendorTable | None = None) -> JudgeVerdict:
+def parse_judge(raw: str, vendors: _hints.VendorTable | None = None) -> JudgeVerdict:
     """Read a judge reply; anything unreadable becomes a verdict with ``error`` set."""
     # the default table's ids are known without building it (no alias is looked up here)
     canonical: Callable[[str], str] = vendors.canonical if vendors is not None else canonical_vendor

@@ -11,15 +11,17 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .. import samplesize, stats
 from ..calls.client import excerpt
 from ..calls.response import Response
 from ..handle import ModelHandle
 from ..reports.measurement import MAX_EVIDENCE, Measurement, Verdict, evidence_item
+from ..sequential import Stopped
 from ..stats import Rate
 from .claims import DETECTOR_VERSION, Claims
+from .judge import JudgeVerdict
 from .probes import (
     IDENTITY_KINDS,
     KINDS,
@@ -29,10 +31,6 @@ from .probes import (
     _as_set,
 )
 from .team import OTHER, OTHER_PREFIX, canonical_vendor
-
-if TYPE_CHECKING:
-    from ..sequential import Stopped
-    from .judge import JudgeVerdict
 
 __all__ = [
     "IdentityResult",

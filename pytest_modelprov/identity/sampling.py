@@ -25,15 +25,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ..calls import codefiles, verdicts
 from ..calls.client import excerpt
 from ..calls.response import Response
 from ..errors import EnvelopeError
 from ..handle import ModelHandle
-from . import team
-from .claims import DETECTOR_VERSION, Claim, Claims
+from ..sequential import StopEarly
+from . import _hints, team
+from .claims import DETECTOR_VERSION, Claim, Claims, Role, Status
 from .probes import (
     IDENTITY_KINDS,
     Probe,
@@ -53,11 +54,11 @@ from .result import (
     _spread,
 )
 
-# Loaded where claims are detected, languages told, probes asked sequentially or a judge
-# asked: a run that replays every observation from the verdict cache needs neither the claim
-# rules (detect, fastre, the vendor table), nor langid, the sequential machinery or the judge.
+# Loaded where claims are detected, languages told or a judge asked: a run that replays
+# every observation from the verdict cache needs neither the claim rules (detect, fastre,
+# the vendor table) nor langid. (The judge's verdict and the sequential module's classes are
+# imported: public annotations name them, and typing.get_type_hints must find them.)
 if TYPE_CHECKING:
-    from ..sequential import StopEarly
     from .detect import Detector
     from .vendors import VendorTable
 
@@ -123,31 +124,35 @@ def _affirms(text: str) -> bool:
     return bool(yes.search(folded)) and not no.search(folded)
 
 
-_PLACEBO: dict[tuple[str, int], Detector] = {}
-_DEPLOYMENT: dict[tuple[tuple[str, ...], int], Detector] = {}
+#: the placebo and system probes' detectors, per default detector (team vendors replace it):
+#: kept as long as it is, and never handed to another at its freed address
+_PLACEBO: weakref.WeakKeyDictionary[Detector, dict[str, Detector]] = weakref.WeakKeyDictionary()
+_DEPLOYMENT: weakref.WeakKeyDictionary[Detector, dict[tuple[str, ...], Detector]] = (
+    weakref.WeakKeyDictionary()
+)
 #: the vendor id of the names a system probe's system prompt gives the deployment
 DEPLOYMENT = "deployment"
 
 
-def _deployment_detector(names: tuple[str, ...]) -> Detector:
+def _deployment_detector(names: tuple[str, ...], now: team.TeamState | None = None) -> Detector:
     from .detect import Detector, default_detector
 
-    rules = default_detector()
-    key = (names, id(rules))
-    if key not in _DEPLOYMENT:
-        _DEPLOYMENT[key] = Detector(rules.vendors.merged({DEPLOYMENT: list(names)}))
-    return _DEPLOYMENT[key]
+    rules = default_detector(now)
+    made = _DEPLOYMENT.setdefault(rules, {})
+    if names not in made:
+        made[names] = Detector(rules.vendors.merged({DEPLOYMENT: list(names)}))
+    return made[names]
 
 
-def _placebo_detector(name: str) -> Detector:
+def _placebo_detector(name: str, now: team.TeamState | None = None) -> Detector:
     # one per name and per vendor table (team vendors change the default detector)
     from .detect import Detector, default_detector
 
-    rules = default_detector()
-    key = (name, id(rules))
-    if key not in _PLACEBO:
-        _PLACEBO[key] = Detector(rules.vendors.merged({"placebo": [name]}))
-    return _PLACEBO[key]
+    rules = default_detector(now)
+    made = _PLACEBO.setdefault(rules, {})
+    if name not in made:
+        made[name] = Detector(rules.vendors.merged({"placebo": [name]}))
+    return made[name]
 
 
 # --------------------------------------------------------------------------------------
@@ -171,7 +176,8 @@ def probe(
     probes: ProbeSet | str | Path | None = None,
     judge: ModelHandle | None = None,
     judge_when: Literal["unclear", "all"] = "unclear",
-    detector: Detector | None = None,
+    # (typing.get_type_hints resolves it through _hints, which loads the rules then)
+    detector: _hints.Detector | None = None,
     stop_early: StopEarly | None = None,
     stop_on: str | None = None,
     own: Iterable[str] | None = None,
@@ -299,7 +305,6 @@ def _probe_sequentially(
     params: Mapping[str, Any],
 ) -> IdentityResult:
     from .. import sequential
-    from ..sequential import StopEarly
 
     if options is None:
         raise ValueError("identity: stop_on and own only apply with stop_early=StopEarly(...)")
@@ -398,12 +403,13 @@ def _observations(
     *,
     accept: bool,
 ) -> list[Observation]:
-    # the default detector's team vendors as of now: what the result is looked up under is
-    # what it is computed with, whatever another thread adds meanwhile
-    now = team.state() if rules is None else None
+    # the team vendors as of now, which the default detector and the placebo and system
+    # detectors derived from it read (whatever detector is given): what the result is looked
+    # up under is what it is computed with, whatever another thread adds meanwhile
+    now = team.state()
     identity = _observe_identity(rules, now, store) if store is not None else None
     if store is None or identity is None:
-        return _observe_now(store, _rules(rules, now), items, responses, accept=accept)
+        return _observe_now(store, _rules(rules, now), items, responses, accept=accept, now=now)
     # what moves an observation beside the answers: each probe's kind, target, names (the
     # placebo and system detectors), language and question (the answer's language)
     settings = [
@@ -415,7 +421,7 @@ def _observations(
     answers = [(r.key, f"{len(r.answer)}:{r.answer}{r.reasoning or ''}") for r in responses]
 
     def compute() -> list[Observation]:
-        return _observe_now(store, _rules(rules, now), items, responses, accept=accept)
+        return _observe_now(store, _rules(rules, now), items, responses, accept=accept, now=now)
 
     def decode(data: Any) -> list[Observation]:
         return _decode_observations(data, items, responses, accept)
@@ -437,7 +443,7 @@ def _observations(
     )
 
 
-def _rules(rules: Detector | None, now: team.TeamState | None) -> Detector:
+def _rules(rules: Detector | None, now: team.TeamState) -> Detector:
     if rules is not None:
         return rules
     from .detect import default_detector
@@ -452,6 +458,7 @@ def _observe_now(
     responses: Sequence[Response],
     *,
     accept: bool,
+    now: team.TeamState | None = None,
 ) -> list[Observation]:
     texts: list[tuple[str, str, str, str | None]] = []
     for r in responses:
@@ -468,7 +475,7 @@ def _observe_now(
                 by_target.setdefault(item.target or "", []).append(i)
         for target, chosen in sorted(by_target.items()):
             asked = [(responses[i].key, "answer", responses[i].answer, None) for i in chosen]
-            found_fake = _detect_all(store, _placebo_detector(target), asked)
+            found_fake = _detect_all(store, _placebo_detector(target, now), asked)
             fakes.update(zip(chosen, found_fake, strict=True))
         # system probes: read with a detector that knows the deployment's given names
         by_names: dict[tuple[str, ...], list[int]] = {}
@@ -477,7 +484,7 @@ def _observe_now(
                 by_names.setdefault(item.names, []).append(i)
         for names, chosen in sorted(by_names.items()):
             asked = [(responses[i].key, "answer", responses[i].answer, None) for i in chosen]
-            found_given = _detect_all(store, _deployment_detector(names), asked)
+            found_given = _detect_all(store, _deployment_detector(names, now), asked)
             fakes.update(zip(chosen, found_given, strict=True))
     out = []
     for i, (item, response) in enumerate(zip(items, responses, strict=True)):
@@ -556,7 +563,10 @@ def _detector_identity(rules: Detector) -> str | None:
 #: module alone: what it imports beyond the rules and langid does not move an observation)
 _OBSERVE_CODE = (*_DETECT_CODE, "pytest_modelprov.langid")
 _OBSERVE_SHALLOW = ("pytest_modelprov.identity.sampling",)
-_OBSERVE_IDENTITIES: weakref.WeakKeyDictionary[Detector, str | None] = weakref.WeakKeyDictionary()
+#: a detector -> (the team vendors it was worked out with, its observations' identity)
+_OBSERVE_IDENTITIES: weakref.WeakKeyDictionary[Detector, tuple[str, str | None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 #: the digest of the code an observation runs, once known in this process (the code of an
@@ -579,21 +589,24 @@ def _observe_identity(
     store: verdicts.VerdictStore | None = None,
 ) -> str | None:
     """What the observations of a probe run are cached under: the code of the claim rules,
-    of this module and of langid, the rules' data, version and vendor table. None for
-    ``rules``: the default detector, whose table is the built-in one (a data file) and the
-    team vendors added (``now``: as of then), described without building it. A subclass
-    caches nothing."""
+    of this module and of langid, the rules' data, version and vendor table, and the team
+    vendors added (``now``: as of then), which the placebo and system probes are read with
+    whatever the detector. None for ``rules``: the default detector, whose table is the
+    built-in one (a data file) and those team vendors, described without building it. A
+    subclass caches nothing."""
+    now = now if now is not None else team.state()
     if rules is None:
-        now = now if now is not None else team.state()
         return _observations_identity({"default": now.described}, store)
     from .detect import Detector
 
     if type(rules) is not Detector:
         return None
-    if rules not in _OBSERVE_IDENTITIES:
+    known = _OBSERVE_IDENTITIES.get(rules)
+    if known is None or known[0] != now.described:
         state = {k: repr(v) for k, v in sorted(vars(rules).items()) if not k.startswith("_")}
-        _OBSERVE_IDENTITIES[rules] = _observations_identity(state, store)
-    return _OBSERVE_IDENTITIES[rules]
+        state["team vendors"] = now.described
+        known = _OBSERVE_IDENTITIES[rules] = (now.described, _observations_identity(state, store))
+    return known[1]
 
 
 def _observations_identity(
@@ -603,9 +616,13 @@ def _observations_identity(
     if code is None:
         return None  # not installed as source files: no identity, nothing cached
     # the code digest stands for the modules: verdicts.detector_identity adds the data
-    # files (the built-in vendor table among them) and Python's Unicode version
+    # files (the built-in vendor table among them) and Python's Unicode version. The
+    # languages the rules know (result.py, not digested) decide what an answer is read in.
     return verdicts.detector_identity(
-        "identity-observations", (), "identity", [code, DETECTOR_VERSION, table]
+        "identity-observations",
+        (),
+        "identity",
+        [code, DETECTOR_VERSION, table, sorted(VALIDATED_LANGUAGES)],
     )
 
 
@@ -613,8 +630,19 @@ def _claim_rows(claims: Claims) -> list[list[Any]]:
     return [[getattr(c, name) for name in _CLAIM_FIELDS] for c in claims.items]
 
 
-#: what a claim's fields are stored as (parsed JSON holds these exact types, no subclass)
-_FIELD_TYPES = frozenset({str, bool, type(None)})
+#: the types of a claim's fields as stored, in their order (parsed JSON holds these exact
+#: types, no subclass): the role is None or text
+_ROW_TYPES = frozenset(
+    tuple(
+        type(None) if name == "role" and none else bool if name == "weak" else str
+        for name in _CLAIM_FIELDS
+    )
+    for none in (False, True)
+)
+_STATUSES = frozenset(get_args(Status))
+_ROLES = frozenset((*get_args(Role), None))
+_STATUS_AT = _CLAIM_FIELDS.index("status")
+_ROLE_AT = _CLAIM_FIELDS.index("role")
 
 
 def _claims_of(data: Any, text: str) -> Claims:
@@ -625,8 +653,10 @@ def _claims_of(data: Any, text: str) -> Claims:
     for row in data:
         if not isinstance(row, list) or len(row) != width:
             raise ValueError("a claim has other fields than this version's")
-        if not _FIELD_TYPES.issuperset(map(type, row)):
-            raise TypeError("a claim field is not text")
+        if tuple(map(type, row)) not in _ROW_TYPES:
+            raise TypeError("a claim field is not of its type")
+        if row[_STATUS_AT] not in _STATUSES or row[_ROLE_AT] not in _ROLES:
+            raise ValueError("a claim's status or role is none the rules give")
         claims.append(Claim(*row))  # the fields in the order they were stored in
     return Claims(text, tuple(claims))
 
@@ -655,8 +685,8 @@ def _decode_observations(
         answer_rows, reasoning_rows, accepted, lang = row
         if not isinstance(lang, str) or (accepted is not None and not isinstance(accepted, bool)):
             raise TypeError("an observation's language or acceptance is not of its type")
-        if not accept and accepted is not None:
-            raise ValueError("an acceptance where none is asked")
+        if (accepted is not None) != (accept and item.kind in _ACCEPTING_KINDS):
+            raise ValueError("an acceptance where none is asked, or none where one is")
         if (reasoning_rows is None) != (not response.reasoning):
             raise ValueError("reasoning claims do not match the response")
         answer = _claims_of(answer_rows, response.answer)
@@ -681,6 +711,10 @@ def _detect_all(
 
     identity = _detector_identity(rules) if store is not None else None
     return verdicts.cached_verdicts(store, identity, texts, compute, encode, decode)
+
+
+#: the kinds of probe :func:`_accepted` reads an acceptance of (None for every other kind)
+_ACCEPTING_KINDS = frozenset({"presuppose", "system", "suggest", "placebo"})
 
 
 def _accepted(

@@ -80,16 +80,57 @@ def ids_of(vendors: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, str], di
     return names, synonyms
 
 
+def check_aliases(vid: str, entry: Mapping[str, Any], where: str) -> None:
+    """ConfigError naming the vendor and ``where`` if a literal alias (a team vendor's name
+    among them) is blanks only: it names nothing, and the detector starts every alias at
+    its first word. (Normalising never blanks a text that is not: NFKC maps no other
+    character to a space.)"""
+    for key in ("aliases", "weak"):
+        for text in entry.get(key, []):
+            if not text.split():
+                raise ConfigError(
+                    f"vendor table {where}: vendors.{vid}.{key}: {text!r} is blanks only "
+                    "(a team vendor's name is one of its aliases)"
+                )
+
+
 def check_patterns(vid: str, entry: Mapping[str, Any], where: str) -> None:
-    """ConfigError naming the vendor and ``where`` unless every pattern alias compiles."""
+    """ConfigError naming the vendor and ``where`` unless every pattern alias compiles, as
+    one alternative of the detector's pattern too, and has no capturing group."""
     for pat in entry.get("patterns", []):
         try:
-            re.compile(pat["regex"])
+            compiled = re.compile(pat["regex"])
+            # the detector joins every alias into one pattern: global flags ("(?i)") are
+            # an error there
+            re.compile(f"(?:{pat['regex']})")
         except re.error as exc:
             raise ConfigError(
                 f"vendor table {where}: vendors.{vid}.patterns: invalid regex "
                 f"{pat['regex']!r}: {exc}"
             ) from None
+        if compiled.groups:
+            # it tells the aliases apart by the group that matched: one more group in an
+            # alias reads every alias after it as the next one's vendor
+            raise ConfigError(
+                f"vendor table {where}: vendors.{vid}.patterns: regex {pat['regex']!r} has "
+                "a capturing group; write (?:...) instead"
+            )
+        if _min_width(pat["regex"]) == 0:
+            # found everywhere: every name in no table would be taken for it, and every
+            # key-value line would name several vendors
+            raise ConfigError(
+                f"vendor table {where}: vendors.{vid}.patterns: regex {pat['regex']!r} can "
+                "match the empty text; a pattern alias must match a name"
+            )
+
+
+def _min_width(regex: str) -> int:
+    """The fewest characters ``regex`` (which compiles) can match: 0 for ``x?`` or ``\\b``."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+    except ImportError:  # Python 3.10
+        import sre_parse as _parser
+    return int(_parser.parse(regex).getwidth()[0])
 
 
 def check_new_ids(
@@ -179,6 +220,7 @@ def _check_team(entries: Mapping[str, Mapping[str, Any]], where: str) -> None:
     these team entries, in the order it would find it."""
     named = with_names(entries)
     for vid, entry in named.items():
+        check_aliases(vid, entry, where)
         check_patterns(vid, entry, where)
     check_new_ids(ids_of(named), _builtin_ids(), where)
 

@@ -26,6 +26,7 @@ from .team import (
     OTHER_PREFIX,
     SCHEMA_FILE,
     canonical,
+    check_aliases,
     check_new_ids,
     check_patterns,
     ids_of,
@@ -156,6 +157,7 @@ def load_vendors(path: str | Path | None = None) -> VendorTable:
 def _table_from(data: Mapping[str, Any], where: str) -> VendorTable:
     aliases: list[Alias] = []
     for vid, entry in data["vendors"].items():
+        check_aliases(vid, entry, where)
         for text in entry.get("aliases", []):
             aliases.append(Alias(vid, _normalise(text), weak=False))
         for text in entry.get("weak", []):
