@@ -555,3 +555,29 @@ def test_every_detector_identity_names_the_unicode_database(monkeypatch):
     assert [a == b for a, b in zip(after, before, strict=True)] == [False, False]
     monkeypatch.undo()
     assert identities() == before
+
+
+def test_every_detector_identity_names_the_python(monkeypatch):
+    """``re`` (whose parser fastre reads) and the formatting of stored figures belong to the
+    Python, not to its Unicode database: a cache folder shared with another Python replays
+    nothing, for every detector, through the one place identities are made (rC)."""
+    import sys
+
+    from pytest_modelprov.identity import detect as identity_detect
+
+    def identities() -> list[str | None]:
+        rules = identity_detect.Detector(default_detector().vendors)
+        return [
+            identity_sampling._detector_identity(rules),
+            identity_sampling._observe_identity(rules),
+            verdicts.detector_identity("any", (), "identity", ["same description"]),
+        ]
+
+    assert verdicts._PYTHON.endswith(".".join(map(str, sys.version_info[:3])))
+    before = identities()
+    assert None not in before
+    monkeypatch.setattr(verdicts, "_PYTHON", "otherpython 3.99.0")
+    after = identities()
+    assert [a == b for a, b in zip(after, before, strict=True)] == [False, False, False]
+    monkeypatch.undo()
+    assert identities() == before

@@ -321,6 +321,11 @@ def _kind_digest(roots: tuple[str, ...], shallow: tuple[str, ...], folder: str) 
     return f"{code}:{data}"
 
 
+#: the Python that computes: its implementation and version (``sys.version`` would add the
+#: build date and compiler, which change no verdict)
+_PYTHON = f"{sys.implementation.name} {'.'.join(map(str, sys.version_info[:3]))}"
+
+
 def detector_identity(
     kind: str,
     roots: Sequence[str],
@@ -337,13 +342,15 @@ def detector_identity(
     everything of this instance that can move a verdict: name, version, thresholds,
     weights digest, tables. Python's Unicode database version is part of every identity:
     the rules match, fold and normalise text through it (``re.I``, ``\\w``, NFKC), and a
-    cache folder shared with a machine on another Python must not replay its verdicts.
+    cache folder shared with a machine on another Python must not replay its verdicts. So
+    are Python's implementation and version: ``re`` (whose parser ``fastre`` reads) and the
+    float formatting of stored figures belong to them, not to the Unicode version.
     """
     files_part = _kind_digest(tuple(roots), tuple(shallow), folder)
     if files_part is None:
         return None
     text = json.dumps(
-        [FORMAT, kind, files_part, unicodedata.unidata_version, description],
+        [FORMAT, kind, files_part, unicodedata.unidata_version, _PYTHON, description],
         sort_keys=True,
         ensure_ascii=False,
         default=str,
