@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pytest_modelprov import refusal
-from pytest_modelprov.calls import sources
+from pytest_modelprov.calls import sources, verdicts
 from pytest_modelprov.calls.verdicts import VerdictStore
 from pytest_modelprov.refusal import classifiers
 
@@ -188,17 +188,14 @@ def test_another_numpy_makes_another_linear_classifier_identity(monkeypatch, tmp
         return metadata.PathDistribution(other) if name == "numpy" else real(name)
 
     monkeypatch.setattr(metadata, "distribution", distribution)
-    cached = getattr(classifiers, "_numpy_version", None)
-    if cached is not None:
-        cached.cache_clear()
+    verdicts.installed_version.cache_clear()
     try:
         assert clf.verdict_identity() not in (before, None)
         # the keyword baseline computes no numpy: its identity stays
         assert refusal.KeywordClassifier().verdict_identity() == keyword
     finally:
         monkeypatch.undo()
-        if cached is not None:
-            cached.cache_clear()
+        verdicts.installed_version.cache_clear()
     assert clf.verdict_identity() == before
 
 

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from functools import lru_cache
-from importlib import machinery, metadata
+from importlib import machinery
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, get_args
 
@@ -102,14 +102,6 @@ class Outcome(NamedTuple):
     failure: str | None = None
 
 
-@lru_cache(maxsize=4)
-def _version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def code_files() -> list[Path] | None:
     """Every module of the lexical package (the code that counts and compares, however few
     of its modules this run imported) and the :data:`OUTSIDE` modules; None when one is
@@ -162,7 +154,7 @@ def identity() -> str | None:
         {
             "detector": DETECTOR,
             "code": code,
-            "numpy": _version("numpy"),
+            "numpy": verdicts.installed_version("numpy"),
             "unicode": unicodedata.unidata_version,
         },
     )
@@ -197,7 +189,7 @@ def replayed(
         from . import anchor as lexical_anchor
 
         # the anchor method's scale depends on whether (and which) wordfreq is installed
-        key["scale"] = [lexical_anchor.scale(), _version("wordfreq")]
+        key["scale"] = [lexical_anchor.scale(), verdicts.installed_version("wordfreq")]
 
     def decode(data: Any) -> Outcome:
         outcome = _decode(data)

@@ -176,25 +176,6 @@ def _forget_code_digest() -> None:
     _CODE_DIGEST.clear()
 
 
-@cache
-def _numpy_version() -> str | None:
-    """numpy's installed version (``metadata.version("numpy")``), read without importing it
-    and without the email parser that function reads the whole metadata file with (~2 ms
-    of a warm run): the ``Version`` header is a line of the header block."""
-    from importlib import metadata
-
-    try:
-        found = metadata.distribution("numpy")
-    except metadata.PackageNotFoundError:
-        return None
-    for line in (found.read_text("METADATA") or "").splitlines():
-        if not line.strip():
-            break  # the end of the headers
-        if line.startswith("Version:"):
-            return line.removeprefix("Version:").strip()
-    return found.version  # written another way: as metadata.version reads it
-
-
 def _identity(kind: str, description: Any) -> str | None:
     """A verdict identity of the offline classifiers' code and data (``data/refusal``), known
     without importing the classifier's model: a warm run that replays every verdict never
@@ -402,7 +383,7 @@ class Classifier(BaseClassifier):
             "threshold": weights.threshold,
             "weights": weights.sha,
             # its probabilities are numpy dot products: another numpy may move their last bits
-            "numpy": _numpy_version(),
+            "numpy": verdicts.installed_version("numpy"),
         }
         return _identity("refusal-linear", description)
 
